@@ -1,0 +1,1 @@
+"""HEAR API (filled in by the audio stage)."""

@@ -1,0 +1,1 @@
+"""synpat.train: MAE pre-training, loaders, transfer to audio and fine-tuning (needs torch)."""
