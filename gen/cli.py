@@ -1,0 +1,84 @@
+"""synpat-gen: render GLSL programs into WebDataset shards.
+
+    synpat-gen --shaders shaders/ --out shards/ --count 100000 --size 224
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import UserError
+from .generate import GenConfig, generate, summary_line
+from .programs import bundled_shaders_dir
+from .renderer import BACKENDS
+from .shards import FORMATS
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        w, _, h = text.lower().partition("x")
+        size = (int(w), int(h or w))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected N or WxH, got '{text}'") from None
+    if min(size) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive sizes, got '{text}'")
+    return size
+
+
+def parse_range(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MIN,MAX, got '{text}'") from None
+    return lo, hi
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = GenConfig()
+    p = argparse.ArgumentParser(prog="synpat-gen", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--shaders", nargs="+", default=None, metavar="PATH",
+                   help="folders (searched recursively for *.glsl, *.frag) and files; default: the bundled programs")
+    p.add_argument("--out", default=d.out, help="output folder for the shards and manifest.json")
+    n = p.add_mutually_exclusive_group()
+    n.add_argument("--count", type=int, default=d.count, help="total images")
+    n.add_argument("--per-shader", type=int, default=d.per_shader, help="images per accepted program (default 1000)")
+    p.add_argument("--size", type=parse_size, default=d.size, help="N or WxH pixels")
+    p.add_argument("--format", choices=FORMATS, default=d.format)
+    p.add_argument("--quality", type=int, default=d.quality, help="jpg/webp quality")
+    p.add_argument("--shard-size", type=int, default=d.shard_size, help="images per tar")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--time-range", type=parse_range, default=d.time_range, help="iTime range MIN,MAX")
+    p.add_argument("--backend", choices=BACKENDS, default=d.backend)
+    p.add_argument("--workers", type=int, default=d.workers, help="image encoding threads")
+    p.add_argument("--batch", type=int, default=d.batch, help="images per GPU dispatch at most")
+    p.add_argument("--prefix", default=d.prefix, help="shard file name prefix")
+    p.add_argument("--resume", action="store_true", help="finish a run in --out, skipping complete shards")
+    p.add_argument("--overwrite", action="store_true", help="replace the shards and manifest in --out")
+    p.add_argument("--strict", action="store_true", help="a program that is rejected stops the run")
+    p.add_argument("--rank", type=int, default=None, help="this process's rank (default: RANK or SLURM_PROCID)")
+    p.add_argument("--world-size", type=int, default=None, help="number of ranks (default: WORLD_SIZE or SLURM_NTASKS)")
+    p.add_argument("--gl-device", type=int, default=None, help="EGL device index (default: LOCAL_RANK when launched)")
+    p.add_argument("--check-seconds", type=float, default=d.check_seconds,
+                   help="reject a program whose probe images take longer")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = vars(build_parser().parse_args(argv))
+    args["shaders"] = args["shaders"] or [str(bundled_shaders_dir())]
+    try:
+        summary = generate(GenConfig(**args))
+    except UserError as e:
+        print(f"synpat-gen: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("synpat-gen: interrupted; complete shards are kept, --resume finishes the rest", file=sys.stderr)
+        return 130
+    print(summary_line(summary), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,295 @@
+"""The synpat-gen job: validate programs, plan shards, render, encode and write them, resumably.
+
+Shard s holds global samples [s * shard_size, min((s + 1) * shard_size, count)); each rank writes
+a contiguous range of shards into the one output folder. A shard's tar is renamed into place
+only when complete, so the tars present are exactly the shards done, and a resumed or repeated
+run with the same settings writes the same bytes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .errors import UserError
+from .files import write_json_atomic
+from .programs import Program, find_programs
+from .progress import Progress, format_seconds
+from .ranks import Ranks, find_ranks
+from .renderer import Renderer, gl_context
+from .sampler import TIME_RANGE, Sampler, Samples
+from .shards import FORMATS, encode_images, sample_files, sample_key, shard_files, shard_name, write_shard
+
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class GenConfig:
+    """Every setting of synpat-gen; the CLI's defaults come from here."""
+    shaders: list[str] = field(default_factory=list)
+    out: str = "shards"
+    count: int | None = None          # total images; or per_shader x accepted programs
+    per_shader: int | None = None     # default 1000 when neither is given
+    size: tuple[int, int] = (224, 224)
+    format: str = "jpg"
+    quality: int = 95
+    shard_size: int = 1000
+    seed: int = 0
+    time_range: tuple[float, float] = TIME_RANGE
+    backend: str = "auto"
+    workers: int = max(1, os.cpu_count() or 1)
+    batch: int = 256
+    prefix: str = "synpat"
+    resume: bool = False
+    overwrite: bool = False
+    strict: bool = False
+    rank: int | None = None
+    world_size: int | None = None
+    gl_device: int | None = None
+    check_seconds: float = 30.0
+
+    def validate(self) -> None:
+        if self.format not in FORMATS:
+            raise UserError(f"--format: expected one of {', '.join(FORMATS)}, got '{self.format}'")
+        if not 1 <= self.quality <= 100:
+            raise UserError(f"--quality: expected 1..100, got {self.quality}")
+        for name in ("count", "per_shader"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise UserError(f"--{name.replace('_', '-')}: expected a positive number, got {getattr(self, name)}")
+        if self.count is not None and self.per_shader is not None:
+            raise UserError("--count and --per-shader: give one of them, not both")
+        if self.shard_size < 1 or self.workers < 1 or self.batch < 1:
+            raise UserError("--shard-size, --workers and --batch: expected positive numbers")
+        if not 0 <= self.time_range[0] < self.time_range[1]:
+            raise UserError(f"--time-range: expected 0 <= min < max, got {self.time_range}")
+        if self.resume and self.overwrite:
+            raise UserError("--resume and --overwrite: give one of them, not both")
+        if not self.prefix or "/" in self.prefix:
+            raise UserError(f"--prefix: expected a file name prefix without '/', got '{self.prefix}'")
+
+
+@dataclass
+class Plan:
+    """What the run makes: accepted programs (class id = position), sample count and shard count."""
+    programs: list[Program]
+    rejected: list[tuple[Program, str]]
+    count: int
+    shards: int
+    renderer: str
+
+
+def content_settings(cfg: GenConfig, plan: Plan) -> dict:
+    """The settings that decide the shards' bytes; a resumed run must match them."""
+    return {
+        "seed": cfg.seed, "count": plan.count, "size": list(cfg.size), "format": cfg.format,
+        "quality": cfg.quality, "shard_size": cfg.shard_size, "prefix": cfg.prefix,
+        "time_range": list(cfg.time_range), "backend": cfg.backend,
+        "programs": [[p.name, p.hash] for p in plan.programs],
+    }
+
+
+def manifest(cfg: GenConfig, plan: Plan, complete: list[str]) -> dict:
+    return {
+        "synpat_version": __version__,
+        "settings": content_settings(cfg, plan),
+        "config": {k: v for k, v in asdict(cfg).items() if k not in ("resume", "overwrite")},
+        "renderer": plan.renderer,
+        "programs": [{"class": i, "name": p.name, "hash": p.hash, "path": p.path}
+                     for i, p in enumerate(plan.programs)],
+        "rejected": [{"name": p.name, "hash": p.hash, "path": p.path, "reason": r} for p, r in plan.rejected],
+        "shards": {"total": plan.shards, "complete": complete},
+        "samples": plan.count,
+    }
+
+
+# -- the output folder --------------------------------------------------------------------------
+
+def check_output(out: Path, cfg: GenConfig, ranks: Ranks) -> None:
+    """Refuse an output we must not or cannot write, before anything is written."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: exists and is not a folder")
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UserError(f"--out {out}: {probe} is not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK) or os.statvfs(probe).f_flag & os.ST_RDONLY:
+        raise UserError(f"--out {out}: cannot write in {probe}")
+    if out.exists() and any(out.iterdir()) and not (cfg.resume or cfg.overwrite):
+        # Ranks of one job share the folder: a sibling's manifest of the same settings is expected.
+        if not (ranks.world_size > 1 and (out / MANIFEST).exists()):
+            raise UserError(f"--out {out}: folder is not empty; pass --resume to finish it or --overwrite to replace it")
+
+
+def _completed(out: Path, cfg: GenConfig, plan: Plan) -> list[str]:
+    names = (shard_name(cfg.prefix, s) for s in range(plan.shards))
+    return [n for n in names if (out / f"{n}.tar").exists()]
+
+
+@contextmanager
+def _folder_lock(out: Path):
+    """An exclusive lock shared by the ranks writing into ``out`` (flock on the folder)."""
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _read_manifest(out: Path) -> dict | None:
+    import json
+    path = out / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path}: unreadable manifest ({e}); pass --overwrite to start again") from None
+
+
+def prepare_output(out: Path, cfg: GenConfig, plan: Plan, ranks: Ranks, mine: range) -> None:
+    """Create the folder, clear what --overwrite replaces, check a resumed run's settings, write the manifest."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"--out {out}: cannot create ({e.strerror})") from None
+    with _folder_lock(out):
+        if cfg.overwrite:
+            old = _read_manifest(out) if ranks.rank == 0 else None
+            old_total = old.get("shards", {}).get("total", 0) if old else 0
+            # Each rank clears its own shards; rank 0 also the manifest and shards past the new plan.
+            doomed = list(mine) + (list(range(plan.shards, max(plan.shards, old_total))) if ranks.rank == 0 else [])
+            for s in doomed:
+                for path in shard_files(out, shard_name(cfg.prefix, s)):
+                    path.unlink(missing_ok=True)
+            if ranks.rank == 0:
+                (out / MANIFEST).unlink(missing_ok=True)
+        existing = _read_manifest(out)
+        if existing is not None:
+            want, have = content_settings(cfg, plan), existing.get("settings", {})
+            diff = [k for k in want if want[k] != have.get(k)]
+            if diff:
+                raise UserError(f"{out / MANIFEST}: made with other settings ({', '.join(diff)} differ); "
+                                "use the same settings, or --overwrite")
+        elif (cfg.resume or ranks.world_size > 1) and any(p.name.endswith(".tar") for p in out.iterdir()):
+            raise UserError(f"--out {out}: holds tars but no {MANIFEST}; pass --overwrite to replace them")
+        write_json_atomic(out / MANIFEST, manifest(cfg, plan, _completed(out, cfg, plan)))
+
+
+def update_manifest(out: Path, cfg: GenConfig, plan: Plan) -> None:
+    with _folder_lock(out):
+        write_json_atomic(out / MANIFEST, manifest(cfg, plan, _completed(out, cfg, plan)))
+
+
+# -- rendering ---------------------------------------------------------------------------------
+
+def render_samples(renderer: Renderer, programs: list[Program], samples: Samples) -> np.ndarray:
+    """-> images (N, H, W, 3) uint8 in sample order; one batched render per program present."""
+    images = np.empty((len(samples), renderer.height, renderer.width, 3), dtype=np.uint8)
+    for pid in np.unique(samples.program):
+        rows = np.flatnonzero(samples.program == pid)
+        images[rows] = renderer.render(programs[pid], samples.take(rows))
+    return images
+
+
+def sample_meta(program: Program, cls: int, samples: Samples, row: int, size: tuple[int, int]) -> dict:
+    return {"program": program.name, "hash": program.hash, "class": cls, "index": int(samples.index[row]),
+            "time": float(samples.time[row]), "seed": int(samples.seed[row]),
+            "params": [float(x) for x in samples.params[row]], "size": list(size)}
+
+
+def open_renderer(cfg: GenConfig, ranks: Ranks) -> Renderer:
+    device = cfg.gl_device
+    if device is None and ranks.local_rank:
+        try:  # one GL device per local rank where there are several; else the default one
+            gl_context(ranks.local_rank)
+            device = ranks.local_rank
+        except UserError:
+            device = None
+    return Renderer(cfg.size[0], cfg.size[1], backend=cfg.backend, device=device, max_batch=cfg.batch)
+
+
+def check_programs(renderer: Renderer, programs: list[Program], cfg: GenConfig) -> Plan:
+    accepted, rejected = [], []
+    for p in programs:
+        reason = renderer.check(p, cfg.check_seconds)
+        if reason is None:
+            accepted.append(p)
+            continue
+        if cfg.strict:
+            raise UserError(f"{reason} (--strict)")
+        print(reason, file=sys.stderr)
+        rejected.append((p, reason))
+    if not accepted:
+        raise UserError(f"--shaders: none of the {len(programs)} programs renders (reasons above)")
+    count = cfg.count if cfg.count is not None else (cfg.per_shader or 1000) * len(accepted)
+    shards = -(-count // cfg.shard_size)
+    return Plan(accepted, rejected, count, shards, renderer.device_name)
+
+
+def generate(cfg: GenConfig) -> dict:
+    """Run the job; returns the summary numbers. Raises UserError for the user's mistakes."""
+    cfg.validate()
+    ranks = find_ranks(cfg.rank, cfg.world_size)
+    out = Path(cfg.out)
+    programs = find_programs(cfg.shaders)
+    check_output(out, cfg, ranks)
+    renderer = open_renderer(cfg, ranks)
+    plan = check_programs(renderer, programs, cfg)
+    mine = ranks.split(plan.shards)
+    prepare_output(out, cfg, plan, ranks, mine)
+
+    todo = [s for s in mine if not (out / f"{shard_name(cfg.prefix, s)}.tar").exists()]
+    sampler = Sampler(len(plan.programs), cfg.seed, cfg.time_range)
+    total = sum(min(cfg.shard_size, plan.count - s * cfg.shard_size) for s in todo)
+    label = "synpat-gen" if ranks.world_size == 1 else f"synpat-gen[{ranks.rank}/{ranks.world_size}]"
+    progress = Progress(total, label)
+    written = 0
+
+    def finish(shard: int, samples: Samples, encoded) -> int:
+        images = [b for chunk in encoded for b in chunk.result()]
+        entries = []
+        for row, data in enumerate(images):
+            cls = int(samples.program[row])
+            meta = sample_meta(plan.programs[cls], cls, samples, row, cfg.size)
+            entries.append((sample_key(int(samples.index[row])), sample_files(data, cfg.format, cls, meta)))
+        nbytes = write_shard(out, shard_name(cfg.prefix, shard), entries)
+        update_manifest(out, cfg, plan)
+        progress.update(len(samples))
+        return nbytes
+
+    with ThreadPoolExecutor(cfg.workers) as pool:
+        pending = None
+        for shard in todo:
+            samples = sampler.range(shard * cfg.shard_size, min((shard + 1) * cfg.shard_size, plan.count))
+            images = render_samples(renderer, plan.programs, samples)
+            step = max(1, -(-len(images) // (2 * cfg.workers)))
+            encoded = [pool.submit(encode_images, images[i:i + step], cfg.format, cfg.quality)
+                       for i in range(0, len(images), step)]
+            if pending:   # encode this shard while writing the previous one
+                written += finish(*pending)
+            pending = (shard, samples, encoded)
+        if pending:
+            written += finish(*pending)
+    progress.close()
+    return {"label": label, "images": total, "shards": len(todo), "skipped": len(mine) - len(todo),
+            "programs": len(plan.programs), "rejected": len(plan.rejected), "seconds": progress.elapsed,
+            "bytes": written, "out": str(out), "size": cfg.size, "format": cfg.format}
+
+
+def summary_line(s: dict) -> str:
+    rate = s["images"] / max(s["seconds"], 1e-9)
+    skipped = f", {s['skipped']} already done" if s["skipped"] else ""
+    return (f"{s['label']}: wrote {s['images']} images in {s['shards']} shards{skipped} "
+            f"({s['size'][0]}x{s['size'][1]} {s['format']}, {s['bytes'] / 2**20:.1f} MiB) from {s['programs']} programs "
+            f"({s['rejected']} rejected) in {format_seconds(s['seconds'])}, {rate:.1f} img/s -> {s['out']}")

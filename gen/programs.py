@@ -1,0 +1,73 @@
+"""Programs: Shadertoy "Image" sources found in folders and files, named, hashed and sorted.
+
+A program's class id is its index in the sorted list of the programs a run accepts; the
+manifest records the mapping.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from .errors import UserError
+from .glsl import fragment_only_reason
+
+SUFFIXES = (".glsl", ".frag")
+
+
+@dataclass(frozen=True)
+class Program:
+    name: str    # path relative to the folder it was found in, without suffix, '/'-separated
+    path: str    # the file it came from
+    source: str
+
+    @property
+    def hash(self) -> str:
+        """sha256 of the source (hex, 16 characters)."""
+        return hashlib.sha256(self.source.encode()).hexdigest()[:16]
+
+    @property
+    def fragment_reason(self) -> str | None:
+        """Why only the fragment backend can render it, or None."""
+        return fragment_only_reason(self.source)
+
+
+def bundled_shaders_dir() -> Path:
+    """The folder of the programs shipped with synpat."""
+    return Path(str(resources.files("synpat.shaders")))
+
+
+def _read(path: Path, name: str) -> Program:
+    try:
+        source = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a UTF-8 text file (expected GLSL source)") from None
+    except OSError as e:
+        raise UserError(f"{path}: cannot read ({e.strerror})") from None
+    return Program(name=name, path=str(path), source=source)
+
+
+def find_programs(sources: list[str | Path]) -> list[Program]:
+    """Programs from folders (searched recursively for *.glsl, *.frag) and files, sorted by name."""
+    if not sources:
+        raise UserError("--shaders: give at least one folder or file of GLSL programs")
+    found: dict[str, Program] = {}
+    for src in sources:
+        root = Path(src)
+        if root.is_dir():
+            files = sorted(p for p in root.rglob("*") if p.suffix in SUFFIXES and p.is_file())
+            if not files:
+                raise UserError(f"{root}: no *.glsl or *.frag programs in this folder")
+            pairs = [(p, p.relative_to(root).with_suffix("").as_posix()) for p in files]
+        elif root.is_file():
+            pairs = [(root, root.stem)]
+        else:
+            raise UserError(f"{root}: no such shader folder or file")
+        for path, name in pairs:
+            program = _read(path, name)
+            if name in found and found[name].path != program.path:
+                raise UserError(f"{path}: program name '{name}' is also used by {found[name].path}; rename one")
+            found[name] = program
+    return [found[k] for k in sorted(found)]

@@ -1,0 +1,51 @@
+"""A progress line for long jobs: done/total, rate and ETA on stderr."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+
+def format_seconds(s: float) -> str:
+    s = int(round(s))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+
+
+class Progress:
+    """Call ``update(n)`` as work completes; prints at most every ``interval`` seconds."""
+
+    def __init__(self, total: int, label: str, unit: str = "img", stream=None, interval: float | None = None):
+        self.total, self.label, self.unit = total, label, unit
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.interval = interval if interval is not None else (0.5 if self.tty else 10.0)
+        self.done = 0
+        self.start = self._last = time.perf_counter()
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    @property
+    def rate(self) -> float:
+        return self.done / max(self.elapsed, 1e-9)
+
+    def update(self, n: int) -> None:
+        self.done += n
+        now = time.perf_counter()
+        if now - self._last >= self.interval or self.done >= self.total:
+            self._last = now
+            self._print()
+
+    def _print(self) -> None:
+        pct = 100.0 * self.done / max(self.total, 1)
+        eta = (self.total - self.done) / self.rate if self.rate > 0 else 0.0
+        line = (f"{self.label}: {self.done}/{self.total} {self.unit} ({pct:.0f}%) "
+                f"{self.rate:.1f} {self.unit}/s ETA {format_seconds(eta)}")
+        self.stream.write(("\r" + line + "\033[K") if self.tty else line + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()

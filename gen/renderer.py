@@ -1,0 +1,237 @@
+"""Render programs into (N, H, W, 3) uint8 batches on one headless moderngl (EGL) context.
+
+Two backends for the same program:
+  compute  (default) one dispatch renders the batch: x, y = pixel, z = sample; per-sample inputs
+           from an SSBO; each invocation writes one packed RGBA8 word into an output SSBO.
+  fragment a full-screen triangle over an atlas framebuffer, one tile per sample; for programs
+           that need derivatives, implicit-LOD texture lookups or discard.
+``auto`` picks compute unless the program needs the fragment stage. Both produce the same bytes
+up to the GPU's rounding (tests hold them to 2/255). Outputs are top row first.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import moderngl
+import numpy as np
+
+from . import glsl
+from .errors import UserError
+from .programs import Program
+from .sampler import Sampler, Samples
+
+BACKENDS = ("auto", "compute", "fragment")
+CHANNEL_SIZE = 256
+PROBE_SAMPLES = 8
+NAN_TOLERANCE = 0.01      # a probe image with more NaN/Inf pixels than this fraction rejects the program
+CONSTANT_RANGE = 2        # a probe image whose values span no more than this is constant
+
+
+class CompileError(Exception):
+    """A program that does not compile; the message is one ``FILE:LINE: message`` line."""
+
+
+_CONTEXTS: dict[int | None, moderngl.Context] = {}
+
+
+def gl_context(device: int | None = None) -> moderngl.Context:
+    """The process's headless EGL context on GL device ``device`` (None: EGL's default)."""
+    if device not in _CONTEXTS:
+        kwargs = {} if device is None else {"device_index": device}
+        try:
+            _CONTEXTS[device] = moderngl.create_standalone_context(backend="egl", require=430, **kwargs)
+        except Exception as e:  # glcontext raises plain Exception
+            where = "the default EGL device" if device is None else f"EGL device {device}"
+            raise UserError(f"cannot open an OpenGL 4.3 context on {where}: {e} "
+                            "(headless EGL needs the packages libegl1 libegl-mesa0 libgl1-mesa-dri)") from None
+    return _CONTEXTS[device]
+
+
+def channel_texture_data(size: int = CHANNEL_SIZE) -> np.ndarray:
+    """(size, size, 4) uint8: the deterministic RGBA noise bound to iChannel0-3."""
+    from .sampler import hash64
+    h = hash64(0, "params", np.arange(size * size * 4, dtype=np.uint64), lane=7)
+    return (h >> np.uint64(56)).astype(np.uint8).reshape(size, size, 4)
+
+
+@dataclass
+class _Compiled:
+    backend: str
+    program: moderngl.ComputeShader | moderngl.Program
+    vao: moderngl.VertexArray | None = None
+
+
+def _set_uniform(prog, name: str, value) -> None:
+    if name in prog:  # unused uniforms are optimised away
+        prog[name].value = value
+
+
+class Renderer:
+    """Renders programs at ``width`` x ``height`` on one GL context, ``max_batch`` images a call at most."""
+
+    def __init__(self, width: int, height: int | None = None, backend: str = "auto",
+                 device: int | None = None, max_batch: int = 256):
+        if backend not in BACKENDS:
+            raise UserError(f"--backend: expected one of {', '.join(BACKENDS)}, got '{backend}'")
+        self.width, self.height = int(width), int(height or width)
+        if not (1 <= self.width <= 8192 and 1 <= self.height <= 8192):
+            raise UserError(f"--size: expected 1..8192 pixels, got {self.width}x{self.height}")
+        self.backend = backend
+        self.ctx = gl_context(device)
+        image_bytes = self.width * self.height * 4
+        ssbo_limit = self.ctx.info["GL_MAX_SHADER_STORAGE_BLOCK_SIZE"]
+        self.max_batch = max(1, min(int(max_batch), ssbo_limit // image_bytes, 2048))
+        self._compiled: dict[tuple[str, str], _Compiled | CompileError] = {}
+        self._samples = self.ctx.buffer(reserve=self.max_batch * 32)
+        self._output = None   # compute output SSBO, made on first use
+        self._atlas = None    # fragment framebuffer, made on first use
+        tex = self.ctx.texture((CHANNEL_SIZE, CHANNEL_SIZE), 4, channel_texture_data().tobytes())
+        tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
+        tex.repeat_x = tex.repeat_y = True
+        for unit in range(4):
+            tex.use(location=unit)
+        self._channel = tex
+
+    @property
+    def device_name(self) -> str:
+        return self.ctx.info["GL_RENDERER"]
+
+    # -- programs ----------------------------------------------------------------------------
+
+    def backend_for(self, program: Program) -> str:
+        """The backend that renders ``program`` here; raises CompileError when none can."""
+        reason = program.fragment_reason
+        if self.backend == "auto":
+            return "fragment" if reason else "compute"
+        if self.backend == "compute" and reason:
+            raise CompileError(f"{program.path}: cannot use the compute backend: {reason} "
+                               "(use --backend auto or fragment)")
+        return self.backend
+
+    def compile(self, program: Program) -> _Compiled:
+        """The compiled program (cached); raises CompileError with a ``FILE:LINE: message`` line."""
+        key = (program.hash, self.backend)
+        if key not in self._compiled:
+            try:
+                self._compiled[key] = self._build(program, self.backend_for(program))
+            except CompileError as e:
+                self._compiled[key] = e
+        compiled = self._compiled[key]
+        if isinstance(compiled, CompileError):
+            raise compiled
+        return compiled
+
+    def _build(self, program: Program, backend: str) -> _Compiled:
+        try:
+            if backend == "compute":
+                prog = self.ctx.compute_shader(glsl.compute_source(program.source))
+                compiled = _Compiled(backend, prog)
+            else:
+                prog = self.ctx.program(vertex_shader=glsl.FULLSCREEN_VERTEX,
+                                        fragment_shader=glsl.fragment_source(program.source))
+                compiled = _Compiled(backend, prog, self.ctx.vertex_array(prog, []))
+        except moderngl.Error as e:
+            raise CompileError(glsl.first_error(str(e), program.path)) from None
+        _set_uniform(prog, "iResolution", (float(self.width), float(self.height), 1.0))
+        _set_uniform(prog, "iTimeDelta", 1.0 / 60.0)
+        _set_uniform(prog, "iMouse", (0.0, 0.0, 0.0, 0.0))
+        _set_uniform(prog, "iSampleRate", 44100.0)
+        if "iChannelResolution" in prog:
+            prog["iChannelResolution"].value = [(float(CHANNEL_SIZE), float(CHANNEL_SIZE), 1.0)] * 4
+        for unit in range(4):
+            _set_uniform(prog, f"iChannel{unit}", unit)
+        return compiled
+
+    # -- rendering ---------------------------------------------------------------------------
+
+    def render(self, program: Program, samples: Samples) -> np.ndarray:
+        """-> images (N, H, W, 3) uint8, top row first."""
+        return np.ascontiguousarray(self.render_rgba(program, samples)[..., :3])
+
+    def render_rgba(self, program: Program, samples: Samples) -> np.ndarray:
+        """-> (N, H, W, 4) uint8; alpha is 255 for finite pixels and 0 where the program gave NaN/Inf."""
+        compiled = self.compile(program)
+        n = len(samples)
+        out = np.empty((n, self.height, self.width, 4), dtype=np.uint8)
+        for start in range(0, n, self.max_batch):
+            chunk = samples.take(np.arange(start, min(n, start + self.max_batch)))
+            self._upload(chunk)
+            if compiled.backend == "compute":
+                self._render_compute(compiled, len(chunk), out[start:start + len(chunk)])
+            else:
+                self._render_fragment(compiled, len(chunk), out[start:start + len(chunk)])
+        return out
+
+    def _upload(self, samples: Samples) -> None:
+        data = np.zeros((len(samples), 2, 4), dtype=np.float32)
+        data[:, 0] = samples.params
+        data[:, 1, 0] = samples.time
+        data[:, 1, 1] = samples.seed.view(np.float32)
+        self._samples.write(data.tobytes())
+        self._samples.bind_to_storage_buffer(0)
+
+    def _render_compute(self, compiled: _Compiled, n: int, out: np.ndarray) -> None:
+        """out: (n, H, W, 4) uint8, filled."""
+        if self._output is None:
+            self._output = self.ctx.buffer(reserve=self.max_batch * self.width * self.height * 4)
+        self._output.bind_to_storage_buffer(1)
+        gx, gy = glsl.COMPUTE_GROUP
+        compiled.program.run((self.width + gx - 1) // gx, (self.height + gy - 1) // gy, n)
+        self.ctx.memory_barrier()
+        self._output.read_into(out, size=out.nbytes)
+
+    def _atlas_layout(self) -> tuple[int, int]:
+        limit = min(self.ctx.info["GL_MAX_TEXTURE_SIZE"], *self.ctx.info["GL_MAX_VIEWPORT_DIMS"])
+        cols = max(1, min(self.max_batch, limit // self.width))
+        rows = max(1, min(-(-self.max_batch // cols), limit // self.height))
+        return cols, rows
+
+    def _render_fragment(self, compiled: _Compiled, n: int, out: np.ndarray) -> None:
+        """out: (n, H, W, 4) uint8, filled."""
+        cols, rows = self._atlas_layout()
+        if self._atlas is None:
+            color = self.ctx.texture((cols * self.width, rows * self.height), 4)
+            self._atlas = self.ctx.framebuffer(color_attachments=[color])
+        prog = compiled.program
+        prog["_sp_tile"].value = (self.width, self.height)
+        _set_uniform(prog, "_sp_cols", cols)
+        self._atlas.use()
+        for base in range(0, n, cols * rows):
+            count = min(cols * rows, n - base)
+            _set_uniform(prog, "_sp_base", base)
+            _set_uniform(prog, "_sp_count", count)
+            used_rows = -(-count // cols)
+            self._atlas.viewport = (0, 0, cols * self.width, used_rows * self.height)
+            compiled.vao.render(moderngl.TRIANGLES, vertices=3)
+            raw = self._atlas.read(viewport=(0, 0, cols * self.width, used_rows * self.height), components=4)
+            # bottom row first: (rows, H, cols, W, 4) -> tiles row-major from the bottom-left, each flipped
+            tiles = np.frombuffer(raw, np.uint8).reshape(used_rows, self.height, cols, self.width, 4)
+            tiles = tiles.transpose(0, 2, 1, 3, 4).reshape(used_rows * cols, self.height, self.width, 4)
+            out[base:base + count] = tiles[:count, ::-1]
+
+    # -- validation --------------------------------------------------------------------------
+
+    def check(self, program: Program, time_limit: float = 30.0) -> str | None:
+        """Compile and render probe images; None if the program is usable, else the reason it is rejected."""
+        try:
+            self.compile(program)
+        except CompileError as e:
+            return str(e)
+        probe = Sampler(1, seed=0x5EED).range(0, PROBE_SAMPLES)
+        start = time.perf_counter()
+        images = self.render_rgba(program, probe)
+        seconds = time.perf_counter() - start
+        if seconds > time_limit:
+            return (f"{program.path}: too slow: {seconds:.1f} s for {PROBE_SAMPLES} images at "
+                    f"{self.width}x{self.height} (limit {time_limit:g} s)")
+        nan_fraction = (images[..., 3] == 0).reshape(len(images), -1).mean(axis=1)
+        if nan_fraction.max() > NAN_TOLERANCE:
+            return f"{program.path}: renders NaN/Inf ({100 * nan_fraction.max():.0f}% of the pixels of a probe image)"
+        rgb = images[..., :3].reshape(len(images), -1)
+        spread = rgb.max(axis=1).astype(int) - rgb.min(axis=1)
+        if spread.min() <= CONSTANT_RANGE:
+            flat = int((spread <= CONSTANT_RANGE).sum())
+            return f"{program.path}: renders constant images ({flat} of {PROBE_SAMPLES} probe images are one colour)"
+        return None

@@ -1,0 +1,87 @@
+"""Counter-based sampler: (seed, global sample index) -> program, iTime, iSeed, iParams.
+
+Stateless: any worker or rank computes any sample from its index alone, so sharding, resuming
+and re-rendering one sample need no shared state. Programs are balanced: each block of
+``num_programs`` consecutive indices holds every program exactly once, in an order shuffled per
+block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+TIME_RANGE = (0.1, 10.0)
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_STREAMS = {"order": 1, "time": 2, "seed": 3, "params": 4}
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser on a uint64 array (wrapping arithmetic)."""
+    x = x + _GOLDEN
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def hash64(seed: int, stream: str, index: np.ndarray, lane: int = 0) -> np.ndarray:
+    """index: (N,) integer -> (N,) uint64, a pure function of (seed, stream, index, lane)."""
+    key = _mix(np.array([seed & 0xFFFFFFFFFFFFFFFF], dtype=np.uint64))
+    key = _mix(key ^ np.uint64(_STREAMS[stream] * 0x100 + lane))
+    return _mix(key ^ np.asarray(index, dtype=np.uint64))
+
+
+def _unit(h: np.ndarray) -> np.ndarray:
+    """uint64 hashes -> float32 uniform in [0, 1) (24 bits, exact in float32)."""
+    return ((h >> np.uint64(40)).astype(np.float64) * 2.0 ** -24).astype(np.float32)
+
+
+@lru_cache(maxsize=64)
+def _block_order(seed: int, num_programs: int, block: int) -> np.ndarray:
+    """(num_programs,) int64: the program at each position of one block of indices."""
+    keys = hash64(seed, "order", np.arange(num_programs, dtype=np.uint64) + np.uint64(block) * np.uint64(num_programs))
+    return np.argsort(keys, kind="stable")
+
+
+@dataclass(frozen=True)
+class Samples:
+    """What to render for N samples (all arrays of length N)."""
+    index: np.ndarray    # (N,) int64, global sample index
+    program: np.ndarray  # (N,) int64, program id (class)
+    time: np.ndarray     # (N,) float32, iTime
+    seed: np.ndarray     # (N,) uint32, iSeed
+    params: np.ndarray   # (N, 4) float32, iParams in [0, 1)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def take(self, rows: np.ndarray) -> "Samples":
+        return Samples(self.index[rows], self.program[rows], self.time[rows], self.seed[rows], self.params[rows])
+
+
+@dataclass(frozen=True)
+class Sampler:
+    num_programs: int
+    seed: int = 0
+    time_range: tuple[float, float] = TIME_RANGE
+
+    def __call__(self, index: np.ndarray) -> Samples:
+        """index: (N,) int64 global sample indices -> their Samples."""
+        index = np.asarray(index, dtype=np.int64)
+        block, pos = np.divmod(index, self.num_programs)
+        program = np.empty_like(index)
+        for b in np.unique(block):
+            here = block == b
+            program[here] = _block_order(self.seed, self.num_programs, int(b))[pos[here]]
+        lo, hi = self.time_range
+        time = (lo + (hi - lo) * _unit(hash64(self.seed, "time", index)).astype(np.float64)).astype(np.float32)
+        time = np.minimum(time, np.nextafter(np.float32(hi), np.float32(lo)))
+        seed = (hash64(self.seed, "seed", index) >> np.uint64(32)).astype(np.uint32)
+        params = np.stack([_unit(hash64(self.seed, "params", index, lane)) for lane in range(4)], axis=1)
+        return Samples(index, program, time, seed, params)
+
+    def range(self, start: int, stop: int) -> Samples:
+        return self(np.arange(start, stop, dtype=np.int64))
