@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from importlib import resources
+import importlib.util
 from pathlib import Path
 
 from .errors import UserError
@@ -35,8 +35,12 @@ class Program:
 
 
 def bundled_shaders_dir() -> Path:
-    """The folder of the programs shipped with synpat."""
-    return Path(str(resources.files("synpat.shaders")))
+    """The folder of the programs shipped with synpat (package data ``synpat.shaders``)."""
+    spec = importlib.util.find_spec("synpat.shaders")
+    folders = [Path(p) for p in (spec.submodule_search_locations or []) if Path(p).is_dir()] if spec else []
+    if not folders:
+        raise UserError("the bundled shaders (package synpat.shaders) are not installed; pass --shaders")
+    return folders[0]
 
 
 def _read(path: Path, name: str) -> Program:

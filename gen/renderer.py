@@ -138,8 +138,10 @@ class Renderer:
         _set_uniform(prog, "iTimeDelta", 1.0 / 60.0)
         _set_uniform(prog, "iMouse", (0.0, 0.0, 0.0, 0.0))
         _set_uniform(prog, "iSampleRate", 44100.0)
-        if "iChannelResolution" in prog:
-            prog["iChannelResolution"].value = [(float(CHANNEL_SIZE), float(CHANNEL_SIZE), 1.0)] * 4
+        if "iChannelResolution" in prog:   # the driver may report a shorter array when only [0] is used
+            res = prog["iChannelResolution"]
+            one = (float(CHANNEL_SIZE), float(CHANNEL_SIZE), 1.0)
+            res.value = [one] * res.array_length if res.array_length > 1 else one
         for unit in range(4):
             _set_uniform(prog, f"iChannel{unit}", unit)
         return compiled

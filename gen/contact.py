@@ -1,0 +1,97 @@
+"""synpat-view: a contact sheet PNG of shards, one row per program.
+
+    synpat-view shards/ --out contact.png --per-program 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+import tarfile
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+from .errors import UserError
+from .files import write_atomic
+from .shards import FORMATS
+
+LABEL_WIDTH = 150
+
+
+def shard_paths(sources: list[str]) -> list[Path]:
+    paths: list[Path] = []
+    for src in map(Path, sources):
+        if src.is_dir():
+            found = sorted(src.glob("*.tar"))
+            if not found:
+                raise UserError(f"{src}: no .tar shards in this folder")
+            paths += found
+        elif src.is_file():
+            paths.append(src)
+        else:
+            raise UserError(f"{src}: no such shard file or folder")
+    return paths
+
+
+def collect(paths: list[Path], per_program: int) -> dict[int, tuple[str, list[Image.Image]]]:
+    """The first ``per_program`` images of each class: {cls: (program name, images)}."""
+    rows: dict[int, tuple[str, list[Image.Image]]] = {}
+    for path in paths:
+        try:
+            with tarfile.open(path) as tar:
+                members = {m.name: m for m in tar.getmembers() if m.isfile()}
+                for name in sorted(members):
+                    key, _, ext = name.partition(".")
+                    if ext not in FORMATS:
+                        continue
+                    meta = json.loads(tar.extractfile(members[f"{key}.json"]).read())
+                    cls, program = int(meta["class"]), meta["program"]
+                    row = rows.setdefault(cls, (program, []))[1]
+                    if len(row) < per_program:
+                        row.append(Image.open(io.BytesIO(tar.extractfile(members[name]).read())).convert("RGB"))
+        except (tarfile.TarError, KeyError, ValueError, OSError) as e:
+            raise UserError(f"{path}: not a readable synpat shard ({e})") from None
+    return rows
+
+
+def contact_sheet(rows: dict[int, tuple[str, list[Image.Image]]], tile: int) -> Image.Image:
+    cols = max(len(images) for _, images in rows.values())
+    pad = 4
+    sheet = Image.new("RGB", (LABEL_WIDTH + cols * (tile + pad) + pad, len(rows) * (tile + pad) + pad), (24, 24, 24))
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default()
+    for r, cls in enumerate(sorted(rows)):
+        name, images = rows[cls]
+        y = pad + r * (tile + pad)
+        draw.text((pad, y + tile // 2 - 6), f"{cls}: {name}"[:24], fill=(230, 230, 230), font=font)
+        for c, im in enumerate(images):
+            sheet.paste(im.resize((tile, tile), Image.BILINEAR), (LABEL_WIDTH + pad + c * (tile + pad), y))
+    return sheet
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="synpat-view", description=__doc__.split("\n\n")[0])
+    p.add_argument("shards", nargs="+", help="shard folders or .tar files")
+    p.add_argument("--out", default="contact.png", help="PNG to write")
+    p.add_argument("--per-program", type=int, default=8, help="images per program row")
+    p.add_argument("--tile", type=int, default=96, help="tile size in pixels")
+    args = p.parse_args(argv)
+    try:
+        rows = collect(shard_paths(args.shards), args.per_program)
+        if not rows:
+            raise UserError(f"{' '.join(args.shards)}: no images found")
+        buf = io.BytesIO()
+        contact_sheet(rows, args.tile).save(buf, "PNG")
+        write_atomic(Path(args.out), buf.getvalue())
+    except UserError as e:
+        print(f"synpat-view: error: {e}", file=sys.stderr)
+        return 2
+    print(f"synpat-view: {len(rows)} programs x {args.per_program} images -> {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
