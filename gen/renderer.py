@@ -231,8 +231,8 @@ class Renderer:
         nan_fraction = (images[..., 3] == 0).reshape(len(images), -1).mean(axis=1)
         if nan_fraction.max() > NAN_TOLERANCE:
             return f"{program.path}: renders NaN/Inf ({100 * nan_fraction.max():.0f}% of the pixels of a probe image)"
-        rgb = images[..., :3].reshape(len(images), -1)
-        spread = rgb.max(axis=1).astype(int) - rgb.min(axis=1)
+        rgb = images[..., :3].reshape(len(images), -1, 3)
+        spread = (rgb.max(axis=1).astype(int) - rgb.min(axis=1)).max(axis=1)   # widest channel per image
         if spread.min() <= CONSTANT_RANGE:
             flat = int((spread <= CONSTANT_RANGE).sum())
             return f"{program.path}: renders constant images ({flat} of {PROBE_SAMPLES} probe images are one colour)"
