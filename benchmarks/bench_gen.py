@@ -15,7 +15,7 @@ from pathlib import Path
 
 from common import baseline_rate, emit, pick_programs
 
-from synpat.gen.generate import GenConfig, generate, render_samples
+from synpat.gen.generate import GenConfig, generate
 from synpat.gen.renderer import Renderer
 from synpat.gen.sampler import Sampler
 
@@ -48,7 +48,7 @@ def main() -> None:
         sampler = Sampler(len(ordered), seed=cfg.seed)
         start = time.perf_counter()
         for s in range(0, args.count, args.shard_size):
-            render_samples(renderer, ordered, sampler.range(s, min(s + args.shard_size, args.count)))
+            renderer.render_many(ordered, sampler.range(s, min(s + args.shard_size, args.count)))
         render_only = args.count / (time.perf_counter() - start)
 
         base = baseline_rate(programs, args.size, args.baseline_images, Path(tmp) / "baseline")

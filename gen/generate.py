@@ -17,8 +17,6 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from . import __version__
 from .errors import UserError
 from .files import write_json_atomic
@@ -193,15 +191,6 @@ def update_manifest(out: Path, cfg: GenConfig, plan: Plan) -> None:
 
 # -- rendering ---------------------------------------------------------------------------------
 
-def render_samples(renderer: Renderer, programs: list[Program], samples: Samples) -> np.ndarray:
-    """-> images (N, H, W, 3) uint8 in sample order; one batched render per program present."""
-    images = np.empty((len(samples), renderer.height, renderer.width, 3), dtype=np.uint8)
-    for pid in np.unique(samples.program):
-        rows = np.flatnonzero(samples.program == pid)
-        images[rows] = renderer.render(programs[pid], samples.take(rows))
-    return images
-
-
 def sample_meta(program: Program, cls: int, samples: Samples, row: int, size: tuple[int, int]) -> dict:
     return {"program": program.name, "hash": program.hash, "class": cls, "index": int(samples.index[row]),
             "time": float(samples.time[row]), "seed": int(samples.seed[row]),
@@ -220,16 +209,11 @@ def open_renderer(cfg: GenConfig, ranks: Ranks) -> Renderer:
 
 
 def check_programs(renderer: Renderer, programs: list[Program], cfg: GenConfig) -> Plan:
-    accepted, rejected = [], []
-    for p in programs:
-        reason = renderer.check(p, cfg.check_seconds)
-        if reason is None:
-            accepted.append(p)
-            continue
-        if cfg.strict:
-            raise UserError(f"{reason} (--strict)")
+    accepted, rejected = renderer.accept(programs, cfg.check_seconds)
+    if rejected and cfg.strict:
+        raise UserError(f"{rejected[0][1]} (--strict)")
+    for _, reason in rejected:
         print(reason, file=sys.stderr)
-        rejected.append((p, reason))
     if not accepted:
         raise UserError(f"--shaders: none of the {len(programs)} programs renders (reasons above)")
     count = cfg.count if cfg.count is not None else (cfg.per_shader or 1000) * len(accepted)
@@ -272,7 +256,7 @@ def generate(cfg: GenConfig) -> dict:
         pending = None
         for shard in todo:
             samples = sampler.range(shard * cfg.shard_size, min((shard + 1) * cfg.shard_size, plan.count))
-            images = render_samples(renderer, plan.programs, samples)
+            images = renderer.render_many(plan.programs, samples)
             step = max(1, -(-len(images) // (2 * cfg.workers)))
             encoded = [pool.submit(encode_images, images[i:i + step], cfg.format, cfg.quality)
                        for i in range(0, len(images), step)]

@@ -152,6 +152,15 @@ class Renderer:
         """-> images (N, H, W, 3) uint8, top row first."""
         return np.ascontiguousarray(self.render_rgba(program, samples)[..., :3])
 
+    def render_many(self, programs: list[Program], samples: Samples) -> np.ndarray:
+        """Samples of several programs (``samples.program`` indexes ``programs``) -> images (N, H, W, 3)
+        uint8 in sample order; one batched render per program present."""
+        images = np.empty((len(samples), self.height, self.width, 3), dtype=np.uint8)
+        for pid in np.unique(samples.program):
+            rows = np.flatnonzero(samples.program == pid)
+            images[rows] = self.render(programs[pid], samples.take(rows))
+        return images
+
     def render_rgba(self, program: Program, samples: Samples) -> np.ndarray:
         """-> (N, H, W, 4) uint8; alpha is 255 for finite pixels and 0 where the program gave NaN/Inf."""
         compiled = self.compile(program)
@@ -214,6 +223,17 @@ class Renderer:
             out[base:base + count] = tiles[:count, ::-1]
 
     # -- validation --------------------------------------------------------------------------
+
+    def accept(self, programs: list[Program], time_limit: float = 30.0) -> tuple[list[Program], list[tuple[Program, str]]]:
+        """Split programs into (accepted, [(rejected, reason)]); class id = position among the accepted."""
+        accepted, rejected = [], []
+        for p in programs:
+            reason = self.check(p, time_limit)
+            if reason is None:
+                accepted.append(p)
+            else:
+                rejected.append((p, reason))
+        return accepted, rejected
 
     def check(self, program: Program, time_limit: float = 30.0) -> str | None:
         """Compile and render probe images; None if the program is usable, else the reason it is rejected."""

@@ -14,7 +14,6 @@ import pytest
 import webdataset as wds
 
 from conftest import run_gen
-from synpat.gen.generate import render_samples
 from synpat.gen.programs import find_programs
 from synpat.gen.renderer import Renderer
 from synpat.gen.sampler import Sampler
@@ -81,7 +80,7 @@ def test_same_arguments_same_bytes_and_formats(small_shaders, tmp_path):
     assert len(samples) == 12 and samples[0]["png"].shape == (32, 32, 3)
     # lossless png holds exactly what the renderer gives for those samples
     programs = find_programs([small_shaders])
-    expect = render_samples(Renderer(32), programs, Sampler(3, seed=7).range(0, 12))
+    expect = Renderer(32).render_many(programs, Sampler(3, seed=7).range(0, 12))
     np.testing.assert_array_equal(np.stack([s["png"] for s in samples]), expect)
 
 
