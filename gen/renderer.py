@@ -11,6 +11,7 @@ up to the GPU's rounding (tests hold them to 2/255). Outputs are top row first.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 
@@ -33,20 +34,25 @@ class CompileError(Exception):
     """A program that does not compile; the message is one ``FILE:LINE: message`` line."""
 
 
-_CONTEXTS: dict[int | None, moderngl.Context] = {}
+_CONTEXTS: dict[tuple[int, int | None], moderngl.Context] = {}
 
 
 def gl_context(device: int | None = None) -> moderngl.Context:
-    """The process's headless EGL context on GL device ``device`` (None: EGL's default)."""
-    if device not in _CONTEXTS:
+    """The process's headless EGL context on GL device ``device`` (None: EGL's default).
+
+    Keyed by process id too: a forked worker (a DataLoader's) makes its own context rather than
+    using its parent's.
+    """
+    key = (os.getpid(), device)
+    if key not in _CONTEXTS:
         kwargs = {} if device is None else {"device_index": device}
         try:
-            _CONTEXTS[device] = moderngl.create_standalone_context(backend="egl", require=430, **kwargs)
+            _CONTEXTS[key] = moderngl.create_standalone_context(backend="egl", require=430, **kwargs)
         except Exception as e:  # glcontext raises plain Exception
             where = "the default EGL device" if device is None else f"EGL device {device}"
             raise UserError(f"cannot open an OpenGL 4.3 context on {where}: {e} "
                             "(headless EGL needs the packages libegl1 libegl-mesa0 libgl1-mesa-dri)") from None
-    return _CONTEXTS[device]
+    return _CONTEXTS[key]
 
 
 def channel_texture_data(size: int = CHANNEL_SIZE) -> np.ndarray:

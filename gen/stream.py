@@ -1,0 +1,106 @@
+"""PatternStream: an infinite iterator of rendered batches, never touching the disk.
+
+Global batch step b covers sample indices [b * B * P, (b + 1) * B * P) where B is the batch size
+and P = world_size * num_workers consumers; consumer j = rank * num_workers + worker takes the
+j-th block of B. So ranks and workers see disjoint samples, the union over consumers of the first
+n batches is exactly the first n * B * P indices, and since it is the same Sampler and the same
+program list as synpat-gen's, a stream and shards made with the same seed hold the same images.
+
+Batches are rendered on demand, when asked for: nothing renders ahead and steals the GPU from
+training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import UserError
+from .programs import Program, find_programs
+from .renderer import Renderer
+from .sampler import TIME_RANGE, Sampler, Samples
+
+
+@dataclass
+class StreamConfig:
+    """Every setting of a PatternStream (the same meaning as synpat-gen's flags)."""
+    shaders: list[str] = field(default_factory=list)
+    batch_size: int = 64
+    size: tuple[int, int] = (224, 224)
+    seed: int = 0
+    time_range: tuple[float, float] = TIME_RANGE
+    backend: str = "auto"
+    gl_device: int | None = None
+    rank: int = 0
+    world_size: int = 1
+    start_step: int = 0          # resume: the global batch step to start from
+    check_seconds: float = 30.0
+
+
+class PatternStream:
+    """Iterate to get ``(images (B, H, W, 3) uint8, labels (B,) int64)`` forever.
+
+    ``worker``/``num_workers`` split each rank's share further (DataLoader workers); set them
+    with :meth:`for_worker` in the worker process, before the first batch, since the GL context
+    belongs to the process that renders.
+    """
+
+    def __init__(self, cfg: StreamConfig, programs: list[Program] | None = None):
+        if cfg.batch_size < 1:
+            raise UserError(f"batch size: expected a positive number, got {cfg.batch_size}")
+        if not 0 <= cfg.rank < cfg.world_size:
+            raise UserError(f"rank {cfg.rank} of world size {cfg.world_size}: expected 0 <= rank < world size")
+        self.cfg = cfg
+        self._programs = programs
+        self.worker, self.num_workers = 0, 1
+        self.step = cfg.start_step
+        self._renderer: Renderer | None = None
+        self.rejected: list[tuple[Program, str]] = []
+
+    def for_worker(self, worker: int, num_workers: int) -> "PatternStream":
+        self.worker, self.num_workers = worker, num_workers
+        return self
+
+    @property
+    def renderer(self) -> Renderer:
+        if self._renderer is None:
+            c = self.cfg
+            self._renderer = Renderer(c.size[0], c.size[1], backend=c.backend, device=c.gl_device,
+                                      max_batch=c.batch_size)
+        return self._renderer
+
+    @property
+    def programs(self) -> list[Program]:
+        """The accepted programs; class id = position (as in synpat-gen's manifest)."""
+        if self._programs is None:
+            accepted, self.rejected = self.renderer.accept(find_programs(self.cfg.shaders), self.cfg.check_seconds)
+            if not accepted:
+                raise UserError(f"{' '.join(map(str, self.cfg.shaders))}: none of the programs renders: "
+                                + "; ".join(r for _, r in self.rejected))
+            self._programs = accepted
+        return self._programs
+
+    @property
+    def consumers(self) -> int:
+        return self.cfg.world_size * self.num_workers
+
+    def indices(self, step: int) -> np.ndarray:
+        """(B,) int64: the global sample indices of this consumer's batch at global step ``step``."""
+        b = self.cfg.batch_size
+        consumer = self.cfg.rank * self.num_workers + self.worker
+        start = (step * self.consumers + consumer) * b
+        return np.arange(start, start + b, dtype=np.int64)
+
+    def samples(self, step: int) -> Samples:
+        return Sampler(len(self.programs), self.cfg.seed, self.cfg.time_range)(self.indices(step))
+
+    def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        return self
+
+    def __next__(self) -> tuple[np.ndarray, np.ndarray]:
+        samples = self.samples(self.step)
+        images = self.renderer.render_many(self.programs, samples)
+        self.step += 1
+        return images, samples.program.copy()

@@ -1,0 +1,253 @@
+"""Training batches from shards or from the live PatternStream: one contract, two engines.
+
+    loader = build_loader(LoaderConfig(data="shards/", batch_size=64, image_size=224))
+    loader.set_epoch(epoch)
+    for images, labels in loader:    # images (B, 3, S, S) float32 normalised; labels (B,) int64
+        ...
+
+``--loader dali`` (default): DALI pipelines, (a) ``readers.webdataset`` with synpat-gen's .idx
+files -> decode (``mixed`` on a GPU, ``cpu`` otherwise) -> augmentation, sharded over ranks and
+reshuffled every epoch; (b) ``external_source`` fed by PatternStream -> the same augmentation
+(train/image_aug.py). ``--loader torch``: webdataset / PatternStream -> the batched torch
+augmentation, the reference and the path for machines without DALI.
+Shards give one epoch per ``iter()``; a stream never ends.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from synpat.gen.errors import UserError
+from synpat.gen.programs import find_programs
+from synpat.gen.stream import PatternStream, StreamConfig
+from synpat.train.image_aug import SCALE, dali_augment, torch_augment
+from synpat.train.shard_list import check_tar, expand_urls, index_path, index_samples, is_remote
+
+LOADERS = ("dali", "torch")
+IMAGE_EXTS = ("jpg", "png", "webp")
+
+
+@dataclass
+class LoaderConfig:
+    data: str | list[str] | None = None      # shards: folders, files, brace patterns, URLs
+    stream: str | list[str] | None = None    # or program folders/files rendered live
+    batch_size: int = 64                     # per rank
+    image_size: int = 224                    # after augmentation
+    render_size: int | None = None           # stream: the size programs render at (default image_size)
+    loader: str = "dali"
+    seed: int = 0
+    rank: int = 0
+    world_size: int = 1
+    num_workers: int = 2                     # DALI threads / torch DataLoader workers (shards)
+    scale: tuple[float, float] = SCALE
+    device: str | None = None                # default: cuda:LOCAL_RANK when CUDA is there, else cpu
+    start_step: int = 0                      # stream: resume from this global batch step
+    backend: str = "auto"                    # stream: renderer backend
+
+    def validate(self) -> None:
+        if (self.data is None) == (self.stream is None):
+            raise UserError("give exactly one of --data (shards) and --stream (program folder)")
+        if self.loader not in LOADERS:
+            raise UserError(f"--loader: expected one of {', '.join(LOADERS)}, got '{self.loader}'")
+        if self.batch_size < 1 or self.image_size < 1:
+            raise UserError("batch size and image size: expected positive numbers")
+        if not 0 <= self.rank < self.world_size:
+            raise UserError(f"rank {self.rank} of world size {self.world_size}: expected 0 <= rank < world size")
+
+    @property
+    def torch_device(self) -> torch.device:
+        if self.device:
+            return torch.device(self.device)
+        if torch.cuda.is_available():
+            return torch.device("cuda", torch.cuda.current_device())
+        return torch.device("cpu")
+
+
+def ascii_labels(cls: torch.Tensor) -> torch.Tensor:
+    """cls: (B, L) uint8 ASCII digits padded with non-digits -> (B,) int64."""
+    c = cls.long()
+    digit = (c >= 48) & (c <= 57)
+    after = digit.flip(1).cumsum(1).flip(1) - digit.long()     # digits to the right of each position
+    return torch.where(digit, (c - 48) * torch.pow(10, after), 0).sum(1)
+
+
+# -- DALI ----------------------------------------------------------------------------------------
+
+def _dali_device_id(cfg: LoaderConfig) -> int | None:
+    device = cfg.torch_device
+    return device.index if device.type == "cuda" else None
+
+
+class DaliShardLoader:
+    """DALI readers.webdataset -> decode -> augmentation; this rank's share of every epoch."""
+
+    def __init__(self, cfg: LoaderConfig, urls: list[str]):
+        from nvidia.dali import fn, pipeline_def, types
+        from nvidia.dali.plugin.base_iterator import LastBatchPolicy
+        from nvidia.dali.plugin.pytorch import DALIGenericIterator
+
+        if any(is_remote(u) for u in urls):
+            raise UserError("--loader dali reads local shards only; use --loader torch for URLs")
+        for u in urls:
+            check_tar(u)
+        indexes = [str(index_path(u)) for u in urls]
+        device_id = _dali_device_id(cfg)
+        counts = [index_samples(u) for u in urls]
+        self.samples = sum(counts) if None not in counts else None
+
+        @pipeline_def(batch_size=cfg.batch_size, num_threads=max(1, cfg.num_workers), device_id=device_id,
+                      seed=cfg.seed * 1000 + cfg.rank, prefetch_queue_depth=2)
+        def pipeline():
+            encoded, cls = fn.readers.webdataset(
+                paths=urls, index_paths=indexes if all(map(lambda p: index_path(p).is_file(), urls)) else None,
+                ext=[";".join(IMAGE_EXTS), "cls"], missing_component_behavior="error",
+                random_shuffle=True, initial_fill=min(4096, 4 * cfg.batch_size), shard_id=cfg.rank,
+                num_shards=cfg.world_size, name="reader")
+            images = fn.decoders.image(encoded, device="mixed" if device_id is not None else "cpu",
+                                       output_type=types.RGB)
+            return dali_augment(images, cfg.image_size, cfg.scale), fn.pad(cls, fill_value=32, shape=[12])
+
+        self.pipe = pipeline()
+        try:
+            self.pipe.build()
+        except RuntimeError as e:
+            raise UserError(f"--data: DALI cannot read the shards: {str(e).strip().splitlines()[0]}") from None
+        self.iterator = DALIGenericIterator([self.pipe], ["images", "cls"], reader_name="reader",
+                                            last_batch_policy=LastBatchPolicy.DROP, auto_reset=True)
+
+    def __len__(self) -> int:
+        return len(self.iterator)
+
+    def set_epoch(self, epoch: int) -> None:
+        """DALI reshuffles every epoch by itself (seeded at construction)."""
+
+    def __iter__(self):
+        try:
+            for batch in self.iterator:
+                yield batch[0]["images"], ascii_labels(batch[0]["cls"]).to(batch[0]["images"].device)
+        except RuntimeError as e:
+            raise UserError(f"--data: reading the shards failed: {str(e).strip().splitlines()[0]}") from None
+
+
+class DaliStreamLoader:
+    """PatternStream -> DALI external_source -> the same augmentation, forever."""
+
+    def __init__(self, cfg: LoaderConfig, stream: PatternStream):
+        from nvidia.dali import fn, pipeline_def, types
+        from nvidia.dali.plugin.pytorch import DALIGenericIterator
+
+        self.stream = stream
+        device_id = _dali_device_id(cfg)
+
+        # prefetch_queue_depth=1: DALI asks for the next batch only when one is taken (no render-ahead).
+        @pipeline_def(batch_size=cfg.batch_size, num_threads=max(1, cfg.num_workers), device_id=device_id,
+                      seed=cfg.seed * 1000 + cfg.rank, prefetch_queue_depth=1, exec_async=False, exec_pipelined=False)
+        def pipeline():
+            images, labels = fn.external_source(source=self._next, num_outputs=2, batch=True,
+                                                layout=["HWC", ""], dtype=[types.UINT8, types.INT64])
+            return dali_augment(images, cfg.image_size, cfg.scale), labels
+
+        self.pipe = pipeline()
+        self.pipe.build()
+        self.iterator = DALIGenericIterator([self.pipe], ["images", "labels"], size=-1)
+
+    def _next(self):
+        images, labels = next(self.stream)
+        return images, labels
+
+    def set_epoch(self, epoch: int) -> None:
+        """A stream has no epochs."""
+
+    def __iter__(self):
+        for batch in self.iterator:
+            yield batch[0]["images"], batch[0]["labels"].reshape(-1)
+
+
+# -- torch ---------------------------------------------------------------------------------------
+
+def _augment_batches(batches, cfg: LoaderConfig, step: int):
+    """(images (B, H, W, 3) uint8, labels) -> augmented on cfg's device, seeded by (seed, rank, step)."""
+    device = cfg.torch_device
+    gen = torch.Generator().manual_seed((cfg.seed * 1_000_003 + cfg.rank) * 1_000_003 + step)
+    for images, labels in batches:
+        images = torch.as_tensor(images).to(device, non_blocking=True)
+        yield torch_augment(images, cfg.image_size, gen, cfg.scale), torch.as_tensor(labels).long().to(device)
+
+
+class TorchShardLoader:
+    """webdataset -> decode -> the batched torch augmentation; this rank takes every world_size-th shard."""
+
+    def __init__(self, cfg: LoaderConfig, urls: list[str]):
+        for u in urls:
+            if not is_remote(u):
+                check_tar(u)
+        self.cfg, self.epoch = cfg, 0
+        self.urls = urls[cfg.rank::cfg.world_size]
+        if not self.urls:
+            raise UserError(f"--data: {len(urls)} shards cannot feed {cfg.world_size} ranks (one shard each at least)")
+        counts = [None if is_remote(u) else index_samples(u) for u in self.urls]
+        self.samples = sum(counts) if None not in counts else None
+
+    def __len__(self) -> int:
+        if self.samples is None:
+            raise TypeError("the number of samples is unknown (no .idx beside the shards)")
+        return self.samples // self.cfg.batch_size
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _dataset(self):
+        import webdataset as wds
+
+        def fail(exn):
+            raise UserError(f"--data: reading the shards failed: {exn}") from None
+
+        cfg = self.cfg
+        return (wds.WebDataset(self.urls, shardshuffle=len(self.urls), seed=cfg.seed + self.epoch,
+                               nodesplitter=None, workersplitter=wds.split_by_worker, handler=fail, empty_check=False)
+                .shuffle(min(4096, 4 * cfg.batch_size), rng=random.Random(cfg.seed + self.epoch))
+                .decode("rgb8", handler=fail)
+                .to_tuple(";".join(IMAGE_EXTS), "cls", handler=fail)
+                .map_tuple(np.asarray, int)
+                .batched(cfg.batch_size, partial=False))
+
+    def __iter__(self):
+        workers = min(self.cfg.num_workers, len(self.urls))
+        batches = torch.utils.data.DataLoader(self._dataset(), batch_size=None, num_workers=workers)
+        yield from _augment_batches(batches, self.cfg, self.epoch)
+
+
+class TorchStreamLoader:
+    """PatternStream -> the batched torch augmentation, forever; renders in this process, on demand."""
+
+    def __init__(self, cfg: LoaderConfig, stream: PatternStream):
+        self.cfg, self.stream = cfg, stream
+
+    def set_epoch(self, epoch: int) -> None:
+        """A stream has no epochs."""
+
+    def __iter__(self):
+        yield from _augment_batches(self.stream, self.cfg, self.stream.step)
+
+
+def build_stream(cfg: LoaderConfig) -> PatternStream:
+    shaders = [cfg.stream] if isinstance(cfg.stream, str) else list(cfg.stream)
+    size = cfg.render_size or cfg.image_size
+    return PatternStream(StreamConfig(shaders=shaders, batch_size=cfg.batch_size, size=(size, size),
+                                      seed=cfg.seed, backend=cfg.backend, rank=cfg.rank,
+                                      world_size=cfg.world_size, start_step=cfg.start_step),
+                         programs=None)
+
+
+def build_loader(cfg: LoaderConfig):
+    """-> an iterable of (images (B, 3, S, S) float32, labels (B,) int64) with set_epoch()."""
+    cfg.validate()
+    if cfg.stream is not None:
+        stream = build_stream(cfg)
+        return DaliStreamLoader(cfg, stream) if cfg.loader == "dali" else TorchStreamLoader(cfg, stream)
+    urls = expand_urls(cfg.data)
+    return DaliShardLoader(cfg, urls) if cfg.loader == "dali" else TorchShardLoader(cfg, urls)
