@@ -11,7 +11,9 @@ up to the GPU's rounding (tests hold them to 2/255). Outputs are top row first.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 import time
 from dataclasses import dataclass
 
@@ -34,6 +36,13 @@ class CompileError(Exception):
     """A program that does not compile; the message is one ``FILE:LINE: message`` line."""
 
 
+def _load_triton_first() -> None:
+    """Import triton (when installed) before Mesa's llvmpipe loads its LLVM: the other order
+    crashes the process when torch later imports triton (two LLVMs, one symbol namespace)."""
+    if "triton" not in sys.modules and importlib.util.find_spec("triton") is not None:
+        import triton  # noqa: F401
+
+
 _CONTEXTS: dict[tuple[int, int | None], moderngl.Context] = {}
 
 
@@ -45,6 +54,7 @@ def gl_context(device: int | None = None) -> moderngl.Context:
     """
     key = (os.getpid(), device)
     if key not in _CONTEXTS:
+        _load_triton_first()
         kwargs = {} if device is None else {"device_index": device}
         try:
             _CONTEXTS[key] = moderngl.create_standalone_context(backend="egl", require=430, **kwargs)

@@ -1,0 +1,104 @@
+"""Loader throughput: shards (DALI vs torch) and stream (DALI vs torch), and the rate of a small
+ViT training step fed by the stream against the same step on ready-made tensors, in one run.
+
+    python benchmarks/bench_loaders.py [--shards demo/shards] [--size 224] [--batch 64]
+
+Without --shards it renders its own (synpat-gen, the bundled programs) into a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from common import emit
+
+from synpat.gen.generate import GenConfig, generate
+from synpat.gen.programs import bundled_shaders_dir
+from synpat.train.loaders import LoaderConfig, build_loader
+
+
+def loader_rate(cfg: LoaderConfig, batches: int) -> float:
+    it = iter(build_loader(cfg))
+    next(it)                                  # build, first fill and compile outside the timing
+    start, n = time.perf_counter(), 0
+    for _ in range(batches):
+        try:
+            x, _ = next(it)
+        except StopIteration:
+            break
+        n += len(x)
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return n / (time.perf_counter() - start)
+
+
+def train_rate(batches, steps: int, size: int, device: torch.device) -> float:
+    """img/s of forward+backward+AdamW of a ViT-Tiny/16 classifier fed by ``batches``."""
+    import timm
+    model = timm.create_model("vit_tiny_patch16_224", img_size=size, num_classes=1000).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    it = iter(batches)
+
+    def step():
+        x, y = next(it)
+        loss = torch.nn.functional.cross_entropy(model(x.to(device)), y.to(device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return len(x)
+
+    step()
+    start, n = time.perf_counter(), 0
+    for _ in range(steps):
+        n += step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return n / (time.perf_counter() - start)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--shards", default=None, help="shard folder (default: render 2,048 images)")
+    ap.add_argument("--size", type=int, default=224, help="crop size after augmentation")
+    ap.add_argument("--render-size", type=int, default=None, help="stream render size (default --size)")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--batches", type=int, default=20)
+    ap.add_argument("--train-steps", type=int, default=10)
+    ap.add_argument("--workers", type=int, default=2)
+    args = ap.parse_args()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    name = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
+    shaders = str(bundled_shaders_dir())
+    render = args.render_size or args.size
+    with tempfile.TemporaryDirectory() as tmp:
+        shards = args.shards
+        if shards is None:
+            shards = str(Path(tmp) / "shards")
+            generate(GenConfig(shaders=[shaders], out=shards, count=2048, size=(render, render), shard_size=512))
+        base = dict(batch_size=args.batch, image_size=args.size, num_workers=args.workers)
+        rates = {}
+        for engine in ("dali", "torch"):
+            rates["shards", engine] = loader_rate(LoaderConfig(data=shards, loader=engine, **base), args.batches)
+            rates["stream", engine] = loader_rate(LoaderConfig(stream=shaders, loader=engine, render_size=render, **base),
+                                                  args.batches)
+        for (source, engine), rate in rates.items():
+            emit("loaders", "img_per_s", rate, "img/s", name, source=source, loader=engine, size=args.size, batch=args.batch)
+        for source in ("shards", "stream"):
+            emit("loaders", "dali_over_torch", rates[source, "dali"] / rates[source, "torch"], "x", name, source=source)
+
+        ready = (torch.randn(args.batch, 3, args.size, args.size, device=device),
+                 torch.randint(0, 1000, (args.batch,), device=device))
+        tensors = train_rate(iter(lambda: ready, None), args.train_steps, args.size, device)
+        streamed = train_rate(build_loader(LoaderConfig(stream=shaders, loader="dali", render_size=render, **base)),
+                              args.train_steps, args.size, device)
+    emit("loaders", "img_per_s", tensors, "img/s", name, path="vit_tiny train step, ready-made tensors", size=args.size)
+    emit("loaders", "img_per_s", streamed, "img/s", name, path="vit_tiny train step, DALI stream", size=args.size)
+    emit("loaders", "stream_fed_over_tensor_fed", streamed / tensors, "x", name, target=0.95, size=args.size)
+
+
+if __name__ == "__main__":
+    main()
