@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import __version__
+from .checks import CheckSettings, accept_programs
 from .errors import UserError
 from .files import write_json_atomic
 from .programs import Program, find_programs
@@ -209,7 +210,8 @@ def open_renderer(cfg: GenConfig, ranks: Ranks) -> Renderer:
 
 
 def check_programs(renderer: Renderer, programs: list[Program], cfg: GenConfig) -> Plan:
-    accepted, rejected = renderer.accept(programs, cfg.check_seconds)
+    settings = CheckSettings(renderer.width, renderer.height, cfg.backend, renderer.device, cfg.check_seconds)
+    accepted, rejected = accept_programs(programs, settings)
     if rejected and cfg.strict:
         raise UserError(f"{rejected[0][1]} (--strict)")
     for _, reason in rejected:

@@ -95,6 +95,7 @@ class Renderer:
         if not (1 <= self.width <= 8192 and 1 <= self.height <= 8192):
             raise UserError(f"--size: expected 1..8192 pixels, got {self.width}x{self.height}")
         self.backend = backend
+        self.device = device
         self.ctx = gl_context(device)
         image_bytes = self.width * self.height * 4
         ssbo_limit = self.ctx.info["GL_MAX_SHADER_STORAGE_BLOCK_SIZE"]
@@ -239,17 +240,6 @@ class Renderer:
             out[base:base + count] = tiles[:count, ::-1]
 
     # -- validation --------------------------------------------------------------------------
-
-    def accept(self, programs: list[Program], time_limit: float = 30.0) -> tuple[list[Program], list[tuple[Program, str]]]:
-        """Split programs into (accepted, [(rejected, reason)]); class id = position among the accepted."""
-        accepted, rejected = [], []
-        for p in programs:
-            reason = self.check(p, time_limit)
-            if reason is None:
-                accepted.append(p)
-            else:
-                rejected.append((p, reason))
-        return accepted, rejected
 
     def check(self, program: Program, time_limit: float = 30.0) -> str | None:
         """Compile and render probe images; None if the program is usable, else the reason it is rejected."""

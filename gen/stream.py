@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .checks import CheckSettings, accept_programs
 from .errors import UserError
 from .programs import Program, find_programs
 from .renderer import Renderer
@@ -75,7 +76,9 @@ class PatternStream:
     def programs(self) -> list[Program]:
         """The accepted programs; class id = position (as in synpat-gen's manifest)."""
         if self._programs is None:
-            accepted, self.rejected = self.renderer.accept(find_programs(self.cfg.shaders), self.cfg.check_seconds)
+            c = self.cfg
+            settings = CheckSettings(c.size[0], c.size[1], c.backend, c.gl_device, c.check_seconds)
+            accepted, self.rejected = accept_programs(find_programs(c.shaders), settings)
             if not accepted:
                 raise UserError(f"{' '.join(map(str, self.cfg.shaders))}: none of the programs renders: "
                                 + "; ".join(r for _, r in self.rejected))

@@ -184,3 +184,33 @@ def test_contact_sheet(small_shaders, tmp_path):
     im = np.asarray(Image.open(sheet))
     assert im.shape == (3 * 44 + 4, 150 + 4 * 44 + 4, 3)
     assert im[4:44, 154:194].std() > 3      # the first tile holds an image
+
+
+SLOW = """void mainImage(out vec4 o, in vec2 u) {
+  float x = u.x;
+  for (int i = 0; i < 60000; i++) { x = fract(sin(x * 12.9898 + float(i)) * 43758.5453 + cos(x + iTime)); }
+  o = vec4(x);
+}
+"""
+
+
+def test_a_program_that_runs_too_long_is_killed_and_rejected(small_shaders):
+    from synpat.gen.checks import CheckSettings, accept_programs
+    (small_shaders / "slow.glsl").write_text(SLOW)
+    programs = find_programs([small_shaders])
+    start = time.time()
+    accepted, rejected = accept_programs(programs, CheckSettings(32, 32, time_limit=0.5, compile_seconds=1.5))
+    assert time.time() - start < 30      # the probe takes ~20 s here: the child was killed
+    assert [p.name for p in accepted] == ["fbm", "voronoi", "waves"]
+    assert [(p.name, r.split(": ")[1]) for p, r in rejected] == [("slow", "timed out")]
+
+
+def test_a_slow_program_is_rejected_by_synpat_gen(small_shaders, tmp_path):
+    (small_shaders / "slow.glsl").write_text(SLOW)
+    out = tmp_path / "out"
+    proc = run_gen("--shaders", small_shaders, "--out", out, "--count", 6, *COMMON, "--check-seconds", 1)
+    assert proc.returncode == 0, proc.stderr
+    assert any(l.startswith(str(small_shaders / "slow.glsl")) and ("too slow" in l or "timed out" in l)
+               for l in proc.stderr.splitlines()), proc.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [r["name"] for r in manifest["rejected"]] == ["slow"] and len(manifest["programs"]) == 3
