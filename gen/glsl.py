@@ -11,8 +11,8 @@ use them (``float t = iTime * 2.;``) see the sample's value.
 
 The user's code is compiled under ``#line 1 0`` (source string 0 = the user's file, lines as in
 the file); our epilogue is source string 1, so compile errors map back to the user's lines.
-The compute stage writes packed RGBA8 words into an SSBO, (N, H, W) in order; both stages write
-images top row first: row r of the output has ``fragCoord.y = H - r - 0.5``.
+Both stages write packed RGBA8 words into one SSBO, (N, H, W) in order, top row first: row r
+of an image has ``fragCoord.y = H - r - 0.5``.
 """
 
 from __future__ import annotations
@@ -48,22 +48,27 @@ vec4 _sp_FragCoord;
 #define textureCube texture
 """
 
-_COMPUTE_HEADER = f"layout(local_size_x = {COMPUTE_GROUP[0]}, local_size_y = {COMPUTE_GROUP[1]}) in;\n" \
-    "layout(std430, binding = 1) writeonly buffer SynpatPixels { uint _sp_pixels[]; };"
-_COMPUTE_INDEX = "uint _sp_index() { return gl_GlobalInvocationID.z; }"
+# Both stages write one packed RGBA8 word per pixel into the same SSBO layout: sample-major,
+# top row first, (N, H, W). Sample i of a draw or dispatch is sample _sp_first + i of the batch.
+_OUTPUT = "layout(std430, binding = 1) buffer SynpatPixels { uint _sp_pixels[]; };\nuniform uint _sp_first;"
 
-# Fragment stage: the framebuffer is an atlas of tiles, one sample per tile, row-major from the
-# bottom-left; _sp_base is the first sample of this draw.
-_FRAGMENT_HEADER = "uniform ivec2 _sp_tile;\nuniform int _sp_cols;\nuniform int _sp_base;\nuniform int _sp_count;\n" \
-    "out vec4 _sp_out;"
+_COMPUTE_HEADER = f"layout(local_size_x = {COMPUTE_GROUP[0]}, local_size_y = {COMPUTE_GROUP[1]}) in;\n" + _OUTPUT
+_COMPUTE_INDEX = "uint _sp_index() { return _sp_first + gl_GlobalInvocationID.z; }"
+
+# Fragment stage: the framebuffer (no attachments) is an atlas of tiles, one sample per tile,
+# row-major from the bottom-left.
+_FRAGMENT_HEADER = _OUTPUT + "\nuniform ivec2 _sp_tile;\nuniform int _sp_cols;\nuniform int _sp_count;"
 _FRAGMENT_INDEX = "uint _sp_index() { ivec2 t = ivec2(gl_FragCoord.xy) / _sp_tile; " \
-    "return uint(_sp_base + t.y * _sp_cols + t.x); }"
+    "return _sp_first + uint(t.y * _sp_cols + t.x); }"
 
 # Alpha carries the NaN/Inf flag: 1 for a finite pixel, 0 where the program produced NaN/Inf.
 _FINISH = """
 vec4 _sp_finish(vec4 c) {
     if (any(isnan(c.rgb)) || any(isinf(c.rgb))) return vec4(0.0);
     return vec4(clamp(c.rgb, 0.0, 1.0), 1.0);
+}
+uint _sp_pixel(uint x, uint row) {
+    return (_sp_index() * uint(iResolution.y) + row) * uint(iResolution.x) + x;
 }
 """
 
@@ -75,19 +80,25 @@ void main() {
     _sp_FragCoord = vec4(fc, 0.5, 1.0);
     vec4 c = vec4(0.0, 0.0, 0.0, 1.0);
     mainImage(c, fc);
-    _sp_pixels[(g.z * uint(iResolution.y) + g.y) * uint(iResolution.x) + g.x] = packUnorm4x8(_sp_finish(c));
+    _sp_pixels[_sp_pixel(g.x, g.y)] = packUnorm4x8(_sp_finish(c));
 }
 """
 
+# Tiles start at even offsets (_sp_tile is the size rounded up to even), so 2x2 quads never
+# straddle two samples; padding pixels run the program too (their quads' derivatives need them)
+# but write nothing. A pixel the program discards stays 0.
 _FRAGMENT_MAIN = _FINISH + """
 void main() {
     ivec2 t = ivec2(gl_FragCoord.xy) / _sp_tile;
-    if (t.x >= _sp_cols || t.y * _sp_cols + t.x >= _sp_count) discard;
+    if (t.x >= _sp_cols || t.y * _sp_cols + t.x >= _sp_count) return;
     vec2 fc = gl_FragCoord.xy - vec2(t * _sp_tile);
+    bool inside = fc.x < iResolution.x && fc.y < iResolution.y;
+    uint at = _sp_pixel(uint(fc.x), uint(iResolution.y) - 1u - uint(fc.y));
+    if (inside) _sp_pixels[at] = 0u;
     _sp_FragCoord = vec4(fc, gl_FragCoord.zw);
     vec4 c = vec4(0.0, 0.0, 0.0, 1.0);
     mainImage(c, fc);
-    _sp_out = _sp_finish(c);
+    if (inside) _sp_pixels[at] = packUnorm4x8(_sp_finish(c));
 }
 """
 

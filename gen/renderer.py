@@ -2,9 +2,10 @@
 
 Two backends for the same program:
   compute  (default) one dispatch renders the batch: x, y = pixel, z = sample; per-sample inputs
-           from an SSBO; each invocation writes one packed RGBA8 word into an output SSBO.
-  fragment a full-screen triangle over an atlas framebuffer, one tile per sample; for programs
-           that need derivatives, implicit-LOD texture lookups or discard.
+           from an SSBO; each invocation writes one packed RGBA8 word into the output SSBO.
+  fragment a full-screen triangle over an atlas framebuffer, one tile per sample, each fragment
+           writing the same output SSBO; for programs that need derivatives, implicit-LOD
+           texture lookups or discard.
 ``auto`` picks compute unless the program needs the fragment stage. Both produce the same bytes
 up to the GPU's rounding (tests hold them to 2/255). Outputs are top row first.
 """
@@ -79,6 +80,11 @@ class _Compiled:
     vao: moderngl.VertexArray | None = None
 
 
+def _as_program(samples: Samples, program: int) -> Samples:
+    return Samples(samples.index, np.full(len(samples), program, dtype=np.int64), samples.time,
+                   samples.seed, samples.params)
+
+
 def _set_uniform(prog, name: str, value) -> None:
     if name in prog:  # unused uniforms are optimised away
         prog[name].value = value
@@ -102,8 +108,8 @@ class Renderer:
         self.max_batch = max(1, min(int(max_batch), ssbo_limit // image_bytes, 2048))
         self._compiled: dict[tuple[str, str], _Compiled | CompileError] = {}
         self._samples = self.ctx.buffer(reserve=self.max_batch * 32)
-        self._output = None   # compute output SSBO, made on first use
-        self._atlas = None    # fragment framebuffer, made on first use
+        self._output = None   # the output SSBO, made on first use
+        self._atlas = None    # the fragment stage's framebuffer (no attachments), made on first use
         tex = self.ctx.texture((CHANNEL_SIZE, CHANNEL_SIZE), 4, channel_texture_data().tobytes())
         tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
         tex.repeat_x = tex.repeat_y = True
@@ -164,33 +170,61 @@ class Renderer:
         return compiled
 
     # -- rendering ---------------------------------------------------------------------------
+    #
+    # A batch is sorted by program, uploaded once, rendered with one dispatch (compute) or a few
+    # atlas draws (fragment) per program into the output SSBO, (n, H, W) packed RGBA8 in sorted
+    # order, and read back once; the caller's order is restored in the copy that drops alpha.
 
     def render(self, program: Program, samples: Samples) -> np.ndarray:
         """-> images (N, H, W, 3) uint8, top row first."""
-        return np.ascontiguousarray(self.render_rgba(program, samples)[..., :3])
+        return self.render_many([program], _as_program(samples, 0))
 
     def render_many(self, programs: list[Program], samples: Samples) -> np.ndarray:
         """Samples of several programs (``samples.program`` indexes ``programs``) -> images (N, H, W, 3)
-        uint8 in sample order; one batched render per program present."""
+        uint8 in sample order."""
+        rgba, order = self._render_sorted(programs, samples)
         images = np.empty((len(samples), self.height, self.width, 3), dtype=np.uint8)
-        for pid in np.unique(samples.program):
-            rows = np.flatnonzero(samples.program == pid)
-            images[rows] = self.render(programs[pid], samples.take(rows))
+        images[order] = rgba[..., :3]
         return images
 
     def render_rgba(self, program: Program, samples: Samples) -> np.ndarray:
         """-> (N, H, W, 4) uint8; alpha is 255 for finite pixels and 0 where the program gave NaN/Inf."""
-        compiled = self.compile(program)
-        n = len(samples)
-        out = np.empty((n, self.height, self.width, 4), dtype=np.uint8)
-        for start in range(0, n, self.max_batch):
-            chunk = samples.take(np.arange(start, min(n, start + self.max_batch)))
-            self._upload(chunk)
-            if compiled.backend == "compute":
-                self._render_compute(compiled, len(chunk), out[start:start + len(chunk)])
-            else:
-                self._render_fragment(compiled, len(chunk), out[start:start + len(chunk)])
+        rgba, order = self._render_sorted([program], _as_program(samples, 0))
+        out = np.empty_like(rgba)
+        out[order] = rgba
         return out
+
+    def _render_sorted(self, programs: list[Program], samples: Samples) -> tuple[np.ndarray, np.ndarray]:
+        """-> (images (N, H, W, 4) uint8 sorted by program, order (N,): their rows in ``samples``)."""
+        order = np.argsort(samples.program, kind="stable")
+        out = np.empty((len(samples), self.height, self.width, 4), dtype=np.uint8)
+        for first, n in self.render_chunks(programs, samples.take(order)):
+            self._output.read_into(out[first:first + n], size=n * self.width * self.height * 4)
+        return out, order
+
+    def render_chunks(self, programs: list[Program], samples: Samples):
+        """Render ``samples`` (sorted by program) ``max_batch`` at a time; after each chunk yields
+        (first, n) while the output SSBO holds images [first, first + n) as (n, H, W) RGBA8 words.
+        The GPU path maps that buffer into CUDA here instead of reading it back."""
+        for first in range(0, len(samples), self.max_batch):
+            chunk = samples.take(np.arange(first, min(len(samples), first + self.max_batch)))
+            self._upload(chunk)
+            starts = np.flatnonzero(np.r_[True, chunk.program[1:] != chunk.program[:-1]])
+            for start, stop in zip(starts, np.r_[starts[1:], len(chunk)]):
+                compiled = self.compile(programs[int(chunk.program[start])])
+                if compiled.backend == "compute":
+                    self._dispatch_compute(compiled, int(start), int(stop - start))
+                else:
+                    self._draw_fragment(compiled, int(start), int(stop - start))
+            self.ctx.memory_barrier()
+            yield first, len(chunk)
+
+    @property
+    def output_buffer(self) -> moderngl.Buffer:
+        """The SSBO images are rendered into: max_batch x (H, W) packed RGBA8 words."""
+        if self._output is None:
+            self._output = self.ctx.buffer(reserve=self.max_batch * self.width * self.height * 4)
+        return self._output
 
     def _upload(self, samples: Samples) -> None:
         data = np.zeros((len(samples), 2, 4), dtype=np.float32)
@@ -199,45 +233,35 @@ class Renderer:
         data[:, 1, 1] = samples.seed.view(np.float32)
         self._samples.write(data.tobytes())
         self._samples.bind_to_storage_buffer(0)
+        self.output_buffer.bind_to_storage_buffer(1)
 
-    def _render_compute(self, compiled: _Compiled, n: int, out: np.ndarray) -> None:
-        """out: (n, H, W, 4) uint8, filled."""
-        if self._output is None:
-            self._output = self.ctx.buffer(reserve=self.max_batch * self.width * self.height * 4)
-        self._output.bind_to_storage_buffer(1)
+    def _dispatch_compute(self, compiled: _Compiled, first: int, n: int) -> None:
+        compiled.program["_sp_first"].value = first
         gx, gy = glsl.COMPUTE_GROUP
         compiled.program.run((self.width + gx - 1) // gx, (self.height + gy - 1) // gy, n)
-        self.ctx.memory_barrier()
-        self._output.read_into(out, size=out.nbytes)
 
-    def _atlas_layout(self) -> tuple[int, int]:
+    def _atlas_layout(self) -> tuple[int, int, int, int]:
+        """-> (tile width, tile height, columns, rows): tiles rounded up to even sizes."""
+        tw, th = self.width + self.width % 2, self.height + self.height % 2
         limit = min(self.ctx.info["GL_MAX_TEXTURE_SIZE"], *self.ctx.info["GL_MAX_VIEWPORT_DIMS"])
-        cols = max(1, min(self.max_batch, limit // self.width))
-        rows = max(1, min(-(-self.max_batch // cols), limit // self.height))
-        return cols, rows
+        cols = max(1, min(self.max_batch, limit // tw))
+        rows = max(1, min(-(-self.max_batch // cols), limit // th))
+        return tw, th, cols, rows
 
-    def _render_fragment(self, compiled: _Compiled, n: int, out: np.ndarray) -> None:
-        """out: (n, H, W, 4) uint8, filled."""
-        cols, rows = self._atlas_layout()
+    def _draw_fragment(self, compiled: _Compiled, first: int, n: int) -> None:
+        tw, th, cols, rows = self._atlas_layout()
         if self._atlas is None:
-            color = self.ctx.texture((cols * self.width, rows * self.height), 4)
-            self._atlas = self.ctx.framebuffer(color_attachments=[color])
+            self._atlas = self.ctx.empty_framebuffer((cols * tw, rows * th))
         prog = compiled.program
-        prog["_sp_tile"].value = (self.width, self.height)
+        prog["_sp_tile"].value = (tw, th)
         _set_uniform(prog, "_sp_cols", cols)
         self._atlas.use()
-        for base in range(0, n, cols * rows):
-            count = min(cols * rows, n - base)
-            _set_uniform(prog, "_sp_base", base)
+        for base in range(first, first + n, cols * rows):
+            count = min(cols * rows, first + n - base)
+            prog["_sp_first"].value = base
             _set_uniform(prog, "_sp_count", count)
-            used_rows = -(-count // cols)
-            self._atlas.viewport = (0, 0, cols * self.width, used_rows * self.height)
+            self._atlas.viewport = (0, 0, cols * tw, -(-count // cols) * th)
             compiled.vao.render(moderngl.TRIANGLES, vertices=3)
-            raw = self._atlas.read(viewport=(0, 0, cols * self.width, used_rows * self.height), components=4)
-            # bottom row first: (rows, H, cols, W, 4) -> tiles row-major from the bottom-left, each flipped
-            tiles = np.frombuffer(raw, np.uint8).reshape(used_rows, self.height, cols, self.width, 4)
-            tiles = tiles.transpose(0, 2, 1, 3, 4).reshape(used_rows * cols, self.height, self.width, 4)
-            out[base:base + count] = tiles[:count, ::-1]
 
     # -- validation --------------------------------------------------------------------------
 

@@ -38,6 +38,18 @@ def test_every_bundled_program_renders_on_both_backends_and_they_agree(bundled_p
         assert len({im.tobytes() for im in a}) == 6, f"{p.name}: samples are not distinct"
 
 
+def test_odd_sizes_mixed_programs_and_small_batches_agree(bundled_programs):
+    """Odd tile sizes, several programs in one batch, batches split over several chunks."""
+    programs = bundled_programs[:4]
+    samples = Sampler(len(programs), seed=9).range(0, 11)
+    a = Renderer(33, 21, backend="compute", max_batch=4).render_many(programs, samples)
+    b = Renderer(33, 21, backend="fragment", max_batch=3).render_many(programs, samples)
+    assert a.shape == (11, 21, 33, 3) and np.abs(a.astype(int) - b).max() <= 2
+    one = Renderer(33, 21, backend="compute")
+    for i in (0, 5, 10):
+        np.testing.assert_array_equal(a[i], one.render(programs[samples.program[i]], samples.take(np.array([i])))[0])
+
+
 def test_deterministic(bundled_programs, compute):
     samples = Sampler(1, seed=5).range(100, 104)
     p = bundled_programs[0]
