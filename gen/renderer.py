@@ -196,16 +196,26 @@ class Renderer:
 
     def _render_sorted(self, programs: list[Program], samples: Samples) -> tuple[np.ndarray, np.ndarray]:
         """-> (images (N, H, W, 4) uint8 sorted by program, order (N,): their rows in ``samples``)."""
-        order = np.argsort(samples.program, kind="stable")
         out = np.empty((len(samples), self.height, self.width, 4), dtype=np.uint8)
+
+        def read(first: int, n: int) -> None:
+            self.output_buffer.read_into(out[first:first + n], size=n * self.width * self.height * 4)
+
+        return out, self.render_sorted(programs, samples, read)
+
+    def render_sorted(self, programs: list[Program], samples: Samples, read) -> np.ndarray:
+        """Render ``samples`` sorted by program, ``max_batch`` at a time; after each chunk calls
+        ``read(first, n)`` while the output SSBO holds sorted images [first, first + n) as (n, H, W)
+        RGBA8 words (readback here; the GPU path maps the buffer into CUDA instead).
+        -> order (N,): the row in ``samples`` of each sorted image."""
+        order = np.argsort(samples.program, kind="stable")
         for first, n in self.render_chunks(programs, samples.take(order)):
-            self._output.read_into(out[first:first + n], size=n * self.width * self.height * 4)
-        return out, order
+            read(first, n)
+        return order
 
     def render_chunks(self, programs: list[Program], samples: Samples):
         """Render ``samples`` (sorted by program) ``max_batch`` at a time; after each chunk yields
-        (first, n) while the output SSBO holds images [first, first + n) as (n, H, W) RGBA8 words.
-        The GPU path maps that buffer into CUDA here instead of reading it back."""
+        (first, n) while the output SSBO holds images [first, first + n)."""
         for first in range(0, len(samples), self.max_batch):
             chunk = samples.take(np.arange(first, min(len(samples), first + self.max_batch)))
             self._upload(chunk)

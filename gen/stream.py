@@ -102,8 +102,12 @@ class PatternStream:
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         return self
 
-    def __next__(self) -> tuple[np.ndarray, np.ndarray]:
+    def next_samples(self) -> Samples:
+        """The Samples of this consumer's next batch (advances the stream without rendering)."""
         samples = self.samples(self.step)
-        images = self.renderer.render_many(self.programs, samples)
         self.step += 1
-        return images, samples.program.copy()
+        return samples
+
+    def __next__(self) -> tuple[np.ndarray, np.ndarray]:
+        samples = self.next_samples()
+        return self.renderer.render_many(self.programs, samples), samples.program.copy()

@@ -24,6 +24,7 @@ import torch
 from synpat.gen.errors import UserError
 from synpat.gen.programs import find_programs
 from synpat.gen.stream import PatternStream, StreamConfig
+from synpat.train.gl_cuda import CudaRenderer, interop_available
 from synpat.train.image_aug import SCALE, dali_augment, torch_augment
 from synpat.train.shard_list import check_tar, expand_urls, index_path, index_samples, is_remote
 
@@ -73,6 +74,20 @@ def ascii_labels(cls: torch.Tensor) -> torch.Tensor:
     digit = (c >= 48) & (c <= 57)
     after = digit.flip(1).cumsum(1).flip(1) - digit.long()     # digits to the right of each position
     return torch.where(digit, (c - 48) * torch.pow(10, after), 0).sum(1)
+
+
+def stream_batches(cfg: LoaderConfig, stream: PatternStream):
+    """Forever: (images (B, H, W, 3) uint8, labels (B,) int64) as torch tensors on cfg's device.
+    On a CUDA device the batch goes from the GL buffer into CUDA memory (interop, no host copy);
+    elsewhere it is read back."""
+    device = cfg.torch_device
+    if device.type == "cuda" and interop_available():
+        cuda = CudaRenderer(stream.renderer, device)
+        while True:
+            samples = stream.next_samples()
+            yield cuda.render_many(stream.programs, samples), torch.from_numpy(samples.program).to(device)
+    for images, labels in stream:
+        yield torch.from_numpy(images).to(device), torch.from_numpy(labels).to(device)
 
 
 # -- DALI ----------------------------------------------------------------------------------------
@@ -140,14 +155,16 @@ class DaliStreamLoader:
         from nvidia.dali import fn, pipeline_def, types
         from nvidia.dali.plugin.pytorch import DALIGenericIterator
 
-        self.stream = stream
+        self.batches = stream_batches(cfg, stream)
         device_id = _dali_device_id(cfg)
+        on_gpu = device_id is not None
 
         # prefetch_queue_depth=1: DALI asks for the next batch only when one is taken (no render-ahead).
         @pipeline_def(batch_size=cfg.batch_size, num_threads=max(1, cfg.num_workers), device_id=device_id,
                       seed=cfg.seed * 1000 + cfg.rank, prefetch_queue_depth=1, exec_async=False, exec_pipelined=False)
         def pipeline():
             images, labels = fn.external_source(source=self._next, num_outputs=2, batch=True,
+                                                device="gpu" if on_gpu else "cpu",
                                                 layout=["HWC", ""], dtype=[types.UINT8, types.INT64])
             return dali_augment(images, cfg.image_size, cfg.scale), labels
 
@@ -156,7 +173,10 @@ class DaliStreamLoader:
         self.iterator = DALIGenericIterator([self.pipe], ["images", "labels"], size=-1)
 
     def _next(self):
-        images, labels = next(self.stream)
+        images, labels = next(self.batches)
+        if not images.is_cuda:   # DALI takes host batches as numpy (torch CPU tensors make it probe CUDA)
+            return images.numpy(), labels.numpy()
+        torch.cuda.current_stream(images.device).synchronize()   # DALI reads on its own stream
         return images, labels
 
     def set_epoch(self, epoch: int) -> None:
@@ -231,7 +251,7 @@ class TorchStreamLoader:
         """A stream has no epochs."""
 
     def __iter__(self):
-        yield from _augment_batches(self.stream, self.cfg, self.stream.step)
+        yield from _augment_batches(stream_batches(self.cfg, self.stream), self.cfg, self.stream.step)
 
 
 def build_stream(cfg: LoaderConfig) -> PatternStream:
