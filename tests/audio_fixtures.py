@@ -77,3 +77,23 @@ def make_speechcommands(root: Path, words: tuple[str, ...] = ("yes", "no", "up")
     (root / "validation_list.txt").write_text("\n".join(valid) + "\n")
     (root / "testing_list.txt").write_text("\n".join(test) + "\n")
     return root
+
+
+def make_image_encoder(path: Path, embed_dim: int = 96, depth: int = 2, num_heads: int = 3, seed: int = 0) -> Path:
+    """A randomly initialised 3-channel timm ViT encoder exported the way the pre-trainer does:
+    `path` (.safetensors, timm names) + `<stem>.json` with the architecture."""
+    import json
+
+    import timm
+    import torch
+    from safetensors.torch import save_file
+
+    torch.manual_seed(seed)
+    model = timm.models.vision_transformer.VisionTransformer(
+        img_size=64, patch_size=16, in_chans=3, num_classes=0, embed_dim=embed_dim, depth=depth, num_heads=num_heads
+    )
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+    path.with_suffix(".json").write_text(json.dumps(
+        {"embed_dim": embed_dim, "depth": depth, "num_heads": num_heads, "patch_size": 16, "img_size": 64}
+    ))
+    return path

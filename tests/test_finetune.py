@@ -1,0 +1,122 @@
+"""synpat-finetune end to end on a synthetic 4-class task in ESC-50 layout (CPU, a tiny ViT)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+from audio_fixtures import CLASSES, make_esc50, make_folder, make_image_encoder
+from synpat.train.finetune import main
+from synpat.train.finetune_config import FinetuneConfig, parse_config
+from synpat.train.transfer import transfer_file
+
+# The small-data recipe: 64 mel x 96 frames, a 2-block 96-d ViT, no drop path, 30 epochs.
+SMALL = {
+    "mel_bins": 64, "frames": 96, "batch_size": 16, "epochs": 30, "blr": 0.02, "warmup_epochs": 3,
+    "freq_mask": 8, "time_mask": 16, "patchout": 0.25, "drop_path": 0.0, "threads": 1,
+}
+
+
+@pytest.fixture(scope="module")
+def esc(tmp_path_factory):
+    return make_esc50(tmp_path_factory.mktemp("data") / "esc", per_class=40, seed=3)
+
+
+@pytest.fixture(scope="module")
+def audio_init(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("init")
+    out = folder / "audio.safetensors"
+    transfer_file(make_image_encoder(folder / "image.safetensors"), out, (64, 128))
+    return out
+
+
+@pytest.fixture(scope="module")
+def finetuned(esc, audio_init, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    config = out / "small.json"
+    config.write_text(json.dumps(SMALL))
+    rc = main(["--init", str(audio_init), "--data", f"esc50:{esc}", "--out", str(out / "x"), "--config", str(config)])
+    assert rc == 0
+    return out / "x"
+
+
+def test_finetune_reaches_90_percent(finetuned):
+    results = json.loads((finetuned / "results.json").read_text())
+    assert results["protocol"] == "5-fold cross-validation (dataset folds)"
+    assert [r["name"] for r in results["rounds"]] == [f"fold{k}" for k in range(1, 6)]
+    assert all(r["test"] == 32 and r["train"] == 128 for r in results["rounds"])
+    assert results["mean"]["accuracy"] > 0.9, results["mean"]
+    assert results["std"]["accuracy"] >= 0
+    assert results["config"]["epochs"] == 30 and results["config"]["mixup"] == 0.3  # json override + default
+    assert results["data"]["used"] == 160 and results["data"]["skipped"] == []
+
+
+def test_outputs(finetuned, capsys):
+    image = Image.open(finetuned / "confusion.png")
+    assert image.format == "PNG" and image.width > 200 and image.height > 200
+    meta = json.loads((finetuned / "best.json").read_text())
+    assert meta["classes"] == list(CLASSES) and meta["input_shape"] == [64, 96]
+    assert meta["norm_std"] > 0 and meta["arch"]["embed_dim"] == 96
+    state = load_file(str(finetuned / "best.safetensors"))
+    assert state["head.weight"].shape == (4, 96) and state["patch_embed.proj.weight"].shape == (96, 1, 16, 16)
+    assert not list(finetuned.glob(".*tmp*"))  # atomic writes leave no temporaries
+
+
+def test_linear_probe_freezes_encoder(esc, audio_init, tmp_path, capsys):
+    """Two epochs of probing: outputs exist and the encoder weights are exactly the transferred ones."""
+    out = tmp_path / "probe"
+    args = ["--init", str(audio_init), "--data", f"esc50:{esc}", "--out", str(out), "--linear-probe",
+            "--epochs", "2", "--blr", "0.1"] + [f"--{k.replace('_', '-')}={v}" for k, v in SMALL.items() if k != "epochs"]
+    assert main(args) == 0
+    stdout = capsys.readouterr().out
+    assert stdout.count("epoch ") == 10 and "img/s" not in stdout and "clips/s" in stdout and "ETA" in stdout
+    assert stdout.strip().splitlines()[-1].startswith("done: 5-fold")
+    best, init = load_file(str(out / "best.safetensors")), load_file(str(audio_init))
+    torch.testing.assert_close(best["blocks.1.mlp.fc2.weight"], init["blocks.1.mlp.fc2.weight"], rtol=0, atol=0)
+    torch.testing.assert_close(best["fc_norm.weight"], init["norm.weight"], rtol=0, atol=0)
+
+
+def test_scratch_multilabel_csv_with_stratified_folds(tmp_path):
+    """--init none, a CSV list with multi-label rows and no folds: mAP is reported, no confusion matrix."""
+    root = make_folder(tmp_path / "f", per_class=4)
+    rows = [f"{c}/{c}_{i}.wav,{c}" + (";noise" if c == "clicks" else "") for c in CLASSES for i in range(4)]
+    (root / "list.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "ml"
+    assert main(["--data", f"csv:{root / 'list.csv'}", "--out", str(out), "--folds", "2", "--epochs", "1",
+                 "--model", "vit_tiny", "--depth", "1", "--embed-dim", "64", "--num-heads", "2", "--mel-bins", "32",
+                 "--frames", "64", "--batch-size", "8", "--threads", "1"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["data"]["multilabel"] and results["protocol"] == "2-fold cross-validation (stratified folds)"
+    assert 0 < results["mean"]["mAP"] <= 1 and "accuracy" in results["mean"]
+    assert not (out / "confusion.png").exists()
+
+
+def test_config_defaults_are_the_maskspec_recipe():
+    cfg = FinetuneConfig()
+    assert (cfg.batch_size, cfg.epochs, cfg.blr, cfg.layer_decay, cfg.warmup_epochs, cfg.min_lr) == (64, 80, 1e-3, 0.75, 5, 1e-6)
+    assert (cfg.weight_decay, cfg.drop_path, cfg.mixup, cfg.mel_bins, cfg.frames) == (0.05, 0.1, 0.3, 128, 500)
+    assert cfg.lr == pytest.approx(1e-3 * 64 / 256)
+    parsed = parse_config(["--data", "esc50:x", "--out", "o", "--no-time-roll", "--epochs", "3"])
+    assert parsed.epochs == 3 and parsed.time_roll is False and parsed.batch_size == 64
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--data", "esc50:/nonexistent/esc"], "esc50 root /nonexistent/esc is not a folder"),
+    (["--data", "flac:/tmp"], "unknown data layout 'flac'"),
+    (["--data", "esc50:ESC", "--epochs", "0"], "bad config value epochs=0"),
+    (["--data", "esc50:ESC", "--epochs", "ten"], "invalid int value"),
+    (["--data", "esc50:ESC", "--batchsize", "3"], "unrecognized arguments"),
+    (["--data", "esc50:ESC", "--config", "CFG"], "unknown key(s) learning_rate"),
+    (["--data", "esc50:ESC", "--init", "/nonexistent/a.safetensors"], "not found"),
+])
+def test_bad_input_is_one_line_exit_2(extra, message, esc, tmp_path, capsys):
+    cfg = tmp_path / "bad.json"
+    cfg.write_text(json.dumps({"learning_rate": 0.1}))
+    args = [a.replace("ESC", str(esc)).replace("CFG", str(cfg)) for a in extra]
+    assert main(args + ["--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("synpat-finetune: error:") and message in err, err
+    assert not (tmp_path / "o").exists()

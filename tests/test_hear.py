@@ -1,0 +1,69 @@
+"""The HEAR API on a transferred and on a fine-tuned model."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from audio_fixtures import make_image_encoder
+from synpat.gen.errors import UserError
+from synpat.hear import get_scene_embeddings, get_timestamp_embeddings, load_model
+from synpat.train.transfer import transfer_file
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("hear")
+    out = folder / "audio.safetensors"
+    transfer_file(make_image_encoder(folder / "image.safetensors"), out, (64, 128))
+    return load_model(str(out))
+
+
+def test_attributes(model):
+    assert model.sample_rate == 16000
+    assert model.scene_embedding_size == 96 and model.timestamp_embedding_size == 96
+
+
+def test_shapes_and_timestamps(model):
+    audio = torch.randn(3, 16000 * 3) * 0.1  # 3 s -> 298 frames -> 19 columns of 16 frames, 3 windows of 128
+    emb, ts = get_timestamp_embeddings(audio, model)
+    assert emb.shape == (3, 19, 96) and ts.shape == (3, 19)
+    steps = ts[0, 1:] - ts[0, :-1]
+    torch.testing.assert_close(steps, torch.full_like(steps, 160.0))  # one column = 16 frames x 10 ms
+    assert ts[0, 0] == pytest.approx(7.5 * 10 + 12.5)
+    assert torch.equal(ts[0], ts[2])
+    scene = get_scene_embeddings(audio, model)
+    assert scene.shape == (3, 96) and torch.isfinite(scene).all()
+    short = get_timestamp_embeddings(torch.randn(1, 200), model)[0]  # shorter than one fbank window
+    assert short.shape == (1, 1, 96)
+
+
+def test_deterministic_and_batch_independent(model):
+    torch.manual_seed(0)
+    audio = torch.randn(2, 16000) * 0.1
+    a, b = get_scene_embeddings(audio, model), get_scene_embeddings(audio, model)
+    assert torch.equal(a, b)
+    alone = get_scene_embeddings(audio[1:], model)
+    torch.testing.assert_close(alone[0], a[1], rtol=1e-4, atol=1e-4)
+    assert not torch.allclose(a[0], a[1])  # different clips, different embeddings
+
+
+def test_finetuned_model_loads(tmp_path, model):
+    """A fine-tuned file carries its own normalisation and input shape."""
+    from safetensors.torch import save_file
+
+    from synpat.train.vit_audio import EncoderArch, build_audio_vit
+
+    vit = build_audio_vit(EncoderArch(64, 1, 2), (32, 48), num_classes=3)
+    save_file({k: v.contiguous() for k, v in vit.state_dict().items()}, str(tmp_path / "best.safetensors"))
+    (tmp_path / "best.json").write_text(json.dumps({
+        "kind": "finetuned", "arch": {"embed_dim": 64, "depth": 1, "num_heads": 2}, "input_shape": [32, 48],
+        "norm_mean": -6.0, "norm_std": 3.0, "classes": ["a", "b", "c"]}))
+    tuned = load_model(str(tmp_path / "best.safetensors"))
+    assert tuned.norm_mean == -6.0 and tuned.scene_embedding_size == 64
+    # 0.75 s -> 73 frames -> 2 windows of 48 frames, 3 columns each; columns starting at 0..64 hold audio
+    emb, ts = get_timestamp_embeddings(torch.randn(2, 12000), tuned)
+    assert emb.shape == (2, 5, 64) and ts.shape == (2, 5)
+    with pytest.raises(UserError, match="not found"):
+        load_model(str(tmp_path / "missing.safetensors"))

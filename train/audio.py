@@ -1,0 +1,116 @@
+"""Audio clips to log-mel filterbanks: read (soundfile), mono 16 kHz, fixed length, Kaldi fbank, cache.
+
+Frames are 25 ms Hanning windows every 10 ms at 16 kHz, so `frames` fbank frames need
+400 + (frames - 1) * 160 samples; shorter clips are zero-padded at the end, longer ones cut.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import soundfile as sf
+import torch
+import torchaudio.compliance.kaldi as kaldi
+import torchaudio.functional as AF
+
+SAMPLE_RATE = 16000
+WINDOW = 400  # samples in 25 ms
+HOP = 160  # samples in 10 ms
+
+log = logging.getLogger(__name__)
+
+
+class AudioReadError(Exception):
+    """A clip that cannot be used (unreadable, empty, not finite); the message says why."""
+
+
+@dataclass(frozen=True)
+class FbankShape:
+    """Spectrogram size fed to the model: mel bins x frames."""
+
+    mel_bins: int = 128
+    frames: int = 500
+
+    @property
+    def num_samples(self) -> int:
+        """Waveform samples at 16 kHz that give exactly `frames` fbank frames."""
+        return WINDOW + (self.frames - 1) * HOP
+
+
+def read_wave(path: str | Path) -> torch.Tensor:
+    """Read any soundfile-readable clip as mono float32 at 16 kHz: `(samples,)` in [-1, 1].
+
+    Integer PCM (8-bit unsigned included) is scaled to [-1, 1) by libsndfile; channels are
+    averaged; other sample rates are resampled (torchaudio, windowed sinc).
+    """
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)  # (samples, channels)
+    except (sf.SoundFileError, RuntimeError, OSError) as err:
+        raise AudioReadError(f"unreadable ({str(err).splitlines()[0] if str(err) else type(err).__name__})") from None
+    if data.shape[0] == 0:
+        raise AudioReadError("empty (0 samples)")
+    if not np.isfinite(data).all():
+        raise AudioReadError("contains NaN or infinite samples")
+    wave = torch.from_numpy(data.mean(axis=1))
+    if rate != SAMPLE_RATE:
+        wave = AF.resample(wave, rate, SAMPLE_RATE)
+    return wave
+
+
+def fit_length(wave: torch.Tensor, num_samples: int) -> torch.Tensor:
+    """`(samples,)` -> `(num_samples,)`: zero-pad at the end or keep the start."""
+    if wave.shape[0] >= num_samples:
+        return wave[:num_samples]
+    return torch.nn.functional.pad(wave, (0, num_samples - wave.shape[0]))
+
+
+def log_mel(wave: torch.Tensor, mel_bins: int) -> torch.Tensor:
+    """Kaldi fbank of a 16 kHz `(samples,)` wave (>= 400 samples): `(frames, mel_bins)` float32, no dither."""
+    return kaldi.fbank(
+        wave[None],
+        htk_compat=True,
+        sample_frequency=SAMPLE_RATE,
+        use_energy=False,
+        window_type="hanning",
+        num_mel_bins=mel_bins,
+        dither=0.0,
+        frame_length=25.0,
+        frame_shift=10.0,
+    )
+
+
+def clip_fbank(wave: torch.Tensor, shape: FbankShape) -> torch.Tensor:
+    """16 kHz `(samples,)` wave -> `(mel_bins, frames)` log-mel spectrogram of its first frames*10 ms."""
+    spec = log_mel(fit_length(wave, shape.num_samples), shape.mel_bins)  # (frames, mel)
+    return spec.T.contiguous()
+
+
+@dataclass
+class FbankCache:
+    """Spectrograms of a list of files, computed once: `specs (N, mel_bins, frames) float32`;
+    `kept[i]` is the index (into the input list) of `specs[i]`; `skipped` lists (path, reason)."""
+
+    specs: torch.Tensor
+    kept: list[int]
+    skipped: list[tuple[str, str]]
+
+
+def compute_fbanks(paths: Sequence[str | Path], shape: FbankShape, strict: bool = False) -> FbankCache:
+    """Read and transform every file once. Bad files are skipped with a one-line warning
+    naming the file, or raise AudioReadError when `strict`."""
+    specs, kept, skipped = [], [], []
+    for index, path in enumerate(paths):
+        try:
+            specs.append(clip_fbank(read_wave(path), shape))
+        except AudioReadError as err:
+            if strict:
+                raise AudioReadError(f"{path}: {err}") from None
+            log.warning("skipped %s: %s", path, err)
+            skipped.append((str(path), str(err)))
+            continue
+        kept.append(index)
+    stacked = torch.stack(specs) if specs else torch.empty(0, shape.mel_bins, shape.frames)
+    return FbankCache(specs=stacked, kept=kept, skipped=skipped)

@@ -1,0 +1,208 @@
+"""Turn an image ViT encoder into a 1-channel audio encoder (`synpat-transfer`).
+
+The patch-embedding weight `(D, C, p, p)` is summed over its C input channels, so a grey image
+repeated on C channels through the old embedding equals the 1-channel image through the new
+one; the position code becomes the fixed 2-D sin-cos one for the (mel/p) x (frames/p) grid
+(zero for the class token). Decoder tensors (MAE), mask token, classifier head and the old
+position code are dropped. The output is a timm ViT state dict (global_pool='token' names:
+patch_embed.*, cls_token, pos_embed, blocks.N.*, norm.*) plus `<stem>.json` describing it.
+"""
+from __future__ import annotations
+
+import json
+import pickle
+import re
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save
+from timm.models.vision_transformer import VisionTransformer
+
+from synpat.gen.errors import UserError
+from synpat.gen.files import write_atomic, write_json_atomic
+from synpat.train.cli import Parser, run_cli
+from synpat.train.vit_audio import EncoderArch, check_input_shape, meta_path, sincos_pos_embed_2d
+
+_WRAPPERS = ("module", "model", "state_dict")
+_PREFIXES = ("module.", "_orig_mod.")
+_DROPPED = re.compile(r"^(decoder_|decoder\.|mask_token$|head\.|pos_embed$)")
+_BLOCK = re.compile(r"^blocks\.(\d+)\.")
+
+
+def parse_shape(text: str) -> tuple[int, int]:
+    """'128x1024' -> (128, 1024): mel bins x frames."""
+    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not match:
+        raise UserError(f"input shape {text!r} is not MELxFRAMES (e.g. 128x1024)")
+    return int(match.group(1)), int(match.group(2))
+
+
+def _read_tensors(path: Path, trust_pickle: bool) -> object:
+    if not path.is_file():
+        raise UserError(f"{path} not found")
+    if path.suffix == ".safetensors":
+        try:
+            return load_file(str(path))
+        except (SafetensorError, OSError) as err:
+            raise UserError(f"{path}: not a readable safetensors file ({err})") from None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=not trust_pickle)
+    except pickle.UnpicklingError as err:
+        if "Weights only load failed" in str(err):
+            raise UserError(f"{path} holds Python objects besides tensors; pass --trust-pickle if you trust its source") from None
+        raise UserError(f"{path}: not a readable torch checkpoint ({str(err).splitlines()[0]})") from None
+    except Exception as err:  # torch.load on a non-checkpoint fails in many ways (KeyError, EOFError, RuntimeError...)
+        first = (str(err).splitlines() or [type(err).__name__])[0]
+        raise UserError(f"{path}: not a readable torch checkpoint ({type(err).__name__}: {first})") from None
+
+
+def unwrap_state_dict(obj: object, path: Path) -> dict[str, torch.Tensor]:
+    """Find the ViT encoder state dict in a checkpoint ('module'/'model'/'state_dict' wrappers,
+    'module.'/'_orig_mod.' prefixes); raise UserError if there is none."""
+    while isinstance(obj, Mapping) and "patch_embed.proj.weight" not in obj and not any(
+        k.endswith("patch_embed.proj.weight") for k in obj if isinstance(k, str)
+    ):
+        inner = next((obj[w] for w in _WRAPPERS if isinstance(obj.get(w), Mapping)), None)
+        if inner is None:
+            break
+        obj = inner
+    if not isinstance(obj, Mapping):
+        raise UserError(f"{path}: unrecognised content ({type(obj).__name__}), expected a ViT state dict")
+    state = {}
+    for key, value in obj.items():
+        if not isinstance(value, torch.Tensor):
+            continue
+        for prefix in _PREFIXES:
+            key = key.removeprefix(prefix)
+        state[key] = value
+    needed = ("patch_embed.proj.weight", "cls_token", "blocks.0.attn.qkv.weight", "blocks.0.mlp.fc1.weight")
+    if not all(k in state for k in needed):
+        sample = ", ".join(sorted(state)[:4]) or "no tensors"
+        raise UserError(f"{path}: unrecognised state dict, expected timm ViT keys {', '.join(needed)} (found {sample})")
+    return state
+
+
+def infer_arch(state: Mapping[str, torch.Tensor], declared: Mapping, num_heads: int | None, path: Path) -> EncoderArch:
+    """Architecture from tensor shapes, checked against the exporter's JSON (`declared`) when there is one.
+    Heads: JSON, else `num_heads`, else embed_dim // 64."""
+    weight = state["patch_embed.proj.weight"]
+    if weight.ndim != 4 or weight.shape[2] != weight.shape[3]:
+        raise UserError(f"{path}: patch_embed.proj.weight has shape {tuple(weight.shape)}, expected (D, C, p, p)")
+    embed_dim = state["cls_token"].shape[-1]
+    depth = 1 + max(int(m.group(1)) for k in state if (m := _BLOCK.match(k)))
+    heads = declared.get("num_heads") or num_heads or max(1, embed_dim // 64)
+    if num_heads and num_heads != heads:
+        raise UserError(f"--num-heads {num_heads} contradicts num_heads {heads} in {meta_path(path)}")
+    if embed_dim % heads:
+        raise UserError(f"embed_dim {embed_dim} is not divisible by {heads} heads")
+    arch = EncoderArch(
+        embed_dim=int(embed_dim),
+        depth=depth,
+        num_heads=int(heads),
+        patch_size=int(weight.shape[-1]),
+        mlp_ratio=state["blocks.0.mlp.fc1.weight"].shape[0] / embed_dim,
+        qkv_bias="blocks.0.attn.qkv.bias" in state,
+    )
+    for key in ("embed_dim", "depth", "patch_size"):
+        if key in declared and declared[key] != getattr(arch, key):
+            raise UserError(f"{meta_path(path)} says {key}={declared[key]} but the weights have {getattr(arch, key)}")
+    return arch
+
+
+def transfer_state(
+    state: Mapping[str, torch.Tensor], arch: EncoderArch, input_shape: tuple[int, int]
+) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """Image encoder state -> 1-channel audio encoder state; returns (new state, dropped keys).
+
+    patch_embed.proj.weight: (D, C, p, p) -> (D, 1, p, p) by summing over C.
+    pos_embed: (1, 1 + rows*cols, D), zero for the class token, sin-cos for the patch grid.
+    """
+    out, dropped = {}, []
+    has_norm = "norm.weight" in state
+    for key, value in state.items():
+        if _DROPPED.match(key) or (key.startswith("fc_norm.") and has_norm):
+            dropped.append(key)
+            continue
+        key = "norm." + key[8:] if key.startswith("fc_norm.") else key
+        out[key] = value.float()
+    out["patch_embed.proj.weight"] = state["patch_embed.proj.weight"].float().sum(dim=1, keepdim=True)
+    rows, cols = input_shape[0] // arch.patch_size, input_shape[1] // arch.patch_size
+    pos = torch.zeros(1, 1 + rows * cols, arch.embed_dim)
+    pos[0, 1:] = sincos_pos_embed_2d(arch.embed_dim, rows, cols)
+    out["pos_embed"] = pos
+    return out, sorted(dropped)
+
+
+def check_loads_in_timm(state: Mapping[str, torch.Tensor], arch: EncoderArch, input_shape: tuple[int, int]) -> None:
+    """Raise UserError unless `state` loads strictly into a 1-channel timm VisionTransformer."""
+    model = VisionTransformer(
+        img_size=input_shape, patch_size=arch.patch_size, in_chans=1, num_classes=0, global_pool="token",
+        embed_dim=arch.embed_dim, depth=arch.depth, num_heads=arch.num_heads, mlp_ratio=arch.mlp_ratio,
+        qkv_bias=arch.qkv_bias,
+    )
+    result = model.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise UserError(
+            "encoder is not a plain timm ViT: "
+            f"missing {result.missing_keys[:3]}, unsupported {result.unexpected_keys[:3]}"
+        )
+
+
+def transfer_file(
+    src: str | Path, out: str | Path, input_shape: tuple[int, int], num_heads: int | None = None, trust_pickle: bool = False
+) -> dict:
+    """Read SRC, transfer it, write OUT (.safetensors) and OUT's JSON; returns the JSON written."""
+    src, out = Path(src), Path(out)
+    state = unwrap_state_dict(_read_tensors(src, trust_pickle), src)
+    declared = json.loads(meta_path(src).read_text()) if meta_path(src).is_file() else {}
+    arch = infer_arch(state, declared, num_heads, src)
+    check_input_shape(input_shape, arch.patch_size)
+    new_state, dropped = transfer_state(state, arch, input_shape)
+    check_loads_in_timm(new_state, arch, input_shape)
+    channels = state["patch_embed.proj.weight"].shape[1]
+    meta = {
+        "kind": "transferred",
+        "arch": arch.to_json(),
+        "input_shape": list(input_shape),
+        "grid": [input_shape[0] // arch.patch_size, input_shape[1] // arch.patch_size],
+        "source": str(src.resolve()),
+        "source_json": declared or None,
+        "transfer": {
+            "patch_embed": f"summed over {channels} input channel(s) to 1",
+            "pos_embed": "2-D sin-cos (first half time/column, second half mel/row), zero for the class token",
+            "dropped": dropped,
+        },
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(out, save({k: v.contiguous() for k, v in new_state.items()}))
+    write_json_atomic(meta_path(out), meta)
+    return meta
+
+
+def _main(argv: Sequence[str] | None) -> None:
+    parser = Parser(prog="synpat-transfer", description=__doc__.split("\n")[0])
+    parser.add_argument("src", help="exported encoder .safetensors (+ <stem>.json), timm/MAE state dict or training checkpoint")
+    parser.add_argument("--out", required=True, help="output .safetensors (its JSON is written beside it)")
+    parser.add_argument("--input-shape", default="128x1024", help="spectrogram MELxFRAMES, multiples of the patch size (default 128x1024)")
+    parser.add_argument("--num-heads", type=int, default=None, help="attention heads when no JSON says (default embed_dim // 64)")
+    parser.add_argument("--trust-pickle", action="store_true", help="allow full pickle loading of a .pth/.pt checkpoint")
+    args = parser.parse_args(argv)
+    if not args.out.endswith(".safetensors"):
+        raise UserError(f"--out {args.out} must end in .safetensors")
+    meta = transfer_file(args.src, args.out, parse_shape(args.input_shape), args.num_heads, args.trust_pickle)
+    arch, grid = meta["arch"], meta["grid"]
+    print(
+        f"wrote {args.out}: ViT {arch['embed_dim']}d x {arch['depth']} blocks, {arch['num_heads']} heads, "
+        f"patch {arch['patch_size']}, grid {grid[0]}x{grid[1]}, patch embed {meta['transfer']['patch_embed']}, "
+        f"{len(meta['transfer']['dropped'])} tensors dropped"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_cli("synpat-transfer", _main, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
