@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # synpat's two set-up commands (idempotent; run as root on a fresh Debian with Python >= 3.10):
-#   bash quickstart.sh demo   render 3,000 images of the bundled shaders into demo/shards + demo/contact.png
+#   bash quickstart.sh demo   render 3,000 images of the bundled shaders into demo/shards + demo/contact.png,
+#                             then pre-train a tiny MAE on them (demo/pretrain: reconstructions, encoder)
 #   bash quickstart.sh test   run the whole test suite
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -19,7 +20,7 @@ fi
 # 2. A virtualenv with synpat installed editable; reinstalled only when pyproject.toml changes.
 py=$(command -v python3.11 || command -v python3)
 [ -x .venv/bin/python ] || "$py" -m venv .venv
-extras=$([ "$what" = test ] && echo "test" || echo "view")
+extras=$([ "$what" = test ] && echo "train,audio,test" || echo "train")
 stamp=".venv/.stamp-$extras-$(sha256sum pyproject.toml | cut -c1-16)"
 if [ ! -e "$stamp" ]; then
     echo "quickstart: installing synpat[$extras] into .venv" >&2
@@ -27,11 +28,14 @@ if [ ! -e "$stamp" ]; then
     touch "$stamp"
 fi
 export PATH="$PWD/.venv/bin:$PATH"
+# DeepSpeed builds a small extension on its first start (30-110 s); keep it between runs.
+export TORCH_EXTENSIONS_DIR="${TORCH_EXTENSIONS_DIR:-$HOME/.cache/synpat-torch-extensions}"
 
 # 3. The job.
 if [ "$what" = demo ]; then
     synpat-gen --shaders shaders/ --out demo/shards --count 3000 --size 128 --shard-size 500 --overwrite
     synpat-view demo/shards --out demo/contact.png --per-program 8
+    python train/pretrain.py --config train/configs/demo_cpu.json --data demo/shards --out demo/pretrain --resume auto
 else
     python -m pytest -q tests "${@:2}"
 fi

@@ -2,7 +2,6 @@
 
 import collections
 import shutil
-import tarfile
 
 import numpy as np
 import pytest
@@ -11,7 +10,6 @@ import webdataset as wds
 
 from conftest import run_gen
 from synpat.gen.errors import UserError
-from synpat.gen.programs import find_programs
 from synpat.gen.stream import PatternStream, StreamConfig
 from synpat.train.image_aug import MEAN, STD
 from synpat.train.loaders import LoaderConfig, ascii_labels, build_loader

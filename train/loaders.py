@@ -22,7 +22,6 @@ import numpy as np
 import torch
 
 from synpat.gen.errors import UserError
-from synpat.gen.programs import find_programs
 from synpat.gen.stream import PatternStream, StreamConfig
 from synpat.train.gl_cuda import CudaRenderer, interop_available
 from synpat.train.image_aug import SCALE, dali_augment, torch_augment
@@ -209,13 +208,18 @@ class TorchShardLoader:
         self.urls = urls[cfg.rank::cfg.world_size]
         if not self.urls:
             raise UserError(f"--data: {len(urls)} shards cannot feed {cfg.world_size} ranks (one shard each at least)")
-        counts = [None if is_remote(u) else index_samples(u) for u in self.urls]
-        self.samples = sum(counts) if None not in counts else None
+        self.counts = [None if is_remote(u) else index_samples(u) for u in self.urls]
+        self.samples = sum(self.counts) if None not in self.counts else None
+
+    @property
+    def workers(self) -> int:
+        return max(1, min(self.cfg.num_workers, len(self.urls)))
 
     def __len__(self) -> int:
+        """Batches per epoch: each DataLoader worker reads its own shards and drops its partial batch."""
         if self.samples is None:
             raise TypeError("the number of samples is unknown (no .idx beside the shards)")
-        return self.samples // self.cfg.batch_size
+        return sum(sum(self.counts[w::self.workers]) // self.cfg.batch_size for w in range(self.workers))
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -236,7 +240,7 @@ class TorchShardLoader:
                 .batched(cfg.batch_size, partial=False))
 
     def __iter__(self):
-        workers = min(self.cfg.num_workers, len(self.urls))
+        workers = self.workers if self.cfg.num_workers > 0 else 0
         batches = torch.utils.data.DataLoader(self._dataset(), batch_size=None, num_workers=workers)
         yield from _augment_batches(batches, self.cfg, self.epoch)
 

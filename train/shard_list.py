@@ -1,8 +1,9 @@
 """Shard lists for the loaders: expand ``--data``, find DALI indexes, refuse broken tars early.
 
 ``--data`` takes folders (their ``*.tar``), files, brace patterns (``shards/synpat-{000000..000099}.tar``)
-and remote URLs (``pipe:curl -s https://...``, ``s3://...``; the torch loader only), as one
-string separated by spaces or as a list.
+and remote URLs (``https://...``, ``pipe:curl -s https://host/synpat-{000000..000099}.tar``; the
+torch loader only), as one string separated by spaces (a ``pipe:`` command is taken whole) or as
+a list; braces expand everywhere.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def expand_urls(data: str | list[str]) -> list[str]:
     urls: list[str] = []
     for item in items:
         if is_remote(item):
-            urls.extend(braceexpand(item) if not item.startswith("pipe:") else [item])
+            urls.extend(braceexpand(item))
             continue
         if Path(item).is_dir():
             found = sorted(str(p) for p in Path(item).glob("*.tar"))

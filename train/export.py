@@ -1,0 +1,58 @@
+"""The pre-trained encoder as the audio stage reads it: `encoder.safetensors` under timm
+VisionTransformer names plus `encoder.json` naming the timm model and its shape."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import deepspeed
+import timm
+import torch
+from deepspeed.utils import safe_get_full_fp32_param
+from safetensors.torch import load_file, save
+
+from synpat.gen.files import write_atomic, write_json_atomic
+from synpat.train.mae import MAE
+
+WEIGHTS, META = "encoder.safetensors", "encoder.json"
+
+
+def full_fp32_state(engine) -> dict[str, torch.Tensor]:
+    """The whole model's parameters as float32 CPU tensors: the optimiser's fp32 master copy where
+    DeepSpeed keeps one (bf16/fp16, ZeRO 1-3), else the weights. Collective: call on every rank."""
+    params = dict(engine.module.named_parameters())
+    state = {}
+    with deepspeed.zero.GatheredParameters(list(params.values()), enabled=engine.zero_optimization_stage() == 3):
+        for name, param in params.items():
+            master = safe_get_full_fp32_param(param) if param.requires_grad else None
+            state[name] = (param.detach() if master is None else master).float().cpu().clone()
+    return state
+
+
+def encoder_meta(model: MAE) -> dict:
+    """What `timm.create_model` needs to rebuild the encoder (the audio stage reads these keys)."""
+    arch = model.arch
+    return {"model": arch.timm_name, "embed_dim": arch.embed_dim, "depth": arch.depth,
+            "num_heads": arch.num_heads, "patch_size": arch.patch_size, "img_size": model.img_size,
+            "in_chans": model.in_chans, "mlp_ratio": arch.mlp_ratio, "global_pool": "token",
+            "pos_embed": "sincos-2d (fixed)"}
+
+
+def export_encoder(model: MAE, state: dict[str, torch.Tensor], out: str | Path, **extra) -> Path:
+    """Write OUT/encoder.safetensors (the encoder part of `state`, timm names) and OUT/encoder.json
+    (encoder_meta + `extra`), each atomically. Returns the .safetensors path."""
+    out = Path(out)
+    encoder = {k: v.contiguous() for k, v in state.items() if k in model.encoder_state_dict()}
+    write_atomic(out / WEIGHTS, save(encoder))
+    write_json_atomic(out / META, {**encoder_meta(model), **extra})
+    return out / WEIGHTS
+
+
+def load_encoder(folder: str | Path) -> torch.nn.Module:
+    """The exported encoder as a timm VisionTransformer (strict load, no head)."""
+    folder = Path(folder)
+    meta = json.loads((folder / META).read_text())
+    model = timm.create_model(meta["model"], pretrained=False, num_classes=0, img_size=meta["img_size"],
+                              in_chans=meta["in_chans"])
+    model.load_state_dict(load_file(folder / WEIGHTS), strict=True)
+    return model
