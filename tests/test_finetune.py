@@ -107,9 +107,9 @@ def test_config_defaults_are_the_maskspec_recipe():
     (["--data", "esc50:/nonexistent/esc"], "esc50 root /nonexistent/esc is not a folder"),
     (["--data", "flac:/tmp"], "unknown data layout 'flac'"),
     (["--data", "esc50:ESC", "--epochs", "0"], "bad config value epochs=0"),
-    (["--data", "esc50:ESC", "--epochs", "ten"], "invalid int value"),
+    (["--data", "esc50:ESC", "--epochs", "ten"], "bad config value epochs='ten': not a int"),
     (["--data", "esc50:ESC", "--batchsize", "3"], "unrecognized arguments"),
-    (["--data", "esc50:ESC", "--config", "CFG"], "unknown key(s) learning_rate"),
+    (["--data", "esc50:ESC", "--config", "CFG"], "unknown config key(s) 'learning_rate'"),
     (["--data", "esc50:ESC", "--init", "/nonexistent/a.safetensors"], "not found"),
 ])
 def test_bad_input_is_one_line_exit_2(extra, message, esc, tmp_path, capsys):

@@ -1,8 +1,18 @@
-"""Command-line plumbing shared by the train/ tools: a user's mistake is one line on stderr and exit 2."""
+"""Command-line plumbing shared by the train/ tools: settings dataclasses with a config file and
+flag overrides, and a user's mistake as one line on stderr with exit status 2.
+
+A settings class is a dataclass whose fields are made with ``option(default, help)``; it is the
+one source of defaults. ``parse_settings`` layers on top of them: a JSON or YAML ``--config``
+file, then ``--set key=value`` (repeatable), then one ``--key value`` flag per field
+(``--flag/--no-flag`` for booleans). Unknown keys and ill-typed values are UserErrors.
+"""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from dataclasses import asdict, field, fields
+from pathlib import Path
 from typing import Callable, NoReturn, Sequence
 
 from synpat.gen.errors import UserError
@@ -23,3 +33,103 @@ def run_cli(prog: str, body: Callable[[Sequence[str] | None], None], argv: Seque
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
     return 0
+
+
+def option(default, help: str):
+    """A settings field with its help text."""
+    return field(default=default, metadata={"help": help})
+
+
+def coerce(name: str, value, default):
+    """A config-file value (JSON/YAML type) or a command-line string -> the field's type, or UserError."""
+    kind = type(default)
+    if isinstance(value, str) and kind is not str:
+        text = value.strip().lower()
+        if kind is bool:
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+        else:
+            try:
+                return kind(text)
+            except ValueError:
+                pass
+        raise UserError(f"bad config value {name}={value!r}: not a {kind.__name__}")
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise UserError(f"bad config value {name}={value!r}: not a {kind.__name__}")
+    return value
+
+
+def check_keys(cls, keys, where: str) -> None:
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(keys) - known)
+    if unknown:
+        raise UserError(f"{where}: unknown config key(s) {', '.join(map(repr, unknown))} "
+                        f"(known: {', '.join(sorted(known))})")
+
+
+def check_ranges(cfg, positive: Sequence[str] = (), non_negative: Sequence[str] = ()) -> None:
+    """UserError for the first named field that is not > 0 (positive) or >= 0 (non_negative)."""
+    for names, ok, why in ((positive, lambda v: v > 0, "must be > 0"), (non_negative, lambda v: v >= 0, "must be >= 0")):
+        for name in names:
+            if not ok(getattr(cfg, name)):
+                raise UserError(f"bad config value {name}={getattr(cfg, name)!r}: {why}")
+
+
+def read_config_file(cls, path: str | Path) -> dict:
+    """A JSON (.json) or YAML (.yaml/.yml) mapping of ``cls`` field names -> their values (typed)."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"config file {path} not found")
+    text = path.read_text()
+    if path.suffix in (".yaml", ".yml"):
+        import yaml
+        try:
+            obj = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise UserError(f"config file {path}: invalid YAML ({str(err).splitlines()[0]})") from None
+    else:
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise UserError(f"config file {path}: invalid JSON ({err})") from None
+    if not isinstance(obj, dict):
+        raise UserError(f"config file {path}: expected a mapping of config keys")
+    check_keys(cls, obj, f"config file {path}")
+    defaults = asdict(cls())
+    return {k: coerce(k, v, defaults[k]) for k, v in obj.items()}
+
+
+def settings_parser(cls, prog: str, description: str) -> Parser:
+    """--config, --set KEY=VALUE and one flag per field of ``cls`` (dashes or underscores)."""
+    parser = Parser(prog=prog, allow_abbrev=False, description=description)
+    parser.add_argument("--config", help="JSON or YAML file of settings (overridden by --set, then by flags)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting")
+    for f in fields(cls):
+        names = sorted({"--" + f.name, "--" + f.name.replace("_", "-")})
+        text = f"{f.metadata['help']} (default {f.default})"
+        if isinstance(f.default, bool):
+            parser.add_argument(*names, dest=f.name, default=None, action=argparse.BooleanOptionalAction, help=text)
+        else:
+            parser.add_argument(*names, dest=f.name, default=None, metavar="VALUE", help=text)
+    return parser
+
+
+def parse_settings(cls, argv: Sequence[str] | None, parser: Parser):
+    """Defaults of ``cls`` <- --config file <- --set <- flags (not yet range-checked)."""
+    args = vars(parser.parse_args(argv))
+    values = read_config_file(cls, args["config"]) if args["config"] else {}
+    defaults = asdict(cls())
+    overrides = {}
+    for item in args["set"]:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UserError(f"--set {item!r}: expected KEY=VALUE")
+        overrides[key.strip().replace("-", "_")] = value
+    check_keys(cls, overrides, "--set")
+    overrides.update({k: v for k, v in args.items() if k in defaults and v is not None})
+    values.update({k: coerce(k, v, defaults[k]) for k, v in overrides.items()})
+    return cls(**values)

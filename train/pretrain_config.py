@@ -7,55 +7,50 @@ blr 1.5e-4, 40 of 800 epochs of linear warm-up (5%) then cosine.
 """
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 from synpat.gen.errors import UserError
-from synpat.train.cli import Parser
+from synpat.train.cli import check_ranges, option, parse_settings, settings_parser
 from synpat.train.mae import MODELS
 
 CONFIGS = Path(__file__).resolve().parent / "configs"   # bundled DeepSpeed and pre-training configs
 
 
-def _opt(default, help: str):
-    return field(default=default, metadata={"help": help})
-
-
 @dataclass
 class PretrainConfig:
-    data: str = _opt("", "WebDataset shards: a folder, a brace pattern 'shards/synpat-{000000..000099}.tar', "
+    data: str = option("", "WebDataset shards: a folder, a brace pattern 'shards/synpat-{000000..000099}.tar', "
                          "or pipe:/URL shards")
-    stream: str = _opt("", "render live instead: shader folders/files, comma-separated (needs steps)")
-    out: str = _opt("runs/pretrain", "output folder: checkpoints/, log.jsonl, tb/, recon/, encoder.safetensors")
-    model: str = _opt("mae_vit_base_patch16", f"one of {'|'.join(MODELS)}")
-    img_size: int = _opt(224, "training image size (a multiple of the patch size)")
-    mask_ratio: float = _opt(0.75, "fraction of patches masked")
-    norm_pix_loss: bool = _opt(True, "standardise each target patch by its own mean and variance")
-    batch_size: int = _opt(64, "images per rank per micro-step")
-    accum_steps: int = _opt(1, "micro-steps per optimiser step (global batch = batch_size * accum_steps * ranks)")
-    epochs: int = _opt(800, "passes over the shards (ignored when steps > 0)")
-    steps: int = _opt(0, "optimiser steps; > 0 overrides epochs (required with stream)")
-    blr: float = _opt(1.5e-4, "base learning rate; lr = blr * global batch / 256")
-    min_lr: float = _opt(0.0, "learning rate at the end of the cosine")
-    warmup: float = _opt(0.05, "fraction of the steps spent in linear warm-up")
-    weight_decay: float = _opt(0.05, "AdamW weight decay (not on norms, biases, tokens, position codes)")
-    beta1: float = _opt(0.9, "AdamW beta1")
-    beta2: float = _opt(0.95, "AdamW beta2")
-    deepspeed: str = _opt("zero0_fp32", "DeepSpeed config: a bundled name (zero{0,1,2,3}_{fp32,bf16,fp16}) or a "
+    stream: str = option("", "render live instead: shader folders/files, comma-separated (needs steps)")
+    out: str = option("runs/pretrain", "output folder: checkpoints/, log.jsonl, tb/, recon/, encoder.safetensors")
+    model: str = option("mae_vit_base_patch16", f"one of {'|'.join(MODELS)}")
+    img_size: int = option(224, "training image size (a multiple of the patch size)")
+    mask_ratio: float = option(0.75, "fraction of patches masked")
+    norm_pix_loss: bool = option(True, "standardise each target patch by its own mean and variance")
+    batch_size: int = option(64, "images per rank per micro-step")
+    accum_steps: int = option(1, "micro-steps per optimiser step (global batch = batch_size * accum_steps * ranks)")
+    epochs: int = option(800, "passes over the shards (ignored when steps > 0)")
+    steps: int = option(0, "optimiser steps; > 0 overrides epochs (required with stream)")
+    blr: float = option(1.5e-4, "base learning rate; lr = blr * global batch / 256")
+    min_lr: float = option(0.0, "learning rate at the end of the cosine")
+    warmup: float = option(0.05, "fraction of the steps spent in linear warm-up")
+    weight_decay: float = option(0.05, "AdamW weight decay (not on norms, biases, tokens, position codes)")
+    beta1: float = option(0.9, "AdamW beta1")
+    beta2: float = option(0.95, "AdamW beta2")
+    deepspeed: str = option("zero0_fp32", "DeepSpeed config: a bundled name (zero{0,1,2,3}_{fp32,bf16,fp16}) or a "
                                        "JSON path; it sets ZeRO stage, precision, clipping, buckets")
-    compile: bool = _opt(False, "engine.compile() (torch.compile under DeepSpeed)")
-    loader: str = _opt("torch", "torch | dali")
-    num_workers: int = _opt(2, "loader worker processes per rank")
-    seed: int = _opt(0, "seed of the initialisation, the masks and the data order")
-    threads: int = _opt(0, "torch CPU threads per rank (0 = torch's default)")
-    log_every: int = _opt(20, "optimiser steps between log lines (log.jsonl, TensorBoard, progress)")
-    save_every: int = _opt(1000, "optimiser steps between checkpoints (0 = only at the end)")
-    keep_checkpoints: int = _opt(2, "checkpoints kept (older ones are deleted)")
-    recon_every: int = _opt(1000, "optimiser steps between reconstruction pictures (0 = only at the end)")
-    recon_images: int = _opt(8, "images in a reconstruction picture")
-    resume: str = _opt("", "'auto' (the latest checkpoint in out/checkpoints, if any) or a checkpoint folder")
+    compile: bool = option(False, "engine.compile() (torch.compile under DeepSpeed)")
+    loader: str = option("torch", "torch | dali")
+    num_workers: int = option(2, "loader worker processes per rank")
+    seed: int = option(0, "seed of the initialisation, the masks and the data order")
+    threads: int = option(0, "torch CPU threads per rank (0 = torch's default)")
+    log_every: int = option(20, "optimiser steps between log lines (log.jsonl, TensorBoard, progress)")
+    save_every: int = option(1000, "optimiser steps between checkpoints (0 = only at the end)")
+    keep_checkpoints: int = option(2, "checkpoints kept (older ones are deleted)")
+    recon_every: int = option(1000, "optimiser steps between reconstruction pictures (0 = only at the end)")
+    recon_images: int = option(8, "images in a reconstruction picture")
+    resume: str = option("", "'auto' (the latest checkpoint in out/checkpoints, if any) or a checkpoint folder")
 
     def global_batch(self, world_size: int) -> int:
         return self.batch_size * self.accum_steps * world_size
@@ -80,12 +75,7 @@ def validate(cfg: PretrainConfig) -> PretrainConfig:
     def bad(name: str, why: str) -> UserError:
         return UserError(f"bad config value {name}={getattr(cfg, name)!r}: {why}")
 
-    for name in _POSITIVE:
-        if getattr(cfg, name) <= 0:
-            raise bad(name, "must be > 0")
-    for name in _NON_NEGATIVE:
-        if getattr(cfg, name) < 0:
-            raise bad(name, "must be >= 0")
+    check_ranges(cfg, _POSITIVE, _NON_NEGATIVE)
     for name, choices in _CHOICES.items():
         if getattr(cfg, name) not in choices:
             raise bad(name, f"use one of {', '.join(choices)}")
@@ -116,87 +106,8 @@ def bundled_deepspeed_names() -> list[str]:
     return sorted(p.stem[3:] for p in CONFIGS.glob("ds_*.json"))
 
 
-def _coerce(name: str, value, default):
-    """A file value (JSON/YAML type) or a CLI string -> the field's type, or UserError."""
-    kind = type(default)
-    if isinstance(value, str) and kind is not str:
-        text = value.strip().lower()
-        if kind is bool:
-            if text in ("1", "true", "yes", "on"):
-                return True
-            if text in ("0", "false", "no", "off"):
-                return False
-        else:
-            try:
-                return kind(text)
-            except ValueError:
-                pass
-        raise UserError(f"bad config value {name}={value!r}: not a {kind.__name__}")
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise UserError(f"bad config value {name}={value!r}: not a {kind.__name__}")
-    return value
-
-
-def _check_keys(keys, where: str) -> None:
-    known = {f.name for f in fields(PretrainConfig)}
-    unknown = sorted(set(keys) - known)
-    if unknown:
-        raise UserError(f"{where}: unknown config key(s) {', '.join(map(repr, unknown))} "
-                        f"(known: {', '.join(sorted(known))})")
-
-
-def load_config_file(path: str | Path) -> dict:
-    """A JSON (.json) or YAML (.yaml/.yml) mapping of PretrainConfig keys -> their values (typed)."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"config file {path} not found")
-    text = path.read_text()
-    if path.suffix in (".yaml", ".yml"):
-        import yaml
-        try:
-            obj = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            raise UserError(f"config file {path}: invalid YAML ({str(err).splitlines()[0]})") from None
-    else:
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise UserError(f"config file {path}: invalid JSON ({err})") from None
-    if not isinstance(obj, dict):
-        raise UserError(f"config file {path}: expected a mapping of config keys")
-    _check_keys(obj, f"config file {path}")
-    defaults = asdict(PretrainConfig())
-    return {k: _coerce(k, v, defaults[k]) for k, v in obj.items()}
-
-
-def build_parser(prog: str) -> Parser:
-    """--config, --set KEY=VALUE (repeatable) and one --key VALUE flag per field (dashes or underscores)."""
-    parser = Parser(prog=prog, allow_abbrev=False,
-                    description="Pre-train an MAE on synthetic-pattern shards or a live stream (DeepSpeed).")
-    parser.add_argument("--config", help="JSON or YAML file of settings (overridden by --set, then by flags)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting")
-    parser.add_argument("--local_rank", "--local-rank", type=int, help="set by launchers; LOCAL_RANK is used")
-    for f in fields(PretrainConfig):
-        names = sorted({"--" + f.name, "--" + f.name.replace("_", "-")})
-        parser.add_argument(*names, dest=f.name, default=None, metavar="VALUE",
-                            help=f"{f.metadata['help']} (default {f.default})")
-    return parser
-
-
 def parse_config(argv: Sequence[str] | None, prog: str = "pretrain") -> PretrainConfig:
     """Defaults <- config file <- --set <- flags; validated."""
-    args = vars(build_parser(prog).parse_args(argv))
-    values = load_config_file(args["config"]) if args["config"] else {}
-    defaults = asdict(PretrainConfig())
-    overrides = {}
-    for item in args["set"]:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UserError(f"--set {item!r}: expected KEY=VALUE")
-        overrides[key.strip().replace("-", "_")] = value
-    _check_keys(overrides, "--set")
-    overrides.update({k: v for k, v in args.items() if k in defaults and v is not None})
-    values.update({k: _coerce(k, v, defaults[k]) for k, v in overrides.items()})
-    return validate(PretrainConfig(**values))
+    parser = settings_parser(PretrainConfig, prog, "Pre-train an MAE on synthetic-pattern shards or a live stream (DeepSpeed).")
+    parser.add_argument("--local_rank", "--local-rank", type=int, help="set by launchers; LOCAL_RANK is used")
+    return validate(parse_settings(PretrainConfig, argv, parser))
