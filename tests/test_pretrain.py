@@ -245,3 +245,18 @@ def equivalence_worker(tar: str, out: str, deepspeed: str) -> None:
 
 if __name__ == "__main__" and sys.argv[1] == "equivalence":
     equivalence_worker(*sys.argv[2:5])
+
+
+def test_stream_and_dali_feed_the_same_trainer(tmp_path):
+    """--stream renders live (no disk) through the DALI loader, and resumes from its step."""
+    programs = ",".join(str(bundled_shaders_dir() / f"{n}.glsl") for n in ("fbm", "waves"))
+    out = tmp_path / "stream"
+    first = pretrain("--stream", programs, "--loader", "dali", "--out", out, "--batch-size", "8", "--steps", "4",
+                     "--log-every", "1", "--save-every", "2", "--recon-every", "0")
+    assert "4 steps" in first.stdout.strip().splitlines()[-1]
+    records = log(out)
+    assert [r["step"] for r in records] == [1, 2, 3, 4] and all(np.isfinite(r["loss"]) for r in records)
+    assert (out / "encoder.safetensors").is_file() and list((out / "recon").glob("*.png"))
+    again = pretrain("--stream", programs, "--loader", "dali", "--out", out, "--batch-size", "8", "--steps", "6",
+                     "--log-every", "1", "--save-every", "2", "--recon-every", "0", "--resume", "auto")
+    assert [r["step"] for r in log(out)][-2:] == [5, 6], again.stderr[-2000:]
