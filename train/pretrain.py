@@ -226,8 +226,6 @@ def train(argv) -> None:
                 continue
             step = engine.global_steps
             done = step >= steps
-            if progress:
-                progress.update(global_batch)
             if step % cfg.log_every == 0 or done:
                 dist.all_reduce(window_loss)
                 mean_loss = window_loss.item() / (window_n * world)
@@ -243,6 +241,8 @@ def train(argv) -> None:
                     progress.label = f"{PROG} step {step}/{steps} loss {mean_loss:.4f}"
                 window_loss.zero_()
                 window_n, window_t = 0, now
+            if progress:   # after the log, so the line shows this step's loss
+                progress.update(global_batch)
             if (cfg.recon_every and step % cfg.recon_every == 0) or done:
                 path = out / "recon" / f"step_{step:08d}.png"
                 pictures(engine, model, *fixed, path, rank)
