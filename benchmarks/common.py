@@ -15,10 +15,15 @@ from synpat.gen.renderer import Renderer
 from synpat.gen.sampler import Sampler
 
 
+# Results own stdout: libraries that log to stdout (DeepSpeed's logger) are sent to stderr.
+RESULTS = sys.stdout
+sys.stdout = sys.stderr
+
+
 def emit(bench: str, metric: str, value: float, unit: str, device: str, **extra) -> None:
     """Print one result as a JSON line on stdout."""
     print(json.dumps({"bench": bench, "metric": metric, "value": round(float(value), 3), "unit": unit,
-                      "device": device, **extra}), flush=True)
+                      "device": device, **extra}), file=RESULTS, flush=True)
 
 
 def pick_programs(names: str, shaders: str | None) -> list[Program]:
