@@ -41,7 +41,7 @@ class PretrainConfig:
     deepspeed: str = option("zero0_fp32", "DeepSpeed config: a bundled name (zero{0,1,2,3}_{fp32,bf16,fp16}) or a "
                                        "JSON path; it sets ZeRO stage, precision, clipping, buckets")
     compile: bool = option(False, "engine.compile() (torch.compile under DeepSpeed)")
-    loader: str = option("torch", "torch | dali")
+    loader: str = option("dali", "dali (the product path) | torch (the plain reference)")
     num_workers: int = option(2, "loader worker processes per rank")
     seed: int = option(0, "seed of the initialisation, the masks and the data order")
     threads: int = option(0, "torch CPU threads per rank (0 = torch's default)")
