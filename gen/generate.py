@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -28,6 +29,7 @@ from .sampler import TIME_RANGE, Sampler, Samples
 from .shards import FORMATS, encode_images, sample_files, sample_key, shard_files, shard_name, write_shard
 
 MANIFEST = "manifest.json"
+MANIFEST_SECONDS = 30.0   # how often a running job refreshes the manifest's list of complete shards
 
 
 @dataclass
@@ -129,8 +131,9 @@ def check_output(out: Path, cfg: GenConfig, ranks: Ranks) -> None:
 
 
 def _completed(out: Path, cfg: GenConfig, plan: Plan) -> list[str]:
+    present = set(os.listdir(out))   # one listing, not a stat per shard
     names = (shard_name(cfg.prefix, s) for s in range(plan.shards))
-    return [n for n in names if (out / f"{n}.tar").exists()]
+    return [n for n in names if f"{n}.tar" in present]
 
 
 @contextmanager
@@ -240,8 +243,10 @@ def generate(cfg: GenConfig) -> dict:
     label = "synpat-gen" if ranks.world_size == 1 else f"synpat-gen[{ranks.rank}/{ranks.world_size}]"
     progress = Progress(total, label)
     written = 0
+    manifest_time = time.perf_counter()
 
     def finish(shard: int, samples: Samples, encoded) -> int:
+        nonlocal manifest_time
         images = [b for chunk in encoded for b in chunk.result()]
         entries = []
         for row, data in enumerate(images):
@@ -249,7 +254,9 @@ def generate(cfg: GenConfig) -> dict:
             meta = sample_meta(plan.programs[cls], cls, samples, row, cfg.size)
             entries.append((sample_key(int(samples.index[row])), sample_files(data, cfg.format, cls, meta)))
         nbytes = write_shard(out, shard_name(cfg.prefix, shard), entries)
-        update_manifest(out, cfg, plan)
+        if time.perf_counter() - manifest_time > MANIFEST_SECONDS:
+            update_manifest(out, cfg, plan)
+            manifest_time = time.perf_counter()
         progress.update(len(samples))
         return nbytes
 
@@ -266,6 +273,7 @@ def generate(cfg: GenConfig) -> dict:
             pending = (shard, samples, encoded)
         if pending:
             written += finish(*pending)
+    update_manifest(out, cfg, plan)
     progress.close()
     return {"label": label, "images": total, "shards": len(todo), "skipped": len(mine) - len(todo),
             "programs": len(plan.programs), "rejected": len(plan.rejected), "seconds": progress.elapsed,
