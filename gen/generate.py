@@ -175,14 +175,15 @@ def prepare_output(out: Path, cfg: GenConfig, plan: Plan, ranks: Ranks, mine: ra
                     path.unlink(missing_ok=True)
             if ranks.rank == 0:
                 (out / MANIFEST).unlink(missing_ok=True)
-        existing = _read_manifest(out)
+        existing = None if cfg.overwrite else _read_manifest(out)   # a sibling rank may not have removed it yet
         if existing is not None:
             want, have = content_settings(cfg, plan), existing.get("settings", {})
             diff = [k for k in want if want[k] != have.get(k)]
             if diff:
                 raise UserError(f"{out / MANIFEST}: made with other settings ({', '.join(diff)} differ); "
                                 "use the same settings, or --overwrite")
-        elif (cfg.resume or ranks.world_size > 1) and any(p.name.endswith(".tar") for p in out.iterdir()):
+        elif not cfg.overwrite and (cfg.resume or ranks.world_size > 1) and any(
+                p.name.endswith(".tar") for p in out.iterdir()):
             raise UserError(f"--out {out}: holds tars but no {MANIFEST}; pass --overwrite to replace them")
         write_json_atomic(out / MANIFEST, manifest(cfg, plan, _completed(out, cfg, plan)))
 

@@ -213,3 +213,13 @@ def test_a_slow_program_is_rejected_by_synpat_gen(small_shaders, tmp_path):
                for l in proc.stderr.splitlines()), proc.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert [r["name"] for r in manifest["rejected"]] == ["slow"] and len(manifest["programs"]) == 3
+
+
+def test_overwrite_by_a_rank_other_than_zero(small_shaders, tmp_path):
+    out = tmp_path / "out"
+    assert run_gen("--shaders", small_shaders, "--out", out, "--count", 8, *COMMON).returncode == 0
+    proc = run_gen("--shaders", small_shaders, "--out", out, "--count", 60, *COMMON, "--overwrite",
+                   "--rank", 1, "--world-size", 2)
+    assert proc.returncode == 0, proc.stderr
+    for name in ("synpat-000001", "synpat-000002"):   # rank 1's share of shards 0..2
+        assert (out / f"{name}.idx").read_text().startswith("v1.2 20\n")

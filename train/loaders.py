@@ -140,11 +140,17 @@ class DaliShardLoader:
         """DALI reshuffles every epoch by itself (seeded at construction)."""
 
     def __iter__(self):
+        finished = False
         try:
             for batch in self.iterator:
                 yield batch[0]["images"], ascii_labels(batch[0]["cls"]).to(batch[0]["images"].device)
+            finished = True
         except RuntimeError as e:
             raise UserError(f"--data: reading the shards failed: {str(e).strip().splitlines()[0]}") from None
+        finally:
+            if not finished:   # left early: DALI cannot reset mid-epoch, so finish it for the next iter()
+                for _ in self.iterator:
+                    pass
 
 
 class DaliStreamLoader:
@@ -188,11 +194,12 @@ class DaliStreamLoader:
 
 # -- torch ---------------------------------------------------------------------------------------
 
-def _augment_batches(batches, cfg: LoaderConfig, step: int):
-    """(images (B, H, W, 3) uint8, labels) -> augmented on cfg's device, seeded by (seed, rank, step)."""
+def _augment_batches(batches, cfg: LoaderConfig, epoch: int, first: int):
+    """(images (B, H, W, 3) uint8, labels) -> augmented on cfg's device. Batch i draws its crops from a
+    generator seeded by (seed, rank, epoch, first + i), so a resumed run repeats an uninterrupted one."""
     device = cfg.torch_device
-    gen = torch.Generator().manual_seed((cfg.seed * 1_000_003 + cfg.rank) * 1_000_003 + step)
-    for images, labels in batches:
+    for i, (images, labels) in enumerate(batches, start=first):
+        gen = torch.Generator().manual_seed(hash((cfg.seed, cfg.rank, epoch, i)) & 0x7FFFFFFFFFFFFFFF)
         images = torch.as_tensor(images).to(device, non_blocking=True)
         yield torch_augment(images, cfg.image_size, gen, cfg.scale), torch.as_tensor(labels).long().to(device)
 
@@ -242,7 +249,7 @@ class TorchShardLoader:
     def __iter__(self):
         workers = self.workers if self.cfg.num_workers > 0 else 0
         batches = torch.utils.data.DataLoader(self._dataset(), batch_size=None, num_workers=workers)
-        yield from _augment_batches(batches, self.cfg, self.epoch)
+        yield from _augment_batches(batches, self.cfg, self.epoch, 0)
 
 
 class TorchStreamLoader:
@@ -255,7 +262,7 @@ class TorchStreamLoader:
         """A stream has no epochs."""
 
     def __iter__(self):
-        yield from _augment_batches(stream_batches(self.cfg, self.stream), self.cfg, self.stream.step)
+        yield from _augment_batches(stream_batches(self.cfg, self.stream), self.cfg, 0, self.stream.step)
 
 
 def build_stream(cfg: LoaderConfig) -> PatternStream:

@@ -144,11 +144,19 @@ def loader_config(cfg: PretrainConfig, rank: int, world_size: int, start_step: i
                         rank=rank, world_size=world_size, num_workers=cfg.num_workers, start_step=start_step)
 
 
-def total_steps(cfg: PretrainConfig, loader) -> int:
+def epoch_batches(loader, device) -> int:
+    """Batches per epoch that every rank has: the fewest over the ranks (their shard shares differ),
+    so all ranks take the same number of steps and meet in every collective."""
+    n = torch.tensor(len(loader), device=device)
+    dist.all_reduce(n, op=dist.ReduceOp.MIN)
+    return int(n)
+
+
+def total_steps(cfg: PretrainConfig, batches_per_epoch: int | None) -> int:
     """Optimiser steps of the run: cfg.steps, or epochs x batches per rank per epoch / accumulation."""
     if cfg.steps:
         return cfg.steps
-    per_epoch = len(loader) // cfg.accum_steps
+    per_epoch = batches_per_epoch // cfg.accum_steps
     if per_epoch == 0:
         raise UserError(f"--data holds fewer than batch_size x accum_steps = {cfg.batch_size * cfg.accum_steps} "
                         "images per rank: use more shards or a smaller batch")
@@ -180,7 +188,8 @@ def train(argv) -> None:
     np.random.seed(cfg.seed + rank)
     model = build_mae(cfg.model, img_size=cfg.img_size, mask_ratio=cfg.mask_ratio, norm_pix_loss=cfg.norm_pix_loss)
     loader = None if cfg.stream else build_loader(loader_config(cfg, rank, world, 0))
-    steps = total_steps(cfg, loader)
+    per_epoch = None if loader is None else epoch_batches(loader, device)
+    steps = total_steps(cfg, per_epoch)
     ds_config = fill_deepspeed_config(ds_base, cfg.batch_size, cfg.accum_steps, world, cfg.lr(world),
                                       (cfg.beta1, cfg.beta2), cfg.weight_decay)
     schedule = {"peak_lr": cfg.lr(world), "warmup_steps": int(cfg.warmup * steps), "total_steps": steps,
@@ -193,8 +202,10 @@ def train(argv) -> None:
     position = {"epoch": 0, "batch": 0, "micro": 0, "world_size": world}
     if resume_from is not None:
         position = checkpoints.load(engine, resume_from, world)
+    batch_in_epoch = position["batch"]
     if loader is None:   # a stream starts at its resume step; shards skip the epoch's consumed batches
         loader = build_loader(loader_config(cfg, rank, world, position["micro"]))
+        batch_in_epoch = 0
 
     logs = Logs(out, append=resume_from is not None) if rank == 0 else None
     if rank == 0:
@@ -206,11 +217,10 @@ def train(argv) -> None:
     fixed = None   # (imgs, noise) shown in every reconstruction picture
     window_loss, window_n, window_t = torch.zeros((), device=device), 0, time.perf_counter()
     step, epoch, micro = engine.global_steps, position["epoch"], position["micro"]
-    batch_in_epoch = position["batch"]
 
     while step < steps:
         loader.set_epoch(epoch)
-        for images, _ in islice(iter(loader), batch_in_epoch, None):
+        for images, _ in islice(iter(loader), batch_in_epoch, per_epoch):
             images = images.to(device, dtype, non_blocking=True)
             noise = mask_noise(cfg.seed, micro, rank, cfg.batch_size, world, model.num_patches, device)
             if fixed is None:
