@@ -53,7 +53,8 @@ def collect(paths: list[Path], per_program: int) -> dict[int, tuple[str, list[Im
                     if len(row) < per_program:
                         row.append(Image.open(io.BytesIO(tar.extractfile(members[name]).read())).convert("RGB"))
         except (tarfile.TarError, KeyError, ValueError, OSError) as e:
-            raise UserError(f"{path}: not a readable synpat shard ({e})") from None
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise UserError(f"{path}: not a readable synpat shard ({first})") from None
     return rows
 
 
@@ -80,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tile", type=int, default=96, help="tile size in pixels")
     args = p.parse_args(argv)
     try:
+        if args.per_program < 1 or args.tile < 8:
+            raise UserError(f"--per-program and --tile: expected >= 1 and >= 8, got {args.per_program} and {args.tile}")
         rows = collect(shard_paths(args.shards), args.per_program)
         if not rows:
             raise UserError(f"{' '.join(args.shards)}: no images found")

@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+from .errors import UserError
+
 
 def temporary_name(path: Path) -> Path:
     """The hidden name a file is written under before it is renamed to ``path``."""
@@ -13,13 +15,21 @@ def temporary_name(path: Path) -> Path:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary name, fsync'd, then renamed into place."""
+    """Write ``data`` to ``path`` through a temporary name, fsync'd, then renamed into place.
+    A path that cannot be written is a UserError naming it."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{path}: is a folder, expected a file name to write")
     tmp = temporary_name(path)
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"{path}: cannot write ({err.strerror})") from None
 
 
 def write_json_atomic(path: Path, obj) -> None:

@@ -67,8 +67,8 @@ class GenConfig:
                 raise UserError(f"--{name.replace('_', '-')}: expected a positive number, got {getattr(self, name)}")
         if self.count is not None and self.per_shader is not None:
             raise UserError("--count and --per-shader: give one of them, not both")
-        if self.shard_size < 1 or self.workers < 1 or self.batch < 1:
-            raise UserError("--shard-size, --workers and --batch: expected positive numbers")
+        if self.shard_size < 1 or self.workers < 1 or self.batch < 1 or self.check_seconds <= 0:
+            raise UserError("--shard-size, --workers, --batch and --check-seconds: expected positive numbers")
         if not 0 <= self.time_range[0] < self.time_range[1]:
             raise UserError(f"--time-range: expected 0 <= min < max, got {self.time_range}")
         if self.resume and self.overwrite:

@@ -183,6 +183,9 @@ def test_contact_sheet(small_shaders, tmp_path):
     im = np.asarray(Image.open(sheet))
     assert im.shape == (3 * 44 + 4, 150 + 4 * 44 + 4, 3)
     assert im[4:44, 154:194].std() > 3      # the first tile holds an image
+    for bad in (["--tile", "0"], ["--out", str(tmp_path / "missing" / "s.png")], ["--out", str(tmp_path)]):
+        proc = subprocess.run([sys.executable, "-m", "synpat.gen.contact", str(out), *bad], capture_output=True, text=True)
+        assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
 
 
 SLOW = """void mainImage(out vec4 o, in vec2 u) {

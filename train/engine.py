@@ -133,6 +133,12 @@ def build_engine(model: nn.Module, ds_config: dict, weight_decay: float, schedul
     def scheduler(optimizer):
         return WarmupCosine(optimizer, **schedule)
 
-    engine, *_ = deepspeed.initialize(model=model, model_parameters=param_groups(model, weight_decay),
-                                      config=ds_config, lr_scheduler=scheduler if schedule else None)
+    from pydantic import ValidationError
+    try:
+        engine, *_ = deepspeed.initialize(model=model, model_parameters=param_groups(model, weight_decay),
+                                          config=ds_config, lr_scheduler=scheduler if schedule else None)
+    except ValidationError as err:   # DeepSpeed checks its config with pydantic
+        first = err.errors()[0]
+        where = ".".join(map(str, first["loc"]))
+        raise UserError(f"DeepSpeed config: {where}: {first['msg']} (got {first.get('input')!r})") from None
     return engine

@@ -178,8 +178,10 @@ def train(argv) -> None:
         torch.set_num_threads(cfg.threads)
     rank, world, device = init_distributed()
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "recon").mkdir(exist_ok=True)
+    try:
+        (out / "recon").mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"--out {out}: cannot make the output folder ({err.strerror})") from None
     checkpoints = Checkpoints(out, rank, cfg.keep_checkpoints)
     resume_from = checkpoints.find(cfg.resume) if cfg.resume else None
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Mapping
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file
 from timm.models.vision_transformer import VisionTransformer
 
@@ -118,7 +119,13 @@ def read_model_file(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
         raise UserError(f"model file {path} not found")
     if not meta_path(path).is_file():
         raise UserError(f"{meta_path(path)} not found: an audio model needs its JSON beside the weights")
-    meta = json.loads(meta_path(path).read_text())
-    if "arch" not in meta or "input_shape" not in meta:
+    try:
+        meta = json.loads(meta_path(path).read_text())
+    except (ValueError, OSError) as err:
+        raise UserError(f"{meta_path(path)}: not readable JSON ({err})") from None
+    if not isinstance(meta, dict) or "arch" not in meta or "input_shape" not in meta:
         raise UserError(f"{meta_path(path)} has no 'arch'/'input_shape': not a synpat audio model")
-    return load_file(str(path)), meta
+    try:
+        return load_file(str(path)), meta
+    except (SafetensorError, OSError) as err:
+        raise UserError(f"{path}: not a readable safetensors file ({err})") from None
