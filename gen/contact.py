@@ -36,22 +36,44 @@ def shard_paths(sources: list[str]) -> list[Path]:
     return paths
 
 
+def _class_count(paths: list[Path]) -> int | None:
+    """Programs in the run, from the manifest beside the first shard (None when there is none)."""
+    manifest = paths[0].parent / "manifest.json"
+    try:
+        return len(json.loads(manifest.read_text())["programs"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def collect(paths: list[Path], per_program: int) -> dict[int, tuple[str, list[Image.Image]]]:
-    """The first ``per_program`` images of each class: {cls: (program name, images)}."""
+    """The first ``per_program`` images of each class: {cls: (program name, images)}. Reads the
+    tars in order and stops once every class of the manifest has its row."""
     rows: dict[int, tuple[str, list[Image.Image]]] = {}
+    classes = _class_count(paths)
+
+    def full() -> bool:
+        return classes is not None and len(rows) == classes and all(len(r) >= per_program for _, r in rows.values())
+
     for path in paths:
         try:
             with tarfile.open(path) as tar:
-                members = {m.name: m for m in tar.getmembers() if m.isfile()}
-                for name in sorted(members):
-                    key, _, ext = name.partition(".")
-                    if ext not in FORMATS:
+                current, files = None, {}
+                for member in tar:   # a sample's files are consecutive: key.jpg, key.cls, key.json
+                    if not member.isfile():
                         continue
-                    meta = json.loads(tar.extractfile(members[f"{key}.json"]).read())
-                    cls, program = int(meta["class"]), meta["program"]
-                    row = rows.setdefault(cls, (program, []))[1]
+                    key, _, ext = member.name.partition(".")
+                    if key != current:
+                        current, files = key, {}
+                    files[ext] = tar.extractfile(member).read()
+                    image = next((files[f] for f in FORMATS if f in files), None)
+                    if image is None or "json" not in files:
+                        continue
+                    meta = json.loads(files.pop("json"))
+                    row = rows.setdefault(int(meta["class"]), (meta["program"], []))[1]
                     if len(row) < per_program:
-                        row.append(Image.open(io.BytesIO(tar.extractfile(members[name]).read())).convert("RGB"))
+                        row.append(Image.open(io.BytesIO(image)).convert("RGB"))
+                    if full():
+                        return rows
         except (tarfile.TarError, KeyError, ValueError, OSError) as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise UserError(f"{path}: not a readable synpat shard ({first})") from None
