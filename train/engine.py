@@ -18,10 +18,7 @@ import torch
 from torch import nn
 
 from synpat.gen.errors import UserError
-from synpat.train.optim import lr_at
-
-NO_DECAY_TENSORS = ("cls_token", "mask_token", "pos_embed", "decoder_pos_embed")
-
+from synpat.train.optim import decays, lr_at
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -90,7 +87,7 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     decay, no_decay = [], []
     for name, param in model.named_parameters():
         if param.requires_grad:
-            (no_decay if param.ndim <= 1 or name in NO_DECAY_TENSORS else decay).append(param)
+            (decay if decays(name, param) else no_decay).append(param)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 

@@ -7,14 +7,20 @@ import re
 import torch
 from timm.models.vision_transformer import VisionTransformer
 
-_BLOCK = re.compile(r"^blocks\.(\d+)\.")
+BLOCK_NAME = re.compile(r"^blocks\.(\d+)\.")   # timm ViT parameter names of block i
+NO_DECAY_TENSORS = ("cls_token", "mask_token", "pos_embed", "decoder_pos_embed")
+
+
+def decays(name: str, param: torch.Tensor) -> bool:
+    """AdamW weight decay is for weight matrices, not biases, norms, tokens or position codes."""
+    return param.ndim > 1 and name not in NO_DECAY_TENSORS
 
 
 def layer_id(name: str, depth: int) -> int:
     """0 for the embedding (patch embed, class token, position code), i+1 for blocks.i, depth+1 after."""
     if name.startswith(("patch_embed.", "cls_token", "pos_embed")):
         return 0
-    match = _BLOCK.match(name)
+    match = BLOCK_NAME.match(name)
     return int(match.group(1)) + 1 if match else depth + 1
 
 
@@ -27,7 +33,7 @@ def param_groups(model: VisionTransformer, weight_decay: float, layer_decay: flo
         if not param.requires_grad:
             continue
         layer = layer_id(name, depth)
-        no_decay = param.ndim == 1 or name in ("cls_token", "pos_embed")
+        no_decay = not decays(name, param)
         group = groups.setdefault((layer, no_decay), {
             "params": [],
             "weight_decay": 0.0 if no_decay else weight_decay,

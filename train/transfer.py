@@ -23,13 +23,13 @@ from timm.models.vision_transformer import VisionTransformer
 from synpat.gen.errors import UserError
 from synpat.gen.files import write_atomic, write_json_atomic
 from synpat.train.cli import Parser, run_cli
+from synpat.train.optim import BLOCK_NAME
 from synpat.train.posembed import sincos_pos_embed_2d
 from synpat.train.vit_audio import EncoderArch, check_input_shape, meta_path
 
 _WRAPPERS = ("module", "model", "state_dict")
 _PREFIXES = ("module.", "_orig_mod.")
 _DROPPED = re.compile(r"^(decoder_|decoder\.|mask_token$|head\.|pos_embed$)")
-_BLOCK = re.compile(r"^blocks\.(\d+)\.")
 
 
 def parse_shape(text: str) -> tuple[int, int]:
@@ -92,7 +92,7 @@ def infer_arch(state: Mapping[str, torch.Tensor], declared: Mapping, num_heads: 
     if weight.ndim != 4 or weight.shape[2] != weight.shape[3]:
         raise UserError(f"{path}: patch_embed.proj.weight has shape {tuple(weight.shape)}, expected (D, C, p, p)")
     embed_dim = state["cls_token"].shape[-1]
-    depth = 1 + max(int(m.group(1)) for k in state if (m := _BLOCK.match(k)))
+    depth = 1 + max(int(m.group(1)) for k in state if (m := BLOCK_NAME.match(k)))
     heads = declared.get("num_heads") or num_heads or max(1, embed_dim // 64)
     if num_heads and num_heads != heads:
         raise UserError(f"--num-heads {num_heads} contradicts num_heads {heads} in {meta_path(path)}")
