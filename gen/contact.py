@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .errors import UserError
 from .files import write_atomic
-from .shards import FORMATS
+from .shards import FORMATS, folder_shards
 
 LABEL_WIDTH = 150
 
@@ -25,10 +25,7 @@ def shard_paths(sources: list[str]) -> list[Path]:
     paths: list[Path] = []
     for src in map(Path, sources):
         if src.is_dir():
-            found = sorted(src.glob("*.tar"))
-            if not found:
-                raise UserError(f"{src}: no .tar shards in this folder")
-            paths += found
+            paths += folder_shards(src)
         elif src.is_file():
             paths.append(src)
         else:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .errors import UserError
 from .files import temporary_name, write_atomic
 
 FORMATS = ("jpg", "png", "webp")
@@ -87,6 +88,14 @@ def write_shard(out_dir: Path, name: str, samples: list[tuple[str, dict[str, byt
     write_atomic(out_dir / f"{name}.idx", index.encode())
     write_atomic(out_dir / f"{name}.tar", data)
     return len(data)
+
+
+def folder_shards(folder: Path) -> list[Path]:
+    """The ``*.tar`` shards of a folder, sorted; UserError when it has none."""
+    found = sorted(Path(folder).glob("*.tar"))
+    if not found:
+        raise UserError(f"{folder}: no .tar shards in this folder")
+    return found
 
 
 def shard_files(out_dir: Path, name: str) -> list[Path]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from braceexpand import braceexpand
 
 from synpat.gen.errors import UserError
+from synpat.gen.shards import folder_shards
 
 _TAR_MAGIC = b"ustar"
 
@@ -31,10 +32,10 @@ def expand_urls(data: str | list[str]) -> list[str]:
             urls.extend(braceexpand(item))
             continue
         if Path(item).is_dir():
-            found = sorted(str(p) for p in Path(item).glob("*.tar"))
-            if not found:
-                raise UserError(f"--data {item}: no .tar shards in this folder")
-            urls.extend(found)
+            try:
+                urls.extend(map(str, folder_shards(Path(item))))
+            except UserError as err:
+                raise UserError(f"--data {err}") from None
             continue
         for path in braceexpand(item):
             if not Path(path).is_file():
