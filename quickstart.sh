@@ -20,7 +20,7 @@ fi
 # 2. A virtualenv with synpat installed editable; reinstalled only when pyproject.toml changes.
 py=$(command -v python3.11 || command -v python3)
 [ -x .venv/bin/python ] || "$py" -m venv .venv
-extras=$([ "$what" = test ] && echo "train,audio,test" || echo "train")
+extras=$([ "$what" = test ] && echo "train,audio,test" || echo "train,audio")
 stamp=".venv/.stamp-$extras-$(sha256sum pyproject.toml | cut -c1-16)"
 if [ ! -e "$stamp" ]; then
     echo "quickstart: installing synpat[$extras] into .venv" >&2

@@ -68,7 +68,7 @@ def deepspeed_step(model, images, noise, stage: int, precision: str, bucket: int
 
 def main() -> None:
     gpu = torch.cuda.is_available()
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="mae_vit_base_patch16", choices=sorted(MODELS))
     p.add_argument("--size", type=int, default=224 if gpu else 64)
     p.add_argument("--batch", type=int, default=256 if gpu else 32)

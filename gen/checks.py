@@ -2,15 +2,21 @@
 
 A program with a runaway loop can stall the GL driver for minutes (nothing interrupts a
 dispatch; a GPU may trip its watchdog). So the probe renders (Renderer.check: compile, render
-a few images, look for NaN and constant output) run in a spawned child; a program that gives no
-answer within its time limit is rejected as timed out, the child is killed and a fresh one goes
-on with the next program.
+a few images, look for NaN and constant output) run in a child process,
+``python -m synpat.gen.checks``, which reads the job as JSON on stdin and answers one JSON line
+per program; a program that gives no answer within its time limit is rejected as timed out, the
+child is killed and a fresh one goes on with the next program. (A plain subprocess, not
+multiprocessing: it never re-imports the caller's script, so library users need no
+``if __name__ == "__main__"`` guard.)
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
-from dataclasses import dataclass
+import json
+import select
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
 
 from .errors import UserError
 from .programs import Program
@@ -28,56 +34,70 @@ class CheckSettings:
     compile_seconds: float = 10.0   # allowed on top of the limit before the child is killed
 
 
-def _child(settings: CheckSettings, programs: list[Program], conn) -> None:
+def _child() -> None:
+    """The child's side: job on stdin; {"ready": true}, then {"reason": ...} per program, on stdout."""
     from .renderer import Renderer
+    job = json.load(sys.stdin)
+    settings = CheckSettings(**job["settings"])
+    programs = [Program(**p) for p in job["programs"]]
+
+    def say(obj) -> None:
+        sys.stdout.write(json.dumps(obj) + "\n")
+        sys.stdout.flush()
+
     try:
         renderer = Renderer(settings.width, settings.height, backend=settings.backend, device=settings.device)
     except UserError as e:
-        conn.send(("error", str(e)))
+        say({"error": str(e)})
         return
-    conn.send(("ready", None))
-    for i, p in enumerate(programs):
-        conn.send((i, renderer.check(p, settings.time_limit)))
-    conn.close()
+    say({"ready": True})
+    for p in programs:
+        say({"reason": renderer.check(p, settings.time_limit)})
+
+
+def _start(settings: CheckSettings, programs: list[Program]) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "synpat.gen.checks"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    job = {"settings": asdict(settings),
+           "programs": [{"name": p.name, "path": p.path, "source": p.source} for p in programs]}
+    proc.stdin.write(json.dumps(job))
+    proc.stdin.close()
+    return proc
+
+
+def _answer(proc: subprocess.Popen, seconds: float) -> dict | None:
+    """The child's next line as JSON; None when it gave none in time or died."""
+    ready, _, _ = select.select([proc.stdout], [], [], seconds)
+    line = proc.stdout.readline() if ready else ""
+    return json.loads(line) if line else None
 
 
 def check_programs(programs: list[Program], settings: CheckSettings) -> list[str | None]:
     """-> per program, None if usable, else the one-line reason it is rejected."""
-    ctx = mp.get_context("spawn")
     reasons: list[str | None] = []
     while len(reasons) < len(programs):
-        rest = programs[len(reasons):]
-        parent, child = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_child, args=(settings, rest, child), daemon=True)
-        proc.start()
-        child.close()
-        waiting_for_start = True
-        while len(reasons) < len(programs):
-            limit = STARTUP_SECONDS if waiting_for_start else settings.time_limit + settings.compile_seconds
-            if not parent.poll(limit):
-                if waiting_for_start:
-                    proc.kill()
-                    raise RuntimeError("the program checker did not start (no OpenGL context?)")
+        proc = _start(settings, programs[len(reasons):])
+        try:
+            first = _answer(proc, STARTUP_SECONDS)
+            if first is None:
+                raise UserError("the program checker could not start (no OpenGL context?); see the lines above")
+            if "error" in first:
+                raise UserError(first["error"])
+            while len(reasons) < len(programs):
+                answer = _answer(proc, settings.time_limit + settings.compile_seconds)
+                if answer is not None:
+                    reasons.append(answer["reason"])
+                    continue
                 p = programs[len(reasons)]
-                reasons.append(f"{p.path}: timed out: no image after {limit:.0f} s (--check-seconds)")
+                died = proc.poll() is not None
+                reasons.append(f"{p.path}: crashed the GL driver" if died else
+                               f"{p.path}: timed out: no image after {settings.time_limit + settings.compile_seconds:.0f} s "
+                               "(--check-seconds)")
                 break
-            try:
-                tag, reason = parent.recv()
-            except EOFError:   # the child died (a driver crash on this program)
-                if waiting_for_start:
-                    raise RuntimeError("the program checker died while opening an OpenGL context") from None
-                reasons.append(f"{programs[len(reasons)].path}: crashed the GL driver")
-                break
-            if tag == "error":
-                proc.kill()
-                raise UserError(reason)
-            if tag == "ready":
-                waiting_for_start = False
-            else:
-                reasons.append(reason)
-        proc.kill()
-        proc.join()
-        parent.close()
+        finally:
+            proc.kill()
+            proc.wait()
+            proc.stdout.close()
     return reasons
 
 
@@ -87,3 +107,7 @@ def accept_programs(programs: list[Program], settings: CheckSettings) -> tuple[l
     accepted = [p for p, r in zip(programs, reasons) if r is None]
     rejected = [(p, r) for p, r in zip(programs, reasons) if r is not None]
     return accepted, rejected
+
+
+if __name__ == "__main__":
+    _child()

@@ -284,6 +284,7 @@ def generate(cfg: GenConfig) -> dict:
 def summary_line(s: dict) -> str:
     rate = s["images"] / max(s["seconds"], 1e-9)
     skipped = f", {s['skipped']} already done" if s["skipped"] else ""
-    return (f"{s['label']}: wrote {s['images']} images in {s['shards']} shards{skipped} "
+    shards = f"{s['shards']} shard" + ("" if s["shards"] == 1 else "s")
+    return (f"{s['label']}: wrote {s['images']} images in {shards}{skipped} "
             f"({s['size'][0]}x{s['size'][1]} {s['format']}, {s['bytes'] / 2**20:.1f} MiB) from {s['programs']} programs "
             f"({s['rejected']} rejected) in {format_seconds(s['seconds'])}, {rate:.1f} img/s -> {s['out']}")

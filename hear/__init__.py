@@ -20,10 +20,11 @@ def load_model(model_file_path: str = "", device: str = "cpu") -> AudioEmbedder:
 
 
 def get_scene_embeddings(audio: torch.Tensor, model: AudioEmbedder) -> torch.Tensor:
-    """(n, samples) 16 kHz -> (n, model.scene_embedding_size)."""
-    return model.scene_embeddings(audio)
+    """(n, samples) 16 kHz float tensor (or array) -> (n, model.scene_embedding_size)."""
+    return model.scene_embeddings(torch.as_tensor(audio, dtype=torch.float32))
 
 
 def get_timestamp_embeddings(audio: torch.Tensor, model: AudioEmbedder) -> tuple[torch.Tensor, torch.Tensor]:
-    """(n, samples) 16 kHz -> (embeddings (n, t, model.timestamp_embedding_size), timestamps (n, t) in ms)."""
-    return model.timestamp_embeddings(audio)
+    """(n, samples) 16 kHz float tensor (or array) -> (embeddings (n, t, model.timestamp_embedding_size),
+    timestamps (n, t) in ms)."""
+    return model.timestamp_embeddings(torch.as_tensor(audio, dtype=torch.float32))

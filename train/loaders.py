@@ -132,6 +132,7 @@ class DaliShardLoader:
             raise UserError(f"--data: DALI cannot read the shards: {str(e).strip().splitlines()[0]}") from None
         self.iterator = DALIGenericIterator([self.pipe], ["images", "cls"], reader_name="reader",
                                             last_batch_policy=LastBatchPolicy.DROP, auto_reset=True)
+        self._unfinished = False
 
     def __len__(self) -> int:
         return len(self.iterator)
@@ -140,17 +141,16 @@ class DaliShardLoader:
         """DALI reshuffles every epoch by itself (seeded at construction)."""
 
     def __iter__(self):
-        finished = False
+        if self._unfinished:   # the last epoch was left early and DALI cannot reset mid-epoch: finish it
+            for _ in self.iterator:
+                pass
+        self._unfinished = True
         try:
             for batch in self.iterator:
                 yield batch[0]["images"], ascii_labels(batch[0]["cls"]).to(batch[0]["images"].device)
-            finished = True
         except RuntimeError as e:
             raise UserError(f"--data: reading the shards failed: {str(e).strip().splitlines()[0]}") from None
-        finally:
-            if not finished:   # left early: DALI cannot reset mid-epoch, so finish it for the next iter()
-                for _ in self.iterator:
-                    pass
+        self._unfinished = False
 
 
 class DaliStreamLoader:

@@ -276,10 +276,12 @@ def train(argv) -> None:
         weights = export_encoder(model, state, out, mae_model=cfg.model, steps=step, images=step * global_batch)
         logs.close()
         seconds = progress.elapsed
-        losses = f"loss {first_loss:.4f} -> {last_loss:.4f}" if first_loss is not None else "no steps left to run"
-        print(f"{PROG}: {cfg.model} {step} steps ({step * global_batch} images, {world} rank(s)) "
-              f"in {format_seconds(seconds)}, {progress.done / max(seconds, 1e-9):.1f} img/s, "
-              f"{losses}; encoder {weights}", flush=True)
+        if first_loss is None:
+            print(f"{PROG}: {cfg.model} already complete ({step} steps); encoder {weights}", flush=True)
+        else:
+            print(f"{PROG}: {cfg.model} {step} steps ({step * global_batch} images, {world} rank(s)) "
+                  f"in {format_seconds(seconds)}, {progress.done / max(seconds, 1e-9):.1f} img/s, "
+                  f"loss {first_loss:.4f} -> {last_loss:.4f}; encoder {weights}", flush=True)
     dist.barrier()
     dist.destroy_process_group()
 
