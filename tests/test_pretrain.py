@@ -162,8 +162,9 @@ def test_bad_config_is_one_line_and_exit_2(tmp_path):
 
     result = run(PRETRAIN, "--data", "x", "--set", "blr=fast")
     assert result.returncode == 2 and result.stderr == "pretrain: error: bad config value blr='fast': not a float\n"
-    result = run(PRETRAIN, "--data", tmp_path / "missing")     # found when the loader starts, after DeepSpeed
+    result = run(PRETRAIN, "--data", tmp_path / "missing", "--out", tmp_path / "run")   # found when the loader starts
     assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert not (tmp_path / "run").exists()
     assert result.stderr.strip().splitlines()[-1] == f"pretrain: error: --data: shard {tmp_path / 'missing'} does not exist"
 
 

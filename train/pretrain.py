@@ -178,10 +178,8 @@ def train(argv) -> None:
         torch.set_num_threads(cfg.threads)
     rank, world, device = init_distributed()
     out = Path(cfg.out)
-    try:
-        (out / "recon").mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UserError(f"--out {out}: cannot make the output folder ({err.strerror})") from None
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: exists and is not a folder")
     checkpoints = Checkpoints(out, rank, cfg.keep_checkpoints)
     resume_from = checkpoints.find(cfg.resume) if cfg.resume else None
 
@@ -192,6 +190,10 @@ def train(argv) -> None:
     loader = None if cfg.stream else build_loader(loader_config(cfg, rank, world, 0))
     per_epoch = None if loader is None else epoch_batches(loader, device)
     steps = total_steps(cfg, per_epoch)
+    try:   # only now that the data is found: a run refused for bad input leaves no output folder
+        (out / "recon").mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"--out {out}: cannot make the output folder ({err.strerror})") from None
     ds_config = fill_deepspeed_config(ds_base, cfg.batch_size, cfg.accum_steps, world, cfg.lr(world),
                                       (cfg.beta1, cfg.beta2), cfg.weight_decay)
     schedule = {"peak_lr": cfg.lr(world), "warmup_steps": int(cfg.warmup * steps), "total_steps": steps,
