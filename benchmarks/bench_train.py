@@ -14,7 +14,7 @@ import time
 import torch
 from common import emit
 
-from synpat.train.engine import (build_engine, fill_deepspeed_config, init_distributed, load_deepspeed_config,
+from synpat.train.deepspeed_setup import (build_engine, fill_deepspeed_config, init_distributed, load_deepspeed_config,
                                  param_groups)
 from synpat.train.mae import MODELS, build_mae
 from synpat.train.pretrain_config import deepspeed_config_path

@@ -18,7 +18,7 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass
 
-from .errors import UserError
+from synpat.core.errors import UserError
 from .programs import Program
 
 STARTUP_SECONDS = 60.0    # a fresh child: interpreter and GL context

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .errors import UserError
+from synpat.core.errors import UserError
 from .generate import GenConfig, generate, summary_line
 from .programs import bundled_shaders_dir
 from .renderer import BACKENDS

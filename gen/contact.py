@@ -14,8 +14,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from .errors import UserError
-from .files import write_atomic
+from synpat.core.errors import UserError
+from synpat.core.files import write_atomic
 from .shards import FORMATS, folder_shards
 
 LABEL_WIDTH = 150

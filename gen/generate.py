@@ -19,11 +19,11 @@ from pathlib import Path
 
 from . import __version__
 from .checks import CheckSettings, accept_programs
-from .errors import UserError
-from .files import write_json_atomic
+from synpat.core.errors import UserError
+from synpat.core.files import write_json_atomic
 from .programs import Program, find_programs
-from .progress import Progress, format_seconds
-from .ranks import Ranks, find_ranks
+from synpat.core.progress import Progress, format_seconds
+from synpat.core.ranks import Ranks, find_ranks
 from .renderer import Renderer, gl_context
 from .sampler import TIME_RANGE, Sampler, Samples
 from .shards import FORMATS, encode_images, sample_files, sample_key, shard_files, shard_name, write_shard

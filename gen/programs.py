@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import importlib.util
 from pathlib import Path
 
-from .errors import UserError
+from synpat.core.errors import UserError
 from .glsl import fragment_only_reason
 
 SUFFIXES = (".glsl", ".frag")

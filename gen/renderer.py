@@ -22,7 +22,7 @@ import moderngl
 import numpy as np
 
 from . import glsl
-from .errors import UserError
+from synpat.core.errors import UserError
 from .programs import Program
 from .sampler import Sampler, Samples
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .errors import UserError
-from .files import temporary_name, write_atomic
+from synpat.core.errors import UserError
+from synpat.core.files import temporary_name, write_atomic
 
 FORMATS = ("jpg", "png", "webp")
 KEY_DIGITS = 9

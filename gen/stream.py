@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .checks import CheckSettings, accept_programs
-from .errors import UserError
+from synpat.core.errors import UserError
 from .programs import Program, find_programs
 from .renderer import Renderer
 from .sampler import TIME_RANGE, Sampler, Samples

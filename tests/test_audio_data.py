@@ -9,9 +9,9 @@ import soundfile as sf
 import torch
 
 from audio_fixtures import CLASSES, make_esc50, make_folder, make_speechcommands
-from synpat.gen.errors import UserError
-from synpat.train.audio import AudioReadError, FbankShape, clip_fbank, compute_fbanks, read_wave
-from synpat.train.audio_sets import assign_folds, load_task
+from synpat.core.errors import UserError
+from synpat.audio.fbank import AudioReadError, FbankShape, clip_fbank, compute_fbanks, read_wave
+from synpat.audio.clip_sets import assign_folds, load_task
 
 
 def tone(rate: int, seconds: float = 1.0, freq: float = 1000.0) -> np.ndarray:

@@ -9,9 +9,9 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from audio_fixtures import CLASSES, make_esc50, make_folder, make_image_encoder
-from synpat.train.finetune import main
-from synpat.train.finetune_config import FinetuneConfig, parse_config
-from synpat.train.transfer import transfer_file
+from synpat.audio.finetune import main
+from synpat.audio.finetune_config import FinetuneConfig, parse_config
+from synpat.audio.transfer import transfer_file
 
 # The small-data recipe: 64 mel x 96 frames, a 2-block 96-d ViT, no drop path, 30 epochs.
 SMALL = {

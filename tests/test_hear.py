@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from audio_fixtures import make_image_encoder
-from synpat.gen.errors import UserError
+from synpat.core.errors import UserError
 from synpat.hear import get_scene_embeddings, get_timestamp_embeddings, load_model
-from synpat.train.transfer import transfer_file
+from synpat.audio.transfer import transfer_file
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def test_finetuned_model_loads(tmp_path, model):
     """A fine-tuned file carries its own normalisation and input shape."""
     from safetensors.torch import save_file
 
-    from synpat.train.vit_audio import EncoderArch, build_audio_vit
+    from synpat.audio.vit_audio import EncoderArch, build_audio_vit
 
     vit = build_audio_vit(EncoderArch(64, 1, 2), (32, 48), num_classes=3)
     save_file({k: v.contiguous() for k, v in vit.state_dict().items()}, str(tmp_path / "best.safetensors"))

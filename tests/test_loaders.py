@@ -9,7 +9,7 @@ import torch
 import webdataset as wds
 
 from conftest import run_gen
-from synpat.gen.errors import UserError
+from synpat.core.errors import UserError
 from synpat.gen.stream import PatternStream, StreamConfig
 from synpat.train.image_aug import MEAN, STD
 from synpat.train.loaders import LoaderConfig, ascii_labels, build_loader

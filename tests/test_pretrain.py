@@ -18,7 +18,7 @@ import pytest
 import torch
 from PIL import Image
 
-from synpat.gen.errors import UserError
+from synpat.core.errors import UserError
 from synpat.gen.programs import bundled_shaders_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -217,7 +217,7 @@ def shard_images(tar: Path, n: int, size: int) -> torch.Tensor:
 
 def equivalence_worker(tar: str, out: str, deepspeed: str) -> None:
     import torch.distributed as dist
-    from synpat.train.engine import build_engine, fill_deepspeed_config, init_distributed, load_deepspeed_config
+    from synpat.train.deepspeed_setup import build_engine, fill_deepspeed_config, init_distributed, load_deepspeed_config
     from synpat.train.export import full_fp32_state
     from synpat.train.mae import build_mae
     from synpat.train.pretrain import mask_noise

@@ -9,9 +9,9 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from audio_fixtures import make_image_encoder
-from synpat.train.transfer import main, transfer_file
+from synpat.audio.transfer import main, transfer_file
 from synpat.train.posembed import sincos_pos_embed_2d
-from synpat.train.vit_audio import EncoderArch, build_audio_vit, load_encoder_state
+from synpat.audio.vit_audio import EncoderArch, build_audio_vit, load_encoder_state
 
 
 @pytest.fixture()

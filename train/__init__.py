@@ -1,1 +1,2 @@
-"""synpat.train: MAE pre-training, loaders, transfer to audio and fine-tuning (needs torch)."""
+"""synpat.train: MAE pre-training on rendered patterns: model, loaders, the training loop, export,
+reconstructions and CUDA-GL interop (needs torch)."""

@@ -11,7 +11,7 @@ import torch
 from deepspeed.utils import safe_get_full_fp32_param
 from safetensors.torch import load_file, save
 
-from synpat.gen.files import write_atomic, write_json_atomic
+from synpat.core.files import write_atomic, write_json_atomic
 from synpat.train.mae import MAE
 
 WEIGHTS, META = "encoder.safetensors", "encoder.json"

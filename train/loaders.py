@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from synpat.gen.errors import UserError
+from synpat.core.errors import UserError
 from synpat.gen.stream import PatternStream, StreamConfig
 from synpat.train.gl_cuda import CudaRenderer, interop_available
 from synpat.train.image_aug import SCALE, dali_augment, torch_augment

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from synpat.gen.errors import UserError
+from synpat.core.errors import UserError
 
 
 def sincos_pos_embed_2d(embed_dim: int, rows: int, cols: int) -> torch.Tensor:

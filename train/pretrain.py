@@ -26,11 +26,11 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from synpat.gen.errors import UserError
-from synpat.gen.files import write_atomic, write_json_atomic
-from synpat.gen.progress import Progress, format_seconds
-from synpat.train.cli import run_cli
-from synpat.train.engine import (build_engine, fill_deepspeed_config, init_distributed, load_deepspeed_config,
+from synpat.core.errors import UserError
+from synpat.core.files import write_atomic, write_json_atomic
+from synpat.core.progress import Progress, format_seconds
+from synpat.core.settings import run_cli
+from synpat.train.deepspeed_setup import (build_engine, fill_deepspeed_config, init_distributed, load_deepspeed_config,
                                  precision)
 from synpat.train.export import export_encoder, full_fp32_state
 from synpat.train.loaders import LoaderConfig, build_loader

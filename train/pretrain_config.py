@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from synpat.gen.errors import UserError
-from synpat.train.cli import check_ranges, option, parse_settings, settings_parser
+from synpat.core.errors import UserError
+from synpat.core.settings import check_ranges, option, parse_settings, settings_parser
 from synpat.train.mae import MODELS
 
 CONFIGS = Path(__file__).resolve().parent / "configs"   # bundled DeepSpeed and pre-training configs

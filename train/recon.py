@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
-from synpat.gen.files import write_atomic
+from synpat.core.files import write_atomic
 
 GAP = 2   # pixels between tiles
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from braceexpand import braceexpand
 
-from synpat.gen.errors import UserError
+from synpat.core.errors import UserError
 from synpat.gen.shards import folder_shards
 
 _TAR_MAGIC = b"ustar"

@@ -15,7 +15,7 @@ from dataclasses import asdict, field, fields
 from pathlib import Path
 from typing import Callable, NoReturn, Sequence
 
-from synpat.gen.errors import UserError
+from synpat.core.errors import UserError
 
 
 class Parser(argparse.ArgumentParser):

@@ -8,7 +8,7 @@ from typing import Sequence
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from synpat.gen.files import write_atomic
+from synpat.core.files import write_atomic
 
 _BLUE = (31, 90, 170)
 

@@ -17,7 +17,7 @@ import deepspeed
 import torch
 from torch import nn
 
-from synpat.gen.errors import UserError
+from synpat.core.errors import UserError
 from synpat.train.optim import decays, lr_at
 
 def _free_port() -> int:

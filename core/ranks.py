@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from .errors import UserError
+from synpat.core.errors import UserError
 
 
 @dataclass(frozen=True)

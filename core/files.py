@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from .errors import UserError
+from synpat.core.errors import UserError
 
 
 def temporary_name(path: Path) -> Path:

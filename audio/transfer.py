@@ -20,12 +20,12 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 from timm.models.vision_transformer import VisionTransformer
 
-from synpat.gen.errors import UserError
-from synpat.gen.files import write_atomic, write_json_atomic
-from synpat.train.cli import Parser, run_cli
+from synpat.core.errors import UserError
+from synpat.core.files import write_atomic, write_json_atomic
+from synpat.core.settings import Parser, run_cli
 from synpat.train.optim import BLOCK_NAME
 from synpat.train.posembed import sincos_pos_embed_2d
-from synpat.train.vit_audio import EncoderArch, check_input_shape, meta_path
+from synpat.audio.vit_audio import EncoderArch, check_input_shape, meta_path
 
 _WRAPPERS = ("module", "model", "state_dict")
 _PREFIXES = ("module.", "_orig_mod.")

@@ -16,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from synpat.gen.errors import UserError
+from synpat.core.errors import UserError
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif")
 LAYOUTS = ("esc50", "speechcommands", "folder", "csv")

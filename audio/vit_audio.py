@@ -15,7 +15,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file
 from timm.models.vision_transformer import VisionTransformer
 
-from synpat.gen.errors import UserError
+from synpat.core.errors import UserError
 from synpat.train.posembed import sincos_pos_embed_2d
 
 

@@ -1,4 +1,9 @@
-"""Clip and timestamp embeddings from an audio ViT (the logic behind the HEAR API, `synpat.hear`).
+"""The HEAR API (https://hearbenchmark.com) for synpat audio encoders, and the embedder behind it.
+
+    model = load_model("best.safetensors")           # or a synpat-transfer output; JSON beside it
+    get_scene_embeddings(audio, model)      -> (n, d)
+    get_timestamp_embeddings(audio, model)  -> (n, t, d), (n, t) timestamps in ms
+audio: (n, samples) float tensor, mono, 16 kHz. `synpat.hear` is the same API under its short name.
 
 Audio is cut into windows of the model's input length (frames x 10 ms, zero-padded at the
 end), each window's fbank is normalised and encoded; the patch tokens of one patch column (all
@@ -12,9 +17,9 @@ from pathlib import Path
 
 import torch
 
-from synpat.gen.errors import UserError
-from synpat.train.audio import HOP, SAMPLE_RATE, WINDOW, FbankShape, log_mel
-from synpat.train.vit_audio import EncoderArch, build_audio_vit, load_encoder_state, read_model_file
+from synpat.core.errors import UserError
+from synpat.audio.fbank import HOP, SAMPLE_RATE, WINDOW, FbankShape, log_mel
+from synpat.audio.vit_audio import EncoderArch, build_audio_vit, load_encoder_state, read_model_file
 
 # Fbank statistics of AudioSet (as published with AST), used for models that carry none (transfer outputs).
 AUDIOSET_MEAN, AUDIOSET_STD = -4.27, 4.57
@@ -79,3 +84,19 @@ def load_embedder(path: str | Path, device: str | torch.device = "cpu") -> Audio
     model = AudioEmbedder(arch, shape, norm)
     load_encoder_state(model.encoder, state)
     return model.to(device).eval()
+
+
+def load_model(model_file_path: str = "", device: str = "cpu") -> AudioEmbedder:
+    """Load a `.safetensors` audio encoder with its JSON; has sample_rate, scene_embedding_size, timestamp_embedding_size."""
+    return load_embedder(model_file_path, device)
+
+
+def get_scene_embeddings(audio: torch.Tensor, model: AudioEmbedder) -> torch.Tensor:
+    """(n, samples) 16 kHz float tensor (or array) -> (n, model.scene_embedding_size)."""
+    return model.scene_embeddings(torch.as_tensor(audio, dtype=torch.float32))
+
+
+def get_timestamp_embeddings(audio: torch.Tensor, model: AudioEmbedder) -> tuple[torch.Tensor, torch.Tensor]:
+    """(n, samples) 16 kHz float tensor (or array) -> (embeddings (n, t, model.timestamp_embedding_size),
+    timestamps (n, t) in ms)."""
+    return model.timestamp_embeddings(torch.as_tensor(audio, dtype=torch.float32))

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from synpat.gen.errors import UserError
-from synpat.train.cli import check_ranges, option, parse_settings, settings_parser
-from synpat.train.vit_audio import PRESETS
+from synpat.core.errors import UserError
+from synpat.core.settings import check_ranges, option, parse_settings, settings_parser
+from synpat.audio.vit_audio import PRESETS
 
 
 @dataclass

@@ -22,18 +22,18 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save
 
-from synpat.gen.errors import UserError
-from synpat.gen.files import write_atomic, write_json_atomic
-from synpat.gen.progress import format_seconds
-from synpat.train.audio import AudioReadError, FbankShape, compute_fbanks
-from synpat.train.audio_sets import AudioTask, assign_folds, load_task
-from synpat.train.augment import mixup, spec_augment, time_roll
-from synpat.train.cli import run_cli
-from synpat.train.confusion_png import write_confusion_png
-from synpat.train.finetune_config import FinetuneConfig, parse_config
-from synpat.train.metrics import accuracy, confusion, mean_average_precision
+from synpat.core.errors import UserError
+from synpat.core.files import write_atomic, write_json_atomic
+from synpat.core.progress import format_seconds
+from synpat.audio.fbank import AudioReadError, FbankShape, compute_fbanks
+from synpat.audio.clip_sets import AudioTask, assign_folds, load_task
+from synpat.audio.augmentation import mixup, spec_augment, time_roll
+from synpat.core.settings import run_cli
+from synpat.audio.confusion_png import write_confusion_png
+from synpat.audio.finetune_config import FinetuneConfig, parse_config
+from synpat.audio.metrics import accuracy, confusion, mean_average_precision
 from synpat.train.optim import lr_at, param_groups, set_lr
-from synpat.train.vit_audio import PRESETS, EncoderArch, build_audio_vit, load_encoder_state, read_model_file
+from synpat.audio.vit_audio import PRESETS, EncoderArch, build_audio_vit, load_encoder_state, read_model_file
 
 
 @dataclass
