@@ -22,9 +22,10 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save
 
+from synpat.core.devices import torch_device
 from synpat.core.errors import UserError
 from synpat.core.files import write_atomic, write_json_atomic
-from synpat.core.progress import format_seconds
+from synpat.core.progress import Progress
 from synpat.audio.fbank import AudioReadError, FbankShape, compute_fbanks
 from synpat.audio.clip_sets import AudioTask, assign_folds, load_task
 from synpat.audio.augmentation import mixup, spec_augment, time_roll
@@ -33,7 +34,8 @@ from synpat.audio.confusion_png import write_confusion_png
 from synpat.audio.finetune_config import FinetuneConfig, parse_config
 from synpat.audio.metrics import accuracy, confusion, mean_average_precision
 from synpat.train.optim import lr_at, param_groups, set_lr
-from synpat.audio.vit_audio import PRESETS, EncoderArch, build_audio_vit, load_encoder_state, read_model_file
+from synpat.train.vit_arch import VIT_SIZES, ViTArch
+from synpat.audio.vit_audio import build_audio_vit, load_encoder_state, read_model_file
 
 
 @dataclass
@@ -54,20 +56,12 @@ class FoldResult:
     norm: tuple[float, float]
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"--device {name}: no CUDA device available")
-    return torch.device(name)
-
-
-def resolve_arch(cfg: FinetuneConfig) -> tuple[EncoderArch, dict | None, dict | None]:
+def resolve_arch(cfg: FinetuneConfig) -> tuple[ViTArch, dict | None, dict | None]:
     """(architecture, initial encoder state or None, init file's metadata or None)."""
     if cfg.init != "none":
         state, meta = read_model_file(cfg.init)
-        return EncoderArch.from_json(meta["arch"]), state, meta
-    preset = PRESETS[cfg.model]
+        return ViTArch.from_json(meta["arch"]), state, meta
+    preset = VIT_SIZES[cfg.model]
     arch = replace(
         preset,
         embed_dim=cfg.embed_dim or preset.embed_dim,
@@ -129,20 +123,6 @@ def predict(model: torch.nn.Module, x: torch.Tensor, batch: int, device: torch.d
     return torch.cat(out)
 
 
-class EpochLog:
-    """One stdout line per epoch: loss, held-out scores, training clips/s and the ETA over all rounds."""
-
-    def __init__(self, total_epochs: int):
-        self.total, self.done, self.seconds = total_epochs, 0, 0.0
-
-    def epoch(self, label: str, loss: float, metrics: dict, clips: int, seconds: float) -> None:
-        self.done += 1
-        self.seconds += seconds
-        eta = self.seconds / self.done * (self.total - self.done)
-        scores = " ".join(f"{k} {v:.3f}" for k, v in metrics.items())
-        print(f"{label} loss {loss:.4f} {scores} {clips / seconds:.0f} clips/s ETA {format_seconds(eta)}", flush=True)
-
-
 def scores_of(scores: torch.Tensor, y: torch.Tensor, multilabel: bool) -> dict:
     out = {"accuracy": accuracy(scores, y)}
     if multilabel:
@@ -151,8 +131,8 @@ def scores_of(scores: torch.Tensor, y: torch.Tensor, multilabel: bool) -> dict:
 
 
 def train_round(
-    cfg: FinetuneConfig, split: Split, specs: torch.Tensor, y: torch.Tensor, arch: EncoderArch,
-    init_state: dict | None, multilabel: bool, device: torch.device, progress: EpochLog, seed: int,
+    cfg: FinetuneConfig, split: Split, specs: torch.Tensor, y: torch.Tensor, arch: ViTArch,
+    init_state: dict | None, multilabel: bool, device: torch.device, progress: Progress, seed: int,
 ) -> FoldResult:
     """Train on split.train, score split.test. specs: (N, mel, frames) raw fbanks, y: (N, C)."""
     train_x = specs[split.train]
@@ -204,8 +184,9 @@ def train_round(
         scores = predict(model, test_x, cfg.batch_size, device)
         scores = scores.sigmoid() if multilabel else scores.softmax(dim=1)
         metrics = scores_of(scores, test_y, multilabel)
-        progress.epoch(f"{split.name} epoch {epoch + 1}/{cfg.epochs}", total_loss / len(split.train), metrics,
-                       len(split.train), seconds)
+        scores_text = " ".join(f"{k} {v:.3f}" for k, v in metrics.items())
+        progress.update(1, f"{split.name} epoch {epoch + 1}/{cfg.epochs} loss {total_loss / len(split.train):.4f} "
+                           f"{scores_text} {len(split.train) / seconds:.0f} clips/s")
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     return FoldResult(split, metrics, scores, state, (mean, std))
 
@@ -223,7 +204,7 @@ def run(cfg: FinetuneConfig) -> dict:
     began = time.perf_counter()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    device = pick_device(cfg.device)
+    device = torch_device(cfg.device)
     task = load_task(cfg.data)
     arch, init_state, init_meta = resolve_arch(cfg)
     if cfg.mel_bins < arch.patch_size or cfg.frames < arch.patch_size:
@@ -242,7 +223,7 @@ def run(cfg: FinetuneConfig) -> dict:
     y = targets_of(task, cache.kept)
     multilabel = task.multilabel
     splits, protocol = make_splits(task, cache.kept, cfg)
-    progress = EpochLog(cfg.epochs * len(splits))
+    progress = Progress(cfg.epochs * len(splits), "synpat-finetune", unit="epochs", stream=sys.stdout, interval=0)
     results = [
         train_round(cfg, s, cache.specs, y, arch, init_state, multilabel, device, progress, cfg.seed + i)
         for i, s in enumerate(splits)

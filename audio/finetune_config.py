@@ -11,7 +11,7 @@ from typing import Sequence
 
 from synpat.core.errors import UserError
 from synpat.core.settings import check_ranges, option, parse_settings, settings_parser
-from synpat.audio.vit_audio import PRESETS
+from synpat.train.vit_arch import VIT_SIZES
 
 
 @dataclass
@@ -19,7 +19,7 @@ class FinetuneConfig:
     init: str = option("none", "audio encoder .safetensors (synpat-transfer output or a fine-tuned model), or 'none'")
     data: str = option("", "dataset spec: esc50:ROOT | speechcommands:ROOT | folder:ROOT | csv:FILE")
     out: str = option("", "output folder (results.json, confusion.png, best.safetensors)")
-    model: str = option("vit_base", f"architecture when --init none: {'|'.join(PRESETS)}")
+    model: str = option("vit_base", f"architecture when --init none: {'|'.join(VIT_SIZES)}")
     embed_dim: int = option(0, "override the preset's width (0 = preset; --init none only)")
     depth: int = option(0, "override the preset's block count (0 = preset; --init none only)")
     num_heads: int = option(0, "override the preset's heads (0 = preset; --init none only)")
@@ -67,8 +67,8 @@ def validate(cfg: FinetuneConfig) -> FinetuneConfig:
     for name in ("drop_path", "label_smoothing", "patchout"):
         if not 0 <= getattr(cfg, name) < 1:
             raise bad(name, "must be in [0, 1)")
-    if cfg.model not in PRESETS:
-        raise bad("model", f"use one of {', '.join(PRESETS)}")
+    if cfg.model not in VIT_SIZES:
+        raise bad("model", f"use one of {', '.join(VIT_SIZES)}")
     if not cfg.data:
         raise UserError("no dataset: give --data LAYOUT:PATH")
     if not cfg.out:

@@ -17,9 +17,11 @@ from pathlib import Path
 
 import torch
 
+from synpat.core.devices import torch_device
 from synpat.core.errors import UserError
 from synpat.audio.fbank import HOP, SAMPLE_RATE, WINDOW, FbankShape, log_mel
-from synpat.audio.vit_audio import EncoderArch, build_audio_vit, load_encoder_state, read_model_file
+from synpat.train.vit_arch import ViTArch
+from synpat.audio.vit_audio import build_audio_vit, load_encoder_state, read_model_file
 
 # Fbank statistics of AudioSet (as published with AST), used for models that carry none (transfer outputs).
 AUDIOSET_MEAN, AUDIOSET_STD = -4.27, 4.57
@@ -30,7 +32,7 @@ class AudioEmbedder(torch.nn.Module):
 
     sample_rate = SAMPLE_RATE
 
-    def __init__(self, arch: EncoderArch, shape: FbankShape, norm: tuple[float, float]):
+    def __init__(self, arch: ViTArch, shape: FbankShape, norm: tuple[float, float]):
         super().__init__()
         self.shape, self.norm_mean, self.norm_std = shape, norm[0], norm[1]
         self.patch = arch.patch_size
@@ -78,12 +80,12 @@ def load_embedder(path: str | Path, device: str | torch.device = "cpu") -> Audio
     state, meta = read_model_file(path)
     shape = FbankShape(*meta["input_shape"])
     norm = (meta.get("norm_mean", AUDIOSET_MEAN), meta.get("norm_std", AUDIOSET_STD))
-    arch = EncoderArch.from_json(meta["arch"])
+    arch = ViTArch.from_json(meta["arch"])
     if shape.frames < arch.patch_size or shape.mel_bins < arch.patch_size:
         raise UserError(f"{path}: input shape {shape.mel_bins}x{shape.frames} is smaller than a patch")
     model = AudioEmbedder(arch, shape, norm)
     load_encoder_state(model.encoder, state)
-    return model.to(device).eval()
+    return model.to(torch_device(str(device))).eval()
 
 
 def load_model(model_file_path: str = "", device: str = "cpu") -> AudioEmbedder:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from . import __version__
 from .checks import CheckSettings, accept_programs
+from synpat.core.devices import gl_device_index
 from synpat.core.errors import UserError
 from synpat.core.files import write_json_atomic
 from .programs import Program, find_programs
@@ -201,18 +202,21 @@ def sample_meta(program: Program, cls: int, samples: Samples, row: int, size: tu
             "params": [float(x) for x in samples.params[row]], "size": list(size)}
 
 
+def opens_gl_context(device: int) -> bool:
+    try:
+        gl_context(device)
+        return True
+    except UserError:
+        return False
+
+
 def open_renderer(cfg: GenConfig, ranks: Ranks) -> Renderer:
-    device = cfg.gl_device
-    if device is None and ranks.local_rank:
-        try:  # one GL device per local rank where there are several; else the default one
-            gl_context(ranks.local_rank)
-            device = ranks.local_rank
-        except UserError:
-            device = None
+    device = gl_device_index(cfg.gl_device, ranks.local_rank, opens_gl_context)
     return Renderer(cfg.size[0], cfg.size[1], backend=cfg.backend, device=device, max_batch=cfg.batch)
 
 
-def check_programs(renderer: Renderer, programs: list[Program], cfg: GenConfig) -> Plan:
+def plan_job(renderer: Renderer, programs: list[Program], cfg: GenConfig) -> Plan:
+    """Check the programs (rejections printed, or fatal with --strict) and size the job: count and shards."""
     settings = CheckSettings(renderer.width, renderer.height, cfg.backend, renderer.device, cfg.check_seconds)
     accepted, rejected = accept_programs(programs, settings)
     if rejected and cfg.strict:
@@ -234,7 +238,7 @@ def generate(cfg: GenConfig) -> dict:
     programs = find_programs(cfg.shaders)
     check_output(out, cfg, ranks)
     renderer = open_renderer(cfg, ranks)
-    plan = check_programs(renderer, programs, cfg)
+    plan = plan_job(renderer, programs, cfg)
     mine = ranks.split(plan.shards)
     prepare_output(out, cfg, plan, ranks, mine)
 

@@ -53,9 +53,10 @@ def test_finetuned_model_loads(tmp_path, model):
     """A fine-tuned file carries its own normalisation and input shape."""
     from safetensors.torch import save_file
 
-    from synpat.audio.vit_audio import EncoderArch, build_audio_vit
+    from synpat.train.vit_arch import ViTArch
+    from synpat.audio.vit_audio import build_audio_vit
 
-    vit = build_audio_vit(EncoderArch(64, 1, 2), (32, 48), num_classes=3)
+    vit = build_audio_vit(ViTArch(64, 1, 2), (32, 48), num_classes=3)
     save_file({k: v.contiguous() for k, v in vit.state_dict().items()}, str(tmp_path / "best.safetensors"))
     (tmp_path / "best.json").write_text(json.dumps({
         "kind": "finetuned", "arch": {"embed_dim": 64, "depth": 1, "num_heads": 2}, "input_shape": [32, 48],

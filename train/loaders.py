@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from synpat.core.devices import torch_device
 from synpat.core.errors import UserError
 from synpat.gen.stream import PatternStream, StreamConfig
 from synpat.train.gl_cuda import CudaRenderer, interop_available
@@ -60,11 +61,7 @@ class LoaderConfig:
 
     @property
     def torch_device(self) -> torch.device:
-        if self.device:
-            return torch.device(self.device)
-        if torch.cuda.is_available():
-            return torch.device("cuda", torch.cuda.current_device())
-        return torch.device("cpu")
+        return torch_device(self.device)
 
 
 def ascii_labels(cls: torch.Tensor) -> torch.Tensor:

@@ -13,9 +13,9 @@ from typing import Sequence
 
 from synpat.core.errors import UserError
 from synpat.core.settings import check_ranges, option, parse_settings, settings_parser
+from synpat.train.deepspeed_configs import is_config_name
 from synpat.train.mae import MODELS
 
-CONFIGS = Path(__file__).resolve().parent / "configs"   # bundled DeepSpeed and pre-training configs
 
 
 @dataclass
@@ -64,12 +64,6 @@ _NON_NEGATIVE = ("epochs", "steps", "min_lr", "weight_decay", "num_workers", "th
 _CHOICES = {"loader": ("torch", "dali"), "model": tuple(MODELS)}
 
 
-def deepspeed_config_path(value: str) -> Path:
-    """A bundled name ('zero2_bf16') -> train/configs/ds_zero2_bf16.json; anything else is a path."""
-    bundled = CONFIGS / f"ds_{value}.json"
-    return bundled if bundled.is_file() else Path(value)
-
-
 def validate(cfg: PretrainConfig) -> PretrainConfig:
     """Raise UserError for a value outside its range; return cfg."""
     def bad(name: str, why: str) -> UserError:
@@ -79,7 +73,7 @@ def validate(cfg: PretrainConfig) -> PretrainConfig:
     for name, choices in _CHOICES.items():
         if getattr(cfg, name) not in choices:
             raise bad(name, f"use one of {', '.join(choices)}")
-    patch = MODELS[cfg.model].patch_size
+    patch = MODELS[cfg.model].encoder.patch_size
     if cfg.img_size % patch:
         raise bad("img_size", f"must be a multiple of the patch size {patch}")
     if not 0 <= cfg.mask_ratio < 1 or int((cfg.img_size // patch) ** 2 * (1 - cfg.mask_ratio)) < 1:
@@ -95,15 +89,11 @@ def validate(cfg: PretrainConfig) -> PretrainConfig:
         raise UserError("--stream renders forever: give --steps N")
     if cfg.steps == 0 and cfg.epochs == 0:
         raise UserError("give --epochs N or --steps N (> 0)")
-    if not deepspeed_config_path(cfg.deepspeed).is_file():
-        raise bad("deepspeed", f"neither a bundled config ({', '.join(bundled_deepspeed_names())}) nor a file")
+    if not is_config_name(cfg.deepspeed) and not Path(cfg.deepspeed).is_file():
+        raise bad("deepspeed", "neither a bundled config name (zero{0-3}_{fp32|bf16|fp16}) nor a JSON file")
     if cfg.resume not in ("", "auto") and not Path(cfg.resume).is_dir():
         raise bad("resume", "use 'auto' or an existing checkpoint folder")
     return cfg
-
-
-def bundled_deepspeed_names() -> list[str]:
-    return sorted(p.stem[3:] for p in CONFIGS.glob("ds_*.json"))
 
 
 def parse_config(argv: Sequence[str] | None, prog: str = "pretrain") -> PretrainConfig:
