@@ -2,7 +2,7 @@
 
 A program with a runaway loop can stall the GL driver for minutes (nothing interrupts a
 dispatch; a GPU may trip its watchdog). So the probe renders (Renderer.check: compile, render
-a few images, look for NaN and constant output) run in a child process,
+probe images, look for NaN and constant output) run in a child process,
 ``python -m synpat.gen.checks``, which reads the job as JSON on stdin and answers one JSON line
 per program; a program that gives no answer within its time limit is rejected as timed out, the
 child is killed and a fresh one goes on with the next program. (A plain subprocess, not
@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass
 
 from synpat.core.errors import UserError
 from .programs import Program
+from .renderer import MAX_NAN
+from .sampler import TIME_RANGE
 
 STARTUP_SECONDS = 60.0    # a fresh child: interpreter and GL context
 
@@ -32,13 +34,15 @@ class CheckSettings:
     device: int | None = None
     time_limit: float = 30.0    # seconds for one program's probe renders
     compile_seconds: float = 10.0   # allowed on top of the limit before the child is killed
+    max_nan: float = MAX_NAN    # largest fraction of NaN/Inf channel values in the probe images
+    time_range: tuple[float, float] = TIME_RANGE   # the run's iTime range, which the probes sample
 
 
 def _child() -> None:
     """The child's side: job on stdin; {"ready": true}, then {"reason": ...} per program, on stdout."""
     from .renderer import Renderer
     job = json.load(sys.stdin)
-    settings = CheckSettings(**job["settings"])
+    settings = CheckSettings(**{**job["settings"], "time_range": tuple(job["settings"]["time_range"])})
     programs = [Program(**p) for p in job["programs"]]
 
     def say(obj) -> None:
@@ -52,7 +56,7 @@ def _child() -> None:
         return
     say({"ready": True})
     for p in programs:
-        say({"reason": renderer.check(p, settings.time_limit)})
+        say({"reason": renderer.check(p, settings.time_limit, settings.max_nan, settings.time_range)})
 
 
 def _start(settings: CheckSettings, programs: list[Program]) -> subprocess.Popen:

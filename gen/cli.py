@@ -61,7 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--world-size", type=int, default=None, help="number of ranks (default: WORLD_SIZE or SLURM_NTASKS)")
     p.add_argument("--gl-device", type=int, default=None, help="EGL device index (default: LOCAL_RANK when launched)")
     p.add_argument("--check-seconds", type=float, default=d.check_seconds,
-                   help="reject a program whose probe images take longer")
+                   help="reject a program that cannot render 3 of its 8 probe images in this time")
+    p.add_argument("--max-nan", type=float, default=d.max_nan,
+                   help="reject a program when more than this fraction of its probe images' channel values "
+                        "is NaN/Inf (a NaN channel renders as 0, as on a GPU)")
     return p
 
 

@@ -25,7 +25,7 @@ from synpat.core.files import write_json_atomic
 from .programs import Program, find_programs
 from synpat.core.progress import Progress, format_seconds
 from synpat.core.ranks import Ranks, find_ranks
-from .renderer import Renderer, gl_context
+from .renderer import MAX_NAN, Renderer, gl_context
 from .sampler import TIME_RANGE, Sampler, Samples
 from .shards import FORMATS, encode_images, sample_files, sample_key, shard_files, shard_name, write_shard
 
@@ -57,6 +57,7 @@ class GenConfig:
     world_size: int | None = None
     gl_device: int | None = None
     check_seconds: float = 30.0
+    max_nan: float = MAX_NAN
 
     def validate(self) -> None:
         if self.format not in FORMATS:
@@ -70,6 +71,8 @@ class GenConfig:
             raise UserError("--count and --per-shader: give one of them, not both")
         if self.shard_size < 1 or self.workers < 1 or self.batch < 1 or self.check_seconds <= 0:
             raise UserError("--shard-size, --workers, --batch and --check-seconds: expected positive numbers")
+        if not 0 <= self.max_nan <= 1:
+            raise UserError(f"--max-nan: expected a fraction in 0..1, got {self.max_nan}")
         if not 0 <= self.time_range[0] < self.time_range[1]:
             raise UserError(f"--time-range: expected 0 <= min < max, got {self.time_range}")
         if self.resume and self.overwrite:
@@ -217,7 +220,8 @@ def open_renderer(cfg: GenConfig, ranks: Ranks) -> Renderer:
 
 def plan_job(renderer: Renderer, programs: list[Program], cfg: GenConfig) -> Plan:
     """Check the programs (rejections printed, or fatal with --strict) and size the job: count and shards."""
-    settings = CheckSettings(renderer.width, renderer.height, cfg.backend, renderer.device, cfg.check_seconds)
+    settings = CheckSettings(renderer.width, renderer.height, cfg.backend, renderer.device, cfg.check_seconds,
+                             max_nan=cfg.max_nan, time_range=cfg.time_range)
     accepted, rejected = accept_programs(programs, settings)
     if rejected and cfg.strict:
         raise UserError(f"{rejected[0][1]} (--strict)")

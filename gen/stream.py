@@ -19,7 +19,7 @@ import numpy as np
 from .checks import CheckSettings, accept_programs
 from synpat.core.errors import UserError
 from .programs import Program, find_programs
-from .renderer import Renderer
+from .renderer import MAX_NAN, Renderer
 from .sampler import TIME_RANGE, Sampler, Samples
 
 
@@ -37,6 +37,7 @@ class StreamConfig:
     world_size: int = 1
     start_step: int = 0          # resume: the global batch step to start from
     check_seconds: float = 30.0
+    max_nan: float = MAX_NAN
 
 
 class PatternStream:
@@ -67,7 +68,8 @@ class PatternStream:
         """The accepted programs; class id = position (as in synpat-gen's manifest)."""
         if self._programs is None:
             c = self.cfg
-            settings = CheckSettings(c.size[0], c.size[1], c.backend, c.gl_device, c.check_seconds)
+            settings = CheckSettings(c.size[0], c.size[1], c.backend, c.gl_device, c.check_seconds,
+                                     max_nan=c.max_nan, time_range=c.time_range)
             accepted, self.rejected = accept_programs(find_programs(c.shaders), settings)
             if not accepted:
                 raise UserError(f"{' '.join(map(str, self.cfg.shaders))}: none of the programs renders: "
