@@ -222,7 +222,7 @@ class Renderer:
     def render_many(self, programs: list[Program], samples: Samples) -> np.ndarray:
         """Samples of several programs (``samples.program`` indexes ``programs``) -> images (N, H, W, 3)
         uint8 in sample order."""
-        rgba, order = self._render_sorted(programs, samples)
+        rgba, order = self._render_readback(programs, samples)
         images = np.empty((len(samples), self.height, self.width, 3), dtype=np.uint8)
         images[order] = rgba[..., :3]
         return images
@@ -230,21 +230,22 @@ class Renderer:
     def render_rgba(self, program: Program, samples: Samples) -> np.ndarray:
         """-> (N, H, W, 4) uint8; a NaN channel is 0, an Inf one clamped; alpha is 255 - 85 x (the
         number of the pixel's RGB channels that were NaN/Inf)."""
-        rgba, order = self._render_sorted([program], _as_program(samples, 0))
+        rgba, order = self._render_readback([program], _as_program(samples, 0))
         out = np.empty_like(rgba)
         out[order] = rgba
         return out
 
-    def _render_sorted(self, programs: list[Program], samples: Samples) -> tuple[np.ndarray, np.ndarray]:
-        """-> (images (N, H, W, 4) uint8 sorted by program, order (N,): their rows in ``samples``)."""
+    def _render_readback(self, programs: list[Program], samples: Samples) -> tuple[np.ndarray, np.ndarray]:
+        """Render and read back to host memory -> (images (N, H, W, 4) uint8 sorted by program,
+        order (N,): their rows in ``samples``)."""
         out = np.empty((len(samples), self.height, self.width, 4), dtype=np.uint8)
 
         def read(first: int, n: int) -> None:
             self.output_buffer.read_into(out[first:first + n], size=n * self.width * self.height * 4)
 
-        return out, self.render_sorted(programs, samples, read)
+        return out, self.render_in_program_order(programs, samples, read)
 
-    def render_sorted(self, programs: list[Program], samples: Samples, read) -> np.ndarray:
+    def render_in_program_order(self, programs: list[Program], samples: Samples, read) -> np.ndarray:
         """Render ``samples`` sorted by program, ``max_batch`` at a time; after each chunk calls
         ``read(first, n)`` while the output SSBO holds sorted images [first, first + n) as (n, H, W)
         RGBA8 words (readback here; the GPU path maps the buffer into CUDA instead).
