@@ -7,6 +7,7 @@ manifest records the mapping.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 import importlib.util
 from pathlib import Path
@@ -15,6 +16,8 @@ from synpat.core.errors import UserError
 from .glsl import fragment_only_reason
 
 SUFFIXES = (".glsl", ".frag")
+UNKNOWN_FAMILY = "other"
+_FAMILY = re.compile(r"^[ \t]*//[ \t]*family[ \t]*:[ \t]*([\w.-]+)", re.M)
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,12 @@ class Program:
     def hash(self) -> str:
         """sha256 of the source (hex, 16 characters)."""
         return hashlib.sha256(self.source.encode()).hexdigest()[:16]
+
+    @property
+    def family(self) -> str:
+        """The family a ``// family: NAME`` comment line names, or UNKNOWN_FAMILY without one."""
+        m = _FAMILY.search(self.source)
+        return m.group(1) if m else UNKNOWN_FAMILY
 
     @property
     def fragment_reason(self) -> str | None:

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright 2026 synpat authors
+// family: dead_leaves
 //
 // dead_leaves -- family: dead-leaves model (front-to-back layers of random
 // occluding discs / rounded squares / ellipses with power-law sizes).

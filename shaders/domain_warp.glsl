@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright 2026 synpat authors
+// family: procedural_noise
 //
 // domain_warp -- family: domain warping (fbm evaluated at a point displaced by fbm).
 // iSeed  : noise salt, domain offset and palette colours.

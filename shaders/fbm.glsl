@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright 2026 synpat authors
+// family: procedural_noise
 //
 // fbm -- family: fbm (fractional Brownian motion of gradient noise).
 // iSeed  : lattice hash salt, domain offset, rotation and palette phases.

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright 2026 synpat authors
+// family: escape_fractal
 //
 // fractal_escape -- family: Julia / Mandelbrot escape-time fractals with smooth
 // (continuous) iteration colouring, <= 96 iterations.

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright 2026 synpat authors
+// family: inversion_fractal
 //
 // ifs_flame -- family: per-pixel iterated inversion folding (Kleinian-style
 // "abs-fold + circle inversion + translate" map), coloured by smooth orbit

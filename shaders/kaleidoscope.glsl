@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright 2026 synpat authors
+// family: geometric
 //
 // kaleidoscope -- family: polar mirror folding of a layered pattern.
 // iSeed  : fold offsets, inner pattern phases, palette.

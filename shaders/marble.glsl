@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright 2026 synpat authors
+// family: procedural_noise
 //
 // marble -- family: marble / wood veins (sine bands of a direction or ring
 // coordinate perturbed by turbulence = sum of |noise| octaves).

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright 2026 synpat authors
+// family: interference
 //
 // moire -- family: stripes / moire (two or three slightly different line or
 // ring gratings multiplied together, producing low-frequency beat patterns).

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright 2026 synpat authors
+// family: interference
 //
 // plasma_palette -- family: classic plasma (sum of sines of warped
 // coordinates) mapped through an iq-style cosine palette a + b*cos(2pi(c*t+d)).

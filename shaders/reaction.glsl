@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright 2026 synpat authors
+// family: cellular
 //
 // reaction -- family: reaction-diffusion look (Turing spots / labyrinth stripes),
 // faked by soft-thresholding narrow band-passed gradient noise.

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright 2026 synpat authors
+// family: raymarch
 //
 // sdf_raymarch -- family: small raymarched signed-distance scene
 // (three smooth-blended primitives over a ground plane, <= 64 steps, diffuse +

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright 2026 synpat authors
+// family: statistical
 //
 // spectral_noise -- family: 1/f^a random fields synthesised as a sum of random
 // sinusoids (log-spaced frequencies, random orientations and phases).

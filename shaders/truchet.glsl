@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright 2026 synpat authors
+// family: geometric
 //
 // truchet -- family: randomised Truchet tiles of quarter-circle arcs.
 // iSeed  : tile orientation hash, rotation, palette.

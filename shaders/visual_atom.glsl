@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright 2026 synpat authors
+// family: visual_atom
 //
 // visual_atom -- family: VisualAtom-like contours (concentric closed curves
 // whose radius is modulated by a sum of two sinusoids in the polar angle).

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright 2026 synpat authors
+// family: cellular
 //
 // voronoi -- family: Worley / cellular noise (F1, F2 distances, cell ids).
 // iSeed  : feature-point hash salt, rotation, palette.

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright 2026 synpat authors
+// family: interference
 //
 // waves -- family: interference of several circular and plane waves.
 // iSeed  : source positions, directions, phases and palette.
