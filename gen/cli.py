@@ -34,6 +34,20 @@ def parse_range(text: str) -> tuple[float, float]:
     return lo, hi
 
 
+def parse_mix(text: str) -> dict[str, float]:
+    """'dead_leaves=2,statistical=1' -> {'dead_leaves': 2.0, 'statistical': 1.0}."""
+    mix = {}
+    for part in text.split(","):
+        name, eq, weight = part.partition("=")
+        try:
+            mix[name.strip()] = float(weight)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected FAMILY=WEIGHT,..., got '{part}'") from None
+        if not eq or not name.strip():
+            raise argparse.ArgumentTypeError(f"expected FAMILY=WEIGHT,..., got '{part}'")
+    return mix
+
+
 def build_parser() -> argparse.ArgumentParser:
     d = GenConfig()
     p = argparse.ArgumentParser(prog="synpat-gen", description=__doc__.split("\n\n")[0],
@@ -65,6 +79,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-nan", type=float, default=d.max_nan,
                    help="reject a program when more than this fraction of its probe images' channel values "
                         "is NaN/Inf (a NaN channel renders as 0, as on a GPU)")
+    s = p.add_argument_group("statistics and filters (synpat.gen.stats: TV, entropies, Canny edge density)")
+    s.add_argument("--stats", action="store_true", help="store each image's statistics in its json")
+    s.add_argument("--max-tv", type=float, default=None, help="drop images whose total variation is above this")
+    s.add_argument("--min-std", type=float, default=None,
+                   help="drop images whose per-channel standard deviation (mean of R, G, B; 0..1) is below this")
+    s.add_argument("--max-edge", type=float, default=None, help="drop images whose Canny edge density is above this")
+    s.add_argument("--filter-programs", action="store_true",
+                   help="apply the filters to each program's 8 probe images instead: drop a program when more than half fail")
+    s.add_argument("--mix", type=parse_mix, default=None, metavar="FAMILY=W,...",
+                   help="share of each program family ('// family:' line) in the samples; families not named get none")
     return p
 
 

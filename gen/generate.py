@@ -17,8 +17,11 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from . import __version__
 from .checks import CheckSettings, accept_programs
+from .filters import StatFilters, filter_programs
 from synpat.core.devices import gl_device_index
 from synpat.core.errors import UserError
 from synpat.core.files import write_json_atomic
@@ -27,7 +30,8 @@ from synpat.core.progress import Progress, format_seconds
 from synpat.core.ranks import Ranks, find_ranks
 from .renderer import MAX_NAN, Renderer, gl_context
 from .sampler import TIME_RANGE, Sampler, Samples
-from .shards import FORMATS, encode_images, sample_files, sample_key, shard_files, shard_name, write_shard
+from .shards import FORMATS, INDEX_VERSION, encode_images, sample_files, sample_key, shard_files, shard_name, write_shard
+from .stats import image_stats, stats_row
 
 MANIFEST = "manifest.json"
 MANIFEST_SECONDS = 30.0   # how often a running job refreshes the manifest's list of complete shards
@@ -58,6 +62,15 @@ class GenConfig:
     gl_device: int | None = None
     check_seconds: float = 30.0
     max_nan: float = MAX_NAN
+    stats: bool = False                # store image statistics in each sample's json
+    max_tv: float | None = None        # filters on the statistics (synpat.gen.filters)
+    min_std: float | None = None
+    max_edge: float | None = None
+    filter_programs: bool = False      # apply the filters to programs' probe images, not to samples
+    mix: dict[str, float] | None = None   # family -> weight; families not named get none
+
+    def filters(self) -> StatFilters:
+        return StatFilters(self.max_tv, self.min_std, self.max_edge)
 
     def validate(self) -> None:
         if self.format not in FORMATS:
@@ -79,6 +92,10 @@ class GenConfig:
             raise UserError("--resume and --overwrite: give one of them, not both")
         if not self.prefix or "/" in self.prefix:
             raise UserError(f"--prefix: expected a file name prefix without '/', got '{self.prefix}'")
+        if self.filter_programs and not self.filters().active:
+            raise UserError("--filter-programs: give at least one of --max-tv, --min-std, --max-edge")
+        if self.mix is not None and (min(self.mix.values(), default=-1) < 0 or sum(self.mix.values()) <= 0):
+            raise UserError(f"--mix: expected family=weight pairs with weights >= 0 and a positive sum, got {self.mix}")
 
 
 @dataclass
@@ -89,6 +106,8 @@ class Plan:
     count: int
     shards: int
     renderer: str
+    dropped_programs: int = 0                                      # of ``rejected``, by --filter-programs
+    mix: tuple[tuple[int, ...], tuple[float, ...]] | None = None   # the Sampler's family mix
 
 
 def content_settings(cfg: GenConfig, plan: Plan) -> dict:
@@ -98,7 +117,35 @@ def content_settings(cfg: GenConfig, plan: Plan) -> dict:
         "quality": cfg.quality, "shard_size": cfg.shard_size, "prefix": cfg.prefix,
         "time_range": list(cfg.time_range), "backend": cfg.backend,
         "programs": [[p.name, p.hash] for p in plan.programs],
+        **_stats_settings(cfg),
     }
+
+
+def _stats_settings(cfg: GenConfig) -> dict:
+    """The statistics, filter and mix settings, present only when used (older manifests match)."""
+    extra = {}
+    if cfg.stats or cfg.filters().active:
+        extra["stats"] = {"store": cfg.stats, "filters": cfg.filters().settings(),
+                          "filter_programs": cfg.filter_programs}
+    if cfg.mix is not None:
+        extra["mix"] = dict(sorted(cfg.mix.items()))
+    return extra
+
+
+def _filtered(cfg: GenConfig, plan: Plan, complete: list[str]) -> dict:
+    """How many programs and samples of the complete shards the filters dropped (sample counts
+    from the shards' .idx files, so a resumed run counts the shards of earlier runs too)."""
+    out, done = Path(cfg.out), set(complete)
+    planned = kept = 0
+    for s in range(plan.shards):
+        name = shard_name(cfg.prefix, s)
+        if name in done:
+            planned += min(cfg.shard_size, plan.count - s * cfg.shard_size)
+            with open(out / f"{name}.idx") as f:
+                version, _, n = f.readline().partition(" ")
+            kept += int(n) if version == INDEX_VERSION else 0
+    return {"filters": cfg.filters().settings(), "programs_dropped": plan.dropped_programs,
+            "samples_dropped": planned - kept, "samples_kept": kept}
 
 
 def manifest(cfg: GenConfig, plan: Plan, complete: list[str]) -> dict:
@@ -112,6 +159,7 @@ def manifest(cfg: GenConfig, plan: Plan, complete: list[str]) -> dict:
         "rejected": [{"name": p.name, "hash": p.hash, "path": p.path, "reason": r} for p, r in plan.rejected],
         "shards": {"total": plan.shards, "complete": complete},
         "samples": plan.count,
+        **({"filtered": _filtered(cfg, plan, complete)} if cfg.filters().active else {}),
     }
 
 
@@ -200,7 +248,8 @@ def update_manifest(out: Path, cfg: GenConfig, plan: Plan) -> None:
 # -- rendering ---------------------------------------------------------------------------------
 
 def sample_meta(program: Program, cls: int, samples: Samples, row: int, size: tuple[int, int]) -> dict:
-    return {"program": program.name, "hash": program.hash, "class": cls, "index": int(samples.index[row]),
+    return {"program": program.name, "family": program.family, "hash": program.hash, "class": cls,
+            "index": int(samples.index[row]),
             "time": float(samples.time[row]), "seed": int(samples.seed[row]),
             "params": [float(x) for x in samples.params[row]], "size": list(size)}
 
@@ -229,9 +278,28 @@ def plan_job(renderer: Renderer, programs: list[Program], cfg: GenConfig) -> Pla
         print(reason, file=sys.stderr)
     if not accepted:
         raise UserError(f"--shaders: none of the {len(programs)} programs renders (reasons above)")
+    dropped = []
+    if cfg.filter_programs:
+        accepted, dropped = filter_programs(renderer, accepted, cfg.filters(), cfg.time_range)
+        for _, reason in dropped:
+            print(reason, file=sys.stderr)
+        if not accepted:
+            raise UserError("--filter-programs: every program fails the filters (reasons above)")
     count = cfg.count if cfg.count is not None else (cfg.per_shader or 1000) * len(accepted)
     shards = -(-count // cfg.shard_size)
-    return Plan(accepted, rejected, count, shards, renderer.device_name)
+    return Plan(accepted, rejected + dropped, count, shards, renderer.device_name, len(dropped),
+                family_mix(accepted, cfg.mix))
+
+
+def family_mix(programs: list[Program], mix: dict[str, float] | None) -> tuple[tuple[int, ...], tuple[float, ...]] | None:
+    """--mix over the run's programs -> (family index of each program, weight of each family), or None."""
+    if mix is None:
+        return None
+    families = sorted({p.family for p in programs})
+    unknown = sorted(set(mix) - set(families))
+    if unknown:
+        raise UserError(f"--mix: no program of family '{unknown[0]}' in this run (families: {', '.join(families)})")
+    return tuple(families.index(p.family) for p in programs), tuple(float(mix.get(f, 0.0)) for f in families)
 
 
 def generate(cfg: GenConfig) -> dict:
@@ -247,20 +315,35 @@ def generate(cfg: GenConfig) -> dict:
     prepare_output(out, cfg, plan, ranks, mine)
 
     todo = [s for s in mine if not (out / f"{shard_name(cfg.prefix, s)}.tar").exists()]
-    sampler = Sampler(len(plan.programs), cfg.seed, cfg.time_range)
+    sampler = Sampler(len(plan.programs), cfg.seed, cfg.time_range, plan.mix)
+    filters = cfg.filters()
+    drop_samples = filters.active and not cfg.filter_programs   # else the filters dropped programs
+    want_stats = cfg.stats or drop_samples
+    dropped = 0
     total = sum(min(cfg.shard_size, plan.count - s * cfg.shard_size) for s in todo)
     label = "synpat-gen" if ranks.world_size == 1 else f"synpat-gen[{ranks.rank}/{ranks.world_size}]"
     progress = Progress(total, label)
     written = 0
     manifest_time = time.perf_counter()
 
-    def finish(shard: int, samples: Samples, encoded) -> int:
-        nonlocal manifest_time
+    def finish(shard: int, samples: Samples, encoded, measured) -> int:
+        nonlocal manifest_time, dropped
         images = [b for chunk in encoded for b in chunk.result()]
+        stats = keep = None
+        if measured:
+            parts = [chunk.result() for chunk in measured]
+            stats = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+            if drop_samples:
+                keep = filters.passes(stats)
+                dropped += int((~keep).sum())
         entries = []
         for row, data in enumerate(images):
+            if keep is not None and not keep[row]:
+                continue
             cls = int(samples.program[row])
             meta = sample_meta(plan.programs[cls], cls, samples, row, cfg.size)
+            if cfg.stats:
+                meta["stats"] = stats_row(stats, row)
             entries.append((sample_key(int(samples.index[row])), sample_files(data, cfg.format, cls, meta)))
         nbytes = write_shard(out, shard_name(cfg.prefix, shard), entries)
         if time.perf_counter() - manifest_time > MANIFEST_SECONDS:
@@ -277,22 +360,28 @@ def generate(cfg: GenConfig) -> dict:
             step = max(1, -(-len(images) // (2 * cfg.workers)))
             encoded = [pool.submit(encode_images, images[i:i + step], cfg.format, cfg.quality)
                        for i in range(0, len(images), step)]
+            measured = [pool.submit(image_stats, images[i:i + step])
+                        for i in range(0, len(images), step)] if want_stats else []
             if pending:   # encode this shard while writing the previous one
                 written += finish(*pending)
-            pending = (shard, samples, encoded)
+            pending = (shard, samples, encoded, measured)
         if pending:
             written += finish(*pending)
     update_manifest(out, cfg, plan)
     progress.close()
     return {"label": label, "images": total, "shards": len(todo), "skipped": len(mine) - len(todo),
             "programs": len(plan.programs), "rejected": len(plan.rejected), "seconds": progress.elapsed,
-            "bytes": written, "out": str(out), "size": cfg.size, "format": cfg.format}
+            "bytes": written, "out": str(out), "size": cfg.size, "format": cfg.format,
+            "filters": filters.active, "dropped_samples": dropped, "dropped_programs": plan.dropped_programs}
 
 
 def summary_line(s: dict) -> str:
     rate = s["images"] / max(s["seconds"], 1e-9)
     skipped = f", {s['skipped']} already done" if s["skipped"] else ""
     shards = f"{s['shards']} shard" + ("" if s["shards"] == 1 else "s")
-    return (f"{s['label']}: wrote {s['images']} images in {shards}{skipped} "
+    if s.get("filters"):
+        skipped += (f", filters dropped {s['dropped_samples']} of {s['images']} samples"
+                    f" and {s['dropped_programs']} programs")
+    return (f"{s['label']}: wrote {s['images'] - s.get('dropped_samples', 0)} images in {shards}{skipped} "
             f"({s['size'][0]}x{s['size'][1]} {s['format']}, {s['bytes'] / 2**20:.1f} MiB) from {s['programs']} programs "
             f"({s['rejected']} rejected) in {format_seconds(s['seconds'])}, {rate:.1f} img/s -> {s['out']}")

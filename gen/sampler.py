@@ -14,9 +14,10 @@ from functools import lru_cache
 import numpy as np
 
 TIME_RANGE = (0.1, 10.0)
+MIX_BLOCK = 1000
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_STREAMS = {"order": 1, "time": 2, "seed": 3, "params": 4}
+_STREAMS = {"order": 1, "time": 2, "seed": 3, "params": 4, "mix": 5, "member": 6}
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -46,6 +47,42 @@ def _block_order(seed: int, num_programs: int, block: int) -> np.ndarray:
     return np.argsort(keys, kind="stable")
 
 
+def mix_quotas(weights: tuple[float, ...], slots: int) -> np.ndarray:
+    """(F,) slots per family out of ``slots``, proportional to ``weights`` (largest remainder)."""
+    share = np.asarray(weights, dtype=np.float64) / float(sum(weights)) * slots
+    quota = np.floor(share).astype(np.int64)
+    extra = np.argsort(-(share - quota), kind="stable")[:slots - int(quota.sum())]
+    quota[extra] += 1
+    return quota
+
+
+@lru_cache(maxsize=64)
+def _mix_block(seed: int, weights: tuple[float, ...], block: int) -> np.ndarray:
+    """(MIX_BLOCK,) int64: the family of each position of one block of indices."""
+    slots = np.repeat(np.arange(len(weights)), mix_quotas(weights, MIX_BLOCK))
+    keys = hash64(seed, "mix", np.arange(MIX_BLOCK, dtype=np.uint64) + np.uint64(block) * np.uint64(MIX_BLOCK))
+    return slots[np.argsort(keys, kind="stable")]
+
+
+def mixed_programs(seed: int, index: np.ndarray, family_of: tuple[int, ...], weights: tuple[float, ...]) -> np.ndarray:
+    """index: (N,) int64 -> (N,) program ids, families in the shares of ``weights`` (F,);
+    ``family_of``: (P,) the family of each program."""
+    block, pos = np.divmod(index, MIX_BLOCK)
+    family = np.empty_like(index)
+    for b in np.unique(block):
+        here = block == b
+        family[here] = _mix_block(seed, weights, int(b))[pos[here]]
+    family_of = np.asarray(family_of, dtype=np.int64)
+    members = [np.flatnonzero(family_of == f) for f in range(len(weights))]
+    pick = hash64(seed, "member", index)
+    program = np.empty_like(index)
+    for f, ids in enumerate(members):
+        here = family == f
+        if here.any():
+            program[here] = ids[(pick[here] % np.uint64(len(ids))).astype(np.int64)]
+    return program
+
+
 @dataclass(frozen=True)
 class Samples:
     """What to render for N samples (all arrays of length N)."""
@@ -67,15 +104,19 @@ class Sampler:
     num_programs: int
     seed: int = 0
     time_range: tuple[float, float] = TIME_RANGE
+    mix: tuple[tuple[int, ...], tuple[float, ...]] | None = None   # (family of each program, family weights)
 
     def __call__(self, index: np.ndarray) -> Samples:
         """index: (N,) int64 global sample indices -> their Samples."""
         index = np.asarray(index, dtype=np.int64)
-        block, pos = np.divmod(index, self.num_programs)
-        program = np.empty_like(index)
-        for b in np.unique(block):
-            here = block == b
-            program[here] = _block_order(self.seed, self.num_programs, int(b))[pos[here]]
+        if self.mix is not None:
+            program = mixed_programs(self.seed, index, *self.mix)
+        else:
+            block, pos = np.divmod(index, self.num_programs)
+            program = np.empty_like(index)
+            for b in np.unique(block):
+                here = block == b
+                program[here] = _block_order(self.seed, self.num_programs, int(b))[pos[here]]
         lo, hi = self.time_range
         time = (lo + (hi - lo) * _unit(hash64(self.seed, "time", index)).astype(np.float64)).astype(np.float32)
         time = np.minimum(time, np.nextafter(np.float32(hi), np.float32(lo)))
