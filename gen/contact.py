@@ -1,6 +1,7 @@
 """synpat-view: a contact sheet PNG of shards, one row per program.
 
     synpat-view shards/ --out contact.png --per-program 8
+    synpat-view --live --shaders shaders/      (a live window: synpat.gen.live_view)
 """
 
 from __future__ import annotations
@@ -93,6 +94,10 @@ def contact_sheet(rows: dict[int, tuple[str, list[Image.Image]]], tile: int) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--live" in argv:   # the live viewer (synpat.gen.live_view)
+        from .live_view import main as live_main
+        return live_main([a for a in argv if a != "--live"])
     p = argparse.ArgumentParser(prog="synpat-view", description=__doc__.split("\n\n")[0])
     p.add_argument("shards", nargs="+", help="shard folders or .tar files")
     p.add_argument("--out", default="contact.png", help="PNG to write")

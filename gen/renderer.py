@@ -104,7 +104,7 @@ class Renderer:
     """Renders programs at ``width`` x ``height`` on one GL context, ``max_batch`` images a call at most."""
 
     def __init__(self, width: int, height: int | None = None, backend: str = "auto",
-                 device: int | None = None, max_batch: int = 256):
+                 device: int | None = None, max_batch: int = 256, ctx: moderngl.Context | None = None):
         if backend not in BACKENDS:
             raise UserError(f"--backend: expected one of {', '.join(BACKENDS)}, got '{backend}'")
         self.width, self.height = int(width), int(height or width)
@@ -112,7 +112,7 @@ class Renderer:
             raise UserError(f"--size: expected 1..8192 pixels, got {self.width}x{self.height}")
         self.backend = backend
         self.device = device
-        self.ctx = gl_context(device)
+        self.ctx = ctx or gl_context(device)   # ctx: a window's context (the live viewer)
         image_bytes = self.width * self.height * 4
         ssbo_limit = self.ctx.info["GL_MAX_SHADER_STORAGE_BLOCK_SIZE"]
         self.max_batch = max(1, min(int(max_batch), ssbo_limit // image_bytes, 2048))
