@@ -34,7 +34,7 @@ def _entropy(codes: np.ndarray, bins: int) -> np.ndarray:
     """codes: (N, M) ints in [0, bins) -> (N,) float32 Shannon entropy in bits of each row's histogram."""
     n, m = codes.shape
     offset = (np.arange(n, dtype=np.int64) * bins)[:, None]
-    counts = np.bincount((codes + offset).ravel(), minlength=n * bins).reshape(n, bins)
+    counts = np.bincount((codes + offset).ravel(), minlength=n * bins).reshape(n, bins)   # int64 sum
     p = counts / float(m)
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(counts > 0, -p * np.log2(np.where(counts > 0, p, 1.0)), 0.0)
@@ -47,8 +47,9 @@ def luma(images: np.ndarray) -> np.ndarray:
 
 
 def colour_entropy(images: np.ndarray) -> np.ndarray:
-    q = (_check(images) >> np.uint8(8 - int(np.log2(COLOUR_LEVELS)))).astype(np.int64)
-    codes = (q[..., 0] * COLOUR_LEVELS + q[..., 1]) * COLOUR_LEVELS + q[..., 2]
+    bits = int(np.log2(COLOUR_LEVELS))
+    q = (_check(images) >> np.uint8(8 - bits)).astype(np.uint16)
+    codes = (q[..., 0] << np.uint16(2 * bits)) | (q[..., 1] << np.uint16(bits)) | q[..., 2]
     return _entropy(codes.reshape(len(q), -1), COLOUR_LEVELS ** 3)
 
 
@@ -122,13 +123,18 @@ def _canny_luma(grey: np.ndarray, low: float, high: float) -> np.ndarray:
         keep |= here & (mag > at(dy, dx)) & (mag >= at(-dy, -dx))
     weak = keep & (mag >= np.float32(low * low))
     edges = weak & (mag >= np.float32(high * high))
-    count = np.count_nonzero(edges)
-    while True:   # hysteresis: grow strong edges through 8-connected weak pixels until stable
-        edges = _dilate(edges) & weak
-        grown = np.count_nonzero(edges)
-        if grown == count:
-            return edges
-        count = grown
+    # hysteresis: grow strong edges through 8-connected weak pixels until stable, iterating only
+    # on the images that still change (a long weak chain costs its own image, not the batch)
+    active = np.arange(len(edges))
+    counts = np.count_nonzero(edges.reshape(len(edges), -1), axis=1)
+    while len(active):
+        grown = _dilate(edges[active]) & weak[active]
+        now = np.count_nonzero(grown.reshape(len(active), -1), axis=1)
+        edges[active] = grown
+        changed = now != counts[active]
+        counts[active] = now
+        active = active[changed]
+    return edges
 
 
 def edge_density(images: np.ndarray) -> np.ndarray:
