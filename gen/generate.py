@@ -17,8 +17,6 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from . import __version__
 from .checks import CheckSettings, accept_programs
 from .filters import StatFilters, filter_programs
@@ -31,7 +29,8 @@ from synpat.core.ranks import Ranks, find_ranks
 from .renderer import MAX_NAN, Renderer, gl_context
 from .sampler import TIME_RANGE, Sampler, Samples
 from .shards import FORMATS, INDEX_VERSION, encode_images, sample_files, sample_key, shard_files, shard_name, write_shard
-from .stats import image_stats, stats_row
+from .gl_stats import GLStats, render_measured
+from .stats import stats_row
 
 MANIFEST = "manifest.json"
 MANIFEST_SECONDS = 30.0   # how often a running job refreshes the manifest's list of complete shards
@@ -319,6 +318,7 @@ def generate(cfg: GenConfig) -> dict:
     filters = cfg.filters()
     drop_samples = filters.active and not cfg.filter_programs   # else the filters dropped programs
     want_stats = cfg.stats or drop_samples
+    gl_stats = GLStats(renderer) if want_stats else None   # measured on the GPU, chunk by chunk
     dropped = 0
     total = sum(min(cfg.shard_size, plan.count - s * cfg.shard_size) for s in todo)
     label = "synpat-gen" if ranks.world_size == 1 else f"synpat-gen[{ranks.rank}/{ranks.world_size}]"
@@ -326,16 +326,12 @@ def generate(cfg: GenConfig) -> dict:
     written = 0
     manifest_time = time.perf_counter()
 
-    def finish(shard: int, samples: Samples, encoded, measured) -> int:
+    def finish(shard: int, samples: Samples, encoded, stats) -> int:
         nonlocal manifest_time, dropped
         images = [b for chunk in encoded for b in chunk.result()]
-        stats = keep = None
-        if measured:
-            parts = [chunk.result() for chunk in measured]
-            stats = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-            if drop_samples:
-                keep = filters.passes(stats)
-                dropped += int((~keep).sum())
+        keep = filters.passes(stats) if drop_samples else None
+        if keep is not None:
+            dropped += int((~keep).sum())
         entries = []
         for row, data in enumerate(images):
             if keep is not None and not keep[row]:
@@ -356,15 +352,16 @@ def generate(cfg: GenConfig) -> dict:
         pending = None
         for shard in todo:
             samples = sampler.range(shard * cfg.shard_size, min((shard + 1) * cfg.shard_size, plan.count))
-            images = renderer.render_many(plan.programs, samples)
+            if gl_stats is not None:
+                images, stats = render_measured(renderer, gl_stats, plan.programs, samples)
+            else:
+                images, stats = renderer.render_many(plan.programs, samples), None
             step = max(1, -(-len(images) // (2 * cfg.workers)))
             encoded = [pool.submit(encode_images, images[i:i + step], cfg.format, cfg.quality)
                        for i in range(0, len(images), step)]
-            measured = [pool.submit(image_stats, images[i:i + step])
-                        for i in range(0, len(images), step)] if want_stats else []
             if pending:   # encode this shard while writing the previous one
                 written += finish(*pending)
-            pending = (shard, samples, encoded, measured)
+            pending = (shard, samples, encoded, stats)
         if pending:
             written += finish(*pending)
     update_manifest(out, cfg, plan)
