@@ -1,6 +1,6 @@
-"""Image statistics (synpat.gen.stats) against rendering, in one run: stats img/s on rendered
-images, render img/s, and synpat-gen's rate with and without --stats (target: --stats costs at
-most 15% of the rate).
+"""Image statistics against rendering, in one run: render img/s, the numpy statistics
+(synpat.gen.stats) and the GPU ones (synpat.gen.gl_stats, rendered chunks measured in place) in
+img/s, and synpat-gen's rate with and without --stats (target: --stats costs at most 15%).
 
     python benchmarks/bench_stats.py [--programs fbm,dl_squares,...] [--size 224] [--count 512]
 """
@@ -18,6 +18,7 @@ from common import emit, pick_programs
 from synpat.gen.generate import GenConfig, generate
 from synpat.gen.renderer import Renderer
 from synpat.gen.sampler import Sampler
+from synpat.gen.gl_stats import GLStats, render_measured
 from synpat.gen.stats import image_stats
 
 
@@ -45,9 +46,16 @@ def main() -> None:
     for images in chunks:
         image_stats(images)
     stats = args.count / (time.perf_counter() - start)
+    gl = GLStats(renderer)
+    start = time.perf_counter()
+    for s in range(0, args.count, args.shard_size):
+        render_measured(renderer, gl, programs, sampler.range(s, min(s + args.shard_size, args.count)))
+    measured = args.count / (time.perf_counter() - start)
     device = renderer.device_name
     emit("stats", "render_rate", render, "img/s", device, size=args.size, programs=names)
-    emit("stats", "stats_rate", stats, "img/s", "cpu (numpy, 1 thread)", size=args.size, programs=names)
+    emit("stats", "render_with_gl_stats_rate", measured, "img/s", device, size=args.size, programs=names)
+    emit("stats", "gl_stats_rate", 1.0 / max(1.0 / measured - 1.0 / render, 1e-9), "img/s", device, size=args.size)
+    emit("stats", "numpy_stats_rate", stats, "img/s", "cpu (numpy, 1 thread)", size=args.size, programs=names)
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "shaders"
