@@ -8,7 +8,7 @@ arithmetic. Passes over the renderer's output SSBO (images [0, n), packed RGBA8,
     magnitude     squared Sobel magnitude of the blurred luma                   (a)
     suppress      non-maximum suppression and thresholds -> 0, 1 weak, 2 strong (e)
     grow          hysteresis in place: weak pixels next to strong ones flood their chain;
-                  repeated until a pass changes nothing (the same closure as numpy's)  (e)
+                  repeated only when a flood was cut short (the same closure as numpy's) (e)
     rows          per image row: colour and luma histograms (atomics), sums of |neighbour
                   differences|, of values and squares per channel, strong-edge count
 The host reads the histograms and the row sums and finishes as numpy does.
@@ -34,7 +34,7 @@ layout(std430, binding = 3) buffer B {{ float b[]; }};
 layout(std430, binding = 4) buffer E {{ uint e[]; }};
 layout(std430, binding = 5) buffer Hist {{ uint hist[]; }};
 layout(std430, binding = 6) buffer Rows {{ uint rows[]; }};
-layout(std430, binding = 7) buffer Flag {{ uint changed; }};
+layout(std430, binding = 7) buffer Flag {{ uint changed; uint overflow; }};
 uniform ivec2 size;   // W, H
 int W = size.x, H = size.y;
 int at(int img, int y, int x) {{ return (img * H + y) * W + x; }}
@@ -102,7 +102,8 @@ void main() {
 }""",
     "grow": """
 // A weak pixel next to a strong one turns strong and floods on through the weak pixels it
-// reaches (a bounded depth-first walk): a whole chain in one pass, not one pixel per pass.
+// reaches (a depth-first walk): a whole chain in one pass, not one pixel per pass. Only a walk
+// that outgrows its stack or step budget leaves work for another pass (counted in overflow).
 bool strongAround(int img, int y, int x) {
     for (int dy = -1; dy <= 1; dy++)
     for (int dx = -1; dx <= 1; dx++) {
@@ -131,9 +132,11 @@ void main() {
                 e[q] = 2u;
                 atomicAdd(changed, 1u);
                 if (top < 64) stack[top++] = ivec2(xx, yy);
+                else atomicAdd(overflow, 1u);
             }
         }
     }
+    if (top > 0) atomicAdd(overflow, 1u);
 }""",
     "rows": """
 uniform ivec3 lumaWeights;
@@ -192,7 +195,7 @@ class GLStats:
         self.a, self.b, self.e = (ctx.buffer(reserve=n * h * w * 4) for _ in range(3))
         self.hist = ctx.buffer(reserve=n * HIST_BINS * 4)
         self.rows = ctx.buffer(reserve=n * h * ROW_FIELDS * 4)
-        self.flag = ctx.buffer(reserve=4)
+        self.flag = ctx.buffer(reserve=8)
 
     def _run(self, name: str, n: int) -> None:
         w, h = self.renderer.width, self.renderer.height
@@ -210,10 +213,11 @@ class GLStats:
             buf.bind_to_storage_buffer(binding)
         for name in ("vblur", "hblur", "magnitude", "suppress"):
             self._run(name, n)
-        while True:   # hysteresis until stable (in place: a pass may carry a change far)
-            self.flag.write(b"\0\0\0\0")
+        while True:   # hysteresis: again only while a walk was cut short and changed something
+            self.flag.write(bytes(8))
             self._run("grow", n)
-            if np.frombuffer(self.flag.read(), np.uint32)[0] == 0:
+            changed, overflow = np.frombuffer(self.flag.read(), np.uint32)
+            if changed == 0 or overflow == 0:
                 break
         self.hist.clear()
         self._run("rows", n)
