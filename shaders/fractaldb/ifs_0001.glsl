@@ -60,7 +60,7 @@ void mainImage(out vec4 fragColor, in vec2 fragCoord) {
         inv[i] = inverse(A[i]);
     }
     // depth-first search: at each depth try the maps whose image of the disc is near the point
-    const int DEPTH = 10;
+    const int DEPTH = 8;
     vec2 xs[DEPTH];
     int branch[DEPTH];
     float scale[DEPTH];
@@ -68,7 +68,7 @@ void mainImage(out vec4 fragColor, in vec2 fragCoord) {
     xs[0] = x; branch[0] = 0; scale[0] = 1.0;
     bool hit = false;
     int first = 0, second = 0;
-    for (int step = 0; step < 72; step++) {
+    for (int step = 0; step < 40; step++) {
         if (scale[d] * R < px || d == DEPTH - 1) { hit = true; break; }
         int i = branch[d];
         if (i >= N) {
