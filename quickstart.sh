@@ -10,6 +10,7 @@ case "$what" in demo|test) ;; *) echo "usage: bash quickstart.sh demo|test" >&2;
 
 # 1. System packages for headless OpenGL (EGL + Mesa's llvmpipe when there is no GPU driver).
 apt_pkgs="libegl1 libegl-mesa0 libgl1-mesa-dri libgles2 python3-venv"
+if [ "$what" = test ]; then apt_pkgs="$apt_pkgs xvfb xauth libgl1 libglx-mesa0"; fi   # the live viewer test: a window under Xvfb
 missing=$(for p in $apt_pkgs; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || echo "$p"; done)
 if [ -n "$missing" ]; then
     echo "quickstart: installing $missing" >&2
@@ -20,7 +21,7 @@ fi
 # 2. A virtualenv with synpat installed editable; reinstalled only when pyproject.toml changes.
 py=$(command -v python3.11 || command -v python3)
 [ -x .venv/bin/python ] || "$py" -m venv .venv
-extras=$([ "$what" = test ] && echo "train,audio,test" || echo "train,audio")
+extras=$([ "$what" = test ] && echo "train,audio,test,view" || echo "train,audio")
 stamp=".venv/.stamp-$extras-$(sha256sum pyproject.toml | cut -c1-16)"
 if [ ! -e "$stamp" ]; then
     echo "quickstart: installing synpat[$extras] into .venv" >&2
