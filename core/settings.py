@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from dataclasses import asdict, field, fields
 from pathlib import Path
@@ -72,10 +73,13 @@ def check_keys(cls, keys, where: str) -> None:
 
 
 def check_ranges(cfg, positive: Sequence[str] = (), non_negative: Sequence[str] = ()) -> None:
-    """UserError for the first named field that is not > 0 (positive) or >= 0 (non_negative)."""
+    """UserError for the first named field that is not a finite number > 0 (positive) or >= 0 (non_negative)."""
     for names, ok, why in ((positive, lambda v: v > 0, "must be > 0"), (non_negative, lambda v: v >= 0, "must be >= 0")):
         for name in names:
-            if not ok(getattr(cfg, name)):
+            value = getattr(cfg, name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise UserError(f"bad config value {name}={value!r}: must be a finite number")
+            if not ok(value):
                 raise UserError(f"bad config value {name}={getattr(cfg, name)!r}: {why}")
 
 
