@@ -140,7 +140,7 @@ def pretrain_argv(cfg: ExperimentConfig, shards: Path, out: Path, steps: int, ep
     argv = [sys.executable, "-m", "synpat.train.pretrain", "--data", str(shards), "--out", str(out),
             "--model", cfg.model, "--img-size", str(cfg.img_size), "--batch-size", str(cfg.pretrain_batch),
             "--blr", str(cfg.pretrain_blr), "--seed", str(cfg.seed), "--resume", "auto", "--loader", "torch",
-            "--num-workers", "1", "--warmup", "0.1"]
+            "--num-workers", "1", "--warmup", "0.1", "--save-every", "100", "--recon-every", "250"]
     argv += ["--steps", str(steps)] if steps else ["--epochs", str(epochs)]
     if cfg.pretrain_config:
         argv += ["--config", cfg.pretrain_config]
