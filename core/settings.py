@@ -53,7 +53,7 @@ def coerce(name: str, value, default):
                 return False
         else:
             try:
-                return kind(text)
+                return _finite(name, kind(text))
             except ValueError:
                 pass
         raise UserError(f"bad config value {name}={value!r}: not a {kind.__name__}")
@@ -61,6 +61,13 @@ def coerce(name: str, value, default):
         return float(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise UserError(f"bad config value {name}={value!r}: not a {kind.__name__}")
+    return _finite(name, value)
+
+
+def _finite(name: str, value):
+    """Every number setting is finite: inf or nan would only fail later, far from the cause."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UserError(f"bad config value {name}={value!r}: not a finite number")
     return value
 
 
@@ -88,7 +95,12 @@ def read_config_file(cls, path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"config file {path} not found")
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise UserError(f"config file {path}: not UTF-8 text (byte {err.start}); expected JSON or YAML") from None
+    except OSError as err:
+        raise UserError(f"config file {path}: cannot read ({err.strerror})") from None
     if path.suffix in (".yaml", ".yml"):
         import yaml
         try:
