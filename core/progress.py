@@ -11,6 +11,10 @@ def format_seconds(s: float) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
 
 
+def format_rate(r: float) -> str:
+    return f"{r:.2f}" if r < 10 else f"{r:.1f}" if r < 100 else f"{r:.0f}"
+
+
 class Progress:
     """Call ``update(n, note)`` as work completes; prints at most every ``interval`` seconds (0: every
     update) to ``stream`` (stderr by default)."""
@@ -42,7 +46,7 @@ class Progress:
         pct = 100.0 * self.done / max(self.total, 1)
         eta = (self.total - self.done) / self.rate if self.rate > 0 else 0.0
         line = (f"{self.label}: {self.done}/{self.total} {self.unit} ({pct:.0f}%) "
-                f"{self.rate:.2g} {self.unit}/s ETA {format_seconds(eta)}" + (f" {note}" if note else ""))
+                f"{format_rate(self.rate)} {self.unit}/s ETA {format_seconds(eta)}" + (f" {note}" if note else ""))
         self.stream.write(("\r" + line + "\033[K") if self.tty else line + "\n")
         self.stream.flush()
 

@@ -6,9 +6,11 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from synpat.core.errors import UserError
+from synpat.core.settings import Parser
 from .generate import GenConfig, generate, summary_line
 from .programs import bundled_shaders_dir
 from .renderer import BACKENDS
@@ -17,8 +19,8 @@ from .shards import FORMATS
 
 def parse_size(text: str) -> tuple[int, int]:
     try:
-        w, _, h = text.lower().partition("x")
-        size = (int(w), int(h or w))
+        w, x, h = text.lower().partition("x")
+        size = (int(w), int(h if x else w))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected N or WxH, got '{text}'") from None
     if min(size) < 1:
@@ -50,7 +52,7 @@ def parse_mix(text: str) -> dict[str, float]:
 
 def build_parser() -> argparse.ArgumentParser:
     d = GenConfig()
-    p = argparse.ArgumentParser(prog="synpat-gen", description=__doc__.split("\n\n")[0],
+    p = Parser(prog="synpat-gen", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--shaders", nargs="+", default=None, metavar="PATH",
                    help="folders (searched recursively for *.glsl, *.frag) and files; default: the bundled programs")
@@ -92,17 +94,29 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's or `kill`'s stop): ends the run as Ctrl-C does."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = vars(build_parser().parse_args(argv))
-    args["shaders"] = args["shaders"] or [str(bundled_shaders_dir())]
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
+        args = vars(build_parser().parse_args(argv))
+        args["shaders"] = args["shaders"] or [str(bundled_shaders_dir())]
         summary = generate(GenConfig(**args))
     except UserError as e:
         print(f"synpat-gen: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("synpat-gen: interrupted; complete shards are kept, --resume finishes the rest", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        print("synpat-gen: " + ("terminated" if isinstance(e, Terminated) else "interrupted")
+              + "; complete shards are kept, --resume finishes the rest", file=sys.stderr)
+        return 143 if isinstance(e, Terminated) else 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(summary_line(summary), file=sys.stderr)
     return 0
 

@@ -201,11 +201,15 @@ def _errors(log: str):
             yield int(m.group(1)), int(m.group(2)), message
 
 
-def first_error(log: str, path: str) -> str:
+def first_error(log: str, path: str, source: str | None = None) -> str:
     """One ``FILE:LINE: message`` line from a GLSL compiler log, in the user's file's lines; an
-    error in synpat's own code says so."""
+    error in synpat's own code says so, and one past the end of ``source`` (an empty file) says that."""
     fallback = None
     for string_no, line, message in _errors(log):
+        if string_no == 0 and source is not None and line > len(source.splitlines()):
+            lines = len(source.splitlines())
+            what = "empty" if not source.strip() else f"{lines} line{'s' * (lines != 1)}"
+            return f"{path}: {message} (after the end of the file, which is {what})"
         if string_no == 0:
             return f"{path}:{line}: {message}"
         if fallback is None and string_no == 2:

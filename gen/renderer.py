@@ -187,7 +187,7 @@ class Renderer:
             except moderngl.Error as e:
                 guess = None if declared else glsl.guess_channels(str(e), program.source, channels)
                 if guess is None:
-                    raise CompileError(glsl.first_error(str(e), program.path)) from None
+                    raise CompileError(glsl.first_error(str(e), program.path, program.source)) from None
                 channels = guess
         prog = compiled.program
         _set_uniform(prog, "iResolution", (float(self.width), float(self.height), 1.0))
@@ -288,7 +288,7 @@ class Renderer:
         self.output_buffer.bind_to_storage_buffer(1)
 
     def _dispatch_compute(self, compiled: _Compiled, first: int, n: int) -> None:
-        compiled.program["_sp_first"].value = first
+        _set_uniform(compiled.program, "_sp_first", first)   # gone when the program writes nothing
         gx, gy = glsl.COMPUTE_GROUP
         compiled.program.run((self.width + gx - 1) // gx, (self.height + gy - 1) // gy, n)
 
@@ -305,12 +305,12 @@ class Renderer:
         if self._atlas is None:
             self._atlas = self.ctx.empty_framebuffer((cols * tw, rows * th))
         prog = compiled.program
-        prog["_sp_tile"].value = (tw, th)
+        _set_uniform(prog, "_sp_tile", (tw, th))
         _set_uniform(prog, "_sp_cols", cols)
         self._atlas.use()
         for base in range(first, first + n, cols * rows):
             count = min(cols * rows, first + n - base)
-            prog["_sp_first"].value = base
+            _set_uniform(prog, "_sp_first", base)
             _set_uniform(prog, "_sp_count", count)
             self._atlas.viewport = (0, 0, cols * tw, -(-count // cols) * th)
             compiled.vao.render(moderngl.TRIANGLES, vertices=3)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import sys
 import time
 from dataclasses import asdict
@@ -80,12 +81,19 @@ def loader_config(cfg: PretrainConfig, rank: int, world_size: int, start_step: i
                         rank=rank, world_size=world_size, num_workers=cfg.num_workers, start_step=start_step)
 
 
-def epoch_batches(loader, device) -> int:
+def epoch_batches(loader, device, needed: bool) -> int | None:
     """Batches per epoch that every rank has: the fewest over the ranks (their shard shares differ),
-    so all ranks take the same number of steps and meet in every collective."""
-    n = torch.tensor(len(loader), device=device)
+    so all ranks take the same number of steps and meet in every collective. Shards of unknown
+    length (no .idx: pipe:/http:// sources) are counted once when ``needed``; else None."""
+    if needed and hasattr(loader, "count_samples"):
+        loader.count_samples()
+    try:
+        mine = len(loader)
+    except TypeError:   # not known
+        mine = -1
+    n = torch.tensor(mine, device=device)
     dist.all_reduce(n, op=dist.ReduceOp.MIN)
-    return int(n)
+    return None if n < 0 else int(n)
 
 
 def total_steps(cfg: PretrainConfig, batches_per_epoch: int | None) -> int:
@@ -129,7 +137,7 @@ class Trainer:
         last step; `state` moves along with every batch."""
         cfg, engine = self.cfg, self.engine
         loader.set_epoch(state.epoch)
-        first = state.batch if per_epoch is not None else 0   # a stream already starts at state.micro
+        first = 0 if cfg.stream else state.batch   # a stream already starts at state.micro
         for images, _ in islice(iter(loader), first, per_epoch):
             images = images.to(self.device, self.dtype, non_blocking=True)
             noise = mask_noise(cfg.seed, state.micro, self.rank, cfg.batch_size, self.world,
@@ -147,6 +155,8 @@ class Trainer:
                 self.after_step(engine.global_steps, state)
             if self.done:
                 return
+        if per_epoch is None and not cfg.stream:   # shards of unknown length: their end ends the epoch
+            state.epoch, state.batch = state.epoch + 1, 0
 
     def after_step(self, step: int, state: TrainState) -> None:
         """Log, picture and checkpoint on their schedules (and all three at the last step)."""
@@ -189,6 +199,33 @@ class Trainer:
                 f"loss {self.first_loss:.4f} -> {self.last_loss:.4f}; encoder {weights}")
 
 
+def run_settings(cfg: PretrainConfig, ds_config: dict, world: int) -> dict:
+    """What a checkpoint records and a resumed run must match."""
+    precision = "bf16" if ds_config.get("bf16", {}).get("enabled") else (
+        "fp16" if ds_config.get("fp16", {}).get("enabled") else "fp32")
+    return {"model": cfg.model, "img_size": cfg.img_size, "norm_pix_loss": cfg.norm_pix_loss,
+            "zero_stage": ds_config.get("zero_optimization", {}).get("stage", 0), "precision": precision,
+            "world_size": world}
+
+
+RUN_OUTPUTS = ("checkpoints", "log.jsonl", "tb", "recon", "config.json", "encoder.safetensors", "encoder.json")
+
+
+def check_out(cfg: PretrainConfig, out: Path, rank: int) -> None:
+    """Refuse a --out that is a file or holds a run this one would mix with; --overwrite clears it (rank 0)."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: exists and is not a folder")
+    used = [name for name in RUN_OUTPUTS if (out / name).exists()]
+    if used and not cfg.resume and not cfg.overwrite:
+        raise UserError(f"--out {out}: holds a run ({', '.join(used)}); pass --resume auto to continue it "
+                        "or --overwrite to replace it")
+    if cfg.overwrite and rank == 0:
+        for name in used:
+            path = out / name
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    dist.barrier()
+
+
 def train(argv) -> None:
     cfg = parse_config(argv, PROG)
     ds_base = deepspeed_config(cfg.deepspeed)
@@ -196,24 +233,34 @@ def train(argv) -> None:
         torch.set_num_threads(cfg.threads)
     rank, world, device = init_distributed()
     out = Path(cfg.out)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out}: exists and is not a folder")
-    checkpoints = Checkpoints(out, rank, cfg.keep_checkpoints)
+    check_out(cfg, out, rank)
+    fresh = not out.exists()
+    try:
+        run(cfg, ds_base, out, rank, world, device)
+    except BaseException:
+        # A fresh run that fails before its first checkpoint leaves nothing behind.
+        if fresh and rank == 0 and not (out / "checkpoints" / "latest.json").exists():
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def run(cfg: PretrainConfig, ds_base: dict, out: Path, rank: int, world: int, device) -> None:
+    ds_config = fill_deepspeed_config(ds_base, cfg.batch_size, cfg.accum_steps, world, cfg.lr(world),
+                                      (cfg.beta1, cfg.beta2), cfg.weight_decay)
+    checkpoints = Checkpoints(out, rank, cfg.keep_checkpoints, run_settings(cfg, ds_config, world))
     resume_from = checkpoints.find(cfg.resume) if cfg.resume else None
+    if resume_from is not None:
+        checkpoints.check(resume_from)   # before anything is built or written
 
     torch.manual_seed(cfg.seed)   # the same initial weights on every rank
     random.seed(cfg.seed + rank)
     np.random.seed(cfg.seed + rank)
     model = build_mae(cfg.model, img_size=cfg.img_size, mask_ratio=cfg.mask_ratio, norm_pix_loss=cfg.norm_pix_loss)
     loader = None if cfg.stream else build_loader(loader_config(cfg, rank, world, 0))
-    per_epoch = None if loader is None else epoch_batches(loader, device)
+    # Epochs need the batches per epoch (counted once when the shards have no .idx); so do ranks,
+    # which must all take the same number of steps. One rank training by steps can read on unknowing.
+    per_epoch = None if loader is None else epoch_batches(loader, device, cfg.steps == 0 or world > 1)
     steps = total_steps(cfg, per_epoch)
-    try:   # only now that the data is found: a run refused for bad input leaves no output folder
-        (out / "recon").mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UserError(f"--out {out}: cannot make the output folder ({err.strerror})") from None
-    ds_config = fill_deepspeed_config(ds_base, cfg.batch_size, cfg.accum_steps, world, cfg.lr(world),
-                                      (cfg.beta1, cfg.beta2), cfg.weight_decay)
     schedule = {"peak_lr": cfg.lr(world), "warmup_steps": int(cfg.warmup * steps), "total_steps": steps,
                 "min_lr": cfg.min_lr}
     engine = build_engine(model, ds_config, cfg.weight_decay, schedule)
@@ -225,22 +272,28 @@ def train(argv) -> None:
         state = checkpoints.load(engine, resume_from, world)
     if loader is None:   # a stream starts where the run stopped
         loader = build_loader(loader_config(cfg, rank, world, state.micro))
+    try:   # only now that data and checkpoint are found: a run refused for bad input leaves no output folder
+        (out / "recon").mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"--out {out}: cannot make the output folder ({err.strerror})") from None
     logs = Logs(out, append=resume_from is not None) if rank == 0 else None
-    if rank == 0:
-        write_json_atomic(out / "config.json", {**asdict(cfg), "world_size": world, "deepspeed_config": ds_config})
+    try:
+        if rank == 0:
+            write_json_atomic(out / "config.json", {**asdict(cfg), "world_size": world, "deepspeed_config": ds_config})
+        trainer = Trainer(cfg, engine, model, out, rank, world, device, steps, checkpoints, logs)
+        while not trainer.done:
+            trainer.train_one_epoch(loader, state, per_epoch)
 
-    trainer = Trainer(cfg, engine, model, out, rank, world, device, steps, checkpoints, logs)
-    while not trainer.done:
-        trainer.train_one_epoch(loader, state, per_epoch)
-
-    weights_state = full_fp32_state(engine)
-    if rank == 0:
-        trainer.progress.close()
-        step = engine.global_steps
-        weights = export_encoder(model, weights_state, out, mae_model=cfg.model, steps=step,
-                                 images=step * trainer.global_batch)
-        logs.close()
-        print(trainer.summary(weights), flush=True)
+        weights_state = full_fp32_state(engine)
+        if rank == 0:
+            trainer.progress.close()
+            step = engine.global_steps
+            weights = export_encoder(model, weights_state, out, mae_model=cfg.model, steps=step,
+                                     images=step * trainer.global_batch)
+            print(trainer.summary(weights), flush=True)
+    finally:
+        if logs:
+            logs.close()
     dist.barrier()
     dist.destroy_process_group()
 

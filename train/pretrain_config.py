@@ -51,6 +51,7 @@ class PretrainConfig:
     recon_every: int = option(1000, "optimiser steps between reconstruction pictures (0 = only at the end)")
     recon_images: int = option(8, "images in a reconstruction picture")
     resume: str = option("", "'auto' (the latest checkpoint in out/checkpoints, if any) or a checkpoint folder")
+    overwrite: bool = option(False, "replace the run already in out (checkpoints, logs, pictures, encoder)")
 
     def global_batch(self, world_size: int) -> int:
         return self.batch_size * self.accum_steps * world_size
@@ -78,6 +79,9 @@ def validate(cfg: PretrainConfig) -> PretrainConfig:
         raise bad("img_size", f"must be a multiple of the patch size {patch}")
     if not 0 <= cfg.mask_ratio < 1 or int((cfg.img_size // patch) ** 2 * (1 - cfg.mask_ratio)) < 1:
         raise bad("mask_ratio", "must be in [0, 1) and leave at least one patch visible")
+    peak = cfg.lr(1)   # the lowest peak, of one rank (more ranks scale it up)
+    if cfg.min_lr > peak:
+        raise bad("min_lr", f"must not exceed the peak learning rate blr x batch_size x accum_steps / 256 = {peak:g}")
     if not 0 <= cfg.warmup < 1:
         raise bad("warmup", "must be in [0, 1)")
     for name in ("beta1", "beta2"):
@@ -91,6 +95,8 @@ def validate(cfg: PretrainConfig) -> PretrainConfig:
         raise UserError("give --epochs N or --steps N (> 0)")
     if not is_config_name(cfg.deepspeed) and not Path(cfg.deepspeed).is_file():
         raise bad("deepspeed", "neither a bundled config name (zero{0-3}_{fp32|bf16|fp16}) nor a JSON file")
+    if cfg.resume and cfg.overwrite:
+        raise UserError("--resume and --overwrite: give one of them, not both")
     if cfg.resume not in ("", "auto") and not Path(cfg.resume).is_dir():
         raise bad("resume", "use 'auto' or an existing checkpoint folder")
     return cfg
