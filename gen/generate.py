@@ -19,14 +19,14 @@ from pathlib import Path
 
 from . import __version__
 from .checks import CheckSettings, accept_programs
-from synpat.core.devices import gl_device_index
+from synpat.core.devices import cpu_render_note, gl_device_index, warn
 from synpat.core.errors import UserError
 from synpat.core.files import write_json_atomic
 from synpat.core.locks import is_lock_file, writer_lock
 from .programs import Program, find_programs
 from synpat.core.progress import Progress, format_seconds
 from synpat.core.ranks import Ranks, find_ranks
-from .renderer import MAX_NAN, Renderer, gl_context
+from .renderer import MAX_NAN, Renderer
 from .sampler import TIME_RANGE, Sampler, Samples
 from .shards import (FORMATS, damaged_shard_reason, encode_images, sample_files, sample_key, shard_files, shard_name,
                      write_shard)
@@ -221,17 +221,14 @@ def sample_meta(program: Program, cls: int, samples: Samples, row: int, size: tu
             "params": [float(x) for x in samples.params[row]], "size": list(size)}
 
 
-def opens_gl_context(device: int) -> bool:
-    try:
-        gl_context(device)
-        return True
-    except UserError:
-        return False
-
-
 def open_renderer(cfg: GenConfig, ranks: Ranks) -> Renderer:
-    device = gl_device_index(cfg.gl_device, ranks.local_rank, opens_gl_context)
-    return Renderer(cfg.size[0], cfg.size[1], backend=cfg.backend, device=device, max_batch=cfg.batch)
+    """The renderer on the EGL device paired with this rank's GPU (CUDA device = local rank), or
+    --gl-device; says so in one line when a machine with a GPU renders on the CPU."""
+    cuda_index = ranks.local_rank or 0
+    device = gl_device_index(cfg.gl_device, cuda_index)
+    renderer = Renderer(cfg.size[0], cfg.size[1], backend=cfg.backend, device=device, max_batch=cfg.batch)
+    warn(cpu_render_note(TOOL, renderer.device_name, cuda_index))
+    return renderer
 
 
 def plan_job(renderer: Renderer, programs: list[Program], cfg: GenConfig) -> Plan:
@@ -257,12 +254,12 @@ def generate(cfg: GenConfig) -> dict:
     out = Path(cfg.out)
     programs = find_programs(cfg.shaders)
     check_output(out, cfg, ranks)
-    renderer = open_renderer(cfg, ranks)
-    plan = plan_job(renderer, programs, cfg)
-    mine = ranks.split(plan.shards)
-    make_output_folder(out)
-    with writer_lock(out, TOOL, mine.start, mine.stop - 1, f"shards {mine.start}..{mine.stop - 1}"):
-        return render_shards(renderer, out, cfg, plan, ranks, mine)
+    with open_renderer(cfg, ranks) as renderer:
+        plan = plan_job(renderer, programs, cfg)
+        mine = ranks.split(plan.shards)
+        make_output_folder(out)
+        with writer_lock(out, TOOL, mine.start, mine.stop - 1, f"shards {mine.start}..{mine.stop - 1}"):
+            return render_shards(renderer, out, cfg, plan, ranks, mine)
 
 
 def render_shards(renderer: Renderer, out: Path, cfg: GenConfig, plan: Plan, ranks: Ranks, mine: range) -> dict:

@@ -64,6 +64,13 @@ class PatternStream:
         return self._renderer
 
     @property
+    def close(self) -> None:
+        """Release the renderer's GL objects (a later batch opens a fresh renderer)."""
+        if self._renderer is not None:
+            self._renderer.release()
+            self._renderer = None
+
+    @property
     def programs(self) -> list[Program]:
         """The accepted programs; class id = position (as in synpat-gen's manifest)."""
         if self._programs is None:
@@ -94,6 +101,12 @@ class PatternStream:
         samples = self.samples(self.step)
         self.step += 1
         return samples
+
+    def __enter__(self) -> "PatternStream":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def __next__(self) -> tuple[np.ndarray, np.ndarray]:
         samples = self.next_samples()
