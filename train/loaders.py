@@ -120,7 +120,6 @@ def stream_batches(cfg: LoaderConfig, stream: PatternStream):
     finally:
         if cuda is not None:
             cuda.close()
-        stream.close()
 
 
 # -- DALI ----------------------------------------------------------------------------------------
