@@ -63,7 +63,6 @@ class PatternStream:
                                       max_batch=c.batch_size)
         return self._renderer
 
-    @property
     def close(self) -> None:
         """Release the renderer's GL objects (a later batch opens a fresh renderer)."""
         if self._renderer is not None:
