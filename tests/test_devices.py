@@ -88,3 +88,28 @@ print(cycle(True), cycle(False))
     released, dropped = map(float, result.stdout.split())
     assert released < 8, (released, dropped)          # 4 renderers of 6.5 MiB output buffers each
     assert dropped > released + 10, (released, dropped)
+
+
+@pytest.mark.gpu
+def test_interop_batch_equals_readback_and_the_stream_pairs_its_gl_device():
+    import numpy as np
+    import torch
+
+    from synpat.core.devices import renders_on_cpu
+    from synpat.gen.programs import bundled_shaders_dir, find_programs
+    from synpat.gen.renderer import Renderer
+    from synpat.gen.sampler import Sampler
+    from synpat.train.gl_cuda import CudaRenderer
+
+    device = torch.device("cuda", 0)
+    gl = gl_device_index(None, 0)
+    assert gl is not None, f"no EGL device has EGL_CUDA_DEVICE_NV = 0: {egl_cuda_devices()}"
+    programs = find_programs([bundled_shaders_dir()])
+    samples = Sampler(len(programs), seed=5).range(0, 64)
+    with Renderer(64, device=gl, max_batch=32) as renderer:
+        assert not renders_on_cpu(renderer.device_name), renderer.device_name
+        host = renderer.render_many(programs, samples)
+        with CudaRenderer(renderer, device) as cuda:
+            images = cuda.render_many(programs, samples)
+        assert images.device == device
+        assert np.array_equal(images.cpu().numpy(), host)
