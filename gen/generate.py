@@ -14,23 +14,26 @@ import signal
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from . import __version__
 from .checks import CheckSettings, accept_programs
 from .filters import StatFilters, filter_programs
-from synpat.core.devices import gl_device_index
+from synpat.core.devices import cpu_render_note, gl_device_index, warn
 from synpat.core.errors import UserError
 from synpat.core.files import write_json_atomic
 from synpat.core.locks import is_lock_file, writer_lock
 from .programs import Program, find_programs
 from synpat.core.progress import Progress, format_seconds
 from synpat.core.ranks import Ranks, find_ranks
-from .renderer import MAX_NAN, Renderer, gl_context
+from .renderer import MAX_NAN, Renderer
 from .sampler import TIME_RANGE, Sampler, Samples
-from .shards import (FORMATS, INDEX_VERSION, damaged_shard_reason, encode_images, sample_files, sample_key, shard_files,
-                     shard_name, write_shard)
+from .shards import (FORMATS, INDEX_VERSION, damaged_shard_reason, encode_images, sample_files, sample_key,
+                     sample_members, shard_files, shard_name, write_shard)
 from .gl_stats import GLStats, render_measured
 from .stats import stats_row
 
@@ -269,17 +272,29 @@ def sample_meta(program: Program, cls: int, samples: Samples, row: int, size: tu
             "params": [float(x) for x in samples.params[row]], "size": list(size)}
 
 
-def opens_gl_context(device: int) -> bool:
-    try:
-        gl_context(device)
-        return True
-    except UserError:
-        return False
+def encode_members(images, first: int, samples: Samples, plan: Plan, cfg: GenConfig, stats: dict | None = None) -> list:
+    """images (n, H, W, 3) uint8 of sample rows [first, first + n) -> their tar members
+    (shards.sample_members), made in an encode worker: image file, class and metadata (with the
+    rows' statistics when --stats)."""
+    members = []
+    for i, data in enumerate(encode_images(images, cfg.format, cfg.quality)):
+        row = first + i
+        cls = int(samples.program[row])
+        meta = sample_meta(plan.programs[cls], cls, samples, row, cfg.size)
+        if cfg.stats:
+            meta["stats"] = stats_row(stats, row)
+        members.append(sample_members(sample_key(int(samples.index[row])), sample_files(data, cfg.format, cls, meta)))
+    return members
 
 
 def open_renderer(cfg: GenConfig, ranks: Ranks) -> Renderer:
-    device = gl_device_index(cfg.gl_device, ranks.local_rank, opens_gl_context)
-    return Renderer(cfg.size[0], cfg.size[1], backend=cfg.backend, device=device, max_batch=cfg.batch)
+    """The renderer on the EGL device paired with this rank's GPU (CUDA device = local rank), or
+    --gl-device; says so in one line when a machine with a GPU renders on the CPU."""
+    cuda_index = ranks.local_rank or 0
+    device = gl_device_index(cfg.gl_device, cuda_index)
+    renderer = Renderer(cfg.size[0], cfg.size[1], backend=cfg.backend, device=device, max_batch=cfg.batch)
+    warn(cpu_render_note(TOOL, renderer.device_name, cuda_index))
+    return renderer
 
 
 def plan_job(renderer: Renderer, programs: list[Program], cfg: GenConfig) -> Plan:
@@ -324,12 +339,12 @@ def generate(cfg: GenConfig) -> dict:
     out = Path(cfg.out)
     programs = find_programs(cfg.shaders)
     check_output(out, cfg, ranks)
-    renderer = open_renderer(cfg, ranks)
-    plan = plan_job(renderer, programs, cfg)
-    mine = ranks.split(plan.shards)
-    make_output_folder(out)
-    with writer_lock(out, TOOL, mine.start, mine.stop - 1, f"shards {mine.start}..{mine.stop - 1}"):
-        return render_shards(renderer, out, cfg, plan, ranks, mine)
+    with open_renderer(cfg, ranks) as renderer:
+        plan = plan_job(renderer, programs, cfg)
+        mine = ranks.split(plan.shards)
+        make_output_folder(out)
+        with writer_lock(out, TOOL, mine.start, mine.stop - 1, f"shards {mine.start}..{mine.stop - 1}"):
+            return render_shards(renderer, out, cfg, plan, ranks, mine)
 
 
 def render_shards(renderer: Renderer, out: Path, cfg: GenConfig, plan: Plan, ranks: Ranks, mine: range) -> dict:
@@ -342,7 +357,6 @@ def render_shards(renderer: Renderer, out: Path, cfg: GenConfig, plan: Plan, ran
     filters = cfg.filters()
     drop_samples = filters.active and not cfg.filter_programs   # else the filters dropped programs
     want_stats = cfg.stats or drop_samples
-    gl_stats = GLStats(renderer) if want_stats else None   # measured on the GPU, chunk by chunk
     dropped = 0
     total = sum(min(cfg.shard_size, plan.count - s * cfg.shard_size) for s in todo)
     label = "synpat-gen" if ranks.world_size == 1 else f"synpat-gen[{ranks.rank}/{ranks.world_size}]"
@@ -352,44 +366,39 @@ def render_shards(renderer: Renderer, out: Path, cfg: GenConfig, plan: Plan, ran
 
     kill_after = int(os.environ[KILL_ENV]) if os.environ.get(KILL_ENV) else None
 
-    def finish(shard: int, samples: Samples, encoded, stats) -> int:
-        nonlocal manifest_time, dropped
-        images = [b for chunk in encoded for b in chunk.result()]
-        keep = filters.passes(stats) if drop_samples else None
-        if keep is not None:
-            dropped += int((~keep).sum())
-        entries = []
-        for row, data in enumerate(images):
-            if keep is not None and not keep[row]:
-                continue
-            cls = int(samples.program[row])
-            meta = sample_meta(plan.programs[cls], cls, samples, row, cfg.size)
-            if cfg.stats:
-                meta["stats"] = stats_row(stats, row)
-            entries.append((sample_key(int(samples.index[row])), sample_files(data, cfg.format, cls, meta)))
-        nbytes = write_shard(out, shard_name(cfg.prefix, shard), entries)
+    def finish(shard: int, planned: int, encoded) -> int:
+        nonlocal manifest_time
+        members = [m for chunk in encoded for m in chunk.result()]
+        nbytes = write_shard(out, shard_name(cfg.prefix, shard), members=members)
         if kill_after is not None and todo.index(shard) + 1 >= kill_after:
             os.kill(os.getpid(), signal.SIGKILL)   # the test hook: a kill -9 at a known point
         if time.perf_counter() - manifest_time > MANIFEST_SECONDS:
             write_manifest(out, cfg, plan)
             manifest_time = time.perf_counter()
-        progress.update(len(samples))
+        progress.update(planned)
         return nbytes
 
-    with ThreadPoolExecutor(cfg.workers) as pool:
+    # the statistics are measured on the GPU, chunk by chunk, while each chunk is there
+    with ThreadPoolExecutor(cfg.workers) as pool, (GLStats(renderer) if want_stats else nullcontext()) as gl_stats:
         pending = None
         for shard in todo:
             samples = sampler.range(shard * cfg.shard_size, min((shard + 1) * cfg.shard_size, plan.count))
+            planned = len(samples)
             if gl_stats is not None:
                 images, stats = render_measured(renderer, gl_stats, plan.programs, samples)
+                if drop_samples:   # the filters drop samples before they are encoded
+                    keep = np.flatnonzero(filters.passes(stats))
+                    dropped += planned - len(keep)
+                    samples, images = samples.take(keep), images[keep]
+                    stats = {k: v[keep] for k, v in stats.items()}
             else:
                 images, stats = renderer.render_many(plan.programs, samples), None
             step = max(1, -(-len(images) // (2 * cfg.workers)))
-            encoded = [pool.submit(encode_images, images[i:i + step], cfg.format, cfg.quality)
+            encoded = [pool.submit(encode_members, images[i:i + step], i, samples, plan, cfg, stats)
                        for i in range(0, len(images), step)]
             if pending:   # encode this shard while writing the previous one
                 written += finish(*pending)
-            pending = (shard, samples, encoded, stats)
+            pending = (shard, planned, encoded)
         if pending:
             written += finish(*pending)
     write_manifest(out, cfg, plan)

@@ -197,6 +197,18 @@ class GLStats:
         self.rows = ctx.buffer(reserve=n * h * ROW_FIELDS * 4)
         self.flag = ctx.buffer(reserve=8)
 
+    def release(self) -> None:
+        """Free the passes and buffers (the renderer and its context stay)."""
+        for obj in [*self.passes.values(), self.a, self.b, self.e, self.hist, self.rows, self.flag]:
+            obj.release()
+        self.passes = {}
+
+    def __enter__(self) -> "GLStats":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
     def _run(self, name: str, n: int) -> None:
         w, h = self.renderer.width, self.renderer.height
         if name == "rows":

@@ -33,3 +33,14 @@ def run_gen(*args, env=None, cwd=None) -> subprocess.CompletedProcess:
     """synpat-gen in a subprocess: exit status, stdout and stderr as a user sees them."""
     return subprocess.run([sys.executable, "-m", "synpat.gen.cli", *map(str, args)],
                           capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``gpu`` need CUDA and the NVIDIA driver: skipped on machines without them (CI)."""
+    from synpat.core.devices import gpu_present
+    if gpu_present():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
