@@ -8,7 +8,7 @@
 # Writes to $OUT (a temporary folder when unset): results.jsonl (every benchmark's JSON lines plus one
 # {"step": ..., "rc": ..., "seconds": ...} line per step) and check.log (each step's output). Every
 # step runs under its own timeout; a failing step is recorded and the next one runs. Exits 1 when
-# any step failed. The step limits add up to about 11 minutes, the expected run to about 6: run it
+# any step failed. The step limits add up to about 12 minutes, the expected run to about 6: run it
 # as `timeout 560 bash benchmarks/gpu_check.sh` so a slow step still leaves the earlier results.
 # Pre-training runs MAE ViT-Ti (correctness: both engines, resume, export); bench_train measures ViT-B.
 set -u -o pipefail
@@ -31,6 +31,7 @@ if [ $DRY = 1 ]; then   # toy sizes: a 2-core CPU machine finishes in a few minu
     STEPS=4; HALF=2; PRECISION=fp32; TEST_SELECT=(tests/test_devices.py tests/test_shard_members.py)
     RENDER=(--programs waves,voronoi --sizes 32 --batches 16 --images 16 --baseline-images 4)
     GEN=(--programs waves,voronoi --size 32 --count 64 --shard-size 32 --baseline-images 4 --workers 2)
+    STATS=(--programs fbm,voronoi --size 32 --count 64 --shard-size 32 --workers 2)
     LOADERS=(--size 32 --batch 8 --batches 3 --train-steps 2 --workers 1)
     TRAIN=(--model mae_vit_tiny_patch16 --size 32 --batch 8 --precision fp32 --steps 2 --warmup 1
            --paths eager,engine,zero0,zero1,zero2 --threads 2)
@@ -39,6 +40,7 @@ else
     STEPS=50; HALF=25; PRECISION=bf16; TEST_SELECT=(-m gpu)
     RENDER=(--sizes 224,384 --batches 256)
     GEN=(--size 224 --count 8192 --shard-size 1024)
+    STATS=(--size 224 --count 2048 --shard-size 512)
     LOADERS=(--size 224 --batch 256 --batches 20)
     TRAIN=(--paths eager,compile,engine,zero1,zero2 --steps 30 --warmup 5)   # ViT-B b256 bf16
 fi
@@ -98,6 +100,7 @@ step pretrain_torch 90 bash -c "pretrain_twice torch"
 step pretrain_deepspeed 90 bash -c "pretrain_twice deepspeed"
 step bench_render 45 "$PY" benchmarks/bench_render.py "${RENDER[@]}"
 step bench_gen 45 "$PY" benchmarks/bench_gen.py "${GEN[@]}"
+step bench_stats 45 "$PY" benchmarks/bench_stats.py "${STATS[@]}"
 step bench_train 150 "$PY" benchmarks/bench_train.py "${TRAIN[@]}"
 
 echo "gpu_check: results in $RESULTS, log in $LOG" >&2
