@@ -16,7 +16,6 @@ The host reads the histograms and the row sums and finishes as numpy does.
 
 from __future__ import annotations
 
-import moderngl
 import numpy as np
 
 from .sampler import Samples
