@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="synpat-gen", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--shaders", nargs="+", default=None, metavar="PATH",
-                   help="folders (searched recursively for *.glsl, *.frag) and files; default: the bundled programs")
+                   help="folders (searched recursively for *.glsl, *.frag), files, or procedural:N[@SEED] (a generated set, seeded by --seed); default: the bundled programs")
     p.add_argument("--out", default=d.out, help="output folder for the shards and manifest.json")
     n = p.add_mutually_exclusive_group()
     n.add_argument("--count", type=int, default=d.count, help="total images")

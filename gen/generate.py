@@ -231,7 +231,7 @@ def generate(cfg: GenConfig) -> dict:
     cfg.validate()
     ranks = find_ranks(cfg.rank, cfg.world_size)
     out = Path(cfg.out)
-    programs = find_programs(cfg.shaders)
+    programs = find_programs(cfg.shaders, cfg.seed)
     check_output(out, cfg, ranks)
     renderer = open_renderer(cfg, ranks)
     plan = check_programs(renderer, programs, cfg)

@@ -78,7 +78,7 @@ class PatternStream:
         if self._programs is None:
             c = self.cfg
             settings = CheckSettings(c.size[0], c.size[1], c.backend, c.gl_device, c.check_seconds)
-            accepted, self.rejected = accept_programs(find_programs(c.shaders), settings)
+            accepted, self.rejected = accept_programs(find_programs(c.shaders, c.seed), settings)
             if not accepted:
                 raise UserError(f"{' '.join(map(str, self.cfg.shaders))}: none of the programs renders: "
                                 + "; ".join(r for _, r in self.rejected))
