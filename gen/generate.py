@@ -18,7 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import __version__
-from .checks import CheckSettings, accept_programs
+from .check_cache import accept_cached
+from .checks import CheckSettings
 from synpat.core.errors import UserError
 from synpat.core.files import write_json_atomic
 from .programs import Program, find_programs
@@ -212,9 +213,9 @@ def open_renderer(cfg: GenConfig, ranks: Ranks) -> Renderer:
     return Renderer(cfg.size[0], cfg.size[1], backend=cfg.backend, device=device, max_batch=cfg.batch)
 
 
-def check_programs(renderer: Renderer, programs: list[Program], cfg: GenConfig) -> Plan:
+def check_programs(renderer: Renderer, programs: list[Program], cfg: GenConfig, ranks: Ranks) -> Plan:
     settings = CheckSettings(renderer.width, renderer.height, cfg.backend, renderer.device, cfg.check_seconds)
-    accepted, rejected = accept_programs(programs, settings)
+    accepted, rejected = accept_cached(programs, settings, ranks.rank, ranks.world_size)
     if rejected and cfg.strict:
         raise UserError(f"{rejected[0][1]} (--strict)")
     for _, reason in rejected:
@@ -234,7 +235,7 @@ def generate(cfg: GenConfig) -> dict:
     programs = find_programs(cfg.shaders, cfg.seed)
     check_output(out, cfg, ranks)
     renderer = open_renderer(cfg, ranks)
-    plan = check_programs(renderer, programs, cfg)
+    plan = check_programs(renderer, programs, cfg, ranks)
     mine = ranks.split(plan.shards)
     prepare_output(out, cfg, plan, ranks, mine)
 

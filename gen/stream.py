@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .checks import CheckSettings, accept_programs
+from .check_cache import accept_cached
+from .checks import CheckSettings
 from synpat.core.errors import UserError
 from .programs import Program, find_programs
 from .renderer import Renderer
@@ -78,7 +79,7 @@ class PatternStream:
         if self._programs is None:
             c = self.cfg
             settings = CheckSettings(c.size[0], c.size[1], c.backend, c.gl_device, c.check_seconds)
-            accepted, self.rejected = accept_programs(find_programs(c.shaders, c.seed), settings)
+            accepted, self.rejected = accept_cached(find_programs(c.shaders, c.seed), settings, c.rank, c.world_size)
             if not accepted:
                 raise UserError(f"{' '.join(map(str, self.cfg.shaders))}: none of the programs renders: "
                                 + "; ".join(r for _, r in self.rejected))

@@ -33,3 +33,11 @@ def run_gen(*args, env=None, cwd=None) -> subprocess.CompletedProcess:
     """synpat-gen in a subprocess: exit status, stdout and stderr as a user sees them."""
     return subprocess.run([sys.executable, "-m", "synpat.gen.cli", *map(str, args)],
                           capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
+
+
+@pytest.fixture(autouse=True)
+def check_cache_folder(tmp_path_factory, monkeypatch) -> Path:
+    """A fresh program-check cache per test (SYNPAT_CACHE, inherited by the CLIs a test runs)."""
+    folder = tmp_path_factory.mktemp("synpat-cache")
+    monkeypatch.setenv("SYNPAT_CACHE", str(folder))
+    return folder
