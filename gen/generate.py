@@ -26,7 +26,7 @@ from .programs import Program, find_programs
 from synpat.core.progress import Progress, format_seconds
 from synpat.core.ranks import Ranks, find_ranks
 from .renderer import Renderer, gl_context
-from .sampler import TIME_RANGE, Sampler, Samples
+from .sampler import TIME_RANGE, Sampler, Samples, default_group
 from .shards import FORMATS, encode_images, sample_files, sample_key, shard_files, shard_name, write_shard
 
 MANIFEST = "manifest.json"
@@ -57,6 +57,7 @@ class GenConfig:
     world_size: int | None = None
     gl_device: int | None = None
     check_seconds: float = 30.0
+    group: int | None = None          # samples per program run; None: sampler.default_group
 
     def validate(self) -> None:
         if self.format not in FORMATS:
@@ -72,6 +73,8 @@ class GenConfig:
             raise UserError("--shard-size, --workers, --batch and --check-seconds: expected positive numbers")
         if not 0 <= self.time_range[0] < self.time_range[1]:
             raise UserError(f"--time-range: expected 0 <= min < max, got {self.time_range}")
+        if self.group is not None and self.group < 1:
+            raise UserError(f"--group: expected a positive number, got {self.group}")
         if self.resume and self.overwrite:
             raise UserError("--resume and --overwrite: give one of them, not both")
         if not self.prefix or "/" in self.prefix:
@@ -86,6 +89,7 @@ class Plan:
     count: int
     shards: int
     renderer: str
+    group: int = 1    # samples per program run (Sampler.group)
 
 
 def content_settings(cfg: GenConfig, plan: Plan) -> dict:
@@ -95,6 +99,7 @@ def content_settings(cfg: GenConfig, plan: Plan) -> dict:
         "quality": cfg.quality, "shard_size": cfg.shard_size, "prefix": cfg.prefix,
         "time_range": list(cfg.time_range), "backend": cfg.backend,
         "programs": [[p.name, p.hash] for p in plan.programs],
+        **({"group": plan.group} if plan.group != 1 else {}),   # absent in runs made before runs existed
     }
 
 
@@ -224,7 +229,7 @@ def check_programs(renderer: Renderer, programs: list[Program], cfg: GenConfig, 
         raise UserError(f"--shaders: none of the {len(programs)} programs renders (reasons above)")
     count = cfg.count if cfg.count is not None else (cfg.per_shader or 1000) * len(accepted)
     shards = -(-count // cfg.shard_size)
-    return Plan(accepted, rejected, count, shards, renderer.device_name)
+    return Plan(accepted, rejected, count, shards, renderer.device_name, cfg.group or default_group(len(accepted)))
 
 
 def generate(cfg: GenConfig) -> dict:
@@ -240,7 +245,7 @@ def generate(cfg: GenConfig) -> dict:
     prepare_output(out, cfg, plan, ranks, mine)
 
     todo = [s for s in mine if not (out / f"{shard_name(cfg.prefix, s)}.tar").exists()]
-    sampler = Sampler(len(plan.programs), cfg.seed, cfg.time_range)
+    sampler = Sampler(len(plan.programs), cfg.seed, cfg.time_range, plan.group)
     total = sum(min(cfg.shard_size, plan.count - s * cfg.shard_size) for s in todo)
     label = "synpat-gen" if ranks.world_size == 1 else f"synpat-gen[{ranks.rank}/{ranks.world_size}]"
     progress = Progress(total, label)
