@@ -6,9 +6,10 @@ Compile rate: Renderer.check (compile, 8 probe images, NaN and constant tests) o
 Distinctness: each program gets a feature vector, the mean over its images of colour mean and
 spread, an 8-bin luminance histogram, total variation and the luminance power in 6 radial
 frequency bands; features are z-scored over the set and a program's distance to its nearest
-other program is compared with the distance between two halves of its *own* images (the spread
-of re-sampling one program). A program whose nearest neighbour is closer than the median
-own-halves distance is "near-identical" to another. Smoothness: total variation, the mean
+other program is compared with the distance between two halves of its *own* images, scaled by
+1/sqrt(2) to the distance expected between two independent 8-image draws of one program. A
+program whose nearest neighbour is closer than the median of that same-program distance is
+"near-identical" to another: the two are as alike as re-sampling one program. Smoothness: total variation, the mean
 absolute difference of neighbouring pixels' luminance (0..1 per pixel step), against the
 bundled programs'.
 """
@@ -103,14 +104,15 @@ def main() -> None:
     mu, sd = whole.mean(axis=0), whole.std(axis=0) + 1e-9
     z = (whole - mu) / sd
     halves = np.linalg.norm((feats[:, :IMAGES // 2].mean(1) - feats[:, IMAGES // 2:].mean(1)) / sd, axis=1)
+    same = np.median(halves) / np.sqrt(2)     # two independent 8-image means of one program
     d = np.linalg.norm(z[:, None] - z[None], axis=2)
     np.fill_diagonal(d, np.inf)
     nn = d.min(axis=1)
     q = np.percentile(nn, [0, 1, 5, 25, 50, 75, 100])
     emit("grammar", "nn_distance", float(np.median(nn)), "z", device,
          percentiles={k: round(float(v), 3) for k, v in zip(("min", "p1", "p5", "p25", "p50", "p75", "max"), q)},
-         own_halves_median=round(float(np.median(halves)), 3),
-         near_identical=int((nn < np.median(halves)).sum()),
+         same_program_median=round(float(same), 3),
+         near_identical=int((nn < same).sum()),
          closest_pair=[programs[i].name for i in np.unravel_index(np.argmin(d), d.shape)])
     tv = total_variation(images.reshape(-1, args.size, args.size, 3)).reshape(len(programs), -1).mean(axis=1)
     bundled = find_programs([bundled_shaders_dir()])

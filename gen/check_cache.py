@@ -38,7 +38,7 @@ from . import __version__
 from .checks import CheckSettings, check_programs
 from .programs import Program
 
-CHUNK = 100                 # programs a rank-0 check stores at a time
+CHUNK = 100                 # programs a rank-0 check stores at a time (and shows progress above)
 POLL_SECONDS = 2.0
 WAIT_SECONDS = 1800.0       # a waiting rank gives up when the cache has not grown for this long
 _PATH_TOKEN = "\0path\0"    # stands for the program's path in a stored reason
@@ -159,13 +159,15 @@ def accept_cached(programs: list[Program], settings: CheckSettings, rank: int = 
     entries = cache.read()
     todo = _missing(programs, entries)
     if todo and rank == 0:
-        progress = Progress(len(todo), f"synpat {label}", unit="programs")
+        progress = Progress(len(todo), f"synpat {label}", unit="programs") if len(todo) > CHUNK else None
         for i in range(0, len(todo), CHUNK):
             chunk = todo[i:i + CHUNK]
             reasons = check(chunk, settings)
             entries = cache.add({content_key(p): _store(p, r) for p, r in zip(chunk, reasons)})
-            progress.update(len(chunk))
-        progress.close()
+            if progress:
+                progress.update(len(chunk))
+        if progress:
+            progress.close()
     elif todo:
         entries = _wait_for(cache, programs, rank, wait_seconds)
     return _decide(programs, entries)

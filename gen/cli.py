@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=d.workers, help="image encoding threads")
     p.add_argument("--batch", type=int, default=d.batch, help="images per GPU dispatch at most")
     p.add_argument("--group", type=int, default=d.group,
-                   help="consecutive samples of one program (a run); default 1 up to 64 programs, 16 above")
+                   help="consecutive samples of one program (a run); default 1 up to 64 programs, 16 up to 1024, 64 above")
     p.add_argument("--prefix", default=d.prefix, help="shard file name prefix")
     p.add_argument("--resume", action="store_true", help="finish a run in --out, skipping complete shards")
     p.add_argument("--overwrite", action="store_true", help="replace the shards and manifest in --out")

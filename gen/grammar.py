@@ -213,7 +213,7 @@ def _polar(g: _Program) -> str:
 
 
 def _kaleido(g: _Program) -> str:
-    n = g.rng.integer(3, 8)
+    n = g.rng.integer(3, 7)
     g.lines.append("{ float th = atan(p.y, p.x + 1e-7); float r = length(p); "
                    f"float w = 6.2831853 / {n}.0; th = abs(mod(th, w) - 0.5 * w); "
                    f"p = r * vec2(cos(th), sin(th)) - vec2({_f(g.rng.uniform(0.1, 0.6))}, 0.0); }}")
@@ -279,7 +279,7 @@ def _worley(g: _Program) -> tuple[str, str]:
     g.use("worley")
     g.cost += 4
     kind = g.rng.pick(["f1", "edges", "cells"], [1.0, 1.0, 0.6])
-    scale = _f(g.rng.uniform(1.5, 4.0))
+    scale = _f(g.rng.uniform(1.2, 3.0))
     if kind == "cells":
         return f"worleycell(p * {scale}, {g.salt()})", "worley-cells"
     w = f"worley(p * {scale} + 0.1 * T, {g.salt()})"
@@ -293,7 +293,7 @@ def _sines(g: _Program) -> tuple[str, str]:
     terms = []
     for _ in range(n):
         a = g.rng.uniform(0.0, 6.2831853)
-        f = g.rng.uniform(2.0, 7.0)
+        f = g.rng.uniform(1.5, 5.0)
         terms.append(f"sin(dot(p, vec2({_f(f * math.cos(a))}, {_f(f * math.sin(a))})) "
                      f"+ 6.2831853 * {g.rnd()} + {_f(g.rng.uniform(-1.0, 1.0))} * T)")
     g.cost += 0.5
@@ -322,7 +322,7 @@ def _sdf(g: _Program) -> tuple[str, str]:
         d = f"smin({d}, {other}, {_f(g.rng.uniform(0.1, 0.4))})"
     var = f"d{g.fields}"
     g.lines.append(f"float {var} = {d};")
-    f = _f(g.rng.uniform(10.0, 30.0))
+    f = _f(g.rng.uniform(6.0, 16.0))
     style = g.rng.pick(["iso", "glow"])
     g.cost += 0.5 * len(shapes)
     if style == "iso":
@@ -347,18 +347,18 @@ def _julia(g: _Program) -> tuple[str, str]:
 def _stripes(g: _Program) -> tuple[str, str]:
     a = g.rng.uniform(0.0, 3.1416)
     soft = g.rng.uniform(0.15, 0.45)
-    e = f"sin(dot(p, vec2({_f(math.cos(a))}, {_f(math.sin(a))})) * {_f(g.rng.uniform(4.0, 12.0))} + 6.2831853 * {g.rnd()} + T)"
+    e = f"sin(dot(p, vec2({_f(math.cos(a))}, {_f(math.sin(a))})) * {_f(g.rng.uniform(3.0, 8.0))} + 6.2831853 * {g.rnd()} + T)"
     return f"smoothstep({_f(-soft)}, {_f(soft)}, {e})", "stripes"
 
 
 def _checker(g: _Program) -> tuple[str, str]:
-    f = _f(g.rng.uniform(3.0, 8.0))
+    f = _f(g.rng.uniform(2.0, 5.0))
     return f"0.5 + 0.5 * clamp(sin(p.x * {f}) * sin(p.y * {f}) * {_f(g.rng.uniform(1.5, 4.0))}, -1.0, 1.0)", "checker"
 
 
 def _rings(g: _Program) -> tuple[str, str]:
     c = f"vec2({_f(g.rng.uniform(-0.5, 0.5))}, {_f(g.rng.uniform(-0.5, 0.5))})"
-    return f"0.5 + 0.5 * cos(length(p - {c}) * {_f(g.rng.uniform(8.0, 24.0))} - 6.2831853 * {g.rnd()} - T)", "rings"
+    return f"0.5 + 0.5 * cos(length(p - {c}) * {_f(g.rng.uniform(6.0, 14.0))} - 6.2831853 * {g.rnd()} - T)", "rings"
 
 
 _FIELDS = [(_fbm, 2.5), (_ridged, 1.2), (_worley, 1.5), (_sines, 1.5), (_sdf, 1.2), (_julia, 0.5),
@@ -459,8 +459,8 @@ def program_source(seed: int, index: int, name: str | None = None) -> str:
     rng = _Rng(seed, index)
     g = _Program(rng)
     g.use("pcg", "rot")
-    zoom = rng.uniform(1.2, 3.0)
-    g.lines.append(f"p = rot(6.2831853 * rnd(s)) * p * mix({_f(zoom)}, {_f(zoom * rng.uniform(1.5, 2.2))}, P.x) "
+    zoom = rng.uniform(1.0, 2.2)
+    g.lines.append(f"p = rot(6.2831853 * rnd(s)) * p * mix({_f(zoom)}, {_f(zoom * rng.uniform(1.3, 1.8))}, P.x) "
                    "+ (vec2(rnd(s + 1u), rnd(s + 2u)) - 0.5) * 0.6;")
     transforms = [rng.pick([t for t, _ in _TRANSFORMS], [w for _, w in _TRANSFORMS])
                   for _ in range(rng.pick([0, 1, 2, 3], [0.15, 0.45, 0.3, 0.1]))]

@@ -17,8 +17,11 @@ from functools import lru_cache
 import numpy as np
 
 TIME_RANGE = (0.1, 10.0)
-GROUPED_FROM = 64     # default_group: sets larger than this render in runs
-GROUP = 16            # default_group's run length for them
+# default_group: (largest set, run length) -- sets up to 64 programs are not grouped; a set too
+# large for a renderer's cache of compiled programs compiles a program for every run, so its
+# runs are longer.
+GROUPS = ((64, 1), (1024, 16))   # 1024: the renderer's CACHE_PROGRAMS
+LONG_GROUP = 64
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _STREAMS = {"order": 1, "time": 2, "seed": 3, "params": 4}
@@ -46,8 +49,8 @@ def _unit(h: np.ndarray) -> np.ndarray:
 
 def default_group(num_programs: int) -> int:
     """The run length for a set of ``num_programs``: 1 (every sample its own run, as before runs
-    existed) up to GROUPED_FROM programs, GROUP above."""
-    return 1 if num_programs <= GROUPED_FROM else GROUP
+    existed) up to 64 programs, 16 up to 1,024, 64 above."""
+    return next((group for most, group in GROUPS if num_programs <= most), LONG_GROUP)
 
 
 @lru_cache(maxsize=64)

@@ -25,7 +25,7 @@ def test_runs_are_balanced_and_group_1_is_the_old_sampler():
     one = Sampler(7, seed=3).range(0, 50)
     np.testing.assert_array_equal(one.program, Sampler(7, seed=3, group=1).range(0, 50).program)
     np.testing.assert_array_equal(s.seed, Sampler(7, seed=3).range(0, 84).seed)   # only the program depends on group
-    assert default_group(16) == 1 and default_group(1000) == 16
+    assert [default_group(n) for n in (16, 64, 65, 1000, 1024, 1025, 21000)] == [1, 1, 16, 16, 16, 64, 64]
 
 
 def test_grouped_rendering_equals_one_image_at_a_time_byte_for_byte():
