@@ -3,7 +3,9 @@ stream and of synpat-gen at 224², and start-up (program list + checks) cold and
 
     python benchmarks/bench_programs.py [--sets 16,1000,21000] [--size 224] [--full]
 
-16 is the bundled set; N > 16 is ``procedural:N`` (seed 0). Start-up runs with a fresh program
+16 is the bundled set; pN or any other N is ``procedural:N`` (seed 0), so p16 is 16 programs
+of the grammar: per-pixel cost differs between the bundled programs and the grammar's, so
+compare 1,000 and 21,000 with both. Start-up runs with a fresh program
 check cache and a fresh Mesa shader cache (cold), then again (warm: the second run, or a second
 rank). A cold start-up and synpat-gen for 21,000 check all 21,000 programs (~0.06 s each on
 llvmpipe), so they run only with --full; without it the 21,000 stream uses the programs
@@ -32,8 +34,11 @@ from synpat.gen.sampler import default_group
 from synpat.gen.stream import PatternStream, StreamConfig
 
 
-def source_of(n: int) -> str:
-    return str(bundled_shaders_dir()) if n == 16 else f"procedural:{n}"
+def source_of(name: str) -> tuple[str, int]:
+    """'16' -> the bundled programs; 'N' or 'pN' -> procedural:N. -> (source, number of programs)."""
+    if name == "16":
+        return str(bundled_shaders_dir()), 16
+    return f"procedural:{int(name.lstrip('p'))}", int(name.lstrip("p"))
 
 
 def startup(source: str, size: int) -> tuple[float, list, list]:
@@ -56,7 +61,8 @@ def stream_rate(source: str, programs: list, size: int, batch: int, batches: int
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sets", default="16,1000,21000", help="program counts; 16 = the bundled programs")
+    ap.add_argument("--sets", default="16,p16,1000,21000",
+                    help="program counts; 16 = the bundled programs, pN or N = procedural:N")
     ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--batch", type=int, default=256, help="stream batch size")
     ap.add_argument("--batches", type=int, default=4, help="stream batches measured")
@@ -68,31 +74,31 @@ def main() -> None:
     os.environ["MESA_SHADER_CACHE_DIR"] = str(tmp / "mesa-cache")
     device = Renderer(8, 8).device_name
     size = args.size
-    for n in (int(x) for x in args.sets.split(",")):
-        source = source_of(n)
+    for name in args.sets.split(","):
+        source, n = source_of(name)
         checked = args.full or n <= 1000
         if checked:
             cold, accepted, rejected = startup(source, size)
             warm, again, _ = startup(source, size)
             assert again == accepted
-            emit("programs", "startup_cold", cold, "s", device, programs=n, rejected=len(rejected))
-            emit("programs", "startup_warm", warm, "s", device, programs=n)
+            emit("programs", "startup_cold", cold, "s", device, programs=n, set=name, rejected=len(rejected))
+            emit("programs", "startup_warm", warm, "s", device, programs=n, set=name)
         else:
             start = time.perf_counter()
             accepted = find_programs([source])
-            emit("programs", "program_list", time.perf_counter() - start, "s", device, programs=n)
+            emit("programs", "program_list", time.perf_counter() - start, "s", device, programs=n, set=name)
         rate = stream_rate(source, accepted, size, args.batch, args.batches)
-        emit("programs", "stream", rate, "img/s", device, programs=n, group=default_group(len(accepted)),
+        emit("programs", "stream", rate, "img/s", device, programs=n, set=name, group=default_group(len(accepted)),
              checked=checked, size=size, batch=args.batch)
         if default_group(len(accepted)) != 1:   # the same set without runs: what grouping buys
             rate = stream_rate(source, accepted, size, args.batch, args.batches, group=1)
-            emit("programs", "stream", rate, "img/s", device, programs=n, group=1, checked=checked, size=size,
+            emit("programs", "stream", rate, "img/s", device, programs=n, set=name, group=1, checked=checked, size=size,
                  batch=args.batch)
         if checked:
             out = tmp / f"gen{n}"
             summary = generate(GenConfig(shaders=[source], out=str(out), count=args.count, size=(size, size),
                                          shard_size=256))
-            emit("programs", "synpat-gen", summary["images"] / summary["seconds"], "img/s", device, programs=n,
+            emit("programs", "synpat-gen", summary["images"] / summary["seconds"], "img/s", device, programs=n, set=name,
                  group=default_group(len(accepted)), size=size, images=summary["images"])
 
 

@@ -314,8 +314,10 @@ def _sdf(g: _Program) -> tuple[str, str]:
             shapes.append(f"sdbox(rot({_f(g.rng.uniform(0, 3.1))} + T * 0.1) * (p - {c}), vec2({_f(size)}, {_f(g.rng.uniform(0.1, 0.5))}))")
         elif kind == "ring":
             shapes.append(f"abs(length(p - {c}) - {_f(size)}) - {_f(g.rng.uniform(0.03, 0.12))}")
-        else:
-            shapes.append(f"sdsegment(p, {c}, -{c}.yx) - {_f(g.rng.uniform(0.03, 0.15))}")
+        else:   # a segment of length >= 0.3, so its direction never divides by zero
+            a = g.rng.uniform(0.0, 6.2831853)
+            end = f"{c} + vec2({_f(size * 1.5 * math.cos(a))}, {_f(size * 1.5 * math.sin(a))})"
+            shapes.append(f"sdsegment(p, {c}, {end}) - {_f(g.rng.uniform(0.03, 0.15))}")
         names.append(kind)
     d = shapes[0]
     for other in shapes[1:]:
