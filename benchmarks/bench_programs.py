@@ -95,7 +95,7 @@ def main() -> None:
             emit("programs", "stream", rate, "img/s", device, programs=n, set=name, group=1, checked=checked, size=size,
                  batch=args.batch)
         if checked:
-            out = tmp / f"gen{n}"
+            out = tmp / f"gen{name}"
             summary = generate(GenConfig(shaders=[source], out=str(out), count=args.count, size=(size, size),
                                          shard_size=256))
             emit("programs", "synpat-gen", summary["images"] / summary["seconds"], "img/s", device, programs=n, set=name,

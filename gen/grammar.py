@@ -27,6 +27,8 @@ import hashlib
 import math
 import re
 
+from synpat.core.errors import UserError
+
 GRAMMAR_VERSION = 1
 MAX_PROGRAMS = 100_000
 _SOURCE = re.compile(r"^procedural:(\d+)(?:@(-?\d+))?$")
@@ -500,11 +502,9 @@ def parse_source(text: str, default_seed: int) -> tuple[int, int] | None:
         return None
     m = _SOURCE.match(text)
     if not m:
-        from synpat.core.errors import UserError
         raise UserError(f"--shaders {text}: expected procedural:N or procedural:N@SEED (N a count, SEED an integer)")
     n = int(m.group(1))
     if not 1 <= n <= MAX_PROGRAMS:
-        from synpat.core.errors import UserError
         raise UserError(f"--shaders {text}: expected 1 <= N <= {MAX_PROGRAMS}, got {n}")
     return n, default_seed if m.group(2) is None else int(m.group(2))
 

@@ -70,18 +70,18 @@ def find_programs(sources: list[str | Path], seed: int = 0) -> list[Program]:
         root = Path(src)
         procedural = parse_source(str(src), seed)
         if procedural is not None:
-            pairs = [(p, p.name) for p in procedural_programs(*procedural)]
+            programs = procedural_programs(*procedural)
         elif root.is_dir():
             files = sorted(p for p in root.rglob("*") if p.suffix in SUFFIXES and p.is_file())
             if not files:
                 raise UserError(f"{root}: no *.glsl or *.frag programs in this folder")
-            pairs = [(p, p.relative_to(root).with_suffix("").as_posix()) for p in files]
+            programs = [_read(p, p.relative_to(root).with_suffix("").as_posix()) for p in files]
         elif root.is_file():
-            pairs = [(root, root.stem)]
+            programs = [_read(root, root.stem)]
         else:
             raise UserError(f"{root}: no such shader folder or file")
-        for path, name in pairs:
-            program = path if isinstance(path, Program) else _read(path, name)
+        for program in programs:
+            name = program.name
             if name in found and found[name].path != program.path:
                 raise UserError(f"{program.path}: program name '{name}' is also used by {found[name].path}; rename one")
             found[name] = program
