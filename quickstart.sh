@@ -8,8 +8,9 @@ cd "$(dirname "$0")"
 what="${1:-}"
 case "$what" in demo|test) ;; *) echo "usage: bash quickstart.sh demo|test" >&2; exit 2 ;; esac
 
-# 1. System packages for headless OpenGL (EGL + Mesa's llvmpipe when there is no GPU driver).
-apt_pkgs="libegl1 libegl-mesa0 libgl1-mesa-dri libgles2 python3-venv"
+# 1. System packages for headless OpenGL (EGL + Mesa's llvmpipe when there is no GPU driver),
+#    and the sound engines synpat-audio-tasks builds its tasks with (speech, General-MIDI notes, mixing).
+apt_pkgs="libegl1 libegl-mesa0 libgl1-mesa-dri libgles2 python3-venv espeak-ng fluidsynth timgm6mb-soundfont sox"
 missing=$(for p in $apt_pkgs; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || echo "$p"; done)
 if [ -n "$missing" ]; then
     echo "quickstart: installing $missing" >&2

@@ -46,6 +46,8 @@ def read_wave(path: str | Path) -> torch.Tensor:
     Integer PCM (8-bit unsigned included) is scaled to [-1, 1) by libsndfile; channels are
     averaged; other sample rates are resampled (torchaudio, windowed sinc).
     """
+    if not Path(path).is_file():   # libsndfile would say only "System error"
+        raise AudioReadError("not found" if not Path(path).exists() else "not a file")
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)  # (samples, channels)
     except (sf.SoundFileError, RuntimeError, OSError) as err:

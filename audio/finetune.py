@@ -1,15 +1,17 @@
 """Fine-tune or linearly probe an audio ViT with k-fold cross-validation (`synpat-finetune`).
 
-Every clip's fbank is computed once per run and kept in memory; each fold normalises with its
-training clips' mean/std, trains with the recipe in FinetuneConfig and scores its held-out
-clips. OUT gets results.json (per fold and mean ± std), confusion.png (held-out predictions
-of all folds, single-label tasks) and best.safetensors + best.json (the fold model that scored
-best on its held-out fold, with config, class names and normalisation), all written atomically.
+Every clip's fbank is computed once per run and kept in memory; each round normalises with its
+training clips' mean/std, holds out a validation share of its training clips to pick the epoch
+whose weights it keeps, and scores its test fold once with them. OUT gets results.json (per
+round and mean ± std), confusion.png (held-out predictions of all rounds, single-label tasks)
+and best.safetensors + best.json (the round model with the best validation score, with config,
+class names and normalisation), all written atomically. --out is checked before any training.
 """
 from __future__ import annotations
 
 import logging
 import math
+import random
 import statistics
 import sys
 import time
@@ -18,56 +20,55 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import soundfile as sf
 import torch
 import torch.nn.functional as F
 from safetensors.torch import save
 
+from synpat.core.devices import torch_device
 from synpat.core.errors import UserError
 from synpat.core.files import write_atomic, write_json_atomic
-from synpat.core.progress import format_seconds
-from synpat.audio.fbank import AudioReadError, FbankShape, compute_fbanks
+from synpat.core.progress import Progress
+from synpat.audio.fbank import HOP, SAMPLE_RATE, WINDOW, AudioReadError, FbankShape, compute_fbanks
 from synpat.audio.clip_sets import AudioTask, assign_folds, load_task
 from synpat.audio.augmentation import mixup, spec_augment, time_roll
 from synpat.core.settings import run_cli
 from synpat.audio.confusion_png import write_confusion_png
-from synpat.audio.finetune_config import FinetuneConfig, parse_config
+from synpat.audio.finetune_config import FinetuneConfig, parse_config, test_folds
 from synpat.audio.metrics import accuracy, confusion, mean_average_precision
 from synpat.train.optim import lr_at, param_groups, set_lr
-from synpat.audio.vit_audio import PRESETS, EncoderArch, build_audio_vit, load_encoder_state, read_model_file
+from synpat.train.vit_arch import VIT_SIZES, ViTArch
+from synpat.audio.vit_audio import build_audio_vit, load_encoder_state, read_model_file
 
 
 @dataclass
 class Split:
-    """One train/evaluate round: indices into the cached clips."""
+    """One train/evaluate round: rows into the cached clips. `val` (taken from the training folds)
+    picks the epoch whose weights are kept; `test` is scored once, with those weights."""
 
     name: str
     train: list[int]
+    val: list[int]
     test: list[int]
 
 
 @dataclass
 class FoldResult:
     split: Split
-    metrics: dict
-    scores: torch.Tensor  # (len(test), C) held-out class scores
+    metrics: dict          # test scores with the kept weights
+    val_score: float       # the kept epoch's validation score (nan without a validation set)
+    epoch: int             # the kept epoch (1-based)
+    scores: torch.Tensor   # (len(test), C) held-out class scores
     state: dict
     norm: tuple[float, float]
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"--device {name}: no CUDA device available")
-    return torch.device(name)
-
-
-def resolve_arch(cfg: FinetuneConfig) -> tuple[EncoderArch, dict | None, dict | None]:
+def resolve_arch(cfg: FinetuneConfig) -> tuple[ViTArch, dict | None, dict | None]:
     """(architecture, initial encoder state or None, init file's metadata or None)."""
     if cfg.init != "none":
         state, meta = read_model_file(cfg.init)
-        return EncoderArch.from_json(meta["arch"]), state, meta
-    preset = PRESETS[cfg.model]
+        return ViTArch.from_json(meta["arch"]), state, meta
+    preset = VIT_SIZES[cfg.model]
     arch = replace(
         preset,
         embed_dim=cfg.embed_dim or preset.embed_dim,
@@ -77,6 +78,54 @@ def resolve_arch(cfg: FinetuneConfig) -> tuple[EncoderArch, dict | None, dict | 
     if arch.embed_dim % arch.num_heads or arch.embed_dim % 4:
         raise UserError(f"embed_dim {arch.embed_dim} must be divisible by 4 and by num_heads {arch.num_heads}")
     return arch, None, None
+
+
+def median_clip_frames(paths: Sequence[Path]) -> int | None:
+    """The median length of the clips in 10 ms fbank frames (from the files' headers); None if none is readable."""
+    frames = []
+    for path in paths:
+        try:
+            info = sf.info(str(path))
+        except (sf.SoundFileError, RuntimeError, OSError):
+            continue
+        samples = info.frames * SAMPLE_RATE / max(info.samplerate, 1)
+        frames.append(max(1, 1 + int((samples - WINDOW) // HOP)))
+    return int(statistics.median(frames)) if frames else None
+
+
+def resolve_recipe(cfg: FinetuneConfig, arch: ViTArch, init_meta: dict | None, task: AudioTask) -> FinetuneConfig:
+    """Fill in what the data decides (0/-1 in the config): input shape, SpecAugment widths, layer decay,
+    the model's name. Warns (stderr) where a setting hides most of the input."""
+    p = arch.patch_size
+    mel, frames = cfg.mel_bins, cfg.frames
+    if init_meta is not None:
+        init_mel, init_frames = init_meta["input_shape"]
+        for name, given, own in (("mel_bins", mel, init_mel), ("frames", frames, init_frames)):
+            if given and given != own:
+                raise UserError(f"--{name.replace('_', '-')} {given} contradicts {cfg.init}'s input shape "
+                                f"{init_mel}x{init_frames}: transfer again with --input-shape, or leave it out")
+        mel, frames = init_mel, init_frames
+    mel = mel or 128
+    if not frames:
+        median = median_clip_frames([c.path for c in task.clips])
+        frames = max(p, round((median or 500) / p) * p)
+    if mel < p or frames < p:
+        raise UserError(f"input {mel}x{frames} is smaller than one {p}x{p} patch")
+    median = median_clip_frames([c.path for c in task.clips[:200]])
+    if median and frames > 2 * median:
+        warn(f"input of {frames} frames is over twice the median clip ({median} frames): most of it is padding")
+    freq_mask = round(0.19 * mel) if cfg.freq_mask < 0 else cfg.freq_mask
+    time_mask = round(0.19 * frames) if cfg.time_mask < 0 else cfg.time_mask
+    for name, width, size in (("freq_mask", freq_mask, mel), ("time_mask", time_mask, frames)):
+        if width > size / 2 and not cfg.linear_probe:
+            warn(f"{name} {width} can hide more than half of the {size} {'mel bins' if name == 'freq_mask' else 'frames'}")
+    name = next((n for n, known in VIT_SIZES.items() if known == arch), "custom")
+    return replace(cfg, mel_bins=mel, frames=frames, freq_mask=freq_mask, time_mask=time_mask, model=name,
+                   layer_decay=cfg.layer_decay or round(0.5 ** (1 / (arch.depth + 1)), 4))
+
+
+def warn(message: str) -> None:
+    print(f"synpat-finetune: warning: {message}", file=sys.stderr, flush=True)
 
 
 def targets_of(task: AudioTask, kept: list[int]) -> torch.Tensor:
@@ -89,26 +138,64 @@ def targets_of(task: AudioTask, kept: list[int]) -> torch.Tensor:
     return y
 
 
-def make_splits(task: AudioTask, kept: list[int], cfg: FinetuneConfig) -> tuple[list[Split], str]:
-    """Train/test rounds over the kept clips and a description of the protocol."""
+def fold_plan(task: AudioTask, cfg: FinetuneConfig) -> tuple[list[int] | None, int, list[int]]:
+    """Before any spectrogram is computed: (fold of every clip or None for an official split, folds, test folds)."""
     if task.has_split:
+        if cfg.test_folds:
+            raise UserError(f"{task.spec} has an official train/test split: --test-folds does not apply")
+        return None, 0, []
+    k = cfg.folds or len(task.dataset_folds) or 5
+    folds = assign_folds(task, k, cfg.seed)
+    chosen = test_folds(cfg) or list(range(1, k + 1))
+    outside = [f for f in chosen if not 1 <= f <= k]
+    if outside:
+        raise UserError(f"--test-folds {cfg.test_folds}: fold {outside[0]} does not exist, the folds are 1..{k}")
+    return folds, k, chosen
+
+
+def validation_rows(train: list[int], y: torch.Tensor, fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Split training rows into (train, val): per class (first label) a `fraction` share, at least one
+    clip where the class has 5 or more; deterministic in `seed`."""
+    if fraction <= 0:
+        return train, []
+    rng = random.Random(seed)
+    by_class: dict[int, list[int]] = {}
+    for row in train:
+        by_class.setdefault(int(y[row].argmax()), []).append(row)
+    val = []
+    for label in sorted(by_class):
+        rows = by_class[label][:]
+        rng.shuffle(rows)
+        take = max(1, round(fraction * len(rows))) if len(rows) >= 5 else 0
+        val += rows[:take]
+    chosen = set(val)
+    return [r for r in train if r not in chosen], sorted(val)
+
+
+def make_splits(task: AudioTask, kept: list[int], y: torch.Tensor, cfg: FinetuneConfig,
+                plan: tuple[list[int] | None, int, list[int]]) -> tuple[list[Split], str]:
+    """Train/val/test rounds over the kept clips and a description of the protocol."""
+    folds, k, chosen = plan
+    if folds is None:
         splits = [task.clips[i].split for i in kept]
         train = [r for r, s in enumerate(splits) if s == "train"]
         test = [r for r, s in enumerate(splits) if s == "test"]
         if not train or not test:
             raise UserError(f"{task.spec}: the official split needs train and test clips")
-        return [Split("test", train, test)], "official train/test split"
-    folds = assign_folds(task, cfg.folds, cfg.seed)
+        train, val = validation_rows(train, y, cfg.val_fraction, cfg.seed)
+        return [Split("test", train, val, test)], "official train/test split"
     kept_folds = [folds[i] for i in kept]
     rounds = []
-    for f in range(1, cfg.folds + 1):
-        test = [r for r, k in enumerate(kept_folds) if k == f]
-        train = [r for r, k in enumerate(kept_folds) if k != f]
+    for f in chosen:
+        test = [r for r, fold in enumerate(kept_folds) if fold == f]
+        train = [r for r, fold in enumerate(kept_folds) if fold != f]
         if not test or not train:
-            raise UserError(f"fold {f} of {cfg.folds} has no clips to test or train on")
-        rounds.append(Split(f"fold{f}", train, test))
+            raise UserError(f"fold {f} of {k} has no clips to test or train on")
+        train, val = validation_rows(train, y, cfg.val_fraction, cfg.seed + f)
+        rounds.append(Split(f"fold{f}", train, val, test))
     source = "dataset folds" if task.dataset_folds else "stratified folds"
-    return rounds, f"{cfg.folds}-fold cross-validation ({source})"
+    held = "every fold" if len(chosen) == k else f"folds {','.join(map(str, chosen))}"
+    return rounds, f"{k}-fold cross-validation ({source}), {held} held out in turn"
 
 
 def soft_loss(logits: torch.Tensor, y: torch.Tensor, multilabel: bool) -> torch.Tensor:
@@ -120,27 +207,13 @@ def soft_loss(logits: torch.Tensor, y: torch.Tensor, multilabel: bool) -> torch.
 
 @torch.no_grad()
 def predict(model: torch.nn.Module, x: torch.Tensor, batch: int, device: torch.device) -> torch.Tensor:
-    """Class scores (probabilities) for normalised `x: (N, 1, mel, frames)` -> (N, C) float32 on CPU."""
+    """Outputs for `x: (N, ...)` in batches -> (N, C) float32 on CPU."""
     model.eval()
     out = []
     for start in range(0, len(x), batch):
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
             out.append(model(x[start:start + batch].to(device)).float().cpu())
-    return torch.cat(out)
-
-
-class EpochLog:
-    """One stdout line per epoch: loss, held-out scores, training clips/s and the ETA over all rounds."""
-
-    def __init__(self, total_epochs: int):
-        self.total, self.done, self.seconds = total_epochs, 0, 0.0
-
-    def epoch(self, label: str, loss: float, metrics: dict, clips: int, seconds: float) -> None:
-        self.done += 1
-        self.seconds += seconds
-        eta = self.seconds / self.done * (self.total - self.done)
-        scores = " ".join(f"{k} {v:.3f}" for k, v in metrics.items())
-        print(f"{label} loss {loss:.4f} {scores} {clips / seconds:.0f} clips/s ETA {format_seconds(eta)}", flush=True)
+    return torch.cat(out) if out else torch.empty(0)
 
 
 def scores_of(scores: torch.Tensor, y: torch.Tensor, multilabel: bool) -> dict:
@@ -150,43 +223,55 @@ def scores_of(scores: torch.Tensor, y: torch.Tensor, multilabel: bool) -> dict:
     return out
 
 
-def train_round(
-    cfg: FinetuneConfig, split: Split, specs: torch.Tensor, y: torch.Tensor, arch: EncoderArch,
-    init_state: dict | None, multilabel: bool, device: torch.device, progress: EpochLog, seed: int,
-) -> FoldResult:
-    """Train on split.train, score split.test. specs: (N, mel, frames) raw fbanks, y: (N, C)."""
-    train_x = specs[split.train]
-    mean, std = float(train_x.mean()), float(train_x.std())
+def main_metric(multilabel: bool) -> str:
+    return "mAP" if multilabel else "accuracy"
 
-    def norm(t: torch.Tensor) -> torch.Tensor:  # (B, mel, frames) raw -> (B, 1, mel, frames) normalised
-        return ((t - mean) / std)[:, None]
 
+def probabilities(logits: torch.Tensor, multilabel: bool) -> torch.Tensor:
+    return logits.sigmoid() if multilabel else logits.softmax(dim=1)
+
+
+class Round:
+    """What one round trains on: normalised inputs `(N, 1, mel, frames)` and targets `(N, C)`."""
+
+    def __init__(self, split: Split, specs: torch.Tensor, y: torch.Tensor):
+        self.split = split
+        train = specs[split.train]
+        self.mean, self.std = float(train.mean()), float(train.std())
+        self.train_x, self.train_y = self.norm(train), y[split.train]
+        self.val_x, self.val_y = self.norm(specs[split.val]), y[split.val]
+        self.test_x, self.test_y = self.norm(specs[split.test]), y[split.test]
+
+    def norm(self, t: torch.Tensor) -> torch.Tensor:  # (B, mel, frames) raw -> (B, 1, mel, frames)
+        return ((t - self.mean) / self.std)[:, None]
+
+
+def train_round(cfg: FinetuneConfig, data: Round, arch: ViTArch, init_state: dict | None, multilabel: bool,
+                device: torch.device, progress: Progress, seed: int) -> FoldResult:
+    """Fine-tune on the round's training clips; keep the weights of the epoch that scores best on its
+    validation clips (the last epoch without any), then score the test clips once."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    probe = cfg.linear_probe
-    model = build_audio_vit(
-        arch, (cfg.mel_bins, cfg.frames), num_classes=y.shape[1],
-        drop_path=0.0 if probe else cfg.drop_path, patchout=0.0 if probe else cfg.patchout,
-    )
+    model = build_audio_vit(arch, (cfg.mel_bins, cfg.frames), num_classes=data.train_y.shape[1],
+                            drop_path=cfg.drop_path, patchout=cfg.patchout)
     if init_state is not None:
         load_encoder_state(model, init_state)
-    if probe:
-        for name, param in model.named_parameters():
-            param.requires_grad_(name.startswith("head."))
     model.to(device)
     optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay, cfg.layer_decay), lr=cfg.lr)
-    train_y, test_x, test_y = y[split.train], norm(specs[split.test]), y[split.test]
+    train_y = data.train_y
     if not multilabel and cfg.mixup == 0:
-        train_y = train_y * (1 - cfg.label_smoothing) + cfg.label_smoothing / y.shape[1]
-    steps = math.ceil(len(split.train) / cfg.batch_size)
+        train_y = train_y * (1 - cfg.label_smoothing) + cfg.label_smoothing / train_y.shape[1]
+    n = len(data.train_x)
+    steps = math.ceil(n / cfg.batch_size)
     generator = torch.Generator().manual_seed(seed)
+    best = (-math.inf, 0, None)   # (validation score, epoch, state)
     for epoch in range(cfg.epochs):
-        model.train(not probe)
+        model.train()
         start, total_loss = time.perf_counter(), 0.0
-        order = torch.randperm(len(split.train), generator=generator)
+        order = torch.randperm(n, generator=generator)
         for step in range(steps):
             idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-            x, t = norm(train_x[idx]), train_y[idx]
+            x, t = data.train_x[idx], train_y[idx]
             if cfg.time_roll:
                 x = time_roll(x, rng)
             x = spec_augment(x, cfg.freq_mask, cfg.time_mask, rng)
@@ -196,18 +281,94 @@ def train_round(
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
                 logits = model(x.to(device))
             loss = soft_loss(logits.float(), t.to(device), multilabel)
+            if not torch.isfinite(loss):
+                raise UserError(f"{data.split.name} epoch {epoch + 1}: the loss is {float(loss.detach())}; lower blr "
+                                f"(now {cfg.blr:g}) or check the clips")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             total_loss += float(loss.detach()) * len(idx)
         seconds = time.perf_counter() - start
-        scores = predict(model, test_x, cfg.batch_size, device)
-        scores = scores.sigmoid() if multilabel else scores.softmax(dim=1)
-        metrics = scores_of(scores, test_y, multilabel)
-        progress.epoch(f"{split.name} epoch {epoch + 1}/{cfg.epochs}", total_loss / len(split.train), metrics,
-                       len(split.train), seconds)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    return FoldResult(split, metrics, scores, state, (mean, std))
+        note = f"{data.split.name} epoch {epoch + 1}/{cfg.epochs} loss {total_loss / n:.4f}"
+        if data.split.val:
+            val = scores_of(probabilities(predict(model, data.val_x, cfg.batch_size, device), multilabel),
+                            data.val_y, multilabel)[main_metric(multilabel)]
+            note += f" val {main_metric(multilabel)} {val:.3f}"
+        else:
+            val = math.nan
+        if not data.split.val or val > best[0]:
+            best = (val, epoch + 1, {k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+        progress.update(1, f"{note} {n / seconds:.0f} clips/s")
+    val_score, kept_epoch, state = best
+    model.load_state_dict(state)
+    scores = probabilities(predict(model, data.test_x, cfg.batch_size, device), multilabel)
+    return FoldResult(data.split, scores_of(scores, data.test_y, multilabel), val_score, kept_epoch, scores, state,
+                      (data.mean, data.std))
+
+
+class ProbeHead(torch.nn.Module):
+    """MAE's linear-probe head: BatchNorm without affine parameters, then a linear layer. (N, D) -> (N, C)."""
+
+    def __init__(self, dim: int, classes: int):
+        super().__init__()
+        self.norm = torch.nn.BatchNorm1d(dim, affine=False, eps=1e-6)
+        self.linear = torch.nn.Linear(dim, classes)
+        torch.nn.init.trunc_normal_(self.linear.weight, std=0.01)
+        torch.nn.init.zeros_(self.linear.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(self.norm(x))
+
+
+def probe_round(cfg: FinetuneConfig, data: Round, arch: ViTArch, init_state: dict | None, multilabel: bool,
+                device: torch.device, progress: Progress, seed: int) -> FoldResult:
+    """Linear probe: the frozen encoder's pooled features (computed once, no augmentation) feed a
+    BatchNorm + linear head trained with AdamW, no weight decay; the best validation epoch is kept."""
+    torch.manual_seed(seed)
+    encoder = build_audio_vit(arch, (cfg.mel_bins, cfg.frames), num_classes=0)
+    if init_state is not None:
+        load_encoder_state(encoder, init_state)
+    encoder.to(device)
+    train_f, val_f, test_f = (predict(encoder, x, cfg.batch_size, device)
+                              for x in (data.train_x, data.val_x, data.test_x))
+    head = ProbeHead(arch.embed_dim, data.train_y.shape[1]).to(device)
+    optimizer = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=0.0)
+    n, steps = len(train_f), math.ceil(len(train_f) / cfg.batch_size)
+    generator = torch.Generator().manual_seed(seed)
+    best = (-math.inf, 0, None)
+    for epoch in range(cfg.epochs):
+        head.train()
+        start, total_loss = time.perf_counter(), 0.0
+        order = torch.randperm(n, generator=generator)
+        for step in range(steps):
+            idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+            if len(idx) < 2:   # BatchNorm needs two samples
+                continue
+            set_lr(optimizer, lr_at(epoch + step / steps, cfg.lr, cfg.warmup_epochs, cfg.epochs, cfg.min_lr))
+            loss = soft_loss(head(train_f[idx].to(device)), data.train_y[idx].to(device), multilabel)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total_loss += float(loss.detach()) * len(idx)
+        note = f"{data.split.name} probe epoch {epoch + 1}/{cfg.epochs} loss {total_loss / n:.4f}"
+        if data.split.val:
+            val = scores_of(probabilities(predict(head, val_f, len(val_f), device), multilabel),
+                            data.val_y, multilabel)[main_metric(multilabel)]
+            note += f" val {main_metric(multilabel)} {val:.3f}"
+        else:
+            val = math.nan
+        if not data.split.val or val > best[0]:
+            best = (val, epoch + 1, {k: v.detach().cpu().clone() for k, v in head.state_dict().items()})
+        progress.update(1, f"{note} {n / max(time.perf_counter() - start, 1e-9):.0f} clips/s")
+    val_score, kept_epoch, head_state = best
+    head.load_state_dict(head_state)
+    scores = probabilities(predict(head, test_f, max(len(test_f), 1), device), multilabel)
+    state = {**{k: v.detach().cpu() for k, v in encoder.state_dict().items()},
+             "head.weight": head_state["linear.weight"] / torch.sqrt(head_state["norm.running_var"] + 1e-6)[None],
+             "head.bias": head_state["linear.bias"] - (head_state["linear.weight"] * (
+                 head_state["norm.running_mean"] / torch.sqrt(head_state["norm.running_var"] + 1e-6))[None]).sum(1)}
+    return FoldResult(data.split, scores_of(scores, data.test_y, multilabel), val_score, kept_epoch, scores, state,
+                      (data.mean, data.std))
 
 
 def summarise(results: list[FoldResult]) -> tuple[dict, dict]:
@@ -218,17 +379,29 @@ def summarise(results: list[FoldResult]) -> tuple[dict, dict]:
     return mean, std
 
 
+def check_writable(out: Path) -> None:
+    """Make --out and prove a file can be written there, before any training."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"--out {out}: cannot make the folder ({err.strerror})") from None
+    probe = out / ".synpat-write-test"
+    write_atomic(probe, b"")
+    probe.unlink()
+
+
 def run(cfg: FinetuneConfig) -> dict:
     """The whole fine-tuning run; returns the results.json content."""
     began = time.perf_counter()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    device = pick_device(cfg.device)
+    device = torch_device(cfg.device)
     task = load_task(cfg.data)
     arch, init_state, init_meta = resolve_arch(cfg)
-    if cfg.mel_bins < arch.patch_size or cfg.frames < arch.patch_size:
-        raise UserError(f"input {cfg.mel_bins}x{cfg.frames} is smaller than one {arch.patch_size}x{arch.patch_size} patch")
+    cfg = resolve_recipe(cfg, arch, init_meta, task)
+    plan = fold_plan(task, cfg)
     out = Path(cfg.out)
+    check_writable(out)
     shape = FbankShape(cfg.mel_bins, cfg.frames)
     t0 = time.perf_counter()
     try:
@@ -241,14 +414,13 @@ def run(cfg: FinetuneConfig) -> dict:
           f"{len(cache.skipped)} skipped", flush=True)
     y = targets_of(task, cache.kept)
     multilabel = task.multilabel
-    splits, protocol = make_splits(task, cache.kept, cfg)
-    progress = EpochLog(cfg.epochs * len(splits))
-    results = [
-        train_round(cfg, s, cache.specs, y, arch, init_state, multilabel, device, progress, cfg.seed + i)
-        for i, s in enumerate(splits)
-    ]
+    splits, protocol = make_splits(task, cache.kept, y, cfg, plan)
+    progress = Progress(cfg.epochs * len(splits), "synpat-finetune", unit="epochs", stream=sys.stdout, interval=0)
+    one_round = probe_round if cfg.linear_probe else train_round
+    results = [one_round(cfg, Round(s, cache.specs, y), arch, init_state, multilabel, device, progress, cfg.seed + i)
+               for i, s in enumerate(splits)]
     mean, std = summarise(results)
-    best = max(results, key=lambda r: r.metrics["mAP" if multilabel else "accuracy"])
+    best = max(results, key=lambda r: -math.inf if math.isnan(r.val_score) else r.val_score)
     model_meta = {
         "kind": "finetuned",
         "arch": arch.to_json(),
@@ -258,11 +430,11 @@ def run(cfg: FinetuneConfig) -> dict:
         "norm_mean": best.norm[0],
         "norm_std": best.norm[1],
         "round": best.split.name,
+        "chosen_by": "validation score" if best.split.val else "first round (no validation clips)",
         "metrics": best.metrics,
         "config": asdict(cfg),
         "init": init_meta,
     }
-    out.mkdir(parents=True, exist_ok=True)
     write_atomic(out / "best.safetensors", save({k: v.contiguous() for k, v in best.state.items()}))
     write_json_atomic(out / "best.json", model_meta)
     if not multilabel:
@@ -277,11 +449,14 @@ def run(cfg: FinetuneConfig) -> dict:
             "multilabel": multilabel, "skipped": [{"path": p, "reason": r} for p, r in cache.skipped],
         },
         "protocol": protocol,
+        "mode": "linear probe" if cfg.linear_probe else "fine-tune",
         "device": str(device),
+        "model": cfg.model,
         "arch": arch.to_json(),
         "init": cfg.init,
         "rounds": [
-            {"name": r.split.name, "train": len(r.split.train), "test": len(r.split.test), **r.metrics,
+            {"name": r.split.name, "train": len(r.split.train), "val": len(r.split.val), "test": len(r.split.test),
+             **r.metrics, "val_score": None if math.isnan(r.val_score) else r.val_score, "epoch": r.epoch,
              "norm_mean": r.norm[0], "norm_std": r.norm[1]}
             for r in results
         ],

@@ -1,17 +1,27 @@
 """The fine-tuning recipe: one dataclass holds every default; a JSON file and then CLI flags override it.
 
-Defaults are MaskSpec's ESC-50 recipe as DESIGN §3 states it (batch 64, 80 epochs, blr 1e-3,
-lr = blr * batch / 256, layer decay 0.75, 5 warmup epochs, cosine to 1e-6, wd 0.05, drop path
-0.1, mixup 0.3, 128 x 500 input, ~100 of 248 patch tokens dropped).
+Defaults follow MaskSpec's ESC-50 recipe (DESIGN §3: batch 64, 80 epochs, blr 1e-3, lr = blr *
+batch / 256, 5 warm-up epochs, cosine to 1e-6, wd 0.05, drop path 0.1, mixup 0.3, patchout 0.4)
+with what depends on the data derived from it instead of fixed for 5 s clips (0 = derive):
+- input shape: the --init file's (a transferred encoder's grid is fixed), else 128 mel x the
+  median clip length rounded to the patch size;
+- SpecAugment widths: 19% of the mel bins / frames (AST's 24 of 128 and 96 of 512), with a
+  warning when a set width hides more than half of its axis;
+- layer decay: 0.5 ** (1 / (depth + 1)), so the patch embedding learns at half the head's rate
+  whatever the depth (0.95 for 12 blocks; MaskSpec's 0.75 left a transferred image encoder's
+  embedding at 2% of the head's rate, too little to move it from images to spectrograms).
+The linear probe follows MAE's probe recipe instead: frozen encoder features computed once,
+a BatchNorm (no affine) + linear head, no mixup, SpecAugment or weight decay.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Sequence
 
 from synpat.core.errors import UserError
 from synpat.core.settings import check_ranges, option, parse_settings, settings_parser
-from synpat.audio.vit_audio import PRESETS
+from synpat.train.vit_arch import VIT_SIZES
 
 
 @dataclass
@@ -19,28 +29,30 @@ class FinetuneConfig:
     init: str = option("none", "audio encoder .safetensors (synpat-transfer output or a fine-tuned model), or 'none'")
     data: str = option("", "dataset spec: esc50:ROOT | speechcommands:ROOT | folder:ROOT | csv:FILE")
     out: str = option("", "output folder (results.json, confusion.png, best.safetensors)")
-    model: str = option("vit_base", f"architecture when --init none: {'|'.join(PRESETS)}")
+    model: str = option("vit_base", f"architecture when --init none: {'|'.join(VIT_SIZES)} (--init: the file's)")
     embed_dim: int = option(0, "override the preset's width (0 = preset; --init none only)")
     depth: int = option(0, "override the preset's block count (0 = preset; --init none only)")
     num_heads: int = option(0, "override the preset's heads (0 = preset; --init none only)")
-    mel_bins: int = option(128, "mel bins of the fbank")
-    frames: int = option(500, "fbank frames (10 ms each) per clip; clips are padded/cut")
+    mel_bins: int = option(0, "mel bins of the fbank (0 = the --init file's, else 128)")
+    frames: int = option(0, "fbank frames (10 ms each) per clip, padded/cut (0 = the --init file's, else the median clip)")
     batch_size: int = option(64, "clips per optimiser step")
     epochs: int = option(80, "epochs per fold")
     blr: float = option(1e-3, "base learning rate; lr = blr * batch_size / 256")
-    layer_decay: float = option(0.75, "layer-wise lr decay (block i of L gets decay^(L+1-i))")
+    layer_decay: float = option(0.0, "layer-wise lr decay, block i of L gets decay^(L+1-i) (0 = 0.5^(1/(L+1)))")
     warmup_epochs: float = option(5.0, "linear warm-up epochs, then cosine")
     min_lr: float = option(1e-6, "lr at the end of the cosine")
     weight_decay: float = option(0.05, "AdamW weight decay (not on biases, norms, tokens)")
     drop_path: float = option(0.1, "stochastic depth rate")
     mixup: float = option(0.3, "mixup Beta(a, a) on spectrograms; 0 = off")
     label_smoothing: float = option(0.1, "label smoothing, single-label tasks with mixup off")
-    freq_mask: int = option(24, "SpecAugment: widest frequency mask (mel bins)")
-    time_mask: int = option(96, "SpecAugment: widest time mask (frames)")
+    freq_mask: int = option(-1, "SpecAugment: widest frequency mask in mel bins (-1 = 19% of them, 0 = off)")
+    time_mask: int = option(-1, "SpecAugment: widest time mask in frames (-1 = 19% of them, 0 = off)")
     time_roll: bool = option(True, "roll each training spectrogram by a random time shift")
     patchout: float = option(0.4, "fraction of patch tokens dropped at random while training")
-    folds: int = option(5, "cross-validation folds (the dataset's own when it has them)")
-    linear_probe: bool = option(False, "freeze the encoder, train only the classifier head")
+    folds: int = option(0, "cross-validation folds (0 = the dataset's own, else 5)")
+    test_folds: str = option("", "comma-separated folds to hold out, e.g. '1,3' (default: every fold)")
+    val_fraction: float = option(0.1, "share of each round's training clips held out to pick the best epoch (0 = last epoch)")
+    linear_probe: bool = option(False, "freeze the encoder, train a BatchNorm + linear head on its features")
     seed: int = option(0, "seed for folds, initialisation and augmentation")
     device: str = option("auto", "auto | cpu | cuda | cuda:N")
     threads: int = option(0, "torch CPU threads (0 = torch's default)")
@@ -51,9 +63,9 @@ class FinetuneConfig:
         return self.blr * self.batch_size / 256
 
 
-_POSITIVE = ("mel_bins", "frames", "batch_size", "epochs", "folds")
-_NON_NEGATIVE = ("embed_dim", "depth", "num_heads", "blr", "warmup_epochs", "min_lr", "weight_decay", "mixup",
-                 "freq_mask", "time_mask", "threads")
+_POSITIVE = ("batch_size", "epochs", "blr")
+_NON_NEGATIVE = ("mel_bins", "frames", "folds", "embed_dim", "depth", "num_heads", "warmup_epochs", "min_lr",
+                 "weight_decay", "mixup", "threads")
 
 
 def validate(cfg: FinetuneConfig) -> FinetuneConfig:
@@ -62,13 +74,23 @@ def validate(cfg: FinetuneConfig) -> FinetuneConfig:
         return UserError(f"bad config value {name}={getattr(cfg, name)!r}: {why}")
 
     check_ranges(cfg, _POSITIVE, _NON_NEGATIVE)
-    if not 0 < cfg.layer_decay <= 1:
-        raise bad("layer_decay", "must be in (0, 1]")
-    for name in ("drop_path", "label_smoothing", "patchout"):
+    for name in ("blr", "min_lr", "weight_decay", "warmup_epochs", "mixup", "layer_decay", "val_fraction"):
+        if not math.isfinite(getattr(cfg, name)):
+            raise bad(name, "must be a finite number")
+    if cfg.min_lr > cfg.lr:
+        raise bad("min_lr", f"must not exceed the peak lr blr * batch_size / 256 = {cfg.lr:g}")
+    if not 0 <= cfg.layer_decay <= 1:
+        raise bad("layer_decay", "must be in (0, 1], or 0 for the depth's default")
+    if cfg.freq_mask < -1 or cfg.time_mask < -1:
+        raise bad("freq_mask" if cfg.freq_mask < -1 else "time_mask", "must be -1 (derive), 0 (off) or a width")
+    if cfg.folds == 1:
+        raise bad("folds", "cross-validation needs at least 2 folds")
+    test_folds(cfg)
+    for name in ("drop_path", "label_smoothing", "patchout", "val_fraction"):
         if not 0 <= getattr(cfg, name) < 1:
             raise bad(name, "must be in [0, 1)")
-    if cfg.model not in PRESETS:
-        raise bad("model", f"use one of {', '.join(PRESETS)}")
+    if cfg.model not in VIT_SIZES:
+        raise bad("model", f"use one of {', '.join(VIT_SIZES)}")
     if not cfg.data:
         raise UserError("no dataset: give --data LAYOUT:PATH")
     if not cfg.out:
@@ -76,6 +98,17 @@ def validate(cfg: FinetuneConfig) -> FinetuneConfig:
     if cfg.device != "auto" and not (cfg.device == "cpu" or cfg.device.startswith("cuda")):
         raise bad("device", "use auto, cpu, cuda or cuda:N")
     return cfg
+
+
+def test_folds(cfg: FinetuneConfig) -> list[int]:
+    """--test-folds '1,3' -> [1, 3]; [] for every fold."""
+    try:
+        folds = [int(f) for f in cfg.test_folds.split(",") if f.strip()]
+    except ValueError:
+        raise UserError(f"bad config value test_folds={cfg.test_folds!r}: expected fold numbers like '1,3'") from None
+    if any(f < 1 for f in folds) or len(set(folds)) != len(folds):
+        raise UserError(f"bad config value test_folds={cfg.test_folds!r}: folds are distinct numbers from 1")
+    return folds
 
 
 def parse_config(argv: Sequence[str] | None, prog: str = "synpat-finetune") -> FinetuneConfig:

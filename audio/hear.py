@@ -17,9 +17,11 @@ from pathlib import Path
 
 import torch
 
+from synpat.core.devices import torch_device
 from synpat.core.errors import UserError
 from synpat.audio.fbank import HOP, SAMPLE_RATE, WINDOW, FbankShape, log_mel
-from synpat.audio.vit_audio import EncoderArch, build_audio_vit, load_encoder_state, read_model_file
+from synpat.train.vit_arch import ViTArch
+from synpat.audio.vit_audio import build_audio_vit, load_encoder_state, read_model_file
 
 # Fbank statistics of AudioSet (as published with AST), used for models that carry none (transfer outputs).
 AUDIOSET_MEAN, AUDIOSET_STD = -4.27, 4.57
@@ -30,7 +32,7 @@ class AudioEmbedder(torch.nn.Module):
 
     sample_rate = SAMPLE_RATE
 
-    def __init__(self, arch: EncoderArch, shape: FbankShape, norm: tuple[float, float]):
+    def __init__(self, arch: ViTArch, shape: FbankShape, norm: tuple[float, float]):
         super().__init__()
         self.shape, self.norm_mean, self.norm_std = shape, norm[0], norm[1]
         self.patch = arch.patch_size
@@ -75,10 +77,11 @@ class AudioEmbedder(torch.nn.Module):
 
 def load_embedder(path: str | Path, device: str | torch.device = "cpu") -> AudioEmbedder:
     """A transferred or fine-tuned `.safetensors` (+ JSON) as an AudioEmbedder on `device`."""
+    device = torch_device(str(device))   # a device this machine lacks is refused before any reading
     state, meta = read_model_file(path)
     shape = FbankShape(*meta["input_shape"])
     norm = (meta.get("norm_mean", AUDIOSET_MEAN), meta.get("norm_std", AUDIOSET_STD))
-    arch = EncoderArch.from_json(meta["arch"])
+    arch = ViTArch.from_json(meta["arch"])
     if shape.frames < arch.patch_size or shape.mel_bins < arch.patch_size:
         raise UserError(f"{path}: input shape {shape.mel_bins}x{shape.frames} is smaller than a patch")
     model = AudioEmbedder(arch, shape, norm)
@@ -91,12 +94,39 @@ def load_model(model_file_path: str = "", device: str = "cpu") -> AudioEmbedder:
     return load_embedder(model_file_path, device)
 
 
+def audio_batch(audio) -> torch.Tensor:
+    """(n, samples) tensor or array, float in [-1, 1] or integer PCM (scaled by its type's range)
+    -> (n, samples) float32; UserError for another shape or NaN/Inf samples."""
+    audio = torch.as_tensor(audio)
+    if audio.ndim != 2:
+        raise UserError(f"audio: expected a batch (n, samples), got shape {tuple(audio.shape)}"
+                        + ("; add the batch dimension: audio[None]" if audio.ndim == 1 else ""))
+    if audio.dtype == torch.uint8:     # 8-bit PCM is unsigned, centred on 128
+        audio = (audio.float() - 128) / 128
+    elif not audio.is_floating_point():
+        audio = audio.float() / (torch.iinfo(audio.dtype).max + 1)
+    audio = audio.float()
+    bad = int((~torch.isfinite(audio)).sum())
+    if bad:
+        raise UserError(f"audio: {bad} of its {audio.numel()} samples are NaN or Inf")
+    return audio
+
+
+def _embed(fn, audio):
+    """Run ``fn`` on a checked batch; a batch of 0 clips gives 0 rows of the right shape."""
+    audio = audio_batch(audio)
+    if len(audio) == 0:
+        out = fn(torch.zeros(1, audio.shape[1]))
+        return tuple(o[:0] for o in out) if isinstance(out, tuple) else out[:0]
+    return fn(audio)
+
+
 def get_scene_embeddings(audio: torch.Tensor, model: AudioEmbedder) -> torch.Tensor:
-    """(n, samples) 16 kHz float tensor (or array) -> (n, model.scene_embedding_size)."""
-    return model.scene_embeddings(torch.as_tensor(audio, dtype=torch.float32))
+    """(n, samples) 16 kHz audio (float, or integer PCM) -> (n, model.scene_embedding_size)."""
+    return _embed(model.scene_embeddings, audio)
 
 
 def get_timestamp_embeddings(audio: torch.Tensor, model: AudioEmbedder) -> tuple[torch.Tensor, torch.Tensor]:
-    """(n, samples) 16 kHz float tensor (or array) -> (embeddings (n, t, model.timestamp_embedding_size),
+    """(n, samples) 16 kHz audio (float, or integer PCM) -> (embeddings (n, t, model.timestamp_embedding_size),
     timestamps (n, t) in ms)."""
-    return model.timestamp_embeddings(torch.as_tensor(audio, dtype=torch.float32))
+    return _embed(model.timestamp_embeddings, audio)

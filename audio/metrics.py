@@ -11,12 +11,16 @@ def accuracy(scores: torch.Tensor, targets: torch.Tensor) -> float:
 
 
 def average_precision(scores: torch.Tensor, positives: torch.Tensor) -> float:
-    """AP of one class: mean precision at the rank of each positive (scores: (N,), positives: (N,) bool)."""
+    """AP of one class as sklearn.metrics.average_precision_score: sum over the distinct scores, high
+    to low, of precision x recall gained at that score, so tied scores count as one threshold and
+    the clips' order does not matter. scores: (N,), positives: (N,) bool."""
     order = torch.argsort(scores, descending=True, stable=True)
-    hits = positives[order].float()
-    ranks = torch.arange(1, len(hits) + 1, dtype=torch.float32)
-    precision = hits.cumsum(0) / ranks
-    return float((precision * hits).sum() / hits.sum())
+    ranked, hits = scores[order], positives[order].double()
+    ends = torch.cat([torch.nonzero(ranked[1:] != ranked[:-1]).flatten(), torch.tensor([len(ranked) - 1])])
+    true_pos = hits.cumsum(0)[ends]                       # positives at or above each distinct score
+    precision = true_pos / (ends + 1).double()
+    recall_gain = torch.diff(true_pos, prepend=torch.zeros(1, dtype=torch.float64)) / hits.sum()
+    return float((precision * recall_gain).sum())
 
 
 def mean_average_precision(scores: torch.Tensor, targets: torch.Tensor) -> float:

@@ -9,23 +9,22 @@ patch_embed.*, cls_token, pos_embed, blocks.N.*, norm.*) plus `<stem>.json` desc
 """
 from __future__ import annotations
 
-import json
-import pickle
 import re
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save
+from safetensors.torch import save
 from timm.models.vision_transformer import VisionTransformer
 
 from synpat.core.errors import UserError
 from synpat.core.files import write_atomic, write_json_atomic
 from synpat.core.settings import Parser, run_cli
 from synpat.train.optim import BLOCK_NAME
-from synpat.train.posembed import sincos_pos_embed_2d
-from synpat.audio.vit_audio import EncoderArch, check_input_shape, meta_path
+from synpat.train.posembed import pos_embed_with_cls
+from synpat.audio.vit_audio import check_input_shape
+from synpat.train.weights import meta_path, read_meta, read_tensors
+from synpat.train.vit_arch import ViTArch
 
 _WRAPPERS = ("module", "model", "state_dict")
 _PREFIXES = ("module.", "_orig_mod.")
@@ -38,25 +37,6 @@ def parse_shape(text: str) -> tuple[int, int]:
     if not match:
         raise UserError(f"input shape {text!r} is not MELxFRAMES (e.g. 128x1024)")
     return int(match.group(1)), int(match.group(2))
-
-
-def _read_tensors(path: Path, trust_pickle: bool) -> object:
-    if not path.is_file():
-        raise UserError(f"{path} not found")
-    if path.suffix == ".safetensors":
-        try:
-            return load_file(str(path))
-        except (SafetensorError, OSError) as err:
-            raise UserError(f"{path}: not a readable safetensors file ({err})") from None
-    try:
-        return torch.load(path, map_location="cpu", weights_only=not trust_pickle)
-    except pickle.UnpicklingError as err:
-        if "Weights only load failed" in str(err):
-            raise UserError(f"{path} holds Python objects besides tensors; pass --trust-pickle if you trust its source") from None
-        raise UserError(f"{path}: not a readable torch checkpoint ({str(err).splitlines()[0]})") from None
-    except Exception as err:  # torch.load on a non-checkpoint fails in many ways (KeyError, EOFError, RuntimeError...)
-        first = (str(err).splitlines() or [type(err).__name__])[0]
-        raise UserError(f"{path}: not a readable torch checkpoint ({type(err).__name__}: {first})") from None
 
 
 def unwrap_state_dict(obj: object, path: Path) -> dict[str, torch.Tensor]:
@@ -85,7 +65,7 @@ def unwrap_state_dict(obj: object, path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def infer_arch(state: Mapping[str, torch.Tensor], declared: Mapping, num_heads: int | None, path: Path) -> EncoderArch:
+def infer_arch(state: Mapping[str, torch.Tensor], declared: Mapping, num_heads: int | None, path: Path) -> ViTArch:
     """Architecture from tensor shapes, checked against the exporter's JSON (`declared`) when there is one.
     Heads: JSON, else `num_heads`, else embed_dim // 64."""
     weight = state["patch_embed.proj.weight"]
@@ -98,7 +78,7 @@ def infer_arch(state: Mapping[str, torch.Tensor], declared: Mapping, num_heads: 
         raise UserError(f"--num-heads {num_heads} contradicts num_heads {heads} in {meta_path(path)}")
     if embed_dim % heads:
         raise UserError(f"embed_dim {embed_dim} is not divisible by {heads} heads")
-    arch = EncoderArch(
+    arch = ViTArch(
         embed_dim=int(embed_dim),
         depth=depth,
         num_heads=int(heads),
@@ -113,7 +93,7 @@ def infer_arch(state: Mapping[str, torch.Tensor], declared: Mapping, num_heads: 
 
 
 def transfer_state(
-    state: Mapping[str, torch.Tensor], arch: EncoderArch, input_shape: tuple[int, int]
+    state: Mapping[str, torch.Tensor], arch: ViTArch, input_shape: tuple[int, int]
 ) -> tuple[dict[str, torch.Tensor], list[str]]:
     """Image encoder state -> 1-channel audio encoder state; returns (new state, dropped keys).
 
@@ -130,13 +110,12 @@ def transfer_state(
         out[key] = value.float()
     out["patch_embed.proj.weight"] = state["patch_embed.proj.weight"].float().sum(dim=1, keepdim=True)
     rows, cols = input_shape[0] // arch.patch_size, input_shape[1] // arch.patch_size
-    pos = torch.zeros(1, 1 + rows * cols, arch.embed_dim)
-    pos[0, 1:] = sincos_pos_embed_2d(arch.embed_dim, rows, cols)
+    pos = pos_embed_with_cls(arch.embed_dim, rows, cols)
     out["pos_embed"] = pos
     return out, sorted(dropped)
 
 
-def check_loads_in_timm(state: Mapping[str, torch.Tensor], arch: EncoderArch, input_shape: tuple[int, int]) -> None:
+def check_loads_in_timm(state: Mapping[str, torch.Tensor], arch: ViTArch, input_shape: tuple[int, int]) -> None:
     """Raise UserError unless `state` loads strictly into a 1-channel timm VisionTransformer."""
     model = VisionTransformer(
         img_size=input_shape, patch_size=arch.patch_size, in_chans=1, num_classes=0, global_pool="token",
@@ -156,8 +135,8 @@ def transfer_file(
 ) -> dict:
     """Read SRC, transfer it, write OUT (.safetensors) and OUT's JSON; returns the JSON written."""
     src, out = Path(src), Path(out)
-    state = unwrap_state_dict(_read_tensors(src, trust_pickle), src)
-    declared = json.loads(meta_path(src).read_text()) if meta_path(src).is_file() else {}
+    state = unwrap_state_dict(read_tensors(src, trust_pickle), src)
+    declared = read_meta(src)
     arch = infer_arch(state, declared, num_heads, src)
     check_input_shape(input_shape, arch.patch_size)
     new_state, dropped = transfer_state(state, arch, input_shape)

@@ -5,45 +5,16 @@ file with a JSON beside it (`<stem>.json`) holding the architecture ("arch") and
 """
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Mapping
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file
 from timm.models.vision_transformer import VisionTransformer
 
 from synpat.core.errors import UserError
-from synpat.train.posembed import sincos_pos_embed_2d
-
-
-@dataclass(frozen=True)
-class EncoderArch:
-    """Shape of a ViT encoder (what cannot be read from a spectrogram's size)."""
-
-    embed_dim: int
-    depth: int
-    num_heads: int
-    patch_size: int = 16
-    mlp_ratio: float = 4.0
-    qkv_bias: bool = True
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, obj: Mapping) -> "EncoderArch":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in obj.items() if k in names})
-
-
-PRESETS: dict[str, EncoderArch] = {
-    "vit_tiny": EncoderArch(embed_dim=192, depth=12, num_heads=3),
-    "vit_small": EncoderArch(embed_dim=384, depth=12, num_heads=6),
-    "vit_base": EncoderArch(embed_dim=768, depth=12, num_heads=12),
-}
+from synpat.train.posembed import pos_embed_with_cls
+from synpat.train.vit_arch import ViTArch
+from synpat.train.weights import read_weights
 
 
 def check_input_shape(shape: tuple[int, int], patch_size: int) -> None:
@@ -54,7 +25,7 @@ def check_input_shape(shape: tuple[int, int], patch_size: int) -> None:
 
 
 def build_audio_vit(
-    arch: EncoderArch,
+    arch: ViTArch,
     input_shape: tuple[int, int],
     num_classes: int = 0,
     drop_path: float = 0.0,
@@ -81,10 +52,8 @@ def build_audio_vit(
         drop_path_rate=drop_path,
         patch_drop_rate=patchout,
     )
-    rows, cols = model.patch_embed.grid_size
     with torch.no_grad():
-        model.pos_embed.zero_()
-        model.pos_embed[0, 1:] = sincos_pos_embed_2d(arch.embed_dim, rows, cols)
+        model.pos_embed.copy_(pos_embed_with_cls(arch.embed_dim, *model.patch_embed.grid_size))
     model.pos_embed.requires_grad_(False)
     return model
 
@@ -107,25 +76,6 @@ def load_encoder_state(model: VisionTransformer, state: Mapping[str, torch.Tenso
     model.load_state_dict({k: renamed[k] for k in wanted}, strict=False)
 
 
-def meta_path(weights: str | Path) -> Path:
-    """The JSON that describes a weights file: `<stem>.json` beside it."""
-    return Path(weights).with_suffix(".json")
-
-
 def read_model_file(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
-    """Load an audio model `.safetensors` and its JSON; returns (state dict, metadata)."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"model file {path} not found")
-    if not meta_path(path).is_file():
-        raise UserError(f"{meta_path(path)} not found: an audio model needs its JSON beside the weights")
-    try:
-        meta = json.loads(meta_path(path).read_text())
-    except (ValueError, OSError) as err:
-        raise UserError(f"{meta_path(path)}: not readable JSON ({err})") from None
-    if not isinstance(meta, dict) or "arch" not in meta or "input_shape" not in meta:
-        raise UserError(f"{meta_path(path)} has no 'arch'/'input_shape': not a synpat audio model")
-    try:
-        return load_file(str(path)), meta
-    except (SafetensorError, OSError) as err:
-        raise UserError(f"{path}: not a readable safetensors file ({err})") from None
+    """An audio model `.safetensors` and its JSON (which names "arch" and "input_shape") -> (state dict, metadata)."""
+    return read_weights(path, required_meta=("arch", "input_shape"))

@@ -14,10 +14,10 @@ import time
 import torch
 from common import emit
 
-from synpat.train.deepspeed_setup import (build_engine, fill_deepspeed_config, init_distributed, load_deepspeed_config,
-                                 param_groups)
+from synpat.train.deepspeed_configs import generated_config
+from synpat.train.deepspeed_setup import build_engine, fill_deepspeed_config, init_distributed
+from synpat.train.optim import param_groups
 from synpat.train.mae import MODELS, build_mae
-from synpat.train.pretrain_config import deepspeed_config_path
 
 PATHS = ("eager", "compile", "zero0", "zero1", "zero2", "zero2+compile")
 
@@ -50,7 +50,7 @@ def torch_step(model, images, noise, dtype: torch.dtype):
 
 
 def deepspeed_step(model, images, noise, stage: int, precision: str, bucket: int, compile: bool):
-    base = load_deepspeed_config(deepspeed_config_path(f"zero{stage}_{precision}"))
+    base = generated_config(stage, precision)
     if stage == 2:
         base["zero_optimization"].update(reduce_bucket_size=bucket, allgather_bucket_size=bucket)
     cfg = fill_deepspeed_config(base, len(images), 1, 1, 1e-4, (0.9, 0.95), 0.05)

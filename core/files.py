@@ -9,18 +9,19 @@ from pathlib import Path
 from synpat.core.errors import UserError
 
 
-def temporary_name(path: Path) -> Path:
-    """The hidden name a file is written under before it is renamed to ``path``."""
-    return path.with_name(f".{path.name}.tmp")
+def temporary_name(path: Path, private: bool = False) -> Path:
+    """The hidden name a file is written under before it is renamed to ``path``; ``private`` adds
+    this process's id, for a file that several processes rewrite."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp" if private else f".{path.name}.tmp")
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes, private: bool = False) -> None:
     """Write ``data`` to ``path`` through a temporary name, fsync'd, then renamed into place.
     A path that cannot be written is a UserError naming it."""
     path = Path(path)
     if path.is_dir():
         raise UserError(f"{path}: is a folder, expected a file name to write")
-    tmp = temporary_name(path)
+    tmp = temporary_name(path, private)
     try:
         with open(tmp, "wb") as f:
             f.write(data)
@@ -32,5 +33,5 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise UserError(f"{path}: cannot write ({err.strerror})") from None
 
 
-def write_json_atomic(path: Path, obj) -> None:
-    write_atomic(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode())
+def write_json_atomic(path: Path, obj, private: bool = False) -> None:
+    write_atomic(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode(), private)

@@ -1,4 +1,4 @@
-"""A progress line for long jobs: done/total, rate and ETA on stderr."""
+"""The one progress printer for long jobs: done/total, rate, ETA and an optional note (a loss, scores)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,13 @@ def format_seconds(s: float) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
 
 
+def format_rate(r: float) -> str:
+    return f"{r:.2f}" if r < 10 else f"{r:.1f}" if r < 100 else f"{r:.0f}"
+
+
 class Progress:
-    """Call ``update(n)`` as work completes; prints at most every ``interval`` seconds."""
+    """Call ``update(n, note)`` as work completes; prints at most every ``interval`` seconds (0: every
+    update) to ``stream`` (stderr by default)."""
 
     def __init__(self, total: int, label: str, unit: str = "img", stream=None, interval: float | None = None):
         self.total, self.label, self.unit = total, label, unit
@@ -30,18 +35,18 @@ class Progress:
     def rate(self) -> float:
         return self.done / max(self.elapsed, 1e-9)
 
-    def update(self, n: int) -> None:
+    def update(self, n: int, note: str = "") -> None:
         self.done += n
         now = time.perf_counter()
         if now - self._last >= self.interval or self.done >= self.total:
             self._last = now
-            self._print()
+            self._print(note)
 
-    def _print(self) -> None:
+    def _print(self, note: str) -> None:
         pct = 100.0 * self.done / max(self.total, 1)
         eta = (self.total - self.done) / self.rate if self.rate > 0 else 0.0
         line = (f"{self.label}: {self.done}/{self.total} {self.unit} ({pct:.0f}%) "
-                f"{self.rate:.1f} {self.unit}/s ETA {format_seconds(eta)}")
+                f"{format_rate(self.rate)} {self.unit}/s ETA {format_seconds(eta)}" + (f" {note}" if note else ""))
         self.stream.write(("\r" + line + "\033[K") if self.tty else line + "\n")
         self.stream.flush()
 

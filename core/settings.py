@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from dataclasses import asdict, field, fields
 from pathlib import Path
@@ -52,7 +53,7 @@ def coerce(name: str, value, default):
                 return False
         else:
             try:
-                return kind(text)
+                return _finite(name, kind(text))
             except ValueError:
                 pass
         raise UserError(f"bad config value {name}={value!r}: not a {kind.__name__}")
@@ -60,6 +61,13 @@ def coerce(name: str, value, default):
         return float(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise UserError(f"bad config value {name}={value!r}: not a {kind.__name__}")
+    return _finite(name, value)
+
+
+def _finite(name: str, value):
+    """Every number setting is finite: inf or nan would only fail later, far from the cause."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise UserError(f"bad config value {name}={value!r}: not a finite number")
     return value
 
 
@@ -72,10 +80,13 @@ def check_keys(cls, keys, where: str) -> None:
 
 
 def check_ranges(cfg, positive: Sequence[str] = (), non_negative: Sequence[str] = ()) -> None:
-    """UserError for the first named field that is not > 0 (positive) or >= 0 (non_negative)."""
+    """UserError for the first named field that is not a finite number > 0 (positive) or >= 0 (non_negative)."""
     for names, ok, why in ((positive, lambda v: v > 0, "must be > 0"), (non_negative, lambda v: v >= 0, "must be >= 0")):
         for name in names:
-            if not ok(getattr(cfg, name)):
+            value = getattr(cfg, name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise UserError(f"bad config value {name}={value!r}: must be a finite number")
+            if not ok(value):
                 raise UserError(f"bad config value {name}={getattr(cfg, name)!r}: {why}")
 
 
@@ -84,7 +95,12 @@ def read_config_file(cls, path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"config file {path} not found")
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise UserError(f"config file {path}: not UTF-8 text (byte {err.start}); expected JSON or YAML") from None
+    except OSError as err:
+        raise UserError(f"config file {path}: cannot read ({err.strerror})") from None
     if path.suffix in (".yaml", ".yml"):
         import yaml
         try:

@@ -2,26 +2,39 @@
 
 A program with a runaway loop can stall the GL driver for minutes (nothing interrupts a
 dispatch; a GPU may trip its watchdog). So the probe renders (Renderer.check: compile, render
-a few images, look for NaN and constant output) run in a child process,
+probe images, look for NaN and constant output) run in a child process,
 ``python -m synpat.gen.checks``, which reads the job as JSON on stdin and answers one JSON line
 per program; a program that gives no answer within its time limit is rejected as timed out, the
-child is killed and a fresh one goes on with the next program. (A plain subprocess, not
+child is killed and a fresh one goes on with the next program. One deadline decides "too slow":
+the child stops probing at --check-seconds, the parent kills it at --check-seconds plus the compile
+allowance, and both reject the program as too slow. The child dies with its parent (Linux: parent
+death signal) and ignores Ctrl-C, which the parent handles. (A plain subprocess, not
 multiprocessing: it never re-imports the caller's script, so library users need no
 ``if __name__ == "__main__"`` guard.)
+
+Test hook: ``SYNPAT_CHECK_STALL=NAME`` in the environment makes the child hang on program NAME, as a
+runaway loop does, so the timeout path is tested without depending on the machine's speed.
 """
 
 from __future__ import annotations
 
 import json
-import select
+import os
+import queue
+import signal
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import asdict, dataclass
 
 from synpat.core.errors import UserError
 from .programs import Program
+from .renderer import MAX_NAN
+from .sampler import TIME_RANGE
 
 STARTUP_SECONDS = 60.0    # a fresh child: interpreter and GL context
+STALL_ENV = "SYNPAT_CHECK_STALL"
 
 
 @dataclass(frozen=True)
@@ -32,18 +45,25 @@ class CheckSettings:
     device: int | None = None
     time_limit: float = 30.0    # seconds for one program's probe renders
     compile_seconds: float = 10.0   # allowed on top of the limit before the child is killed
+    max_nan: float = MAX_NAN    # largest fraction of NaN/Inf channel values in the probe images
+    time_range: tuple[float, float] = TIME_RANGE   # the run's iTime range, which the probes sample
 
 
 def _child() -> None:
     """The child's side: job on stdin; {"ready": true}, then {"reason": ...} per program, on stdout."""
     from .renderer import Renderer
     job = json.load(sys.stdin)
-    settings = CheckSettings(**job["settings"])
+    settings = CheckSettings(**{**job["settings"], "time_range": tuple(job["settings"]["time_range"])})
     programs = [Program(**p) for p in job["programs"]]
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C reaches the whole group: the parent handles it
+
     def say(obj) -> None:
-        sys.stdout.write(json.dumps(obj) + "\n")
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(json.dumps(obj) + "\n")
+            sys.stdout.flush()
+        except BrokenPipeError:   # the parent is gone: nobody to answer
+            os._exit(1)
 
     try:
         renderer = Renderer(settings.width, settings.height, backend=settings.backend, device=settings.device)
@@ -52,52 +72,90 @@ def _child() -> None:
         return
     say({"ready": True})
     for p in programs:
-        say({"reason": renderer.check(p, settings.time_limit)})
+        while p.name == os.environ.get(STALL_ENV):
+            time.sleep(3600)
+        say({"reason": renderer.check(p, settings.time_limit, settings.max_nan, settings.time_range)})
 
 
-def _start(settings: CheckSettings, programs: list[Program]) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "synpat.gen.checks"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
-    job = {"settings": asdict(settings),
-           "programs": [{"name": p.name, "path": p.path, "source": p.source} for p in programs]}
-    proc.stdin.write(json.dumps(job))
-    proc.stdin.close()
-    return proc
+def _die_with_parent() -> None:
+    """In the child, before exec: the kernel kills it when the parent dies (Linux; elsewhere a no-op)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def _answer(proc: subprocess.Popen, seconds: float) -> dict | None:
-    """The child's next line as JSON; None when it gave none in time or died."""
-    ready, _, _ = select.select([proc.stdout], [], [], seconds)
-    line = proc.stdout.readline() if ready else ""
-    return json.loads(line) if line else None
+class _Child:
+    """A checker process and a thread that moves its output lines into a queue (a line is read
+    whole or not at all: no select() on a buffered pipe)."""
+
+    def __init__(self, settings: CheckSettings, programs: list[Program]):
+        self.proc = subprocess.Popen([sys.executable, "-m", "synpat.gen.checks"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, preexec_fn=_die_with_parent)
+        job = {"settings": asdict(settings),
+               "programs": [{"name": p.name, "path": p.path, "source": p.source} for p in programs]}
+        self.proc.stdin.write(json.dumps(job))
+        self.proc.stdin.close()
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.put(line)
+        self.lines.put(None)   # end of output: the child exited
+
+    def answer(self, seconds: float) -> dict | None:
+        """The child's next line as JSON; None when it gave none in time or died."""
+        try:
+            line = self.lines.get(timeout=seconds)
+        except queue.Empty:
+            return None
+        return json.loads(line) if line else None
+
+    def died(self) -> bool:
+        try:
+            self.proc.wait(timeout=1)   # its output ended: give the exit a moment to be seen
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        self.reader.join()
+        self.proc.stdout.close()
+
+
+def too_slow(path: str, time_limit: float, seconds: float) -> str:
+    """The reason a program the parent stopped is rejected: the same deadline as the child's own check."""
+    return (f"{path}: too slow: no answer from the checker after {seconds:.0f} s "
+            f"(--check-seconds {time_limit:g} and {seconds - time_limit:.0f} s to compile); it was stopped")
 
 
 def check_programs(programs: list[Program], settings: CheckSettings) -> list[str | None]:
     """-> per program, None if usable, else the one-line reason it is rejected."""
     reasons: list[str | None] = []
+    deadline = settings.time_limit + settings.compile_seconds
     while len(reasons) < len(programs):
-        proc = _start(settings, programs[len(reasons):])
+        child = _Child(settings, programs[len(reasons):])
         try:
-            first = _answer(proc, STARTUP_SECONDS)
+            first = child.answer(STARTUP_SECONDS)
             if first is None:
                 raise UserError("the program checker could not start (no OpenGL context?); see the lines above")
             if "error" in first:
                 raise UserError(first["error"])
             while len(reasons) < len(programs):
-                answer = _answer(proc, settings.time_limit + settings.compile_seconds)
+                answer = child.answer(deadline)
                 if answer is not None:
                     reasons.append(answer["reason"])
                     continue
                 p = programs[len(reasons)]
-                died = proc.poll() is not None
-                reasons.append(f"{p.path}: crashed the GL driver" if died else
-                               f"{p.path}: timed out: no image after {settings.time_limit + settings.compile_seconds:.0f} s "
-                               "(--check-seconds)")
+                reasons.append(f"{p.path}: crashed the GL driver" if child.died() else
+                               too_slow(p.path, settings.time_limit, deadline))
                 break
         finally:
-            proc.kill()
-            proc.wait()
-            proc.stdout.close()
+            child.stop()
     return reasons
 
 

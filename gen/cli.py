@@ -6,9 +6,11 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from synpat.core.errors import UserError
+from synpat.core.settings import Parser
 from .generate import GenConfig, generate, summary_line
 from .programs import bundled_shaders_dir
 from .renderer import BACKENDS
@@ -17,8 +19,8 @@ from .shards import FORMATS
 
 def parse_size(text: str) -> tuple[int, int]:
     try:
-        w, _, h = text.lower().partition("x")
-        size = (int(w), int(h or w))
+        w, x, h = text.lower().partition("x")
+        size = (int(w), int(h if x else w))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected N or WxH, got '{text}'") from None
     if min(size) < 1:
@@ -36,7 +38,7 @@ def parse_range(text: str) -> tuple[float, float]:
 
 def build_parser() -> argparse.ArgumentParser:
     d = GenConfig()
-    p = argparse.ArgumentParser(prog="synpat-gen", description=__doc__.split("\n\n")[0],
+    p = Parser(prog="synpat-gen", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--shaders", nargs="+", default=None, metavar="PATH",
                    help="folders (searched recursively for *.glsl, *.frag), files, or procedural:N[@SEED] (a generated set, seeded by --seed); default: the bundled programs")
@@ -63,21 +65,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--world-size", type=int, default=None, help="number of ranks (default: WORLD_SIZE or SLURM_NTASKS)")
     p.add_argument("--gl-device", type=int, default=None, help="EGL device index (default: LOCAL_RANK when launched)")
     p.add_argument("--check-seconds", type=float, default=d.check_seconds,
-                   help="reject a program whose probe images take longer")
+                   help="reject a program that cannot render 3 of its 8 probe images in this time")
+    p.add_argument("--max-nan", type=float, default=d.max_nan,
+                   help="reject a program when more than this fraction of its probe images' channel values "
+                        "is NaN/Inf (a NaN channel renders as 0, as on a GPU)")
     return p
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's or `kill`'s stop): ends the run as Ctrl-C does."""
+
+
+def _terminate(signum, frame) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = vars(build_parser().parse_args(argv))
-    args["shaders"] = args["shaders"] or [str(bundled_shaders_dir())]
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
+        args = vars(build_parser().parse_args(argv))
+        args["shaders"] = args["shaders"] or [str(bundled_shaders_dir())]
         summary = generate(GenConfig(**args))
     except UserError as e:
         print(f"synpat-gen: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("synpat-gen: interrupted; complete shards are kept, --resume finishes the rest", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        print("synpat-gen: " + ("terminated" if isinstance(e, Terminated) else "interrupted")
+              + "; complete shards are kept, --resume finishes the rest", file=sys.stderr)
+        return 143 if isinstance(e, Terminated) else 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(summary_line(summary), file=sys.stderr)
     return 0
 

@@ -8,28 +8,33 @@ run with the same settings writes the same bytes.
 
 from __future__ import annotations
 
-import fcntl
+import math
 import os
+import signal
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import __version__
 from .check_cache import accept_cached
 from .checks import CheckSettings
+from synpat.core.devices import gl_device_index
 from synpat.core.errors import UserError
 from synpat.core.files import write_json_atomic
+from synpat.core.locks import is_lock_file, writer_lock
 from .programs import Program, find_programs
 from synpat.core.progress import Progress, format_seconds
 from synpat.core.ranks import Ranks, find_ranks
-from .renderer import Renderer, gl_context
+from .renderer import MAX_NAN, Renderer, gl_context
 from .sampler import TIME_RANGE, Sampler, Samples, default_group
-from .shards import FORMATS, encode_images, sample_files, sample_key, shard_files, shard_name, write_shard
+from .shards import (FORMATS, damaged_shard_reason, encode_images, sample_files, sample_key, shard_files, shard_name,
+                     write_shard)
 
+TOOL = "synpat-gen"
 MANIFEST = "manifest.json"
+KILL_ENV = "SYNPAT_GEN_KILL_AFTER"   # test hook: kill -9 this process after writing that many shards
 MANIFEST_SECONDS = 30.0   # how often a running job refreshes the manifest's list of complete shards
 
 
@@ -57,6 +62,7 @@ class GenConfig:
     world_size: int | None = None
     gl_device: int | None = None
     check_seconds: float = 30.0
+    max_nan: float = MAX_NAN
     group: int | None = None          # samples per program run; None: sampler.default_group
 
     def validate(self) -> None:
@@ -69,10 +75,14 @@ class GenConfig:
                 raise UserError(f"--{name.replace('_', '-')}: expected a positive number, got {getattr(self, name)}")
         if self.count is not None and self.per_shader is not None:
             raise UserError("--count and --per-shader: give one of them, not both")
-        if self.shard_size < 1 or self.workers < 1 or self.batch < 1 or self.check_seconds <= 0:
-            raise UserError("--shard-size, --workers, --batch and --check-seconds: expected positive numbers")
-        if not 0 <= self.time_range[0] < self.time_range[1]:
-            raise UserError(f"--time-range: expected 0 <= min < max, got {self.time_range}")
+        if self.shard_size < 1 or self.workers < 1 or self.batch < 1:
+            raise UserError("--shard-size, --workers and --batch: expected positive numbers")
+        if not (math.isfinite(self.check_seconds) and self.check_seconds > 0):
+            raise UserError(f"--check-seconds: expected a positive number of seconds, got {self.check_seconds}")
+        if not 0 <= self.max_nan <= 1:
+            raise UserError(f"--max-nan: expected a fraction in 0..1, got {self.max_nan}")
+        if not (0 <= self.time_range[0] < self.time_range[1] and all(map(math.isfinite, self.time_range))):
+            raise UserError(f"--time-range: expected finite 0 <= MIN < MAX, got {self.time_range[0]:g},{self.time_range[1]:g}")
         if self.group is not None and self.group < 1:
             raise UserError(f"--group: expected a positive number, got {self.group}")
         if self.resume and self.overwrite:
@@ -130,7 +140,7 @@ def check_output(out: Path, cfg: GenConfig, ranks: Ranks) -> None:
         raise UserError(f"--out {out}: {probe} is not a folder")
     if not os.access(probe, os.W_OK | os.X_OK) or os.statvfs(probe).f_flag & os.ST_RDONLY:
         raise UserError(f"--out {out}: cannot write in {probe}")
-    if out.exists() and any(out.iterdir()) and not (cfg.resume or cfg.overwrite):
+    if out.exists() and any(not is_lock_file(p.name, TOOL) for p in out.iterdir()) and not (cfg.resume or cfg.overwrite):
         # Ranks of one job share the folder: a sibling's manifest of the same settings is expected.
         if not (ranks.world_size > 1 and (out / MANIFEST).exists()):
             raise UserError(f"--out {out}: folder is not empty; pass --resume to finish it or --overwrite to replace it")
@@ -140,17 +150,6 @@ def _completed(out: Path, cfg: GenConfig, plan: Plan) -> list[str]:
     present = set(os.listdir(out))   # one listing, not a stat per shard
     names = (shard_name(cfg.prefix, s) for s in range(plan.shards))
     return [n for n in names if f"{n}.tar" in present]
-
-
-@contextmanager
-def _folder_lock(out: Path):
-    """An exclusive lock shared by the ranks writing into ``out`` (flock on the folder)."""
-    fd = os.open(out, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
 
 
 def _read_manifest(out: Path) -> dict | None:
@@ -164,39 +163,60 @@ def _read_manifest(out: Path) -> dict | None:
         raise UserError(f"{path}: unreadable manifest ({e}); pass --overwrite to start again") from None
 
 
-def prepare_output(out: Path, cfg: GenConfig, plan: Plan, ranks: Ranks, mine: range) -> None:
-    """Create the folder, clear what --overwrite replaces, check a resumed run's settings, write the manifest."""
+def remove_damaged_shards(out: Path, cfg: GenConfig, mine: range) -> list[str]:
+    """Delete this rank's tars that do not match their .idx (cut short, emptied, overwritten by
+    something else), so they are rendered again; -> one line per shard removed, saying why."""
+    damaged = []
+    for s in mine:
+        name = shard_name(cfg.prefix, s)
+        tar = out / f"{name}.tar"
+        if tar.exists():
+            reason = damaged_shard_reason(tar, out / f"{name}.idx")
+            if reason:
+                damaged.append(f"{tar}: not a finished shard ({reason}); rendering it again")
+                for path in shard_files(out, name):
+                    path.unlink(missing_ok=True)
+    return damaged
+
+
+def write_manifest(out: Path, cfg: GenConfig, plan: Plan) -> None:
+    """The manifest with the shards complete now (ranks each write it: a private temporary name)."""
+    write_json_atomic(out / MANIFEST, manifest(cfg, plan, _completed(out, cfg, plan)), private=True)
+
+
+def prepare_output(out: Path, cfg: GenConfig, plan: Plan, ranks: Ranks, mine: range) -> list[str]:
+    """Clear what --overwrite replaces, check a resumed run's settings, remove damaged shards, write
+    the manifest; -> the damaged shards' lines. The caller holds the lock on ``mine``."""
+    if cfg.overwrite:
+        old = _read_manifest(out) if ranks.rank == 0 else None
+        old_total = old.get("shards", {}).get("total", 0) if old else 0
+        # Each rank clears its own shards; rank 0 also the manifest and shards past the new plan.
+        doomed = list(mine) + (list(range(plan.shards, max(plan.shards, old_total))) if ranks.rank == 0 else [])
+        for s in doomed:
+            for path in shard_files(out, shard_name(cfg.prefix, s)):
+                path.unlink(missing_ok=True)
+        if ranks.rank == 0:
+            (out / MANIFEST).unlink(missing_ok=True)
+    existing = None if cfg.overwrite else _read_manifest(out)   # a sibling rank may not have removed it yet
+    if existing is not None:
+        want, have = content_settings(cfg, plan), existing.get("settings", {})
+        diff = [k for k in want if want[k] != have.get(k)]
+        if diff:
+            raise UserError(f"{out / MANIFEST}: made with other settings ({', '.join(diff)} differ); "
+                            "use the same settings, or --overwrite")
+    elif not cfg.overwrite and (cfg.resume or ranks.world_size > 1) and any(
+            p.name.endswith(".tar") for p in out.iterdir()):
+        raise UserError(f"--out {out}: holds tars but no {MANIFEST}; pass --overwrite to replace them")
+    damaged = remove_damaged_shards(out, cfg, mine)
+    write_manifest(out, cfg, plan)
+    return damaged
+
+
+def make_output_folder(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UserError(f"--out {out}: cannot create ({e.strerror})") from None
-    with _folder_lock(out):
-        if cfg.overwrite:
-            old = _read_manifest(out) if ranks.rank == 0 else None
-            old_total = old.get("shards", {}).get("total", 0) if old else 0
-            # Each rank clears its own shards; rank 0 also the manifest and shards past the new plan.
-            doomed = list(mine) + (list(range(plan.shards, max(plan.shards, old_total))) if ranks.rank == 0 else [])
-            for s in doomed:
-                for path in shard_files(out, shard_name(cfg.prefix, s)):
-                    path.unlink(missing_ok=True)
-            if ranks.rank == 0:
-                (out / MANIFEST).unlink(missing_ok=True)
-        existing = None if cfg.overwrite else _read_manifest(out)   # a sibling rank may not have removed it yet
-        if existing is not None:
-            want, have = content_settings(cfg, plan), existing.get("settings", {})
-            diff = [k for k in want if want[k] != have.get(k)]
-            if diff:
-                raise UserError(f"{out / MANIFEST}: made with other settings ({', '.join(diff)} differ); "
-                                "use the same settings, or --overwrite")
-        elif not cfg.overwrite and (cfg.resume or ranks.world_size > 1) and any(
-                p.name.endswith(".tar") for p in out.iterdir()):
-            raise UserError(f"--out {out}: holds tars but no {MANIFEST}; pass --overwrite to replace them")
-        write_json_atomic(out / MANIFEST, manifest(cfg, plan, _completed(out, cfg, plan)))
-
-
-def update_manifest(out: Path, cfg: GenConfig, plan: Plan) -> None:
-    with _folder_lock(out):
-        write_json_atomic(out / MANIFEST, manifest(cfg, plan, _completed(out, cfg, plan)))
 
 
 # -- rendering ---------------------------------------------------------------------------------
@@ -207,19 +227,24 @@ def sample_meta(program: Program, cls: int, samples: Samples, row: int, size: tu
             "params": [float(x) for x in samples.params[row]], "size": list(size)}
 
 
+def opens_gl_context(device: int) -> bool:
+    try:
+        gl_context(device)
+        return True
+    except UserError:
+        return False
+
+
 def open_renderer(cfg: GenConfig, ranks: Ranks) -> Renderer:
-    device = cfg.gl_device
-    if device is None and ranks.local_rank:
-        try:  # one GL device per local rank where there are several; else the default one
-            gl_context(ranks.local_rank)
-            device = ranks.local_rank
-        except UserError:
-            device = None
+    device = gl_device_index(cfg.gl_device, ranks.local_rank, opens_gl_context)
     return Renderer(cfg.size[0], cfg.size[1], backend=cfg.backend, device=device, max_batch=cfg.batch)
 
 
-def check_programs(renderer: Renderer, programs: list[Program], cfg: GenConfig, ranks: Ranks) -> Plan:
-    settings = CheckSettings(renderer.width, renderer.height, cfg.backend, renderer.device, cfg.check_seconds)
+def plan_job(renderer: Renderer, programs: list[Program], cfg: GenConfig, ranks: Ranks) -> Plan:
+    """Check the programs (rank 0 checks, all ranks decide from the check cache; rejections printed,
+    or fatal with --strict) and size the job: count, shards and the sampler's run length."""
+    settings = CheckSettings(renderer.width, renderer.height, cfg.backend, renderer.device, cfg.check_seconds,
+                             max_nan=cfg.max_nan, time_range=cfg.time_range)
     accepted, rejected = accept_cached(programs, settings, ranks.rank, ranks.world_size)
     if rejected and cfg.strict:
         raise UserError(f"{rejected[0][1]} (--strict)")
@@ -240,10 +265,18 @@ def generate(cfg: GenConfig) -> dict:
     programs = find_programs(cfg.shaders, cfg.seed)
     check_output(out, cfg, ranks)
     renderer = open_renderer(cfg, ranks)
-    plan = check_programs(renderer, programs, cfg, ranks)
+    plan = plan_job(renderer, programs, cfg, ranks)
     mine = ranks.split(plan.shards)
-    prepare_output(out, cfg, plan, ranks, mine)
+    make_output_folder(out)
+    with writer_lock(out, TOOL, mine.start, mine.stop - 1, f"shards {mine.start}..{mine.stop - 1}"):
+        return render_shards(renderer, out, cfg, plan, ranks, mine)
 
+
+def render_shards(renderer: Renderer, out: Path, cfg: GenConfig, plan: Plan, ranks: Ranks, mine: range) -> dict:
+    """Render and write this rank's missing shards (the caller holds their lock); -> the summary numbers."""
+    damaged = prepare_output(out, cfg, plan, ranks, mine)
+    for line in damaged:
+        print(line, file=sys.stderr)
     todo = [s for s in mine if not (out / f"{shard_name(cfg.prefix, s)}.tar").exists()]
     sampler = Sampler(len(plan.programs), cfg.seed, cfg.time_range, plan.group)
     total = sum(min(cfg.shard_size, plan.count - s * cfg.shard_size) for s in todo)
@@ -251,6 +284,8 @@ def generate(cfg: GenConfig) -> dict:
     progress = Progress(total, label)
     written = 0
     manifest_time = time.perf_counter()
+
+    kill_after = int(os.environ[KILL_ENV]) if os.environ.get(KILL_ENV) else None
 
     def finish(shard: int, samples: Samples, encoded) -> int:
         nonlocal manifest_time
@@ -261,8 +296,10 @@ def generate(cfg: GenConfig) -> dict:
             meta = sample_meta(plan.programs[cls], cls, samples, row, cfg.size)
             entries.append((sample_key(int(samples.index[row])), sample_files(data, cfg.format, cls, meta)))
         nbytes = write_shard(out, shard_name(cfg.prefix, shard), entries)
+        if kill_after is not None and todo.index(shard) + 1 >= kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)   # the test hook: a kill -9 at a known point
         if time.perf_counter() - manifest_time > MANIFEST_SECONDS:
-            update_manifest(out, cfg, plan)
+            write_manifest(out, cfg, plan)
             manifest_time = time.perf_counter()
         progress.update(len(samples))
         return nbytes
@@ -280,9 +317,9 @@ def generate(cfg: GenConfig) -> dict:
             pending = (shard, samples, encoded)
         if pending:
             written += finish(*pending)
-    update_manifest(out, cfg, plan)
+    write_manifest(out, cfg, plan)
     progress.close()
-    return {"label": label, "images": total, "shards": len(todo), "skipped": len(mine) - len(todo),
+    return {"label": label, "images": total, "shards": len(todo), "skipped": len(mine) - len(todo), "damaged": len(damaged),
             "programs": len(plan.programs), "rejected": len(plan.rejected), "seconds": progress.elapsed,
             "bytes": written, "out": str(out), "size": cfg.size, "format": cfg.format}
 
@@ -290,6 +327,8 @@ def generate(cfg: GenConfig) -> dict:
 def summary_line(s: dict) -> str:
     rate = s["images"] / max(s["seconds"], 1e-9)
     skipped = f", {s['skipped']} already done" if s["skipped"] else ""
+    if s.get("damaged"):
+        skipped += f", {s['damaged']} damaged rendered again"
     shards = f"{s['shards']} shard" + ("" if s["shards"] == 1 else "s")
     return (f"{s['label']}: wrote {s['images']} images in {shards}{skipped} "
             f"({s['size'][0]}x{s['size'][1]} {s['format']}, {s['bytes'] / 2**20:.1f} MiB) from {s['programs']} programs "

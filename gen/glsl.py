@@ -1,18 +1,29 @@
 """Wrap a Shadertoy "Image" program into a GLSL 4.30 compute or fragment shader.
 
-Both stages share one prelude, so the same user code sees the same inputs:
-Shadertoy's uniforms (iResolution, iTimeDelta, iMouse, iSampleRate, iChannel0-3,
-iChannelResolution) and, per sample, iTime, iFrame, iDate, iChannelTime, iSeed (uint) and
-iParams (vec4 in [0, 1)) read from an SSBO of two vec4 per sample:
+Layout of the wrapped shader, as three source strings so compile errors map to their origin:
+    string 1  our prelude: inputs, helpers and main(), which calls _sp_main (declared only)
+    string 0  the user's file, lines as in the file
+    string 2  one line defining _sp_main(c, fc) as ``mainImage(c, fc);``
+All our code precedes the user's, so no ``#define`` of theirs can reach it; only the call to
+mainImage follows it, under their macros, as on Shadertoy, so a golfed
+``#define mainImage(O, U) ...`` expands there.
+
+Shadertoy's inputs are real declarations: uniforms (iResolution, iTimeDelta, iMouse,
+iSampleRate, iChannel0-3, iChannelResolution) and globals initialised per sample (iTime,
+iFrame, iDate, iChannelTime, iGlobalTime, and synpat's iSeed (uint) and iParams (vec4 in
+[0, 1))) from an SSBO of two vec4 per sample:
     _sp_data[2i]   = iParams
     _sp_data[2i+1] = (iTime, uintBitsToFloat(iSeed), 0, 0)
-The per-sample inputs are macros, not globals assigned in main(), so global initialisers that
-use them (``float t = iTime * 2.;``) see the sample's value.
+Global initialisers run in declaration order before main's body, so the user's own
+(``float t = iTime * 2.;``) see the sample's value; a user may shadow, redefine or wrap them.
+Names that are free in GLSL 3.30 but keywords in 4.30 (``sample``, ``shared``, ``buffer``, ...)
+are renamed in the user's code, as is gl_FragCoord (the sample's pixel, not the atlas position).
 
-The user's code is compiled under ``#line 1 0`` (source string 0 = the user's file, lines as in
-the file); our epilogue is source string 1, so compile errors map back to the user's lines.
+Channels are 2D by default; ``channels`` makes one a ``samplerCube`` or ``sampler3D``.
 Both stages write packed RGBA8 words into one SSBO, (N, H, W) in order, top row first: row r
-of an image has ``fragCoord.y = H - r - 0.5``.
+of an image has ``fragCoord.y = H - r - 0.5``. A NaN channel is written as 0 and +-Inf clamps,
+as a GPU writes them into an RGBA8 target; alpha counts the channels that were NaN/Inf:
+255, 170, 85 or 0 for 0, 1, 2 or 3 of them.
 """
 
 from __future__ import annotations
@@ -20,9 +31,12 @@ from __future__ import annotations
 import re
 
 COMPUTE_GROUP = (8, 8)
+CHANNEL_TYPES = {"2d": "sampler2D", "cube": "samplerCube", "3d": "sampler3D"}
+DEFAULT_CHANNELS = ("2d", "2d", "2d", "2d")
 
 _PRELUDE = """\
 #version 430
+{extensions}#line 1 1
 {stage_header}
 layout(std430, binding = 0) readonly buffer SynpatSamples {{ vec4 _sp_data[]; }};
 uniform vec3 iResolution;
@@ -30,77 +44,78 @@ uniform float iTimeDelta;
 uniform vec4 iMouse;
 uniform float iSampleRate;
 uniform vec3 iChannelResolution[4];
-uniform sampler2D iChannel0;
-uniform sampler2D iChannel1;
-uniform sampler2D iChannel2;
-uniform sampler2D iChannel3;
-vec4 _sp_FragCoord;
+{channels}
 {index_function}
-#define iParams (_sp_data[2u * _sp_index()])
-#define iTime (_sp_data[2u * _sp_index() + 1u].x)
-#define iSeed floatBitsToUint(_sp_data[2u * _sp_index() + 1u].y)
-#define iFrame int(iTime * 60.0)
-#define iDate vec4(2026.0, 0.0, 1.0, iTime)
-#define iChannelTime float[4](iTime, iTime, iTime, iTime)
-#define iGlobalTime iTime
-#define texture2D texture
-#define texture2DLod textureLod
-#define textureCube texture
-"""
+vec4 iParams = _sp_data[2u * _sp_index()];
+float iTime = _sp_data[2u * _sp_index() + 1u].x;
+uint iSeed = floatBitsToUint(_sp_data[2u * _sp_index() + 1u].y);
+int iFrame = int(iTime * 60.0);
+vec4 iDate = vec4(2026.0, 0.0, 1.0, iTime);
+float iChannelTime[4] = float[4](iTime, iTime, iTime, iTime);
+float iGlobalTime = iTime;
+vec4 _sp_finish(vec4 c) {{
+    bvec3 nan = isnan(c.rgb);
+    vec3 bad = vec3(nan) + vec3(isinf(c.rgb));
+    return vec4(mix(clamp(c.rgb, 0.0, 1.0), vec3(0.0), nan), 1.0 - dot(bad, vec3(1.0 / 3.0)));
+}}
+uint _sp_pixel(uint x, uint row) {{
+    return (_sp_index() * uint(iResolution.y) + row) * uint(iResolution.x) + x;
+}}
+void _sp_main(inout vec4 c, vec2 fc);
+{main}{compat}"""
 
 # Both stages write one packed RGBA8 word per pixel into the same SSBO layout: sample-major,
 # top row first, (N, H, W). Sample i of a draw or dispatch is sample _sp_first + i of the batch.
 _OUTPUT = "layout(std430, binding = 1) buffer SynpatPixels { uint _sp_pixels[]; };\nuniform uint _sp_first;"
 
 _COMPUTE_HEADER = f"layout(local_size_x = {COMPUTE_GROUP[0]}, local_size_y = {COMPUTE_GROUP[1]}) in;\n" + _OUTPUT
-_COMPUTE_INDEX = "uint _sp_index() { return _sp_first + gl_GlobalInvocationID.z; }"
-
-# Fragment stage: the framebuffer (no attachments) is an atlas of tiles, one sample per tile,
-# row-major from the bottom-left.
-_FRAGMENT_HEADER = _OUTPUT + "\nuniform ivec2 _sp_tile;\nuniform int _sp_cols;\nuniform int _sp_count;"
-_FRAGMENT_INDEX = "uint _sp_index() { ivec2 t = ivec2(gl_FragCoord.xy) / _sp_tile; " \
-    "return _sp_first + uint(t.y * _sp_cols + t.x); }"
-
-# Alpha carries the NaN/Inf flag: 1 for a finite pixel, 0 where the program produced NaN/Inf.
-_FINISH = """
-vec4 _sp_finish(vec4 c) {
-    if (any(isnan(c.rgb)) || any(isinf(c.rgb))) return vec4(0.0);
-    return vec4(clamp(c.rgb, 0.0, 1.0), 1.0);
-}
-uint _sp_pixel(uint x, uint row) {
-    return (_sp_index() * uint(iResolution.y) + row) * uint(iResolution.x) + x;
-}
-"""
-
-_COMPUTE_MAIN = _FINISH + """
-void main() {
+_COMPUTE_INDEX = """uint _sp_index() { return _sp_first + gl_GlobalInvocationID.z; }
+vec4 _sp_kw_gl_FragCoord = vec4(float(gl_GlobalInvocationID.x) + 0.5,
+                          iResolution.y - 0.5 - float(gl_GlobalInvocationID.y), 0.5, 1.0);"""
+_COMPUTE_MAIN = """void main() {
     uvec3 g = gl_GlobalInvocationID;
     if (g.x >= uint(iResolution.x) || g.y >= uint(iResolution.y)) return;
-    vec2 fc = vec2(float(g.x), iResolution.y - 1.0 - float(g.y)) + 0.5;
-    _sp_FragCoord = vec4(fc, 0.5, 1.0);
     vec4 c = vec4(0.0, 0.0, 0.0, 1.0);
-    mainImage(c, fc);
+    _sp_main(c, _sp_kw_gl_FragCoord.xy);
     _sp_pixels[_sp_pixel(g.x, g.y)] = packUnorm4x8(_sp_finish(c));
 }
 """
 
+# Fragment stage: the framebuffer (no attachments) is an atlas of tiles, one sample per tile,
+# row-major from the bottom-left.
+_FRAGMENT_HEADER = _OUTPUT + "\nuniform ivec2 _sp_tile;\nuniform int _sp_cols;\nuniform int _sp_count;"
+_FRAGMENT_INDEX = """uint _sp_index() { ivec2 t = ivec2(gl_FragCoord.xy) / _sp_tile;
+    return _sp_first + uint(t.y * _sp_cols + t.x); }
+vec4 _sp_kw_gl_FragCoord = vec4(gl_FragCoord.xy - vec2((ivec2(gl_FragCoord.xy) / _sp_tile) * _sp_tile), gl_FragCoord.zw);"""
 # Tiles start at even offsets (_sp_tile is the size rounded up to even), so 2x2 quads never
 # straddle two samples; padding pixels run the program too (their quads' derivatives need them)
 # but write nothing. A pixel the program discards stays 0.
-_FRAGMENT_MAIN = _FINISH + """
-void main() {
+_FRAGMENT_MAIN = """void main() {
     ivec2 t = ivec2(gl_FragCoord.xy) / _sp_tile;
     if (t.x >= _sp_cols || t.y * _sp_cols + t.x >= _sp_count) return;
-    vec2 fc = gl_FragCoord.xy - vec2(t * _sp_tile);
+    vec2 fc = _sp_kw_gl_FragCoord.xy;
     bool inside = fc.x < iResolution.x && fc.y < iResolution.y;
     uint at = _sp_pixel(uint(fc.x), uint(iResolution.y) - 1u - uint(fc.y));
     if (inside) _sp_pixels[at] = 0u;
-    _sp_FragCoord = vec4(fc, gl_FragCoord.zw);
     vec4 c = vec4(0.0, 0.0, 0.0, 1.0);
-    mainImage(c, fc);
+    _sp_main(c, fc);
     if (inside) _sp_pixels[at] = packUnorm4x8(_sp_finish(c));
 }
 """
+
+_EPILOGUE = "\n#line 1 2\nvoid _sp_main(inout vec4 _sp_c, vec2 _sp_fc) { mainImage(_sp_c, _sp_fc); }\n"
+
+# GLSL ES / legacy names Shadertoy code still uses; each is defined unless the user defines it.
+_COMPAT = {"texture2D": "texture", "texture2DLod": "textureLod", "texture2DLodEXT": "textureLod",
+           "texture2DGradEXT": "textureGrad", "textureCube": "texture", "textureCubeLod": "textureLod",
+           "texture3D": "texture"}
+
+# Free names in GLSL 3.30 (Shadertoy programs use them) that GLSL 4.30 reserves, and
+# gl_FragCoord, which must be the sample's own pixel.
+_RENAMED = ("sample", "patch", "subroutine", "precise", "shared", "buffer", "coherent", "restrict",
+            "readonly", "writeonly", "atomic_uint", "gl_FragCoord")
+_RENAME = re.compile(r"\b(" + "|".join(_RENAMED) + r")\b")
+_RENAMED_BACK = re.compile(r"_sp_kw_(\w+)")
 
 FULLSCREEN_VERTEX = """\
 #version 430
@@ -110,13 +125,15 @@ void main() {
 }
 """
 
-# Code a compute shader cannot run the same way: screen-space derivatives, implicit-LOD
-# texture lookups (compute uses LOD 0) and discard.
+# Code a compute shader cannot run: screen-space derivatives and discard. (Texture lookups with
+# an implicit LOD stay on compute: the channel textures have no mipmaps, so LOD 0 is exact.)
 _FRAGMENT_ONLY = re.compile(
-    r"\b(dFdx|dFdy|fwidth|dFdxFine|dFdyFine|dFdxCoarse|dFdyCoarse|fwidthFine|fwidthCoarse"
-    r"|texture|texture2D|textureCube|textureProj|textureOffset|discard)\b")
+    r"\b(dFdx|dFdy|fwidth|dFdxFine|dFdyFine|dFdxCoarse|dFdyCoarse|fwidthFine|fwidthCoarse|discard)\b")
 _COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
 _VERSION_LINE = re.compile(r"^[ \t]*#[ \t]*version\b[^\n]*", re.M)
+_EXTENSION_LINE = re.compile(r"^[ \t]*#[ \t]*extension\b[^\n]*", re.M)
+_DEFINED = re.compile(r"^[ \t]*#[ \t]*define[ \t]+(\w+)", re.M)
+_CHANNELS_COMMENT = re.compile(r"//[ \t]*channels[ \t]*:([^\n]*)")
 
 
 def strip_comments(source: str) -> str:
@@ -129,54 +146,97 @@ def fragment_only_reason(source: str) -> str | None:
     m = _FRAGMENT_ONLY.search(strip_comments(source))
     if m is None:
         return None
-    word = m.group(1)
-    if word.startswith(("dFd", "fwidth")):
-        return f"uses derivatives ({word})"
-    if word == "discard":
-        return "uses discard"
-    return f"uses an implicit-LOD texture lookup ({word})"
+    return "uses discard" if m.group(1) == "discard" else f"uses derivatives ({m.group(1)})"
+
+
+def declared_channels(source: str) -> tuple[str, ...] | None:
+    """Channel types from a ``// channels: cube 2d 3d`` comment (iChannel0, 1, ... in order;
+    2d, cube or 3d), padded with 2d; None without one. Raises ValueError naming a bad word."""
+    m = _CHANNELS_COMMENT.search(source)
+    if m is None:
+        return None
+    words = m.group(1).lower().replace(",", " ").split()
+    bad = [w for w in words if w not in CHANNEL_TYPES] + (["(more than 4)"] if len(words) > 4 else [])
+    if bad:
+        raise ValueError(f"`// channels:` expects up to four of 2d, cube, 3d (iChannel0 first), got '{bad[0]}'")
+    return tuple(words) + DEFAULT_CHANNELS[len(words):]
 
 
 def _user_block(source: str) -> str:
-    # A pasted #version line would be a second one: blank it, keeping the line count.
-    # `sample` is a keyword in desktop GLSL but a free name in GLSL ES; gl_FragCoord means the
-    # sample's own pixel, not the atlas position.
-    return ("#define sample _sp_user_sample\n#define gl_FragCoord _sp_FragCoord\n#line 1 0\n"
-            + _VERSION_LINE.sub("", source)
-            + "\n#line 1 1\n#undef sample\n#undef gl_FragCoord\n")
+    # A pasted #version line would be a second one and #extension must precede all code: blank
+    # them (the extensions go to the top), keeping the line count.
+    source = _EXTENSION_LINE.sub("", _VERSION_LINE.sub("", source))
+    return "#line 1 0\n" + _RENAME.sub(r"_sp_kw_\1", source) + _EPILOGUE
 
 
-def compute_source(source: str) -> str:
+def _wrap(source: str, header: str, index: str, main: str, channels: tuple[str, ...]) -> str:
+    defined = set(_DEFINED.findall(source))
+    compat = "".join(f"#define {k} {v}\n" for k, v in _COMPAT.items() if k not in defined)
+    extensions = "".join(m.group(0).strip() + "\n" for m in _EXTENSION_LINE.finditer(strip_comments(source)))
+    samplers = "\n".join(f"uniform {CHANNEL_TYPES[t]} iChannel{i};" for i, t in enumerate(channels))
+    return _PRELUDE.format(extensions=extensions, stage_header=header, channels=samplers,
+                           index_function=index, main=main, compat=compat) + _user_block(source)
+
+
+def compute_source(source: str, channels: tuple[str, ...] = DEFAULT_CHANNELS) -> str:
     """The program as a GLSL 4.30 compute shader writing image layer z = sample z."""
-    prelude = _PRELUDE.format(stage_header=_COMPUTE_HEADER, index_function=_COMPUTE_INDEX)
-    return prelude + _user_block(source) + _COMPUTE_MAIN
+    return _wrap(source, _COMPUTE_HEADER, _COMPUTE_INDEX, _COMPUTE_MAIN, channels)
 
 
-def fragment_source(source: str) -> str:
+def fragment_source(source: str, channels: tuple[str, ...] = DEFAULT_CHANNELS) -> str:
     """The program as a GLSL 4.30 fragment shader rendering one atlas tile per sample."""
-    prelude = _PRELUDE.format(stage_header=_FRAGMENT_HEADER, index_function=_FRAGMENT_INDEX)
-    return prelude + _user_block(source) + _FRAGMENT_MAIN
+    return _wrap(source, _FRAGMENT_HEADER, _FRAGMENT_INDEX, _FRAGMENT_MAIN, channels)
 
 
 # Mesa: "0:12(5): error: ..."; NVIDIA: "0(12) : error C0000: ..."
 _LOG_LINE = re.compile(r"^\s*(\d+)[:(](\d+)\)?(?:\(\d+\))?\s*:\s*(.*)$")
 
 
-def first_error(log: str, path: str) -> str:
-    """One ``FILE:LINE: message`` line from a GLSL compiler log, in the user's file's lines."""
-    fallback = None
+def _errors(log: str):
+    """-> (source string, line, message) of each error in a compiler log, our names undone."""
     for raw in log.splitlines():
         m = _LOG_LINE.match(raw)
-        if not m or "error" not in m.group(3).lower():
-            continue
-        string_no, line, message = int(m.group(1)), int(m.group(2)), m.group(3).strip()
-        message = message.replace("_sp_user_sample", "sample").replace("_sp_FragCoord", "gl_FragCoord")
+        if m and "error" in m.group(3).lower():
+            message = _RENAMED_BACK.sub(r"\1", m.group(3).strip())
+            yield int(m.group(1)), int(m.group(2)), message
+
+
+def first_error(log: str, path: str, source: str | None = None) -> str:
+    """One ``FILE:LINE: message`` line from a GLSL compiler log, in the user's file's lines; an
+    error in synpat's own code says so, and one past the end of ``source`` (an empty file) says that."""
+    fallback = None
+    for string_no, line, message in _errors(log):
+        if string_no == 0 and source is not None and line > len(source.splitlines()):
+            lines = len(source.splitlines())
+            what = "empty" if not source.strip() else f"{lines} line{'s' * (lines != 1)}"
+            return f"{path}: {message} (after the end of the file, which is {what})"
         if string_no == 0:
             return f"{path}:{line}: {message}"
-        if "mainImage" in message or fallback is None:
-            fallback = f"{path}: {message} (is there a `void mainImage(out vec4, in vec2)`?)" \
-                if "mainImage" in message else f"{path}: {message}"
+        if fallback is None and string_no == 2:
+            fallback = f"{path}: {message} (in the call of mainImage: is there a `void mainImage(out vec4, in vec2)`?)"
+        elif fallback is None:
+            fallback = f"{path}: error in synpat's wrapper around this program (prelude line {line}): {message}"
     if fallback:
         return fallback
     text = " ".join(l.strip() for l in log.splitlines() if l.strip() and not set(l.strip()) <= {"="})
     return f"{path}: {text or 'failed to compile'}"
+
+
+_CHANNEL_USE = re.compile(r"\biChannel([0-3])\b")
+
+
+def guess_channels(log: str, source: str, channels: tuple[str, ...]) -> tuple[str, ...] | None:
+    """Channel types to try after a failed compile whose first error, on a user's line that names
+    iChannelN, involves a sampler (``texture(sampler2D, vec3)``): a 2D channel there becomes a
+    cube, a cube becomes 3D. None when the error is not of that kind (or nothing is left to try)."""
+    lines = strip_comments(source).splitlines()
+    for string_no, line, message in _errors(log):
+        if string_no != 0 or "sampler" not in message or not 1 <= line <= len(lines):
+            return None
+        for n in _CHANNEL_USE.findall(lines[line - 1]):
+            i = int(n)
+            step = {"2d": "cube", "cube": "3d"}.get(channels[i])
+            if step:
+                return channels[:i] + (step,) + channels[i + 1:]
+        return None
+    return None

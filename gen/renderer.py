@@ -4,9 +4,9 @@ Two backends for the same program:
   compute  (default) one dispatch renders the batch: x, y = pixel, z = sample; per-sample inputs
            from an SSBO; each invocation writes one packed RGBA8 word into the output SSBO.
   fragment a full-screen triangle over an atlas framebuffer, one tile per sample, each fragment
-           writing the same output SSBO; for programs that need derivatives, implicit-LOD
-           texture lookups or discard.
-``auto`` picks compute unless the program needs the fragment stage. Both produce the same bytes
+           writing the same output SSBO; for programs that need derivatives or discard.
+``auto`` picks compute unless the program needs the fragment stage, or compute cannot compile it
+(a global ``in`` variable, a texture bias) and the fragment stage can. Both produce the same bytes
 up to the GPU's rounding (tests hold them to 2/255). Outputs are top row first.
 """
 
@@ -25,12 +25,16 @@ import numpy as np
 from . import glsl
 from synpat.core.errors import UserError
 from .programs import Program
-from .sampler import Sampler, Samples
+from .sampler import TIME_RANGE, Sampler, Samples, hash64
 
 BACKENDS = ("auto", "compute", "fragment")
-CHANNEL_SIZE = 256
-PROBE_SAMPLES = 8
-NAN_TOLERANCE = 0.01      # a probe image with more NaN/Inf pixels than this fraction rejects the program
+CHANNEL_SIZE = 256        # 2D channel textures (units 0-3, one per channel)
+CUBE_SIZE = 64            # the cube map a channel sampled with a direction gets (unit 4)
+VOLUME_SIZE = 32          # the 3D texture a channel declared 3d gets (unit 5)
+_UNITS = {"cube": 4, "3d": 5}
+PROBE_SAMPLES = 8         # probe images rendered per program, one at a time, within its time limit
+MIN_PROBES = 3            # fewer probe images than this within the limit: too slow
+MAX_NAN = 0.5             # default --max-nan: largest fraction of NaN/Inf channel values in the probes
 CONSTANT_RANGE = 2        # a probe image whose values span no more than this is constant
 CACHE_PROGRAMS = 1024     # compiled programs a renderer keeps (least recently used go first)
 
@@ -68,11 +72,17 @@ def gl_context(device: int | None = None) -> moderngl.Context:
     return _CONTEXTS[key]
 
 
-def channel_texture_data(size: int = CHANNEL_SIZE) -> np.ndarray:
-    """(size, size, 4) uint8: the deterministic RGBA noise bound to iChannel0-3."""
-    from .sampler import hash64
-    h = hash64(0, "params", np.arange(size * size * 4, dtype=np.uint64), lane=7)
-    return (h >> np.uint64(56)).astype(np.uint8).reshape(size, size, 4)
+def channel_texture_data(size: int = CHANNEL_SIZE, layers: int = 1, lane: int = 7) -> np.ndarray:
+    """(layers, size, size, 4) uint8 (or (size, size, 4) for one layer): deterministic RGBA noise,
+    the texels of the channel textures (2D: one layer; cube: 6 faces; 3D: size slices)."""
+    h = hash64(0, "params", np.arange(layers * size * size * 4, dtype=np.uint64), lane=lane)
+    data = (h >> np.uint64(56)).astype(np.uint8).reshape(layers, size, size, 4)
+    return data[0] if layers == 1 else data
+
+
+def _channel_resolution(kind: str) -> tuple[float, float, float]:
+    return {"2d": (CHANNEL_SIZE, CHANNEL_SIZE, 1.0), "cube": (CUBE_SIZE, CUBE_SIZE, 1.0),
+            "3d": (VOLUME_SIZE, VOLUME_SIZE, VOLUME_SIZE)}[kind]
 
 
 @dataclass
@@ -124,7 +134,13 @@ class Renderer:
         tex.repeat_x = tex.repeat_y = True
         for unit in range(4):
             tex.use(location=unit)
-        self._channel = tex
+        cube = self.ctx.texture_cube((CUBE_SIZE, CUBE_SIZE), 4, channel_texture_data(CUBE_SIZE, 6, lane=8).tobytes())
+        volume = self.ctx.texture3d((VOLUME_SIZE,) * 3, 4, channel_texture_data(VOLUME_SIZE, VOLUME_SIZE, lane=9).tobytes())
+        for t, kind in ((cube, "cube"), (volume, "3d")):
+            t.filter = (moderngl.LINEAR, moderngl.LINEAR)
+            t.use(location=_UNITS[kind])
+        volume.repeat_x = volume.repeat_y = volume.repeat_z = True
+        self._channel = (tex, cube, volume)
 
     @property
     def device_name(self) -> str:
@@ -150,7 +166,7 @@ class Renderer:
             self._compiled.move_to_end(key)
         else:
             try:
-                self._compiled[key] = self._build(program, self.backend_for(program))
+                self._compiled[key] = self._build_either(program)
             except CompileError as e:
                 self._compiled[key] = e
             while len(self._compiled) > self.cache_programs:
@@ -162,28 +178,52 @@ class Renderer:
             raise compiled
         return compiled
 
-    def _build(self, program: Program, backend: str) -> _Compiled:
+    def _build_either(self, program: Program) -> _Compiled:
+        """``auto``: a program compute cannot compile goes to the fragment stage when that can."""
+        backend = self.backend_for(program)
         try:
-            if backend == "compute":
-                prog = self.ctx.compute_shader(glsl.compute_source(program.source))
-                compiled = _Compiled(backend, prog)
-            else:
-                prog = self.ctx.program(vertex_shader=glsl.FULLSCREEN_VERTEX,
-                                        fragment_shader=glsl.fragment_source(program.source))
-                compiled = _Compiled(backend, prog, self.ctx.vertex_array(prog, []))
-        except moderngl.Error as e:
-            raise CompileError(glsl.first_error(str(e), program.path)) from None
+            return self._build(program, backend)
+        except CompileError:
+            if self.backend != "auto" or backend == "fragment":
+                raise
+            return self._build(program, "fragment")
+
+    def _build(self, program: Program, backend: str) -> _Compiled:
+        """Compile with the channel types a ``// channels:`` comment declares, or else with 2D
+        channels, turning a channel sampled with a vec3 into a cube map, then a 3D texture."""
+        try:
+            declared = glsl.declared_channels(program.source)
+        except ValueError as e:
+            raise CompileError(f"{program.path}: {e}") from None
+        channels = declared or glsl.DEFAULT_CHANNELS
+        while True:
+            try:
+                compiled = self._link(program.source, backend, channels)
+                break
+            except moderngl.Error as e:
+                guess = None if declared else glsl.guess_channels(str(e), program.source, channels)
+                if guess is None:
+                    raise CompileError(glsl.first_error(str(e), program.path, program.source)) from None
+                channels = guess
+        prog = compiled.program
         _set_uniform(prog, "iResolution", (float(self.width), float(self.height), 1.0))
         _set_uniform(prog, "iTimeDelta", 1.0 / 60.0)
         _set_uniform(prog, "iMouse", (0.0, 0.0, 0.0, 0.0))
         _set_uniform(prog, "iSampleRate", 44100.0)
         if "iChannelResolution" in prog:   # the driver may report a shorter array when only [0] is used
             res = prog["iChannelResolution"]
-            one = (float(CHANNEL_SIZE), float(CHANNEL_SIZE), 1.0)
-            res.value = [one] * res.array_length if res.array_length > 1 else one
-        for unit in range(4):
-            _set_uniform(prog, f"iChannel{unit}", unit)
+            values = [_channel_resolution(kind) for kind in channels]
+            res.value = values[:res.array_length] if res.array_length > 1 else values[0]
+        for i, kind in enumerate(channels):
+            _set_uniform(prog, f"iChannel{i}", _UNITS.get(kind, i))
         return compiled
+
+    def _link(self, source: str, backend: str, channels: tuple[str, ...]) -> _Compiled:
+        if backend == "compute":
+            return _Compiled(backend, self.ctx.compute_shader(glsl.compute_source(source, channels)))
+        prog = self.ctx.program(vertex_shader=glsl.FULLSCREEN_VERTEX,
+                                fragment_shader=glsl.fragment_source(source, channels))
+        return _Compiled(backend, prog, self.ctx.vertex_array(prog, []))
 
     # -- rendering ---------------------------------------------------------------------------
     #
@@ -198,28 +238,30 @@ class Renderer:
     def render_many(self, programs: list[Program], samples: Samples) -> np.ndarray:
         """Samples of several programs (``samples.program`` indexes ``programs``) -> images (N, H, W, 3)
         uint8 in sample order."""
-        rgba, order = self._render_sorted(programs, samples)
+        rgba, order = self._render_readback(programs, samples)
         images = np.empty((len(samples), self.height, self.width, 3), dtype=np.uint8)
         images[order] = rgba[..., :3]
         return images
 
     def render_rgba(self, program: Program, samples: Samples) -> np.ndarray:
-        """-> (N, H, W, 4) uint8; alpha is 255 for finite pixels and 0 where the program gave NaN/Inf."""
-        rgba, order = self._render_sorted([program], _as_program(samples, 0))
+        """-> (N, H, W, 4) uint8; a NaN channel is 0, an Inf one clamped; alpha is 255 - 85 x (the
+        number of the pixel's RGB channels that were NaN/Inf)."""
+        rgba, order = self._render_readback([program], _as_program(samples, 0))
         out = np.empty_like(rgba)
         out[order] = rgba
         return out
 
-    def _render_sorted(self, programs: list[Program], samples: Samples) -> tuple[np.ndarray, np.ndarray]:
-        """-> (images (N, H, W, 4) uint8 sorted by program, order (N,): their rows in ``samples``)."""
+    def _render_readback(self, programs: list[Program], samples: Samples) -> tuple[np.ndarray, np.ndarray]:
+        """Render and read back to host memory -> (images (N, H, W, 4) uint8 sorted by program,
+        order (N,): their rows in ``samples``)."""
         out = np.empty((len(samples), self.height, self.width, 4), dtype=np.uint8)
 
         def read(first: int, n: int) -> None:
             self.output_buffer.read_into(out[first:first + n], size=n * self.width * self.height * 4)
 
-        return out, self.render_sorted(programs, samples, read)
+        return out, self.render_in_program_order(programs, samples, read)
 
-    def render_sorted(self, programs: list[Program], samples: Samples, read) -> np.ndarray:
+    def render_in_program_order(self, programs: list[Program], samples: Samples, read) -> np.ndarray:
         """Render ``samples`` sorted by program, ``max_batch`` at a time; after each chunk calls
         ``read(first, n)`` while the output SSBO holds sorted images [first, first + n) as (n, H, W)
         RGBA8 words (readback here; the GPU path maps the buffer into CUDA instead).
@@ -262,7 +304,7 @@ class Renderer:
         self.output_buffer.bind_to_storage_buffer(1)
 
     def _dispatch_compute(self, compiled: _Compiled, first: int, n: int) -> None:
-        compiled.program["_sp_first"].value = first
+        _set_uniform(compiled.program, "_sp_first", first)   # gone when the program writes nothing
         gx, gy = glsl.COMPUTE_GROUP
         compiled.program.run((self.width + gx - 1) // gx, (self.height + gy - 1) // gy, n)
 
@@ -279,37 +321,52 @@ class Renderer:
         if self._atlas is None:
             self._atlas = self.ctx.empty_framebuffer((cols * tw, rows * th))
         prog = compiled.program
-        prog["_sp_tile"].value = (tw, th)
+        _set_uniform(prog, "_sp_tile", (tw, th))
         _set_uniform(prog, "_sp_cols", cols)
         self._atlas.use()
         for base in range(first, first + n, cols * rows):
             count = min(cols * rows, first + n - base)
-            prog["_sp_first"].value = base
+            _set_uniform(prog, "_sp_first", base)
             _set_uniform(prog, "_sp_count", count)
             self._atlas.viewport = (0, 0, cols * tw, -(-count // cols) * th)
             compiled.vao.render(moderngl.TRIANGLES, vertices=3)
 
     # -- validation --------------------------------------------------------------------------
 
-    def check(self, program: Program, time_limit: float = 30.0) -> str | None:
-        """Compile and render probe images; None if the program is usable, else the reason it is rejected."""
+    def check(self, program: Program, time_limit: float = 30.0, max_nan: float = MAX_NAN,
+              time_range: tuple[float, float] = TIME_RANGE) -> str | None:
+        """Compile and render probe images at the run's size and iTime range; None if the program
+        is usable, else the reason it is rejected.
+
+        Probes render one at a time until ``time_limit`` seconds are spent (a program too slow to
+        render MIN_PROBES images is rejected). Rejected: more than ``max_nan`` of the probes'
+        channel values NaN/Inf (a GPU shows such a channel as 0), or most probe images one colour
+        (a fade-in that is black at small iTime is kept).
+        """
         try:
             self.compile(program)
         except CompileError as e:
             return str(e)
-        probe = Sampler(1, seed=0x5EED).range(0, PROBE_SAMPLES)
+        probe = Sampler(1, seed=0x5EED, time_range=tuple(time_range)).range(0, PROBE_SAMPLES)
+        images = []
         start = time.perf_counter()
-        images = self.render_rgba(program, probe)
-        seconds = time.perf_counter() - start
-        if seconds > time_limit:
-            return (f"{program.path}: too slow: {seconds:.1f} s for {PROBE_SAMPLES} images at "
-                    f"{self.width}x{self.height} (limit {time_limit:g} s)")
-        nan_fraction = (images[..., 3] == 0).reshape(len(images), -1).mean(axis=1)
-        if nan_fraction.max() > NAN_TOLERANCE:
-            return f"{program.path}: renders NaN/Inf ({100 * nan_fraction.max():.0f}% of the pixels of a probe image)"
-        rgb = images[..., :3].reshape(len(images), -1, 3)
+        for i in range(PROBE_SAMPLES):
+            images.append(self.render_rgba(program, probe.take(np.array([i])))[0])
+            seconds = time.perf_counter() - start
+            if seconds > time_limit:
+                break
+        n = len(images)
+        if n < MIN_PROBES:
+            return (f"{program.path}: too slow: {seconds / n:.1f} s an image at {self.width}x{self.height}, "
+                    f"{n} of the {MIN_PROBES} probe images needed in --check-seconds {time_limit:g}")
+        images = np.stack(images)                                          # (n, H, W, 4)
+        nan = float((255 - images[..., 3].astype(np.float64)).mean() / 255)   # alpha counts bad channels
+        if nan > max_nan:
+            return (f"{program.path}: renders NaN/Inf in {100 * nan:.0f}% of its probe images' channel values "
+                    f"(--max-nan {max_nan:g})")
+        rgb = images[..., :3].reshape(n, -1, 3)
         spread = (rgb.max(axis=1).astype(int) - rgb.min(axis=1)).max(axis=1)   # widest channel per image
-        if spread.min() <= CONSTANT_RANGE:
-            flat = int((spread <= CONSTANT_RANGE).sum())
-            return f"{program.path}: renders constant images ({flat} of {PROBE_SAMPLES} probe images are one colour)"
+        flat = int((spread <= CONSTANT_RANGE).sum())
+        if 2 * flat > n:
+            return f"{program.path}: renders constant images ({flat} of {n} probe images are one colour)"
         return None

@@ -90,6 +90,44 @@ def write_shard(out_dir: Path, name: str, samples: list[tuple[str, dict[str, byt
     return len(data)
 
 
+def _index_entries(index_text: str) -> list[tuple[str, int, int]]:
+    """A DALI index's text -> [(member name, data offset, size)] in tar order; ValueError if malformed."""
+    lines = index_text.splitlines()
+    version, count = lines[0].split()
+    if version != INDEX_VERSION or int(count) != len(lines) - 1:
+        raise ValueError("bad header")
+    entries = []
+    for line in lines[1:]:
+        fields = line.split()
+        if not fields or len(fields) % 4:
+            raise ValueError("bad line")
+        entries += [(fields[i + 3], int(fields[i + 1]), int(fields[i + 2])) for i in range(0, len(fields), 4)]
+    return entries
+
+
+def damaged_shard_reason(tar: Path, idx: Path) -> str | None:
+    """None when ``tar`` is a finished shard (its size and members, in order, match its ``idx``);
+    else why not: a tar cut short, grown, emptied or overwritten, or no readable index."""
+    try:
+        entries = _index_entries(idx.read_text())
+    except FileNotFoundError:
+        return "no .idx beside it"
+    except (OSError, UnicodeDecodeError, ValueError, IndexError):
+        return "unreadable .idx"
+    end = max((off + size + (-size % _BLOCK) for _, off, size in entries), default=0)
+    size = tar.stat().st_size
+    if size != end + 2 * _BLOCK:
+        return f"{size} bytes, its .idx says {end + 2 * _BLOCK}"
+    try:
+        with tarfile.open(tar, "r:") as f:
+            members = [(m.name, m.offset_data, m.size) for m in f.getmembers()]
+    except (OSError, tarfile.TarError) as e:
+        return f"not a readable tar ({e})"
+    if members != entries:
+        return "members differ from its .idx"
+    return None
+
+
 def folder_shards(folder: Path) -> list[Path]:
     """The ``*.tar`` shards of a folder, sorted; UserError when it has none."""
     found = sorted(Path(folder).glob("*.tar"))

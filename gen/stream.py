@@ -1,9 +1,8 @@
 """PatternStream: an infinite iterator of rendered batches, never touching the disk.
 
 Global batch step b covers sample indices [b * B * P, (b + 1) * B * P) where B is the batch size
-and P = world_size * num_workers consumers; consumer j = rank * num_workers + worker takes the
-j-th block of B. So ranks and workers see disjoint samples, the union over consumers of the first
-n batches is exactly the first n * B * P indices, and since it is the same Sampler and the same
+and P = world_size ranks; rank j takes the j-th block of B. So ranks see disjoint samples, the
+union over ranks of the first n batches is exactly the first n * B * P indices, and since it is the same Sampler and the same
 program list as synpat-gen's, a stream and shards made with the same seed hold the same images.
 
 Batches are rendered on demand, when asked for: nothing renders ahead and steals the GPU from
@@ -21,7 +20,7 @@ from .check_cache import accept_cached
 from .checks import CheckSettings
 from synpat.core.errors import UserError
 from .programs import Program, find_programs
-from .renderer import Renderer
+from .renderer import MAX_NAN, Renderer
 from .sampler import TIME_RANGE, Sampler, Samples, default_group
 
 
@@ -39,16 +38,13 @@ class StreamConfig:
     world_size: int = 1
     start_step: int = 0          # resume: the global batch step to start from
     check_seconds: float = 30.0
+    max_nan: float = MAX_NAN
     group: int | None = None     # samples per program run; None: sampler.default_group (as synpat-gen)
 
 
 class PatternStream:
-    """Iterate to get ``(images (B, H, W, 3) uint8, labels (B,) int64)`` forever.
-
-    ``worker``/``num_workers`` split each rank's share further (DataLoader workers); set them
-    with :meth:`for_worker` in the worker process, before the first batch, since the GL context
-    belongs to the process that renders.
-    """
+    """Iterate to get ``(images (B, H, W, 3) uint8, labels (B,) int64)`` forever; rendered in the
+    process that iterates (the GL context belongs to it)."""
 
     def __init__(self, cfg: StreamConfig, programs: list[Program] | None = None):
         if cfg.batch_size < 1:
@@ -59,14 +55,9 @@ class PatternStream:
             raise UserError(f"rank {cfg.rank} of world size {cfg.world_size}: expected 0 <= rank < world size")
         self.cfg = cfg
         self._programs = programs
-        self.worker, self.num_workers = 0, 1
         self.step = cfg.start_step
         self._renderer: Renderer | None = None
         self.rejected: list[tuple[Program, str]] = []
-
-    def for_worker(self, worker: int, num_workers: int) -> "PatternStream":
-        self.worker, self.num_workers = worker, num_workers
-        return self
 
     @property
     def renderer(self) -> Renderer:
@@ -81,7 +72,8 @@ class PatternStream:
         """The accepted programs; class id = position (as in synpat-gen's manifest)."""
         if self._programs is None:
             c = self.cfg
-            settings = CheckSettings(c.size[0], c.size[1], c.backend, c.gl_device, c.check_seconds)
+            settings = CheckSettings(c.size[0], c.size[1], c.backend, c.gl_device, c.check_seconds,
+                                     max_nan=c.max_nan, time_range=c.time_range)
             accepted, self.rejected = accept_cached(find_programs(c.shaders, c.seed), settings, c.rank, c.world_size)
             if not accepted:
                 raise UserError(f"{' '.join(map(str, self.cfg.shaders))}: none of the programs renders: "
@@ -89,15 +81,10 @@ class PatternStream:
             self._programs = accepted
         return self._programs
 
-    @property
-    def consumers(self) -> int:
-        return self.cfg.world_size * self.num_workers
-
     def indices(self, step: int) -> np.ndarray:
-        """(B,) int64: the global sample indices of this consumer's batch at global step ``step``."""
+        """(B,) int64: the global sample indices of this rank's batch at global step ``step``."""
         b = self.cfg.batch_size
-        consumer = self.cfg.rank * self.num_workers + self.worker
-        start = (step * self.consumers + consumer) * b
+        start = (step * self.cfg.world_size + self.cfg.rank) * b
         return np.arange(start, start + b, dtype=np.int64)
 
     def samples(self, step: int) -> Samples:

@@ -29,7 +29,7 @@ def esc(tmp_path_factory):
 def audio_init(tmp_path_factory):
     folder = tmp_path_factory.mktemp("init")
     out = folder / "audio.safetensors"
-    transfer_file(make_image_encoder(folder / "image.safetensors"), out, (64, 128))
+    transfer_file(make_image_encoder(folder / "image.safetensors"), out, (64, 96))
     return out
 
 
@@ -45,9 +45,10 @@ def finetuned(esc, audio_init, tmp_path_factory):
 
 def test_finetune_reaches_90_percent(finetuned):
     results = json.loads((finetuned / "results.json").read_text())
-    assert results["protocol"] == "5-fold cross-validation (dataset folds)"
+    assert results["protocol"] == "5-fold cross-validation (dataset folds), every fold held out in turn"
     assert [r["name"] for r in results["rounds"]] == [f"fold{k}" for k in range(1, 6)]
-    assert all(r["test"] == 32 and r["train"] == 128 for r in results["rounds"])
+    assert all(r["test"] == 32 and r["train"] + r["val"] == 128 and r["val"] == 12 for r in results["rounds"])
+    assert all(1 <= r["epoch"] <= 30 and 0 <= r["val_score"] <= 1 for r in results["rounds"])
     assert results["mean"]["accuracy"] > 0.9, results["mean"]
     assert results["std"]["accuracy"] >= 0
     assert results["config"]["epochs"] == 30 and results["config"]["mixup"] == 0.3  # json override + default
@@ -74,6 +75,7 @@ def test_linear_probe_freezes_encoder(esc, audio_init, tmp_path, capsys):
     stdout = capsys.readouterr().out
     assert stdout.count("epoch ") == 10 and "img/s" not in stdout and "clips/s" in stdout and "ETA" in stdout
     assert stdout.strip().splitlines()[-1].startswith("done: 5-fold")
+    assert json.loads((out / "results.json").read_text())["mode"] == "linear probe"
     best, init = load_file(str(out / "best.safetensors")), load_file(str(audio_init))
     torch.testing.assert_close(best["blocks.1.mlp.fc2.weight"], init["blocks.1.mlp.fc2.weight"], rtol=0, atol=0)
     torch.testing.assert_close(best["fc_norm.weight"], init["norm.weight"], rtol=0, atol=0)
@@ -89,15 +91,16 @@ def test_scratch_multilabel_csv_with_stratified_folds(tmp_path):
                  "--model", "vit_tiny", "--depth", "1", "--embed-dim", "64", "--num-heads", "2", "--mel-bins", "32",
                  "--frames", "64", "--batch-size", "8", "--threads", "1"]) == 0
     results = json.loads((out / "results.json").read_text())
-    assert results["data"]["multilabel"] and results["protocol"] == "2-fold cross-validation (stratified folds)"
+    assert results["data"]["multilabel"] and results["protocol"] == "2-fold cross-validation (stratified folds), every fold held out in turn"
     assert 0 < results["mean"]["mAP"] <= 1 and "accuracy" in results["mean"]
     assert not (out / "confusion.png").exists()
 
 
 def test_config_defaults_are_the_maskspec_recipe():
     cfg = FinetuneConfig()
-    assert (cfg.batch_size, cfg.epochs, cfg.blr, cfg.layer_decay, cfg.warmup_epochs, cfg.min_lr) == (64, 80, 1e-3, 0.75, 5, 1e-6)
-    assert (cfg.weight_decay, cfg.drop_path, cfg.mixup, cfg.mel_bins, cfg.frames) == (0.05, 0.1, 0.3, 128, 500)
+    assert (cfg.batch_size, cfg.epochs, cfg.blr, cfg.warmup_epochs, cfg.min_lr) == (64, 80, 1e-3, 5, 1e-6)
+    assert (cfg.weight_decay, cfg.drop_path, cfg.mixup, cfg.patchout) == (0.05, 0.1, 0.3, 0.4)
+    assert (cfg.layer_decay, cfg.mel_bins, cfg.frames, cfg.freq_mask, cfg.time_mask) == (0, 0, 0, -1, -1)  # derived
     assert cfg.lr == pytest.approx(1e-3 * 64 / 256)
     parsed = parse_config(["--data", "esc50:x", "--out", "o", "--no-time-roll", "--epochs", "3"])
     assert parsed.epochs == 3 and parsed.time_roll is False and parsed.batch_size == 64
@@ -120,3 +123,65 @@ def test_bad_input_is_one_line_exit_2(extra, message, esc, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("synpat-finetune: error:") and message in err, err
     assert not (tmp_path / "o").exists()
+
+
+def test_recipe_follows_the_clips_and_the_init_file(esc, audio_init, tmp_path):
+    """1.6 s clips: 160 frames (not 500), masks 19% of each axis, layer decay from the depth; the input shape
+    comes from the transferred file, and a contradicting --frames is refused before any spectrogram."""
+    from synpat.audio.clip_sets import load_task
+    from synpat.audio.finetune import resolve_arch, resolve_recipe
+
+    cfg = parse_config(["--data", f"esc50:{esc}", "--out", str(tmp_path / "o"), "--model", "vit_tiny"])
+    arch, _, meta = resolve_arch(cfg)
+    derived = resolve_recipe(cfg, arch, meta, load_task(cfg.data))
+    assert (derived.mel_bins, derived.frames, derived.freq_mask, derived.time_mask) == (128, 160, 24, 30)
+    assert derived.layer_decay == pytest.approx(0.5 ** (1 / 13), abs=1e-4) and derived.model == "vit_tiny"
+    cfg = parse_config(["--data", f"esc50:{esc}", "--out", str(tmp_path / "o"), "--init", str(audio_init)])
+    arch, _, meta = resolve_arch(cfg)
+    derived = resolve_recipe(cfg, arch, meta, load_task(cfg.data))
+    assert (derived.mel_bins, derived.frames, derived.model) == (64, 96, "custom")
+    cfg = parse_config(["--data", f"esc50:{esc}", "--out", str(tmp_path / "o"), "--init", str(audio_init), "--frames", "128"])
+    with pytest.raises(Exception, match="contradicts .* input shape 64x96"):
+        resolve_recipe(cfg, *resolve_arch(cfg)[::2], load_task(cfg.data))
+
+
+def test_chosen_test_folds_only(esc, audio_init, tmp_path):
+    out = tmp_path / "two"
+    args = ["--init", str(audio_init), "--data", f"esc50:{esc}", "--out", str(out), "--test-folds", "2,4",
+            "--epochs", "1", "--threads", "1", "--batch-size", "16"]
+    assert main(args) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert [r["name"] for r in results["rounds"]] == ["fold2", "fold4"]
+    assert results["protocol"].endswith("folds 2,4 held out in turn")
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--test-folds", "7"], "--test-folds 7: fold 7 does not exist, the folds are 1..5"),
+    (["--folds", "4"], "defines 5 folds"),
+    (["--blr", "inf"], "bad config value blr=inf: must be a finite number"),
+    (["--min-lr", "0.5"], "bad config value min_lr=0.5: must not exceed the peak lr"),
+])
+def test_bad_choices_are_refused_before_any_work(extra, message, esc, tmp_path, capsys):
+    assert main(["--data", f"esc50:{esc}", "--out", str(tmp_path / "o")] + extra) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "o").exists()
+
+
+def test_unwritable_out_is_refused_before_training(esc, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["--data", f"esc50:{esc}", "--out", str(blocker / "sub"), "--epochs", "1"]) == 2
+    err = capsys.readouterr()
+    assert "cannot make the folder" in err.err and "fbanks" not in err.out
+
+
+def test_a_nan_loss_stops_with_one_line(esc, tmp_path, capsys):
+    out = tmp_path / "nan"
+    args = ["--data", f"esc50:{esc}", "--out", str(out), "--model", "vit_tiny", "--depth", "1", "--embed-dim", "64",
+            "--num-heads", "2", "--mel-bins", "32", "--epochs", "3", "--blr", "1e12", "--warmup-epochs", "0",
+            "--threads", "1", "--test-folds", "1"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "the loss is nan" in err and err.count("\n") == 1, err
+    assert not (out / "best.safetensors").exists() and not (out / "results.json").exists()

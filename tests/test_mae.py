@@ -18,7 +18,7 @@ def test_encoder_loads_into_timm_and_gives_the_same_features(name):
     x = torch.randn(1, 3, 224, 224)
     with torch.no_grad():
         ours, theirs = mae.features(x), vit.forward_features(x)
-    assert ours.shape == theirs.shape == (1, 197, MODELS[name].embed_dim)
+    assert ours.shape == theirs.shape == (1, 197, MODELS[name].encoder.embed_dim)
     torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-5)
 
 

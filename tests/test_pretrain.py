@@ -217,19 +217,19 @@ def shard_images(tar: Path, n: int, size: int) -> torch.Tensor:
 
 def equivalence_worker(tar: str, out: str, deepspeed: str) -> None:
     import torch.distributed as dist
-    from synpat.train.deepspeed_setup import build_engine, fill_deepspeed_config, init_distributed, load_deepspeed_config
+    from synpat.train.deepspeed_setup import build_engine, fill_deepspeed_config, init_distributed
+    from synpat.train.deepspeed_configs import deepspeed_config
     from synpat.train.export import full_fp32_state
     from synpat.train.mae import build_mae
     from synpat.train.pretrain import mask_noise
-    from synpat.train.pretrain_config import deepspeed_config_path
-
+    
     torch.set_num_threads(1)
     rank, world, device = init_distributed()
     torch.manual_seed(0)
     model = build_mae("mae_vit_tiny_patch16", img_size=32)
     batch = 16 // world
     images = shard_images(Path(tar), 16, 32)[rank * batch:(rank + 1) * batch]
-    ds = fill_deepspeed_config(load_deepspeed_config(deepspeed_config_path(deepspeed)), batch, 1, world, 1e-3,
+    ds = fill_deepspeed_config(deepspeed_config(deepspeed), batch, 1, world, 1e-3,
                                (0.9, 0.95), 0.05)
     engine = build_engine(model, ds, 0.05, {"peak_lr": 1e-3, "warmup_steps": 1, "total_steps": 4, "min_lr": 0.0})
     losses = []

@@ -11,7 +11,8 @@ from safetensors.torch import load_file, save_file
 from audio_fixtures import make_image_encoder
 from synpat.audio.transfer import main, transfer_file
 from synpat.train.posembed import sincos_pos_embed_2d
-from synpat.audio.vit_audio import EncoderArch, build_audio_vit, load_encoder_state
+from synpat.train.vit_arch import ViTArch
+from synpat.audio.vit_audio import build_audio_vit, load_encoder_state
 
 
 @pytest.fixture()
@@ -78,7 +79,7 @@ def test_mae_checkpoint_without_json(encoder, tmp_path):
 def test_transferred_encoder_feeds_finetune_model(encoder, tmp_path):
     out = tmp_path / "a.safetensors"
     transfer_file(encoder, out, (64, 128))
-    model = build_audio_vit(EncoderArch(96, 2, 3), (64, 96), num_classes=5)
+    model = build_audio_vit(ViTArch(96, 2, 3), (64, 96), num_classes=5)
     load_encoder_state(model, load_file(str(out)))
     torch.testing.assert_close(model.fc_norm.weight, load_file(str(out))["norm.weight"])
     assert model(torch.randn(2, 1, 64, 96)).shape == (2, 5)

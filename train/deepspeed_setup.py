@@ -1,6 +1,6 @@
 """DeepSpeed set-up shared by pretrain.py and benchmarks/bench_train.py: process-group defaults for
-a lone process, the DeepSpeed JSON filled from the pre-training settings, AdamW parameter groups and
-the warm-up + cosine schedule.
+a lone process, the DeepSpeed JSON (generated for a ZeRO stage and precision, or read from a
+file) filled from the pre-training settings, and the engine with synpat.train.optim's recipe.
 
 DeepSpeed on CPU (DESIGN §4): gloo, `"torch_adam": true` (FusedAdam would build a C++ extension for
 ~2 min), and the first `initialize` builds `deepspeed_shm_comm` into TORCH_EXTENSIONS_DIR (30-110 s
@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import os
 import socket
-from pathlib import Path
 
 import deepspeed
 import torch
 from torch import nn
 
+from synpat.core.devices import local_rank, torch_device
 from synpat.core.errors import UserError
-from synpat.train.optim import decays, lr_at
+from synpat.train.optim import WarmupCosine, param_groups
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -37,25 +37,11 @@ def single_process_env() -> None:
 def init_distributed() -> tuple[int, int, torch.device]:
     """-> (rank, world_size, device): nccl and this rank's GPU when there is one, gloo on CPU."""
     single_process_env()
-    cuda = torch.cuda.is_available()
-    if cuda:
-        torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
-    deepspeed.init_distributed(dist_backend="nccl" if cuda else "gloo", verbose=False)
-    device = torch.device("cuda", torch.cuda.current_device()) if cuda else torch.device("cpu")
+    device = torch_device(None, local_rank())
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    deepspeed.init_distributed(dist_backend="nccl" if device.type == "cuda" else "gloo", verbose=False)
     return torch.distributed.get_rank(), torch.distributed.get_world_size(), device
-
-
-def load_deepspeed_config(path: str | Path) -> dict:
-    path = Path(path)
-    try:
-        obj = json.loads(path.read_text())
-    except OSError as err:
-        raise UserError(f"DeepSpeed config {path}: cannot read ({err.strerror})") from None
-    except json.JSONDecodeError as err:
-        raise UserError(f"DeepSpeed config {path}: invalid JSON ({err})") from None
-    if not isinstance(obj, dict):
-        raise UserError(f"DeepSpeed config {path}: expected a JSON object")
-    return obj
 
 
 def fill_deepspeed_config(base: dict, micro_batch: int, accum_steps: int, world_size: int, lr: float,
@@ -82,48 +68,6 @@ def precision(ds_config: dict) -> torch.dtype:
     return torch.float32
 
 
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    """Trainable parameters in two AdamW groups: decayed weights, and norms/biases/tokens/position codes at 0."""
-    decay, no_decay = [], []
-    for name, param in model.named_parameters():
-        if param.requires_grad:
-            (decay if decays(name, param) else no_decay).append(param)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
-class WarmupCosine:
-    """Per optimiser step: linear warm-up from 0 to peak_lr over `warmup_steps`, then half-cosine to
-    min_lr at `total_steps`. DeepSpeed calls `step()` after each optimiser step and checkpoints
-    `state_dict()`."""
-
-    def __init__(self, optimizer, peak_lr: float, warmup_steps: int, total_steps: int, min_lr: float):
-        self.optimizer, self.peak_lr, self.min_lr = optimizer, peak_lr, min_lr
-        self.warmup_steps, self.total_steps = warmup_steps, total_steps
-        self.steps = 0
-        self._apply()
-
-    def lr(self) -> float:
-        return lr_at(self.steps, self.peak_lr, self.warmup_steps, self.total_steps, self.min_lr)
-
-    def _apply(self) -> None:
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.lr()
-
-    def step(self, **_) -> None:
-        self.steps += 1
-        self._apply()
-
-    def get_last_lr(self) -> list[float]:
-        return [group["lr"] for group in self.optimizer.param_groups]
-
-    def state_dict(self) -> dict:
-        return {"steps": self.steps}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.steps = state["steps"]
-        self._apply()
-
-
 def build_engine(model: nn.Module, ds_config: dict, weight_decay: float, schedule: dict | None = None):
     """-> DeepSpeed engine over `model` with AdamW (param groups) and, given `schedule`
     (peak_lr, warmup_steps, total_steps, min_lr), the WarmupCosine schedule."""
@@ -139,3 +83,4 @@ def build_engine(model: nn.Module, ds_config: dict, weight_decay: float, schedul
         where = ".".join(map(str, first["loc"]))
         raise UserError(f"DeepSpeed config: {where}: {first['msg']} (got {first.get('input')!r})") from None
     return engine
+

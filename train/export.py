@@ -2,17 +2,17 @@
 VisionTransformer names plus `encoder.json` naming the timm model and its shape."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import deepspeed
 import timm
 import torch
 from deepspeed.utils import safe_get_full_fp32_param
-from safetensors.torch import load_file, save
+from safetensors.torch import save
 
 from synpat.core.files import write_atomic, write_json_atomic
 from synpat.train.mae import MAE
+from synpat.train.weights import read_weights
 
 WEIGHTS, META = "encoder.safetensors", "encoder.json"
 
@@ -30,12 +30,10 @@ def full_fp32_state(engine) -> dict[str, torch.Tensor]:
 
 
 def encoder_meta(model: MAE) -> dict:
-    """What `timm.create_model` needs to rebuild the encoder (the audio stage reads these keys)."""
-    arch = model.arch
-    return {"model": arch.timm_name, "embed_dim": arch.embed_dim, "depth": arch.depth,
-            "num_heads": arch.num_heads, "patch_size": arch.patch_size, "img_size": model.img_size,
-            "in_chans": model.in_chans, "mlp_ratio": arch.mlp_ratio, "global_pool": "token",
-            "pos_embed": "sincos-2d (fixed)"}
+    """What `timm.create_model` needs to rebuild the encoder: its timm name, the ViTArch fields
+    (the audio stage reads these keys), input size and channels."""
+    return {"model": model.arch.timm_name, **model.arch.encoder.to_json(), "img_size": model.img_size,
+            "in_chans": model.in_chans, "global_pool": "token", "pos_embed": "sincos-2d (fixed)"}
 
 
 def export_encoder(model: MAE, state: dict[str, torch.Tensor], out: str | Path, **extra) -> Path:
@@ -50,9 +48,8 @@ def export_encoder(model: MAE, state: dict[str, torch.Tensor], out: str | Path, 
 
 def load_encoder(folder: str | Path) -> torch.nn.Module:
     """The exported encoder as a timm VisionTransformer (strict load, no head)."""
-    folder = Path(folder)
-    meta = json.loads((folder / META).read_text())
+    state, meta = read_weights(Path(folder) / WEIGHTS, required_meta=("model", "img_size", "in_chans"))
     model = timm.create_model(meta["model"], pretrained=False, num_classes=0, img_size=meta["img_size"],
                               in_chans=meta["in_chans"])
-    model.load_state_dict(load_file(folder / WEIGHTS), strict=True)
+    model.load_state_dict(state, strict=True)
     return model

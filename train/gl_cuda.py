@@ -63,7 +63,7 @@ class CudaRenderer:
             finally:
                 _ok(rt.cudaGraphicsUnmapResources(1, self.resource, stream))
 
-        order = r.render_sorted(programs, samples, copy)
+        order = r.render_in_program_order(programs, samples, copy)
         images = torch.empty((len(samples), r.height, r.width, 3), dtype=torch.uint8, device=self.device)
         images[torch.from_numpy(np.ascontiguousarray(order)).to(self.device)] = rgba[..., :3]
         return images

@@ -21,11 +21,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from synpat.core.devices import torch_device
 from synpat.core.errors import UserError
 from synpat.gen.stream import PatternStream, StreamConfig
 from synpat.train.gl_cuda import CudaRenderer, interop_available
 from synpat.train.image_aug import SCALE, dali_augment, torch_augment
-from synpat.train.shard_list import check_tar, expand_urls, index_path, index_samples, is_remote
+from synpat.train.shard_list import (check_tar, count_tar_samples, expand_urls, first_bad_sample, index_path,
+                                    index_samples, is_remote, shard_read_error)
 
 LOADERS = ("dali", "torch")
 IMAGE_EXTS = ("jpg", "png", "webp")
@@ -60,11 +62,7 @@ class LoaderConfig:
 
     @property
     def torch_device(self) -> torch.device:
-        if self.device:
-            return torch.device(self.device)
-        if torch.cuda.is_available():
-            return torch.device("cuda", torch.cuda.current_device())
-        return torch.device("cpu")
+        return torch_device(self.device)
 
 
 def ascii_labels(cls: torch.Tensor) -> torch.Tensor:
@@ -129,7 +127,10 @@ class DaliShardLoader:
         try:
             self.pipe.build()
         except RuntimeError as e:
-            raise UserError(f"--data: DALI cannot read the shards: {str(e).strip().splitlines()[0]}") from None
+            bad = first_bad_sample(urls)
+            raise UserError(f"--data: {bad}" if bad else
+                            f"--data: DALI cannot read the shards: {str(e).strip().splitlines()[0]}") from None
+        self.urls = urls
         self.iterator = DALIGenericIterator([self.pipe], ["images", "cls"], reader_name="reader",
                                             last_batch_policy=LastBatchPolicy.DROP, auto_reset=True)
         self._unfinished = False
@@ -149,7 +150,9 @@ class DaliShardLoader:
             for batch in self.iterator:
                 yield batch[0]["images"], ascii_labels(batch[0]["cls"]).to(batch[0]["images"].device)
         except RuntimeError as e:
-            raise UserError(f"--data: reading the shards failed: {str(e).strip().splitlines()[0]}") from None
+            bad = first_bad_sample(self.urls)
+            raise UserError(f"--data: {bad}" if bad else
+                            f"--data: reading the shards failed: {str(e).strip().splitlines()[0]}") from None
         self._unfinished = False
 
 
@@ -222,6 +225,11 @@ class TorchShardLoader:
     def workers(self) -> int:
         return max(1, min(self.cfg.num_workers, len(self.urls)))
 
+    def count_samples(self) -> None:
+        """Count the samples of the shards without an index by reading them once (keys, not images)."""
+        self.counts = [n if n is not None else count_tar_samples(u) for u, n in zip(self.urls, self.counts)]
+        self.samples = sum(self.counts)
+
     def __len__(self) -> int:
         """Batches per epoch: each DataLoader worker reads its own shards and drops its partial batch."""
         if self.samples is None:
@@ -235,7 +243,7 @@ class TorchShardLoader:
         import webdataset as wds
 
         def fail(exn):
-            raise UserError(f"--data: reading the shards failed: {exn}") from None
+            raise UserError(f"--data: {shard_read_error(exn)}") from None
 
         cfg = self.cfg
         return (wds.WebDataset(self.urls, shardshuffle=len(self.urls), seed=cfg.seed + self.epoch,
@@ -249,7 +257,11 @@ class TorchShardLoader:
     def __iter__(self):
         workers = self.workers if self.cfg.num_workers > 0 else 0
         batches = torch.utils.data.DataLoader(self._dataset(), batch_size=None, num_workers=workers)
-        yield from _augment_batches(batches, self.cfg, self.epoch, 0)
+        try:
+            yield from _augment_batches(batches, self.cfg, self.epoch, 0)
+        except UserError as err:   # from a worker, wrapped with its traceback: keep the message
+            raise UserError(str(err).strip().splitlines()[-1].removeprefix(f"{UserError.__module__}.UserError: ")) \
+                from None
 
 
 class TorchStreamLoader:

@@ -17,39 +17,34 @@ from timm.layers import PatchEmbed
 from timm.models.vision_transformer import Block
 from torch import nn
 
-from synpat.train.posembed import sincos_pos_embed_2d
+from synpat.train.posembed import pos_embed_with_cls
+from synpat.train.vit_arch import VIT_SIZES, ViTArch, timm_name
 
 LayerNorm = partial(nn.LayerNorm, eps=1e-6)   # timm's ViT norm
 
 
 @dataclass(frozen=True)
 class MAEArch:
-    timm_name: str      # the timm ViT the encoder loads into
-    embed_dim: int
-    depth: int
-    num_heads: int
+    encoder: ViTArch
     decoder_dim: int
     decoder_depth: int
     decoder_heads: int
-    patch_size: int = 16
-    mlp_ratio: float = 4.0
+
+    @property
+    def timm_name(self) -> str | None:
+        """The timm ViT the encoder loads into ('vit_base_patch16_224')."""
+        return timm_name(self.encoder)
 
 
-MODELS: dict[str, MAEArch] = {
-    "mae_vit_tiny_patch16": MAEArch("vit_tiny_patch16_224", 192, 12, 3, 128, 4, 4),
-    "mae_vit_small_patch16": MAEArch("vit_small_patch16_224", 384, 12, 6, 256, 4, 8),
-    "mae_vit_base_patch16": MAEArch("vit_base_patch16_224", 768, 12, 12, 512, 8, 16),
-    "mae_vit_large_patch16": MAEArch("vit_large_patch16_224", 1024, 24, 16, 512, 8, 16),
+MODELS: dict[str, MAEArch] = {   # the factories: name -> encoder size + decoder shape
+    "mae_vit_tiny_patch16": MAEArch(VIT_SIZES["vit_tiny"], 128, 4, 4),
+    "mae_vit_small_patch16": MAEArch(VIT_SIZES["vit_small"], 256, 4, 8),
+    "mae_vit_base_patch16": MAEArch(VIT_SIZES["vit_base"], 512, 8, 16),
+    "mae_vit_large_patch16": MAEArch(VIT_SIZES["vit_large"], 512, 8, 16),
 }
 
 ENCODER_PREFIXES = ("patch_embed.", "blocks.", "norm.")
 ENCODER_TENSORS = ("cls_token", "pos_embed")
-
-
-def fixed_pos_embed(dim: int, grid: tuple[int, int]) -> torch.Tensor:
-    """-> (1, 1 + rows*cols, dim): a zero row for the class token, then the 2-D sin-cos code."""
-    rows, cols = grid
-    return torch.cat([torch.zeros(1, dim), sincos_pos_embed_2d(dim, rows, cols)])[None]
 
 
 class MAE(nn.Module):
@@ -58,24 +53,25 @@ class MAE(nn.Module):
         super().__init__()
         self.arch, self.img_size, self.in_chans = arch, img_size, in_chans
         self.mask_ratio, self.norm_pix_loss = mask_ratio, norm_pix_loss
-        p, dim, ddim = arch.patch_size, arch.embed_dim, arch.decoder_dim
+        enc = arch.encoder
+        p, dim, ddim = enc.patch_size, enc.embed_dim, arch.decoder_dim
 
         # encoder (timm names)
         self.patch_embed = PatchEmbed(img_size, p, in_chans, dim)
         grid = self.patch_embed.grid_size
         self.num_patches = grid[0] * grid[1]
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
-        self.pos_embed = nn.Parameter(fixed_pos_embed(dim, grid), requires_grad=False)
-        self.blocks = nn.ModuleList(Block(dim, arch.num_heads, arch.mlp_ratio, qkv_bias=True, norm_layer=LayerNorm)
-                                    for _ in range(arch.depth))
+        self.pos_embed = nn.Parameter(pos_embed_with_cls(dim, *grid), requires_grad=False)
+        self.blocks = nn.ModuleList(Block(dim, enc.num_heads, enc.mlp_ratio, qkv_bias=enc.qkv_bias, norm_layer=LayerNorm)
+                                    for _ in range(enc.depth))
         self.norm = LayerNorm(dim)
 
         # decoder
         self.decoder_embed = nn.Linear(dim, ddim)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, ddim))
-        self.decoder_pos_embed = nn.Parameter(fixed_pos_embed(ddim, grid), requires_grad=False)
+        self.decoder_pos_embed = nn.Parameter(pos_embed_with_cls(ddim, *grid), requires_grad=False)
         self.decoder_blocks = nn.ModuleList(
-            Block(ddim, arch.decoder_heads, arch.mlp_ratio, qkv_bias=True, norm_layer=LayerNorm)
+            Block(ddim, arch.decoder_heads, enc.mlp_ratio, qkv_bias=True, norm_layer=LayerNorm)
             for _ in range(arch.decoder_depth))
         self.decoder_norm = LayerNorm(ddim)
         self.decoder_pred = nn.Linear(ddim, p * p * in_chans)
@@ -100,13 +96,13 @@ class MAE(nn.Module):
     def patchify(self, imgs: torch.Tensor) -> torch.Tensor:
         """imgs: (N, C, H, W) -> (N, L, p*p*C), patches row-major, pixels (py, px, c) inside a patch."""
         n, c, h, w = imgs.shape
-        p = self.arch.patch_size
+        p = self.arch.encoder.patch_size
         x = imgs.reshape(n, c, h // p, p, w // p, p)
         return x.permute(0, 2, 4, 3, 5, 1).reshape(n, (h // p) * (w // p), p * p * c)
 
     def unpatchify(self, x: torch.Tensor) -> torch.Tensor:
         """x: (N, L, p*p*C) -> imgs (N, C, H, W); the inverse of patchify."""
-        p, c = self.arch.patch_size, self.in_chans
+        p, c = self.arch.encoder.patch_size, self.in_chans
         rows, cols = self.patch_embed.grid_size
         x = x.reshape(x.shape[0], rows, cols, p, p, c)
         return x.permute(0, 5, 1, 3, 2, 4).reshape(x.shape[0], c, rows * p, cols * p)

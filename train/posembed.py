@@ -29,3 +29,9 @@ def sincos_pos_embed_2d(embed_dim: int, rows: int, cols: int) -> torch.Tensor:
         return torch.cat([angle.sin(), angle.cos()], dim=1)
 
     return torch.cat([encode(col.reshape(-1)), encode(row.reshape(-1))], dim=1).float()
+
+
+def pos_embed_with_cls(embed_dim: int, rows: int, cols: int) -> torch.Tensor:
+    """-> (1, 1 + rows*cols, embed_dim): a zero row for the class token, then the 2-D sin-cos code
+    (timm's `pos_embed` layout with one prefix token)."""
+    return torch.cat([torch.zeros(1, embed_dim), sincos_pos_embed_2d(embed_dim, rows, cols)])[None]

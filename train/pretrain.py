@@ -12,7 +12,6 @@ or a stream the batches are then those an uninterrupted run sees).
 """
 from __future__ import annotations
 
-import io
 import json
 import random
 import shutil
@@ -27,15 +26,16 @@ import torch
 import torch.distributed as dist
 
 from synpat.core.errors import UserError
-from synpat.core.files import write_atomic, write_json_atomic
+from synpat.core.files import write_json_atomic
 from synpat.core.progress import Progress, format_seconds
 from synpat.core.settings import run_cli
-from synpat.train.deepspeed_setup import (build_engine, fill_deepspeed_config, init_distributed, load_deepspeed_config,
-                                 precision)
+from synpat.train.deepspeed_configs import deepspeed_config
+from synpat.train.checkpoints import Checkpoints, TrainState
+from synpat.train.deepspeed_setup import build_engine, fill_deepspeed_config, init_distributed
 from synpat.train.export import export_encoder, full_fp32_state
 from synpat.train.loaders import LoaderConfig, build_loader
 from synpat.train.mae import MAE, build_mae
-from synpat.train.pretrain_config import PretrainConfig, deepspeed_config_path, parse_config
+from synpat.train.pretrain_config import PretrainConfig, parse_config
 from synpat.train.recon import save_recon
 
 PROG = "pretrain"
@@ -49,69 +49,6 @@ def mask_noise(seed: int, micro_step: int, rank: int, batch: int, world_size: in
     gen = torch.Generator(device=device).manual_seed(seed * 1_000_003 + micro_step)
     noise = torch.rand(batch * world_size, num_patches, generator=gen, device=device)
     return noise[rank * batch:(rank + 1) * batch]
-
-
-def rng_state() -> dict:
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state()
-    return state
-
-
-def set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
-    if "cuda" in state:
-        torch.cuda.set_rng_state(state["cuda"])
-
-
-class Checkpoints:
-    """OUT/checkpoints/step_XXXXXXXX/ (DeepSpeed's files + rng_rankN.pt) and latest.json, which names
-    a checkpoint only after every rank has finished writing it."""
-
-    def __init__(self, out: Path, rank: int, keep: int):
-        self.dir, self.rank, self.keep = out / "checkpoints", rank, keep
-
-    def save(self, engine, position: dict) -> None:
-        tag = f"step_{engine.global_steps:08d}"
-        engine.save_checkpoint(str(self.dir), tag=tag, client_state={"position": position}, save_latest=False)
-        buf = _torch_bytes(rng_state())
-        write_atomic(self.dir / tag / f"rng_rank{self.rank}.pt", buf)
-        dist.barrier()
-        if self.rank == 0:
-            write_json_atomic(self.dir / "latest.json", {"tag": tag, "step": engine.global_steps})
-            tags = sorted(p.name for p in self.dir.glob("step_*") if p.is_dir())
-            for old in tags[:-self.keep]:
-                shutil.rmtree(self.dir / old, ignore_errors=True)
-        dist.barrier()
-
-    def find(self, resume: str) -> Path | None:
-        """'auto' -> the latest complete checkpoint or None; a folder -> itself."""
-        if resume != "auto":
-            return Path(resume)
-        latest = self.dir / "latest.json"
-        return self.dir / json.loads(latest.read_text())["tag"] if latest.is_file() else None
-
-    def load(self, engine, folder: Path, world_size: int) -> dict:
-        """Restore weights, optimiser, schedule, step and this rank's RNG; -> the data position."""
-        rng = folder / f"rng_rank{self.rank}.pt"
-        if not rng.is_file():
-            raise UserError(f"--resume {folder}: no {rng.name} (not a pretrain checkpoint, or written by other ranks)")
-        path, client = engine.load_checkpoint(str(folder.parent), tag=folder.name)
-        if path is None:
-            raise UserError(f"--resume {folder}: DeepSpeed found no checkpoint there")
-        position = client["position"]
-        if position["world_size"] != world_size:
-            raise UserError(f"--resume {folder}: written by {position['world_size']} ranks, this run has {world_size}")
-        set_rng_state(torch.load(rng, weights_only=False))
-        return position
-
-
-def _torch_bytes(obj) -> bytes:
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    return buf.getvalue()
 
 
 class Logs:
@@ -144,23 +81,27 @@ def loader_config(cfg: PretrainConfig, rank: int, world_size: int, start_step: i
                         rank=rank, world_size=world_size, num_workers=cfg.num_workers, start_step=start_step)
 
 
-def epoch_batches(loader, device) -> int:
+def epoch_batches(loader, device, needed: bool) -> int | None:
     """Batches per epoch that every rank has: the fewest over the ranks (their shard shares differ),
-    so all ranks take the same number of steps and meet in every collective."""
-    n = torch.tensor(len(loader), device=device)
+    so all ranks take the same number of steps and meet in every collective. Shards of unknown
+    length (no .idx: pipe:/http:// sources) are counted once when ``needed``; else None."""
+    if needed and hasattr(loader, "count_samples"):
+        loader.count_samples()
+    try:
+        mine = len(loader)
+    except TypeError:   # not known
+        mine = -1
+    n = torch.tensor(mine, device=device)
     dist.all_reduce(n, op=dist.ReduceOp.MIN)
-    return int(n)
+    return None if n < 0 else int(n)
 
 
 def total_steps(cfg: PretrainConfig, batches_per_epoch: int | None) -> int:
     """Optimiser steps of the run: cfg.steps, or epochs x batches per rank per epoch / accumulation."""
-    if cfg.steps:
-        return cfg.steps
-    per_epoch = batches_per_epoch // cfg.accum_steps
-    if per_epoch == 0:
+    if batches_per_epoch is not None and batches_per_epoch // cfg.accum_steps == 0:
         raise UserError(f"--data holds fewer than batch_size x accum_steps = {cfg.batch_size * cfg.accum_steps} "
                         "images per rank: use more shards or a smaller batch")
-    return cfg.epochs * per_epoch
+    return cfg.steps or cfg.epochs * (batches_per_epoch // cfg.accum_steps)
 
 
 def pictures(engine, model: MAE, imgs: torch.Tensor, noise: torch.Tensor, path: Path, rank: int) -> None:
@@ -171,119 +112,188 @@ def pictures(engine, model: MAE, imgs: torch.Tensor, noise: torch.Tensor, path: 
         save_recon(path, model, imgs, pred, mask)
 
 
+class Trainer:
+    """One rank's pre-training: the engine, its logs and pictures; `train_one_epoch` runs the steps."""
+
+    def __init__(self, cfg: PretrainConfig, engine, model: MAE, out: Path, rank: int, world: int, device,
+                 steps: int, checkpoints: Checkpoints, logs: Logs | None):
+        self.cfg, self.engine, self.model, self.out = cfg, engine, model, out
+        self.rank, self.world, self.device, self.steps = rank, world, device, steps
+        self.checkpoints, self.logs = checkpoints, logs
+        self.dtype = next(engine.module.parameters()).dtype
+        self.global_batch = cfg.global_batch(world)
+        self.progress = (Progress((steps - engine.global_steps) * self.global_batch, PROG, unit="img")
+                         if rank == 0 else None)
+        self.first_loss = self.last_loss = None
+        self.fixed = None   # (imgs, noise) shown in every reconstruction picture
+        self.window_loss, self.window_n, self.window_t = torch.zeros((), device=device), 0, time.perf_counter()
+
+    @property
+    def done(self) -> bool:
+        return self.engine.global_steps >= self.steps
+
+    def train_one_epoch(self, loader, state: TrainState, per_epoch: int | None) -> None:
+        """Micro-steps from `state` to the epoch's end (per_epoch batches; a stream has no end) or the
+        last step; `state` moves along with every batch."""
+        cfg, engine = self.cfg, self.engine
+        loader.set_epoch(state.epoch)
+        first = 0 if cfg.stream else state.batch   # a stream already starts at state.micro
+        for images, _ in islice(iter(loader), first, per_epoch):
+            images = images.to(self.device, self.dtype, non_blocking=True)
+            noise = mask_noise(cfg.seed, state.micro, self.rank, cfg.batch_size, self.world,
+                               self.model.num_patches, self.device)
+            if self.fixed is None:
+                self.fixed = (images[:cfg.recon_images].clone(), noise[:cfg.recon_images].clone())
+            before = engine.global_steps
+            loss, _, _ = engine(images, noise)
+            engine.backward(loss)
+            engine.step()
+            state.batch_done(per_epoch)
+            self.window_loss += loss.detach().float()
+            self.window_n += 1
+            if engine.global_steps > before:   # an optimiser step (not inside gradient accumulation)
+                self.after_step(engine.global_steps, state)
+            if self.done:
+                return
+        if per_epoch is None and not cfg.stream:   # shards of unknown length: their end ends the epoch
+            state.epoch, state.batch = state.epoch + 1, 0
+
+    def after_step(self, step: int, state: TrainState) -> None:
+        """Log, picture and checkpoint on their schedules (and all three at the last step)."""
+        cfg, last = self.cfg, step >= self.steps
+        if step % cfg.log_every == 0 or last:
+            self.log(step, state)
+        if self.progress:   # after the log, so the line shows this step's loss
+            self.progress.update(self.global_batch)
+        if (cfg.recon_every and step % cfg.recon_every == 0) or last:
+            path = self.out / "recon" / f"step_{step:08d}.png"
+            pictures(self.engine, self.model, *self.fixed, path, self.rank)
+            if self.logs:
+                self.logs.picture(path, step)
+        if (cfg.save_every and step % cfg.save_every == 0) or last:
+            self.checkpoints.save(self.engine, state)
+
+    def log(self, step: int, state: TrainState) -> None:
+        dist.all_reduce(self.window_loss)
+        mean_loss = self.window_loss.item() / (self.window_n * self.world)
+        if not np.isfinite(mean_loss):
+            raise UserError(f"step {step}: the loss is {mean_loss}; lower blr or use fp32/bf16")
+        self.first_loss = mean_loss if self.first_loss is None else self.first_loss
+        self.last_loss = mean_loss
+        now = time.perf_counter()
+        rate = self.window_n * self.cfg.batch_size * self.world / (now - self.window_t)
+        if self.logs:
+            self.logs.write({"step": step, "epoch": state.epoch, "images": step * self.global_batch,
+                             "loss": mean_loss, "lr": self.engine.get_lr()[0], "img_per_s": rate, "time": time.time()})
+            self.progress.label = f"{PROG} step {step}/{self.steps} loss {mean_loss:.4f}"
+        self.window_loss.zero_()
+        self.window_n, self.window_t = 0, now
+
+    def summary(self, weights: Path) -> str:
+        step = self.engine.global_steps
+        if self.first_loss is None:
+            return f"{PROG}: {self.cfg.model} already complete ({step} steps); encoder {weights}"
+        seconds = self.progress.elapsed
+        return (f"{PROG}: {self.cfg.model} {step} steps ({step * self.global_batch} images, {self.world} rank(s)) "
+                f"in {format_seconds(seconds)}, {self.progress.done / max(seconds, 1e-9):.1f} img/s, "
+                f"loss {self.first_loss:.4f} -> {self.last_loss:.4f}; encoder {weights}")
+
+
+def run_settings(cfg: PretrainConfig, ds_config: dict, world: int) -> dict:
+    """What a checkpoint records and a resumed run must match."""
+    precision = "bf16" if ds_config.get("bf16", {}).get("enabled") else (
+        "fp16" if ds_config.get("fp16", {}).get("enabled") else "fp32")
+    return {"model": cfg.model, "img_size": cfg.img_size, "norm_pix_loss": cfg.norm_pix_loss,
+            "zero_stage": ds_config.get("zero_optimization", {}).get("stage", 0), "precision": precision,
+            "world_size": world}
+
+
+RUN_OUTPUTS = ("checkpoints", "log.jsonl", "tb", "recon", "config.json", "encoder.safetensors", "encoder.json")
+
+
+def check_out(cfg: PretrainConfig, out: Path, rank: int) -> None:
+    """Refuse a --out that is a file or holds a run this one would mix with; --overwrite clears it (rank 0)."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: exists and is not a folder")
+    used = [name for name in RUN_OUTPUTS if (out / name).exists()]
+    if used and not cfg.resume and not cfg.overwrite:
+        raise UserError(f"--out {out}: holds a run ({', '.join(used)}); pass --resume auto to continue it "
+                        "or --overwrite to replace it")
+    if cfg.overwrite and rank == 0:
+        for name in used:
+            path = out / name
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    dist.barrier()
+
+
 def train(argv) -> None:
     cfg = parse_config(argv, PROG)
-    ds_base = load_deepspeed_config(deepspeed_config_path(cfg.deepspeed))
+    ds_base = deepspeed_config(cfg.deepspeed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     rank, world, device = init_distributed()
     out = Path(cfg.out)
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out}: exists and is not a folder")
-    checkpoints = Checkpoints(out, rank, cfg.keep_checkpoints)
+    check_out(cfg, out, rank)
+    fresh = not out.exists()
+    try:
+        run(cfg, ds_base, out, rank, world, device)
+    except BaseException:
+        # A fresh run that fails before its first checkpoint leaves nothing behind.
+        if fresh and rank == 0 and not (out / "checkpoints" / "latest.json").exists():
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def run(cfg: PretrainConfig, ds_base: dict, out: Path, rank: int, world: int, device) -> None:
+    ds_config = fill_deepspeed_config(ds_base, cfg.batch_size, cfg.accum_steps, world, cfg.lr(world),
+                                      (cfg.beta1, cfg.beta2), cfg.weight_decay)
+    checkpoints = Checkpoints(out, rank, cfg.keep_checkpoints, run_settings(cfg, ds_config, world))
     resume_from = checkpoints.find(cfg.resume) if cfg.resume else None
+    if resume_from is not None:
+        checkpoints.check(resume_from)   # before anything is built or written
 
     torch.manual_seed(cfg.seed)   # the same initial weights on every rank
     random.seed(cfg.seed + rank)
     np.random.seed(cfg.seed + rank)
     model = build_mae(cfg.model, img_size=cfg.img_size, mask_ratio=cfg.mask_ratio, norm_pix_loss=cfg.norm_pix_loss)
     loader = None if cfg.stream else build_loader(loader_config(cfg, rank, world, 0))
-    per_epoch = None if loader is None else epoch_batches(loader, device)
+    # Epochs need the batches per epoch (counted once when the shards have no .idx); so do ranks,
+    # which must all take the same number of steps. One rank training by steps can read on unknowing.
+    per_epoch = None if loader is None else epoch_batches(loader, device, cfg.steps == 0 or world > 1)
     steps = total_steps(cfg, per_epoch)
-    try:   # only now that the data is found: a run refused for bad input leaves no output folder
-        (out / "recon").mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UserError(f"--out {out}: cannot make the output folder ({err.strerror})") from None
-    ds_config = fill_deepspeed_config(ds_base, cfg.batch_size, cfg.accum_steps, world, cfg.lr(world),
-                                      (cfg.beta1, cfg.beta2), cfg.weight_decay)
     schedule = {"peak_lr": cfg.lr(world), "warmup_steps": int(cfg.warmup * steps), "total_steps": steps,
                 "min_lr": cfg.min_lr}
     engine = build_engine(model, ds_config, cfg.weight_decay, schedule)
     if cfg.compile:
         engine.compile()
-    dtype = precision(ds_config)
 
-    position = {"epoch": 0, "batch": 0, "micro": 0, "world_size": world}
+    state = TrainState(world_size=world)
     if resume_from is not None:
-        position = checkpoints.load(engine, resume_from, world)
-    batch_in_epoch = position["batch"]
-    if loader is None:   # a stream starts at its resume step; shards skip the epoch's consumed batches
-        loader = build_loader(loader_config(cfg, rank, world, position["micro"]))
-        batch_in_epoch = 0
-
+        state = checkpoints.load(engine, resume_from, world)
+    if loader is None:   # a stream starts where the run stopped
+        loader = build_loader(loader_config(cfg, rank, world, state.micro))
+    try:   # only now that data and checkpoint are found: a run refused for bad input leaves no output folder
+        (out / "recon").mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"--out {out}: cannot make the output folder ({err.strerror})") from None
     logs = Logs(out, append=resume_from is not None) if rank == 0 else None
-    if rank == 0:
-        write_json_atomic(out / "config.json", {**asdict(cfg), "world_size": world, "deepspeed_config": ds_config})
-    global_batch = cfg.global_batch(world)
-    start_step = engine.global_steps
-    progress = Progress((steps - start_step) * global_batch, PROG, unit="img") if rank == 0 else None
-    first_loss = last_loss = None
-    fixed = None   # (imgs, noise) shown in every reconstruction picture
-    window_loss, window_n, window_t = torch.zeros((), device=device), 0, time.perf_counter()
-    step, epoch, micro = engine.global_steps, position["epoch"], position["micro"]
+    try:
+        if rank == 0:
+            write_json_atomic(out / "config.json", {**asdict(cfg), "world_size": world, "deepspeed_config": ds_config})
+        trainer = Trainer(cfg, engine, model, out, rank, world, device, steps, checkpoints, logs)
+        while not trainer.done:
+            trainer.train_one_epoch(loader, state, per_epoch)
 
-    while step < steps:
-        loader.set_epoch(epoch)
-        for images, _ in islice(iter(loader), batch_in_epoch, per_epoch):
-            images = images.to(device, dtype, non_blocking=True)
-            noise = mask_noise(cfg.seed, micro, rank, cfg.batch_size, world, model.num_patches, device)
-            if fixed is None:
-                fixed = (images[:cfg.recon_images].clone(), noise[:cfg.recon_images].clone())
-            loss, _, _ = engine(images, noise)
-            engine.backward(loss)
-            engine.step()
-            micro += 1
-            batch_in_epoch += 1
-            window_loss += loss.detach().float()
-            window_n += 1
-            if engine.global_steps == step:   # inside a gradient accumulation
-                continue
+        weights_state = full_fp32_state(engine)
+        if rank == 0:
+            trainer.progress.close()
             step = engine.global_steps
-            done = step >= steps
-            if step % cfg.log_every == 0 or done:
-                dist.all_reduce(window_loss)
-                mean_loss = window_loss.item() / (window_n * world)
-                if not np.isfinite(mean_loss):
-                    raise UserError(f"step {step}: the loss is {mean_loss}; lower blr or use fp32/bf16")
-                first_loss = mean_loss if first_loss is None else first_loss
-                last_loss = mean_loss
-                now = time.perf_counter()
-                rate = window_n * cfg.batch_size * world / (now - window_t)
-                if logs:
-                    logs.write({"step": step, "epoch": epoch, "images": step * global_batch, "loss": mean_loss,
-                                "lr": engine.get_lr()[0], "img_per_s": rate, "time": time.time()})
-                    progress.label = f"{PROG} step {step}/{steps} loss {mean_loss:.4f}"
-                window_loss.zero_()
-                window_n, window_t = 0, now
-            if progress:   # after the log, so the line shows this step's loss
-                progress.update(global_batch)
-            if (cfg.recon_every and step % cfg.recon_every == 0) or done:
-                path = out / "recon" / f"step_{step:08d}.png"
-                pictures(engine, model, *fixed, path, rank)
-                if logs:
-                    logs.picture(path, step)
-            if (cfg.save_every and step % cfg.save_every == 0) or done:
-                checkpoints.save(engine, {"epoch": epoch, "batch": batch_in_epoch, "micro": micro,
-                                          "world_size": world})
-            if done:
-                break
-        else:   # the epoch ran out
-            epoch, batch_in_epoch = epoch + 1, 0
-            continue
-        break
-
-    state = full_fp32_state(engine)
-    if rank == 0:
-        progress.close()
-        weights = export_encoder(model, state, out, mae_model=cfg.model, steps=step, images=step * global_batch)
-        logs.close()
-        seconds = progress.elapsed
-        if first_loss is None:
-            print(f"{PROG}: {cfg.model} already complete ({step} steps); encoder {weights}", flush=True)
-        else:
-            print(f"{PROG}: {cfg.model} {step} steps ({step * global_batch} images, {world} rank(s)) "
-                  f"in {format_seconds(seconds)}, {progress.done / max(seconds, 1e-9):.1f} img/s, "
-                  f"loss {first_loss:.4f} -> {last_loss:.4f}; encoder {weights}", flush=True)
+            weights = export_encoder(model, weights_state, out, mae_model=cfg.model, steps=step,
+                                     images=step * trainer.global_batch)
+            print(trainer.summary(weights), flush=True)
+    finally:
+        if logs:
+            logs.close()
     dist.barrier()
     dist.destroy_process_group()
 

@@ -13,9 +13,9 @@ from typing import Sequence
 
 from synpat.core.errors import UserError
 from synpat.core.settings import check_ranges, option, parse_settings, settings_parser
+from synpat.train.deepspeed_configs import is_config_name
 from synpat.train.mae import MODELS
 
-CONFIGS = Path(__file__).resolve().parent / "configs"   # bundled DeepSpeed and pre-training configs
 
 
 @dataclass
@@ -51,6 +51,7 @@ class PretrainConfig:
     recon_every: int = option(1000, "optimiser steps between reconstruction pictures (0 = only at the end)")
     recon_images: int = option(8, "images in a reconstruction picture")
     resume: str = option("", "'auto' (the latest checkpoint in out/checkpoints, if any) or a checkpoint folder")
+    overwrite: bool = option(False, "replace the run already in out (checkpoints, logs, pictures, encoder)")
 
     def global_batch(self, world_size: int) -> int:
         return self.batch_size * self.accum_steps * world_size
@@ -64,12 +65,6 @@ _NON_NEGATIVE = ("epochs", "steps", "min_lr", "weight_decay", "num_workers", "th
 _CHOICES = {"loader": ("torch", "dali"), "model": tuple(MODELS)}
 
 
-def deepspeed_config_path(value: str) -> Path:
-    """A bundled name ('zero2_bf16') -> train/configs/ds_zero2_bf16.json; anything else is a path."""
-    bundled = CONFIGS / f"ds_{value}.json"
-    return bundled if bundled.is_file() else Path(value)
-
-
 def validate(cfg: PretrainConfig) -> PretrainConfig:
     """Raise UserError for a value outside its range; return cfg."""
     def bad(name: str, why: str) -> UserError:
@@ -79,11 +74,14 @@ def validate(cfg: PretrainConfig) -> PretrainConfig:
     for name, choices in _CHOICES.items():
         if getattr(cfg, name) not in choices:
             raise bad(name, f"use one of {', '.join(choices)}")
-    patch = MODELS[cfg.model].patch_size
+    patch = MODELS[cfg.model].encoder.patch_size
     if cfg.img_size % patch:
         raise bad("img_size", f"must be a multiple of the patch size {patch}")
     if not 0 <= cfg.mask_ratio < 1 or int((cfg.img_size // patch) ** 2 * (1 - cfg.mask_ratio)) < 1:
         raise bad("mask_ratio", "must be in [0, 1) and leave at least one patch visible")
+    peak = cfg.lr(1)   # the lowest peak, of one rank (more ranks scale it up)
+    if cfg.min_lr > peak:
+        raise bad("min_lr", f"must not exceed the peak learning rate blr x batch_size x accum_steps / 256 = {peak:g}")
     if not 0 <= cfg.warmup < 1:
         raise bad("warmup", "must be in [0, 1)")
     for name in ("beta1", "beta2"):
@@ -95,15 +93,13 @@ def validate(cfg: PretrainConfig) -> PretrainConfig:
         raise UserError("--stream renders forever: give --steps N")
     if cfg.steps == 0 and cfg.epochs == 0:
         raise UserError("give --epochs N or --steps N (> 0)")
-    if not deepspeed_config_path(cfg.deepspeed).is_file():
-        raise bad("deepspeed", f"neither a bundled config ({', '.join(bundled_deepspeed_names())}) nor a file")
+    if not is_config_name(cfg.deepspeed) and not Path(cfg.deepspeed).is_file():
+        raise bad("deepspeed", "neither a bundled config name (zero{0-3}_{fp32|bf16|fp16}) nor a JSON file")
+    if cfg.resume and cfg.overwrite:
+        raise UserError("--resume and --overwrite: give one of them, not both")
     if cfg.resume not in ("", "auto") and not Path(cfg.resume).is_dir():
         raise bad("resume", "use 'auto' or an existing checkpoint folder")
     return cfg
-
-
-def bundled_deepspeed_names() -> list[str]:
-    return sorted(p.stem[3:] for p in CONFIGS.glob("ds_*.json"))
 
 
 def parse_config(argv: Sequence[str] | None, prog: str = "pretrain") -> PretrainConfig:

@@ -7,17 +7,17 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
 from synpat.core.files import write_atomic
+from synpat.train.image_aug import MEAN, STD
 
 GAP = 2   # pixels between tiles
 
 
 def to_uint8(imgs: torch.Tensor) -> np.ndarray:
     """ImageNet-normalised imgs (N, 3, H, W) -> (N, H, W, 3) uint8."""
-    mean = torch.tensor(IMAGENET_DEFAULT_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_DEFAULT_STD).view(1, 3, 1, 1)
+    mean = torch.tensor(MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(STD).view(1, 3, 1, 1)
     x = (imgs.detach().float().cpu() * std + mean).clamp(0, 1)
     return (x * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
@@ -26,7 +26,7 @@ def recon_rows(model, imgs: torch.Tensor, pred: torch.Tensor, mask: torch.Tensor
     """imgs (N, 3, H, W), pred (N, L, p*p*3), mask (N, L) -> three (N, H, W, 3) uint8 rows: the
     originals; the visible patches on grey; the prediction in the masked patches pasted beside the
     visible ones (MAE's 'reconstruction + visible')."""
-    p = model.arch.patch_size
+    p = model.arch.encoder.patch_size
     pixel_mask = model.unpatchify(mask.float()[..., None].expand(-1, -1, p * p * 3).cpu())   # 1 = masked
     imgs = imgs.float().cpu()
     recon = model.reconstruct(imgs, pred.float().cpu())

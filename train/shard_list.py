@@ -8,6 +8,8 @@ a list; braces expand everywhere.
 
 from __future__ import annotations
 
+import io
+import tarfile
 from pathlib import Path
 
 from braceexpand import braceexpand
@@ -76,3 +78,63 @@ def check_tar(tar: str) -> None:
         ends = [int(off) + int(n) for off, n in zip(last[1::4], last[2::4])]
         if ends and max(ends) > size:
             raise UserError(f"{tar}: truncated: {size} bytes, but its index needs {max(ends)}")
+
+
+def _key(member: str) -> str:
+    """webdataset's sample key of a member name: the path up to the first dot of its file name."""
+    folder, _, name = member.rpartition("/")
+    return f"{folder}/{name.split('.', 1)[0]}" if folder else name.split(".", 1)[0]
+
+
+def count_tar_samples(url: str) -> int:
+    """Samples (distinct keys) in a shard of any source webdataset reads (file, pipe:, http://), read once."""
+    from webdataset.gopen import gopen
+    try:
+        with gopen(url) as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
+            return len({_key(m.name) for m in tar if m.isfile()})
+    except (OSError, tarfile.TarError, ValueError) as err:
+        raise UserError(f"--data: {url}: cannot count its samples ({err})") from None
+
+
+def _why(err: BaseException | None) -> str:
+    """Why a member does not decode, in one line (PIL's own message names only a memory buffer)."""
+    from PIL import UnidentifiedImageError
+    if isinstance(err, UnidentifiedImageError):
+        return "not a readable image"
+    return f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}" if err else "unknown"
+
+
+def shard_read_error(exn: Exception) -> str:
+    """A webdataset reading or decoding error -> one line naming the shard and member where known."""
+    from webdataset.autodecode import DecodingError
+    if isinstance(exn, DecodingError):
+        return f"{exn.url}: member {exn.key}.{exn.k}: cannot decode ({_why(exn.__cause__)})"
+    text = " ".join(str(a) for a in exn.args if a is not None) or type(exn).__name__
+    return f"reading the shards failed: {type(exn).__name__}: {text.splitlines()[0]}"
+
+
+def first_bad_sample(urls: list[str]) -> str | None:
+    """The first member of the local shards that does not decode (an image PIL cannot read, a .cls
+    that is not a number) as 'TAR: member NAME: why', or None. Called after a loader failed."""
+    from PIL import Image
+    for url in urls:
+        if is_remote(url):
+            continue
+        try:
+            with tarfile.open(url, "r:") as tar:
+                for member in tar:
+                    if not member.isfile():
+                        continue
+                    data = tar.extractfile(member).read()
+                    ext = member.name.rsplit(".", 1)[-1]
+                    try:
+                        if ext in ("jpg", "png", "webp"):
+                            with Image.open(io.BytesIO(data)) as im:
+                                im.load()
+                        elif ext == "cls":
+                            int(data)
+                    except (OSError, ValueError, SyntaxError) as err:
+                        return f"{url}: member {member.name}: cannot decode ({_why(err)})"
+        except (OSError, tarfile.TarError) as err:
+            return f"{url}: not a readable tar ({err})"
+    return None

@@ -1,0 +1,85 @@
+"""Writer locks: one process at a time writes a given range of items (e.g. shards) into a folder.
+
+A lock is a regular file ``.{tool}.lock.{first}-{last}`` in the folder, made with O_EXCL (which
+NFS and Lustre honour, unlike flock on a folder) and holding ``pid host``. A lock whose range
+overlaps ours is refused, unless its writer was on this host and is gone (killed): then it is stale
+and taken over. The lock is removed when the writer ends.
+"""
+from __future__ import annotations
+
+import os
+import re
+import socket
+from contextlib import contextmanager
+from pathlib import Path
+
+from synpat.core.errors import UserError
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _holder(path: Path) -> tuple[int, str] | None:
+    """-> (pid, host) written in a lock file, or None when it is gone or unreadable."""
+    try:
+        pid, host = path.read_text().split()
+        return int(pid), host
+    except (OSError, ValueError):
+        return None
+
+
+def _conflict(folder: Path, tool: str, first: int, last: int) -> tuple[Path, int, str] | None:
+    """A live lock in ``folder`` whose range overlaps [first, last]; stale ones found are removed."""
+    pattern = re.compile(rf"\.{re.escape(tool)}\.lock\.(\d+)-(\d+)$")
+    for path in folder.iterdir():
+        m = pattern.match(path.name)
+        if not m or int(m.group(2)) < first or int(m.group(1)) > last:
+            continue
+        holder = _holder(path)
+        if holder is None:
+            continue
+        pid, host = holder
+        if host == socket.gethostname() and not _alive(pid):
+            path.unlink(missing_ok=True)   # its writer was killed
+            continue
+        return path, pid, host
+    return None
+
+
+def is_lock_file(name: str, tool: str) -> bool:
+    return name.startswith(f".{tool}.lock.")
+
+
+@contextmanager
+def writer_lock(folder: Path, tool: str, first: int, last: int, what: str):
+    """Hold the lock on items first..last (inclusive) of ``folder`` while the body runs; UserError,
+    one line naming the other writer, when a live one holds an overlapping range."""
+    path = folder / f".{tool}.lock.{first}-{last}"
+    for _ in range(2):
+        conflict = _conflict(folder, tool, first, last)
+        if conflict:
+            other, pid, host = conflict
+            raise UserError(f"{folder}: another {tool} (pid {pid} on {host}) is writing {what} there "
+                            f"(lock file {other.name}); wait for it to end, or remove the lock file if it is gone")
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            break
+        except FileExistsError:
+            continue   # a writer started just now, or a stale lock was just removed: look again
+        except OSError as err:
+            raise UserError(f"{path}: cannot create the lock file ({err.strerror})") from None
+    else:
+        raise UserError(f"{folder}: cannot take the lock {path.name} (another {tool} keeps taking it)")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{os.getpid()} {socket.gethostname()}\n")
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
