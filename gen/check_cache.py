@@ -8,7 +8,7 @@ different set: its class ids would silently differ from the other ranks'. Here:
   * A check result is stored under the program's content (sha256 of its source) in one JSON file
     per *check key*: synpat's version, the code that renders and judges (glsl.py, renderer.py,
     checks.py), the GL driver (GL_RENDERER, GL_VERSION) and the check settings (size, backend,
-    time limits; not the device index). Change any of them and the programs are checked again.
+    time limits, NaN limit, iTime range; not the device index). Change any of them and the programs are checked again.
   * Entries are written once and never replaced (the first result stored wins, timeouts
     included), so the decision for a program list is a pure function of the cache: a second run,
     a resumed run and every rank read the same answer. Delete the cache folder to check again.
