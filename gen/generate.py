@@ -20,17 +20,17 @@ from pathlib import Path
 from . import __version__
 from .check_cache import accept_cached
 from .checks import CheckSettings
-from synpat.core.devices import gl_device_index
+from synpat.core.devices import cpu_render_note, gl_device_index, warn
 from synpat.core.errors import UserError
 from synpat.core.files import write_json_atomic
 from synpat.core.locks import is_lock_file, writer_lock
 from .programs import Program, find_programs
 from synpat.core.progress import Progress, format_seconds
 from synpat.core.ranks import Ranks, find_ranks
-from .renderer import MAX_NAN, Renderer, gl_context
+from .renderer import MAX_NAN, Renderer
 from .sampler import TIME_RANGE, Sampler, Samples, default_group
-from .shards import (FORMATS, damaged_shard_reason, encode_images, sample_files, sample_key, shard_files, shard_name,
-                     write_shard)
+from .shards import (FORMATS, damaged_shard_reason, encode_images, sample_files, sample_key, sample_members,
+                     shard_files, shard_name, write_shard)
 
 TOOL = "synpat-gen"
 MANIFEST = "manifest.json"
@@ -227,17 +227,26 @@ def sample_meta(program: Program, cls: int, samples: Samples, row: int, size: tu
             "params": [float(x) for x in samples.params[row]], "size": list(size)}
 
 
-def opens_gl_context(device: int) -> bool:
-    try:
-        gl_context(device)
-        return True
-    except UserError:
-        return False
+def encode_members(images, first: int, samples: Samples, plan: Plan, cfg: GenConfig) -> list:
+    """images (n, H, W, 3) uint8 of sample rows [first, first + n) -> their tar members
+    (shards.sample_members), made in an encode worker: image file, class and metadata."""
+    members = []
+    for i, data in enumerate(encode_images(images, cfg.format, cfg.quality)):
+        row = first + i
+        cls = int(samples.program[row])
+        meta = sample_meta(plan.programs[cls], cls, samples, row, cfg.size)
+        members.append(sample_members(sample_key(int(samples.index[row])), sample_files(data, cfg.format, cls, meta)))
+    return members
 
 
 def open_renderer(cfg: GenConfig, ranks: Ranks) -> Renderer:
-    device = gl_device_index(cfg.gl_device, ranks.local_rank, opens_gl_context)
-    return Renderer(cfg.size[0], cfg.size[1], backend=cfg.backend, device=device, max_batch=cfg.batch)
+    """The renderer on the EGL device paired with this rank's GPU (CUDA device = local rank), or
+    --gl-device; says so in one line when a machine with a GPU renders on the CPU."""
+    cuda_index = ranks.local_rank or 0
+    device = gl_device_index(cfg.gl_device, cuda_index)
+    renderer = Renderer(cfg.size[0], cfg.size[1], backend=cfg.backend, device=device, max_batch=cfg.batch)
+    warn(cpu_render_note(TOOL, renderer.device_name, cuda_index))
+    return renderer
 
 
 def plan_job(renderer: Renderer, programs: list[Program], cfg: GenConfig, ranks: Ranks) -> Plan:
@@ -264,12 +273,12 @@ def generate(cfg: GenConfig) -> dict:
     out = Path(cfg.out)
     programs = find_programs(cfg.shaders, cfg.seed)
     check_output(out, cfg, ranks)
-    renderer = open_renderer(cfg, ranks)
-    plan = plan_job(renderer, programs, cfg, ranks)
-    mine = ranks.split(plan.shards)
-    make_output_folder(out)
-    with writer_lock(out, TOOL, mine.start, mine.stop - 1, f"shards {mine.start}..{mine.stop - 1}"):
-        return render_shards(renderer, out, cfg, plan, ranks, mine)
+    with open_renderer(cfg, ranks) as renderer:
+        plan = plan_job(renderer, programs, cfg, ranks)
+        mine = ranks.split(plan.shards)
+        make_output_folder(out)
+        with writer_lock(out, TOOL, mine.start, mine.stop - 1, f"shards {mine.start}..{mine.stop - 1}"):
+            return render_shards(renderer, out, cfg, plan, ranks, mine)
 
 
 def render_shards(renderer: Renderer, out: Path, cfg: GenConfig, plan: Plan, ranks: Ranks, mine: range) -> dict:
@@ -289,13 +298,8 @@ def render_shards(renderer: Renderer, out: Path, cfg: GenConfig, plan: Plan, ran
 
     def finish(shard: int, samples: Samples, encoded) -> int:
         nonlocal manifest_time
-        images = [b for chunk in encoded for b in chunk.result()]
-        entries = []
-        for row, data in enumerate(images):
-            cls = int(samples.program[row])
-            meta = sample_meta(plan.programs[cls], cls, samples, row, cfg.size)
-            entries.append((sample_key(int(samples.index[row])), sample_files(data, cfg.format, cls, meta)))
-        nbytes = write_shard(out, shard_name(cfg.prefix, shard), entries)
+        members = [m for chunk in encoded for m in chunk.result()]
+        nbytes = write_shard(out, shard_name(cfg.prefix, shard), members=members)
         if kill_after is not None and todo.index(shard) + 1 >= kill_after:
             os.kill(os.getpid(), signal.SIGKILL)   # the test hook: a kill -9 at a known point
         if time.perf_counter() - manifest_time > MANIFEST_SECONDS:
@@ -310,7 +314,7 @@ def render_shards(renderer: Renderer, out: Path, cfg: GenConfig, plan: Plan, ran
             samples = sampler.range(shard * cfg.shard_size, min((shard + 1) * cfg.shard_size, plan.count))
             images = renderer.render_many(plan.programs, samples)
             step = max(1, -(-len(images) // (2 * cfg.workers)))
-            encoded = [pool.submit(encode_images, images[i:i + step], cfg.format, cfg.quality)
+            encoded = [pool.submit(encode_members, images[i:i + step], i, samples, plan, cfg)
                        for i in range(0, len(images), step)]
             if pending:   # encode this shard while writing the previous one
                 written += finish(*pending)

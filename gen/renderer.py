@@ -17,12 +17,14 @@ import os
 import sys
 import time
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import moderngl
 import numpy as np
 
 from . import glsl
+from synpat.core.devices import DEVICE_ENV
 from synpat.core.errors import UserError
 from .programs import Program
 from .sampler import TIME_RANGE, Sampler, Samples, hash64
@@ -64,12 +66,30 @@ def gl_context(device: int | None = None) -> moderngl.Context:
         _load_triton_first()
         kwargs = {} if device is None else {"device_index": device}
         try:
-            _CONTEXTS[key] = moderngl.create_standalone_context(backend="egl", require=430, **kwargs)
+            with _device_env(device):
+                _CONTEXTS[key] = moderngl.create_standalone_context(backend="egl", require=430, **kwargs)
         except Exception as e:  # glcontext raises plain Exception
             where = "the default EGL device" if device is None else f"EGL device {device}"
             raise UserError(f"cannot open an OpenGL 4.3 context on {where}: {e} "
                             "(headless EGL needs the packages libegl1 libegl-mesa0 libgl1-mesa-dri)") from None
     return _CONTEXTS[key]
+
+
+@contextmanager
+def _device_env(device: int | None):
+    """glcontext lets GLCONTEXT_DEVICE_INDEX beat its device_index argument: while a context for an
+    explicit ``device`` opens, the variable says the same (synpat.core.devices decided already)."""
+    saved = os.environ.get(DEVICE_ENV)
+    if device is not None:
+        os.environ[DEVICE_ENV] = str(device)
+    try:
+        yield
+    finally:
+        if device is not None:
+            if saved is None:
+                os.environ.pop(DEVICE_ENV, None)
+            else:
+                os.environ[DEVICE_ENV] = saved
 
 
 def channel_texture_data(size: int = CHANNEL_SIZE, layers: int = 1, lane: int = 7) -> np.ndarray:
@@ -141,6 +161,26 @@ class Renderer:
             t.use(location=_UNITS[kind])
         volume.repeat_x = volume.repeat_y = volume.repeat_z = True
         self._channel = (tex, cube, volume)
+
+    def release(self) -> None:
+        """Free this renderer's GL objects (buffers, textures, compiled programs); the process's GL
+        context stays for the next renderer. Calling it again does nothing."""
+        objects = [self._samples, self._output, self._atlas, *self._channel]
+        for compiled in self._compiled.values():
+            if isinstance(compiled, _Compiled):
+                objects += [compiled.vao, compiled.program]
+        for obj in objects:
+            if obj is not None:
+                obj.release()
+        self._compiled.clear()
+        self._samples = self._output = self._atlas = None
+        self._channel = ()
+
+    def __enter__(self) -> "Renderer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
 
     @property
     def device_name(self) -> str:

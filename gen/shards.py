@@ -54,6 +54,7 @@ def encode_images(images: np.ndarray, fmt: str, quality: int) -> list[bytes]:
 
 
 def _header(name: str, size: int) -> bytes:
+    """The reference header (tarfile's), which member_header reproduces byte for byte."""
     info = tarfile.TarInfo(name)
     info.size, info.mtime, info.mode = size, 0, 0o644
     info.uid = info.gid = 0
@@ -61,30 +62,62 @@ def _header(name: str, size: int) -> bytes:
     return info.tobuf(format=tarfile.USTAR_FORMAT)
 
 
+_TEMPLATE = bytearray(_header("", 0))
+_TEMPLATE[148:156] = b" " * 8                 # the checksum field counts as spaces
+_TEMPLATE_SUM = sum(_TEMPLATE) - sum(_TEMPLATE[124:136])   # without the size field
+
+
+def member_header(name: str, size: int) -> bytes:
+    """The USTAR header of a member ``name`` (ASCII, < 100 bytes) of ``size`` bytes, from a template:
+    the same bytes as tarfile writes, at a few microseconds instead of ~37."""
+    raw = name.encode("ascii")
+    if len(raw) >= 100:
+        return _header(name, size)
+    header = bytearray(_TEMPLATE)
+    header[:len(raw)] = raw
+    size_field = b"%011o\0" % size
+    header[124:136] = size_field
+    checksum = _TEMPLATE_SUM + sum(raw) + sum(size_field)
+    header[148:156] = b"%06o\0 " % checksum
+    return bytes(header)
+
+
+def sample_members(key: str, files: dict[str, bytes]) -> tuple[bytes, list[tuple[str, int, int, str]]]:
+    """One sample's tar members -> (their bytes, [(ext, data offset within those bytes, size, name)]).
+    Built in the encode workers; tar_parts joins them in order."""
+    parts, fields, offset = [], [], 0
+    for ext, data in files.items():
+        name = f"{key}.{ext}"
+        parts += [member_header(name, len(data)), data, b"\0" * (-len(data) % _BLOCK)]
+        fields.append((ext, offset + _BLOCK, len(data), name))
+        offset += _BLOCK + len(data) + (-len(data) % _BLOCK)
+    return b"".join(parts), fields
+
+
+def tar_parts(members: list[tuple[bytes, list[tuple[str, int, int, str]]]]) -> tuple[bytes, str]:
+    """sample_members results, in order -> (the tar's bytes, its DALI index text)."""
+    lines = [f"{INDEX_VERSION} {len(members)}"]
+    offset = 0
+    for data, fields in members:
+        lines.append(" ".join(f"{ext} {offset + start} {size} {name}" for ext, start, size, name in fields))
+        offset += len(data)
+    return b"".join([data for data, _ in members] + [b"\0" * (2 * _BLOCK)]), "\n".join(lines) + "\n"
+
+
 def tar_bytes(samples: list[tuple[str, dict[str, bytes]]]) -> tuple[bytes, str]:
     """samples: [(key, {ext: data})] -> (the tar's bytes, its DALI index text)."""
-    out = io.BytesIO()
-    lines = [f"{INDEX_VERSION} {len(samples)}"]
-    for key, files in samples:
-        fields = []
-        for ext, data in files.items():
-            name = f"{key}.{ext}"
-            out.write(_header(name, len(data)))
-            fields.append(f"{ext} {out.tell()} {len(data)} {name}")
-            out.write(data)
-            out.write(b"\0" * (-len(data) % _BLOCK))
-        lines.append(" ".join(fields))
-    out.write(b"\0" * (2 * _BLOCK))
-    return out.getvalue(), "\n".join(lines) + "\n"
+    return tar_parts([sample_members(key, files) for key, files in samples])
 
 
 def sample_files(image: bytes, fmt: str, cls: int, meta: dict) -> dict[str, bytes]:
     return {fmt: image, "cls": str(cls).encode(), "json": json.dumps(meta, sort_keys=True).encode()}
 
 
-def write_shard(out_dir: Path, name: str, samples: list[tuple[str, dict[str, bytes]]]) -> int:
-    """Write ``name``.idx then ``name``.tar, each atomically (the tar last: its presence means done). -> tar bytes."""
-    data, index = tar_bytes(samples)
+def write_shard(out_dir: Path, name: str, samples: list[tuple[str, dict[str, bytes]]] | None = None,
+                members: list | None = None) -> int:
+    """Write ``name``.idx then ``name``.tar, each atomically (the tar last: its presence means done),
+    from samples [(key, {ext: data})] or ready sample_members; -> tar bytes."""
+    data, index = tar_parts(members) if members is not None else tar_bytes(samples)
     write_atomic(out_dir / f"{name}.idx", index.encode())
     write_atomic(out_dir / f"{name}.tar", data)
     return len(data)

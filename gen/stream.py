@@ -67,6 +67,12 @@ class PatternStream:
                                       max_batch=c.batch_size)
         return self._renderer
 
+    def close(self) -> None:
+        """Release the renderer's GL objects (a later batch opens a fresh renderer)."""
+        if self._renderer is not None:
+            self._renderer.release()
+            self._renderer = None
+
     @property
     def programs(self) -> list[Program]:
         """The accepted programs; class id = position (as in synpat-gen's manifest)."""
@@ -99,6 +105,12 @@ class PatternStream:
         samples = self.samples(self.step)
         self.step += 1
         return samples
+
+    def __enter__(self) -> "PatternStream":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def __next__(self) -> tuple[np.ndarray, np.ndarray]:
         samples = self.next_samples()

@@ -41,3 +41,14 @@ def check_cache_folder(tmp_path_factory, monkeypatch) -> Path:
     folder = tmp_path_factory.mktemp("synpat-cache")
     monkeypatch.setenv("SYNPAT_CACHE", str(folder))
     return folder
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``gpu`` need CUDA and the NVIDIA driver: skipped on machines without them (CI)."""
+    from synpat.core.devices import gpu_present
+    if gpu_present():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

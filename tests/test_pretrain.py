@@ -108,7 +108,7 @@ def test_exported_encoder_loads_into_timm(trained):
     out, _ = trained
     vit = load_encoder(out).eval()        # strict load into timm.create_model('vit_tiny_patch16_224', img_size=64)
     mae = build_mae("mae_vit_tiny_patch16", img_size=64).eval()
-    weights = torch.load(out / "checkpoints" / "step_00000060" / "mp_rank_00_model_states.pt", weights_only=False)
+    weights = torch.load(out / "checkpoints" / "step_00000060" / "torch_engine.pt", weights_only=False)
     mae.load_state_dict(weights["module"])
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():

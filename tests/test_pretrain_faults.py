@@ -100,7 +100,8 @@ def test_used_out_resume_with_other_settings_and_full_disk(small_shards, tmp_pat
     line = error_line(pretrain(*args, "--steps", "3", "--resume", "auto", "--img-size", "32",
                                "--deepspeed", "zero1_fp32"))
     assert line == (f"pretrain: error: --resume {out / 'checkpoints' / 'step_00000002'}: made with other settings "
-                    "(img_size 64 -> 32; zero_stage 0 -> 1); use the checkpoint's settings, or start a new --out")
+                    "(img_size 64 -> 32; zero_stage 0 -> 1; engine 'torch' -> 'deepspeed'); use the checkpoint's settings, "
+                    "or start a new --out")
     # A full disk while saving: files may grow to 1 MB (a checkpoint needs more): one line, no partial step.
     def small_disk():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)

@@ -20,13 +20,33 @@ WEIGHTS, META = "encoder.safetensors", "encoder.json"
 def full_fp32_state(engine) -> dict[str, torch.Tensor]:
     """The whole model's parameters as float32 CPU tensors: the optimiser's fp32 master copy where
     DeepSpeed keeps one (bf16/fp16, ZeRO 1-3), else the weights. Collective: call on every rank."""
+    if hasattr(engine, "full_fp32_state"):   # the torch engine: its weights are the fp32 masters
+        return engine.full_fp32_state()
     params = dict(engine.module.named_parameters())
+    flat_masters = fp16_optimizer_masters(getattr(engine, "optimizer", None))
     state = {}
     with deepspeed.zero.GatheredParameters(list(params.values()), enabled=engine.zero_optimization_stage() == 3):
         for name, param in params.items():
             master = safe_get_full_fp32_param(param) if param.requires_grad else None
+            master = flat_masters.get(id(param)) if master is None else master
             state[name] = (param.detach() if master is None else master).float().cpu().clone()
     return state
+
+
+def fp16_optimizer_masters(optimizer) -> dict[int, torch.Tensor]:
+    """id(param) -> its fp32 master for DeepSpeed's fp16 optimiser without ZeRO (FP16_Optimizer keeps
+    the masters as one flat fp32 tensor per group: `fp32_groups_flat`, laid out as `fp16_groups`,
+    which safe_get_full_fp32_param does not see); {} for any other optimiser."""
+    groups, flats = getattr(optimizer, "fp16_groups", None), getattr(optimizer, "fp32_groups_flat", None)
+    if not groups or not flats or len(groups) != len(flats):
+        return {}
+    masters = {}
+    for params, flat in zip(groups, flats):
+        offset = 0
+        for param in params:
+            masters[id(param)] = flat[offset:offset + param.numel()].view_as(param)
+            offset += param.numel()
+    return masters
 
 
 def encoder_meta(model: MAE) -> dict:

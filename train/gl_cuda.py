@@ -1,9 +1,9 @@
 """Rendered batches straight into torch CUDA tensors through CUDA-GL interop, no host copy.
 
 The renderer's output SSBO is registered with CUDA once (cudaGraphicsGLRegisterBuffer); after
-each rendered chunk it is mapped, copied device-to-device into a CUDA tensor on torch's current
-stream, and unmapped. Mapping orders the copy after the GL work issued before it. The GL context
-must live on the same GPU as the CUDA device (synpat uses EGL device = local rank).
+each rendered chunk it is mapped, copied device-to-device into a CUDA tensor on a side stream, and
+unmapped; the caller's stream waits on an event. Mapping orders the copy after the GL work issued before it. The GL context
+must live on the same GPU as the CUDA device: synpat.core.devices pairs them (EGL_CUDA_DEVICE_NV).
 
 Uses cuda-python's runtime bindings (``cuda.bindings``, a dependency of the CUDA builds of torch).
 """
@@ -37,37 +37,61 @@ def _ok(result):
 
 
 class CudaRenderer:
-    """Wraps a Renderer: ``render_many`` returns (N, H, W, 3) uint8 on ``device``."""
+    """Wraps a Renderer: ``render_many`` returns (N, H, W, 3) uint8 on ``device``.
+
+    The copies out of the GL buffer and the reordering run on a side stream; the caller's current
+    stream waits on an event recorded after them, so nothing blocks the host or the training stream.
+    Use as a context manager (or call ``close``) to unregister the buffer."""
 
     def __init__(self, renderer: Renderer, device: torch.device):
         from cuda.bindings import runtime as rt
         self.renderer, self.device = renderer, device
+        self.copy_stream = torch.cuda.Stream(device)
+        self.resource = None
         with torch.cuda.device(device):
             flags = rt.cudaGraphicsRegisterFlags.cudaGraphicsRegisterFlagsReadOnly
             self.resource = _ok(rt.cudaGraphicsGLRegisterBuffer(renderer.output_buffer.glo, flags))
 
     def render_many(self, programs: list[Program], samples: Samples) -> torch.Tensor:
-        """-> images (N, H, W, 3) uint8 on the CUDA device, in sample order."""
+        """-> images (N, H, W, 3) uint8 on the CUDA device, in sample order, ready for the caller's
+        current stream (ordered by an event, not a host synchronisation)."""
         from cuda.bindings import runtime as rt
         r = self.renderer
         image_bytes = r.width * r.height * 4
-        rgba = torch.empty((len(samples), r.height, r.width, 4), dtype=torch.uint8, device=self.device)
-        stream = torch.cuda.current_stream(self.device).cuda_stream
+        consumer = torch.cuda.current_stream(self.device)
+        side = self.copy_stream
+        with torch.cuda.stream(side):
+            rgba = torch.empty((len(samples), r.height, r.width, 4), dtype=torch.uint8, device=self.device)
 
-        def copy(first: int, n: int) -> None:
-            _ok(rt.cudaGraphicsMapResources(1, self.resource, stream))
-            try:
-                ptr, _ = _ok(rt.cudaGraphicsResourceGetMappedPointer(self.resource))
-                _ok(rt.cudaMemcpyAsync(rgba[first].data_ptr(), ptr, n * image_bytes,
-                                       rt.cudaMemcpyKind.cudaMemcpyDeviceToDevice, stream))
-            finally:
-                _ok(rt.cudaGraphicsUnmapResources(1, self.resource, stream))
+            def copy(first: int, n: int) -> None:
+                _ok(rt.cudaGraphicsMapResources(1, self.resource, side.cuda_stream))
+                try:
+                    ptr, _ = _ok(rt.cudaGraphicsResourceGetMappedPointer(self.resource))
+                    _ok(rt.cudaMemcpyAsync(rgba[first].data_ptr(), ptr, n * image_bytes,
+                                           rt.cudaMemcpyKind.cudaMemcpyDeviceToDevice, side.cuda_stream))
+                finally:   # GL work issued after the unmap waits for the copy before it
+                    _ok(rt.cudaGraphicsUnmapResources(1, self.resource, side.cuda_stream))
 
-        order = r.render_in_program_order(programs, samples, copy)
-        images = torch.empty((len(samples), r.height, r.width, 3), dtype=torch.uint8, device=self.device)
-        images[torch.from_numpy(np.ascontiguousarray(order)).to(self.device)] = rgba[..., :3]
+            order = r.render_in_program_order(programs, samples, copy)
+            rows = torch.from_numpy(np.ascontiguousarray(order)).pin_memory().to(self.device, non_blocking=True)
+            images = torch.empty((len(samples), r.height, r.width, 3), dtype=torch.uint8, device=self.device)
+            images[rows] = rgba[..., :3]
+        done = torch.cuda.Event()
+        done.record(side)
+        consumer.wait_event(done)
+        images.record_stream(consumer)   # allocated on the side stream, used on the consumer's
         return images
 
     def close(self) -> None:
+        """Unregister the GL buffer from CUDA (once)."""
         from cuda.bindings import runtime as rt
-        _ok(rt.cudaGraphicsUnregisterResource(self.resource))
+        if self.resource is not None:
+            self.copy_stream.synchronize()
+            _ok(rt.cudaGraphicsUnregisterResource(self.resource))
+            self.resource = None
+
+    def __enter__(self) -> "CudaRenderer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from synpat.core.devices import torch_device
+from synpat.core.devices import cpu_render_note, gl_device_index, torch_device, warn
 from synpat.core.errors import UserError
 from synpat.gen.stream import PatternStream, StreamConfig
 from synpat.train.gl_cuda import CudaRenderer, interop_available
@@ -49,6 +49,7 @@ class LoaderConfig:
     device: str | None = None                # default: cuda:LOCAL_RANK when CUDA is there, else cpu
     start_step: int = 0                      # stream: resume from this global batch step
     backend: str = "auto"                    # stream: renderer backend
+    gl_device: int | None = None             # stream: EGL device (default: the one paired with device's GPU)
 
     def validate(self) -> None:
         if (self.data is None) == (self.stream is None):
@@ -73,18 +74,52 @@ def ascii_labels(cls: torch.Tensor) -> torch.Tensor:
     return torch.where(digit, (c - 48) * torch.pow(10, after), 0).sum(1)
 
 
+def _labels(samples_program: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(B,) int64 class ids on ``device``: pinned and non-blocking on CUDA (no host wait)."""
+    labels = torch.from_numpy(samples_program)
+    if device.type == "cuda":
+        labels = labels.pin_memory()
+    return labels.to(device, non_blocking=True)
+
+
+def open_interop(stream: PatternStream, device: torch.device):
+    """A CudaRenderer over the stream's renderer, or None (readback) with one line saying why: no
+    interop bindings, an EGL device that is not this CUDA device's GPU (llvmpipe), or a failed
+    registration."""
+    if not interop_available():
+        warn(f"stream on {device}: no CUDA-GL interop (cuda-python missing); reading batches back through the host")
+        return None
+    note = cpu_render_note("stream", stream.renderer.device_name, device.index, gpu_present=True)
+    if note:
+        warn(f"{note}; reading batches back through the host")
+        return None
+    try:
+        return CudaRenderer(stream.renderer, device)
+    except RuntimeError as err:
+        warn(f"stream on {device}: {err} (EGL device {stream.cfg.gl_device}); reading batches back through the host")
+        return None
+
+
 def stream_batches(cfg: LoaderConfig, stream: PatternStream):
     """Forever: (images (B, H, W, 3) uint8, labels (B,) int64) as torch tensors on cfg's device.
-    On a CUDA device the batch goes from the GL buffer into CUDA memory (interop, no host copy);
-    elsewhere it is read back."""
+    On a CUDA device the batch goes from the GL buffer into CUDA memory (interop, no host copy, no
+    host synchronisation); elsewhere, or when interop cannot work here, it is read back."""
     device = cfg.torch_device
-    if device.type == "cuda" and interop_available():
-        cuda = CudaRenderer(stream.renderer, device)
+    cuda = open_interop(stream, device) if device.type == "cuda" else None
+    try:
         while True:
             samples = stream.next_samples()
-            yield cuda.render_many(stream.programs, samples), torch.from_numpy(samples.program).to(device)
-    for images, labels in stream:
-        yield torch.from_numpy(images).to(device), torch.from_numpy(labels).to(device)
+            if cuda is not None:
+                images = cuda.render_many(stream.programs, samples)
+            else:
+                images = torch.from_numpy(stream.renderer.render_many(stream.programs, samples))
+                if device.type == "cuda":
+                    images = images.pin_memory()
+                images = images.to(device, non_blocking=True)
+            yield images, _labels(samples.program.copy(), device)
+    finally:
+        if cuda is not None:
+            cuda.close()
 
 
 # -- DALI ----------------------------------------------------------------------------------------
@@ -173,7 +208,8 @@ class DaliStreamLoader:
         def pipeline():
             images, labels = fn.external_source(source=self._next, num_outputs=2, batch=True,
                                                 device="gpu" if on_gpu else "cpu",
-                                                layout=["HWC", ""], dtype=[types.UINT8, types.INT64])
+                                                layout=["HWC", ""], dtype=[types.UINT8, types.INT64],
+                                                cuda_stream=torch.cuda.current_stream(cfg.torch_device) if on_gpu else None)
             return dali_augment(images, cfg.image_size, cfg.scale), labels
 
         self.pipe = pipeline()
@@ -184,8 +220,7 @@ class DaliStreamLoader:
         images, labels = next(self.batches)
         if not images.is_cuda:   # DALI takes host batches as numpy (torch CPU tensors make it probe CUDA)
             return images.numpy(), labels.numpy()
-        torch.cuda.current_stream(images.device).synchronize()   # DALI reads on its own stream
-        return images, labels
+        return images, labels   # DALI copies them on torch's current stream, which waits for the render
 
     def set_epoch(self, epoch: int) -> None:
         """A stream has no epochs."""
@@ -280,8 +315,10 @@ class TorchStreamLoader:
 def build_stream(cfg: LoaderConfig) -> PatternStream:
     shaders = [cfg.stream] if isinstance(cfg.stream, str) else list(cfg.stream)
     size = cfg.render_size or cfg.image_size
+    device = cfg.torch_device
+    gl_device = gl_device_index(cfg.gl_device, device.index if device.type == "cuda" else None)
     return PatternStream(StreamConfig(shaders=shaders, batch_size=cfg.batch_size, size=(size, size),
-                                      seed=cfg.seed, backend=cfg.backend, rank=cfg.rank,
+                                      seed=cfg.seed, backend=cfg.backend, gl_device=gl_device, rank=cfg.rank,
                                       world_size=cfg.world_size, start_step=cfg.start_step),
                          programs=None)
 

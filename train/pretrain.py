@@ -1,6 +1,8 @@
-"""MAE pre-training on synthetic-pattern shards or a live PatternStream, under DeepSpeed.
+"""MAE pre-training on synthetic-pattern shards or a live PatternStream: the plain torch engine
+(DDP + torch.compile + bf16 autocast + fused AdamW, the default) or DeepSpeed (ZeRO, offload).
 
     python train/pretrain.py --config train/configs/demo_cpu.json --data demo/shards --out runs/demo
+    torchrun --nproc-per-node 8 train/pretrain.py --data /shared/shards --out runs/b16     # bf16 on GPUs
     deepspeed --num_gpus 8 train/pretrain.py --data /shared/shards --deepspeed zero2_bf16 --out runs/b16
     torchrun --nproc-per-node 2 train/pretrain.py --stream shaders/ --steps 1000 ...
 
@@ -29,7 +31,7 @@ from synpat.core.errors import UserError
 from synpat.core.files import write_json_atomic
 from synpat.core.progress import Progress, format_seconds
 from synpat.core.settings import run_cli
-from synpat.train.deepspeed_configs import deepspeed_config
+from synpat.train.deepspeed_configs import deepspeed_config, generated_config
 from synpat.train.checkpoints import Checkpoints, TrainState
 from synpat.train.deepspeed_setup import build_engine, fill_deepspeed_config, init_distributed
 from synpat.train.export import export_encoder, full_fp32_state
@@ -37,6 +39,7 @@ from synpat.train.loaders import LoaderConfig, build_loader
 from synpat.train.mae import MAE, build_mae
 from synpat.train.pretrain_config import PretrainConfig, parse_config
 from synpat.train.recon import save_recon
+from synpat.train.torch_engine import TorchEngine
 
 PROG = "pretrain"
 
@@ -199,13 +202,35 @@ class Trainer:
                 f"loss {self.first_loss:.4f} -> {self.last_loss:.4f}; encoder {weights}")
 
 
+def config_precision(ds_config: dict) -> str:
+    return "bf16" if ds_config.get("bf16", {}).get("enabled") else (
+        "fp16" if ds_config.get("fp16", {}).get("enabled") else "fp32")
+
+
 def run_settings(cfg: PretrainConfig, ds_config: dict, world: int) -> dict:
     """What a checkpoint records and a resumed run must match."""
-    precision = "bf16" if ds_config.get("bf16", {}).get("enabled") else (
-        "fp16" if ds_config.get("fp16", {}).get("enabled") else "fp32")
     return {"model": cfg.model, "img_size": cfg.img_size, "norm_pix_loss": cfg.norm_pix_loss,
-            "zero_stage": ds_config.get("zero_optimization", {}).get("stage", 0), "precision": precision,
-            "world_size": world}
+            "zero_stage": ds_config.get("zero_optimization", {}).get("stage", 0),
+            "precision": config_precision(ds_config), "world_size": world, "engine": cfg.engine_name}
+
+
+def engine_config(cfg: PretrainConfig, device: torch.device) -> dict:
+    """The DeepSpeed-style config of this run: the --deepspeed one, or ZeRO 0 at --precision (the
+    torch engine reads only its precision)."""
+    return deepspeed_config(cfg.deepspeed) if cfg.deepspeed else generated_config(0, cfg.precision_on(device.type))
+
+
+def build_any_engine(cfg: PretrainConfig, model: MAE, ds_config: dict, device: torch.device, world: int,
+                     schedule: dict):
+    """The torch engine or DeepSpeed's, compiled when the run asks for it."""
+    if cfg.engine_name == "torch":
+        engine = TorchEngine(model, device, config_precision(ds_config), cfg.lr(world), (cfg.beta1, cfg.beta2),
+                             cfg.weight_decay, cfg.accum_steps, schedule)
+    else:
+        engine = build_engine(model, ds_config, cfg.weight_decay, schedule)
+    if cfg.compiles_on(device.type):
+        engine.compile()
+    return engine
 
 
 RUN_OUTPUTS = ("checkpoints", "log.jsonl", "tb", "recon", "config.json", "encoder.safetensors", "encoder.json")
@@ -228,10 +253,10 @@ def check_out(cfg: PretrainConfig, out: Path, rank: int) -> None:
 
 def train(argv) -> None:
     cfg = parse_config(argv, PROG)
-    ds_base = deepspeed_config(cfg.deepspeed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     rank, world, device = init_distributed()
+    ds_base = engine_config(cfg, device)
     out = Path(cfg.out)
     check_out(cfg, out, rank)
     fresh = not out.exists()
@@ -263,9 +288,7 @@ def run(cfg: PretrainConfig, ds_base: dict, out: Path, rank: int, world: int, de
     steps = total_steps(cfg, per_epoch)
     schedule = {"peak_lr": cfg.lr(world), "warmup_steps": int(cfg.warmup * steps), "total_steps": steps,
                 "min_lr": cfg.min_lr}
-    engine = build_engine(model, ds_config, cfg.weight_decay, schedule)
-    if cfg.compile:
-        engine.compile()
+    engine = build_any_engine(cfg, model, ds_config, device, world, schedule)
 
     state = TrainState(world_size=world)
     if resume_from is not None:

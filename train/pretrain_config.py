@@ -38,9 +38,14 @@ class PretrainConfig:
     weight_decay: float = option(0.05, "AdamW weight decay (not on norms, biases, tokens, position codes)")
     beta1: float = option(0.9, "AdamW beta1")
     beta2: float = option(0.95, "AdamW beta2")
-    deepspeed: str = option("zero0_fp32", "DeepSpeed config: a bundled name (zero{0,1,2,3}_{fp32,bf16,fp16}) or a "
-                                       "JSON path; it sets ZeRO stage, precision, clipping, buckets")
-    compile: bool = option(False, "engine.compile() (torch.compile under DeepSpeed)")
+    engine: str = option("auto", "torch (DDP, torch.compile, autocast, fused AdamW) | deepspeed (ZeRO, offload) | "
+                                 "auto (deepspeed when --deepspeed is given, else torch)")
+    precision: str = option("auto", "auto (bf16 on a GPU, fp32 on CPU) | fp32 | bf16 | fp16; a named --deepspeed "
+                                    "config's precision wins")
+    deepspeed: str = option("", "DeepSpeed config: a bundled name (zero{0,1,2,3}_{fp32,bf16,fp16}) or a JSON path; "
+                               "it sets ZeRO stage, precision, clipping, buckets (default with --engine deepspeed: "
+                               "zero0 at --precision)")
+    compile: str = option("auto", "torch.compile the model: auto (on with the torch engine on a GPU) | on | off")
     loader: str = option("dali", "dali (the product path) | torch (the plain reference)")
     num_workers: int = option(2, "loader worker processes per rank")
     seed: int = option(0, "seed of the initialisation, the masks and the data order")
@@ -59,10 +64,23 @@ class PretrainConfig:
     def lr(self, world_size: int) -> float:
         return self.blr * self.global_batch(world_size) / 256
 
+    @property
+    def engine_name(self) -> str:
+        """torch | deepspeed: the engine this run uses."""
+        return self.engine if self.engine != "auto" else ("deepspeed" if self.deepspeed else "torch")
+
+    def precision_on(self, device_type: str) -> str:
+        """fp32 | bf16 | fp16: --precision, with auto = bf16 on a GPU and fp32 on CPU."""
+        return self.precision if self.precision != "auto" else ("bf16" if device_type == "cuda" else "fp32")
+
+    def compiles_on(self, device_type: str) -> bool:
+        return self.compile == "on" or (self.compile == "auto" and self.engine_name == "torch" and device_type == "cuda")
+
 
 _POSITIVE = ("img_size", "batch_size", "accum_steps", "blr", "log_every", "keep_checkpoints", "recon_images")
 _NON_NEGATIVE = ("epochs", "steps", "min_lr", "weight_decay", "num_workers", "threads", "save_every", "recon_every")
-_CHOICES = {"loader": ("torch", "dali"), "model": tuple(MODELS)}
+_CHOICES = {"loader": ("torch", "dali"), "model": tuple(MODELS), "engine": ("auto", "torch", "deepspeed"),
+            "precision": ("auto", "fp32", "bf16", "fp16"), "compile": ("auto", "on", "off")}
 
 
 def validate(cfg: PretrainConfig) -> PretrainConfig:
@@ -93,7 +111,9 @@ def validate(cfg: PretrainConfig) -> PretrainConfig:
         raise UserError("--stream renders forever: give --steps N")
     if cfg.steps == 0 and cfg.epochs == 0:
         raise UserError("give --epochs N or --steps N (> 0)")
-    if not is_config_name(cfg.deepspeed) and not Path(cfg.deepspeed).is_file():
+    if cfg.engine == "torch" and cfg.deepspeed:
+        raise UserError("--deepspeed configures the DeepSpeed engine: drop it, or use --engine deepspeed")
+    if cfg.deepspeed and not is_config_name(cfg.deepspeed) and not Path(cfg.deepspeed).is_file():
         raise bad("deepspeed", "neither a bundled config name (zero{0-3}_{fp32|bf16|fp16}) nor a JSON file")
     if cfg.resume and cfg.overwrite:
         raise UserError("--resume and --overwrite: give one of them, not both")
