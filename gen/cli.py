@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="synpat-gen", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--shaders", nargs="+", default=None, metavar="PATH",
-                   help="folders (searched recursively for *.glsl, *.frag) and files; default: the bundled programs")
+                   help="folders (searched recursively for *.glsl, *.frag), files, or procedural:N[@SEED] (a generated set, seeded by --seed); default: the bundled programs")
     p.add_argument("--out", default=d.out, help="output folder for the shards and manifest.json")
     n = p.add_mutually_exclusive_group()
     n.add_argument("--count", type=int, default=d.count, help="total images")
@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=BACKENDS, default=d.backend)
     p.add_argument("--workers", type=int, default=d.workers, help="image encoding threads")
     p.add_argument("--batch", type=int, default=d.batch, help="images per GPU dispatch at most")
+    p.add_argument("--group", type=int, default=d.group,
+                   help="consecutive samples of one program (a run); default 1 up to 64 programs, 16 up to 1024, 64 above")
     p.add_argument("--prefix", default=d.prefix, help="shard file name prefix")
     p.add_argument("--resume", action="store_true", help="finish a run in --out, skipping complete shards")
     p.add_argument("--overwrite", action="store_true", help="replace the shards and manifest in --out")

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .checks import CheckSettings, accept_programs
+from .check_cache import accept_cached
+from .checks import CheckSettings
 from .filters import StatFilters, filter_programs
 from synpat.core.devices import cpu_render_note, gl_device_index, warn
 from synpat.core.errors import UserError
@@ -31,7 +32,7 @@ from .programs import Program, find_programs
 from synpat.core.progress import Progress, format_seconds
 from synpat.core.ranks import Ranks, find_ranks
 from .renderer import MAX_NAN, Renderer
-from .sampler import TIME_RANGE, Sampler, Samples
+from .sampler import TIME_RANGE, Sampler, Samples, default_group
 from .shards import (FORMATS, INDEX_VERSION, damaged_shard_reason, encode_images, sample_files, sample_key,
                      sample_members, shard_files, shard_name, write_shard)
 from .gl_stats import GLStats, render_measured
@@ -74,6 +75,7 @@ class GenConfig:
     max_edge: float | None = None
     filter_programs: bool = False      # apply the filters to programs' probe images, not to samples
     mix: dict[str, float] | None = None   # family -> weight; families not named get none
+    group: int | None = None          # samples per program run; None: sampler.default_group
 
     def filters(self) -> StatFilters:
         return StatFilters(self.max_tv, self.min_std, self.max_edge)
@@ -96,6 +98,8 @@ class GenConfig:
             raise UserError(f"--max-nan: expected a fraction in 0..1, got {self.max_nan}")
         if not (0 <= self.time_range[0] < self.time_range[1] and all(map(math.isfinite, self.time_range))):
             raise UserError(f"--time-range: expected finite 0 <= MIN < MAX, got {self.time_range[0]:g},{self.time_range[1]:g}")
+        if self.group is not None and self.group < 1:
+            raise UserError(f"--group: expected a positive number, got {self.group}")
         if self.resume and self.overwrite:
             raise UserError("--resume and --overwrite: give one of them, not both")
         if not self.prefix or "/" in self.prefix:
@@ -116,6 +120,7 @@ class Plan:
     renderer: str
     dropped_programs: int = 0                                      # of ``rejected``, by --filter-programs
     mix: tuple[tuple[int, ...], tuple[float, ...]] | None = None   # the Sampler's family mix
+    group: int = 1    # samples per program run (Sampler.group)
 
 
 def content_settings(cfg: GenConfig, plan: Plan) -> dict:
@@ -126,6 +131,7 @@ def content_settings(cfg: GenConfig, plan: Plan) -> dict:
         "time_range": list(cfg.time_range), "backend": cfg.backend,
         "programs": [[p.name, p.hash] for p in plan.programs],
         **_stats_settings(cfg),
+        **({"group": plan.group} if plan.group != 1 else {}),   # absent in runs made before runs existed
     }
 
 
@@ -297,11 +303,12 @@ def open_renderer(cfg: GenConfig, ranks: Ranks) -> Renderer:
     return renderer
 
 
-def plan_job(renderer: Renderer, programs: list[Program], cfg: GenConfig) -> Plan:
-    """Check the programs (rejections printed, or fatal with --strict) and size the job: count and shards."""
+def plan_job(renderer: Renderer, programs: list[Program], cfg: GenConfig, ranks: Ranks) -> Plan:
+    """Check the programs (rank 0 checks, all ranks decide from the check cache; rejections printed,
+    or fatal with --strict) and size the job: count, shards and the sampler's run length."""
     settings = CheckSettings(renderer.width, renderer.height, cfg.backend, renderer.device, cfg.check_seconds,
                              max_nan=cfg.max_nan, time_range=cfg.time_range)
-    accepted, rejected = accept_programs(programs, settings)
+    accepted, rejected = accept_cached(programs, settings, ranks.rank, ranks.world_size)
     if rejected and cfg.strict:
         raise UserError(f"{rejected[0][1]} (--strict)")
     for _, reason in rejected:
@@ -317,8 +324,8 @@ def plan_job(renderer: Renderer, programs: list[Program], cfg: GenConfig) -> Pla
             raise UserError("--filter-programs: every program fails the filters (reasons above)")
     count = cfg.count if cfg.count is not None else (cfg.per_shader or 1000) * len(accepted)
     shards = -(-count // cfg.shard_size)
-    return Plan(accepted, rejected + dropped, count, shards, renderer.device_name, len(dropped),
-                family_mix(accepted, cfg.mix))
+    return Plan(accepted, rejected + dropped, count, shards, renderer.device_name, dropped_programs=len(dropped),
+                mix=family_mix(accepted, cfg.mix), group=cfg.group or default_group(len(accepted)))
 
 
 def family_mix(programs: list[Program], mix: dict[str, float] | None) -> tuple[tuple[int, ...], tuple[float, ...]] | None:
@@ -337,10 +344,10 @@ def generate(cfg: GenConfig) -> dict:
     cfg.validate()
     ranks = find_ranks(cfg.rank, cfg.world_size)
     out = Path(cfg.out)
-    programs = find_programs(cfg.shaders)
+    programs = find_programs(cfg.shaders, cfg.seed)
     check_output(out, cfg, ranks)
     with open_renderer(cfg, ranks) as renderer:
-        plan = plan_job(renderer, programs, cfg)
+        plan = plan_job(renderer, programs, cfg, ranks)
         mine = ranks.split(plan.shards)
         make_output_folder(out)
         with writer_lock(out, TOOL, mine.start, mine.stop - 1, f"shards {mine.start}..{mine.stop - 1}"):
@@ -353,7 +360,7 @@ def render_shards(renderer: Renderer, out: Path, cfg: GenConfig, plan: Plan, ran
     for line in damaged:
         print(line, file=sys.stderr)
     todo = [s for s in mine if not (out / f"{shard_name(cfg.prefix, s)}.tar").exists()]
-    sampler = Sampler(len(plan.programs), cfg.seed, cfg.time_range, plan.mix)
+    sampler = Sampler(len(plan.programs), cfg.seed, cfg.time_range, mix=plan.mix, group=plan.group)
     filters = cfg.filters()
     drop_samples = filters.active and not cfg.filter_programs   # else the filters dropped programs
     want_stats = cfg.stats or drop_samples

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from synpat.core.errors import UserError
 from .glsl import fragment_only_reason
+from .grammar import parse_source, program_sources
 
 SUFFIXES = (".glsl", ".frag")
 UNKNOWN_FAMILY = "other"
@@ -62,25 +63,35 @@ def _read(path: Path, name: str) -> Program:
     return Program(name=name, path=str(path), source=source)
 
 
-def find_programs(sources: list[str | Path]) -> list[Program]:
-    """Programs from folders (searched recursively for *.glsl, *.frag) and files, sorted by name."""
+def procedural_programs(n: int, seed: int) -> list[Program]:
+    """The first n programs of the grammar's set ``seed`` (gen/grammar.py)."""
+    return [Program(name=name, path=f"procedural:{n}@{seed}/{name}", source=source)
+            for name, source in program_sources(n, seed)]
+
+
+def find_programs(sources: list[str | Path], seed: int = 0) -> list[Program]:
+    """Programs from folders (searched recursively for *.glsl, *.frag), files and procedural sets
+    (``procedural:N`` seeded by ``seed``, or ``procedural:N@SEED``), sorted by name."""
     if not sources:
-        raise UserError("--shaders: give at least one folder or file of GLSL programs")
+        raise UserError("--shaders: give at least one folder or file of GLSL programs, or procedural:N")
     found: dict[str, Program] = {}
     for src in sources:
         root = Path(src)
-        if root.is_dir():
+        procedural = parse_source(str(src), seed)
+        if procedural is not None:
+            programs = procedural_programs(*procedural)
+        elif root.is_dir():
             files = sorted(p for p in root.rglob("*") if p.suffix in SUFFIXES and p.is_file())
             if not files:
                 raise UserError(f"{root}: no *.glsl or *.frag programs in this folder")
-            pairs = [(p, p.relative_to(root).with_suffix("").as_posix()) for p in files]
+            programs = [_read(p, p.relative_to(root).with_suffix("").as_posix()) for p in files]
         elif root.is_file():
-            pairs = [(root, root.stem)]
+            programs = [_read(root, root.stem)]
         else:
             raise UserError(f"{root}: no such shader folder or file")
-        for path, name in pairs:
-            program = _read(path, name)
+        for program in programs:
+            name = program.name
             if name in found and found[name].path != program.path:
-                raise UserError(f"{path}: program name '{name}' is also used by {found[name].path}; rename one")
+                raise UserError(f"{program.path}: program name '{name}' is also used by {found[name].path}; rename one")
             found[name] = program
     return [found[k] for k in sorted(found)]

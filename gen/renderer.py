@@ -16,6 +16,7 @@ import importlib.util
 import os
 import sys
 import time
+from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -37,6 +38,7 @@ PROBE_SAMPLES = 8         # probe images rendered per program, one at a time, wi
 MIN_PROBES = 3            # fewer probe images than this within the limit: too slow
 MAX_NAN = 0.5             # default --max-nan: largest fraction of NaN/Inf channel values in the probes
 CONSTANT_RANGE = 2        # a probe image whose values span no more than this is constant
+CACHE_PROGRAMS = 1024     # compiled programs a renderer keeps (least recently used go first)
 
 
 class CompileError(Exception):
@@ -109,6 +111,11 @@ class _Compiled:
     program: moderngl.ComputeShader | moderngl.Program
     vao: moderngl.VertexArray | None = None
 
+    def release(self) -> None:
+        if self.vao is not None:
+            self.vao.release()
+        self.program.release()
+
 
 def _as_program(samples: Samples, program: int) -> Samples:
     return Samples(samples.index, np.full(len(samples), program, dtype=np.int64), samples.time,
@@ -121,10 +128,12 @@ def _set_uniform(prog, name: str, value) -> None:
 
 
 class Renderer:
-    """Renders programs at ``width`` x ``height`` on one GL context, ``max_batch`` images a call at most."""
+    """Renders programs at ``width`` x ``height`` on one GL context, ``max_batch`` images a call at most,
+    keeping the ``cache_programs`` most recently used programs compiled."""
 
     def __init__(self, width: int, height: int | None = None, backend: str = "auto",
-                 device: int | None = None, max_batch: int = 256, ctx: moderngl.Context | None = None):
+                 device: int | None = None, max_batch: int = 256, ctx: moderngl.Context | None = None,
+                 cache_programs: int = CACHE_PROGRAMS):
         if backend not in BACKENDS:
             raise UserError(f"--backend: expected one of {', '.join(BACKENDS)}, got '{backend}'")
         self.width, self.height = int(width), int(height or width)
@@ -136,7 +145,8 @@ class Renderer:
         image_bytes = self.width * self.height * 4
         ssbo_limit = self.ctx.info["GL_MAX_SHADER_STORAGE_BLOCK_SIZE"]
         self.max_batch = max(1, min(int(max_batch), ssbo_limit // image_bytes, 2048))
-        self._compiled: dict[tuple[str, str], _Compiled | CompileError] = {}
+        self.cache_programs = max(1, int(cache_programs))
+        self._compiled: OrderedDict[tuple[str, str], _Compiled | CompileError] = OrderedDict()   # LRU order
         self._samples = self.ctx.buffer(reserve=self.max_batch * 32)
         self._output = None   # the output SSBO, made on first use
         self._atlas = None    # the fragment stage's framebuffer (no attachments), made on first use
@@ -190,13 +200,20 @@ class Renderer:
         return self.backend
 
     def compile(self, program: Program) -> _Compiled:
-        """The compiled program (cached); raises CompileError with a ``FILE:LINE: message`` line."""
+        """The compiled program (kept in an LRU of ``cache_programs``); raises CompileError with a
+        ``FILE:LINE: message`` line."""
         key = (program.hash, self.backend)
-        if key not in self._compiled:
+        if key in self._compiled:
+            self._compiled.move_to_end(key)
+        else:
             try:
                 self._compiled[key] = self._build_either(program)
             except CompileError as e:
                 self._compiled[key] = e
+            while len(self._compiled) > self.cache_programs:
+                _, old = self._compiled.popitem(last=False)
+                if isinstance(old, _Compiled):
+                    old.release()
         compiled = self._compiled[key]
         if isinstance(compiled, CompileError):
             raise compiled

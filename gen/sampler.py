@@ -1,9 +1,12 @@
 """Counter-based sampler: (seed, global sample index) -> program, iTime, iSeed, iParams.
 
 Stateless: any worker or rank computes any sample from its index alone, so sharding, resuming
-and re-rendering one sample need no shared state. Programs are balanced: each block of
-``num_programs`` consecutive indices holds every program exactly once, in an order shuffled per
-block.
+and re-rendering one sample need no shared state. Programs are balanced and come in runs: run r
+is indices [r * group, (r + 1) * group), all of one program, and each block of ``num_programs``
+consecutive runs holds every program exactly once, in an order shuffled per block. With
+``group`` 1 (the default) every index is its own run. Runs let a renderer switch programs once
+per ``group`` images, which is what keeps thousands of programs as fast as a few (a program
+is compiled once per run at worst, and one dispatch renders the run).
 """
 
 from __future__ import annotations
@@ -15,6 +18,12 @@ import numpy as np
 
 TIME_RANGE = (0.1, 10.0)
 MIX_BLOCK = 1000
+
+# default_group: (largest set, run length) -- sets up to 64 programs are not grouped; a set too
+# large for a renderer's cache of compiled programs compiles a program for every run, so its
+# runs are longer.
+GROUPS = ((64, 1), (1024, 16))   # 1024: the renderer's CACHE_PROGRAMS
+LONG_GROUP = 64
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _STREAMS = {"order": 1, "time": 2, "seed": 3, "params": 4, "mix": 5, "member": 6}
@@ -38,6 +47,12 @@ def hash64(seed: int, stream: str, index: np.ndarray, lane: int = 0) -> np.ndarr
 def _unit(h: np.ndarray) -> np.ndarray:
     """uint64 hashes -> float32 uniform in [0, 1) (24 bits, exact in float32)."""
     return ((h >> np.uint64(40)).astype(np.float64) * 2.0 ** -24).astype(np.float32)
+
+
+def default_group(num_programs: int) -> int:
+    """The run length for a set of ``num_programs``: 1 (every sample its own run, as before runs
+    existed) up to 64 programs, 16 up to 1,024, 64 above."""
+    return next((group for most, group in GROUPS if num_programs <= most), LONG_GROUP)
 
 
 @lru_cache(maxsize=64)
@@ -105,14 +120,15 @@ class Sampler:
     seed: int = 0
     time_range: tuple[float, float] = TIME_RANGE
     mix: tuple[tuple[int, ...], tuple[float, ...]] | None = None   # (family of each program, family weights)
+    group: int = 1       # consecutive indices of one program (a run)
 
     def __call__(self, index: np.ndarray) -> Samples:
         """index: (N,) int64 global sample indices -> their Samples."""
         index = np.asarray(index, dtype=np.int64)
         if self.mix is not None:
-            program = mixed_programs(self.seed, index, *self.mix)
+            program = mixed_programs(self.seed, index // self.group, *self.mix)
         else:
-            block, pos = np.divmod(index, self.num_programs)
+            block, pos = np.divmod(index // self.group, self.num_programs)
             program = np.empty_like(index)
             for b in np.unique(block):
                 here = block == b

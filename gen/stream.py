@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .checks import CheckSettings, accept_programs
+from .check_cache import accept_cached
+from .checks import CheckSettings
 from synpat.core.errors import UserError
 from .programs import Program, find_programs
 from .renderer import MAX_NAN, Renderer
-from .sampler import TIME_RANGE, Sampler, Samples
+from .sampler import TIME_RANGE, Sampler, Samples, default_group
 
 
 @dataclass
@@ -38,6 +39,7 @@ class StreamConfig:
     start_step: int = 0          # resume: the global batch step to start from
     check_seconds: float = 30.0
     max_nan: float = MAX_NAN
+    group: int | None = None     # samples per program run; None: sampler.default_group (as synpat-gen)
 
 
 class PatternStream:
@@ -47,6 +49,8 @@ class PatternStream:
     def __init__(self, cfg: StreamConfig, programs: list[Program] | None = None):
         if cfg.batch_size < 1:
             raise UserError(f"batch size: expected a positive number, got {cfg.batch_size}")
+        if cfg.group is not None and cfg.group < 1:
+            raise UserError(f"group: expected a positive number of samples per program run, got {cfg.group}")
         if not 0 <= cfg.rank < cfg.world_size:
             raise UserError(f"rank {cfg.rank} of world size {cfg.world_size}: expected 0 <= rank < world size")
         self.cfg = cfg
@@ -76,7 +80,7 @@ class PatternStream:
             c = self.cfg
             settings = CheckSettings(c.size[0], c.size[1], c.backend, c.gl_device, c.check_seconds,
                                      max_nan=c.max_nan, time_range=c.time_range)
-            accepted, self.rejected = accept_programs(find_programs(c.shaders), settings)
+            accepted, self.rejected = accept_cached(find_programs(c.shaders, c.seed), settings, c.rank, c.world_size)
             if not accepted:
                 raise UserError(f"{' '.join(map(str, self.cfg.shaders))}: none of the programs renders: "
                                 + "; ".join(r for _, r in self.rejected))
@@ -90,7 +94,8 @@ class PatternStream:
         return np.arange(start, start + b, dtype=np.int64)
 
     def samples(self, step: int) -> Samples:
-        return Sampler(len(self.programs), self.cfg.seed, self.cfg.time_range)(self.indices(step))
+        n = len(self.programs)
+        return Sampler(n, self.cfg.seed, self.cfg.time_range, self.cfg.group or default_group(n))(self.indices(step))
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         return self

@@ -35,6 +35,14 @@ def run_gen(*args, env=None, cwd=None) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
 
 
+@pytest.fixture(autouse=True)
+def check_cache_folder(tmp_path_factory, monkeypatch) -> Path:
+    """A fresh program-check cache per test (SYNPAT_CACHE, inherited by the CLIs a test runs)."""
+    folder = tmp_path_factory.mktemp("synpat-cache")
+    monkeypatch.setenv("SYNPAT_CACHE", str(folder))
+    return folder
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``gpu`` need CUDA and the NVIDIA driver: skipped on machines without them (CI)."""
     from synpat.core.devices import gpu_present
