@@ -76,7 +76,7 @@ def validate(cfg: FinetuneConfig) -> FinetuneConfig:
     check_ranges(cfg, _POSITIVE, _NON_NEGATIVE)
     for name in ("blr", "min_lr", "weight_decay", "warmup_epochs", "mixup", "layer_decay", "val_fraction"):
         if not math.isfinite(getattr(cfg, name)):
-            raise bad(name, "must be a finite number")
+            raise bad(name, "not a finite number")
     if cfg.min_lr > cfg.lr:
         raise bad("min_lr", f"must not exceed the peak lr blr * batch_size / 256 = {cfg.lr:g}")
     if not 0 <= cfg.layer_decay <= 1:

@@ -351,6 +351,7 @@ def generate(cfg: GenConfig) -> dict:
         mine = ranks.split(plan.shards)
         make_output_folder(out)
         with writer_lock(out, TOOL, mine.start, mine.stop - 1, f"shards {mine.start}..{mine.stop - 1}"):
+            check_output(out, cfg, ranks)   # again, holding the lock: a run that finished meanwhile left its shards
             return render_shards(renderer, out, cfg, plan, ranks, mine)
 
 

@@ -95,7 +95,7 @@ class PatternStream:
 
     def samples(self, step: int) -> Samples:
         n = len(self.programs)
-        return Sampler(n, self.cfg.seed, self.cfg.time_range, self.cfg.group or default_group(n))(self.indices(step))
+        return Sampler(n, self.cfg.seed, self.cfg.time_range, group=self.cfg.group or default_group(n))(self.indices(step))
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         return self

@@ -158,7 +158,7 @@ def test_chosen_test_folds_only(esc, audio_init, tmp_path):
 @pytest.mark.parametrize("extra, message", [
     (["--test-folds", "7"], "--test-folds 7: fold 7 does not exist, the folds are 1..5"),
     (["--folds", "4"], "defines 5 folds"),
-    (["--blr", "inf"], "bad config value blr=inf: must be a finite number"),
+    (["--blr", "inf"], "bad config value blr=inf: not a finite number"),
     (["--min-lr", "0.5"], "bad config value min_lr=0.5: must not exceed the peak lr"),
 ])
 def test_bad_choices_are_refused_before_any_work(extra, message, esc, tmp_path, capsys):
