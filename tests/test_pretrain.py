@@ -115,12 +115,14 @@ def test_exported_encoder_loads_into_timm(trained):
         torch.testing.assert_close(vit.forward_features(x), mae.features(x), rtol=0, atol=1e-5)
 
 
-@pytest.mark.parametrize("source", ["shards", "stream"])
+@pytest.mark.parametrize("source", ["shards", "stream", "stream-dali"])
 def test_resume_gives_the_same_next_steps(source, shards, tmp_path):
     """Run 6 steps (checkpoints at 3 and 6); go back to step 3 as if killed there; resume: steps 4-6 repeat exactly."""
     out = tmp_path / "run"
     data = ("--data", shards) if source == "shards" else (
         "--stream", ",".join(str(bundled_shaders_dir() / f"{n}.glsl") for n in ("fbm", "waves")))
+    if source == "stream-dali":
+        data += ("--loader", "dali")
     args = (*data, "--out", out, "--batch-size", "16", "--steps", "6", "--log-every", "1",
             "--save-every", "3", "--recon-every", "100")
     pretrain(*args)

@@ -28,6 +28,23 @@ def dali_augment(images, size: int, scale: tuple[float, float] = SCALE):
                                     mean=[255 * m for m in MEAN], std=[255 * s for s in STD])
 
 
+def dali_augment_boxes(images, boxes, size: int):
+    """images: DALI HWC uint8 batch; boxes: DALI CPU batch of (4,) float crops from crop_boxes (centre x,
+    centre y, signed width, height) -> (B, 3, size, size) float, normalised. The crops are given, not drawn
+    by DALI, so a batch's augmentation is a function of its step (exact resume)."""
+    import nvidia.dali.fn as fn
+    import nvidia.dali.math as dmath
+    import nvidia.dali.types as types
+    cx, cy, sw, h = (boxes[i] for i in range(4))
+    w = dmath.abs(sw)
+    # DALI's ROI follows the layout's spatial order: (y, x) for HWC.
+    start = fn.stack(cy - h / 2, cx - w / 2)
+    end = fn.stack(cy + h / 2, cx + w / 2)
+    images = fn.resize(images, size=(size, size), roi_start=start, roi_end=end, roi_relative=True)
+    return fn.crop_mirror_normalize(images, mirror=fn.cast(sw < 0, dtype=types.INT32), dtype=types.FLOAT,
+                                    output_layout="CHW", mean=[255 * m for m in MEAN], std=[255 * s for s in STD])
+
+
 def crop_boxes(n: int, scale: tuple[float, float], generator: torch.Generator) -> torch.Tensor:
     """(n, 4) float: random crops (centre x, centre y, width, height) as fractions of the image."""
     u = torch.rand(n, 5, generator=generator)

@@ -25,7 +25,7 @@ from synpat.core.devices import cpu_render_note, gl_device_index, torch_device, 
 from synpat.core.errors import UserError
 from synpat.gen.stream import PatternStream, StreamConfig
 from synpat.train.gl_cuda import CudaRenderer, interop_available
-from synpat.train.image_aug import SCALE, dali_augment, torch_augment
+from synpat.train.image_aug import SCALE, crop_boxes, dali_augment, dali_augment_boxes, torch_augment
 from synpat.train.shard_list import (check_tar, count_tar_samples, expand_urls, first_bad_sample, index_path,
                                     index_samples, is_remote, shard_read_error)
 
@@ -192,13 +192,16 @@ class DaliShardLoader:
 
 
 class DaliStreamLoader:
-    """PatternStream -> DALI external_source -> the same augmentation, forever."""
+    """PatternStream -> DALI external_source -> the same augmentation, forever. Each batch's crops and
+    flips come from a generator seeded by (seed, rank, step), as on the torch path, and are fed to
+    DALI beside the images: a resumed stream repeats an uninterrupted one exactly."""
 
     def __init__(self, cfg: LoaderConfig, stream: PatternStream):
         from nvidia.dali import fn, pipeline_def, types
         from nvidia.dali.plugin.pytorch import DALIGenericIterator
 
         self.batches = stream_batches(cfg, stream)
+        self.cfg, self.step = cfg, stream.step
         device_id = _dali_device_id(cfg)
         on_gpu = device_id is not None
 
@@ -210,7 +213,8 @@ class DaliStreamLoader:
                                                 device="gpu" if on_gpu else "cpu",
                                                 layout=["HWC", ""], dtype=[types.UINT8, types.INT64],
                                                 cuda_stream=torch.cuda.current_stream(cfg.torch_device) if on_gpu else None)
-            return dali_augment(images, cfg.image_size, cfg.scale), labels
+            boxes = fn.external_source(source=self._boxes, batch=True, device="cpu", dtype=types.FLOAT)
+            return dali_augment_boxes(images, boxes, cfg.image_size), labels
 
         self.pipe = pipeline()
         self.pipe.build()
@@ -221,6 +225,12 @@ class DaliStreamLoader:
         if not images.is_cuda:   # DALI takes host batches as numpy (torch CPU tensors make it probe CUDA)
             return images.numpy(), labels.numpy()
         return images, labels   # DALI copies them on torch's current stream, which waits for the render
+
+    def _boxes(self):
+        """(B, 4) float32 crops of the next step's batch (the torch path's draw for that step)."""
+        gen = torch.Generator().manual_seed(hash((self.cfg.seed, self.cfg.rank, 0, self.step)) & 0x7FFFFFFFFFFFFFFF)
+        self.step += 1
+        return crop_boxes(self.cfg.batch_size, self.cfg.scale, gen).numpy()
 
     def set_epoch(self, epoch: int) -> None:
         """A stream has no epochs."""
