@@ -246,6 +246,26 @@ class Round:
         return ((t - self.mean) / self.std)[:, None]
 
 
+class EpochPick:
+    """Keeps the weights of the epoch that scores best on the round's validation clips (the last epoch's
+    when there are none): `best` = (validation score or nan, 1-based epoch, state dict)."""
+
+    def __init__(self, data: Round, multilabel: bool, device: torch.device):
+        self.data, self.multilabel, self.device = data, multilabel, device
+        self.best: tuple[float, int, dict | None] = (-math.inf, 0, None)
+
+    def epoch_end(self, model: torch.nn.Module, val_x: torch.Tensor, epoch: int, batch: int) -> str:
+        """Score `model` on val_x (the validation inputs it takes); keep it if best. -> a note for the progress line."""
+        metric = main_metric(self.multilabel)
+        val = math.nan
+        if self.data.split.val:
+            val = scores_of(probabilities(predict(model, val_x, batch, self.device), self.multilabel),
+                            self.data.val_y, self.multilabel)[metric]
+        if not self.data.split.val or val > self.best[0]:
+            self.best = (val, epoch + 1, {k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+        return f" val {metric} {val:.3f}" if self.data.split.val else ""
+
+
 def train_round(cfg: FinetuneConfig, data: Round, arch: ViTArch, init_state: dict | None, multilabel: bool,
                 device: torch.device, progress: Progress, seed: int) -> FoldResult:
     """Fine-tune on the round's training clips; keep the weights of the epoch that scores best on its
@@ -264,7 +284,7 @@ def train_round(cfg: FinetuneConfig, data: Round, arch: ViTArch, init_state: dic
     n = len(data.train_x)
     steps = math.ceil(n / cfg.batch_size)
     generator = torch.Generator().manual_seed(seed)
-    best = (-math.inf, 0, None)   # (validation score, epoch, state)
+    pick = EpochPick(data, multilabel, device)
     for epoch in range(cfg.epochs):
         model.train()
         start, total_loss = time.perf_counter(), 0.0
@@ -288,18 +308,10 @@ def train_round(cfg: FinetuneConfig, data: Round, arch: ViTArch, init_state: dic
             loss.backward()
             optimizer.step()
             total_loss += float(loss.detach()) * len(idx)
-        seconds = time.perf_counter() - start
-        note = f"{data.split.name} epoch {epoch + 1}/{cfg.epochs} loss {total_loss / n:.4f}"
-        if data.split.val:
-            val = scores_of(probabilities(predict(model, data.val_x, cfg.batch_size, device), multilabel),
-                            data.val_y, multilabel)[main_metric(multilabel)]
-            note += f" val {main_metric(multilabel)} {val:.3f}"
-        else:
-            val = math.nan
-        if not data.split.val or val > best[0]:
-            best = (val, epoch + 1, {k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
-        progress.update(1, f"{note} {n / seconds:.0f} clips/s")
-    val_score, kept_epoch, state = best
+        note = pick.epoch_end(model, data.val_x, epoch, cfg.batch_size)
+        progress.update(1, f"{data.split.name} epoch {epoch + 1}/{cfg.epochs} loss {total_loss / n:.4f}{note} "
+                           f"{n / (time.perf_counter() - start):.0f} clips/s")
+    val_score, kept_epoch, state = pick.best
     model.load_state_dict(state)
     scores = probabilities(predict(model, data.test_x, cfg.batch_size, device), multilabel)
     return FoldResult(data.split, scores_of(scores, data.test_y, multilabel), val_score, kept_epoch, scores, state,
@@ -335,7 +347,7 @@ def probe_round(cfg: FinetuneConfig, data: Round, arch: ViTArch, init_state: dic
     optimizer = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=0.0)
     n, steps = len(train_f), math.ceil(len(train_f) / cfg.batch_size)
     generator = torch.Generator().manual_seed(seed)
-    best = (-math.inf, 0, None)
+    pick = EpochPick(data, multilabel, device)
     for epoch in range(cfg.epochs):
         head.train()
         start, total_loss = time.perf_counter(), 0.0
@@ -350,17 +362,10 @@ def probe_round(cfg: FinetuneConfig, data: Round, arch: ViTArch, init_state: dic
             loss.backward()
             optimizer.step()
             total_loss += float(loss.detach()) * len(idx)
-        note = f"{data.split.name} probe epoch {epoch + 1}/{cfg.epochs} loss {total_loss / n:.4f}"
-        if data.split.val:
-            val = scores_of(probabilities(predict(head, val_f, len(val_f), device), multilabel),
-                            data.val_y, multilabel)[main_metric(multilabel)]
-            note += f" val {main_metric(multilabel)} {val:.3f}"
-        else:
-            val = math.nan
-        if not data.split.val or val > best[0]:
-            best = (val, epoch + 1, {k: v.detach().cpu().clone() for k, v in head.state_dict().items()})
-        progress.update(1, f"{note} {n / max(time.perf_counter() - start, 1e-9):.0f} clips/s")
-    val_score, kept_epoch, head_state = best
+        note = pick.epoch_end(head, val_f, epoch, max(len(val_f), 1))
+        progress.update(1, f"{data.split.name} probe epoch {epoch + 1}/{cfg.epochs} loss {total_loss / n:.4f}{note} "
+                           f"{n / max(time.perf_counter() - start, 1e-9):.0f} clips/s")
+    val_score, kept_epoch, head_state = pick.best
     head.load_state_dict(head_state)
     scores = probabilities(predict(head, test_f, max(len(test_f), 1), device), multilabel)
     state = {**{k: v.detach().cpu() for k, v in encoder.state_dict().items()},

@@ -10,14 +10,13 @@ import argparse
 import io
 import json
 import sys
-import tarfile
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
 from synpat.core.errors import UserError
 from synpat.core.files import write_atomic
-from .shards import FORMATS, folder_shards
+from .shards import folder_shards, shard_samples
 
 LABEL_WIDTH = 150
 
@@ -53,28 +52,12 @@ def collect(paths: list[Path], per_program: int) -> dict[int, tuple[str, list[Im
         return classes is not None and len(rows) == classes and all(len(r) >= per_program for _, r in rows.values())
 
     for path in paths:
-        try:
-            with tarfile.open(path) as tar:
-                current, files = None, {}
-                for member in tar:   # a sample's files are consecutive: key.jpg, key.cls, key.json
-                    if not member.isfile():
-                        continue
-                    key, _, ext = member.name.partition(".")
-                    if key != current:
-                        current, files = key, {}
-                    files[ext] = tar.extractfile(member).read()
-                    image = next((files[f] for f in FORMATS if f in files), None)
-                    if image is None or "json" not in files:
-                        continue
-                    meta = json.loads(files.pop("json"))
-                    row = rows.setdefault(int(meta["class"]), (meta["program"], []))[1]
-                    if len(row) < per_program:
-                        row.append(Image.open(io.BytesIO(image)).convert("RGB"))
-                    if full():
-                        return rows
-        except (tarfile.TarError, KeyError, ValueError, OSError) as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise UserError(f"{path}: not a readable synpat shard ({first})") from None
+        for image, meta in shard_samples(path):
+            row = rows.setdefault(int(meta["class"]), (meta["program"], []))[1]
+            if len(row) < per_program:
+                row.append(Image.open(io.BytesIO(image)).convert("RGB"))
+            if full():
+                return rows
     return rows
 
 

@@ -14,6 +14,7 @@ import io
 import json
 import tarfile
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from PIL import Image
@@ -173,3 +174,25 @@ def shard_files(out_dir: Path, name: str) -> list[Path]:
     """Every file a shard may leave: the tar, its index and their temporary names."""
     paths = [out_dir / f"{name}.tar", out_dir / f"{name}.idx"]
     return paths + [temporary_name(p) for p in paths]
+
+
+def shard_samples(path: Path) -> Iterator[tuple[bytes, dict]]:
+    """(encoded image, its json) for each sample of a synpat shard, in order; a shard that cannot be
+    read is a UserError naming it. A sample's files are consecutive: key.jpg, key.cls, key.json."""
+    try:
+        with tarfile.open(path) as tar:
+            current, files = None, {}
+            for member in tar:
+                if not member.isfile():
+                    continue
+                key, _, ext = member.name.partition(".")
+                if key != current:
+                    current, files = key, {}
+                files[ext] = tar.extractfile(member).read()
+                image = next((files[f] for f in FORMATS if f in files), None)
+                if image is None or "json" not in files:
+                    continue
+                yield image, json.loads(files.pop("json"))
+    except (tarfile.TarError, KeyError, ValueError, OSError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"{path}: not a readable synpat shard ({first})") from None

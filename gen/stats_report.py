@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 import sys
-import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +29,7 @@ from synpat.core.progress import Progress
 from .contact import contact_sheet, shard_paths
 from .programs import UNKNOWN_FAMILY, find_programs
 from .sampler import Sampler
-from .shards import FORMATS
+from .shards import shard_samples
 from .stats import image_stats
 from . import plots
 
@@ -97,34 +95,18 @@ def measure_shards(sources: list[str]) -> Measured:
     paths = shard_paths(sources)
     progress = Progress(len(paths), "synpat-stats", unit="shards")
     for path in paths:
-        try:
-            with tarfile.open(path) as tar:
-                current, files = None, {}
-                for member in tar:
-                    if not member.isfile():
-                        continue
-                    key, _, ext = member.name.partition(".")
-                    if key != current:
-                        current, files = key, {}
-                    files[ext] = tar.extractfile(member).read()
-                    image = next((files[f] for f in FORMATS if f in files), None)
-                    if image is None or "json" not in files:
-                        continue
-                    meta = json.loads(files.pop("json"))
-                    program, family = meta["program"], meta.get("family", UNKNOWN_FAMILY)
-                    needs = "stats" not in meta or len(out.thumbs.get(program, ())) < THUMBS
-                    pixels = np.asarray(Image.open(io.BytesIO(image)).convert("RGB")) if needs else None
-                    if "stats" in meta:
-                        out.add(program, family, {k: np.array([meta["stats"][k]]) for k in TABLE_STATS})
-                    else:
-                        pending.setdefault((program, family), []).append(pixels)
-                        if len(pending[(program, family)]) >= BATCH:
-                            flush((program, family))
-                    if pixels is not None:
-                        out.thumb(program, [pixels])
-        except (tarfile.TarError, KeyError, ValueError, OSError) as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise UserError(f"{path}: not a readable synpat shard ({first})") from None
+        for image, meta in shard_samples(path):
+            program, family = meta["program"], meta.get("family", UNKNOWN_FAMILY)
+            needs = "stats" not in meta or len(out.thumbs.get(program, ())) < THUMBS
+            pixels = np.asarray(Image.open(io.BytesIO(image)).convert("RGB")) if needs else None
+            if "stats" in meta:
+                out.add(program, family, {k: np.array([meta["stats"][k]]) for k in TABLE_STATS})
+            else:
+                pending.setdefault((program, family), []).append(pixels)
+                if len(pending[(program, family)]) >= BATCH:
+                    flush((program, family))
+            if pixels is not None:
+                out.thumb(program, [pixels])
         progress.update(1)
     for key in list(pending):
         flush(key)
