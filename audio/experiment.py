@@ -36,6 +36,7 @@ from synpat.audio.score_plot import write_scores_png
 from synpat.audio.transfer import transfer_file
 from synpat.core.errors import UserError
 from synpat.core.files import write_atomic, write_json_atomic
+from synpat.core.processes import die_with_parent
 from synpat.core.progress import format_seconds
 from synpat.core.settings import check_ranges, option, parse_settings, read_config_file, run_cli, settings_parser
 from synpat.gen import contact
@@ -150,8 +151,9 @@ def pretrain_argv(cfg: ExperimentConfig, shards: Path, out: Path, steps: int, ep
 
 
 def run_child(argv: list[str], what: str) -> None:
-    """Run a stage in its own process (DeepSpeed's process group lives there); its output streams through."""
-    result = subprocess.run(argv, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    """Run a stage in its own process (the process group of training lives there); its output streams
+    through, and it dies with this process (a killed experiment leaves no pre-training running on)."""
+    result = subprocess.run(argv, env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=die_with_parent)
     if result.returncode != 0:
         raise UserError(f"{what} failed (exit status {result.returncode}; its message is above)")
 

@@ -29,6 +29,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from synpat.core.errors import UserError
+from synpat.core.processes import die_with_parent
 from .programs import Program
 from .renderer import MAX_NAN
 from .sampler import TIME_RANGE
@@ -77,21 +78,13 @@ def _child() -> None:
         say({"reason": renderer.check(p, settings.time_limit, settings.max_nan, settings.time_range)})
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: the kernel kills it when the parent dies (Linux; elsewhere a no-op)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
 class _Child:
     """A checker process and a thread that moves its output lines into a queue (a line is read
     whole or not at all: no select() on a buffered pipe)."""
 
     def __init__(self, settings: CheckSettings, programs: list[Program]):
         self.proc = subprocess.Popen([sys.executable, "-m", "synpat.gen.checks"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, preexec_fn=_die_with_parent)
+                                     stdout=subprocess.PIPE, text=True, preexec_fn=die_with_parent)
         job = {"settings": asdict(settings),
                "programs": [{"name": p.name, "path": p.path, "source": p.source} for p in programs]}
         self.proc.stdin.write(json.dumps(job))
