@@ -282,15 +282,13 @@ def train_round(cfg: FinetuneConfig, data: Round, arch: ViTArch, init_state: dic
     if not multilabel and cfg.mixup == 0:
         train_y = train_y * (1 - cfg.label_smoothing) + cfg.label_smoothing / train_y.shape[1]
     n = len(data.train_x)
-    steps = math.ceil(n / cfg.batch_size)
+    steps = math.ceil(n / cfg.batch_size)   # batches per epoch, the last one partial
     generator = torch.Generator().manual_seed(seed)
     pick = EpochPick(data, multilabel, device)
     for epoch in range(cfg.epochs):
         model.train()
         start, total_loss = time.perf_counter(), 0.0
-        order = torch.randperm(n, generator=generator)
-        for step in range(steps):
-            idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+        for step, idx in enumerate(torch.randperm(n, generator=generator).split(cfg.batch_size)):
             x, t = data.train_x[idx], train_y[idx]
             if cfg.time_roll:
                 x = time_roll(x, rng)
@@ -351,9 +349,7 @@ def probe_round(cfg: FinetuneConfig, data: Round, arch: ViTArch, init_state: dic
     for epoch in range(cfg.epochs):
         head.train()
         start, total_loss = time.perf_counter(), 0.0
-        order = torch.randperm(n, generator=generator)
-        for step in range(steps):
-            idx = order[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+        for step, idx in enumerate(torch.randperm(n, generator=generator).split(cfg.batch_size)):
             if len(idx) < 2:   # BatchNorm needs two samples
                 continue
             set_lr(optimizer, lr_at(epoch + step / steps, cfg.lr, cfg.warmup_epochs, cfg.epochs, cfg.min_lr))

@@ -6,15 +6,16 @@
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import sys
 from pathlib import Path
+from typing import Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
 from synpat.core.errors import UserError
+from synpat.core.settings import Parser, run_cli
 from synpat.core.files import write_atomic
 from .shards import folder_shards, shard_samples
 
@@ -76,31 +77,30 @@ def contact_sheet(rows: dict[int, tuple[str, list[Image.Image]]], tile: int) -> 
     return sheet
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if "--live" in argv:   # the live viewer (synpat.gen.live_view)
-        from .live_view import main as live_main
-        return live_main([a for a in argv if a != "--live"])
-    p = argparse.ArgumentParser(prog="synpat-view", description=__doc__.split("\n\n")[0])
+def _main(argv: Sequence[str] | None) -> None:
+    p = Parser(prog="synpat-view", description=__doc__.split("\n\n")[0])
     p.add_argument("shards", nargs="+", help="shard folders or .tar files")
     p.add_argument("--out", default="contact.png", help="PNG to write")
     p.add_argument("--per-program", type=int, default=8, help="images per program row")
     p.add_argument("--tile", type=int, default=96, help="tile size in pixels")
     args = p.parse_args(argv)
-    try:
-        if args.per_program < 1 or args.tile < 8:
-            raise UserError(f"--per-program and --tile: expected >= 1 and >= 8, got {args.per_program} and {args.tile}")
-        rows = collect(shard_paths(args.shards), args.per_program)
-        if not rows:
-            raise UserError(f"{' '.join(args.shards)}: no images found")
-        buf = io.BytesIO()
-        contact_sheet(rows, args.tile).save(buf, "PNG")
-        write_atomic(Path(args.out), buf.getvalue())
-    except UserError as e:
-        print(f"synpat-view: error: {e}", file=sys.stderr)
-        return 2
+    if args.per_program < 1 or args.tile < 8:
+        raise UserError(f"--per-program and --tile: expected >= 1 and >= 8, got {args.per_program} and {args.tile}")
+    rows = collect(shard_paths(args.shards), args.per_program)
+    if not rows:
+        raise UserError(f"{' '.join(args.shards)}: no images found")
+    buf = io.BytesIO()
+    contact_sheet(rows, args.tile).save(buf, "PNG")
+    write_atomic(Path(args.out), buf.getvalue())
     print(f"synpat-view: {len(rows)} programs x {args.per_program} images -> {args.out}", file=sys.stderr)
-    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--live" in argv:   # the live viewer (synpat.gen.live_view)
+        from .live_view import main as live_main
+        return live_main([a for a in argv if a != "--live"])
+    return run_cli("synpat-view", _main, argv)
 
 
 if __name__ == "__main__":

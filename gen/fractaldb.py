@@ -19,13 +19,14 @@ the 6N parameters is weighted by 0.8 .. 1.2, and the image may be flipped; colou
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
 from synpat.core.errors import UserError
+from synpat.core.settings import Parser, run_cli
 from synpat.core.files import write_atomic
 
 MAX_MAPS = 8
@@ -205,20 +206,19 @@ def write_programs(out: Path, count: int, seed: int = 0, min_fill: float = MIN_F
     return paths
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m synpat.gen.fractaldb", description=__doc__.split("\n\n")[0])
+def _main(argv: Sequence[str] | None) -> None:
+    p = Parser(prog="python -m synpat.gen.fractaldb", description=__doc__.split("\n\n")[0])
     p.add_argument("--categories", type=int, default=1000, help="number of IFS codes (programs)")
     p.add_argument("--out", required=True, help="folder for the .glsl programs")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--min-fill", type=float, default=MIN_FILL, help="filling-rate threshold")
     args = p.parse_args(argv)
-    try:
-        paths = write_programs(Path(args.out), args.categories, args.seed, args.min_fill)
-    except UserError as e:
-        print(f"fractaldb: error: {e}", file=sys.stderr)
-        return 2
+    paths = write_programs(Path(args.out), args.categories, args.seed, args.min_fill)
     print(f"fractaldb: {len(paths)} category programs -> {args.out}", file=sys.stderr)
-    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli("fractaldb", _main, argv)
 
 
 if __name__ == "__main__":

@@ -11,17 +11,18 @@ reseed count. The programs render in the window's own OpenGL 4.3 context.
 
 from __future__ import annotations
 
-import argparse
 import io
 import os
 import sys
 import time
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from synpat.core.errors import UserError
+from synpat.core.settings import Parser, run_cli
 from synpat.core.files import write_atomic
 from .programs import bundled_shaders_dir, find_programs
 from .sampler import Sampler, Samples
@@ -182,8 +183,8 @@ def run(shaders: list[str], size: int, seed: int, save_dir: Path, frames: int | 
         glfw.terminate()
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="synpat-view --live", description=__doc__.split("\n\n")[0])
+def _main(argv: Sequence[str] | None) -> None:
+    p = Parser(prog="synpat-view --live", description=__doc__.split("\n\n")[0])
     p.add_argument("--shaders", nargs="+", default=None, metavar="PATH", help="program folders or files (default: bundled)")
     p.add_argument("--size", type=int, default=512, help="window and render size in pixels")
     p.add_argument("--seed", type=int, default=0, help="sampler seed of iSeed and iParams")
@@ -193,23 +194,22 @@ def main(argv: list[str] | None = None) -> int:
                    f"({', '.join(sorted(set(KEYS.values()) - {'quit'}))})")
     p.add_argument("--screenshot", default=None, help="with --frames: save the last frame's window as this PNG")
     args = p.parse_args(argv)
-    try:
-        keys = [k for k in args.keys.split(",") if k]
-        bad = [k for k in keys if k not in set(KEYS.values()) - {"quit"}]
-        if bad or not 16 <= args.size <= 4096 or (args.frames is not None and args.frames < 1):
-            raise UserError(f"--keys, --size, --frames: expected known actions, 16..4096, >= 1; "
-                            f"got {bad or args.keys!r}, {args.size}, {args.frames}")
-        if args.screenshot and args.frames is None:
-            raise UserError("--screenshot: give --frames too (the screenshot is of the last frame)")
-        shaders = args.shaders or [str(bundled_shaders_dir())]
-        shown = run(shaders, args.size, args.seed, Path(args.save_dir), args.frames, keys,
-                    Path(args.screenshot) if args.screenshot else None)
-    except UserError as e:
-        print(f"synpat-view: error: {e}", file=sys.stderr)
-        return 2
+    keys = [k for k in args.keys.split(",") if k]
+    bad = [k for k in keys if k not in set(KEYS.values()) - {"quit"}]
+    if bad or not 16 <= args.size <= 4096 or (args.frames is not None and args.frames < 1):
+        raise UserError(f"--keys, --size, --frames: expected known actions, 16..4096, >= 1; "
+                        f"got {bad or args.keys!r}, {args.size}, {args.frames}")
+    if args.screenshot and args.frames is None:
+        raise UserError("--screenshot: give --frames too (the screenshot is of the last frame)")
+    shaders = args.shaders or [str(bundled_shaders_dir())]
+    shown = run(shaders, args.size, args.seed, Path(args.save_dir), args.frames, keys,
+                Path(args.screenshot) if args.screenshot else None)
     print(f"synpat-view: showed {shown} frames" + (f", screenshot {args.screenshot}" if args.screenshot else ""),
           file=sys.stderr)
-    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli("synpat-view", _main, argv)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Sequence
 
 from synpat.core.errors import UserError
+from synpat.core.settings import Parser, run_cli
 from synpat.core.files import write_atomic
 from synpat.core.progress import Progress
 from .grammar import MAX_PROGRAMS
@@ -34,20 +36,19 @@ def write_programs(n: int, seed: int, out: Path) -> int:
     return n
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="synpat-programs", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+def _main(argv: Sequence[str] | None) -> None:
+    p = Parser(prog="synpat-programs", description=__doc__.split("\n\n")[0],
+               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--n", type=int, required=True, help="number of programs")
     p.add_argument("--seed", type=int, default=0, help="the set's seed (procedural:N@SEED)")
     p.add_argument("--out", required=True, help="folder for the .glsl files")
     args = p.parse_args(argv)
-    try:
-        write_programs(args.n, args.seed, Path(args.out))
-    except UserError as e:
-        print(f"synpat-programs: error: {e}", file=sys.stderr)
-        return 2
+    write_programs(args.n, args.seed, Path(args.out))
     print(f"synpat-programs: wrote {args.n} programs (seed {args.seed}) -> {args.out}", file=sys.stderr)
-    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli("synpat-programs", _main, argv)
 
 
 if __name__ == "__main__":

@@ -19,11 +19,13 @@ import io
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 from PIL import Image
 
 from synpat.core.errors import UserError
+from synpat.core.settings import Parser, run_cli
 from synpat.core.files import write_atomic, write_json_atomic
 from synpat.core.progress import Progress
 from .contact import contact_sheet, shard_paths
@@ -189,9 +191,9 @@ def _is_shards(source: str) -> bool:
     return (p.is_file() and p.suffix == ".tar") or (p.is_dir() and any(p.glob("*.tar")))
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="synpat-stats", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+def _main(argv: Sequence[str] | None) -> None:
+    p = Parser(prog="synpat-stats", description=__doc__.split("\n\n")[0],
+               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("sources", nargs="+", help="shard folders or .tar files; or program folders or .glsl files")
     p.add_argument("--out", default="stats_report", help="report folder")
     p.add_argument("--per-program", type=int, default=16, help="samples rendered per program (programs only)")
@@ -200,25 +202,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backend", default="auto", help="renderer backend (programs only)")
     p.add_argument("--tile", type=int, default=96, help="contact sheet tile size")
     args = p.parse_args(argv)
-    try:
-        if args.per_program < 1 or not 8 <= args.size <= 4096 or args.tile < 8:
-            raise UserError(f"--per-program, --size, --tile: expected >= 1, 8..4096, >= 8; "
-                            f"got {args.per_program}, {args.size}, {args.tile}")
-        missing = [s for s in args.sources if not Path(s).exists()]
-        if missing:
-            raise UserError(f"{missing[0]}: no such shard or program folder or file")
-        kinds = {_is_shards(s) for s in args.sources}
-        if len(kinds) > 1:
-            raise UserError("give either shards or programs, not both")
-        m = measure_shards(args.sources) if kinds == {True} else measure_programs(
-            args.sources, args.per_program, args.size, args.seed, args.backend)
-        written = write_report(m, Path(args.out), args.tile)
-    except UserError as e:
-        print(f"synpat-stats: error: {e}", file=sys.stderr)
-        return 2
+    if args.per_program < 1 or not 8 <= args.size <= 4096 or args.tile < 8:
+        raise UserError(f"--per-program, --size, --tile: expected >= 1, 8..4096, >= 8; "
+                        f"got {args.per_program}, {args.size}, {args.tile}")
+    missing = [s for s in args.sources if not Path(s).exists()]
+    if missing:
+        raise UserError(f"{missing[0]}: no such shard or program folder or file")
+    kinds = {_is_shards(s) for s in args.sources}
+    if len(kinds) > 1:
+        raise UserError("give either shards or programs, not both")
+    m = measure_shards(args.sources) if kinds == {True} else measure_programs(
+        args.sources, args.per_program, args.size, args.seed, args.backend)
+    written = write_report(m, Path(args.out), args.tile)
     print(f"synpat-stats: {len(m.program)} images of {len(set(m.program))} programs in {len(set(m.family))} "
           f"families -> {len(written)} files in {args.out}", file=sys.stderr)
-    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli("synpat-stats", _main, argv)
 
 
 if __name__ == "__main__":
