@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Sequence
 
 from synpat.audio.baseline import logmel_logreg
-from synpat.audio.clip_sets import load_task
-from synpat.audio.finetune import median_clip_frames, run as run_finetune
+from synpat.audio.clip_sets import AudioTask, load_task
+from synpat.audio.finetune import frames_for, run as run_finetune, typical_clip
 from synpat.audio.finetune_config import FinetuneConfig
 from synpat.audio.score_plot import write_scores_png
 from synpat.audio.transfer import transfer_file
@@ -187,13 +187,9 @@ def pretrain(cfg: ExperimentConfig, out: Path, stages: Stages) -> dict:
     return json.loads(meta.read_text())
 
 
-def input_shape(cfg: ExperimentConfig, patch: int) -> tuple[int, int]:
-    """(mel bins, frames) of the task's spectrograms: frames from the median clip unless set."""
-    if cfg.frames:
-        return cfg.mel_bins, cfg.frames
-    task = load_task(cfg.data)
-    median = median_clip_frames([c.path for c in task.clips]) or 500
-    return cfg.mel_bins, max(patch, round(median / patch) * patch)
+def input_shape(cfg: ExperimentConfig, task: AudioTask, patch: int) -> tuple[int, int]:
+    """(mel bins, frames) of the task's spectrograms: frames from the median clip unless set (as synpat-finetune)."""
+    return cfg.mel_bins, cfg.frames or frames_for(typical_clip(task), patch)
 
 
 def finetune_config(cfg: ExperimentConfig, init: str, out: Path, shape: tuple[int, int], probe: bool) -> FinetuneConfig:
@@ -300,7 +296,7 @@ def report(cfg: ExperimentConfig, out: Path, parts: dict, seconds: float) -> dic
 def experiment(cfg: ExperimentConfig) -> dict:
     began = time.perf_counter()
     out = Path(cfg.out)
-    load_task(cfg.data)   # a wrong task is refused before any rendering
+    task = load_task(cfg.data)   # a wrong task is refused before any rendering
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -317,7 +313,7 @@ def experiment(cfg: ExperimentConfig) -> dict:
     parts = {"render": render(cfg, out, stages)}
     parts["pretrain"] = pretrain(cfg, out, stages)
     encoder = MODELS[cfg.model].encoder
-    shape = input_shape(cfg, encoder.patch_size)
+    shape = input_shape(cfg, task, encoder.patch_size)
     transferred = out / "transferred.safetensors"
     if transferred.is_file():
         stages.skip("transfer", f"{transferred} exists")

@@ -93,6 +93,16 @@ def median_clip_frames(paths: Sequence[Path]) -> int | None:
     return int(statistics.median(frames)) if frames else None
 
 
+def typical_clip(task: AudioTask) -> int | None:
+    """Median clip length of the task in fbank frames, from the headers of at most ~1000 clips spread over it."""
+    return median_clip_frames([c.path for c in task.clips[::max(1, len(task.clips) // 1000)]])
+
+
+def frames_for(median: int | None, patch: int) -> int:
+    """Input frames for clips of `median` frames: rounded to the patch size (500 when unknown)."""
+    return max(patch, round((median or 500) / patch) * patch)
+
+
 def resolve_recipe(cfg: FinetuneConfig, arch: ViTArch, init_meta: dict | None, task: AudioTask) -> FinetuneConfig:
     """Fill in what the data decides (0/-1 in the config): input shape, SpecAugment widths, layer decay,
     the model's name. Warns (stderr) where a setting hides most of the input."""
@@ -106,12 +116,10 @@ def resolve_recipe(cfg: FinetuneConfig, arch: ViTArch, init_meta: dict | None, t
                                 f"{init_mel}x{init_frames}: transfer again with --input-shape, or leave it out")
         mel, frames = init_mel, init_frames
     mel = mel or 128
-    if not frames:
-        median = median_clip_frames([c.path for c in task.clips])
-        frames = max(p, round((median or 500) / p) * p)
+    median = typical_clip(task)
+    frames = frames or frames_for(median, p)
     if mel < p or frames < p:
         raise UserError(f"input {mel}x{frames} is smaller than one {p}x{p} patch")
-    median = median_clip_frames([c.path for c in task.clips[:200]])
     if median and frames > 2 * median:
         warn(f"input of {frames} frames is over twice the median clip ({median} frames): most of it is padding")
     freq_mask = round(0.19 * mel) if cfg.freq_mask < 0 else cfg.freq_mask
