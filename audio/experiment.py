@@ -41,7 +41,7 @@ from synpat.core.progress import format_seconds
 from synpat.core.settings import check_ranges, option, parse_settings, read_config_file, run_cli, settings_parser
 from synpat.gen import contact
 from synpat.gen.generate import GenConfig, generate
-from synpat.gen.programs import bundled_shaders_dir
+from synpat.gen.programs import bundled_shaders_dir, find_programs
 from synpat.train.mae import MODELS
 from synpat.train.vit_arch import VIT_SIZES
 
@@ -296,7 +296,8 @@ def report(cfg: ExperimentConfig, out: Path, parts: dict, seconds: float) -> dic
 def experiment(cfg: ExperimentConfig) -> dict:
     began = time.perf_counter()
     out = Path(cfg.out)
-    task = load_task(cfg.data)   # a wrong task is refused before any rendering
+    task = load_task(cfg.data)   # a wrong task or wrong programs are refused before anything is written
+    find_programs(shader_sources(cfg), cfg.seed)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
