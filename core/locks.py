@@ -1,7 +1,8 @@
 """Writer locks: one process at a time writes a given range of items (e.g. shards) into a folder.
 
-A lock is a regular file ``.{tool}.lock.{first}-{last}`` in the folder, made with O_EXCL (which
-NFS and Lustre honour, unlike flock on a folder) and holding ``pid host``. A lock whose range
+A lock is a regular file ``.{tool}.lock.{first}-{last}`` in the folder holding ``pid host``. It is
+written under a private name and hard-linked into place (link fails when the name exists, on NFS and
+Lustre too, unlike flock on a folder), so a lock file is never seen half-written. A lock whose range
 overlaps ours is refused, unless its writer was on this host and is gone (killed): then it is stale
 and taken over. The lock is removed when the writer ends.
 """
@@ -27,12 +28,20 @@ def _alive(pid: int) -> bool:
 
 
 def _holder(path: Path) -> tuple[int, str] | None:
-    """-> (pid, host) written in a lock file, or None when it is gone or unreadable."""
+    """-> (pid, host) written in a lock file, or None when it is gone; UserError when it holds
+    something else (no writer of ours made it)."""
     try:
-        pid, host = path.read_text().split()
-        return int(pid), host
-    except (OSError, ValueError):
+        text = path.read_text()
+    except FileNotFoundError:
         return None
+    except OSError as err:
+        raise UserError(f"{path}: cannot read the lock file ({err.strerror})") from None
+    try:
+        pid, host = text.split()
+        return int(pid), host
+    except ValueError:
+        raise UserError(f"{path}: the lock file holds {text[:40]!r}, expected 'pid host'; "
+                        "remove it if no writer is running") from None
 
 
 def _conflict(folder: Path, tool: str, first: int, last: int) -> tuple[Path, int, str] | None:
@@ -62,24 +71,34 @@ def writer_lock(folder: Path, tool: str, first: int, last: int, what: str):
     """Hold the lock on items first..last (inclusive) of ``folder`` while the body runs; UserError,
     one line naming the other writer, when a live one holds an overlapping range."""
     path = folder / f".{tool}.lock.{first}-{last}"
-    for _ in range(2):
+    private = folder / f".{tool}.lock.new-{os.getpid()}-{socket.gethostname()}"
+    try:
+        private.write_text(f"{os.getpid()} {socket.gethostname()}\n")
+    except OSError as err:
+        raise UserError(f"{private}: cannot create the lock file ({err.strerror})") from None
+    try:
+        _take(folder, tool, first, last, what, private, path)
+    finally:
+        private.unlink(missing_ok=True)
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _take(folder: Path, tool: str, first: int, last: int, what: str, private: Path, path: Path) -> None:
+    """Link ``private`` (already holding ``pid host``) to ``path`` unless a live overlapping lock exists."""
+    for _ in range(3):
         conflict = _conflict(folder, tool, first, last)
         if conflict:
             other, pid, host = conflict
             raise UserError(f"{folder}: another {tool} (pid {pid} on {host}) is writing {what} there "
                             f"(lock file {other.name}); wait for it to end, or remove the lock file if it is gone")
         try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            break
+            os.link(private, path)
+            return
         except FileExistsError:
-            continue   # a writer started just now, or a stale lock was just removed: look again
+            continue   # a writer took it just now, or a stale lock was just removed: look again
         except OSError as err:
             raise UserError(f"{path}: cannot create the lock file ({err.strerror})") from None
-    else:
-        raise UserError(f"{folder}: cannot take the lock {path.name} (another {tool} keeps taking it)")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(f"{os.getpid()} {socket.gethostname()}\n")
-        yield path
-    finally:
-        path.unlink(missing_ok=True)
+    raise UserError(f"{folder}: cannot take the lock {path.name} (another {tool} keeps taking it)")

@@ -72,6 +72,14 @@ def test_lock_ranges_of_ranks_work_side_by_side(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_lock_file_with_foreign_content_is_named_not_ignored(tmp_path):
+    (tmp_path / ".tool.lock.0-4").write_text("")
+    with pytest.raises(UserError, match=r"\.tool\.lock\.0-4: the lock file holds '', expected 'pid host'"):
+        with writer_lock(tmp_path, "tool", 2, 3, "shards 2..3"):
+            pass
+    assert [p.name for p in tmp_path.iterdir()] == [".tool.lock.0-4"]   # no private file left behind
+
+
 def _checker_child(parent: subprocess.Popen, seconds: float = 60) -> int:
     """The pid of the program checker that synpat-gen started."""
     deadline = time.time() + seconds
