@@ -7,7 +7,7 @@ different set: its class ids would silently differ from the other ranks'. Here:
 
   * A check result is stored under the program's content (sha256 of its source) in one JSON file
     per *check key*: synpat's version, the code that renders and judges (glsl.py, renderer.py,
-    checks.py), the GL driver (GL_RENDERER, GL_VERSION) and the check settings (size, backend,
+    redraw.py, sampler.py, checks.py), the GL driver (GL_RENDERER, GL_VERSION) and the check settings (size, backend,
     time limits, NaN limit, iTime range; not the device index). Change any of them and the programs are checked again.
   * Entries are written once and never replaced (the first result stored wins, timeouts
     included), so the decision for a program list is a pure function of the cache: a second run,
@@ -71,7 +71,7 @@ def code_digest() -> str:
     """sha256 of the modules that wrap, render and judge a program."""
     here = Path(__file__).resolve().parent
     h = hashlib.sha256(__version__.encode())
-    for name in ("glsl.py", "renderer.py", "checks.py"):
+    for name in ("glsl.py", "renderer.py", "redraw.py", "sampler.py", "checks.py"):
         h.update((here / name).read_bytes())
     return h.hexdigest()
 

@@ -36,6 +36,7 @@ from .sampler import TIME_RANGE, Sampler, Samples, default_group
 from .shards import (FORMATS, INDEX_VERSION, damaged_shard_reason, encode_images, sample_files, sample_key,
                      sample_members, shard_files, shard_name, write_shard)
 from .gl_stats import GLStats, render_measured
+from .redraw import CONSTANT_RANGE, REDRAWS, Redraws
 from .stats import stats_row
 
 TOOL = "synpat-gen"
@@ -130,6 +131,7 @@ def content_settings(cfg: GenConfig, plan: Plan) -> dict:
         "quality": cfg.quality, "shard_size": cfg.shard_size, "prefix": cfg.prefix,
         "time_range": list(cfg.time_range), "backend": cfg.backend,
         "programs": [[p.name, p.hash] for p in plan.programs],
+        "redraws": {"tries": REDRAWS, "constant_range": CONSTANT_RANGE},   # one-colour samples drawn again
         **_stats_settings(cfg),
         **({"group": plan.group} if plan.group != 1 else {}),   # absent in runs made before runs existed
     }
@@ -362,6 +364,7 @@ def render_shards(renderer: Renderer, out: Path, cfg: GenConfig, plan: Plan, ran
         print(line, file=sys.stderr)
     todo = [s for s in mine if not (out / f"{shard_name(cfg.prefix, s)}.tar").exists()]
     sampler = Sampler(len(plan.programs), cfg.seed, cfg.time_range, mix=plan.mix, group=plan.group)
+    redraws = Redraws(sampler.redraw)
     filters = cfg.filters()
     drop_samples = filters.active and not cfg.filter_programs   # else the filters dropped programs
     want_stats = cfg.stats or drop_samples
@@ -393,14 +396,14 @@ def render_shards(renderer: Renderer, out: Path, cfg: GenConfig, plan: Plan, ran
             samples = sampler.range(shard * cfg.shard_size, min((shard + 1) * cfg.shard_size, plan.count))
             planned = len(samples)
             if gl_stats is not None:
-                images, stats = render_measured(renderer, gl_stats, plan.programs, samples)
+                images, stats, samples = render_measured(renderer, gl_stats, plan.programs, samples, redraws)
                 if drop_samples:   # the filters drop samples before they are encoded
                     keep = np.flatnonzero(filters.passes(stats))
                     dropped += planned - len(keep)
                     samples, images = samples.take(keep), images[keep]
                     stats = {k: v[keep] for k, v in stats.items()}
             else:
-                images, stats = renderer.render_many(plan.programs, samples), None
+                (images, samples), stats = renderer.render_varied(plan.programs, samples, redraws), None
             step = max(1, -(-len(images) // (2 * cfg.workers)))
             encoded = [pool.submit(encode_members, images[i:i + step], i, samples, plan, cfg, stats)
                        for i in range(0, len(images), step)]
@@ -414,7 +417,8 @@ def render_shards(renderer: Renderer, out: Path, cfg: GenConfig, plan: Plan, ran
     return {"label": label, "images": total, "shards": len(todo), "skipped": len(mine) - len(todo), "damaged": len(damaged),
             "programs": len(plan.programs), "rejected": len(plan.rejected), "seconds": progress.elapsed,
             "bytes": written, "out": str(out), "size": cfg.size, "format": cfg.format,
-            "filters": filters.active, "dropped_samples": dropped, "dropped_programs": plan.dropped_programs}
+            "filters": filters.active, "dropped_samples": dropped, "dropped_programs": plan.dropped_programs,
+            "redrawn": redraws.redrawn, "constant": redraws.constant}
 
 
 def summary_line(s: dict) -> str:
@@ -426,6 +430,8 @@ def summary_line(s: dict) -> str:
     if s.get("filters"):
         skipped += (f", filters dropped {s['dropped_samples']} of {s['images']} samples"
                     f" and {s['dropped_programs']} programs")
+    if s.get("redrawn"):
+        skipped += f", {s['redrawn']} one-colour samples drawn again ({s['constant']} still one colour, kept)"
     return (f"{s['label']}: wrote {s['images'] - s.get('dropped_samples', 0)} images in {shards}{skipped} "
             f"({s['size'][0]}x{s['size'][1]} {s['format']}, {s['bytes'] / 2**20:.1f} MiB) from {s['programs']} programs "
             f"({s['rejected']} rejected) in {format_seconds(s['seconds'])}, {rate:.1f} img/s -> {s['out']}")

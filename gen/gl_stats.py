@@ -244,9 +244,10 @@ class GLStats:
                 "mean": mean, "std": std}
 
 
-def render_measured(renderer, stats: GLStats, programs, samples: Samples) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Render like Renderer.render_many and measure each chunk while it is on the GPU
-    -> (images (N, H, W, 3) uint8, statistics of each, in sample order)."""
+def render_measured(renderer, stats: GLStats, programs, samples: Samples,
+                    redraws=None) -> tuple[np.ndarray, dict[str, np.ndarray], Samples]:
+    """Render like Renderer.render_varied and measure each chunk while it is on the GPU
+    -> (images (N, H, W, 3) uint8, statistics of each, the Samples rendered; in sample order)."""
     n, h, w = len(samples), renderer.height, renderer.width
     rgba = np.empty((n, h, w, 4), dtype=np.uint8)
     parts = []
@@ -255,7 +256,7 @@ def render_measured(renderer, stats: GLStats, programs, samples: Samples) -> tup
         renderer.output_buffer.read_into(rgba[first:first + count], size=count * w * h * 4)
         parts.append(stats.measure(count))
 
-    order = renderer.render_in_program_order(programs, samples, read)
+    order, rendered = renderer.render_in_program_order(programs, samples, read, redraws)
     images = np.empty((n, h, w, 3), dtype=np.uint8)
     images[order] = rgba[..., :3]
     measured = {}
@@ -263,4 +264,4 @@ def render_measured(renderer, stats: GLStats, programs, samples: Samples) -> tup
         values = np.concatenate([p[k] for p in parts])
         measured[k] = np.empty_like(values)
         measured[k][order] = values
-    return images, measured
+    return images, measured, rendered

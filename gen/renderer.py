@@ -27,6 +27,7 @@ from . import glsl
 from synpat.core.devices import DEVICE_ENV
 from synpat.core.errors import UserError
 from .programs import Program
+from .redraw import CONSTANT_RANGE, REDRAWS, Redraws, SpreadPass
 from .sampler import TIME_RANGE, Sampler, Samples, hash64
 
 BACKENDS = ("auto", "compute", "fragment")
@@ -37,7 +38,6 @@ _UNITS = {"cube": 4, "3d": 5}
 PROBE_SAMPLES = 8         # probe images rendered per program, one at a time, within its time limit
 MIN_PROBES = 3            # fewer probe images than this within the limit: too slow
 MAX_NAN = 0.5             # default --max-nan: largest fraction of NaN/Inf channel values in the probes
-CONSTANT_RANGE = 2        # a probe image whose values span no more than this is constant
 CACHE_PROGRAMS = 1024     # compiled programs a renderer keeps (least recently used go first)
 
 
@@ -150,6 +150,7 @@ class Renderer:
         self._samples = self.ctx.buffer(reserve=self.max_batch * 32)
         self._output = None   # the output SSBO, made on first use
         self._atlas = None    # the fragment stage's framebuffer (no attachments), made on first use
+        self._spread = None   # the one-colour test of synpat.gen.redraw, made on first use
         tex = self.ctx.texture((CHANNEL_SIZE, CHANNEL_SIZE), 4, channel_texture_data().tobytes())
         tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
         tex.repeat_x = tex.repeat_y = True
@@ -166,7 +167,7 @@ class Renderer:
     def release(self) -> None:
         """Free this renderer's GL objects (buffers, textures, compiled programs); the process's GL
         context stays for the next renderer. Calling it again does nothing."""
-        objects = [self._samples, self._output, self._atlas, *self._channel]
+        objects = [self._samples, self._output, self._atlas, self._spread, *self._channel]
         for compiled in self._compiled.values():
             if isinstance(compiled, _Compiled):
                 objects += [compiled.vao, compiled.program]
@@ -174,7 +175,7 @@ class Renderer:
             if obj is not None:
                 obj.release()
         self._compiled.clear()
-        self._samples = self._output = self._atlas = None
+        self._samples = self._output = self._atlas = self._spread = None
         self._channel = ()
 
     def __enter__(self) -> "Renderer":
@@ -279,54 +280,84 @@ class Renderer:
     def render_many(self, programs: list[Program], samples: Samples) -> np.ndarray:
         """Samples of several programs (``samples.program`` indexes ``programs``) -> images (N, H, W, 3)
         uint8 in sample order."""
-        rgba, order = self._render_readback(programs, samples)
+        return self.render_varied(programs, samples)[0]
+
+    def render_varied(self, programs: list[Program], samples: Samples,
+                      redraws: Redraws | None = None) -> tuple[np.ndarray, Samples]:
+        """As render_many, drawing one-colour samples again when ``redraws`` is given (synpat.gen.redraw)
+        -> (images (N, H, W, 3) uint8, the Samples rendered) in sample order."""
+        rgba, order, rendered = self._render_readback(programs, samples, redraws)
         images = np.empty((len(samples), self.height, self.width, 3), dtype=np.uint8)
         images[order] = rgba[..., :3]
-        return images
+        return images, rendered
 
-    def render_rgba(self, program: Program, samples: Samples) -> np.ndarray:
+    def render_rgba(self, program: Program, samples: Samples, redraws: Redraws | None = None) -> np.ndarray:
         """-> (N, H, W, 4) uint8; a NaN channel is 0, an Inf one clamped; alpha is 255 - 85 x (the
-        number of the pixel's RGB channels that were NaN/Inf)."""
-        rgba, order = self._render_readback([program], _as_program(samples, 0))
+        number of the pixel's RGB channels that were NaN/Inf). ``redraws``: as render_varied."""
+        rgba, order, _ = self._render_readback([program], _as_program(samples, 0), redraws)
         out = np.empty_like(rgba)
         out[order] = rgba
         return out
 
-    def _render_readback(self, programs: list[Program], samples: Samples) -> tuple[np.ndarray, np.ndarray]:
+    def _render_readback(self, programs: list[Program], samples: Samples,
+                         redraws: Redraws | None = None) -> tuple[np.ndarray, np.ndarray, Samples]:
         """Render and read back to host memory -> (images (N, H, W, 4) uint8 sorted by program,
-        order (N,): their rows in ``samples``)."""
+        order (N,): their rows in ``samples``, the Samples rendered in ``samples``' order)."""
         out = np.empty((len(samples), self.height, self.width, 4), dtype=np.uint8)
 
         def read(first: int, n: int) -> None:
             self.output_buffer.read_into(out[first:first + n], size=n * self.width * self.height * 4)
 
-        return out, self.render_in_program_order(programs, samples, read)
+        order, rendered = self.render_in_program_order(programs, samples, read, redraws)
+        return out, order, rendered
 
-    def render_in_program_order(self, programs: list[Program], samples: Samples, read) -> np.ndarray:
+    def render_in_program_order(self, programs: list[Program], samples: Samples, read,
+                                redraws: Redraws | None = None) -> tuple[np.ndarray, Samples]:
         """Render ``samples`` sorted by program, ``max_batch`` at a time; after each chunk calls
         ``read(first, n)`` while the output SSBO holds sorted images [first, first + n) as (n, H, W)
-        RGBA8 words (readback here; the GPU path maps the buffer into CUDA instead).
-        -> order (N,): the row in ``samples`` of each sorted image."""
+        RGBA8 words (readback here; the GPU path maps the buffer into CUDA instead). With
+        ``redraws``, a chunk's one-colour samples are drawn and rendered again before ``read``.
+        -> (order (N,): the row in ``samples`` of each sorted image, the Samples rendered, in
+        ``samples``' order)."""
         order = np.argsort(samples.program, kind="stable")
-        for first, n in self.render_chunks(programs, samples.take(order)):
-            read(first, n)
-        return order
+        rendered = samples
+        for first, chunk in self.render_chunks(programs, samples.take(order), redraws):
+            read(first, len(chunk))
+            if redraws is not None:
+                rendered = rendered.replace(order[first:first + len(chunk)], chunk)
+        return order, rendered
 
-    def render_chunks(self, programs: list[Program], samples: Samples):
+    def render_chunks(self, programs: list[Program], samples: Samples, redraws: Redraws | None = None):
         """Render ``samples`` (sorted by program) ``max_batch`` at a time; after each chunk yields
-        (first, n) while the output SSBO holds images [first, first + n)."""
+        (first, the chunk's Samples as rendered) while the output SSBO holds images [first, first + n)."""
         for first in range(0, len(samples), self.max_batch):
             chunk = samples.take(np.arange(first, min(len(samples), first + self.max_batch)))
-            self._upload(chunk)
-            starts = np.flatnonzero(np.r_[True, chunk.program[1:] != chunk.program[:-1]])
-            for start, stop in zip(starts, np.r_[starts[1:], len(chunk)]):
-                compiled = self.compile(programs[int(chunk.program[start])])
-                if compiled.backend == "compute":
-                    self._dispatch_compute(compiled, int(start), int(stop - start))
-                else:
-                    self._draw_fragment(compiled, int(start), int(stop - start))
-            self.ctx.memory_barrier()
-            yield first, len(chunk)
+            self._render_rows(programs, chunk, np.arange(len(chunk)))
+            if redraws is not None:
+                chunk = redraws.apply(self._spread_of, lambda c, rows: self._render_rows(programs, c, rows), chunk)
+            yield first, chunk
+
+    def _render_rows(self, programs: list[Program], chunk: Samples, rows: np.ndarray) -> None:
+        """Upload ``chunk`` (sorted by program) and render its ``rows`` (ascending) into the same rows
+        of the output SSBO: one dispatch (or atlas draw) per run of consecutive rows of one program."""
+        self._upload(chunk)
+        breaks = np.flatnonzero((np.diff(rows) != 1) | (chunk.program[rows[1:]] != chunk.program[rows[:-1]])) + 1
+        for run in np.split(rows, breaks):
+            if not len(run):
+                continue
+            start, n = int(run[0]), len(run)
+            compiled = self.compile(programs[int(chunk.program[start])])
+            if compiled.backend == "compute":
+                self._dispatch_compute(compiled, start, n)
+            else:
+                self._draw_fragment(compiled, start, n)
+        self.ctx.memory_barrier()
+
+    def _spread_of(self, n: int) -> np.ndarray:
+        """(n,) uint32: the widest channel range of output images [0, n)."""
+        if self._spread is None:
+            self._spread = SpreadPass(self.ctx, self.max_batch, self.width * self.height)
+        return self._spread(self.output_buffer, n)
 
     @property
     def output_buffer(self) -> moderngl.Buffer:
@@ -382,17 +413,19 @@ class Renderer:
         Probes render one at a time until ``time_limit`` seconds are spent (a program too slow to
         render MIN_PROBES images is rejected). Rejected: more than ``max_nan`` of the probes'
         channel values NaN/Inf (a GPU shows such a channel as 0), or most probe images one colour
-        (a fade-in that is black at small iTime is kept).
+        even after REDRAWS new draws each, as a run draws them (synpat.gen.redraw), so a fade-in
+        that is black at small iTime is kept.
         """
         try:
             self.compile(program)
         except CompileError as e:
             return str(e)
-        probe = Sampler(1, seed=0x5EED, time_range=tuple(time_range)).range(0, PROBE_SAMPLES)
+        sampler = Sampler(1, seed=0x5EED, time_range=tuple(time_range))
+        probe, redraws = sampler.range(0, PROBE_SAMPLES), Redraws(sampler.redraw)
         images = []
         start = time.perf_counter()
         for i in range(PROBE_SAMPLES):
-            images.append(self.render_rgba(program, probe.take(np.array([i])))[0])
+            images.append(self.render_rgba(program, probe.take(np.array([i])), redraws)[0])
             seconds = time.perf_counter() - start
             if seconds > time_limit:
                 break
@@ -409,5 +442,6 @@ class Renderer:
         spread = (rgb.max(axis=1).astype(int) - rgb.min(axis=1)).max(axis=1)   # widest channel per image
         flat = int((spread <= CONSTANT_RANGE).sum())
         if 2 * flat > n:
-            return f"{program.path}: renders constant images ({flat} of {n} probe images are one colour)"
+            return (f"{program.path}: renders constant images ({flat} of {n} probe images are one colour "
+                    f"after {REDRAWS} new draws each)")
         return None

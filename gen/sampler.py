@@ -26,7 +26,8 @@ GROUPS = ((64, 1), (1024, 16))   # 1024: the renderer's CACHE_PROGRAMS
 LONG_GROUP = 64
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_STREAMS = {"order": 1, "time": 2, "seed": 3, "params": 4, "mix": 5, "member": 6}
+_STREAMS = {"order": 1, "time": 2, "seed": 3, "params": 4, "mix": 5, "member": 6, "redraw": 7}
+_REDRAW_LANES = 8        # lanes of the "redraw" stream per attempt: time, seed, 4 params (2 spare)
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -113,6 +114,13 @@ class Samples:
     def take(self, rows: np.ndarray) -> "Samples":
         return Samples(self.index[rows], self.program[rows], self.time[rows], self.seed[rows], self.params[rows])
 
+    def replace(self, rows: np.ndarray, other: "Samples") -> "Samples":
+        """A copy with ``rows`` (M,) taken from ``other`` (M samples)."""
+        fields = [a.copy() for a in (self.index, self.program, self.time, self.seed, self.params)]
+        for mine, theirs in zip(fields, (other.index, other.program, other.time, other.seed, other.params)):
+            mine[rows] = theirs
+        return Samples(*fields)
+
 
 @dataclass(frozen=True)
 class Sampler:
@@ -133,11 +141,22 @@ class Sampler:
             for b in np.unique(block):
                 here = block == b
                 program[here] = _block_order(self.seed, self.num_programs, int(b))[pos[here]]
+        return self._draw(index, program, ("time", 0), ("seed", 0), ("params", 0))
+
+    def redraw(self, samples: Samples, attempt: int) -> Samples:
+        """The same samples (index, program) with iTime, iSeed and iParams drawn anew, a pure
+        function of (seed, index, attempt >= 1): for a sample whose first draw rendered one colour."""
+        base = attempt * _REDRAW_LANES
+        return self._draw(samples.index, samples.program, ("redraw", base), ("redraw", base + 1), ("redraw", base + 2))
+
+    def _draw(self, index: np.ndarray, program: np.ndarray, time_key, seed_key, params_key) -> Samples:
+        """Samples of ``index`` (N,) with iTime, iSeed, iParams from the hash (stream, first lane) keys."""
         lo, hi = self.time_range
-        time = (lo + (hi - lo) * _unit(hash64(self.seed, "time", index)).astype(np.float64)).astype(np.float32)
+        time = (lo + (hi - lo) * _unit(hash64(self.seed, time_key[0], index, time_key[1])).astype(np.float64)).astype(np.float32)
         time = np.minimum(time, np.nextafter(np.float32(hi), np.float32(lo)))
-        seed = (hash64(self.seed, "seed", index) >> np.uint64(32)).astype(np.uint32)
-        params = np.stack([_unit(hash64(self.seed, "params", index, lane)) for lane in range(4)], axis=1)
+        seed = (hash64(self.seed, seed_key[0], index, seed_key[1]) >> np.uint64(32)).astype(np.uint32)
+        params = np.stack([_unit(hash64(self.seed, params_key[0], index, params_key[1] + lane)) for lane in range(4)],
+                          axis=1)
         return Samples(index, program, time, seed, params)
 
     def range(self, start: int, stop: int) -> Samples:

@@ -20,6 +20,7 @@ from .check_cache import accept_cached
 from .checks import CheckSettings
 from synpat.core.errors import UserError
 from .programs import Program, find_programs
+from .redraw import Redraws
 from .renderer import MAX_NAN, Renderer
 from .sampler import TIME_RANGE, Sampler, Samples, default_group
 
@@ -58,6 +59,7 @@ class PatternStream:
         self.step = cfg.start_step
         self._renderer: Renderer | None = None
         self.rejected: list[tuple[Program, str]] = []
+        self.redraws = Redraws(self.redraw)   # one-colour samples are drawn again (synpat.gen.redraw)
 
     @property
     def renderer(self) -> Renderer:
@@ -93,9 +95,16 @@ class PatternStream:
         start = (step * self.cfg.world_size + self.cfg.rank) * b
         return np.arange(start, start + b, dtype=np.int64)
 
-    def samples(self, step: int) -> Samples:
+    @property
+    def sampler(self) -> Sampler:
         n = len(self.programs)
-        return Sampler(n, self.cfg.seed, self.cfg.time_range, group=self.cfg.group or default_group(n))(self.indices(step))
+        return Sampler(n, self.cfg.seed, self.cfg.time_range, group=self.cfg.group or default_group(n))
+
+    def samples(self, step: int) -> Samples:
+        return self.sampler(self.indices(step))
+
+    def redraw(self, samples: Samples, attempt: int) -> Samples:
+        return self.sampler.redraw(samples, attempt)
 
     def __iter__(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         return self
@@ -114,4 +123,4 @@ class PatternStream:
 
     def __next__(self) -> tuple[np.ndarray, np.ndarray]:
         samples = self.next_samples()
-        return self.renderer.render_many(self.programs, samples), samples.program.copy()
+        return self.renderer.render_varied(self.programs, samples, self.redraws)[0], samples.program.copy()

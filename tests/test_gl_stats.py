@@ -43,7 +43,7 @@ def test_rendered_batches_match_numpy_and_render_many(bundled_programs):
     programs = [p for p in bundled_programs if p.family in ("dead_leaves", "fractaldb", "visual_atom")][:6]
     renderer = Renderer(40, backend="compute", max_batch=5)         # several chunks, programs mixed
     samples = Sampler(len(programs), seed=4).range(0, 13)
-    images, gl = render_measured(renderer, GLStats(renderer), programs, samples)
+    images, gl, _ = render_measured(renderer, GLStats(renderer), programs, samples)
     np.testing.assert_array_equal(images, renderer.render_many(programs, samples))
     assert_same(gl, stats.image_stats(images))
     assert gl["edge_density"].min() > 0 and len(set(gl["total_variation"].tolist())) == 13

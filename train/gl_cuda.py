@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from synpat.gen.programs import Program
+from synpat.gen.redraw import Redraws
 from synpat.gen.renderer import Renderer
 from synpat.gen.sampler import Samples
 
@@ -52,9 +53,10 @@ class CudaRenderer:
             flags = rt.cudaGraphicsRegisterFlags.cudaGraphicsRegisterFlagsReadOnly
             self.resource = _ok(rt.cudaGraphicsGLRegisterBuffer(renderer.output_buffer.glo, flags))
 
-    def render_many(self, programs: list[Program], samples: Samples) -> torch.Tensor:
+    def render_many(self, programs: list[Program], samples: Samples, redraws: Redraws | None = None) -> torch.Tensor:
         """-> images (N, H, W, 3) uint8 on the CUDA device, in sample order, ready for the caller's
-        current stream (ordered by an event, not a host synchronisation)."""
+        current stream (ordered by an event, not a host synchronisation). With ``redraws``,
+        one-colour samples are drawn again on the GL side first (synpat.gen.redraw)."""
         from cuda.bindings import runtime as rt
         r = self.renderer
         image_bytes = r.width * r.height * 4
@@ -72,7 +74,7 @@ class CudaRenderer:
                 finally:   # GL work issued after the unmap waits for the copy before it
                     _ok(rt.cudaGraphicsUnmapResources(1, self.resource, side.cuda_stream))
 
-            order = r.render_in_program_order(programs, samples, copy)
+            order, _ = r.render_in_program_order(programs, samples, copy, redraws)
             rows = torch.from_numpy(np.ascontiguousarray(order)).pin_memory().to(self.device, non_blocking=True)
             images = torch.empty((len(samples), r.height, r.width, 3), dtype=torch.uint8, device=self.device)
             images[rows] = rgba[..., :3]

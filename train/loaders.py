@@ -110,9 +110,9 @@ def stream_batches(cfg: LoaderConfig, stream: PatternStream):
         while True:
             samples = stream.next_samples()
             if cuda is not None:
-                images = cuda.render_many(stream.programs, samples)
+                images = cuda.render_many(stream.programs, samples, stream.redraws)
             else:
-                images = torch.from_numpy(stream.renderer.render_many(stream.programs, samples))
+                images = torch.from_numpy(stream.renderer.render_varied(stream.programs, samples, stream.redraws)[0])
                 if device.type == "cuda":
                     images = images.pin_memory()
                 images = images.to(device, non_blocking=True)
