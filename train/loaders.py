@@ -15,6 +15,7 @@ Shards give one epoch per ``iter()``; a stream never ends.
 
 from __future__ import annotations
 
+import gc
 import random
 from dataclasses import dataclass
 
@@ -301,12 +302,24 @@ class TorchShardLoader:
 
     def __iter__(self):
         workers = self.workers if self.cfg.num_workers > 0 else 0
-        batches = torch.utils.data.DataLoader(self._dataset(), batch_size=None, num_workers=workers)
+        batches = _start_workers(torch.utils.data.DataLoader(self._dataset(), batch_size=None, num_workers=workers))
         try:
             yield from _augment_batches(batches, self.cfg, self.epoch, 0)
         except UserError as err:   # from a worker, wrapped with its traceback: keep the message
             raise UserError(str(err).strip().splitlines()[-1].removeprefix(f"{UserError.__module__}.UserError: ")) \
                 from None
+
+
+def _start_workers(loader: torch.utils.data.DataLoader):
+    """iter(loader) with this process's objects frozen while its workers fork, so a worker's garbage
+    collector never finalises its copies of them (a GL object of a renderer released in a forked
+    child, where the driver's threads do not exist, can crash the worker)."""
+    gc.collect()
+    gc.freeze()
+    try:
+        return iter(loader)
+    finally:
+        gc.unfreeze()
 
 
 class TorchStreamLoader:
