@@ -13,14 +13,15 @@ arithmetic. Two passes over the renderer's output SSBO (images [0, n), packed RG
              3 strong; 16 pixels a word) and adds the row's colour and luma histogram counts
              (global atomics, or a workgroup's shared histogram merged once with ``shared_hist``);
              at the end one record of integer sums (TV, sum and squares per channel, strong pixels).
-    grow     hysteresis on the packed classes: each invocation walks a column of words, finds the
-             weak pixels next to strong ones with bit operations (a 3x3 dilation of 16 pixels at
-             a time) and floods each one's weak chain depth-first, setting strong bits with
-             atomicOr (so each pixel is turned and counted once). Run again only when a flood
-             outgrew its stack (the same closure as numpy's iterated dilation).
+    grow     hysteresis on the packed classes, one invocation an image: sweeps down, up, down...
+             turning weak pixels next to strong ones strong with bit operations (a 3x3 dilation
+             of 16 pixels at a time, flooded along the row to its end) until a sweep turns
+             nothing; it counts the pixels it turns. The host runs it again until a pass turns
+             nothing (on llvmpipe the first pass sometimes stops a sweep short; the second one
+             costs one sweep) -- the same closure as numpy's iterated dilation.
 
-The host reads the histograms, the records and the counters once (one synchronisation a chunk)
-and finishes as numpy does. On llvmpipe every per-lane memory access costs about as much as
+The host reads the turned counts after each grow pass and the histograms and records once, and
+finishes as numpy does. On llvmpipe every per-lane memory access costs about as much as
 twenty arithmetic operations, so the passes read each pixel ~1.5 times and write 1/16 word a
 pixel; on a GPU the same layout gives long coalesced walks and few dispatches.
 """
@@ -36,6 +37,7 @@ from .stats import (BLUR_TAPS, COLOUR_LEVELS, EDGE_HIGH, EDGE_LOW, LUMA_SCALE, L
 RECORD_FIELDS = 8       # tv, sum r g b, squares r g b, strong pixels
 HIST_BINS = COLOUR_LEVELS ** 3 + 256
 STRIP = 16              # columns an invocation walks: one 32-bit word of 2-bit classes
+GROW_LANES = 8
 MAX_BAND = 1024         # rows at most an invocation walks: keeps its sums of squares within 32 bits
 
 
@@ -47,10 +49,10 @@ def _f32(x) -> str:
 _HEADER = """#version 430
 layout(local_size_x = {lx}, local_size_y = {ly}) in;
 layout(std430, binding = 1) readonly buffer Pixels {{ uint px[]; }};
-layout(std430, binding = 2) buffer Edges {{ uint e[]; }};        // (n, H, STRIPS) words of 2-bit classes
+layout(std430, binding = 2) coherent buffer Edges {{ uint e[]; }};       // (n, H, STRIPS) words of 2-bit classes
 layout(std430, binding = 3) buffer Hist {{ uint hist[]; }};      // (n, HIST): colour bins then luma bins
 layout(std430, binding = 4) buffer Records {{ uint rec[]; }};    // (n, BANDS, STRIPS, RECORD)
-layout(std430, binding = 5) buffer Counters {{ uint changed; uint grown[]; }};   // changed: columns a grow pass changed
+layout(std430, binding = 5) buffer Grown {{ uint changed; uint grown[]; }};   // pixels turned strong: in a pass, per image
 const int W = {w}, H = {h}, K = {strip}, CW = K + 8, STRIPS = {strips}, BAND = {band}, BANDS = {bands};
 const int HIST = {hist}, COLOURS = {colours}, LEVEL_SHIFT = {shift}, LEVEL_BITS = {bits}, RECORD = {record};
 const int LAST_X0 = (STRIPS - 1) * K;
@@ -208,42 +210,63 @@ void main() {
 """
 
 _GROW = """
-// One invocation owns a column of words (16 pixels wide, the whole height) and sweeps it down
-// and then up, turning weak pixels next to strong ones strong; within a word the flood runs to
-// its end with bit operations. Neighbouring columns are read as they are (they only gain strong
-// bits), so the host repeats the pass until one turns nothing.
+// One invocation owns an image's words and sweeps them down, then up, then down... until a sweep
+// turns nothing: row by row it floods the weak pixels next to strong ones (the finished row
+// before, the row after as it stands, the row itself) to their end with bit operations, 16
+// pixels a word, across the words of the row. The same closure as numpy's iterated dilation.
 uint strongBits(uint w) { return (w >> 1u) & 0x55555555u; }
 uint hdil(uint s) { return s | (s << 2u) | (s >> 2u); }
-uint load(int img, int y, int ws) { return (y < 0 || y >= H || ws < 0 || ws >= STRIPS) ? 0u : e[(img * H + y) * STRIPS + ws]; }
-uint sides(int img, int y, int ws) {   // strong pixels of the neighbouring words next to this one
-    return (strongBits(load(img, y, ws - 1)) >> 30u) | ((strongBits(load(img, y, ws + 1)) & 1u) << 30u);
+uint load(int img, int y, int ws) { return (y < 0 || y >= H) ? 0u : e[(img * H + y) * STRIPS + ws]; }
+uint flood(uint weak, uint t, uint around) {   // t grown within weak, from itself and around, to its end
+    for (int j = 0; j < K; j++) t = weak & (hdil(t) | around);
+    return t;
 }
 
-uint sweep(int img, int ws, int dir) {
+uint sweep(int img, int dir) {
+    uint before[STRIPS], cur[STRIPS], nxt[STRIPS], after[STRIPS], t[STRIPS];
     int y = dir > 0 ? 0 : H - 1;
-    uint before = 0u, w = load(img, y, ws), side = sides(img, y, ws), turned = 0u;
-    for (int i = 0; i < H; i++, y += dir) {
-        uint wn = load(img, y + dir, ws), sideN = sides(img, y + dir, ws);
-        uint around = before | side | hdil(strongBits(wn)) | sideN;
-        uint weak = w & 0x55555555u, s = strongBits(w), t = s;
-        for (int k = 0; k < K; k++) {
-            uint g = weak & (hdil(t) | around);
-            if (g == t) break;
-            t = g;
+    for (int k = 0; k < STRIPS; k++) { before[k] = 0u; cur[k] = load(img, y, k); }
+    uint turned = 0u;
+    for (int i = 0; i < H; i++) {
+        for (int k = 0; k < STRIPS; k++) nxt[k] = load(img, y + dir, k);
+        for (int k = 0; k < STRIPS; k++) {
+            after[k] = hdil(strongBits(nxt[k])) | (k > 0 ? strongBits(nxt[k - 1]) >> 30u : 0u)
+                     | (k + 1 < STRIPS ? (strongBits(nxt[k + 1]) & 1u) << 30u : 0u);
+            t[k] = strongBits(cur[k]);
         }
-        if (t != s) { e[(img * H + y) * STRIPS + ws] = w | (t << 1u); turned += uint(bitCount(t & ~s)); }
-        before = hdil(t) | side;
-        w = wn; side = sideN;
+        bool moved = true;
+        while (moved) {                  // across the row's words, both ways, until still
+            moved = false;
+            for (int j = 0; j < 2 * STRIPS; j++) {
+                int k = j < STRIPS ? j : 2 * STRIPS - 1 - j;
+                uint side = (k > 0 ? t[k - 1] >> 30u : 0u) | (k + 1 < STRIPS ? (t[k + 1] & 1u) << 30u : 0u);
+                uint g = flood(cur[k] & 0x55555555u, t[k], side | before[k] | after[k]);
+                if (g != t[k]) moved = true;
+                t[k] = g;
+            }
+        }
+        for (int k = 0; k < STRIPS; k++) {
+            uint s = strongBits(cur[k]);
+            if (t[k] != s) { e[(img * H + y) * STRIPS + k] = cur[k] | (t[k] << 1u); turned += uint(bitCount(t[k] & ~s)); }
+        }
+        for (int k = 0; k < STRIPS; k++)
+            before[k] = hdil(t[k]) | (k > 0 ? t[k - 1] >> 30u : 0u) | (k + 1 < STRIPS ? (t[k + 1] & 1u) << 30u : 0u);
+        for (int k = 0; k < STRIPS; k++) cur[k] = nxt[k];
+        y += dir;
     }
     return turned;
 }
 
 void main() {
-    int ws = int(gl_GlobalInvocationID.x), img = int(gl_GlobalInvocationID.z);
-    if (ws >= STRIPS) return;
-    uint turned = sweep(img, ws, 1);
-    turned += sweep(img, ws, -1);
-    if (turned != 0u) { atomicAdd(grown[img], turned); atomicAdd(changed, 1u); }
+    int img = int(gl_GlobalInvocationID.x);
+    if (img >= IMAGES) return;
+    uint total = 0u, turned = 1u;
+    for (int dir = 1; turned != 0u; dir = -dir) {
+        turned = sweep(img, dir);
+        total += turned;
+    }
+    grown[img] += total;
+    if (total != 0u) atomicAdd(changed, total);
 }
 """
 
@@ -279,16 +302,17 @@ class GLStats:
                    .replace("{luma_w}", ", ".join(str(v) for v in LUMA_WEIGHTS))
                    .replace("{shared_hist}", str(int(self.shared_hist))))
         self.measure_pass = ctx.compute_shader(header + measure)
-        self.grow_pass = ctx.compute_shader(_HEADER.format(**{**consts, "ly": 1}) + _GROW)
+        self.grow_pass = ctx.compute_shader(_HEADER.format(**{**consts, "lx": GROW_LANES, "ly": 1})
+                                             + "uniform int IMAGES;\n" + _GROW)
         n = renderer.max_batch
         self.edges = ctx.buffer(reserve=n * h * self.strips * 4)
         self.hist = ctx.buffer(reserve=n * HIST_BINS * 4)
         self.records = ctx.buffer(reserve=n * self.bands * self.strips * RECORD_FIELDS * 4)
-        self.counters = ctx.buffer(reserve=(n + 1) * 4)
+        self.grown = ctx.buffer(reserve=(n + 1) * 4)
 
     def release(self) -> None:
         """Free the passes and buffers (the renderer and its context stay)."""
-        for obj in (self.measure_pass, self.grow_pass, self.edges, self.hist, self.records, self.counters):
+        for obj in (self.measure_pass, self.grow_pass, self.edges, self.hist, self.records, self.grown):
             obj.release()
 
     def __enter__(self) -> "GLStats":
@@ -304,25 +328,27 @@ class GLStats:
         """Statistics of images [0, n) of the output SSBO -> as synpat.gen.stats.image_stats."""
         h, w = self.renderer.height, self.renderer.width
         self.renderer.output_buffer.bind_to_storage_buffer(1)
-        for binding, buf in enumerate((self.edges, self.hist, self.records, self.counters), start=2):
+        for binding, buf in enumerate((self.edges, self.hist, self.records, self.grown), start=2):
             buf.bind_to_storage_buffer(binding)
         self.hist.clear(size=n * HIST_BINS * 4)
-        self.counters.clear(size=(n + 1) * 4)
         self.measure_pass.run(*self._groups(n))
         self.ctx.memory_barrier()
-        while True:   # hysteresis: again until a pass turns nothing
-            self.grow_pass.run(-(-self.strips // self.local[0]), 1, n)
+        self.grown.clear(size=(n + 1) * 4)
+        self.grow_pass["IMAGES"].value = n
+        while True:   # each pass ends when a sweep turns nothing; one more pass confirms it
+            self.grow_pass.run(-(-n // GROW_LANES), 1, 1)
             self.ctx.memory_barrier()
-            counters = np.frombuffer(self.counters.read(size=(n + 1) * 4), np.uint32)
-            if counters[0] == 0:
+            counts = np.frombuffer(self.grown.read(size=(n + 1) * 4), np.uint32)
+            if counts[0] == 0:
                 break
-            self.counters.write(bytes(4))
+            self.grown.write(bytes(4))
+        grown = counts[1:]
         hist = np.frombuffer(self.hist.read(size=n * HIST_BINS * 4), np.uint32).reshape(n, HIST_BINS)
         records = np.frombuffer(self.records.read(size=n * self.bands * self.strips * RECORD_FIELDS * 4), np.uint32)
         sums = records.reshape(n, -1, RECORD_FIELDS).astype(np.int64).sum(axis=1)     # (n, RECORD_FIELDS)
         mean, std = moments_of_sums(sums[:, 1:4], sums[:, 4:7], h * w)
         colours = COLOUR_LEVELS ** 3
-        edges = sums[:, 7] + counters[1:]
+        edges = sums[:, 7] + grown
         return {"colour_entropy": entropy_of_counts(hist[:, :colours]),
                 "brightness_entropy": entropy_of_counts(hist[:, colours:]),
                 "total_variation": tv_of_sums(sums[:, 0], h, w),
