@@ -46,7 +46,7 @@ class CheckSettings:
     device: int | None = None
     time_limit: float = 30.0    # seconds for one program's probe renders
     compile_seconds: float = 10.0   # allowed on top of the limit before the child is killed
-    max_nan: float = MAX_NAN    # largest fraction of NaN/Inf channel values in the probe images
+    max_nan: float = MAX_NAN    # largest fraction of NaN channel values in the probe images
     time_range: tuple[float, float] = TIME_RANGE   # the run's iTime range, which the probes sample
 
 

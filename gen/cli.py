@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="reject a program that cannot render 3 of its 8 probe images in this time")
     p.add_argument("--max-nan", type=float, default=d.max_nan,
                    help="reject a program when more than this fraction of its probe images' channel values "
-                        "is NaN/Inf (a NaN channel renders as 0, as on a GPU)")
+                        "is NaN (a NaN channel renders as 0 and +-Inf clamps, as on a GPU)")
     s = p.add_argument_group("statistics and filters (synpat.gen.stats: TV, entropies, Canny edge density)")
     s.add_argument("--stats", action="store_true", help="store each image's statistics in its json")
     s.add_argument("--max-tv", type=float, default=None, help="drop images whose total variation is above this")

@@ -22,8 +22,9 @@ are renamed in the user's code, as is gl_FragCoord (the sample's pixel, not the 
 Channels are 2D by default; ``channels`` makes one a ``samplerCube`` or ``sampler3D``.
 Both stages write packed RGBA8 words into one SSBO, (N, H, W) in order, top row first: row r
 of an image has ``fragCoord.y = H - r - 0.5``. A NaN channel is written as 0 and +-Inf clamps,
-as a GPU writes them into an RGBA8 target; alpha counts the channels that were NaN/Inf:
-255, 170, 85 or 0 for 0, 1, 2 or 3 of them.
+as a GPU writes them into an RGBA8 target; alpha counts the channels that were NaN: 255, 170,
+85 or 0 for 0, 1, 2 or 3 of them (a clamped Inf is a well-defined colour on every GPU, a NaN is
+not). A pixel the program discards is opaque black, as a cleared Shadertoy target shows it.
 """
 
 from __future__ import annotations
@@ -55,8 +56,7 @@ float iChannelTime[4] = float[4](iTime, iTime, iTime, iTime);
 float iGlobalTime = iTime;
 vec4 _sp_finish(vec4 c) {{
     bvec3 nan = isnan(c.rgb);
-    vec3 bad = vec3(nan) + vec3(isinf(c.rgb));
-    return vec4(mix(clamp(c.rgb, 0.0, 1.0), vec3(0.0), nan), 1.0 - dot(bad, vec3(1.0 / 3.0)));
+    return vec4(mix(clamp(c.rgb, 0.0, 1.0), vec3(0.0), nan), 1.0 - dot(vec3(nan), vec3(1.0 / 3.0)));
 }}
 uint _sp_pixel(uint x, uint row) {{
     return (_sp_index() * uint(iResolution.y) + row) * uint(iResolution.x) + x;
@@ -89,14 +89,14 @@ _FRAGMENT_INDEX = """uint _sp_index() { ivec2 t = ivec2(gl_FragCoord.xy) / _sp_t
 vec4 _sp_kw_gl_FragCoord = vec4(gl_FragCoord.xy - vec2((ivec2(gl_FragCoord.xy) / _sp_tile) * _sp_tile), gl_FragCoord.zw);"""
 # Tiles start at even offsets (_sp_tile is the size rounded up to even), so 2x2 quads never
 # straddle two samples; padding pixels run the program too (their quads' derivatives need them)
-# but write nothing. A pixel the program discards stays 0.
+# but write nothing. A pixel the program discards stays opaque black.
 _FRAGMENT_MAIN = """void main() {
     ivec2 t = ivec2(gl_FragCoord.xy) / _sp_tile;
     if (t.x >= _sp_cols || t.y * _sp_cols + t.x >= _sp_count) return;
     vec2 fc = _sp_kw_gl_FragCoord.xy;
     bool inside = fc.x < iResolution.x && fc.y < iResolution.y;
     uint at = _sp_pixel(uint(fc.x), uint(iResolution.y) - 1u - uint(fc.y));
-    if (inside) _sp_pixels[at] = 0u;
+    if (inside) _sp_pixels[at] = 0xFF000000u;
     vec4 c = vec4(0.0, 0.0, 0.0, 1.0);
     _sp_main(c, fc);
     if (inside) _sp_pixels[at] = packUnorm4x8(_sp_finish(c));

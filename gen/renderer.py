@@ -37,7 +37,8 @@ VOLUME_SIZE = 32          # the 3D texture a channel declared 3d gets (unit 5)
 _UNITS = {"cube": 4, "3d": 5}
 PROBE_SAMPLES = 8         # probe images rendered per program, one at a time, within its time limit
 MIN_PROBES = 3            # fewer probe images than this within the limit: too slow
-MAX_NAN = 0.5             # default --max-nan: largest fraction of NaN/Inf channel values in the probes
+MAX_NAN = 0.99            # default --max-nan: largest fraction of NaN channel values in the probes (a GPU
+                          # shows NaN as 0: real programs draw on NaN backgrounds of 58-95% of their pixels)
 CACHE_PROGRAMS = 1024     # compiled programs a renderer keeps (least recently used go first)
 
 
@@ -293,7 +294,7 @@ class Renderer:
 
     def render_rgba(self, program: Program, samples: Samples, redraws: Redraws | None = None) -> np.ndarray:
         """-> (N, H, W, 4) uint8; a NaN channel is 0, an Inf one clamped; alpha is 255 - 85 x (the
-        number of the pixel's RGB channels that were NaN/Inf). ``redraws``: as render_varied."""
+        number of the pixel's RGB channels that were NaN). ``redraws``: as render_varied."""
         rgba, order, _ = self._render_readback([program], _as_program(samples, 0), redraws)
         out = np.empty_like(rgba)
         out[order] = rgba
@@ -412,7 +413,7 @@ class Renderer:
 
         Probes render one at a time until ``time_limit`` seconds are spent (a program too slow to
         render MIN_PROBES images is rejected). Rejected: more than ``max_nan`` of the probes'
-        channel values NaN/Inf (a GPU shows such a channel as 0), or most probe images one colour
+        channel values NaN (a GPU shows such a channel as 0), or most probe images one colour
         even after REDRAWS new draws each, as a run draws them (synpat.gen.redraw), so a fade-in
         that is black at small iTime is kept.
         """
@@ -436,7 +437,7 @@ class Renderer:
         images = np.stack(images)                                          # (n, H, W, 4)
         nan = float((255 - images[..., 3].astype(np.float64)).mean() / 255)   # alpha counts bad channels
         if nan > max_nan:
-            return (f"{program.path}: renders NaN/Inf in {100 * nan:.0f}% of its probe images' channel values "
+            return (f"{program.path}: renders NaN in {100 * nan:.0f}% of its probe images' channel values "
                     f"(--max-nan {max_nan:g})")
         rgb = images[..., :3].reshape(n, -1, 3)
         spread = (rgb.max(axis=1).astype(int) - rgb.min(axis=1)).max(axis=1)   # widest channel per image

@@ -150,4 +150,5 @@ def test_constant_and_nan_programs_are_rejected(compute, fragment):
     nan = "void mainImage(out vec4 o, in vec2 u) { float z = u.x - u.x; o = vec4(log(z - 1.0), 0.5, sqrt(-1.0 - z), 1.0); }"
     for r in (compute, fragment):
         assert "constant" in r.check(program(constant))
-        assert "NaN" in r.check(program(nan))
+        assert "NaN in 67%" in r.check(program(nan), max_nan=0.5)
+        assert "constant" in r.check(program(nan))               # NaN shows as 0: one colour

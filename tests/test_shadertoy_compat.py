@@ -108,16 +108,30 @@ def test_a_nan_channel_renders_as_zero_and_the_rest_shows(renderers, backend):
     assert (low[..., 0] == 0).all() and (low[..., 2] > 200).all() and (low[..., 1] > 100).all()
     assert (low[..., 3] == 170).all() and (rgba[:, :4, :, 3] == 255).all()   # alpha counts bad channels
     inf = program("void mainImage(out vec4 o, in vec2 u){o=vec4(1./(u.x-u.x), -1./(u.x-u.x), u.y/iResolution.y, 1);}")
-    img = r.render(inf, Sampler(1).range(0, 1))
+    img = r.render_rgba(inf, Sampler(1).range(0, 1))
     assert (img[..., 0] == 255).all() and (img[..., 1] == 0).all()   # +Inf clamps to 1, -Inf to 0
+    assert (img[..., 3] == 255).all()                                  # a clamped Inf is not invalid
+
+
+def test_a_discarded_pixel_is_opaque_black_not_invalid(renderers):
+    p = program("void mainImage(out vec4 o, in vec2 u){ if (u.x < iResolution.x * 0.75) discard; o = vec4(0.2, u.y / iResolution.y, 0.9, 1); }")
+    r = renderers["fragment"]
+    rgba = r.render_rgba(p, Sampler(1, seed=2).range(0, 2))
+    w = rgba.shape[2]
+    assert (rgba[:, :, : w // 2] == [0, 0, 0, 255]).all()             # discarded: black, alpha says valid
+    assert (rgba[:, :, -2:, 2] > 200).all() and (rgba[..., 3] == 255).all()
+    assert r.check(p) is None
 
 
 def test_mostly_invalid_programs_are_rejected_at_max_nan_with_the_fraction(renderers):
     half = program("void mainImage(out vec4 o, in vec2 u){float z=u.x-u.x; o=vec4(log(z-1.), sqrt(z-1.), u.y/iResolution.y+.1*sin(iTime), 1);}")
     r = renderers["compute"]
-    reason = r.check(half)
-    assert "NaN/Inf in 67%" in reason and "--max-nan 0.5" in reason
+    assert r.check(half) is None                               # a NaN background under a pattern is kept
+    reason = r.check(half, max_nan=0.5)
+    assert "NaN in 67%" in reason and "--max-nan 0.5" in reason
     assert r.check(half, max_nan=0.7) is None
+    void = program("void mainImage(out vec4 o, in vec2 u){float z=u.x-u.x; o=vec4(log(z-1.));}")
+    assert "NaN in 100%" in r.check(void)                       # nothing but NaN
 
 
 FADE_IN = """void mainImage(out vec4 o, vec2 u) {
