@@ -305,16 +305,20 @@ def splat_source(source: str, channels: tuple[str, ...] = DEFAULT_CHANNELS) -> s
     return _wrap(source, _SPLAT_COMPUTE_HEADER, _COMPUTE_INDEX, _SPLAT_MAIN, channels, True, _SPLAT_POINTS)
 
 
-_KIND_COMMENT = re.compile(r"^[ \t]*//[ \t]*kind[ \t]*:[ \t]*(\S*)", re.M)
+_SPLAT_STEP = re.compile(r"\bsplatStep[ \t\n]*\(")
+_KIND_COMMENT = re.compile(r"^[ \t]*//[ \t]*kind[ \t]*:[ \t]*(\S+)[ \t]*$", re.M)   # a whole line: `// kind: splat`
 
 
 def program_kind(source: str) -> str:
-    """``image`` (a Shadertoy program), or what a ``// kind: NAME`` header line says; raises
-    ValueError naming a kind that is not one of KINDS."""
+    """``image`` (a Shadertoy program), or what a ``// kind: NAME`` line (the whole line) says;
+    raises ValueError naming a kind that is not one of KINDS, or a splat program without splatStep."""
     m = _KIND_COMMENT.search(source)
     kind = m.group(1).lower() if m else "image"
     if kind not in KINDS:
         raise ValueError(f"`// kind:` expects one of {', '.join(KINDS)}, got '{m.group(1)}'")
+    if kind == "splat" and not _SPLAT_STEP.search(strip_comments(source)):
+        raise ValueError("a `// kind: splat` program defines `vec2 splatStep(inout uint rng, vec2 p, out vec3 colour)`; "
+                         "none found")
     return kind
 
 
