@@ -24,6 +24,11 @@ Both stages write packed RGBA8 words into one SSBO, (N, H, W) in order, top row 
 of an image has ``fragCoord.y = H - r - 0.5``. A NaN channel is written as 0 and +-Inf clamps,
 as a GPU writes them into an RGBA8 target; alpha counts the channels that were NaN/Inf:
 255, 170, 85 or 0 for 0, 1, 2 or 3 of them.
+
+A ``// kind: splat`` program (a whole header line) draws points: its ``splatStep`` runs in a
+compute shader of its own (splat_source: box and point passes into a density buffer), and its
+mainImage, wrapped as above with ``splatPixel`` added, resolves the density into the image; see
+the splat notes below.
 """
 
 from __future__ import annotations
@@ -142,7 +147,7 @@ float splatRandom(inout uint state) { state = _sp_hash(state); return float(stat
 # Declarations shared by the passes and the resolve: slot = the sample's place in the density
 # buffer, (slots, H, W, 4) uint; rows bottom-up, as fragCoord.
 _SPLAT_SHARED = _SPLAT_RANDOM + """layout(std430, binding = 2) buffer SynpatDensity { uint _sp_density[]; };
-layout(std430, binding = 3) buffer SynpatBox { uint _sp_box[]; };
+layout(std430, binding = 3) coherent buffer SynpatBox { uint _sp_box[]; };   // coherent: the largest-hits test reads fresh values
 uniform uint _sp_splat_first;
 uint _sp_slot() { return _sp_index() - _sp_splat_first; }
 vec4 splatPixel(vec2 fragCoord) {
