@@ -271,7 +271,7 @@ class Renderer:
             for i, kind in enumerate(channels):
                 _set_uniform(prog, f"iChannel{i}", _UNITS.get(kind, i))
         if compiled.points is not None:
-            _set_uniform(compiled.points, "_sp_chains", -(-self.splat_points // glsl.SPLAT_STEPS))
+            _set_uniform(compiled.points, "_sp_chains", self.splat_points // glsl.SPLAT_STEPS)
         return compiled
 
     def _link(self, source: str, backend: str, channels: tuple[str, ...], splat: bool) -> _Compiled:
@@ -423,7 +423,7 @@ class Renderer:
             for prog in (points, compiled.program):
                 _set_uniform(prog, "_sp_first", base)
                 _set_uniform(prog, "_sp_splat_first", base)
-            for phase, chains in ((0, glsl.SPLAT_BOX_CHAINS), (1, self.splat_points // glsl.SPLAT_STEPS)):
+            for phase, chains in ((0, glsl.SPLAT_BOX_CHAINS), (1, self.splat_points // glsl.SPLAT_STEPS)):   # _sp_chains
                 _set_uniform(points, "_sp_phase", phase)
                 points.run(-(-chains // glsl.SPLAT_GROUP), 1, count)
                 self.ctx.memory_barrier()
