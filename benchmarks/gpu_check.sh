@@ -32,6 +32,7 @@ if [ $DRY = 1 ]; then   # toy sizes: a 2-core CPU machine finishes in a few minu
     RENDER=(--programs waves,voronoi --sizes 32 --batches 16 --images 16 --baseline-images 4)
     GEN=(--programs waves,voronoi --size 32 --count 64 --shard-size 32 --baseline-images 4 --workers 2)
     STATS=(--programs fbm,voronoi --size 32 --count 64 --shard-size 32 --workers 2)
+    FRACTALDB=(--sizes 32 --batch 8 --images 8 --rounds 1)
     LOADERS=(--size 32 --batch 8 --batches 3 --train-steps 2 --workers 1)
     TRAIN=(--model mae_vit_tiny_patch16 --size 32 --batch 8 --precision fp32 --steps 2 --warmup 1
            --paths eager,engine,zero0,zero1,zero2 --threads 2)
@@ -41,6 +42,7 @@ else
     RENDER=(--sizes 224,384 --batches 256)
     GEN=(--size 224 --count 8192 --shard-size 1024)
     STATS=(--size 224 --count 2048 --shard-size 512)
+    FRACTALDB=(--sizes 224 --batch 256 --images 512 --rounds 2)
     LOADERS=(--size 224 --batch 256 --batches 20)
     TRAIN=(--paths eager,compile,engine,zero1,zero2 --steps 30 --warmup 5)   # ViT-B b256 bf16
 fi
@@ -101,6 +103,7 @@ step pretrain_deepspeed 90 bash -c "pretrain_twice deepspeed"
 step bench_render 45 "$PY" benchmarks/bench_render.py "${RENDER[@]}"
 step bench_gen 45 "$PY" benchmarks/bench_gen.py "${GEN[@]}"
 step bench_stats 45 "$PY" benchmarks/bench_stats.py "${STATS[@]}"
+step bench_fractaldb 30 "$PY" benchmarks/bench_fractaldb.py "${FRACTALDB[@]}"
 step bench_train 150 "$PY" benchmarks/bench_train.py "${TRAIN[@]}"
 
 echo "gpu_check: results in $RESULTS, log in $LOG" >&2

@@ -3,16 +3,21 @@
 As in FractalDB (Kataoka et al. 2020), a category is an iterated function system: N affine maps
 f_i(x) = A_i x + b_i with the six parameters (a, b, c, d, e, f) drawn uniformly from [-1, 1]
 and N from 2..8; a code is kept when its attractor fills at least ``min_fill`` of its bounding
-box on a 128 x 128 grid (the filling-rate filter). Two differences, for a per-pixel renderer:
-each map is redrawn until it contracts (largest singular value below MAX_CONTRACTION) and is
-not near-singular (|det| above MIN_DET), so the attractor has a bounded, invertible address
-structure.
+box on a 128 x 128 grid (the filling-rate filter). Two differences: each map is redrawn until
+it contracts (largest singular value below MAX_CONTRACTION), so every chain stays bounded
+(FractalDB does not check and relies on the filter), and until |det| is above MIN_DET, so no
+map's chance in the chaos game (~ |det|, as in FractalDB) is negligible.
 
-The program renders the attractor per pixel: a depth-first search over inverse maps from the
-pixel, pruned by a disc holding the attractor (found from chaos-game points here, with a
-margin), stops with a hit once the disc at that depth is smaller than a pixel or the search is
-DEPTH maps deep; a pixel whose search runs out of steps stays background. Within a category, iSeed varies the instance as FractalDB does: one of
-the 6N parameters is weighted by 0.8 .. 1.2, and the image may be flipped; colours come from iSeed.
+A program is a ``// kind: splat`` program (gen/glsl.py): splatStep is one chaos-game step (a
+map picked with probability ~ |det|, applied, the point coloured by that map), synpat scatters
+SPLAT_POINTS_PER_PIXEL points per pixel into a density image framed on the attractor's bounding
+box, and mainImage shades it (log density) and applies the flips. Within a category, iSeed varies
+the instance as FractalDB does: one of the 6N parameters is weighted by 0.8 .. 1.2, and the image
+may be flipped left-right and top-bottom; the colours come from iSeed. FractalDB itself colours
+a point by its index along the chain (a hue cycle) and draws it as a 1-pixel point or a random
+3 x 3 patch, the last point over a pixel winning; here a pixel's colour is the mean over its
+points of the colour of the map that made each point, so regions show the maps' self-similar
+pieces, and its brightness follows the log density (iParams.x: flat .. log).
 
     python -m synpat.gen.fractaldb --categories 1000 --out shaders_fractaldb/
 """
@@ -56,8 +61,7 @@ def attractor_points(code: np.ndarray, chains: int = 2000, steps: int = 60, seed
     rng = np.random.default_rng(seed)
     a = code[:, :4].reshape(-1, 2, 2)
     b = code[:, 4:]
-    p = np.abs(np.linalg.det(a))
-    p = p / p.sum()
+    p = map_probabilities(code)
     x = rng.uniform(-1, 1, (chains, 2))
     out = []
     for step in range(steps):
@@ -93,19 +97,19 @@ _TEMPLATE = """\
 // SPDX-License-Identifier: Apache-2.0
 // Copyright 2026 synpat authors
 // family: fractaldb
+// kind: splat
 //
 // {name} -- FractalDB-like category {category}: the attractor of one fixed IFS code ({n} affine
-// maps, made by synpat.gen.fractaldb with filling rate {fill:.2f}), rendered per pixel by a
-// depth-first search over the inverse maps pruned by a bounding disc (not point splatting).
-// iSeed  : the instance: which of the {params} parameters is weighted (0.8 .. 1.2), a flip,
+// maps, made by synpat.gen.fractaldb with filling rate {fill:.2f}), drawn by the chaos game:
+// synpat scatters the points splatStep makes into a density image, mainImage colours it.
+// iSeed  : the instance: which of the {params} parameters is weighted (0.8 .. 1.2), the flips,
 //          the colours.
-// iParams: x = zoom margin, y = colour mix (one colour .. one per first map).
+// iParams: x = shading (flat .. log density), y = colour mix (one colour .. one per map).
 
 const int N = {n};
-const float CODE[{params}] = float[](
+const float CODE[{params}] = float[](   // per map: a, b, c, d, e, f with x' = a x + b y + e, y' = c x + d y + f
 {values});
-const vec4 BOX = vec4({box});   // the attractor's bounding box: x0, y0, x1, y1
-const vec3 DISC = vec3({disc});  // a disc holding it: centre, radius
+const float CUMULATIVE[N] = float[]({cumulative});   // map i is picked with probability ~ |det|
 
 uint pcg(uint v) {{
     uint s = v * 747796405u + 2891336453u;
@@ -114,82 +118,57 @@ uint pcg(uint v) {{
 }}
 float rnd(uint v) {{ return float(pcg(v) >> 8u) * (1.0 / 16777216.0); }}
 
-void mainImage(out vec4 fragColor, in vec2 fragCoord) {{
-    // a disc holding the attractor (from the code's chaos-game points, 15% margin for the weighting)
-    vec2 c = DISC.xy;
-    float R = DISC.z;
-
-    // the pixel in attractor coordinates: the bounding box fits the image, with a margin
-    vec2 uv = fragCoord / iResolution.xy;
-    if ((pcg(iSeed + 2u) & 1u) != 0u) uv.x = 1.0 - uv.x;
-    vec2 mid = 0.5 * (BOX.xy + BOX.zw), half_ = 0.5 * (BOX.zw - BOX.xy);
-    float span = max(half_.x, half_.y) * mix(1.05, 1.3, iParams.x);
-    vec2 x = mid + (2.0 * uv - 1.0) * span;
-    float px = 2.0 * span / iResolution.y;
-
-    if (length(x - c) - R > px) {{ fragColor = vec4(0.0, 0.0, 0.0, 1.0); return; }}
-
-    // the instance's code: one parameter weighted by 0.8, 0.9, 1.0, 1.1 or 1.2
-    int pick = int(pcg(iSeed) % uint(6 * N));
-    float weight = 0.8 + 0.1 * float(pcg(iSeed + 1u) % 5u);
-    mat2 A[N], inv[N];
-    vec2 B[N];
-    float shrink[N];
-    for (int i = 0; i < N; i++) {{
-        float m[6];
-        for (int k = 0; k < 6; k++) m[k] = CODE[6 * i + k] * (6 * i + k == pick ? weight : 1.0);
-        A[i] = mat2(m[0], m[2], m[1], m[3]);          // columns: x' = m0 x + m1 y + m4
-        B[i] = vec2(m[4], m[5]);
-        float p = m[0] * m[0] + m[1] * m[1] + m[2] * m[2] + m[3] * m[3];
-        float det = determinant(A[i]);
-        float q = sqrt(max(p * p - 4.0 * det * det, 0.0));
-        shrink[i] = min(sqrt(0.5 * (p + q)), 0.97);  // largest singular value
-        inv[i] = inverse(A[i]);
-    }}
-    // depth-first search: at each depth try the maps whose image of the disc is near the point
-    const int DEPTH = 8;
-    vec2 xs[DEPTH];
-    int branch[DEPTH];
-    float scale[DEPTH];
-    int d = 0;
-    xs[0] = x; branch[0] = 0; scale[0] = 1.0;
-    bool hit = false;
-    int first = 0, second = 0;
-    for (int step = 0; step < 40; step++) {{
-        if (scale[d] * R < px || d == DEPTH - 1) {{ hit = true; break; }}
-        int i = branch[d];
-        if (i >= N) {{
-            if (d == 0) break;
-            d--; branch[d]++; continue;
-        }}
-        vec2 y = inv[i] * (xs[d] - B[i]);
-        float s = scale[d] * shrink[i];
-        if ((length(y - c) - R) * s <= px) {{
-            d++; xs[d] = y; branch[d] = 0; scale[d] = s;
-        }} else {{
-            branch[d]++;
-        }}
-    }}
-    first = branch[0]; second = d > 1 ? branch[1] : 0;
+// the instance's code: one parameter weighted by 0.8, 0.9, 1.0, 1.1 or 1.2
+float[6 * N] instanceCode() {{
+    float m[6 * N] = CODE;
+    m[pcg(iSeed) % uint(6 * N)] *= 0.8 + 0.1 * float(pcg(iSeed + 1u) % 5u);
+    return m;
+}}
+vec3[N] mapColours() {{
+    vec3 c[N];
     float h0 = rnd(iSeed + 3u);
-    float hue = h0 + iParams.y * (0.13 * float(first) + 0.05 * float(second));
-    vec3 col = 0.55 + 0.45 * cos(6.2831853 * (hue + vec3(0.0, 0.33, 0.67)));
-    fragColor = vec4(hit ? col : vec3(0.0), 1.0);
+    for (int i = 0; i < N; i++)
+        c[i] = 0.55 + 0.45 * cos(6.2831853 * (h0 + iParams.y * float(i) / float(N) + vec3(0.0, 0.33, 0.67)));
+    return c;
+}}
+float M[6 * N] = instanceCode();
+vec3 COLOUR[N] = mapColours();
+
+vec2 splatStep(inout uint rng, vec2 p, out vec3 colour) {{
+    float u = splatRandom(rng);
+    int i = 0;
+    while (i < N - 1 && u >= CUMULATIVE[i]) i++;
+    int k = 6 * i;
+    colour = COLOUR[i];
+    return vec2(M[k] * p.x + M[k + 1] * p.y + M[k + 4], M[k + 2] * p.x + M[k + 3] * p.y + M[k + 5]);
+}}
+
+void mainImage(out vec4 fragColor, in vec2 fragCoord) {{
+    uint flips = pcg(iSeed + 2u);
+    vec2 fc = fragCoord;
+    if ((flips & 1u) != 0u) fc.x = iResolution.x - fc.x;
+    if ((flips & 2u) != 0u) fc.y = iResolution.y - fc.y;
+    vec4 d = splatPixel(fc);   // rgb: the mean colour of the points here, a: log density, 0 .. 1
+    float shade = d.a > 0.0 ? mix(1.0, 0.25 + 0.75 * d.a, iParams.x) : 0.0;
+    fragColor = vec4(d.rgb * shade, 1.0);
 }}
 """
 
 
+def map_probabilities(code: np.ndarray) -> np.ndarray:
+    """code: (N, 6) -> (N,) each map's chance in the chaos game, ~ |det A_i| (as in FractalDB)."""
+    p = np.abs(np.linalg.det(code[:, :4].reshape(-1, 2, 2)))
+    return p / p.sum()
+
+
 def program_source(code: np.ndarray, category: int, name: str) -> str:
-    """The GLSL program of one category's code (N, 6)."""
-    pts = attractor_points(code)
-    lo, hi = pts.min(0), pts.max(0)
+    """The GLSL program (``// kind: splat``) of one category's code (N, 6)."""
     values = ",\n".join("    " + ", ".join(f"{v:.6f}" for v in row) for row in code)
-    box = ", ".join(f"{v:.6f}" for v in (*lo, *hi))
-    centre = 0.5 * (lo + hi)
-    radius = 1.15 * float(np.linalg.norm(pts - centre, axis=1).max())
-    disc = ", ".join(f"{v:.6f}" for v in (*centre, radius))
+    cumulative = np.cumsum(map_probabilities(code))
+    cumulative[-1] = 1.0
     return _TEMPLATE.format(name=name, category=category, n=len(code), fill=filling_rate(code),
-                            params=6 * len(code), values=values, box=box, disc=disc)
+                            params=6 * len(code), values=values,
+                            cumulative=", ".join(f"{v:.6f}" for v in cumulative))
 
 
 def write_programs(out: Path, count: int, seed: int = 0, min_fill: float = MIN_FILL) -> list[Path]:

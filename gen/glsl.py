@@ -25,6 +25,11 @@ of an image has ``fragCoord.y = H - r - 0.5``. A NaN channel is written as 0 and
 as a GPU writes them into an RGBA8 target; alpha counts the channels that were NaN: 255, 170,
 85 or 0 for 0, 1, 2 or 3 of them (a clamped Inf is a well-defined colour on every GPU, a NaN is
 not). A pixel the program discards is opaque black, as a cleared Shadertoy target shows it.
+
+A ``// kind: splat`` program (a whole header line) draws points: its ``splatStep`` runs in a
+compute shader of its own (splat_source: box and point passes into a density buffer), and its
+mainImage, wrapped as above with ``splatPixel`` added, resolves the density into the image; see
+the splat notes below.
 """
 
 from __future__ import annotations
@@ -54,7 +59,7 @@ int iFrame = int(iTime * 60.0);
 vec4 iDate = vec4(2026.0, 0.0, 1.0, iTime);
 float iChannelTime[4] = float[4](iTime, iTime, iTime, iTime);
 float iGlobalTime = iTime;
-vec4 _sp_finish(vec4 c) {{
+{splat}vec4 _sp_finish(vec4 c) {{
     bvec3 nan = isnan(c.rgb);
     return vec4(mix(clamp(c.rgb, 0.0, 1.0), vec3(0.0), nan), 1.0 - dot(vec3(nan), vec3(1.0 / 3.0)));
 }}
@@ -104,6 +109,114 @@ _FRAGMENT_MAIN = """void main() {
 """
 
 _EPILOGUE = "\n#line 1 2\nvoid _sp_main(inout vec4 _sp_c, vec2 _sp_fc) { mainImage(_sp_c, _sp_fc); }\n"
+
+# -- splat programs ---------------------------------------------------------------------------
+#
+# A ``// kind: splat`` program scatters points before its image is resolved. Per sample:
+#   1. box pass   SPLAT_BOX_CHAINS chains of SPLAT_BOX_STEPS points (after the burn-in) find the
+#                 attractor's bounding box (atomicMin/Max on order-preserving integer keys).
+#   2. point pass chains of SPLAT_STEPS points each, SPLAT_POINTS_PER_PIXEL x W x H points in all
+#                 (at most SPLAT_MAX_POINTS); each point's pixel in the box (centred, aspect kept,
+#                 SPLAT_MARGIN each side) gets atomicAdd'ed: hits and its colour's 8-bit RGB sums.
+#   3. resolve    mainImage, wrapped as for any program (compute or fragment), reads the density
+#                 through splatPixel(fragCoord).
+# Chain c of a sample starts at (0, 0) with its own random state from (iSeed, c) and skips
+# SPLAT_BURN_IN steps; the box pass repeats the first chains' steps. Integer atomics only, so
+# the bytes do not depend on the order the GPU runs the chains in.
+KINDS = ("image", "splat")
+SPLAT_POINTS_PER_PIXEL = 1.0   # 50,176 points at 224x224 (FractalDB: 100,000 points at 512x512)
+SPLAT_MAX_POINTS = 1 << 24     # hits x 255 fit a uint: the colour sums cannot overflow
+SPLAT_STEPS = 256              # points per chain (one invocation)
+SPLAT_BURN_IN = 32             # steps a chain takes before its first point counts
+SPLAT_BOX_CHAINS = 64
+SPLAT_BOX_STEPS = 64
+SPLAT_MARGIN = 0.04            # of the image's smaller side, each side of the attractor's box
+SPLAT_GROUP = 64               # invocations (chains) per work group of the box and point passes
+SPLAT_WORDS = 4                # per pixel: hits, R, G, B sums
+SPLAT_BOX_WORDS = 8            # per sample: x0, y0, x1, y1 keys, largest hits, 3 unused
+
+# Random numbers for splatStep: splatRandom(rng) -> [0, 1), advancing the chain's state.
+_SPLAT_RANDOM = """uint _sp_hash(uint v) {
+    uint s = v * 747796405u + 2891336453u;
+    uint w = ((s >> ((s >> 28u) + 4u)) ^ s) * 277803737u;
+    return (w >> 22u) ^ w;
+}
+float splatRandom(inout uint state) { state = _sp_hash(state); return float(state >> 8u) * (1.0 / 16777216.0); }
+"""
+
+# Declarations shared by the passes and the resolve: slot = the sample's place in the density
+# buffer, (slots, H, W, 4) uint; rows bottom-up, as fragCoord.
+_SPLAT_SHARED = _SPLAT_RANDOM + """layout(std430, binding = 2) buffer SynpatDensity { uint _sp_density[]; };
+layout(std430, binding = 3) coherent buffer SynpatBox { uint _sp_box[]; };   // coherent: the largest-hits test reads fresh values
+uniform uint _sp_splat_first;
+uint _sp_slot() { return _sp_index() - _sp_splat_first; }
+vec4 splatPixel(vec2 fragCoord) {
+    ivec2 q = ivec2(floor(fragCoord));
+    ivec2 res = ivec2(iResolution.xy);
+    if (q.x < 0 || q.y < 0 || q.x >= res.x || q.y >= res.y) return vec4(0.0);
+    uint i = %(words)du * ((_sp_slot() * uint(res.y) + uint(q.y)) * uint(res.x) + uint(q.x));
+    uint hits = _sp_density[i];
+    if (hits == 0u) return vec4(0.0);
+    float top = float(_sp_box[%(box_words)du * _sp_slot() + 4u]);
+    vec3 mean = vec3(_sp_density[i + 1u], _sp_density[i + 2u], _sp_density[i + 3u]) / (255.0 * float(hits));
+    return vec4(mean, log(1.0 + float(hits)) / log(1.0 + top));
+}
+""" % {"words": SPLAT_WORDS, "box_words": SPLAT_BOX_WORDS}
+
+_SPLAT_MAIN = "void _sp_points();\nvoid main() { _sp_points(); }\n"
+
+# The point passes follow the user's code (their splatStep), as string 3.
+_SPLAT_POINTS = """
+#line 1 3
+uniform uint _sp_phase;    // 0: box pass, 1: point pass
+uniform uint _sp_chains;   // chains per sample in the point pass
+uint _sp_key(float f) { uint u = floatBitsToUint(f); return (u & 0x80000000u) != 0u ? ~u : u | 0x80000000u; }
+float _sp_unkey(uint k) { return uintBitsToFloat((k & 0x80000000u) != 0u ? k & 0x7FFFFFFFu : ~k); }
+void _sp_points() {
+    uint chain = gl_GlobalInvocationID.x;
+    if (chain >= (_sp_phase == 0u ? %(box_chains)du : _sp_chains)) return;
+    uint rng = _sp_hash(_sp_hash(iSeed) + chain);
+    vec2 p = vec2(0.0);
+    vec3 colour;
+    for (int i = 0; i < %(burn_in)d; i++) p = splatStep(rng, p, colour);
+    uint box = %(box_words)du * _sp_slot();
+    if (_sp_phase == 0u) {
+        uvec4 k = uvec4(0xFFFFFFFFu, 0xFFFFFFFFu, 0u, 0u);
+        for (int i = 0; i < %(box_steps)d; i++) {
+            p = splatStep(rng, p, colour);
+            if (any(isnan(p)) || any(isinf(p))) continue;
+            uvec2 kp = uvec2(_sp_key(p.x), _sp_key(p.y));
+            k = uvec4(min(k.xy, kp), max(k.zw, kp));
+        }
+        atomicMin(_sp_box[box], k.x); atomicMin(_sp_box[box + 1u], k.y);
+        atomicMax(_sp_box[box + 2u], k.z); atomicMax(_sp_box[box + 3u], k.w);
+        return;
+    }
+    if (_sp_box[box] > _sp_box[box + 2u]) return;   // the box pass saw no finite point
+    vec2 lo = vec2(_sp_unkey(_sp_box[box]), _sp_unkey(_sp_box[box + 1u]));
+    vec2 hi = vec2(_sp_unkey(_sp_box[box + 2u]), _sp_unkey(_sp_box[box + 3u]));
+    vec2 mid = 0.5 * lo + 0.5 * hi;
+    float span = max(max(hi.x - lo.x, hi.y - lo.y), 1e-30);
+    float scale = min(iResolution.x, iResolution.y) * %(fill)r / span;
+    ivec2 res = ivec2(iResolution.xy);
+    uint image = _sp_slot() * uint(res.x * res.y);
+    for (int i = 0; i < %(steps)d; i++) {
+        p = splatStep(rng, p, colour);
+        vec2 f = floor((p - mid) * scale + 0.5 * iResolution.xy);
+        if (!(f.x >= 0.0 && f.y >= 0.0 && f.x < iResolution.x && f.y < iResolution.y)) continue;   // NaN too
+        uint at = %(words)du * (image + uint(f.y) * uint(res.x) + uint(f.x));
+        uvec3 c = uvec3(round(255.0 * mix(clamp(colour, 0.0, 1.0), vec3(0.0), isnan(colour))));
+        uint hits = atomicAdd(_sp_density[at], 1u) + 1u;
+        atomicAdd(_sp_density[at + 1u], c.r);
+        atomicAdd(_sp_density[at + 2u], c.g);
+        atomicAdd(_sp_density[at + 3u], c.b);
+        if (hits > _sp_box[box + 4u]) atomicMax(_sp_box[box + 4u], hits);
+    }
+}
+""" % {"box_chains": SPLAT_BOX_CHAINS, "burn_in": SPLAT_BURN_IN, "box_steps": SPLAT_BOX_STEPS,
+       "steps": SPLAT_STEPS, "fill": 1.0 - 2.0 * SPLAT_MARGIN, "words": SPLAT_WORDS, "box_words": SPLAT_BOX_WORDS}
+
+_SPLAT_COMPUTE_HEADER = f"layout(local_size_x = {SPLAT_GROUP}) in;\n" + _OUTPUT
 
 # GLSL ES / legacy names Shadertoy code still uses; each is defined unless the user defines it.
 _COMPAT = {"texture2D": "texture", "texture2DLod": "textureLod", "texture2DLodEXT": "textureLod",
@@ -169,23 +282,49 @@ def _user_block(source: str) -> str:
     return "#line 1 0\n" + _RENAME.sub(r"_sp_kw_\1", source) + _EPILOGUE
 
 
-def _wrap(source: str, header: str, index: str, main: str, channels: tuple[str, ...]) -> str:
+def _wrap(source: str, header: str, index: str, main: str, channels: tuple[str, ...], splat: bool = False,
+          tail: str = "") -> str:
     defined = set(_DEFINED.findall(source))
     compat = "".join(f"#define {k} {v}\n" for k, v in _COMPAT.items() if k not in defined)
     extensions = "".join(m.group(0).strip() + "\n" for m in _EXTENSION_LINE.finditer(strip_comments(source)))
     samplers = "\n".join(f"uniform {CHANNEL_TYPES[t]} iChannel{i};" for i, t in enumerate(channels))
     return _PRELUDE.format(extensions=extensions, stage_header=header, channels=samplers,
-                           index_function=index, main=main, compat=compat) + _user_block(source)
+                           index_function=index, main=main, compat=compat,
+                           splat=_SPLAT_SHARED if splat else "") + _user_block(source) + tail
 
 
-def compute_source(source: str, channels: tuple[str, ...] = DEFAULT_CHANNELS) -> str:
-    """The program as a GLSL 4.30 compute shader writing image layer z = sample z."""
-    return _wrap(source, _COMPUTE_HEADER, _COMPUTE_INDEX, _COMPUTE_MAIN, channels)
+def compute_source(source: str, channels: tuple[str, ...] = DEFAULT_CHANNELS, splat: bool = False) -> str:
+    """The program as a GLSL 4.30 compute shader writing image layer z = sample z (for a splat
+    program: its resolve, reading the density through splatPixel)."""
+    return _wrap(source, _COMPUTE_HEADER, _COMPUTE_INDEX, _COMPUTE_MAIN, channels, splat)
 
 
-def fragment_source(source: str, channels: tuple[str, ...] = DEFAULT_CHANNELS) -> str:
+def fragment_source(source: str, channels: tuple[str, ...] = DEFAULT_CHANNELS, splat: bool = False) -> str:
     """The program as a GLSL 4.30 fragment shader rendering one atlas tile per sample."""
-    return _wrap(source, _FRAGMENT_HEADER, _FRAGMENT_INDEX, _FRAGMENT_MAIN, channels)
+    return _wrap(source, _FRAGMENT_HEADER, _FRAGMENT_INDEX, _FRAGMENT_MAIN, channels, splat)
+
+
+def splat_source(source: str, channels: tuple[str, ...] = DEFAULT_CHANNELS) -> str:
+    """A splat program's box and point passes as one GLSL 4.30 compute shader: x = chain,
+    z = sample; the uniform _sp_phase picks the pass."""
+    return _wrap(source, _SPLAT_COMPUTE_HEADER, _COMPUTE_INDEX, _SPLAT_MAIN, channels, True, _SPLAT_POINTS)
+
+
+_SPLAT_STEP = re.compile(r"\bsplatStep[ \t\n]*\(")
+_KIND_COMMENT = re.compile(r"^[ \t]*//[ \t]*kind[ \t]*:[ \t]*(\S+)[ \t]*$", re.M)   # a whole line: `// kind: splat`
+
+
+def program_kind(source: str) -> str:
+    """``image`` (a Shadertoy program), or what a ``// kind: NAME`` line (the whole line) says;
+    raises ValueError naming a kind that is not one of KINDS, or a splat program without splatStep."""
+    m = _KIND_COMMENT.search(source)
+    kind = m.group(1).lower() if m else "image"
+    if kind not in KINDS:
+        raise ValueError(f"`// kind:` expects one of {', '.join(KINDS)}, got '{m.group(1)}'")
+    if kind == "splat" and not _SPLAT_STEP.search(strip_comments(source)):
+        raise ValueError("a `// kind: splat` program defines `vec2 splatStep(inout uint rng, vec2 p, out vec3 colour)`; "
+                         "none found")
+    return kind
 
 
 # Mesa: "0:12(5): error: ..."; NVIDIA: "0(12) : error C0000: ..."
@@ -214,6 +353,9 @@ def first_error(log: str, path: str, source: str | None = None) -> str:
             return f"{path}:{line}: {message}"
         if fallback is None and string_no == 2:
             fallback = f"{path}: {message} (in the call of mainImage: is there a `void mainImage(out vec4, in vec2)`?)"
+        elif fallback is None and string_no == 3:
+            fallback = (f"{path}: {message} (in the point pass of a `// kind: splat` program: is there a "
+                        "`vec2 splatStep(inout uint rng, vec2 p, out vec3 colour)`?)")
         elif fallback is None:
             fallback = f"{path}: error in synpat's wrapper around this program (prelude line {line}): {message}"
     if fallback:

@@ -13,7 +13,7 @@ import importlib.util
 from pathlib import Path
 
 from synpat.core.errors import UserError
-from .glsl import fragment_only_reason
+from .glsl import fragment_only_reason, program_kind
 from .grammar import parse_source, program_sources
 
 SUFFIXES = (".glsl", ".frag")
@@ -37,6 +37,15 @@ class Program:
         """The family a ``// family: NAME`` comment line names, or UNKNOWN_FAMILY without one."""
         m = _FAMILY.search(self.source)
         return m.group(1) if m else UNKNOWN_FAMILY
+
+    @property
+    def kind(self) -> str:
+        """``image`` (a Shadertoy program) or ``splat`` (a ``// kind: splat`` header line: points
+        scattered by splatStep, then resolved by mainImage); raises UserError for another kind."""
+        try:
+            return program_kind(self.source)
+        except ValueError as e:
+            raise UserError(f"{self.path}: {e}") from None
 
     @property
     def fragment_reason(self) -> str | None:

@@ -109,13 +109,14 @@ def _channel_resolution(kind: str) -> tuple[float, float, float]:
 @dataclass
 class _Compiled:
     backend: str
-    program: moderngl.ComputeShader | moderngl.Program
+    program: moderngl.ComputeShader | moderngl.Program   # the image (a splat program's resolve)
     vao: moderngl.VertexArray | None = None
+    points: moderngl.ComputeShader | None = None         # a splat program's box and point passes
 
     def release(self) -> None:
-        if self.vao is not None:
-            self.vao.release()
-        self.program.release()
+        for obj in (self.vao, self.points, self.program):
+            if obj is not None:
+                obj.release()
 
 
 def _as_program(samples: Samples, program: int) -> Samples:
@@ -150,6 +151,9 @@ class Renderer:
         self._compiled: OrderedDict[tuple[str, str], _Compiled | CompileError] = OrderedDict()   # LRU order
         self._samples = self.ctx.buffer(reserve=self.max_batch * 32)
         self._output = None   # the output SSBO, made on first use
+        self._density = None  # splat programs' density and box SSBOs, made on first use
+        self._box = None
+        self.splat_slots = max(1, min(self.max_batch, ssbo_limit // (image_bytes * glsl.SPLAT_WORDS)))
         self._atlas = None    # the fragment stage's framebuffer (no attachments), made on first use
         self._spread = None   # the one-colour test of synpat.gen.redraw, made on first use
         tex = self.ctx.texture((CHANNEL_SIZE, CHANNEL_SIZE), 4, channel_texture_data().tobytes())
@@ -168,15 +172,16 @@ class Renderer:
     def release(self) -> None:
         """Free this renderer's GL objects (buffers, textures, compiled programs); the process's GL
         context stays for the next renderer. Calling it again does nothing."""
-        objects = [self._samples, self._output, self._atlas, self._spread, *self._channel]
-        for compiled in self._compiled.values():
-            if isinstance(compiled, _Compiled):
-                objects += [compiled.vao, compiled.program]
+        objects = [self._samples, self._output, self._atlas, self._spread, self._density, self._box,
+                   *self._channel]
         for obj in objects:
             if obj is not None:
                 obj.release()
+        for compiled in self._compiled.values():
+            if isinstance(compiled, _Compiled):
+                compiled.release()
         self._compiled.clear()
-        self._samples = self._output = self._atlas = self._spread = None
+        self._samples = self._output = self._atlas = self._spread = self._density = self._box = None
         self._channel = ()
 
     def __enter__(self) -> "Renderer":
@@ -236,37 +241,55 @@ class Renderer:
         channels, turning a channel sampled with a vec3 into a cube map, then a 3D texture."""
         try:
             declared = glsl.declared_channels(program.source)
+            splat = glsl.program_kind(program.source) == "splat"
         except ValueError as e:
             raise CompileError(f"{program.path}: {e}") from None
+        if splat and self.width * self.height * 4 * glsl.SPLAT_WORDS > self.ctx.info["GL_MAX_SHADER_STORAGE_BLOCK_SIZE"]:
+            raise CompileError(f"{program.path}: a splat program's density buffer at {self.width}x{self.height} "
+                               f"exceeds this GL device's largest storage block "
+                               f"({self.ctx.info['GL_MAX_SHADER_STORAGE_BLOCK_SIZE'] >> 20} MiB); use a smaller --size")
         channels = declared or glsl.DEFAULT_CHANNELS
         while True:
             try:
-                compiled = self._link(program.source, backend, channels)
+                compiled = self._link(program.source, backend, channels, splat)
                 break
             except moderngl.Error as e:
                 guess = None if declared else glsl.guess_channels(str(e), program.source, channels)
                 if guess is None:
                     raise CompileError(glsl.first_error(str(e), program.path, program.source)) from None
                 channels = guess
-        prog = compiled.program
-        _set_uniform(prog, "iResolution", (float(self.width), float(self.height), 1.0))
-        _set_uniform(prog, "iTimeDelta", 1.0 / 60.0)
-        _set_uniform(prog, "iMouse", (0.0, 0.0, 0.0, 0.0))
-        _set_uniform(prog, "iSampleRate", 44100.0)
-        if "iChannelResolution" in prog:   # the driver may report a shorter array when only [0] is used
-            res = prog["iChannelResolution"]
-            values = [_channel_resolution(kind) for kind in channels]
-            res.value = values[:res.array_length] if res.array_length > 1 else values[0]
-        for i, kind in enumerate(channels):
-            _set_uniform(prog, f"iChannel{i}", _UNITS.get(kind, i))
+        for prog in (compiled.program, compiled.points):
+            if prog is None:
+                continue
+            _set_uniform(prog, "iResolution", (float(self.width), float(self.height), 1.0))
+            _set_uniform(prog, "iTimeDelta", 1.0 / 60.0)
+            _set_uniform(prog, "iMouse", (0.0, 0.0, 0.0, 0.0))
+            _set_uniform(prog, "iSampleRate", 44100.0)
+            if "iChannelResolution" in prog:   # the driver may report a shorter array when only [0] is used
+                res = prog["iChannelResolution"]
+                values = [_channel_resolution(kind) for kind in channels]
+                res.value = values[:res.array_length] if res.array_length > 1 else values[0]
+            for i, kind in enumerate(channels):
+                _set_uniform(prog, f"iChannel{i}", _UNITS.get(kind, i))
+        if compiled.points is not None:
+            _set_uniform(compiled.points, "_sp_chains", self.splat_points // glsl.SPLAT_STEPS)
         return compiled
 
-    def _link(self, source: str, backend: str, channels: tuple[str, ...]) -> _Compiled:
+    def _link(self, source: str, backend: str, channels: tuple[str, ...], splat: bool) -> _Compiled:
+        points = self.ctx.compute_shader(glsl.splat_source(source, channels)) if splat else None
         if backend == "compute":
-            return _Compiled(backend, self.ctx.compute_shader(glsl.compute_source(source, channels)))
+            return _Compiled(backend, self.ctx.compute_shader(glsl.compute_source(source, channels, splat)),
+                             points=points)
         prog = self.ctx.program(vertex_shader=glsl.FULLSCREEN_VERTEX,
-                                fragment_shader=glsl.fragment_source(source, channels))
-        return _Compiled(backend, prog, self.ctx.vertex_array(prog, []))
+                                fragment_shader=glsl.fragment_source(source, channels, splat))
+        return _Compiled(backend, prog, self.ctx.vertex_array(prog, []), points)
+
+    @property
+    def splat_points(self) -> int:
+        """Points a splat program scatters per image: SPLAT_POINTS_PER_PIXEL x W x H (at most
+        SPLAT_MAX_POINTS), rounded up to whole chains of SPLAT_STEPS."""
+        points = min(glsl.SPLAT_MAX_POINTS, int(np.ceil(glsl.SPLAT_POINTS_PER_PIXEL * self.width * self.height)))
+        return -(-points // glsl.SPLAT_STEPS) * glsl.SPLAT_STEPS
 
     # -- rendering ---------------------------------------------------------------------------
     #
@@ -348,10 +371,10 @@ class Renderer:
                 continue
             start, n = int(run[0]), len(run)
             compiled = self.compile(programs[int(chunk.program[start])])
-            if compiled.backend == "compute":
-                self._dispatch_compute(compiled, start, n)
+            if compiled.points is not None:
+                self._render_splat(compiled, start, n)
             else:
-                self._draw_fragment(compiled, start, n)
+                self._render_image(compiled, start, n)
         self.ctx.memory_barrier()
 
     def _spread_of(self, n: int) -> np.ndarray:
@@ -375,6 +398,37 @@ class Renderer:
         self._samples.write(data.tobytes())
         self._samples.bind_to_storage_buffer(0)
         self.output_buffer.bind_to_storage_buffer(1)
+
+    def _render_image(self, compiled: _Compiled, first: int, n: int) -> None:
+        if compiled.backend == "compute":
+            self._dispatch_compute(compiled, first, n)
+        else:
+            self._draw_fragment(compiled, first, n)
+
+    def _render_splat(self, compiled: _Compiled, first: int, n: int) -> None:
+        """A splat program's samples [first, first + n), ``splat_slots`` at a time: clear their
+        density, box pass, point pass, then the resolve into the output SSBO (glsl.py's splat notes)."""
+        pixels = self.width * self.height
+        if self._density is None:
+            self._density = self.ctx.buffer(reserve=self.splat_slots * pixels * 4 * glsl.SPLAT_WORDS)
+            self._box = self.ctx.buffer(reserve=self.splat_slots * 4 * glsl.SPLAT_BOX_WORDS)
+        self._density.bind_to_storage_buffer(2)
+        self._box.bind_to_storage_buffer(3)
+        empty_box = np.zeros((self.splat_slots, glsl.SPLAT_BOX_WORDS), np.uint32)
+        empty_box[:, :2] = 0xFFFFFFFF   # min keys start high, max keys and the largest hits at 0
+        points = compiled.points
+        for base in range(first, first + n, self.splat_slots):
+            count = min(self.splat_slots, first + n - base)
+            self._density.clear(size=count * pixels * 4 * glsl.SPLAT_WORDS)
+            self._box.write(empty_box[:count].tobytes())
+            for prog in (points, compiled.program):
+                _set_uniform(prog, "_sp_first", base)
+                _set_uniform(prog, "_sp_splat_first", base)
+            for phase, chains in ((0, glsl.SPLAT_BOX_CHAINS), (1, self.splat_points // glsl.SPLAT_STEPS)):   # _sp_chains
+                _set_uniform(points, "_sp_phase", phase)
+                points.run(-(-chains // glsl.SPLAT_GROUP), 1, count)
+                self.ctx.memory_barrier()
+            self._render_image(compiled, base, count)
 
     def _dispatch_compute(self, compiled: _Compiled, first: int, n: int) -> None:
         _set_uniform(compiled.program, "_sp_first", first)   # gone when the program writes nothing

@@ -1,24 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
 // Copyright 2026 synpat authors
 // family: fractaldb
+// kind: splat
 //
 // ifs_0007 -- FractalDB-like category 7: the attractor of one fixed IFS code (6 affine
-// maps, made by synpat.gen.fractaldb with filling rate 0.39), rendered per pixel by a
-// depth-first search over the inverse maps pruned by a bounding disc (not point splatting).
-// iSeed  : the instance: which of the 36 parameters is weighted (0.8 .. 1.2), a flip,
+// maps, made by synpat.gen.fractaldb with filling rate 0.39), drawn by the chaos game:
+// synpat scatters the points splatStep makes into a density image, mainImage colours it.
+// iSeed  : the instance: which of the 36 parameters is weighted (0.8 .. 1.2), the flips,
 //          the colours.
-// iParams: x = zoom margin, y = colour mix (one colour .. one per first map).
+// iParams: x = shading (flat .. log density), y = colour mix (one colour .. one per map).
 
 const int N = 6;
-const float CODE[36] = float[](
+const float CODE[36] = float[](   // per map: a, b, c, d, e, f with x' = a x + b y + e, y' = c x + d y + f
     -0.384967, -0.251746, 0.390534, -0.366300, 0.059311, 0.302640,
     0.411642, 0.390184, -0.123612, 0.669399, -0.352433, 0.246388,
     0.080046, -0.856612, -0.305548, 0.126277, 0.952115, 0.567303,
     0.317085, 0.062925, -0.166432, -0.295948, -0.918756, 0.965934,
     0.454904, -0.478516, -0.015709, 0.565304, 0.397292, 0.655143,
     0.515694, 0.071984, 0.345521, 0.417343, -0.588180, 0.853233);
-const vec4 BOX = vec4(-1.248793, -0.518949, 1.408792, 1.531963);   // the attractor's bounding box: x0, y0, x1, y1
-const vec3 DISC = vec3(0.079999, 0.506507, 1.595400);  // a disc holding it: centre, radius
+const float CUMULATIVE[N] = float[](0.178857, 0.420830, 0.608879, 0.671182, 0.857746, 1.000000);   // map i is picked with probability ~ |det|
 
 uint pcg(uint v) {
     uint s = v * 747796405u + 2891336453u;
@@ -27,65 +27,37 @@ uint pcg(uint v) {
 }
 float rnd(uint v) { return float(pcg(v) >> 8u) * (1.0 / 16777216.0); }
 
-void mainImage(out vec4 fragColor, in vec2 fragCoord) {
-    // a disc holding the attractor (from the code's chaos-game points, 15% margin for the weighting)
-    vec2 c = DISC.xy;
-    float R = DISC.z;
-
-    // the pixel in attractor coordinates: the bounding box fits the image, with a margin
-    vec2 uv = fragCoord / iResolution.xy;
-    if ((pcg(iSeed + 2u) & 1u) != 0u) uv.x = 1.0 - uv.x;
-    vec2 mid = 0.5 * (BOX.xy + BOX.zw), half_ = 0.5 * (BOX.zw - BOX.xy);
-    float span = max(half_.x, half_.y) * mix(1.05, 1.3, iParams.x);
-    vec2 x = mid + (2.0 * uv - 1.0) * span;
-    float px = 2.0 * span / iResolution.y;
-
-    if (length(x - c) - R > px) { fragColor = vec4(0.0, 0.0, 0.0, 1.0); return; }
-
-    // the instance's code: one parameter weighted by 0.8, 0.9, 1.0, 1.1 or 1.2
-    int pick = int(pcg(iSeed) % uint(6 * N));
-    float weight = 0.8 + 0.1 * float(pcg(iSeed + 1u) % 5u);
-    mat2 A[N], inv[N];
-    vec2 B[N];
-    float shrink[N];
-    for (int i = 0; i < N; i++) {
-        float m[6];
-        for (int k = 0; k < 6; k++) m[k] = CODE[6 * i + k] * (6 * i + k == pick ? weight : 1.0);
-        A[i] = mat2(m[0], m[2], m[1], m[3]);          // columns: x' = m0 x + m1 y + m4
-        B[i] = vec2(m[4], m[5]);
-        float p = m[0] * m[0] + m[1] * m[1] + m[2] * m[2] + m[3] * m[3];
-        float det = determinant(A[i]);
-        float q = sqrt(max(p * p - 4.0 * det * det, 0.0));
-        shrink[i] = min(sqrt(0.5 * (p + q)), 0.97);  // largest singular value
-        inv[i] = inverse(A[i]);
-    }
-    // depth-first search: at each depth try the maps whose image of the disc is near the point
-    const int DEPTH = 8;
-    vec2 xs[DEPTH];
-    int branch[DEPTH];
-    float scale[DEPTH];
-    int d = 0;
-    xs[0] = x; branch[0] = 0; scale[0] = 1.0;
-    bool hit = false;
-    int first = 0, second = 0;
-    for (int step = 0; step < 40; step++) {
-        if (scale[d] * R < px || d == DEPTH - 1) { hit = true; break; }
-        int i = branch[d];
-        if (i >= N) {
-            if (d == 0) break;
-            d--; branch[d]++; continue;
-        }
-        vec2 y = inv[i] * (xs[d] - B[i]);
-        float s = scale[d] * shrink[i];
-        if ((length(y - c) - R) * s <= px) {
-            d++; xs[d] = y; branch[d] = 0; scale[d] = s;
-        } else {
-            branch[d]++;
-        }
-    }
-    first = branch[0]; second = d > 1 ? branch[1] : 0;
+// the instance's code: one parameter weighted by 0.8, 0.9, 1.0, 1.1 or 1.2
+float[6 * N] instanceCode() {
+    float m[6 * N] = CODE;
+    m[pcg(iSeed) % uint(6 * N)] *= 0.8 + 0.1 * float(pcg(iSeed + 1u) % 5u);
+    return m;
+}
+vec3[N] mapColours() {
+    vec3 c[N];
     float h0 = rnd(iSeed + 3u);
-    float hue = h0 + iParams.y * (0.13 * float(first) + 0.05 * float(second));
-    vec3 col = 0.55 + 0.45 * cos(6.2831853 * (hue + vec3(0.0, 0.33, 0.67)));
-    fragColor = vec4(hit ? col : vec3(0.0), 1.0);
+    for (int i = 0; i < N; i++)
+        c[i] = 0.55 + 0.45 * cos(6.2831853 * (h0 + iParams.y * float(i) / float(N) + vec3(0.0, 0.33, 0.67)));
+    return c;
+}
+float M[6 * N] = instanceCode();
+vec3 COLOUR[N] = mapColours();
+
+vec2 splatStep(inout uint rng, vec2 p, out vec3 colour) {
+    float u = splatRandom(rng);
+    int i = 0;
+    while (i < N - 1 && u >= CUMULATIVE[i]) i++;
+    int k = 6 * i;
+    colour = COLOUR[i];
+    return vec2(M[k] * p.x + M[k + 1] * p.y + M[k + 4], M[k + 2] * p.x + M[k + 3] * p.y + M[k + 5]);
+}
+
+void mainImage(out vec4 fragColor, in vec2 fragCoord) {
+    uint flips = pcg(iSeed + 2u);
+    vec2 fc = fragCoord;
+    if ((flips & 1u) != 0u) fc.x = iResolution.x - fc.x;
+    if ((flips & 2u) != 0u) fc.y = iResolution.y - fc.y;
+    vec4 d = splatPixel(fc);   // rgb: the mean colour of the points here, a: log density, 0 .. 1
+    float shade = d.a > 0.0 ? mix(1.0, 0.25 + 0.75 * d.a, iParams.x) : 0.0;
+    fragColor = vec4(d.rgb * shade, 1.0);
 }

@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: Apache-2.0
+// Copyright 2026 synpat authors
+// family: fractaldb
+//
+// ifs_0005 -- FractalDB-like category 5: the attractor of one fixed IFS code (8 affine
+// maps, made by synpat.gen.fractaldb with filling rate 0.57), rendered per pixel by a
+// depth-first search over the inverse maps pruned by a bounding disc (not point splatting).
+// iSeed  : the instance: which of the 48 parameters is weighted (0.8 .. 1.2), a flip,
+//          the colours.
+// iParams: x = zoom margin, y = colour mix (one colour .. one per first map).
+
+const int N = 8;
+const float CODE[48] = float[](
+    -0.195716, -0.015477, 0.343387, -0.257994, -0.907925, 0.928423,
+    0.283813, -0.654519, 0.647308, 0.362123, 0.879617, 0.258162,
+    -0.549674, 0.114275, 0.543545, 0.423777, -0.315407, 0.310702,
+    0.598540, 0.283536, -0.310313, 0.119547, -0.956960, 0.125323,
+    0.655526, -0.007513, -0.128164, 0.203589, 0.700056, -0.417479,
+    -0.215064, -0.729382, -0.773560, 0.044492, 0.137487, 0.037371,
+    0.226249, 0.755287, 0.008410, -0.241705, -0.486855, -0.386307,
+    -0.333313, 0.368753, 0.181429, 0.324255, -0.090810, -0.780439);
+const vec4 BOX = vec4(-1.996892, -1.426961, 1.931958, 1.870573);   // the attractor's bounding box: x0, y0, x1, y1
+const vec3 DISC = vec3(-0.032467, 0.221806, 2.534448);  // a disc holding it: centre, radius
+
+uint pcg(uint v) {
+    uint s = v * 747796405u + 2891336453u;
+    uint w = ((s >> ((s >> 28u) + 4u)) ^ s) * 277803737u;
+    return (w >> 22u) ^ w;
+}
+float rnd(uint v) { return float(pcg(v) >> 8u) * (1.0 / 16777216.0); }
+
+void mainImage(out vec4 fragColor, in vec2 fragCoord) {
+    // a disc holding the attractor (from the code's chaos-game points, 15% margin for the weighting)
+    vec2 c = DISC.xy;
+    float R = DISC.z;
+
+    // the pixel in attractor coordinates: the bounding box fits the image, with a margin
+    vec2 uv = fragCoord / iResolution.xy;
+    if ((pcg(iSeed + 2u) & 1u) != 0u) uv.x = 1.0 - uv.x;
+    vec2 mid = 0.5 * (BOX.xy + BOX.zw), half_ = 0.5 * (BOX.zw - BOX.xy);
+    float span = max(half_.x, half_.y) * mix(1.05, 1.3, iParams.x);
+    vec2 x = mid + (2.0 * uv - 1.0) * span;
+    float px = 2.0 * span / iResolution.y;
+
+    if (length(x - c) - R > px) { fragColor = vec4(0.0, 0.0, 0.0, 1.0); return; }
+
+    // the instance's code: one parameter weighted by 0.8, 0.9, 1.0, 1.1 or 1.2
+    int pick = int(pcg(iSeed) % uint(6 * N));
+    float weight = 0.8 + 0.1 * float(pcg(iSeed + 1u) % 5u);
+    mat2 A[N], inv[N];
+    vec2 B[N];
+    float shrink[N];
+    for (int i = 0; i < N; i++) {
+        float m[6];
+        for (int k = 0; k < 6; k++) m[k] = CODE[6 * i + k] * (6 * i + k == pick ? weight : 1.0);
+        A[i] = mat2(m[0], m[2], m[1], m[3]);          // columns: x' = m0 x + m1 y + m4
+        B[i] = vec2(m[4], m[5]);
+        float p = m[0] * m[0] + m[1] * m[1] + m[2] * m[2] + m[3] * m[3];
+        float det = determinant(A[i]);
+        float q = sqrt(max(p * p - 4.0 * det * det, 0.0));
+        shrink[i] = min(sqrt(0.5 * (p + q)), 0.97);  // largest singular value
+        inv[i] = inverse(A[i]);
+    }
+    // depth-first search: at each depth try the maps whose image of the disc is near the point
+    const int DEPTH = 8;
+    vec2 xs[DEPTH];
+    int branch[DEPTH];
+    float scale[DEPTH];
+    int d = 0;
+    xs[0] = x; branch[0] = 0; scale[0] = 1.0;
+    bool hit = false;
+    int first = 0, second = 0;
+    for (int step = 0; step < 40; step++) {
+        if (scale[d] * R < px || d == DEPTH - 1) { hit = true; break; }
+        int i = branch[d];
+        if (i >= N) {
+            if (d == 0) break;
+            d--; branch[d]++; continue;
+        }
+        vec2 y = inv[i] * (xs[d] - B[i]);
+        float s = scale[d] * shrink[i];
+        if ((length(y - c) - R) * s <= px) {
+            d++; xs[d] = y; branch[d] = 0; scale[d] = s;
+        } else {
+            branch[d]++;
+        }
+    }
+    first = branch[0]; second = d > 1 ? branch[1] : 0;
+    float h0 = rnd(iSeed + 3u);
+    float hue = h0 + iParams.y * (0.13 * float(first) + 0.05 * float(second));
+    vec3 col = 0.55 + 0.45 * cos(6.2831853 * (hue + vec3(0.0, 0.33, 0.67)));
+    fragColor = vec4(hit ? col : vec3(0.0), 1.0);
+}
