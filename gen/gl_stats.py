@@ -116,12 +116,22 @@ void advance(int logical) {            // B <- logical rows (.., logical): the n
     }
 }
 
-void addHist(int bin) {
+void addHist(int bin, uint count) {
 #if SHARED_HIST
-    atomicAdd(sh[bin], 1u);
+    atomicAdd(sh[bin], count);
 #else
-    atomicAdd(hist[img * HIST + bin], 1u);
+    atomicAdd(hist[img * HIST + bin], count);
 #endif
+}
+
+// Runs of one bin (smooth images have long ones) are counted here and added once: 0 colour, 1 luma.
+int runBin[2] = int[2](0, 0);
+uint runCount[2] = uint[2](0u, 0u);
+void countBin(int which, int bin) {
+    if (bin == runBin[which]) { runCount[which]++; return; }
+    if (runCount[which] != 0u) addHist(runBin[which], runCount[which]);
+    runBin[which] = bin;
+    runCount[which] = 1u;
 }
 
 void rowStats(int y, bool below) {      // own pixels of row y (ring slot 1, or 2 on the last row)
@@ -132,8 +142,8 @@ void rowStats(int y, bool below) {      // own pixels of row y (ring slot 1, or 
         if (x0 + i < W) {
             ivec3 v = rgb(cur[i]);
             ivec3 k = v >> LEVEL_SHIFT;
-            addHist((((k.r << LEVEL_BITS) | k.g) << LEVEL_BITS) | k.b);
-            addHist(COLOURS + (v.r * LUMA_W.r + v.g * LUMA_W.g + v.b * LUMA_W.b + 500) / 1000);
+            countBin(0, (((k.r << LEVEL_BITS) | k.g) << LEVEL_BITS) | k.b);
+            countBin(1, COLOURS + (v.r * LUMA_W.r + v.g * LUMA_W.g + v.b * LUMA_W.b + 500) / 1000);
             s += uvec3(v);
             q += uvec3(v * v);
             if (x0 + i + 1 < W) { ivec3 d = abs(rgb(cur[i + 1]) - v); tv += uint(d.r + d.g + d.b); }
@@ -197,6 +207,8 @@ void main() {
             M[0] = M[1]; M[1] = M[2]; GX[0] = GX[1]; GY[0] = GY[1];
             if (y < yb) advance(y + 2);
         }
+        for (int which = 0; which < 2; which++)
+            if (runCount[which] != 0u) addHist(runBin[which], runCount[which]);
         int o = ((img * BANDS + band) * STRIPS + strip) * RECORD;
         rec[o] = tv; rec[o + 1] = s.r; rec[o + 2] = s.g; rec[o + 3] = s.b;
         rec[o + 4] = q.r; rec[o + 5] = q.g; rec[o + 6] = q.b; rec[o + 7] = strong;
