@@ -1,5 +1,5 @@
-"""CUDA-GL interop for the training side: the stream's loaders import it from here. The one
-owner is synpat.gen.gl_cuda (torch imported when used), which synpat-gen's GPU JPEG path shares."""
+"""CUDA-GL interop under its training-side name. The one owner is synpat.gen.gl_cuda (torch imported
+when used), shared by the stream's loaders and synpat-gen's GPU JPEG path."""
 
 from synpat.gen.gl_cuda import CudaRenderer, interop_available
 
