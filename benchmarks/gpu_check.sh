@@ -96,14 +96,18 @@ gen_jpeg_twice() {
     [ $? = 137 ] || { echo "gen_jpeg_twice: the killed run was not killed" >&2; return 1; }
     "$PY" "${args[@]}" --out "$WORK/jpeg_c" --resume || return 1
     "$PY" - "$WORK" <<'EOF'
-import json, sys
+import io, json, sys, tarfile
 from pathlib import Path
+from PIL import Image, JpegImagePlugin
 work = Path(sys.argv[1])
 tars = {r: {p.name: p.read_bytes() for p in sorted((work / f"jpeg_{r}").glob("*.tar"))} for r in "abc"}
 encoder = json.loads((work / "jpeg_a" / "manifest.json").read_text())["settings"]["encoder"]
 ok = len(tars["a"]) == 8 and tars["a"] == tars["b"] == tars["c"]
+with tarfile.open(fileobj=io.BytesIO(next(iter(tars["a"].values())))) as tar:
+    jpg = next(tar.extractfile(m).read() for m in tar if m.name.endswith(".jpg"))
+chroma = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}.get(JpegImagePlugin.get_sampling(Image.open(io.BytesIO(jpg))), "other")
 print(json.dumps({"bench": "gen_jpeg_determinism", "metric": "identical_tars", "value": int(ok), "unit": "bool",
-                  "encoder": encoder, "tars": len(tars["a"]), "runs": 2, "killed_and_resumed": 1,
+                  "encoder": encoder, "chroma": chroma, "tars": len(tars["a"]), "runs": 2, "killed_and_resumed": 1,
                   "bytes": sum(map(len, tars["a"].values()))}))
 sys.exit(0 if ok else 1)
 EOF
