@@ -8,9 +8,11 @@
 # Writes to $OUT (a temporary folder when unset): results.jsonl (every benchmark's JSON lines plus one
 # {"step": ..., "rc": ..., "seconds": ...} line per step) and check.log (each step's output). Every
 # step runs under its own timeout; a failing step is recorded and the next one runs. Exits 1 when
-# any step failed. The step limits add up to about 12 minutes, the expected run to about 6: run it
+# any step failed. The step limits add up to about 14 minutes, the expected run to about 7: run it
 # as `timeout 560 bash benchmarks/gpu_check.sh` so a slow step still leaves the earlier results.
 # Pre-training runs MAE ViT-Ti (correctness: both engines, resume, export); bench_train measures ViT-B.
+# synpat-gen's GPU JPEG encoder (nvJPEG) runs in bench_gen against Pillow's, and twice plus a
+# kill/--resume for byte-identical tars; the dry run takes the same torch path on CPU tensors.
 set -u -o pipefail
 
 DRY=0
@@ -36,11 +38,13 @@ if [ $DRY = 1 ]; then   # toy sizes: a 2-core CPU machine finishes in a few minu
     LOADERS=(--size 32 --batch 8 --batches 3 --train-steps 2 --workers 1)
     TRAIN=(--model mae_vit_tiny_patch16 --size 32 --batch 8 --precision fp32 --steps 2 --warmup 1
            --paths eager,engine,zero0,zero1,zero2 --threads 2)
+    JPEG_ENV=(env SYNPAT_GEN_JPEG_DEVICE=cpu)   # `--jpeg-encoder gpu` runs torchvision on CPU tensors
 else
     SIZE=224; PROGRAMS=16,1000; IMAGES=256; GEN_COUNT=4096; MODEL=mae_vit_tiny_patch16; BATCH=64
     STEPS=50; HALF=25; PRECISION=bf16; TEST_SELECT=(-m gpu)
     RENDER=(--sizes 224,384 --batches 256)
     GEN=(--size 224 --count 8192 --shard-size 1024)
+    JPEG_ENV=(env)
     STATS=(--size 224 --count 2048 --shard-size 512)
     FRACTALDB=(--sizes 224 --batch 256 --images 512 --rounds 2)
     LOADERS=(--size 224 --batch 256 --batches 20)
@@ -82,10 +86,37 @@ sys.exit(0 if ok else 1)
 EOF
 }
 
-export -f pretrain_twice
+# gen_jpeg_twice: synpat-gen with the GPU JPEG encoder twice, and once killed (kill -9) after two
+# shards then resumed; every tar must be byte-identical across the three.
+gen_jpeg_twice() {
+    local args=(-m synpat.gen.cli --shaders shaders/waves.glsl shaders/voronoi.glsl shaders/fbm.glsl
+                --count "$GEN_COUNT" --size "$SIZE" --shard-size $((GEN_COUNT / 8)) --jpeg-encoder gpu)
+    "$PY" "${args[@]}" --out "$WORK/jpeg_a" && "$PY" "${args[@]}" --out "$WORK/jpeg_b" || return 1
+    SYNPAT_GEN_KILL_AFTER=2 "$PY" "${args[@]}" --out "$WORK/jpeg_c"
+    [ $? = 137 ] || { echo "gen_jpeg_twice: the killed run was not killed" >&2; return 1; }
+    "$PY" "${args[@]}" --out "$WORK/jpeg_c" --resume || return 1
+    "$PY" - "$WORK" <<'EOF'
+import io, json, sys, tarfile
+from pathlib import Path
+from PIL import Image, JpegImagePlugin
+work = Path(sys.argv[1])
+tars = {r: {p.name: p.read_bytes() for p in sorted((work / f"jpeg_{r}").glob("*.tar"))} for r in "abc"}
+encoder = json.loads((work / "jpeg_a" / "manifest.json").read_text())["settings"]["encoder"]
+ok = len(tars["a"]) == 8 and tars["a"] == tars["b"] == tars["c"]
+with tarfile.open(fileobj=io.BytesIO(next(iter(tars["a"].values())))) as tar:
+    jpg = next(tar.extractfile(m).read() for m in tar if m.name.endswith(".jpg"))
+chroma = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}.get(JpegImagePlugin.get_sampling(Image.open(io.BytesIO(jpg))), "other")
+print(json.dumps({"bench": "gen_jpeg_determinism", "metric": "identical_tars", "value": int(ok), "unit": "bool",
+                  "encoder": encoder, "chroma": chroma, "tars": len(tars["a"]), "runs": 2, "killed_and_resumed": 1,
+                  "bytes": sum(map(len, tars["a"].values()))}))
+sys.exit(0 if ok else 1)
+EOF
+}
+
+export -f pretrain_twice gen_jpeg_twice
 LOADER=torch
 if "$PY" -c "import nvidia.dali" 2>/dev/null; then LOADER=dali; fi
-export WORK PY MODEL SIZE BATCH PRECISION LOADER HALF STEPS
+export WORK PY MODEL SIZE BATCH PRECISION LOADER HALF STEPS GEN_COUNT
 "$PY" - >> "$RESULTS" <<EOF
 import json, datetime, torch
 print(json.dumps({"check": "gpu_check", "dry_run": $DRY, "date": datetime.date.today().isoformat(),
@@ -93,7 +124,7 @@ print(json.dumps({"check": "gpu_check", "dry_run": $DRY, "date": datetime.date.t
                   "torch": torch.__version__, "loader": "$LOADER"}))
 EOF
 
-step pytest 60 "$PY" -m pytest -q "${TEST_SELECT[@]}"
+step pytest 90 "$PY" -m pytest -q "${TEST_SELECT[@]}"
 step interop 90 "$PY" benchmarks/check_interop.py --programs "$PROGRAMS" --size "$SIZE" --images "$IMAGES"
 step shards 45 "$PY" -m synpat.gen.cli --shaders shaders/waves.glsl shaders/voronoi.glsl shaders/fbm.glsl \
     --out "$WORK/shards" --count "$GEN_COUNT" --size "$SIZE" --shard-size $((GEN_COUNT / 4)) --overwrite
@@ -101,7 +132,8 @@ step bench_loaders_dali_decode 60 "$PY" benchmarks/bench_loaders.py --shards "$W
 step pretrain_torch 90 bash -c "pretrain_twice torch"
 step pretrain_deepspeed 90 bash -c "pretrain_twice deepspeed"
 step bench_render 45 "$PY" benchmarks/bench_render.py "${RENDER[@]}"
-step bench_gen 45 "$PY" benchmarks/bench_gen.py "${GEN[@]}"
+step bench_gen 75 "${JPEG_ENV[@]}" "$PY" benchmarks/bench_gen.py "${GEN[@]}" --jpeg-encoder gpu
+step gen_jpeg_determinism 90 "${JPEG_ENV[@]}" bash -c "gen_jpeg_twice"
 step bench_stats 45 "$PY" benchmarks/bench_stats.py "${STATS[@]}"
 step bench_fractaldb 30 "$PY" benchmarks/bench_fractaldb.py "${FRACTALDB[@]}"
 step bench_train 150 "$PY" benchmarks/bench_train.py "${TRAIN[@]}"

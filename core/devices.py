@@ -102,6 +102,15 @@ def egl_device_for_cuda(cuda_index: int, devices: tuple[int | None, ...] | None 
     return next((i for i, c in enumerate(devices) if c == cuda_index), None)
 
 
+def cuda_device_of_egl(egl_index: int | None, devices: tuple[int | None, ...] | None = None) -> int | None:
+    """The CUDA device ordinal of EGL device ``egl_index`` (its EGL_CUDA_DEVICE_NV); None for EGL's
+    default device (None), a device that is no CUDA GPU (llvmpipe), or an index past the list."""
+    devices = egl_cuda_devices() if devices is None else devices
+    if egl_index is None or not 0 <= egl_index < len(devices):
+        return None
+    return devices[egl_index]
+
+
 def gl_device_index(explicit: int | None, cuda_index: int | None, env: dict | None = None,
                     devices: tuple[int | None, ...] | None = None) -> int | None:
     """The EGL device to render on: ``explicit`` (--gl-device) wins, then GLCONTEXT_DEVICE_INDEX,

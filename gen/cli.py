@@ -13,6 +13,7 @@ from synpat.core.errors import UserError
 from synpat.core.settings import Parser
 from .generate import GenConfig, generate, summary_line
 from .programs import bundled_shaders_dir
+from .jpeg import JPEG_ENCODERS
 from .renderer import BACKENDS
 from .shards import FORMATS
 
@@ -63,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=parse_size, default=d.size, help="N or WxH pixels")
     p.add_argument("--format", choices=FORMATS, default=d.format)
     p.add_argument("--quality", type=int, default=d.quality, help="jpg/webp quality")
+    p.add_argument("--jpeg-encoder", choices=JPEG_ENCODERS, default=d.jpeg_encoder,
+                   help="cpu: Pillow in the --workers threads; gpu: nvJPEG (torchvision) on this rank's GPU, from the "
+                        "rendered CUDA tensor (needs torch); auto: gpu when rendering on an NVIDIA GPU with torch, else cpu")
     p.add_argument("--shard-size", type=int, default=d.shard_size, help="images per tar")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--time-range", type=parse_range, default=d.time_range, help="iTime range MIN,MAX")

@@ -36,6 +36,7 @@ from .sampler import TIME_RANGE, Sampler, Samples, default_group
 from .shards import (FORMATS, INDEX_VERSION, damaged_shard_reason, encode_images, sample_files, sample_key,
                      sample_members, shard_files, shard_name, write_shard)
 from .gl_stats import GLStats, render_measured
+from .jpeg import PILLOW, Encoder, choose_encoder, pixel_source, torch_encode_jpeg
 from .redraw import CONSTANT_RANGE, REDRAWS, Redraws
 from .stats import stats_row
 
@@ -77,6 +78,7 @@ class GenConfig:
     filter_programs: bool = False      # apply the filters to programs' probe images, not to samples
     mix: dict[str, float] | None = None   # family -> weight; families not named get none
     group: int | None = None          # samples per program run; None: sampler.default_group
+    jpeg_encoder: str = "cpu"          # cpu (Pillow in the workers), gpu (nvJPEG) or auto (synpat.gen.jpeg)
 
     def filters(self) -> StatFilters:
         return StatFilters(self.max_tv, self.min_std, self.max_edge)
@@ -122,6 +124,7 @@ class Plan:
     dropped_programs: int = 0                                      # of ``rejected``, by --filter-programs
     mix: tuple[tuple[int, ...], tuple[float, ...]] | None = None   # the Sampler's family mix
     group: int = 1    # samples per program run (Sampler.group)
+    encoder: Encoder = Encoder(PILLOW)   # what encodes the images (synpat.gen.jpeg)
 
 
 def content_settings(cfg: GenConfig, plan: Plan) -> dict:
@@ -134,6 +137,7 @@ def content_settings(cfg: GenConfig, plan: Plan) -> dict:
         "redraws": {"tries": REDRAWS, "constant_range": CONSTANT_RANGE},   # one-colour samples drawn again
         **_stats_settings(cfg),
         **({"group": plan.group} if plan.group != 1 else {}),   # absent in runs made before runs existed
+        "encoder": plan.encoder.name,
     }
 
 
@@ -251,7 +255,11 @@ def prepare_output(out: Path, cfg: GenConfig, plan: Plan, ranks: Ranks, mine: ra
             (out / MANIFEST).unlink(missing_ok=True)
     existing = None if cfg.overwrite else _read_manifest(out)   # a sibling rank may not have removed it yet
     if existing is not None:
-        want, have = content_settings(cfg, plan), existing.get("settings", {})
+        want = content_settings(cfg, plan)
+        have = {"encoder": PILLOW, **existing.get("settings", {})}   # runs made before encoders were recorded
+        if want["encoder"] != have["encoder"]:
+            raise UserError(f"{out / MANIFEST}: its shards were encoded by {have['encoder']}, this run would use "
+                            f"{want['encoder']} (other bytes); use the same --jpeg-encoder, or --overwrite")
         diff = [k for k in want if want[k] != have.get(k)]
         if diff:
             raise UserError(f"{out / MANIFEST}: made with other settings ({', '.join(diff)} differ); "
@@ -281,11 +289,17 @@ def sample_meta(program: Program, cls: int, samples: Samples, row: int, size: tu
 
 
 def encode_members(images, first: int, samples: Samples, plan: Plan, cfg: GenConfig, stats: dict | None = None) -> list:
-    """images (n, H, W, 3) uint8 of sample rows [first, first + n) -> their tar members
-    (shards.sample_members), made in an encode worker: image file, class and metadata (with the
-    rows' statistics when --stats)."""
+    """images (n, H, W, 3) uint8 of sample rows [first, first + n) -> their tar members, encoded
+    by Pillow in an encode worker (sample_file_members)."""
+    return file_members(encode_images(images, cfg.format, cfg.quality), first, samples, plan, cfg, stats)
+
+
+def file_members(files: list[bytes], first: int, samples: Samples, plan: Plan, cfg: GenConfig,
+                 stats: dict | None = None) -> list:
+    """Encoded images of sample rows [first, first + n) -> their tar members (shards.sample_members),
+    made in an encode worker: image file, class and metadata (with the rows' statistics when --stats)."""
     members = []
-    for i, data in enumerate(encode_images(images, cfg.format, cfg.quality)):
+    for i, data in enumerate(files):
         row = first + i
         cls = int(samples.program[row])
         meta = sample_meta(plan.programs[cls], cls, samples, row, cfg.size)
@@ -305,7 +319,8 @@ def open_renderer(cfg: GenConfig, ranks: Ranks) -> Renderer:
     return renderer
 
 
-def plan_job(renderer: Renderer, programs: list[Program], cfg: GenConfig, ranks: Ranks) -> Plan:
+def plan_job(renderer: Renderer, programs: list[Program], cfg: GenConfig, ranks: Ranks,
+             encoder: Encoder = Encoder(PILLOW)) -> Plan:
     """Check the programs (rank 0 checks, all ranks decide from the check cache; rejections printed,
     or fatal with --strict) and size the job: count, shards and the sampler's run length."""
     settings = CheckSettings(renderer.width, renderer.height, cfg.backend, renderer.device, cfg.check_seconds,
@@ -327,7 +342,7 @@ def plan_job(renderer: Renderer, programs: list[Program], cfg: GenConfig, ranks:
     count = cfg.count if cfg.count is not None else (cfg.per_shader or 1000) * len(accepted)
     shards = -(-count // cfg.shard_size)
     return Plan(accepted, rejected + dropped, count, shards, renderer.device_name, dropped_programs=len(dropped),
-                mix=family_mix(accepted, cfg.mix), group=cfg.group or default_group(len(accepted)))
+                mix=family_mix(accepted, cfg.mix), group=cfg.group or default_group(len(accepted)), encoder=encoder)
 
 
 def family_mix(programs: list[Program], mix: dict[str, float] | None) -> tuple[tuple[int, ...], tuple[float, ...]] | None:
@@ -349,7 +364,8 @@ def generate(cfg: GenConfig) -> dict:
     programs = find_programs(cfg.shaders, cfg.seed)
     check_output(out, cfg, ranks)
     with open_renderer(cfg, ranks) as renderer:
-        plan = plan_job(renderer, programs, cfg, ranks)
+        encoder = choose_encoder(cfg.jpeg_encoder, cfg.format, renderer.device, ranks.local_rank)
+        plan = plan_job(renderer, programs, cfg, ranks, encoder)
         mine = ranks.split(plan.shards)
         make_output_folder(out)
         with writer_lock(out, TOOL, mine.start, mine.stop - 1, f"shards {mine.start}..{mine.stop - 1}"):
@@ -389,8 +405,11 @@ def render_shards(renderer: Renderer, out: Path, cfg: GenConfig, plan: Plan, ran
         progress.update(planned)
         return nbytes
 
-    # the statistics are measured on the GPU, chunk by chunk, while each chunk is there
-    with ThreadPoolExecutor(cfg.workers) as pool, (GLStats(renderer) if want_stats else nullcontext()) as gl_stats:
+    # the statistics are measured on the GPU, chunk by chunk, while each chunk is there; the torch
+    # encoder gets its pixels on its GPU (interop) when there are no statistics to read back with them
+    encoder = plan.encoder
+    with ThreadPoolExecutor(cfg.workers) as pool, (GLStats(renderer) if want_stats else nullcontext()) as gl_stats, \
+            pixel_source(renderer, encoder, TOOL) as source:
         pending = None
         for shard in todo:
             samples = sampler.range(shard * cfg.shard_size, min((shard + 1) * cfg.shard_size, plan.count))
@@ -403,10 +422,15 @@ def render_shards(renderer: Renderer, out: Path, cfg: GenConfig, plan: Plan, ran
                     samples, images = samples.take(keep), images[keep]
                     stats = {k: v[keep] for k, v in stats.items()}
             else:
-                (images, samples), stats = renderer.render_varied(plan.programs, samples, redraws), None
+                (images, samples), stats = source.render_varied(plan.programs, samples, redraws), None
             step = max(1, -(-len(images) // (2 * cfg.workers)))
-            encoded = [pool.submit(encode_members, images[i:i + step], i, samples, plan, cfg, stats)
-                       for i in range(0, len(images), step)]
+            if encoder.device is None:   # Pillow, in the workers
+                encoded = [pool.submit(encode_members, images[i:i + step], i, samples, plan, cfg, stats)
+                           for i in range(0, len(images), step)]
+            else:   # the whole shard in one call on the encoder's device; the workers make the members
+                files = torch_encode_jpeg(images, cfg.quality, encoder.device)
+                encoded = [pool.submit(file_members, files[i:i + step], i, samples, plan, cfg, stats)
+                           for i in range(0, len(files), step)]
             if pending:   # encode this shard while writing the previous one
                 written += finish(*pending)
             pending = (shard, planned, encoded)
@@ -416,7 +440,7 @@ def render_shards(renderer: Renderer, out: Path, cfg: GenConfig, plan: Plan, ran
     progress.close()
     return {"label": label, "images": total, "shards": len(todo), "skipped": len(mine) - len(todo), "damaged": len(damaged),
             "programs": len(plan.programs), "rejected": len(plan.rejected), "seconds": progress.elapsed,
-            "bytes": written, "out": str(out), "size": cfg.size, "format": cfg.format,
+            "bytes": written, "out": str(out), "size": cfg.size, "format": cfg.format, "encoder": encoder.name,
             "filters": filters.active, "dropped_samples": dropped, "dropped_programs": plan.dropped_programs,
             "redrawn": redraws.redrawn, "constant": redraws.constant}
 
@@ -432,6 +456,7 @@ def summary_line(s: dict) -> str:
                     f" and {s['dropped_programs']} programs")
     if s.get("redrawn"):
         skipped += f", {s['redrawn']} one-colour samples drawn again ({s['constant']} still one colour, kept)"
+    by = f" by {s['encoder']}" if s.get("encoder", PILLOW) != PILLOW else ""
     return (f"{s['label']}: wrote {s['images'] - s.get('dropped_samples', 0)} images in {shards}{skipped} "
-            f"({s['size'][0]}x{s['size'][1]} {s['format']}, {s['bytes'] / 2**20:.1f} MiB) from {s['programs']} programs "
+            f"({s['size'][0]}x{s['size'][1]} {s['format']}{by}, {s['bytes'] / 2**20:.1f} MiB) from {s['programs']} programs "
             f"({s['rejected']} rejected) in {format_seconds(s['seconds'])}, {rate:.1f} img/s -> {s['out']}")

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from synpat.core.devices import (cpu_render_note, egl_cuda_devices, egl_device_for_cuda, gl_device_index,
-                                 renders_on_cpu)
+from synpat.core.devices import (cpu_render_note, cuda_device_of_egl, egl_cuda_devices, egl_device_for_cuda,
+                                 gl_device_index, renders_on_cpu)
 from synpat.core.errors import UserError
 
 
@@ -115,3 +115,8 @@ def test_interop_batch_equals_readback_and_the_stream_pairs_its_gl_device():
             images = cuda.render_many(programs, samples)
         assert images.device == device
         assert np.array_equal(images.cpu().numpy(), host)
+
+
+def test_the_cuda_device_of_an_egl_device():
+    devices = (None, 1, 0)   # llvmpipe first, then two GPUs in EGL's order
+    assert [cuda_device_of_egl(i, devices) for i in (None, 0, 1, 2, 3)] == [None, None, 1, 0, None]

@@ -34,7 +34,7 @@ def test_each_stage_imports_only_earlier_stages(stage):
 
 def test_generation_imports_no_torch():
     code = ("import sys, synpat.core.settings, synpat.core.devices, synpat.gen.cli, synpat.gen.stream, "
-            "synpat.gen.contact; bad = [m for m in ('torch', 'deepspeed', 'nvidia.dali', 'synpat.train', 'synpat.audio') "
+            "synpat.gen.contact, synpat.gen.gl_cuda, synpat.gen.jpeg; bad = [m for m in ('torch', 'deepspeed', 'nvidia.dali', 'synpat.train', 'synpat.audio') "
             "if m in sys.modules]; print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from synpat.core.devices import cpu_render_note, gl_device_index, torch_device, warn
+from synpat.core.devices import gl_device_index, torch_device
 from synpat.core.errors import UserError
 from synpat.gen.stream import PatternStream, StreamConfig
-from synpat.train.gl_cuda import CudaRenderer, interop_available
+from synpat.gen.gl_cuda import open_interop
 from synpat.train.image_aug import SCALE, crop_boxes, dali_augment, dali_augment_boxes, torch_augment
 from synpat.train.shard_list import (check_tar, count_tar_samples, expand_urls, first_bad_sample, index_path,
                                     index_samples, is_remote, shard_read_error)
@@ -83,30 +83,12 @@ def _labels(samples_program: np.ndarray, device: torch.device) -> torch.Tensor:
     return labels.to(device, non_blocking=True)
 
 
-def open_interop(stream: PatternStream, device: torch.device):
-    """A CudaRenderer over the stream's renderer, or None (readback) with one line saying why: no
-    interop bindings, an EGL device that is not this CUDA device's GPU (llvmpipe), or a failed
-    registration."""
-    if not interop_available():
-        warn(f"stream on {device}: no CUDA-GL interop (cuda-python missing); reading batches back through the host")
-        return None
-    note = cpu_render_note("stream", stream.renderer.device_name, device.index, gpu_present=True)
-    if note:
-        warn(f"{note}; reading batches back through the host")
-        return None
-    try:
-        return CudaRenderer(stream.renderer, device)
-    except RuntimeError as err:
-        warn(f"stream on {device}: {err} (EGL device {stream.cfg.gl_device}); reading batches back through the host")
-        return None
-
-
 def stream_batches(cfg: LoaderConfig, stream: PatternStream):
     """Forever: (images (B, H, W, 3) uint8, labels (B,) int64) as torch tensors on cfg's device.
     On a CUDA device the batch goes from the GL buffer into CUDA memory (interop, no host copy, no
     host synchronisation); elsewhere, or when interop cannot work here, it is read back."""
     device = cfg.torch_device
-    cuda = open_interop(stream, device) if device.type == "cuda" else None
+    cuda = open_interop(stream.renderer, device, "stream") if device.type == "cuda" else None
     try:
         while True:
             samples = stream.next_samples()

@@ -1,0 +1,124 @@
+"""synpat-gen's JPEG encoders: Pillow in the encode workers (``cpu``), or torchvision's
+``encode_jpeg`` on the rank's CUDA device (``gpu``: nvJPEG, fed from the rendered CUDA tensor
+through CUDA-GL interop when the renderer is on that GPU, else uploaded from the host).
+
+Torch is imported only when the torch encoder is chosen (generation runs without it). The encoder's
+name goes into the manifest's settings: its bytes differ from the other encoders' (torchvision's
+nvJPEG path writes 4:4:4 chroma where Pillow writes 4:2:0, at the same quality), so a run is
+resumed only with the encoder that began it. On the CPU, torchvision's encoder writes what Pillow
+does (libjpeg-turbo, 4:2:0, the same tables); the tests run the torch path that way.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+
+from synpat.core.devices import cuda_device_of_egl
+from synpat.core.errors import UserError
+from .gl_cuda import open_interop
+
+JPEG_ENCODERS = ("cpu", "gpu", "auto")
+PILLOW = "pillow"
+NVJPEG = "nvjpeg"
+TORCH_DEVICE_ENV = "SYNPAT_GEN_JPEG_DEVICE"   # test hook: `gpu` runs torchvision on this torch device ("cpu")
+
+
+@dataclass(frozen=True)
+class Encoder:
+    """How synpat-gen encodes its images. ``name`` is what the manifest records: "pillow", "nvjpeg"
+    (torchvision on CUDA) or "torchvision-cpu" (the test hook); ``device`` is the torch device the
+    torch encoder runs on (None: Pillow in the encode workers)."""
+    name: str
+    device: str | None = None
+
+
+def _torch_missing() -> str | None:
+    missing = [m for m in ("torch", "torchvision") if importlib.util.find_spec(m) is None]
+    return f"needs {' and '.join(missing)} (pip install 'synpat[train]')" if missing else None
+
+
+def choose_encoder(choice: str, fmt: str, egl_device: int | None, local_rank: int | None) -> Encoder:
+    """--jpeg-encoder ``choice`` -> the Encoder for this rank.
+
+    cpu: Pillow. gpu: torchvision on the CUDA device of the renderer's EGL device (else on this
+    rank's, pixels uploaded); a one-line UserError when torch, torchvision or CUDA is missing. auto:
+    the GPU when the renderer is on an NVIDIA EGL device and torch sees CUDA, else Pillow (torch is
+    not imported when the renderer is not on a GPU). Formats other than jpg are always Pillow's.
+    """
+    if choice not in JPEG_ENCODERS:
+        raise UserError(f"--jpeg-encoder: expected one of {', '.join(JPEG_ENCODERS)}, got '{choice}'")
+    if fmt != "jpg":
+        if choice == "gpu":
+            raise UserError(f"--jpeg-encoder gpu: encodes jpg only, got --format {fmt}")
+        return Encoder(PILLOW)
+    paired = cuda_device_of_egl(egl_device)
+    if choice == "cpu" or (choice == "auto" and (paired is None or _torch_missing())):
+        return Encoder(PILLOW)
+    if choice == "gpu" and _torch_missing():
+        raise UserError(f"--jpeg-encoder gpu: {_torch_missing()}")
+    hook = os.environ.get(TORCH_DEVICE_ENV, "")
+    if hook and choice == "gpu":
+        name, device = f"torchvision-{hook}", hook
+    else:
+        import torch
+        if not torch.cuda.is_available():
+            if choice == "auto":
+                return Encoder(PILLOW)
+            raise UserError(f"--jpeg-encoder gpu: no CUDA device (torch {torch.__version__} sees none); "
+                            "use --jpeg-encoder cpu")
+        index = paired if paired is not None else (local_rank or 0) % torch.cuda.device_count()
+        name, device = NVJPEG, f"cuda:{index}"
+    try:   # starts the encoder before the clock does; a torchvision without nvJPEG fails here
+        torch_encode_jpeg(np.zeros((1, 8, 8, 3), np.uint8), 95, device)
+    except RuntimeError as e:
+        if choice == "auto":
+            return Encoder(PILLOW)
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise UserError(f"--jpeg-encoder gpu: torchvision cannot encode on {device} ({first})") from None
+    return Encoder(name, device)
+
+
+def torch_encode_jpeg(images, quality: int, device: str) -> list[bytes]:
+    """images: (N, H, W, 3) uint8, a numpy array (uploaded) or a torch tensor on ``device`` -> N JPEG
+    files, by torchvision.io.encode_jpeg: on CUDA one call for the batch (nvJPEG), one copy back."""
+    import torch
+    from torchvision.io import encode_jpeg
+
+    if len(images) == 0:
+        return []
+    pixels = torch.as_tensor(images).to(device, non_blocking=True)
+    planes = pixels.permute(0, 3, 1, 2).contiguous()   # (N, 3, H, W): one copy for the batch
+    if planes.is_cuda:
+        # torchvision encodes on a stream of its own that does not wait for ours: finish the copy first.
+        torch.cuda.current_stream(planes.device).synchronize()
+    with warnings.catch_warnings():   # torchvision 0.29 marks its image codecs deprecated
+        warnings.simplefilter("ignore", DeprecationWarning)
+        files = encode_jpeg(list(planes.unbind(0)), quality=quality)
+    ends = np.cumsum([f.numel() for f in files])
+    data = torch.cat(files).cpu().numpy().tobytes()
+    return [data[start:end] for start, end in zip(np.r_[0, ends[:-1]], ends)]
+
+
+@contextmanager
+def pixel_source(renderer, encoder: Encoder, tool: str):
+    """What renders for ``encoder`` (``render_varied`` as Renderer's, images a torch tensor when on the
+    GPU): a CudaRenderer when
+    the renderer's EGL device is the encoder's CUDA device (the pixels stay on the GPU, CUDA-GL
+    interop), else the renderer itself (read back to the host; the torch encoder uploads them)."""
+    device = encoder.device or ""
+    if not device.startswith("cuda:") or cuda_device_of_egl(renderer.device) != int(device.partition(":")[2]):
+        yield renderer
+        return
+    import torch
+    cuda = open_interop(renderer, torch.device(device), tool)
+    if cuda is None:
+        yield renderer
+        return
+    with cuda:
+        yield cuda
