@@ -18,6 +18,7 @@ set -u -o pipefail
 DRY=0
 if [ "${1:-}" = "--dry-run" ]; then DRY=1; fi
 OUT=${OUT:-$(mktemp -d)}
+mkdir -p "$OUT" || { echo "gpu_check: cannot make \$OUT=$OUT" >&2; exit 2; }
 PY=${PYTHON:-python3}
 RESULTS=$OUT/results.jsonl
 LOG=$OUT/check.log
