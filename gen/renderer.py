@@ -429,6 +429,10 @@ class Renderer:
                 points.run(-(-chains // glsl.SPLAT_GROUP), 1, count)
                 self.ctx.memory_barrier()
             self._render_image(compiled, base, count)
+            if compiled.backend == "fragment":
+                # the draw reads the density SSBO; the next clear must wait for it (a tiled driver
+                # runs draws late: a barrier orders shader writes, not a later clear after reads)
+                self.ctx.finish()
 
     def _dispatch_compute(self, compiled: _Compiled, first: int, n: int) -> None:
         _set_uniform(compiled.program, "_sp_first", first)   # gone when the program writes nothing
