@@ -311,13 +311,24 @@ def splat_source(source: str, channels: tuple[str, ...] = DEFAULT_CHANNELS) -> s
 
 
 _SPLAT_STEP = re.compile(r"\bsplatStep[ \t\n]*\(")
-_KIND_COMMENT = re.compile(r"^[ \t]*//[ \t]*kind[ \t]*:[ \t]*(\S+)[ \t]*$", re.M)   # a whole line: `// kind: splat`
+_KIND_COMMENT = re.compile(r"//[ \t]*kind[ \t]*:[ \t]*(.*?)[ \t]*$", re.I)   # `// kind: splat` (any case)
+
+
+def _header(source: str) -> list[str]:
+    """The ``//`` comment and blank lines that open a file, before its first line of code."""
+    lines = []
+    for line in source.splitlines():
+        if line.strip() and not line.lstrip().startswith("//"):
+            break
+        lines.append(line.strip())
+    return lines
 
 
 def program_kind(source: str) -> str:
-    """``image`` (a Shadertoy program), or what a ``// kind: NAME`` line (the whole line) says;
-    raises ValueError naming a kind that is not one of KINDS, or a splat program without splatStep."""
-    m = _KIND_COMMENT.search(source)
+    """``image`` (a Shadertoy program), or what a ``// kind: NAME`` line among the comment lines
+    that open the file says (any case; further down it is an ordinary comment); raises ValueError
+    naming a kind that is not one of KINDS, or a splat program without splatStep."""
+    m = next(filter(None, (_KIND_COMMENT.fullmatch(line) for line in _header(source))), None)
     kind = m.group(1).lower() if m else "image"
     if kind not in KINDS:
         raise ValueError(f"`// kind:` expects one of {', '.join(KINDS)}, got '{m.group(1)}'")

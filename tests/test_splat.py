@@ -142,7 +142,12 @@ def test_kind_mistakes_are_one_line_reasons(compute):
     no_step = Program("nostep", "/s/nostep.glsl", "// kind: splat\nvoid mainImage(out vec4 c, in vec2 f) { c = splatPixel(f); }")
     assert compute.check(no_step) == ("/s/nostep.glsl: a `// kind: splat` program defines "
                                       "`vec2 splatStep(inout uint rng, vec2 p, out vec3 colour)`; none found")
-    prose = Program("prose", "/s/prose.glsl", "// kind: of a hack, this\nvoid mainImage(out vec4 c, in vec2 f) { c = vec4(f.x); }")
-    assert prose.kind == "image" and compute.check(prose) is None   # only a whole `// kind: WORD` line is a header
+    prose = Program("prose", "/s/prose.glsl", "// kind of a hack, this\nvoid mainImage(out vec4 c, in vec2 f) { c = vec4(f.x); }")
+    assert prose.kind == "image" and compute.check(prose) is None
+    late = Program("late", "/s/late.glsl", "void mainImage(out vec4 c, in vec2 f) { c = vec4(f.x); }\n// kind: splat\n")
+    assert late.kind == "image" and compute.check(late) is None      # only the opening comments are a header
+    assert Program("s", "/s/s.glsl", "// SPDX: MIT\n\n//   Kind : Splat\n" + SIERPINSKI).kind == "splat"
+    wordy = Program("w", "/s/w.glsl", "// kind: splat program\nvoid mainImage(out vec4 c, in vec2 f) { c = vec4(1.0); }")
+    assert compute.check(wordy) == "/s/w.glsl: `// kind:` expects one of image, splat, got 'splat program'"
     typo = Program("typo", "/s/typo.glsl", SIERPINSKI.replace("return 0.5 * (p + corner);", "return 0.5 * (p + corner)"))
     assert compute.check(typo).startswith("/s/typo.glsl:7: ")
