@@ -13,6 +13,7 @@ import numpy as np
 
 from synpat.core.errors import UserError
 from .programs import Program
+from .redraw import Redraws
 from .sampler import Sampler
 from .stats import image_stats
 
@@ -65,11 +66,13 @@ class StatFilters:
 
 def filter_programs(renderer, programs: list[Program], filters: StatFilters,
                     time_range: tuple[float, float]) -> tuple[list[Program], list[tuple[Program, str]]]:
-    """Render PROBES probe images of each program -> (kept programs, [(dropped program, reason)])."""
-    probe = Sampler(1, seed=PROBE_SEED, time_range=tuple(time_range)).range(0, PROBES)
+    """Render PROBES probe images of each program, one-colour draws drawn again as a run draws them
+    (synpat.gen.redraw) -> (kept programs, [(dropped program, reason)])."""
+    sampler = Sampler(1, seed=PROBE_SEED, time_range=tuple(time_range))
+    probe = sampler.range(0, PROBES)
     kept, dropped = [], []
     for program in programs:
-        stats = image_stats(renderer.render(program, probe))
+        stats = image_stats(renderer.render_varied([program], probe, Redraws(sampler.redraw))[0])
         ok = filters.passes(stats)
         if 2 * int(ok.sum()) < PROBES:
             dropped.append((program, f"{program.path}: filtered out: {int((~ok).sum())} of {PROBES} probe images "

@@ -136,3 +136,14 @@ def test_synpat_gen_writes_no_fade_in_black_frames_and_the_stream_shows_the_same
     assert again.returncode == 0
     assert {p.name: p.read_bytes() for p in (tmp_path / "again").glob("*.tar")} == \
         {p.name: p.read_bytes() for p in out.glob("*.tar")}
+
+
+def test_filter_programs_judges_probes_after_redraws(tmp_path):
+    folder = tmp_path / "late"
+    folder.mkdir()
+    (folder / "late_fade.glsl").write_text(FADE_IN.replace("step(4.0, iTime)", "step(7.0, iTime)"))   # black 70%
+    out = tmp_path / "shards"
+    proc = run_gen("--shaders", folder, "--out", out, "--count", 20, "--size", 24, "--shard-size", 20,
+                   "--stats", "--min-std", 0.02, "--filter-programs")
+    assert proc.returncode == 0, proc.stderr
+    assert "filters dropped 0 of 20 samples and 0 programs" in proc.stderr.splitlines()[-1], proc.stderr
