@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import socket
 from pathlib import Path
 
 from synpat.core.errors import UserError
@@ -11,8 +13,32 @@ from synpat.core.errors import UserError
 
 def temporary_name(path: Path, private: bool = False) -> Path:
     """The hidden name a file is written under before it is renamed to ``path``; ``private`` adds
-    this process's id, for a file that several processes rewrite."""
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp" if private else f".{path.name}.tmp")
+    this host and process id, for a file that several processes (on several hosts) rewrite."""
+    return path.with_name(f".{path.name}.{socket.gethostname()}-{os.getpid()}.tmp" if private else f".{path.name}.tmp")
+
+
+def remove_dead_temporaries(path: Path) -> list[Path]:
+    """Remove the private temporaries of ``path`` left by killed processes of this host (their
+    writer is gone; other hosts' are left alone) -> the paths removed."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.{re.escape(socket.gethostname())}-(\d+)\.tmp")
+    removed = []
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        m = pattern.fullmatch(tmp.name)
+        if m and not process_alive(int(m.group(1))):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host exists (one of another user counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def write_atomic(path: Path, data: bytes, private: bool = False) -> None:

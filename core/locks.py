@@ -15,16 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from synpat.core.errors import UserError
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+from synpat.core.files import process_alive
 
 
 def _holder(path: Path) -> tuple[int, str] | None:
@@ -55,11 +46,20 @@ def _conflict(folder: Path, tool: str, first: int, last: int) -> tuple[Path, int
         if holder is None:
             continue
         pid, host = holder
-        if host == socket.gethostname() and not _alive(pid):
+        if host == socket.gethostname() and not process_alive(pid):
             path.unlink(missing_ok=True)   # its writer was killed
             continue
         return path, pid, host
     return None
+
+
+def _remove_dead_private_files(folder: Path, tool: str) -> None:
+    """Private lock files (``.{tool}.lock.new-PID-HOST``) of killed writers of this host."""
+    pattern = re.compile(rf"\.{re.escape(tool)}\.lock\.new-(\d+)-{re.escape(socket.gethostname())}")
+    for path in folder.glob(f".{tool}.lock.new-*"):
+        m = pattern.fullmatch(path.name)
+        if m and not process_alive(int(m.group(1))):
+            path.unlink(missing_ok=True)
 
 
 def is_lock_file(name: str, tool: str) -> bool:
@@ -71,10 +71,12 @@ def writer_lock(folder: Path, tool: str, first: int, last: int, what: str):
     """Hold the lock on items first..last (inclusive) of ``folder`` while the body runs; UserError,
     one line naming the other writer, when a live one holds an overlapping range."""
     path = folder / f".{tool}.lock.{first}-{last}"
+    _remove_dead_private_files(folder, tool)
     private = folder / f".{tool}.lock.new-{os.getpid()}-{socket.gethostname()}"
     try:
         private.write_text(f"{os.getpid()} {socket.gethostname()}\n")
     except OSError as err:
+        private.unlink(missing_ok=True)
         raise UserError(f"{private}: cannot create the lock file ({err.strerror})") from None
     try:
         _take(folder, tool, first, last, what, private, path)

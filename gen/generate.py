@@ -26,7 +26,7 @@ from .checks import CheckSettings
 from .filters import StatFilters, filter_programs
 from synpat.core.devices import cpu_render_note, gl_device_index, warn
 from synpat.core.errors import UserError
-from synpat.core.files import write_json_atomic
+from synpat.core.files import remove_dead_temporaries, write_json_atomic
 from synpat.core.locks import is_lock_file, writer_lock
 from .programs import Program, find_programs
 from synpat.core.progress import Progress, format_seconds
@@ -268,6 +268,7 @@ def prepare_output(out: Path, cfg: GenConfig, plan: Plan, ranks: Ranks, mine: ra
             p.name.endswith(".tar") for p in out.iterdir()):
         raise UserError(f"--out {out}: holds tars but no {MANIFEST}; pass --overwrite to replace them")
     damaged = remove_damaged_shards(out, cfg, mine)
+    remove_dead_temporaries(out / MANIFEST)   # a manifest refresh cut short by a kill
     write_manifest(out, cfg, plan)
     return damaged
 

@@ -142,3 +142,34 @@ def test_bad_numbers_give_one_line_and_write_nothing(small_shaders, tmp_path, fl
     line = one_error_line(run_gen("--shaders", small_shaders, "--out", out, flag, value))
     assert line.startswith(f"synpat-gen: error: {expected}"), line
     assert not out.exists()
+
+
+def test_leftovers_of_killed_writers_are_removed_on_the_next_run(small_shaders, tmp_path):
+    out, args = tmp_path / "out", ["--shaders", small_shaders, "--count", 40, *COMMON]
+    assert run_gen(*args, "--out", out).returncode == 0
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead, host = gone.stdout.strip(), socket.gethostname()
+    leftovers = [out / f".manifest.json.{host}-{dead}.tmp", out / f".synpat-gen.lock.new-{dead}-{host}"]
+    others = [out / f".manifest.json.otherhost-{dead}.tmp", out / f".manifest.json.{host}-{os.getpid()}.tmp"]
+    for path in leftovers + others:
+        path.write_text("{")
+    assert run_gen(*args, "--out", out, "--resume").returncode == 0
+    assert not any(p.exists() for p in leftovers)
+    assert all(p.exists() for p in others)            # another host's, and a live writer's, stay
+
+
+def test_a_lock_file_that_cannot_be_written_leaves_nothing(tmp_path, monkeypatch):
+    import io
+    real_open = io.open
+
+    def full(path, *a, **k):
+        if ".lock.new-" in str(path):
+            real_open(path, "w").close()             # the name is made, the write fails: a full disk
+            raise OSError(28, "No space left on device")
+        return real_open(path, *a, **k)
+
+    monkeypatch.setattr(io, "open", full)                  # what Path.write_text opens with
+    with pytest.raises(UserError, match="No space left on device"):
+        with writer_lock(tmp_path, "tool", 0, 1, "shards 0..1"):
+            pass
+    assert list(tmp_path.iterdir()) == []
