@@ -385,7 +385,7 @@ def render_shards(renderer: Renderer, out: Path, cfg: GenConfig, plan: Plan, ran
     filters = cfg.filters()
     drop_samples = filters.active and not cfg.filter_programs   # else the filters dropped programs
     want_stats = cfg.stats or drop_samples
-    dropped = 0
+    dropped, dropped_index = 0, []   # samples the filters dropped: how many, and their indices
     total = sum(min(cfg.shard_size, plan.count - s * cfg.shard_size) for s in todo)
     label = "synpat-gen" if ranks.world_size == 1 else f"synpat-gen[{ranks.rank}/{ranks.world_size}]"
     progress = Progress(total, label)
@@ -420,6 +420,7 @@ def render_shards(renderer: Renderer, out: Path, cfg: GenConfig, plan: Plan, ran
                 if drop_samples:   # the filters drop samples before they are encoded
                     keep = np.flatnonzero(filters.passes(stats))
                     dropped += planned - len(keep)
+                    dropped_index.append(np.delete(samples.index, keep))
                     samples, images = samples.take(keep), images[keep]
                     stats = {k: v[keep] for k, v in stats.items()}
             else:
@@ -443,7 +444,8 @@ def render_shards(renderer: Renderer, out: Path, cfg: GenConfig, plan: Plan, ran
             "programs": len(plan.programs), "rejected": len(plan.rejected), "seconds": progress.elapsed,
             "bytes": written, "out": str(out), "size": cfg.size, "format": cfg.format, "encoder": encoder.name,
             "filters": filters.active, "dropped_samples": dropped, "dropped_programs": plan.dropped_programs,
-            "redrawn": redraws.redrawn, "constant": redraws.constant}
+            "redrawn": redraws.redrawn,
+            "constant": len(np.setdiff1d(redraws.flat_index(), np.concatenate([np.zeros(0, np.int64), *dropped_index])))}
 
 
 def summary_line(s: dict) -> str:
@@ -456,7 +458,7 @@ def summary_line(s: dict) -> str:
         skipped += (f", filters dropped {s['dropped_samples']} of {s['images']} samples"
                     f" and {s['dropped_programs']} programs")
     if s.get("redrawn"):
-        skipped += f", {s['redrawn']} one-colour samples drawn again ({s['constant']} still one colour, kept)"
+        skipped += f", {s['redrawn']} one-colour samples drawn again ({s['constant']} still one colour, written)"
     by = f" by {s['encoder']}" if s.get("encoder", PILLOW) != PILLOW else ""
     return (f"{s['label']}: wrote {s['images'] - s.get('dropped_samples', 0)} images in {shards}{skipped} "
             f"({s['size'][0]}x{s['size'][1]} {s['format']}{by}, {s['bytes'] / 2**20:.1f} MiB) from {s['programs']} programs "

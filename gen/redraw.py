@@ -11,7 +11,7 @@ REDRAWS times. What is still one colour after that is kept and counted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import moderngl
@@ -74,7 +74,16 @@ class Redraws:
     """How a renderer redraws one-colour samples, and the counts over its use."""
     redraw: Callable[[Samples, int], Samples]   # Sampler.redraw: (samples, attempt >= 1) -> new draws
     redrawn: int = 0       # samples whose first draw was one colour
-    constant: int = 0      # of those, still one colour after REDRAWS new draws (kept as they are)
+    flat: list[np.ndarray] = field(default_factory=list)   # index arrays: still one colour after REDRAWS
+
+    @property
+    def constant(self) -> int:
+        """Samples still one colour after REDRAWS new draws (kept as they are)."""
+        return sum(len(f) for f in self.flat)
+
+    def flat_index(self) -> np.ndarray:
+        """(M,) int64: the global indices of those samples."""
+        return np.concatenate(self.flat) if self.flat else np.zeros(0, dtype=np.int64)
 
     def apply(self, spread: Callable[[int], np.ndarray], render_rows, chunk: Samples) -> Samples:
         """``chunk`` was just rendered; draw its one-colour samples again, rendering them with
@@ -87,5 +96,5 @@ class Redraws:
             chunk = chunk.replace(rows, self.redraw(chunk.take(rows), attempt))
             render_rows(chunk, rows)
             rows = rows[spread(len(chunk))[rows] <= CONSTANT_RANGE]
-        self.constant += len(rows)
+        self.flat.append(chunk.index[rows])
         return chunk

@@ -147,3 +147,14 @@ def test_filter_programs_judges_probes_after_redraws(tmp_path):
                    "--stats", "--min-std", 0.02, "--filter-programs")
     assert proc.returncode == 0, proc.stderr
     assert "filters dropped 0 of 20 samples and 0 programs" in proc.stderr.splitlines()[-1], proc.stderr
+
+
+def test_one_colour_samples_a_filter_drops_are_not_counted_as_written(fade_folder, tmp_path):
+    args = ("--shaders", fade_folder, "--count", 80, "--size", 24, "--shard-size", 40, "--seed", 5, "--format", "png")
+    plain = run_gen(*args, "--out", tmp_path / "plain")
+    flat = int(re.search(r"\((\d+) still one colour, written\)", plain.stderr).group(1))
+    assert flat >= 1, plain.stderr                   # this seed leaves some samples one colour
+    proc = run_gen(*args, "--out", tmp_path / "filtered", "--stats", "--min-std", 0.01)
+    summary = proc.stderr.strip().splitlines()[-1]
+    assert "(0 still one colour, written)" in summary, summary
+    assert int(re.search(r"filters dropped (\d+) of 80", summary).group(1)) >= flat
