@@ -42,7 +42,7 @@ DEFAULT_CHANNELS = ("2d", "2d", "2d", "2d")
 
 _PRELUDE = """\
 #version 430
-{extensions}#line 1 1
+{extensions}#line 1000001 1
 {stage_header}
 layout(std430, binding = 0) readonly buffer SynpatSamples {{ vec4 _sp_data[]; }};
 uniform vec3 iResolution;
@@ -108,7 +108,7 @@ _FRAGMENT_MAIN = """void main() {
 }
 """
 
-_EPILOGUE = "\n#line 1 2\nvoid _sp_main(inout vec4 _sp_c, vec2 _sp_fc) { mainImage(_sp_c, _sp_fc); }\n"
+_EPILOGUE = "\n#line 2000001 2\nvoid _sp_main(inout vec4 _sp_c, vec2 _sp_fc) { mainImage(_sp_c, _sp_fc); }\n"
 
 # -- splat programs ---------------------------------------------------------------------------
 #
@@ -167,7 +167,7 @@ _SPLAT_MAIN = "void _sp_points();\nvoid main() { _sp_points(); }\n"
 
 # The point passes follow the user's code (their splatStep), as string 3.
 _SPLAT_POINTS = """
-#line 1 3
+#line 3000001 3
 uniform uint _sp_phase;    // 0: box pass, 1: point pass
 uniform uint _sp_chains;   // chains per sample in the point pass
 uint _sp_key(float f) { uint u = floatBitsToUint(f); return (u & 0x80000000u) != 0u ? ~u : u | 0x80000000u; }
@@ -351,18 +351,34 @@ def _errors(log: str):
             yield int(m.group(1)), int(m.group(2)), message
 
 
+# Our code's lines are numbered from PART_LINES x its string number (1 prelude, 2 the call of
+# mainImage, 3 a splat program's point passes) as well as given that string number, since Mesa
+# reports every error in string 0: a line past PART_LINES is ours whatever the string says.
+PART_LINES = 1_000_000
+
+
+def _part(string_no: int, line: int) -> tuple[int, int]:
+    """(part: 0 the user's code, 1-3 ours, line within it) of a compiler log's location."""
+    if string_no == 0 and line > PART_LINES:
+        return line // PART_LINES, line % PART_LINES
+    return string_no, line % PART_LINES
+
+
 def first_error(log: str, path: str, source: str | None = None) -> str:
     """One ``FILE:LINE: message`` line from a GLSL compiler log, in the user's file's lines; an
     error in synpat's own code says so, and one past the end of ``source`` (an empty file) says that."""
     fallback = None
     for string_no, line, message in _errors(log):
+        string_no, line = _part(string_no, line)
         if string_no == 0 and source is not None and line > len(source.splitlines()):
             lines = len(source.splitlines())
             what = "empty" if not source.strip() else f"{lines} line{'s' * (lines != 1)}"
             return f"{path}: {message} (after the end of the file, which is {what})"
         if string_no == 0:
             return f"{path}:{line}: {message}"
-        if fallback is None and string_no == 2:
+        if fallback is None and string_no == 2 and source is not None and not source.strip():
+            fallback = f"{path}: {message} (after the end of the file, which is empty)"
+        elif fallback is None and string_no == 2:
             fallback = f"{path}: {message} (in the call of mainImage: is there a `void mainImage(out vec4, in vec2)`?)"
         elif fallback is None and string_no == 3:
             fallback = (f"{path}: {message} (in the point pass of a `// kind: splat` program: is there a "

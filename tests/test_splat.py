@@ -151,3 +151,13 @@ def test_kind_mistakes_are_one_line_reasons(compute):
     assert compute.check(wordy) == "/s/w.glsl: `// kind:` expects one of image, splat, got 'splat program'"
     typo = Program("typo", "/s/typo.glsl", SIERPINSKI.replace("return 0.5 * (p + corner);", "return 0.5 * (p + corner)"))
     assert compute.check(typo).startswith("/s/typo.glsl:7: ")
+
+
+def test_a_wrong_splat_step_is_named_as_such(compute):
+    hint = "(in the point pass of a `// kind: splat` program: is there a `vec2 splatStep(inout uint rng, vec2 p, out vec3 colour)`?)"
+    for step in ("vec2 splatStep(vec2 p) { return p * 0.5; }",
+                 "vec3 splatStep(inout uint rng, vec2 p, out vec3 colour) { colour = vec3(1); return vec3(p, 0.); }"):
+        reason = compute.check(Program("w", "/s/w.glsl", f"// kind: splat\n{step}\nvoid mainImage(out vec4 c, in vec2 f) {{ c = splatPixel(f); }}\n"))
+        assert reason.startswith("/s/w.glsl: error: ") and reason.endswith(hint), reason
+    wrong = compute.check(Program("m", "/s/m.glsl", "void mainImage(out vec4 c, in vec2 f, float x) { c = vec4(f.x); }\n"))
+    assert wrong.endswith("(in the call of mainImage: is there a `void mainImage(out vec4, in vec2)`?)"), wrong
