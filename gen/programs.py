@@ -63,12 +63,16 @@ def bundled_shaders_dir() -> Path:
 
 
 def _read(path: Path, name: str) -> Program:
+    """A program file; one that is not UTF-8 (a comment written in Latin-1 or cp1252) is read byte for
+    byte as Latin-1, so it compiles, or is rejected by the checks like any program that does not."""
     try:
-        source = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise UserError(f"{path}: not a UTF-8 text file (expected GLSL source)") from None
+        data = path.read_bytes()
     except OSError as e:
         raise UserError(f"{path}: cannot read ({e.strerror})") from None
+    try:
+        source = data.decode("utf-8")
+    except UnicodeDecodeError:
+        source = data.decode("latin-1")
     return Program(name=name, path=str(path), source=source)
 
 

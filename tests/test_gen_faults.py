@@ -173,3 +173,14 @@ def test_a_lock_file_that_cannot_be_written_leaves_nothing(tmp_path, monkeypatch
         with writer_lock(tmp_path, "tool", 0, 1, "shards 0..1"):
             pass
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_latin1_comment_renders_and_a_binary_file_is_one_rejected_program(small_shaders, tmp_path):
+    (small_shaders / "latin1.glsl").write_bytes(
+        "// d\u00e9grad\u00e9 \u00a9 2019\nvoid mainImage(out vec4 o, in vec2 u) { o = vec4(u / iResolution.xy, 0.5, 1); }\n"
+        .encode("latin-1"))
+    (small_shaders / "binary.glsl").write_bytes(bytes(range(256)) * 4)
+    proc = run_gen("--shaders", small_shaders, "--out", tmp_path / "out", "--count", 20, *COMMON)
+    assert proc.returncode == 0, proc.stderr
+    assert "from 4 programs (1 rejected)" in proc.stderr.splitlines()[-1], proc.stderr
+    assert sum("binary.glsl" in line for line in proc.stderr.splitlines()) == 1
