@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import tempfile
 import time
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -67,13 +68,43 @@ def gl_context(device: int | None = None) -> moderngl.Context:
         _load_triton_first()
         kwargs = {} if device is None else {"device_index": device}
         try:
-            with _device_env(device):
+            with _device_env(device), _zero_init_locals():
                 _CONTEXTS[key] = moderngl.create_standalone_context(backend="egl", require=430, **kwargs)
         except Exception as e:  # glcontext raises plain Exception
             where = "the default EGL device" if device is None else f"EGL device {device}"
             raise UserError(f"cannot open an OpenGL 4.3 context on {where}: {e} "
                             "(headless EGL needs the packages libegl1 libegl-mesa0 libgl1-mesa-dri)") from None
     return _CONTEXTS[key]
+
+
+ZERO_INIT_ENV = "glsl_zero_init"     # Mesa's switch: every GLSL variable starts at 0, as in WebGL
+_ZERO_INIT_NOTE = b"ATTENTION: default value of option glsl_zero_init overridden by environment."
+
+
+@contextmanager
+def _zero_init_locals():
+    """While a context opens, ask Mesa to zero-initialise GLSL variables, as WebGL (Shadertoy) does
+    and golfed programs rely on (``vec4 d; d.y++;``); the user's own setting of the variable wins.
+    Mesa announces the override on stderr; that one line is dropped, anything else is passed on.
+    Other drivers ignore the variable."""
+    if ZERO_INIT_ENV in os.environ:
+        yield
+        return
+    os.environ[ZERO_INIT_ENV] = "true"
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            del os.environ[ZERO_INIT_ENV]
+            caught.seek(0)
+            rest = [line for line in caught.read().splitlines(keepends=True) if line.strip() != _ZERO_INIT_NOTE]
+            if rest:
+                os.write(2, b"".join(rest))
 
 
 @contextmanager

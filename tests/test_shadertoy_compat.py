@@ -198,3 +198,20 @@ def test_the_checker_child_applies_max_nan_and_the_time_range():
     assert "--max-nan 0.5" in check_programs([nan], strict)[0]
     with pytest.raises(UserError, match="--max-nan"):
         GenConfig(max_nan=1.5).validate()
+
+
+def test_uninitialised_locals_start_at_zero_as_in_webgl(renderers):
+    golfed = program("void mainImage(out vec4 o, vec2 u) { vec4 d, i; d.yw++; i.x += 0.5; "
+                     "o = vec4(d.y * u.x / iResolution.x, i.x, d.w * 0.25, 1); }")
+    for r in renderers.values():
+        img = r.render(golfed, Sampler(1).range(0, 1))[0].astype(int)
+        assert abs(img[..., 1] - 128).max() <= 1 and abs(img[..., 2] - 64).max() <= 1
+        assert img[0, -1, 0] > 245 and img[0, 0, 0] < 8
+
+
+def test_opening_a_context_prints_nothing(tmp_path):
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-c", "from synpat.gen.renderer import gl_context; gl_context()"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
