@@ -126,7 +126,7 @@ def settings_parser(cls, prog: str, description: str) -> Parser:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting")
     for f in fields(cls):
         names = sorted({"--" + f.name, "--" + f.name.replace("_", "-")})
-        text = f"{f.metadata['help']} (default {f.default})"
+        text = f"{f.metadata['help']} (default {f.default})".replace("%", "%%")   # argparse formats help with %
         if isinstance(f.default, bool):
             parser.add_argument(*names, dest=f.name, default=None, action=argparse.BooleanOptionalAction, help=text)
         else:

@@ -12,7 +12,6 @@ import json
 import os
 import socket
 
-import deepspeed
 import torch
 from torch import nn
 
@@ -40,6 +39,7 @@ def init_distributed() -> tuple[int, int, torch.device]:
     device = torch_device(None, local_rank())
     if device.type == "cuda":
         torch.cuda.set_device(device)
+    import deepspeed   # here, not at import: `--help` and the torch engine's imports stay quiet and quick
     deepspeed.init_distributed(dist_backend="nccl" if device.type == "cuda" else "gloo", verbose=False)
     return torch.distributed.get_rank(), torch.distributed.get_world_size(), device
 
@@ -74,6 +74,7 @@ def build_engine(model: nn.Module, ds_config: dict, weight_decay: float, schedul
     def scheduler(optimizer):
         return WarmupCosine(optimizer, **schedule)
 
+    import deepspeed
     from pydantic import ValidationError
     try:
         engine, *_ = deepspeed.initialize(model=model, model_parameters=param_groups(model, weight_decay),

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import deepspeed
 import timm
 import torch
-from deepspeed.utils import safe_get_full_fp32_param
 from safetensors.torch import save
 
 from synpat.core.files import write_atomic, write_json_atomic
@@ -22,6 +20,8 @@ def full_fp32_state(engine) -> dict[str, torch.Tensor]:
     DeepSpeed keeps one (bf16/fp16, ZeRO 1-3), else the weights. Collective: call on every rank."""
     if hasattr(engine, "full_fp32_state"):   # the torch engine: its weights are the fp32 masters
         return engine.full_fp32_state()
+    import deepspeed   # a DeepSpeed engine: DeepSpeed is loaded already
+    from deepspeed.utils import safe_get_full_fp32_param
     params = dict(engine.module.named_parameters())
     flat_masters = fp16_optimizer_masters(getattr(engine, "optimizer", None))
     state = {}
