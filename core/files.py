@@ -20,13 +20,20 @@ def temporary_name(path: Path, private: bool = False) -> Path:
 def remove_dead_temporaries(path: Path) -> list[Path]:
     """Remove the private temporaries of ``path`` left by killed processes of this host (their
     writer is gone; other hosts' are left alone) -> the paths removed."""
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.{re.escape(socket.gethostname())}-(\d+)\.tmp")
+    host = re.escape(socket.gethostname())
+    return remove_files_of_dead_writers(path.parent, f".{path.name}.*.tmp",
+                                        re.compile(rf"\.{re.escape(path.name)}\.{host}-(?P<pid>\d+)\.tmp"))
+
+
+def remove_files_of_dead_writers(folder: Path, glob: str, name: re.Pattern) -> list[Path]:
+    """Remove the files of ``folder`` matching ``glob`` whose whole name matches ``name``, a pattern
+    naming this host and a ``pid`` group, when that process is gone -> the paths removed."""
     removed = []
-    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
-        m = pattern.fullmatch(tmp.name)
-        if m and not process_alive(int(m.group(1))):
-            tmp.unlink(missing_ok=True)
-            removed.append(tmp)
+    for path in folder.glob(glob):
+        m = name.fullmatch(path.name)
+        if m and not process_alive(int(m.group("pid"))):
+            path.unlink(missing_ok=True)
+            removed.append(path)
     return removed
 
 

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from synpat.core.errors import UserError
-from synpat.core.files import process_alive
+from synpat.core.files import process_alive, remove_files_of_dead_writers
 
 
 def _holder(path: Path) -> tuple[int, str] | None:
@@ -53,15 +53,6 @@ def _conflict(folder: Path, tool: str, first: int, last: int) -> tuple[Path, int
     return None
 
 
-def _remove_dead_private_files(folder: Path, tool: str) -> None:
-    """Private lock files (``.{tool}.lock.new-PID-HOST``) of killed writers of this host."""
-    pattern = re.compile(rf"\.{re.escape(tool)}\.lock\.new-(\d+)-{re.escape(socket.gethostname())}")
-    for path in folder.glob(f".{tool}.lock.new-*"):
-        m = pattern.fullmatch(path.name)
-        if m and not process_alive(int(m.group(1))):
-            path.unlink(missing_ok=True)
-
-
 def is_lock_file(name: str, tool: str) -> bool:
     return name.startswith(f".{tool}.lock.")
 
@@ -71,7 +62,9 @@ def writer_lock(folder: Path, tool: str, first: int, last: int, what: str):
     """Hold the lock on items first..last (inclusive) of ``folder`` while the body runs; UserError,
     one line naming the other writer, when a live one holds an overlapping range."""
     path = folder / f".{tool}.lock.{first}-{last}"
-    _remove_dead_private_files(folder, tool)
+    remove_files_of_dead_writers(   # private lock files of killed writers of this host
+        folder, f".{tool}.lock.new-*",
+        re.compile(rf"\.{re.escape(tool)}\.lock\.new-(?P<pid>\d+)-{re.escape(socket.gethostname())}"))
     private = folder / f".{tool}.lock.new-{os.getpid()}-{socket.gethostname()}"
     try:
         private.write_text(f"{os.getpid()} {socket.gethostname()}\n")

@@ -108,9 +108,9 @@ def torch_encode_jpeg(images, quality: int, device: str) -> list[bytes]:
 @contextmanager
 def pixel_source(renderer, encoder: Encoder, tool: str):
     """What renders for ``encoder`` (``render_varied`` as Renderer's, images a torch tensor when on the
-    GPU): a CudaRenderer when
-    the renderer's EGL device is the encoder's CUDA device (the pixels stay on the GPU, CUDA-GL
-    interop), else the renderer itself (read back to the host; the torch encoder uploads them)."""
+    GPU): a CudaRenderer when the renderer's EGL device is the encoder's CUDA device (the pixels stay
+    on the GPU, CUDA-GL interop), else the renderer itself (read back to the host; the torch encoder
+    uploads them)."""
     device = encoder.device or ""
     if not device.startswith("cuda:") or cuda_device_of_egl(renderer.device) != int(device.partition(":")[2]):
         yield renderer

@@ -96,5 +96,6 @@ class Redraws:
             chunk = chunk.replace(rows, self.redraw(chunk.take(rows), attempt))
             render_rows(chunk, rows)
             rows = rows[spread(len(chunk))[rows] <= CONSTANT_RANGE]
-        self.flat.append(chunk.index[rows])
+        if len(rows):   # a stream runs forever: keep only what is there
+            self.flat.append(chunk.index[rows])
         return chunk

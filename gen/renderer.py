@@ -28,7 +28,7 @@ from . import glsl
 from synpat.core.devices import DEVICE_ENV
 from synpat.core.errors import UserError
 from .programs import Program
-from .redraw import CONSTANT_RANGE, REDRAWS, Redraws, SpreadPass
+from .redraw import REDRAWS, Redraws, SpreadPass
 from .sampler import TIME_RANGE, Sampler, Samples, hash64
 
 BACKENDS = ("auto", "compute", "fragment")
@@ -528,9 +528,7 @@ class Renderer:
         if nan > max_nan:
             return (f"{program.path}: renders NaN in {100 * nan:.0f}% of its probe images' channel values "
                     f"(--max-nan {max_nan:g})")
-        rgb = images[..., :3].reshape(n, -1, 3)
-        spread = (rgb.max(axis=1).astype(int) - rgb.min(axis=1)).max(axis=1)   # widest channel per image
-        flat = int((spread <= CONSTANT_RANGE).sum())
+        flat = redraws.constant   # probes the GPU's one-colour test still flagged after their redraws
         if 2 * flat > n:
             return (f"{program.path}: renders constant images ({flat} of {n} probe images are one colour "
                     f"after {REDRAWS} new draws each)")
