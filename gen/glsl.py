@@ -26,7 +26,7 @@ as a GPU writes them into an RGBA8 target; alpha counts the channels that were N
 85 or 0 for 0, 1, 2 or 3 of them (a clamped Inf is a well-defined colour on every GPU, a NaN is
 not). A pixel the program discards is opaque black, as a cleared Shadertoy target shows it.
 
-A ``// kind: splat`` program (a whole header line) draws points: its ``splatStep`` runs in a
+A ``// kind: splat`` program (a line of the comments that open it) draws points: its ``splatStep`` runs in a
 compute shader of its own (splat_source: box and point passes into a density buffer), and its
 mainImage, wrapped as above with ``splatPixel`` added, resolves the density into the image; see
 the splat notes below.
@@ -40,9 +40,20 @@ COMPUTE_GROUP = (8, 8)
 CHANNEL_TYPES = {"2d": "sampler2D", "cube": "samplerCube", "3d": "sampler3D"}
 DEFAULT_CHANNELS = ("2d", "2d", "2d", "2d")
 
+# Our code's lines are numbered from PART_LINES x its string number (1 prelude, 2 the call of
+# mainImage, 3 a splat program's point passes) as well as given that string number, since Mesa
+# reports every error in string 0: a line past PART_LINES is ours whatever the string says.
+PART_LINES = 1_000_000
+
+
+def _line(part: int) -> str:
+    """The #line directive that starts part 1-3 of our code (PART_LINES above)."""
+    return f"#line {part * PART_LINES + 1} {part}"
+
+
 _PRELUDE = """\
 #version 430
-{extensions}#line 1000001 1
+{extensions}{prelude_line}
 {stage_header}
 layout(std430, binding = 0) readonly buffer SynpatSamples {{ vec4 _sp_data[]; }};
 uniform vec3 iResolution;
@@ -108,7 +119,7 @@ _FRAGMENT_MAIN = """void main() {
 }
 """
 
-_EPILOGUE = "\n#line 2000001 2\nvoid _sp_main(inout vec4 _sp_c, vec2 _sp_fc) { mainImage(_sp_c, _sp_fc); }\n"
+_EPILOGUE = "\n" + _line(2) + "\nvoid _sp_main(inout vec4 _sp_c, vec2 _sp_fc) { mainImage(_sp_c, _sp_fc); }\n"
 
 # -- splat programs ---------------------------------------------------------------------------
 #
@@ -167,7 +178,7 @@ _SPLAT_MAIN = "void _sp_points();\nvoid main() { _sp_points(); }\n"
 
 # The point passes follow the user's code (their splatStep), as string 3.
 _SPLAT_POINTS = """
-#line 3000001 3
+%(line)s
 uniform uint _sp_phase;    // 0: box pass, 1: point pass
 uniform uint _sp_chains;   // chains per sample in the point pass
 uint _sp_key(float f) { uint u = floatBitsToUint(f); return (u & 0x80000000u) != 0u ? ~u : u | 0x80000000u; }
@@ -214,7 +225,7 @@ void _sp_points() {
     }
 }
 """ % {"box_chains": SPLAT_BOX_CHAINS, "burn_in": SPLAT_BURN_IN, "box_steps": SPLAT_BOX_STEPS,
-       "steps": SPLAT_STEPS, "fill": 1.0 - 2.0 * SPLAT_MARGIN, "words": SPLAT_WORDS, "box_words": SPLAT_BOX_WORDS}
+       "steps": SPLAT_STEPS, "line": _line(3), "fill": 1.0 - 2.0 * SPLAT_MARGIN, "words": SPLAT_WORDS, "box_words": SPLAT_BOX_WORDS}
 
 _SPLAT_COMPUTE_HEADER = f"layout(local_size_x = {SPLAT_GROUP}) in;\n" + _OUTPUT
 
@@ -288,7 +299,7 @@ def _wrap(source: str, header: str, index: str, main: str, channels: tuple[str, 
     compat = "".join(f"#define {k} {v}\n" for k, v in _COMPAT.items() if k not in defined)
     extensions = "".join(m.group(0).strip() + "\n" for m in _EXTENSION_LINE.finditer(strip_comments(source)))
     samplers = "\n".join(f"uniform {CHANNEL_TYPES[t]} iChannel{i};" for i, t in enumerate(channels))
-    return _PRELUDE.format(extensions=extensions, stage_header=header, channels=samplers,
+    return _PRELUDE.format(extensions=extensions, prelude_line=_line(1), stage_header=header, channels=samplers,
                            index_function=index, main=main, compat=compat,
                            splat=_SPLAT_SHARED if splat else "") + _user_block(source) + tail
 
@@ -349,12 +360,6 @@ def _errors(log: str):
         if m and "error" in m.group(3).lower():
             message = _RENAMED_BACK.sub(r"\1", m.group(3).strip())
             yield int(m.group(1)), int(m.group(2)), message
-
-
-# Our code's lines are numbered from PART_LINES x its string number (1 prelude, 2 the call of
-# mainImage, 3 a splat program's point passes) as well as given that string number, since Mesa
-# reports every error in string 0: a line past PART_LINES is ours whatever the string says.
-PART_LINES = 1_000_000
 
 
 def _part(string_no: int, line: int) -> tuple[int, int]:
