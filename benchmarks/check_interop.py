@@ -51,7 +51,7 @@ def compare(n_programs: int, size: int, images: int, device: torch.device, name:
             if device.type != "cuda":
                 emit("check_interop", "interop_equal", -1, "skipped (no CUDA)", name, programs=n_programs, size=size)
                 return True
-            from synpat.train.gl_cuda import CudaRenderer
+            from synpat.gen.gl_cuda import CudaRenderer
             with CudaRenderer(renderer, device) as cuda:
                 cuda.render_many(programs, samples)
                 torch.cuda.synchronize(device)

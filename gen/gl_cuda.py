@@ -7,7 +7,7 @@ must live on the same GPU as the CUDA device: synpat.core.devices pairs them (EG
 
 Uses cuda-python's runtime bindings (``cuda.bindings``, a dependency of the CUDA builds of torch).
 Torch is imported when used, not with this module: synpat-gen (no torch) chooses its GPU JPEG path
-here, and synpat.train.gl_cuda (the stream's loaders) re-exports it; this module is the one owner.
+here, and the stream's loaders (synpat.train.loaders) use it too; this module is the one owner.
 """
 
 from __future__ import annotations

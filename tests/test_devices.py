@@ -101,7 +101,7 @@ def test_interop_batch_equals_readback_and_the_stream_pairs_its_gl_device():
     from synpat.gen.programs import bundled_shaders_dir, find_programs
     from synpat.gen.renderer import Renderer
     from synpat.gen.sampler import Sampler
-    from synpat.train.gl_cuda import CudaRenderer
+    from synpat.gen.gl_cuda import CudaRenderer
 
     device = torch.device("cuda", 0)
     gl = gl_device_index(None, 0)
