@@ -23,6 +23,12 @@ class PretrainConfig:
     data: str = option("", "WebDataset shards: a folder, a brace pattern 'shards/synpat-{000000..000099}.tar', "
                          "or pipe:/URL shards")
     stream: str = option("", "render live instead: shader folders/files, comma-separated (needs steps)")
+    mix_data: str = option("", "shards of the other kind (images with sound --data, or sounds with image --data) "
+                             "mixed into every batch: one pre-training on both, on spectrogram-shaped input")
+    sound_share: float = option(0.5, "with mix_data: the share of every batch that is sound clips (the rest images)")
+    mel_bins: int = option(128, "sound input: mel bins of the log-mel spectrogram (frames follow the clip duration)")
+    duration: float = option(10.24, "a stream of sound programs: seconds per clip (sound shards: their manifest's)")
+    sample_rate: int = option(16000, "a stream of sound programs: samples per second (sound shards: their manifest's)")
     out: str = option("runs/pretrain", "output folder: checkpoints/, log.jsonl, tb/, recon/, encoder.safetensors")
     model: str = option("mae_vit_base_patch16", f"one of {'|'.join(MODELS)}")
     img_size: int = option(224, "training image size (a multiple of the patch size)")
@@ -77,7 +83,7 @@ class PretrainConfig:
         return self.compile == "on" or (self.compile == "auto" and self.engine_name == "torch" and device_type == "cuda")
 
 
-_POSITIVE = ("img_size", "batch_size", "accum_steps", "blr", "log_every", "keep_checkpoints", "recon_images")
+_POSITIVE = ("img_size", "mel_bins", "duration", "sample_rate", "batch_size", "accum_steps", "blr", "log_every", "keep_checkpoints", "recon_images")
 _NON_NEGATIVE = ("epochs", "steps", "min_lr", "weight_decay", "num_workers", "threads", "save_every", "recon_every")
 _CHOICES = {"loader": ("torch", "dali"), "model": tuple(MODELS), "engine": ("auto", "torch", "deepspeed"),
             "precision": ("auto", "fp32", "bf16", "fp16"), "compile": ("auto", "on", "off")}
@@ -107,6 +113,10 @@ def validate(cfg: PretrainConfig) -> PretrainConfig:
             raise bad(name, "must be in [0, 1)")
     if bool(cfg.data) == bool(cfg.stream):
         raise UserError("give exactly one of --data SHARDS or --stream SHADERS")
+    if cfg.mix_data and (cfg.stream or not 0 < cfg.sound_share < 1
+                         or not 1 <= round(cfg.sound_share * cfg.batch_size) < cfg.batch_size):
+        raise UserError("--mix-data mixes two shard sets (not a stream) with --sound-share in (0, 1) leaving "
+                        f"at least one clip and one image in each batch of {cfg.batch_size}")
     if cfg.stream and cfg.steps == 0:
         raise UserError("--stream renders forever: give --steps N")
     if cfg.steps == 0 and cfg.epochs == 0:
