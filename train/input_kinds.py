@@ -195,6 +195,6 @@ class ModelInput:
         return torch.cat(parts).to(self.dtype)
 
     def norm(self, kind: str = "sound") -> tuple[float, float] | None:
-        """The (mean, std) this run standardises `kind` with, once known."""
-        standardise = (self.sound or self.image).standardise if self.kind != "image" else None
-        return standardise.stats.get(kind) if standardise else None
+        """The (mean, std) this run standardises `kind` ('sound' | 'image') with, once known."""
+        part = self.sound if kind == "sound" else self.image
+        return part.standardise.stats.get(kind) if part is not None else None
