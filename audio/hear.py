@@ -6,18 +6,20 @@
 audio: (n, samples) mono 16 kHz, float in [-1, 1] or integer PCM, on any device; results are
 float32 on the CPU. `synpat.hear` is the same API under its short name.
 
-A *column* is one patch column of the spectrogram: `p` fbank frames (p = patch size, 16: 25 ms +
-15 x 10 ms = 175 ms of audio); its embedding is the mean of its patch tokens (all mel rows) after
-the encoder. Columns lie on a grid of one hop (default one column, 160 ms; `hop_ms` may divide
-it). The first column starts at the clip's start; when the clip's end would then lie past the last
-column whose centre is inside the clip, the whole grid moves earlier by the few ms that covers it
-(at most half a column, zeros before the clip). So every timestamp -- the centre of its column's
-audio, in ms from the clip's start -- lies in [0, duration], they are evenly spaced by the hop, the
-first column covers the start and the last one the end. Audio past the end is zeros.
+A *column* is one patch column of the spectrogram: p fbank frames (p = patch size; 16 frames read
+25 ms + 15 x 10 ms = 175 ms of audio); its embedding is the mean of its patch tokens (all mel
+rows) after the encoder. A timestamp is the centre of its column's audio, in ms from the clip's
+start. Columns lie on a grid of one hop (default one column, 160 ms; `hop_ms` may divide it) that
+holds the column starting at the clip's start, from its earliest centre >= 0 to its last centre
+<= the clip's end (with a 160 ms hop: 87.5, 247.5, ... ms). When that last column ends before the
+clip does (only a hop longer than half a column can leave that gap), one more column is added and
+the grid is moved earlier until its centre is the clip's end (1.98 s: 60, 220, ..., 1980 ms). So
+at every length the timestamps are evenly spaced, 0 <= t <= duration, the first column covers the
+clip's start and the last its end; the audio a column reads outside the clip is zeros.
 
 The encoder sees the columns in runs of at most the model's input width (its `frames`), the
-shorter last run with the position code of its own first columns: a 1 s clip costs 6 columns, not
-a 10 s window. A finer hop runs the encoder once per offset (hop 40 ms: 4 runs of 160 ms columns,
+shorter last run with the position code of its own first columns: a 1 s clip costs its 7 columns,
+not a 10 s window. A finer hop runs the encoder once per offset (hop 40 ms: 4 runs of 160 ms columns,
 shifted by 40 ms). The scene embedding is the mean of the clip's columns at one-column hop; both
 go through the model's pooled-feature LayerNorm (fc_norm). Neither timm nor anything of
 torch.compile is imported (see vit_plain).
@@ -47,14 +49,17 @@ _warned: set[str] = set()         # warnings given once per process
 
 
 def column_grid(samples: int, hop: int, span: int) -> tuple[int, int]:
-    """A clip of `samples` -> (columns t, zeros put before it) for columns of `span` samples every
-    `hop` <= span samples: as many columns with centres inside the clip as fit from its start, and
-    when they leave its end uncovered one more, the grid then moved earlier until that column's
-    centre is the clip's last sample (0 < zeros <= span / 2)."""
+    """A clip of `samples` -> (columns t, zeros put before the clip) for columns reading `span` samples
+    every `hop` <= span samples. The grid holds the column that starts at the clip's start; its
+    columns are those whose centres lie in [0, samples]. When the last of them ends before the clip
+    does, one more column is added and the grid moved earlier until its centre is the clip's end."""
     half = span // 2
-    extra = max(0, -(-(samples - span) // hop), (samples - half) // hop)   # columns after the first
-    first_centre = min(half, samples - extra * hop)
-    return extra + 1, half - first_centre
+    first = half % hop                                   # earliest centre >= 0 on the grid
+    count = max(0, 1 + (samples - first) // hop)
+    if count == 0 or first + (count - 1) * hop + half < samples:
+        count += 1
+        first = samples - (count - 1) * hop
+    return count, half - first
 
 
 def _warn_once(key: str, message: str) -> None:
@@ -75,6 +80,12 @@ class AudioEmbedder(torch.nn.Module):
         self.hop_frames = hop_frames or self.patch
         self.encoder = PlainAudioViT(arch, (shape.mel_bins, shape.frames))
         self.scene_embedding_size = self.timestamp_embedding_size = arch.embed_dim
+
+    def __repr__(self) -> str:   # one line where HEAR's tools print the model
+        arch = self.encoder
+        return (f"AudioEmbedder(ViT {self.timestamp_embedding_size}d x {len(arch.blocks)} blocks, patch {self.patch}, "
+                f"input {self.shape.mel_bins}x{self.shape.frames}, timestamps every {self.hop_frames * 1000 * HOP // SAMPLE_RATE} ms, "
+                f"on {arch.cls_token.device})")
 
     @property
     def span(self) -> int:
