@@ -189,6 +189,9 @@ def load_model(model_file_path: str = "", device: str = "cpu", hop_ms: float | N
     """Load a `.safetensors` audio encoder with its JSON; has sample_rate, scene_embedding_size,
     timestamp_embedding_size. `hop_ms`: ms between timestamps (10, 20, 40, 80 or 160 for patch 16;
     default: the JSON's "hear_hop_ms", else 160)."""
+    if not model_file_path:
+        raise UserError("load_model: synpat.hear has no default model; pass the .safetensors of an audio encoder "
+                        "(synpat-transfer or synpat-finetune output), e.g. hear-validator synpat.hear --model FILE")
     return load_embedder(model_file_path, device, hop_ms)
 
 

@@ -41,7 +41,7 @@ def model(model_file):
 
 @pytest.fixture(autouse=True)
 def fresh_warnings(monkeypatch):
-    monkeypatch.setattr(hear_impl, "_warned", set())
+    monkeypatch.setattr(hear_impl, "_warned", set())   # warnings are given once per process
 
 
 def test_attributes(model):
@@ -207,6 +207,8 @@ def test_finetuned_model_loads(tmp_path, model):
     assert emb.shape == (2, 5, 64) and ts[0].tolist() == [87.5, 247.5, 407.5, 567.5, 727.5]
     with pytest.raises(UserError, match="not found"):
         load_model(str(tmp_path / "missing.safetensors"))
+    with pytest.raises(UserError, match="^load_model: synpat.hear has no default model; pass the .safetensors"):
+        load_model()
 
 
 def test_integer_pcm_of_every_width_is_scaled_by_its_range(model):
