@@ -46,6 +46,7 @@ HOP_KEY = "hear_hop_ms"          # the model JSON's timestamp hop, when load_mod
 TOKENS_PER_CALL = 1 << 14         # patch tokens the encoder sees at once (bounds memory on long clips)
 LOUD_FLOAT = 2.0                  # float audio peaking above this is warned about (raw PCM values?)
 _warned: set[str] = set()         # warnings given once per process
+_INTEGERS = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.uint16, torch.uint32, torch.uint64)
 
 
 def column_grid(samples: int, hop: int, span: int) -> tuple[int, int]:
@@ -240,8 +241,6 @@ def audio_batch(audio) -> torch.Tensor:
                    "Divide by the PCM's full scale (32768 for 16-bit); embedding them as they are")
     return audio
 
-
-_INTEGERS = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.uint16, torch.uint32, torch.uint64)
 
 
 def get_scene_embeddings(audio: torch.Tensor, model: AudioEmbedder) -> torch.Tensor:
