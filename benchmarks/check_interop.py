@@ -1,8 +1,8 @@
 """Device check: the CUDA-GL interop batch equals the readback batch byte for byte, for a few and for
 many programs, and the PatternStream on cuda:0 gives those images with their labels.
 
-    python benchmarks/check_interop.py --programs 16,1000 --size 224 --images 256     # on the GPU machine
-    python benchmarks/check_interop.py --programs 16,40 --size 32 --images 32         # CPU dry run
+    python benchmarks/check_interop.py --programs 16,256 --size 224 --images 256      # on the GPU machine
+    python benchmarks/check_interop.py --programs 4,12 --size 32 --images 16          # CPU dry run
 
 Many programs are the bundled ones repeated with a comment that changes their hash (each compiles
 anew). Without CUDA the interop half is reported as skipped and the readback path is timed alone.
