@@ -54,6 +54,7 @@ class CudaRenderer:
         self.renderer, self.device = renderer, device
         self.copy_stream = torch.cuda.Stream(device)
         self.resource = None
+        renderer.make_current()   # the buffer's name means this context's buffer
         with torch.cuda.device(device):
             flags = rt.cudaGraphicsRegisterFlags.cudaGraphicsRegisterFlagsReadOnly
             self.resource = _ok(rt.cudaGraphicsGLRegisterBuffer(renderer.output_buffer.glo, flags))
@@ -100,6 +101,7 @@ class CudaRenderer:
         from cuda.bindings import runtime as rt
         if self.resource is not None:
             self.copy_stream.synchronize()
+            self.renderer.make_current()
             _ok(rt.cudaGraphicsUnregisterResource(self.resource))
             self.resource = None
 
