@@ -17,6 +17,7 @@ returns (waves (B, C, S) float32 array or tensor, labels (B,) int) and keeps its
 from __future__ import annotations
 
 import io
+import os
 import random
 
 import numpy as np
@@ -25,7 +26,8 @@ import torch
 
 from synpat.core.errors import UserError
 from synpat.train.input_kinds import SoundFormat
-from synpat.train.loaders import LoaderConfig, TorchShardLoader, _dali_device_id, _start_workers, ascii_labels
+from synpat.train.loaders import (LoaderConfig, TorchShardLoader, _dali_device_id, _start_workers, ascii_labels,
+                                  dali_threads)
 from synpat.train.shard_list import check_tar, first_bad_sample, index_path, index_samples, is_remote, shard_read_error
 
 SOUND_EXT = "flac"
@@ -67,11 +69,13 @@ class TorchSoundShardLoader(TorchShardLoader):
 
     def __iter__(self):
         workers = self.workers if self.cfg.num_workers > 0 else 0
-        batches = _start_workers(torch.utils.data.DataLoader(self._dataset(), batch_size=None, num_workers=workers))
-        device = self.cfg.torch_device
+        device = self.cfg.torch_device   # pinned batches on a GPU: the non_blocking copy below is asynchronous
+        batches = _start_workers(torch.utils.data.DataLoader(self._dataset(), batch_size=None, num_workers=workers,
+                                                             pin_memory=device.type == "cuda"))
         try:
             for waves, labels in batches:
-                yield _on(device, torch.as_tensor(waves)), _on(device, torch.as_tensor(labels).long())
+                yield (torch.as_tensor(waves).to(device, non_blocking=True),
+                       torch.as_tensor(labels).long().to(device, non_blocking=True))
         except UserError as err:   # from a worker, wrapped with its traceback: keep the message
             raise UserError(str(err).strip().splitlines()[-1].removeprefix(f"{UserError.__module__}.UserError: ")) \
                 from None
@@ -94,7 +98,10 @@ class DaliSoundShardLoader:
         self.samples = sum(counts) if None not in counts else None
         indexes = [str(index_path(u)) for u in urls] if all(index_path(u).is_file() for u in urls) else None
 
-        @pipeline_def(batch_size=cfg.batch_size, num_threads=max(1, cfg.num_workers), device_id=device_id,
+        threads = dali_threads(cfg.num_workers, device_id is not None,   # decoding runs on the host
+                               ranks_per_node=int(os.environ.get("LOCAL_WORLD_SIZE") or 1))
+
+        @pipeline_def(batch_size=cfg.batch_size, num_threads=threads, device_id=device_id,
                       seed=cfg.seed * 1000 + cfg.rank, prefetch_queue_depth=2)
         def pipeline():
             encoded, cls = fn.readers.webdataset(
