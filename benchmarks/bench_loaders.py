@@ -18,6 +18,7 @@ from common import emit
 
 from synpat.gen.generate import GenConfig, generate
 from synpat.gen.programs import bundled_shaders_dir
+from synpat.gen.source import SourceSpec
 from synpat.train.loaders import LoaderConfig, build_loader
 
 
@@ -80,10 +81,11 @@ def main() -> None:
             shards = str(Path(tmp) / "shards")
             generate(GenConfig(shaders=[shaders], out=shards, count=2048, size=(render, render), shard_size=512))
         base = dict(batch_size=args.batch, image_size=args.size, num_workers=args.workers)
+        spec = SourceSpec(shaders=[shaders], size=(render, render))
         rates = {}
         for engine in ("dali", "torch"):
             rates["shards", engine] = loader_rate(LoaderConfig(data=shards, loader=engine, **base), args.batches)
-            rates["stream", engine] = loader_rate(LoaderConfig(stream=shaders, loader=engine, render_size=render, **base),
+            rates["stream", engine] = loader_rate(LoaderConfig(source=spec, loader=engine, **base),
                                                   args.batches)
         for (source, engine), rate in rates.items():
             emit("loaders", "img_per_s", rate, "img/s", name, source=source, loader=engine, size=args.size, batch=args.batch)
@@ -93,7 +95,7 @@ def main() -> None:
         ready = (torch.randn(args.batch, 3, args.size, args.size, device=device),
                  torch.randint(0, 1000, (args.batch,), device=device))
         tensors = train_rate(iter(lambda: ready, None), args.train_steps, args.size, device)
-        streamed = train_rate(build_loader(LoaderConfig(stream=shaders, loader="dali", render_size=render, **base)),
+        streamed = train_rate(build_loader(LoaderConfig(source=spec, loader="dali", **base)),
                               args.train_steps, args.size, device)
     emit("loaders", "img_per_s", tensors, "img/s", name, path="vit_tiny train step, ready-made tensors", size=args.size)
     emit("loaders", "img_per_s", streamed, "img/s", name, path="vit_tiny train step, DALI stream", size=args.size)

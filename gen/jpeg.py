@@ -14,14 +14,12 @@ from __future__ import annotations
 import importlib.util
 import os
 import warnings
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
 from synpat.core.devices import cuda_device_of_egl
 from synpat.core.errors import UserError
-from .gl_cuda import open_interop
 
 JPEG_ENCODERS = ("cpu", "gpu", "auto")
 PILLOW = "pillow"
@@ -103,22 +101,3 @@ def torch_encode_jpeg(images, quality: int, device: str) -> list[bytes]:
     ends = np.cumsum([f.numel() for f in files])
     data = torch.cat(files).cpu().numpy().tobytes()
     return [data[start:end] for start, end in zip(np.r_[0, ends[:-1]], ends)]
-
-
-@contextmanager
-def pixel_source(renderer, encoder: Encoder, tool: str):
-    """What renders for ``encoder`` (``render_varied`` as Renderer's, images a torch tensor when on the
-    GPU): a CudaRenderer when the renderer's EGL device is the encoder's CUDA device (the pixels stay
-    on the GPU, CUDA-GL interop), else the renderer itself (read back to the host; the torch encoder
-    uploads them)."""
-    device = encoder.device or ""
-    if not device.startswith("cuda:") or cuda_device_of_egl(renderer.device) != int(device.partition(":")[2]):
-        yield renderer
-        return
-    import torch
-    cuda = open_interop(renderer, torch.device(device), tool)
-    if cuda is None:
-        yield renderer
-        return
-    with cuda:
-        yield cuda

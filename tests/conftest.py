@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,19 @@ def run_gen(*args, env=None, cwd=None) -> subprocess.CompletedProcess:
     """synpat-gen in a subprocess: exit status, stdout and stderr as a user sees them."""
     return subprocess.run([sys.executable, "-m", "synpat.gen.cli", *map(str, args)],
                           capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
+
+
+def kill_gen(out: Path, shards: int, *args, env=None) -> int:
+    """synpat-gen writing into ``out``, killed by SIGKILL as soon as ``shards`` tars are there (it may
+    have finished a few more by then) -> its exit status."""
+    proc = subprocess.Popen([sys.executable, "-m", "synpat.gen.cli", "--out", str(out), *map(str, args)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    while proc.poll() is None:
+        if out.is_dir() and sum(p.suffix == ".tar" for p in out.iterdir()) >= shards:
+            proc.kill()
+            break
+        time.sleep(0.001)
+    return proc.wait(timeout=600)
 
 
 @pytest.fixture(autouse=True)
