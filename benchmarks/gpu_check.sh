@@ -39,13 +39,15 @@ if [ $DRY = 1 ]; then   # toy sizes: a 2-core CPU machine finishes in a few minu
     LOADERS=(--size 32 --batch 8 --batches 3 --train-steps 2 --workers 1)
     TRAIN=(--model mae_vit_tiny_patch16 --size 32 --batch 8 --precision fp32 --steps 2 --warmup 1
            --paths eager,engine,zero0,zero1,zero2 --threads 2)
-    JPEG_ENV=(env SYNPAT_GEN_JPEG_DEVICE=cpu)   # `--jpeg-encoder gpu` runs torchvision on CPU tensors
+    JPEG_GEN="tests/gen_torch_cpu.py"   # synpat-gen whose `--jpeg-encoder gpu` runs torchvision on CPU tensors
+    BENCH_JPEG=cpu
 else
     SIZE=224; PROGRAMS=16,1000; IMAGES=256; GEN_COUNT=4096; MODEL=mae_vit_tiny_patch16; BATCH=64
     STEPS=50; HALF=25; PRECISION=bf16; TEST_SELECT=(-m gpu)
     RENDER=(--sizes 224,384 --batches 256)
     GEN=(--size 224 --count 8192 --shard-size 1024)
-    JPEG_ENV=(env)
+    JPEG_GEN="-m synpat.gen.cli"
+    BENCH_JPEG=gpu
     STATS=(--size 224 --count 2048 --shard-size 512)
     FRACTALDB=(--sizes 224 --batch 256 --images 512 --rounds 2)
     LOADERS=(--size 224 --batch 256 --batches 20)
@@ -90,11 +92,17 @@ EOF
 # gen_jpeg_twice: synpat-gen with the GPU JPEG encoder twice, and once killed (kill -9) after two
 # shards then resumed; every tar must be byte-identical across the three.
 gen_jpeg_twice() {
-    local args=(-m synpat.gen.cli --shaders shaders/waves.glsl shaders/voronoi.glsl shaders/fbm.glsl
+    local args=($JPEG_GEN --shaders shaders/waves.glsl shaders/voronoi.glsl shaders/fbm.glsl
                 --count "$GEN_COUNT" --size "$SIZE" --shard-size $((GEN_COUNT / 8)) --jpeg-encoder gpu)
     "$PY" "${args[@]}" --out "$WORK/jpeg_a" && "$PY" "${args[@]}" --out "$WORK/jpeg_b" || return 1
-    SYNPAT_GEN_KILL_AFTER=2 "$PY" "${args[@]}" --out "$WORK/jpeg_c"
-    [ $? = 137 ] || { echo "gen_jpeg_twice: the killed run was not killed" >&2; return 1; }
+    "$PY" "${args[@]}" --out "$WORK/jpeg_c" &   # killed (kill -9) once two of its shards are written
+    local pid=$!
+    until [ "$(find "$WORK/jpeg_c" -name '*.tar' 2>/dev/null | wc -l)" -ge 2 ] || ! kill -0 $pid 2>/dev/null; do
+        sleep 0.01
+    done
+    kill -9 $pid 2>/dev/null
+    wait $pid
+    [ $? = 137 ] || { echo "gen_jpeg_twice: the run ended before it was killed" >&2; return 1; }
     "$PY" "${args[@]}" --out "$WORK/jpeg_c" --resume || return 1
     "$PY" - "$WORK" <<'EOF'
 import io, json, sys, tarfile
@@ -117,7 +125,7 @@ EOF
 export -f pretrain_twice gen_jpeg_twice
 LOADER=torch
 if "$PY" -c "import nvidia.dali" 2>/dev/null; then LOADER=dali; fi
-export WORK PY MODEL SIZE BATCH PRECISION LOADER HALF STEPS GEN_COUNT
+export WORK PY MODEL SIZE BATCH PRECISION LOADER HALF STEPS GEN_COUNT JPEG_GEN
 "$PY" - >> "$RESULTS" <<EOF
 import json, datetime, torch
 print(json.dumps({"check": "gpu_check", "dry_run": $DRY, "date": datetime.date.today().isoformat(),
@@ -133,8 +141,8 @@ step bench_loaders_dali_decode 60 "$PY" benchmarks/bench_loaders.py --shards "$W
 step pretrain_torch 90 bash -c "pretrain_twice torch"
 step pretrain_deepspeed 90 bash -c "pretrain_twice deepspeed"
 step bench_render 45 "$PY" benchmarks/bench_render.py "${RENDER[@]}"
-step bench_gen 75 "${JPEG_ENV[@]}" "$PY" benchmarks/bench_gen.py "${GEN[@]}" --jpeg-encoder gpu
-step gen_jpeg_determinism 90 "${JPEG_ENV[@]}" bash -c "gen_jpeg_twice"
+step bench_gen 75 "$PY" benchmarks/bench_gen.py "${GEN[@]}" --jpeg-encoder "$BENCH_JPEG"
+step gen_jpeg_determinism 90 bash -c "gen_jpeg_twice"
 step bench_stats 45 "$PY" benchmarks/bench_stats.py "${STATS[@]}"
 step bench_fractaldb 30 "$PY" benchmarks/bench_fractaldb.py "${FRACTALDB[@]}"
 step bench_train 150 "$PY" benchmarks/bench_train.py "${TRAIN[@]}"

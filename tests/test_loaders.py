@@ -194,3 +194,19 @@ def test_torch_augmentation_is_reproducible_per_batch(shards):
     batches = [next(it)[0] for _ in range(3)]
     resumed = next(iter(build_loader(LoaderConfig(**cfg, start_step=2))))[0]
     torch.testing.assert_close(resumed, batches[2], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("engine", ["dali", "torch"])
+def test_a_filtered_stream_feeds_the_loaders_its_kept_samples(engine, shards):
+    """With sample filters a stream batch holds the samples of its indices that pass (fewer than B)."""
+    _, folder = shards
+    source = SourceSpec(shaders=[str(folder)], size=(32, 32), seed=5, min_std=0.16)
+    it = iter(build_loader(LoaderConfig(source=source, batch_size=B, image_size=24, loader=engine, seed=5)))
+    reference = PatternStream(StreamConfig(**vars(source), batch_size=B))
+    sizes = []
+    for _ in range(3):
+        x, y = next(it)
+        samples = reference.next_batch().samples
+        assert y.tolist() == samples.program.tolist() and x.shape == (len(samples), 3, 24, 24)
+        sizes.append(len(samples))
+    assert min(sizes) < B
