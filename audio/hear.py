@@ -210,6 +210,8 @@ def load_embedder(path: str | Path, device: str | torch.device = "cpu", hop_ms: 
     device = torch_device(str(device))   # a device this machine lacks is refused before any reading
     if device.type == "meta":
         raise UserError("device meta: it holds no weights; load the model on the cpu or a cuda device")
+    if Path(path).suffix == ".json":
+        raise UserError(f"{path}: the model's description; pass its weights, the .safetensors beside it")
     meta = read_meta(path) if Path(path).is_file() else {}
     if "arch" not in meta and "img_size" in meta:   # a pre-training export (encoder.json) names the image size
         raise UserError(f"{path}: an image encoder (its JSON names img_size, no input_shape); make an audio encoder "
@@ -309,8 +311,15 @@ def audio_batch(audio) -> torch.Tensor:
 
 
 
+def _check_model(model) -> None:
+    if not isinstance(model, AudioEmbedder):
+        raise UserError(f"model: got {type(model).__name__}, expected what synpat.hear.load_model(FILE) returns "
+                        "(get_*_embeddings(audio, model))")
+
+
 def get_scene_embeddings(audio: torch.Tensor, model: AudioEmbedder) -> torch.Tensor:
     """(n, samples) 16 kHz audio (float, or integer PCM) -> (n, model.scene_embedding_size) float32 on the CPU."""
+    _check_model(model)
     audio = audio_batch(audio)
     if len(audio) == 0:
         return torch.zeros(0, model.scene_embedding_size)
@@ -320,6 +329,7 @@ def get_scene_embeddings(audio: torch.Tensor, model: AudioEmbedder) -> torch.Ten
 def get_timestamp_embeddings(audio: torch.Tensor, model: AudioEmbedder) -> tuple[torch.Tensor, torch.Tensor]:
     """(n, samples) 16 kHz audio (float, or integer PCM) -> (embeddings (n, t, model.timestamp_embedding_size),
     timestamps (n, t) in ms, the centre of each embedding's column), float32 on the CPU."""
+    _check_model(model)
     audio = audio_batch(audio)
     if len(audio) == 0:
         count = model.timestamp_count(audio.shape[1])

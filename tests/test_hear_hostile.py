@@ -184,6 +184,20 @@ def test_model_json_that_disagrees_with_its_weights(model_file, tmp_path):
     assert arch_json["depth"] is None
 
 
+def test_wrong_model_arguments_get_one_line(model_file, model, audio):
+    """A path, None or the audio in the model's place, and the JSON instead of the weights."""
+    for embed in (get_scene_embeddings, get_timestamp_embeddings):
+        for given, kind in ((str(model_file), "str"), (None, "NoneType"), (audio, "Tensor")):
+            with pytest.raises(UserError) as err:
+                embed(audio if kind != "Tensor" else model, given)
+            assert str(err.value) == (f"model: got {kind}, expected what synpat.hear.load_model(FILE) returns "
+                                      "(get_*_embeddings(audio, model))")
+    json_path = model_file.with_suffix(".json")
+    with pytest.raises(UserError) as err:
+        load_model(str(json_path))
+    assert str(err.value) == f"{json_path}: the model's description; pass its weights, the .safetensors beside it"
+
+
 def test_image_encoder_is_named_with_what_to_do(image_file):
     with pytest.raises(UserError) as err:
         load_model(str(image_file))
