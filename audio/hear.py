@@ -117,7 +117,8 @@ class AudioEmbedder(torch.nn.Module):
         """windows: (B, 1, mel, c * p) -> (B, c, d), a few windows per encoder call."""
         per_call = max(1, TOKENS_PER_CALL // (self.encoder.rows * windows.shape[-1] // self.patch))
         dtype = self.encoder.cls_token.dtype        # the model's own (a user may have cast it with .half())
-        return torch.cat([self.encoder.patch_tokens(chunk.to(dtype)).float().mean(dim=1) for chunk in windows.split(per_call)])
+        return torch.cat([self.encoder.patch_tokens(chunk.to(dtype)).float().mean(dim=1)
+                          for chunk in windows.split(per_call)])
 
     def _fc_norm(self, columns: torch.Tensor) -> torch.Tensor:
         """columns: (..., d) float32 -> the encoder's fc_norm of them in its own dtype, float32 on the CPU."""
@@ -278,7 +279,7 @@ def audio_batch(audio) -> torch.Tensor:
         if array.dtype.kind not in "biuf":
             raise UserError(f"audio: dtype {array.dtype} is not audio; expected float samples in [-1, 1] or integer PCM")
         wanted = np.dtype(np.float64) if array.dtype.kind == "f" and array.itemsize > 8 else array.dtype.newbyteorder("=")
-        audio = torch.from_numpy(np.require(array, wanted, ["C", "W"]))   # torch takes native, writable arrays only
+        audio = torch.from_numpy(np.require(array, wanted, ["C", "W"]))   # torch takes native-order, writable arrays
     if audio.dtype == torch.bool or audio.is_complex() or not (audio.is_floating_point() or audio.dtype in _INTEGERS):
         raise UserError(f"audio: dtype {str(audio.dtype).removeprefix('torch.')} is not audio; "
                         "expected float samples in [-1, 1] or integer PCM")
