@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import warnings
 from pathlib import Path
 
@@ -246,6 +247,8 @@ def load_model(model_file_path: str = "", device: str = "cpu", hop_ms: float | N
     if not model_file_path:
         raise UserError("load_model: synpat.hear has no default model; pass the .safetensors of an audio encoder "
                         "(synpat-transfer or synpat-finetune output), e.g. hear-validator synpat.hear --model FILE")
+    if not isinstance(model_file_path, (str, os.PathLike)):
+        raise UserError(f"load_model: model_file_path {model_file_path!r}: expected the path of a .safetensors file")
     return load_embedder(model_file_path, device, hop_ms)
 
 

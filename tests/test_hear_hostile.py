@@ -192,6 +192,10 @@ def test_wrong_model_arguments_get_one_line(model_file, model, audio):
                 embed(audio if kind != "Tensor" else model, given)
             assert str(err.value) == (f"model: got {kind}, expected what synpat.hear.load_model(FILE) returns "
                                       "(get_*_embeddings(audio, model))")
+    for given in (123, str(model_file).encode(), [str(model_file)]):
+        with pytest.raises(UserError) as err:
+            load_model(given)
+        assert str(err.value) == f"load_model: model_file_path {given!r}: expected the path of a .safetensors file"
     json_path = model_file.with_suffix(".json")
     with pytest.raises(UserError) as err:
         load_model(str(json_path))
