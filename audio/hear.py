@@ -283,9 +283,10 @@ def audio_batch(audio) -> torch.Tensor:
             raise UserError(f"audio: dtype {array.dtype} is not audio; expected float samples in [-1, 1] or integer PCM")
         wanted = np.dtype(np.float64) if array.dtype.kind == "f" and array.itemsize > 8 else array.dtype.newbyteorder("=")
         audio = torch.from_numpy(np.require(array, wanted, ["C", "W"]))   # torch takes native-order, writable arrays
+    not_audio = UserError(f"audio: dtype {str(audio.dtype).removeprefix('torch.')} is not audio; "
+                          "expected float samples in [-1, 1] or integer PCM")
     if audio.dtype == torch.bool or audio.is_complex() or not (audio.is_floating_point() or audio.dtype in _INTEGERS):
-        raise UserError(f"audio: dtype {str(audio.dtype).removeprefix('torch.')} is not audio; "
-                        "expected float samples in [-1, 1] or integer PCM")
+        raise not_audio
     if audio.device.type == "meta":
         raise UserError("audio: the tensor is on the meta device, which holds no samples; pass it on the cpu or a cuda device")
     if audio.ndim != 2:
@@ -300,7 +301,10 @@ def audio_batch(audio) -> torch.Tensor:
         audio = audio.to_dense()
     if not audio.is_floating_point():
         return _integer_scale(audio)
-    wide = audio if audio.dtype == torch.float64 else audio.float()     # checked before float32 could overflow
+    try:
+        wide = audio if audio.dtype == torch.float64 else audio.float()     # checked before float32 could overflow
+    except (NotImplementedError, RuntimeError):     # packed float4 pairs and other floats torch cannot widen
+        raise not_audio from None
     bad = int((~torch.isfinite(wide)).sum())
     if bad:
         raise UserError(f"audio: {bad} of its {wide.numel()} samples are NaN or Inf")

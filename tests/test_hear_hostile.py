@@ -78,6 +78,12 @@ def test_bad_arrays_get_one_line(model, audio):
     with pytest.raises(UserError) as err:
         get_scene_embeddings([[0.0] * 500, [0.0] * 600], model)
     assert str(err.value).startswith("audio: not an (n, samples) array (setting an array element with a sequence.")
+    packed = getattr(torch, "float4_e2m1fn_x2", None)                   # two 4-bit floats per element
+    if packed is not None:
+        with pytest.raises(UserError) as err:
+            get_scene_embeddings(torch.zeros(2, RATE, dtype=packed), model)
+        assert str(err.value) == ("audio: dtype float4_e2m1fn_x2 is not audio; expected float samples in [-1, 1] "
+                                  "or integer PCM")
     with pytest.raises(UserError) as err:
         get_scene_embeddings(audio[:1].T, model)                  # one clip passed as (samples, 1)
     assert str(err.value) == ("audio: clips of 1 samples (0.0625 ms) are shorter than one 25 ms fbank window (400 "
