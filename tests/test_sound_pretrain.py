@@ -22,6 +22,7 @@ from synpat.train.input_kinds import (ImageAsSpectrogram, ModelInput, SoundForma
                                       data_kind, spectrogram_frames)
 from synpat.train.image_aug import MEAN, STD
 from synpat.train.loaders import LoaderConfig
+from synpat.train.pretrain_config import parse_config
 from synpat.train.sound_loaders import SoundStreamLoader, TorchSoundShardLoader
 from test_pretrain import log, pretrain, run, PRETRAIN, TINY
 
@@ -192,6 +193,11 @@ def test_image_as_spectrogram_is_standardised_luminance(tmp_path):
     torch.testing.assert_close(out[1], torch.zeros(1, 128, 48), rtol=0, atol=1e-5)
 
 
+def test_a_stream_of_image_programs_is_an_image_input():
+    from synpat.train.pretrain_inputs import stream_kind
+    assert stream_kind([str(bundled_shaders_dir())], 0) == "image"   # image and splat programs alike
+
+
 class FakeSoundStream:
     """Stands in for a PatternStream of sound programs (not in this synpat yet): next_waves() gives
     (waves (B, 2, S) float32 array, labels) of seeded sines, step by step."""
@@ -210,7 +216,9 @@ class FakeSoundStream:
 
 def test_a_stream_of_waves_goes_through_the_same_fbank(tmp_path):
     fmt = SoundFormat(16000, 0.5, 2)
-    loader = SoundStreamLoader(LoaderConfig(stream="fake", batch_size=4, device="cpu"), FakeSoundStream(4, fmt.samples))
+    source = parse_config(["--stream", "fake/", "--steps", "1", "--duration", "0.5", "--sample-rate", "16000"]).stream_source()
+    assert (source.duration, source.sample_rate) == (0.5, 16000)   # what the stream renders the clips at
+    loader = SoundStreamLoader(LoaderConfig(source=source, batch_size=4, device="cpu"), FakeSoundStream(4, fmt.samples))
     (waves, labels), (again, _) = [b for b, _ in zip(loader, range(2))]
     assert waves.shape == (4, 2, 8000) and labels.tolist() == [0, 1, 2, 3] and not torch.equal(waves, again)
     to_input = ModelInput("sound", torch.device("cpu"), torch.float32,

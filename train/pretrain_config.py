@@ -7,12 +7,16 @@ blr 1.5e-4, 40 of 800 epochs of linear warm-up (5%) then cosine.
 """
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 from synpat.core.errors import UserError
 from synpat.core.settings import check_ranges, option, parse_settings, settings_parser
+from synpat.gen.renderer import MAX_NAN
+from synpat.gen.sampler import TIME_RANGE
+from synpat.gen.source import CHECK_SECONDS, DURATION, SAMPLE_RATE, SourceSpec, parse_mix, parse_range
 from synpat.train.deepspeed_configs import is_config_name
 from synpat.train.mae import MODELS
 
@@ -27,8 +31,22 @@ class PretrainConfig:
                              "mixed into every batch: one pre-training on both, on spectrogram-shaped input")
     sound_share: float = option(0.5, "with mix_data: the share of every batch that is sound clips (the rest images)")
     mel_bins: int = option(128, "sound input: mel bins of the log-mel spectrogram (frames follow the clip duration)")
-    duration: float = option(10.24, "a stream of sound programs: seconds per clip (sound shards: their manifest's)")
-    sample_rate: int = option(16000, "a stream of sound programs: samples per second (sound shards: their manifest's)")
+    duration: float = option(DURATION, "stream of sound programs: seconds per clip (sound shards: their manifest's)")
+    sample_rate: int = option(SAMPLE_RATE, "stream of sound programs: samples per second (sound shards: their "
+                                           "manifest's)")
+    # the stream's source (synpat-gen's flags of the same names; the stream renders at img_size)
+    time_range: str = option(f"{TIME_RANGE[0]:g},{TIME_RANGE[1]:g}", "stream: iTime range MIN,MAX")
+    group: int = option(0, "stream: consecutive samples of one program; 0: synpat-gen's default for the program count")
+    mix: str = option("", "stream: FAMILY=W,... share of each program family; empty: every program alike")
+    max_tv: float = option(1.0, "stream: drop images whose total variation is above this (1 keeps every image)")
+    min_std: float = option(0.0, "stream: drop images whose mean per-channel std (0..1) is below this "
+                                 "(0 keeps every image)")
+    max_edge: float = option(1.0, "stream: drop images whose Canny edge density is above this (1 keeps every image)")
+    filter_programs: bool = option(False, "stream: apply the filters to each program's probe images instead")
+    check_seconds: float = option(CHECK_SECONDS, "stream: reject a program that cannot render 3 of its 8 probe "
+                                                 "images in this time")
+    max_nan: float = option(MAX_NAN, "stream: reject a program when more than this fraction of its probe "
+                                     "images' channel values is NaN")
     out: str = option("runs/pretrain", "output folder: checkpoints/, log.jsonl, tb/, recon/, encoder.safetensors")
     model: str = option("mae_vit_base_patch16", f"one of {'|'.join(MODELS)}")
     img_size: int = option(224, "training image size (a multiple of the patch size)")
@@ -64,6 +82,20 @@ class PretrainConfig:
     resume: str = option("", "'auto' (the latest checkpoint in out/checkpoints, if any) or a checkpoint folder")
     overwrite: bool = option(False, "replace the run already in out (checkpoints, logs, pictures, encoder)")
 
+    def stream_source(self) -> SourceSpec:
+        """The stream's SourceSpec (UserError for a time_range or mix that does not parse)."""
+        parsed = {}
+        for name, parse in (("time_range", parse_range), ("mix", parse_mix)):
+            try:
+                parsed[name] = parse(getattr(self, name)) if getattr(self, name) else None
+            except argparse.ArgumentTypeError as err:
+                raise UserError(f"bad config value {name}={getattr(self, name)!r}: {err}") from None
+        return SourceSpec(shaders=self.stream.split(","), size=(self.img_size, self.img_size), seed=self.seed,
+                          group=self.group or None, max_tv=self.max_tv if self.max_tv < 1 else None,
+                          min_std=self.min_std or None, max_edge=self.max_edge if self.max_edge < 1 else None,
+                          filter_programs=self.filter_programs, check_seconds=self.check_seconds,
+                          max_nan=self.max_nan, duration=self.duration, sample_rate=self.sample_rate, **parsed)
+
     def global_batch(self, world_size: int) -> int:
         return self.batch_size * self.accum_steps * world_size
 
@@ -83,8 +115,10 @@ class PretrainConfig:
         return self.compile == "on" or (self.compile == "auto" and self.engine_name == "torch" and device_type == "cuda")
 
 
-_POSITIVE = ("img_size", "mel_bins", "duration", "sample_rate", "batch_size", "accum_steps", "blr", "log_every", "keep_checkpoints", "recon_images")
-_NON_NEGATIVE = ("epochs", "steps", "min_lr", "weight_decay", "num_workers", "threads", "save_every", "recon_every")
+_POSITIVE = ("img_size", "mel_bins", "duration", "sample_rate", "batch_size", "accum_steps", "blr", "log_every",
+             "keep_checkpoints", "recon_images")
+_NON_NEGATIVE = ("epochs", "steps", "min_lr", "weight_decay", "num_workers", "threads", "save_every", "recon_every",
+                 "group")
 _CHOICES = {"loader": ("torch", "dali"), "model": tuple(MODELS), "engine": ("auto", "torch", "deepspeed"),
             "precision": ("auto", "fp32", "bf16", "fp16"), "compile": ("auto", "on", "off")}
 
@@ -119,6 +153,8 @@ def validate(cfg: PretrainConfig) -> PretrainConfig:
                         f"at least one clip and one image in each batch of {cfg.batch_size}")
     if cfg.stream and cfg.steps == 0:
         raise UserError("--stream renders forever: give --steps N")
+    if cfg.stream:
+        cfg.stream_source().validate()
     if cfg.steps == 0 and cfg.epochs == 0:
         raise UserError("give --epochs N or --steps N (> 0)")
     if cfg.engine == "torch" and cfg.deepspeed:

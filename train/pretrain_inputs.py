@@ -10,17 +10,13 @@ from pathlib import Path
 
 import torch
 
-from synpat.core.devices import gl_device_index
 from synpat.core.errors import UserError
 from synpat.gen.programs import find_programs
-from synpat.gen.stream import PatternStream, StreamConfig
 from synpat.train.input_kinds import (ImageAsSpectrogram, ModelInput, SoundFormat, SpectrogramInput, Standardiser,
                                       data_kind, spectrogram_frames)
-from synpat.train.loaders import LoaderConfig, build_loader
+from synpat.train.loaders import LoaderConfig, build_loader, build_stream
 from synpat.train.shard_list import expand_urls
 from synpat.train.sound_loaders import MixLoader, SoundStreamLoader, build_sound_loader
-
-STREAM_SOUND_FIELDS = ("duration", "sample_rate")   # what a StreamConfig of sound programs must take
 
 
 @dataclass(frozen=True)
@@ -39,11 +35,12 @@ class InputPlan:
 
 
 def stream_kind(shaders: list[str], seed: int) -> str:
-    """image | sound: the kind of the stream's programs (a program says its kind; one kind per stream)."""
-    kinds = {getattr(p, "kind", "image") for p in find_programs(shaders, seed)}
-    if len(kinds) > 1:
+    """image | sound: the kind of input the stream's programs give (Program.kind 'sound', or an image
+    kind: 'image', 'splat'); UserError for both in one stream."""
+    sound = {p.kind == "sound" for p in find_programs(shaders, seed)}
+    if len(sound) > 1:
         raise UserError("--stream: image and sound programs in one stream; give one kind (or --mix-data with shards)")
-    return kinds.pop()
+    return "sound" if sound.pop() else "image"
 
 
 def plan_input(cfg, patch: int) -> InputPlan:
@@ -67,18 +64,9 @@ def plan_input(cfg, patch: int) -> InputPlan:
     return InputPlan(kind, fmt, shape, 1)
 
 
-def sound_stream_loader(cfg: LoaderConfig, fmt: SoundFormat) -> SoundStreamLoader:
-    """The live stream of sound programs, rendering clips of fmt's duration and rate."""
-    if not all(name in StreamConfig.__dataclass_fields__ for name in STREAM_SOUND_FIELDS):
-        raise UserError("--stream: this synpat's PatternStream renders no sound programs; use sound shards (--data)")
-    device = cfg.torch_device
-    shaders = [cfg.stream] if isinstance(cfg.stream, str) else list(cfg.stream)
-    stream = PatternStream(StreamConfig(
-        shaders=shaders, batch_size=cfg.batch_size, seed=cfg.seed, backend=cfg.backend, rank=cfg.rank,
-        world_size=cfg.world_size, start_step=cfg.start_step,
-        gl_device=gl_device_index(cfg.gl_device, device.index if device.type == "cuda" else None),
-        duration=fmt.duration, sample_rate=fmt.sample_rate))
-    return SoundStreamLoader(cfg, stream)
+def sound_stream_loader(cfg: LoaderConfig) -> SoundStreamLoader:
+    """The live stream of sound programs (cfg.source: its duration and sample rate)."""
+    return SoundStreamLoader(cfg, build_stream(cfg))
 
 
 def build_input_loader(plan: InputPlan, cfg, loader_cfg: LoaderConfig):
@@ -86,7 +74,7 @@ def build_input_loader(plan: InputPlan, cfg, loader_cfg: LoaderConfig):
     if plan.kind == "image":
         return build_loader(loader_cfg)
     if cfg.stream:
-        return sound_stream_loader(loader_cfg, plan.fmt)
+        return sound_stream_loader(loader_cfg)
     if plan.kind == "sound":
         return build_sound_loader(loader_cfg, plan.fmt, expand_urls(cfg.data))
     sound_data, image_data = (cfg.data, cfg.mix_data) if data_kind(cfg.data)[0] == "sound" else (cfg.mix_data, cfg.data)
