@@ -219,13 +219,10 @@ def render_sounds(cfg: ExperimentConfig, out: Path, stages: Stages, shape: tuple
         stages.skip("render sounds", f"{shards} is complete")
         return shards
     seconds = clip_seconds(shape)
-    sound_fields = {"duration": seconds, "sample_rate": SAMPLE_RATE}
-    if not all(name in GenConfig.__dataclass_fields__ for name in sound_fields):
-        raise UserError("this synpat-gen renders no sound programs: give --sound-data SHARDS")
     stages.start("render sounds", f"{cfg.clips} clips of {seconds:g} s into {shards}")
     generate(GenConfig(shaders=[s for s in cfg.sound_shaders.split(",") if s], out=str(shards), count=cfg.clips,
                        seed=cfg.seed, shard_size=min(2000, cfg.clips), resume=shards.exists(),
-                       workers=max(1, os.cpu_count() or 1), **sound_fields))
+                       workers=max(1, os.cpu_count() or 1), duration=seconds, sample_rate=SAMPLE_RATE))
     return shards
 
 

@@ -42,3 +42,9 @@ def test_on_cuda_matches_the_cpu():
     waves = clips(16000)
     fbank = BatchedFbank(128)
     torch.testing.assert_close(fbank.to("cuda")(waves.cuda()).cpu(), fbank.cpu()(waves), rtol=0, atol=1e-3)
+
+
+def test_a_cpu_batch_of_long_clips_goes_in_passes_with_the_same_result():
+    waves = torch.cat([clips(16000)] * 3)            # 15 clips of 98 frames: passes of 1024 // 98 = 10 clips
+    fbank = BatchedFbank(128)
+    torch.testing.assert_close(fbank(waves), fbank.transform(waves), rtol=0, atol=1e-5)

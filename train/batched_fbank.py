@@ -19,6 +19,7 @@ WINDOW = 400          # samples in 25 ms
 HOP = 160             # samples in 10 ms
 PREEMPHASIS = 0.97
 LOW_FREQ = 20.0       # Hz, Kaldi's default lowest mel edge
+CPU_FRAMES = 1024     # frames per pass on a CPU: the pass's temporaries (~2 MB each) stay in cache
 
 
 def frames_in(samples: int) -> int:
@@ -48,6 +49,14 @@ class BatchedFbank(torch.nn.Module):
                              persistent=False)
 
     def forward(self, waves: torch.Tensor) -> torch.Tensor:
+        if waves.device.type == "cpu":   # whole batches of long clips overflow the cache: a few clips per pass
+            clips = max(1, CPU_FRAMES // max(1, frames_in(waves.shape[-1])))
+            if clips < waves.shape[0]:
+                return torch.cat([self.transform(part) for part in waves.split(clips)])
+        return self.transform(waves)
+
+    def transform(self, waves: torch.Tensor) -> torch.Tensor:
+        """waves (B, S) -> (B, mel_bins, frames) in one pass."""
         frames = waves.float().unfold(-1, WINDOW, HOP)                       # (B, F, 400)
         frames = frames - frames.mean(dim=-1, keepdim=True)                  # DC offset
         previous = torch.cat([frames[..., :1], frames[..., :-1]], dim=-1)    # x[j-1], x[-1] = x[0]
