@@ -102,9 +102,11 @@ def check_output(out: Path, cfg: GenConfig, ranks: Ranks) -> None:
         raise UserError(f"--out {out}: {probe} is not a folder")
     if not os.access(probe, os.W_OK | os.X_OK) or os.statvfs(probe).f_flag & os.ST_RDONLY:
         raise UserError(f"--out {out}: cannot write in {probe}")
-    if out.exists() and any(not is_lock_file(p.name, TOOL) for p in out.iterdir()) and not (cfg.resume or cfg.overwrite):
-        # Ranks of one job share the folder: a sibling's manifest of the same settings is expected.
-        if not (ranks.world_size > 1 and (out / MANIFEST).exists()):
+    names = [p.name for p in out.iterdir()] if out.exists() else []
+    if any(not is_lock_file(n, TOOL) for n in names) and not (cfg.resume or cfg.overwrite):
+        # Ranks of one job share the folder: a sibling's manifest (or the manifest it is writing) is
+        # expected; prepare_output checks that its settings are ours.
+        if not (ranks.world_size > 1 and any(n == MANIFEST or n.startswith(f".{MANIFEST}.") for n in names)):
             raise UserError(f"--out {out}: folder is not empty; pass --resume to finish it or --overwrite to replace it")
 
 

@@ -197,7 +197,8 @@ class PatternSource:
         self.rejected: list[tuple[Program, str]] = []   # programs the checks or --filter-programs dropped
         self.dropped_programs = 0                         # of those, by --filter-programs
         self._sampler: Sampler | None = None
-        self.redraws: Redraws | None = None
+        # one-colour samples are drawn again (synpat.gen.redraw); it counts them over the source's life
+        self.redraws = Redraws(lambda samples, attempt: self.sampler.redraw(samples, attempt))
         self._renderer: Renderer | None = None
         self._gl_stats: GLStats | None = None
         self._pixel_device: str | None = None
@@ -302,7 +303,6 @@ class PatternSource:
             n, s = len(self.programs), self.spec
             self._sampler = Sampler(n, s.seed, s.time_range, mix=family_mix(self.programs, s.mix),
                                     group=s.group or default_group(n))
-            self.redraws = Redraws(self._sampler.redraw)   # one-colour samples are drawn again (synpat.gen.redraw)
         return self._sampler
 
     def samples(self, start: int, stop: int) -> Samples:
@@ -317,6 +317,8 @@ class PatternSource:
         return self._render(self.samples(start, stop))
 
     def _render(self, samples: Samples) -> Batch:
+        """Render ``samples`` and apply the filters. Every program kind renders images (Renderer); a kind
+        that renders sound would branch here on the programs' kind, with spec.duration and spec.sample_rate."""
         programs, redraws = self.programs, self.redraws
         flat_before = len(redraws.flat)
         if self.spec.measures:   # measured chunk by chunk on the GPU while each chunk is there (host pixels)

@@ -64,7 +64,6 @@ class PatternStream:
     @property
     def redraws(self) -> Redraws:
         """The counts of one-colour samples drawn again (synpat.gen.redraw)."""
-        self.source.sampler   # made with the sampler
         return self.source.redraws
 
     def pixels_to(self, device: str | None) -> None:
