@@ -66,6 +66,8 @@ class ExperimentConfig:
     finetune_epochs: int = option(30, "fine-tuning epochs per fold (both conditions)")
     finetune_batch: int = option(32, "fine-tuning batch size (both conditions)")
     finetune_blr: float = option(1e-3, "fine-tuning base lr (both conditions)")
+    finetune_patch: str = option("", "fine-tuning patch MELxFRAMES, e.g. '16x4' ('' = the encoder's square patch)")
+    finetune_stride: str = option("", "fine-tuning patch stride MELxFRAMES, below the patch for overlap ('' = the patch)")
     mel_bins: int = option(128, "spectrogram mel bins")
     frames: int = option(0, "spectrogram frames (0 = the median clip, rounded to the patch size)")
     folds: int = option(0, "cross-validation folds (0 = the task's own, else 5)")
@@ -73,6 +75,8 @@ class ExperimentConfig:
     probe: bool = option(False, "also linear-probe both encoders")
     baseline: bool = option(True, "also score log-mel + logistic regression (ESC-50 layout only)")
     seed: int = option(0, "one seed for rendering, pre-training, folds and fine-tuning")
+    sweep: str = option("", "pre-train one encoder per set instead (bundled, family:NAME, procedural:N, tv:low, "
+                            "tv:high or a path; comma-separated) and tabulate transfer against image statistics")
     threads: int = option(0, "torch CPU threads (0 = torch's default)")
 
 
@@ -203,7 +207,7 @@ def finetune_config(cfg: ExperimentConfig, init: str, out: Path, shape: tuple[in
                    mel_bins=shape[0] if init == "none" else 0, frames=shape[1] if init == "none" else 0,
                    epochs=cfg.finetune_epochs, batch_size=cfg.finetune_batch, blr=cfg.finetune_blr,
                    folds=cfg.folds, test_folds=cfg.test_folds, seed=cfg.seed, threads=cfg.threads,
-                   linear_probe=probe)
+                   linear_probe=probe, patch=cfg.finetune_patch or base.patch, stride=cfg.finetune_stride or base.stride)
 
 
 def finetune(cfg: ExperimentConfig, out: Path, stages: Stages, name: str, init: str, shape: tuple[int, int],
@@ -341,8 +345,16 @@ def parse_config(argv: Sequence[str] | None) -> ExperimentConfig:
     return validate(parse_settings(ExperimentConfig, argv, parser))
 
 
+def run(cfg: ExperimentConfig) -> dict:
+    """One experiment, or with --sweep one pre-training per set (audio/sweep.py, which builds on this module)."""
+    if not cfg.sweep:
+        return experiment(cfg)
+    from synpat.audio.sweep import sweep   # imported here: sweep.py imports this module's stages
+    return sweep(cfg)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_cli(PROG, lambda a: experiment(parse_config(a)), argv)
+    return run_cli(PROG, lambda a: run(parse_config(a)), argv)
 
 
 if __name__ == "__main__":
