@@ -102,6 +102,20 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
     return cfg
 
 
+def budget_line(cfg: ExperimentConfig) -> str:
+    """The compute this experiment will spend, in the units that set it (printed at the start)."""
+    if cfg.pretrain_steps:
+        pre = f"{cfg.pretrain_steps} steps x batch {cfg.pretrain_batch} ({cfg.pretrain_steps * cfg.pretrain_batch} images seen)"
+    else:
+        pre = f"{cfg.pretrain_epochs} epochs" if cfg.pretrain_epochs else f"{cfg.pretrain_minutes:g} minutes"
+    folds = len([f for f in cfg.test_folds.split(",") if f.strip()]) or (cfg.folds or "every")
+    arms = "2 conditions + 2 linear probes" if cfg.probe else "2 conditions"
+    patch = cfg.finetune_patch or "the encoder's square patch"
+    return (f"budget: render {cfg.images} images {cfg.img_size}px; pre-train {cfg.model} for {pre}; fine-tune "
+            f"{cfg.finetune_epochs} epochs x {folds} test fold(s) x {arms} (batch {cfg.finetune_batch}, blr "
+            f"{cfg.finetune_blr:g}, patch {patch})")
+
+
 class Stages:
     """Prints one progress line per stage and keeps the figures the report needs."""
 
@@ -314,6 +328,7 @@ def experiment(cfg: ExperimentConfig) -> dict:
             raise UserError(f"--out {out} holds an experiment with other settings ({', '.join(changed)}): "
                             "use another --out, or delete it")
     write_json_atomic(settings, asdict(cfg))
+    print(f"{PROG}: {budget_line(cfg)}", flush=True)
     stages = Stages(out, 9 if cfg.probe else 7)
     parts = {"render": render(cfg, out, stages)}
     parts["pretrain"] = pretrain(cfg, out, stages)

@@ -297,7 +297,7 @@ def train_round(cfg: FinetuneConfig, data: Round, arch: ViTArch, init_state: dic
     rng = np.random.default_rng(seed)
     model = build_model(cfg, arch, data.train_y.shape[1], drop_path=cfg.drop_path, patchout=cfg.patchout)
     if init_state is not None:
-        load_encoder_state(model, init_state)
+        load_encoder_state(model, init_state, resample=True)
     model.to(device)
     optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay, cfg.layer_decay), lr=cfg.lr)
     train_y = data.train_y
@@ -359,7 +359,7 @@ def probe_round(cfg: FinetuneConfig, data: Round, arch: ViTArch, init_state: dic
     torch.manual_seed(seed)
     encoder = build_model(cfg, arch, 0)
     if init_state is not None:
-        load_encoder_state(encoder, init_state)
+        load_encoder_state(encoder, init_state, resample=True)
     encoder.to(device)
     train_f, val_f, test_f = (predict(encoder, x, cfg.batch_size, device)
                               for x in (data.train_x, data.val_x, data.test_x))

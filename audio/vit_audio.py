@@ -72,7 +72,7 @@ def build_audio_vit(
     return model
 
 
-def load_encoder_state(model: VisionTransformer, state: Mapping[str, torch.Tensor]) -> None:
+def load_encoder_state(model: VisionTransformer, state: Mapping[str, torch.Tensor], resample: bool = False) -> None:
     """Copy encoder weights (a transfer output or a fine-tuned model) into `model`.
 
     The position code stays the model's own (it is a function of the grid); a classifier head in
@@ -80,8 +80,8 @@ def load_encoder_state(model: VisionTransformer, state: Mapping[str, torch.Tenso
     """
     own = model.state_dict()
     kernel = own["patch_embed.proj.weight"].shape[-2:]
-    state = {**state, "patch_embed.proj.weight": resize_kernel(state["patch_embed.proj.weight"], tuple(kernel))} \
-        if "patch_embed.proj.weight" in state else state
+    if resample and "patch_embed.proj.weight" in state:
+        state = {**state, "patch_embed.proj.weight": resize_kernel(state["patch_embed.proj.weight"], tuple(kernel))}
     wanted = {k for k in own if k != "pos_embed" and not k.startswith("head.")}
     renamed = {("fc_norm." + k[5:] if k.startswith("norm.") else k): v for k, v in state.items()}
     missing = sorted(wanted - renamed.keys())
