@@ -32,6 +32,7 @@ from synpat.audio.baseline import logmel_logreg
 from synpat.audio.clip_sets import AudioTask, load_task
 from synpat.audio.finetune import frames_for, run as run_finetune, typical_clip
 from synpat.audio.finetune_config import FinetuneConfig
+from synpat.audio.patch_grid import parse_pair
 from synpat.audio.score_plot import write_scores_png
 from synpat.audio.transfer import transfer_file
 from synpat.core.errors import UserError
@@ -65,8 +66,9 @@ class ExperimentConfig:
     finetune_config: str = option("", "a synpat-finetune config file; applied to both conditions alike")
     finetune_epochs: int = option(30, "fine-tuning epochs per fold (both conditions)")
     finetune_batch: int = option(32, "fine-tuning batch size (both conditions)")
-    finetune_blr: float = option(1e-3, "fine-tuning base lr (both conditions)")
-    finetune_patch: str = option("", "fine-tuning patch MELxFRAMES, e.g. '16x4' ('' = the encoder's square patch)")
+    finetune_blr: float = option(5e-3, "fine-tuning base lr (both conditions)")
+    finetune_patch: str = option("", "fine-tuning patch MELxFRAMES ('' = full-band 2-frame tokens, mel_bins x 2; "
+                                     "'square' = the encoder's square patch); a pre-trained embedding is resampled")
     finetune_stride: str = option("", "fine-tuning patch stride MELxFRAMES, below the patch for overlap ('' = the patch)")
     mel_bins: int = option(128, "spectrogram mel bins")
     frames: int = option(0, "spectrogram frames (0 = the median clip, rounded to the patch size)")
@@ -96,10 +98,22 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
     if len(budgets) != 1:
         raise UserError("give exactly one pre-training budget: --pretrain-steps, --pretrain-epochs or "
                         f"--pretrain-minutes (got {', '.join(budgets) or 'none'}; set the others to 0)")
+    patch = parse_pair(token_patch(cfg), "finetune_patch")
+    parse_pair(cfg.finetune_stride, "finetune_stride")
+    if patch and patch[0] > cfg.mel_bins:
+        raise UserError(f"bad config value finetune_patch={cfg.finetune_patch!r}: taller than the {cfg.mel_bins} mel bins "
+                        f"(use {cfg.mel_bins}x{patch[1]})")
     for name in ("pretrain_config", "finetune_config"):
         if getattr(cfg, name) and not Path(getattr(cfg, name)).is_file():
             raise UserError(f"--{name.replace('_', '-')} {getattr(cfg, name)}: file not found")
     return cfg
+
+
+def token_patch(cfg: ExperimentConfig) -> str:
+    """The fine-tuning patch as synpat-finetune takes it: '' -> 'MELx2' (full-band tokens 2 frames wide, the
+    keyword transformer's layout: a 1 s clip gets 48 tokens, as many as 16x16 patches give, each one 20 ms of the
+    whole spectrum), 'square' -> '' (the encoder's own patch), else as given."""
+    return {"": f"{cfg.mel_bins}x2", "square": ""}.get(cfg.finetune_patch, cfg.finetune_patch)
 
 
 def budget_line(cfg: ExperimentConfig) -> str:
@@ -110,7 +124,7 @@ def budget_line(cfg: ExperimentConfig) -> str:
         pre = f"{cfg.pretrain_epochs} epochs" if cfg.pretrain_epochs else f"{cfg.pretrain_minutes:g} minutes"
     folds = len([f for f in cfg.test_folds.split(",") if f.strip()]) or (cfg.folds or "every")
     arms = "2 conditions + 2 linear probes" if cfg.probe else "2 conditions"
-    patch = cfg.finetune_patch or "the encoder's square patch"
+    patch = token_patch(cfg) or "the encoder's square patch"
     return (f"budget: render {cfg.images} images {cfg.img_size}px; pre-train {cfg.model} for {pre}; fine-tune "
             f"{cfg.finetune_epochs} epochs x {folds} test fold(s) x {arms} (batch {cfg.finetune_batch}, blr "
             f"{cfg.finetune_blr:g}, patch {patch})")
@@ -221,7 +235,7 @@ def finetune_config(cfg: ExperimentConfig, init: str, out: Path, shape: tuple[in
                    mel_bins=shape[0] if init == "none" else 0, frames=shape[1] if init == "none" else 0,
                    epochs=cfg.finetune_epochs, batch_size=cfg.finetune_batch, blr=cfg.finetune_blr,
                    folds=cfg.folds, test_folds=cfg.test_folds, seed=cfg.seed, threads=cfg.threads,
-                   linear_probe=probe, patch=cfg.finetune_patch or base.patch, stride=cfg.finetune_stride or base.stride)
+                   linear_probe=probe, patch=token_patch(cfg) or base.patch, stride=cfg.finetune_stride or base.stride)
 
 
 def finetune(cfg: ExperimentConfig, out: Path, stages: Stages, name: str, init: str, shape: tuple[int, int],
