@@ -148,7 +148,8 @@ def sweep(cfg: ExperimentConfig) -> dict:
     doc = {"task": cfg.data, "metric": metric, "config": asdict(cfg), "sets": rows,
            "scratch": statistics.fmean(fold_scores(scratch, metric).values()),
            "probe_scratch": statistics.fmean(fold_scores(probe_scratch, metric).values()) if probe_scratch else None,
-           "baseline": base["mean"] if base else None,
+           "baseline": statistics.fmean(base["per_fold"][int(f[4:]) - 1] for f in fold_scores(scratch, metric))
+           if base else None,   # on the folds the sets were tested on
            "tv_correlation": {"score": pearson([r["stats"]["total_variation"] for r in rows], [r["score"] for r in rows]),
                               "probe": pearson([r["stats"]["total_variation"] for r in rows], [r["probe"] for r in rows])
                               if cfg.probe else None}}
