@@ -62,5 +62,7 @@ def test_toy_sweep_end_to_end(tmp_path):
     for r in doc["sets"]:
         assert r["programs"] >= 2 and 0 < r["stats"]["total_variation"] < 1 and len(r["per_fold"]) == 2
         assert r["gain"] == pytest.approx(r["score"] - doc["scratch"])
+    base = json.loads((out / "baseline.json").read_text())["per_fold"]
+    assert doc["baseline"] == pytest.approx((base[0] + base[1]) / 2)   # the tested folds', not all five
     assert (out / "sets" / "family-dead_leaves" / "pretrain" / "encoder.safetensors").is_file()
     assert "| family:dead_leaves |" in (out / "sweep.md").read_text()
