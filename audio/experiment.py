@@ -42,6 +42,7 @@ from synpat.audio.baseline import logmel_logreg
 from synpat.audio.clip_sets import AudioTask, load_task
 from synpat.audio.finetune import frames_for, run as run_finetune, typical_clip
 from synpat.audio.finetune_config import FinetuneConfig
+from synpat.audio.patch_grid import parse_pair
 from synpat.audio.score_plot import write_scores_png
 from synpat.audio.transfer import transfer_file
 from synpat.core.errors import UserError
@@ -77,7 +78,10 @@ class ExperimentConfig:
     finetune_config: str = option("", "a synpat-finetune config file; applied to both conditions alike")
     finetune_epochs: int = option(30, "fine-tuning epochs per fold (both conditions)")
     finetune_batch: int = option(32, "fine-tuning batch size (both conditions)")
-    finetune_blr: float = option(1e-3, "fine-tuning base lr (both conditions)")
+    finetune_blr: float = option(5e-3, "fine-tuning base lr (both conditions)")
+    finetune_patch: str = option("", "fine-tuning patch MELxFRAMES ('' = full-band 2-frame tokens, mel_bins x 2; "
+                                     "'square' = the encoder's square patch); a pre-trained embedding is resampled")
+    finetune_stride: str = option("", "fine-tuning patch stride MELxFRAMES, below the patch for overlap ('' = the patch)")
     mel_bins: int = option(128, "spectrogram mel bins")
     frames: int = option(0, "spectrogram frames (0 = the median clip, rounded to the patch size)")
     folds: int = option(0, "cross-validation folds (0 = the task's own, else 5)")
@@ -85,6 +89,8 @@ class ExperimentConfig:
     probe: bool = option(False, "also linear-probe both encoders")
     baseline: bool = option(True, "also score log-mel + logistic regression (ESC-50 layout only)")
     seed: int = option(0, "one seed for rendering, pre-training, folds and fine-tuning")
+    sweep: str = option("", "pre-train one encoder per set instead (bundled, family:NAME, procedural:N, tv:low, "
+                            "tv:high or a path; comma-separated) and tabulate transfer against image statistics")
     threads: int = option(0, "torch CPU threads (0 = torch's default)")
     pretrain_on: str = option("images", "pre-training arms, comma-separated: images | sounds | mix (both kinds in "
                                         "one pre-training); each gets the same budget and fine-tuning")
@@ -119,6 +125,11 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
         raise UserError(f"--sound-data {cfg.sound_data}: not a folder of sound shards")
     if "mix" in arms and not 0 < cfg.sound_share < 1:
         raise UserError(f"bad config value sound_share={cfg.sound_share}: must be in (0, 1)")
+    patch = parse_pair(token_patch(cfg), "finetune_patch")
+    parse_pair(cfg.finetune_stride, "finetune_stride")
+    if patch and patch[0] > cfg.mel_bins:
+        raise UserError(f"bad config value finetune_patch={cfg.finetune_patch!r}: taller than the {cfg.mel_bins} mel bins "
+                        f"(use {cfg.mel_bins}x{patch[1]})")
     for name in ("pretrain_config", "finetune_config"):
         if getattr(cfg, name) and not Path(getattr(cfg, name)).is_file():
             raise UserError(f"--{name.replace('_', '-')} {getattr(cfg, name)}: file not found")
@@ -160,6 +171,28 @@ class Arm:
 def arms_of(cfg: ExperimentConfig) -> list[Arm]:
     kinds = pretrain_arms(cfg)
     return [Arm(k, "pre-trained" if kinds == ["images"] else f"pre-trained on {k}") for k in kinds]
+
+
+def token_patch(cfg: ExperimentConfig) -> str:
+    """The fine-tuning patch as synpat-finetune takes it: '' -> 'MELx2' (full-band tokens 2 frames wide, the
+    keyword transformer's layout: a 1 s clip gets 48 tokens, as many as 16x16 patches give, each one 20 ms of the
+    whole spectrum), 'square' -> '' (the encoder's own patch), else as given."""
+    return {"": f"{cfg.mel_bins}x2", "square": ""}.get(cfg.finetune_patch, cfg.finetune_patch)
+
+
+def budget_line(cfg: ExperimentConfig) -> str:
+    """The compute this experiment will spend, in the units that set it (printed at the start)."""
+    if cfg.pretrain_steps:
+        pre = f"{cfg.pretrain_steps} steps x batch {cfg.pretrain_batch} ({cfg.pretrain_steps * cfg.pretrain_batch} images seen)"
+    else:
+        pre = f"{cfg.pretrain_epochs} epochs" if cfg.pretrain_epochs else f"{cfg.pretrain_minutes:g} minutes"
+    folds = len([f for f in cfg.test_folds.split(",") if f.strip()]) or (cfg.folds or "every")
+    conditions = len(pretrain_arms(cfg)) + 1   # the pre-trained arms and scratch
+    arms = f"{conditions} conditions" + (f" + {conditions} linear probes" if cfg.probe else "")
+    patch = token_patch(cfg) or "the encoder's square patch"
+    return (f"budget: render {cfg.images} images {cfg.img_size}px; pre-train {cfg.model} for {pre}; fine-tune "
+            f"{cfg.finetune_epochs} epochs x {folds} test fold(s) x {arms} (batch {cfg.finetune_batch}, blr "
+            f"{cfg.finetune_blr:g}, patch {patch})")
 
 
 class Stages:
@@ -307,7 +340,7 @@ def finetune_config(cfg: ExperimentConfig, init: str, out: Path, shape: tuple[in
                    mel_bins=shape[0] if init == "none" else 0, frames=shape[1] if init == "none" else 0,
                    epochs=cfg.finetune_epochs, batch_size=cfg.finetune_batch, blr=cfg.finetune_blr,
                    folds=cfg.folds, test_folds=cfg.test_folds, seed=cfg.seed, threads=cfg.threads,
-                   linear_probe=probe)
+                   linear_probe=probe, patch=token_patch(cfg) or base.patch, stride=cfg.finetune_stride or base.stride)
 
 
 def finetune(cfg: ExperimentConfig, out: Path, stages: Stages, name: str, init: str, shape: tuple[int, int],
@@ -436,6 +469,7 @@ def experiment(cfg: ExperimentConfig) -> dict:
             raise UserError(f"--out {out} holds an experiment with other settings ({', '.join(changed)}): "
                             "use another --out, or delete it")
     write_json_atomic(settings, asdict(cfg))
+    print(f"{PROG}: {budget_line(cfg)}", flush=True)
     arms = arms_of(cfg)
     images = any(a.kind != "sounds" for a in arms)
     sounds = any(a.kind != "images" for a in arms)
@@ -475,8 +509,16 @@ def parse_config(argv: Sequence[str] | None) -> ExperimentConfig:
     return validate(parse_settings(ExperimentConfig, argv, parser))
 
 
+def run(cfg: ExperimentConfig) -> dict:
+    """One experiment, or with --sweep one pre-training per set (audio/sweep.py, which builds on this module)."""
+    if not cfg.sweep:
+        return experiment(cfg)
+    from synpat.audio.sweep import sweep   # imported here: sweep.py imports this module's stages
+    return sweep(cfg)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_cli(PROG, lambda a: experiment(parse_config(a)), argv)
+    return run_cli(PROG, lambda a: run(parse_config(a)), argv)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ from synpat.audio.metrics import accuracy, confusion, mean_average_precision
 from synpat.train.optim import lr_at, param_groups, set_lr
 from synpat.train.vit_arch import VIT_SIZES, ViTArch
 from synpat.audio.vit_audio import build_audio_vit, load_encoder_state, read_model_file
+from synpat.audio.patch_grid import grid_of, parse_pair
 
 
 @dataclass
@@ -120,6 +121,7 @@ def resolve_recipe(cfg: FinetuneConfig, arch: ViTArch, init_meta: dict | None, t
     frames = frames or frames_for(median, p)
     if mel < p or frames < p:
         raise UserError(f"input {mel}x{frames} is smaller than one {p}x{p} patch")
+    grid_of((mel, frames), *patch_geometry(cfg, arch))
     if median and frames > 2 * median:
         warn(f"input of {frames} frames is over twice the median clip ({median} frames): most of it is padding")
     freq_mask = round(0.19 * mel) if cfg.freq_mask < 0 else cfg.freq_mask
@@ -130,6 +132,19 @@ def resolve_recipe(cfg: FinetuneConfig, arch: ViTArch, init_meta: dict | None, t
     name = next((n for n, known in VIT_SIZES.items() if known == arch), "custom")
     return replace(cfg, mel_bins=mel, frames=frames, freq_mask=freq_mask, time_mask=time_mask, model=name,
                    layer_decay=cfg.layer_decay or round(0.5 ** (1 / (arch.depth + 1)), 4))
+
+
+def patch_geometry(cfg: FinetuneConfig, arch: ViTArch) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(patch, stride) in (mel bins, frames): the config's, else the encoder's square patch."""
+    patch = parse_pair(cfg.patch, "patch") or (arch.patch_size, arch.patch_size)
+    return patch, parse_pair(cfg.stride, "stride") or patch
+
+
+def build_model(cfg: FinetuneConfig, arch: ViTArch, num_classes: int, **kwargs) -> torch.nn.Module:
+    """The round's audio ViT with the config's input shape and patch geometry."""
+    patch, stride = patch_geometry(cfg, arch)
+    return build_audio_vit(arch, (cfg.mel_bins, cfg.frames), num_classes=num_classes, patch=patch, stride=stride,
+                           **kwargs)
 
 
 def warn(message: str) -> None:
@@ -280,10 +295,9 @@ def train_round(cfg: FinetuneConfig, data: Round, arch: ViTArch, init_state: dic
     validation clips (the last epoch without any), then score the test clips once."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    model = build_audio_vit(arch, (cfg.mel_bins, cfg.frames), num_classes=data.train_y.shape[1],
-                            drop_path=cfg.drop_path, patchout=cfg.patchout)
+    model = build_model(cfg, arch, data.train_y.shape[1], drop_path=cfg.drop_path, patchout=cfg.patchout)
     if init_state is not None:
-        load_encoder_state(model, init_state)
+        load_encoder_state(model, init_state, resample=True)
     model.to(device)
     optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay, cfg.layer_decay), lr=cfg.lr)
     train_y = data.train_y
@@ -343,9 +357,9 @@ def probe_round(cfg: FinetuneConfig, data: Round, arch: ViTArch, init_state: dic
     """Linear probe: the frozen encoder's pooled features (computed once, no augmentation) feed a
     BatchNorm + linear head trained with AdamW, no weight decay; the best validation epoch is kept."""
     torch.manual_seed(seed)
-    encoder = build_audio_vit(arch, (cfg.mel_bins, cfg.frames), num_classes=0)
+    encoder = build_model(cfg, arch, 0)
     if init_state is not None:
-        load_encoder_state(encoder, init_state)
+        load_encoder_state(encoder, init_state, resample=True)
     encoder.to(device)
     train_f, val_f, test_f = (predict(encoder, x, cfg.batch_size, device)
                               for x in (data.train_x, data.val_x, data.test_x))
@@ -434,6 +448,7 @@ def run(cfg: FinetuneConfig) -> dict:
         "kind": "finetuned",
         "arch": arch.to_json(),
         "input_shape": [cfg.mel_bins, cfg.frames],
+        "patch_stride": [list(v) for v in patch_geometry(cfg, arch)],
         "classes": task.classes,
         "multilabel": multilabel,
         "norm_mean": best.norm[0],

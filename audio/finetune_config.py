@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
+from synpat.audio.patch_grid import parse_pair
 from synpat.core.errors import UserError
 from synpat.core.settings import check_ranges, option, parse_settings, settings_parser
 from synpat.train.vit_arch import VIT_SIZES
@@ -35,6 +36,9 @@ class FinetuneConfig:
     num_heads: int = option(0, "override the preset's heads (0 = preset; --init none only)")
     mel_bins: int = option(0, "mel bins of the fbank (0 = the --init file's, else 128)")
     frames: int = option(0, "fbank frames (10 ms each) per clip, padded/cut (0 = the --init file's, else the median clip)")
+    patch: str = option("", "patch MELxFRAMES, e.g. '16x4' for time-narrow tokens ('' = the encoder's square patch; "
+                              "a pre-trained patch embedding is resampled to it)")
+    stride: str = option("", "patch stride MELxFRAMES, below the patch for overlapping tokens as AST ('' = the patch)")
     batch_size: int = option(64, "clips per optimiser step")
     epochs: int = option(80, "epochs per fold")
     blr: float = option(1e-3, "base learning rate; lr = blr * batch_size / 256")
@@ -86,6 +90,8 @@ def validate(cfg: FinetuneConfig) -> FinetuneConfig:
     if cfg.folds == 1:
         raise bad("folds", "cross-validation needs at least 2 folds")
     test_folds(cfg)
+    parse_pair(cfg.patch, "patch")
+    parse_pair(cfg.stride, "stride")
     for name in ("drop_path", "label_smoothing", "patchout", "val_fraction"):
         if not 0 <= getattr(cfg, name) < 1:
             raise bad(name, "must be in [0, 1)")

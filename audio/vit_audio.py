@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Mapping
 
 import torch
 
+from synpat.audio.patch_grid import grid_of, resize_kernel
 from synpat.core.errors import UserError
 from synpat.train.posembed import pos_embed_with_cls
 from synpat.train.vit_arch import ViTArch
@@ -32,6 +33,8 @@ def build_audio_vit(
     num_classes: int = 0,
     drop_path: float = 0.0,
     patchout: float = 0.0,
+    patch: tuple[int, int] | None = None,
+    stride: tuple[int, int] | None = None,
 ) -> VisionTransformer:
     """A 1-channel timm ViT for `(N, 1, mel, frames)` input with global average pooling of patch tokens.
 
@@ -39,12 +42,16 @@ def build_audio_vit(
     multiple of p: the last frames % p frames are not seen); the class token's position code is zero.
     `patchout` is the fraction of patch tokens dropped at random while training (timm PatchDropout).
     `num_classes=0` gives an encoder whose output is the pooled `(N, embed_dim)` feature.
+    `patch` (mel, frames) replaces the square `arch.patch_size` kernel; `stride` (default: the
+    patch) below the patch makes tokens overlap (audio/patch_grid.py).
     """
     from timm.models.vision_transformer import VisionTransformer
 
+    patch = patch or (arch.patch_size, arch.patch_size)
+    stride = stride or patch
     model = VisionTransformer(
         img_size=input_shape,
-        patch_size=arch.patch_size,
+        patch_size=patch,
         in_chans=1,
         num_classes=num_classes,
         global_pool="avg",
@@ -56,13 +63,20 @@ def build_audio_vit(
         drop_path_rate=drop_path,
         patch_drop_rate=patchout,
     )
+    if stride != patch:   # timm's PatchEmbed strides by its kernel: re-make the conv and the token grid
+        embed = model.patch_embed
+        embed.proj = torch.nn.Conv2d(1, arch.embed_dim, kernel_size=patch, stride=stride)
+        embed.grid_size = grid_of(input_shape, patch, stride)
+        embed.num_patches = embed.grid_size[0] * embed.grid_size[1]
+        embed.strict_img_size = True
+        model.pos_embed = torch.nn.Parameter(torch.zeros(1, 1 + embed.num_patches, arch.embed_dim))
     with torch.no_grad():
         model.pos_embed.copy_(pos_embed_with_cls(arch.embed_dim, *model.patch_embed.grid_size))
     model.pos_embed.requires_grad_(False)
     return model
 
 
-def load_encoder_state(model: torch.nn.Module, state: Mapping[str, torch.Tensor]) -> None:
+def load_encoder_state(model: torch.nn.Module, state: Mapping[str, torch.Tensor], resample: bool = False) -> None:
     """Copy encoder weights (a transfer output or a fine-tuned model) into `model` (a timm
     VisionTransformer from `build_audio_vit`, or the same tensors in `vit_plain.PlainAudioViT`).
 
@@ -70,6 +84,9 @@ def load_encoder_state(model: torch.nn.Module, state: Mapping[str, torch.Tensor]
     `state` is ignored; an MAE-style final `norm.*` initialises the pooled-feature `fc_norm.*`.
     """
     own = model.state_dict()
+    kernel = own["patch_embed.proj.weight"].shape[-2:]
+    if resample and "patch_embed.proj.weight" in state:
+        state = {**state, "patch_embed.proj.weight": resize_kernel(state["patch_embed.proj.weight"], tuple(kernel))}
     wanted = {k for k in own if k != "pos_embed" and not k.startswith("head.")}
     renamed = {("fc_norm." + k[5:] if k.startswith("norm.") else k): v for k, v in state.items()}
     missing = sorted(wanted - renamed.keys())

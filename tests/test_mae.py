@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 import timm
 import torch
+from timm.models.vision_transformer import VisionTransformer
 
 from synpat.train.mae import MODELS, build_mae
 
@@ -12,13 +13,16 @@ from synpat.train.mae import MODELS, build_mae
 def test_encoder_loads_into_timm_and_gives_the_same_features(name):
     torch.manual_seed(0)
     mae = build_mae(name).eval()
+    enc = MODELS[name].encoder
     with torch.device("meta"):   # skip timm's own initialisation: every tensor is replaced
-        vit = timm.create_model(MODELS[name].timm_name, pretrained=False, num_classes=0).eval()
+        vit = (timm.create_model(MODELS[name].timm_name, pretrained=False, num_classes=0) if MODELS[name].timm_name
+               else VisionTransformer(patch_size=enc.patch_size, embed_dim=enc.embed_dim, depth=enc.depth,
+                                      num_heads=enc.num_heads, num_classes=0)).eval()
     vit.load_state_dict(mae.encoder_state_dict(), strict=True, assign=True)
     x = torch.randn(1, 3, 224, 224)
     with torch.no_grad():
         ours, theirs = mae.features(x), vit.forward_features(x)
-    assert ours.shape == theirs.shape == (1, 197, MODELS[name].encoder.embed_dim)
+    assert ours.shape == theirs.shape == (1, 1 + (224 // enc.patch_size) ** 2, enc.embed_dim)
     torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-5)
 
 

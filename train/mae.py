@@ -9,7 +9,7 @@ decode all patches from the visible tokens plus mask tokens, MSE on the masked p
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import torch
@@ -38,6 +38,8 @@ class MAEArch:
 
 MODELS: dict[str, MAEArch] = {   # the factories: name -> encoder size + decoder shape
     "mae_vit_tiny_patch16": MAEArch(VIT_SIZES["vit_tiny"], 128, 4, 4),
+    # CPU scale: 8 px patches give 64 px images 64 patches (16 visible) instead of 16 (4 visible)
+    "mae_vit_tiny_patch8": MAEArch(replace(VIT_SIZES["vit_tiny"], patch_size=8), 128, 4, 4),
     "mae_vit_small_patch16": MAEArch(VIT_SIZES["vit_small"], 256, 4, 8),
     "mae_vit_base_patch16": MAEArch(VIT_SIZES["vit_base"], 512, 8, 16),
     "mae_vit_large_patch16": MAEArch(VIT_SIZES["vit_large"], 512, 8, 16),
