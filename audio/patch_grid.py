@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 
 import torch
-from timm.layers import resample_patch_embed
 
 from synpat.core.errors import UserError
 
@@ -40,4 +39,6 @@ def resize_kernel(weight: torch.Tensor, patch: tuple[int, int]) -> torch.Tensor:
     """Patch-embedding weight `(D, C, h, w)` -> `(D, C, *patch)` (unchanged when it already fits)."""
     if tuple(weight.shape[-2:]) == tuple(patch):
         return weight
+    from timm.layers import resample_patch_embed   # imported here: timm pulls in torch._dynamo and triton (hear)
+
     return resample_patch_embed(weight.float(), list(patch)).to(weight.dtype)
