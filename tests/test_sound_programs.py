@@ -190,3 +190,22 @@ def test_sound_statistics_tell_tones_noise_and_clicks_apart():
     mel = log_mel(waves, rate)
     assert mel.shape == (4, 128, 197)
     assert abs(int(mel[0].mean(axis=1).argmax()) - 128 * 0.25) < 20          # 440 Hz: a low mel band
+
+
+@pytest.mark.gpu
+def test_sound_interop_equals_readback():
+    import torch
+
+    from synpat.core.devices import gl_device_index
+    from synpat.gen.gl_cuda import CudaSoundRenderer
+
+    device = torch.device("cuda", 0)
+    programs = find_programs(["bundled:sounds"])
+    samples = Sampler(len(programs), seed=5).range(0, 40)
+    with SoundRenderer(16000, 1.0, 1, device=gl_device_index(None, 0), max_batch=16) as renderer:
+        host, levels, _ = renderer.render_measured(programs, samples)
+        with CudaSoundRenderer(renderer, device) as cuda:
+            waves, cuda_levels, _ = cuda.render_measured(programs, samples)
+        assert waves.device == device and waves.shape == (40, 1, 16000)
+        np.testing.assert_array_equal(waves.cpu().numpy(), host)
+        np.testing.assert_array_equal(cuda_levels, levels)
