@@ -1,6 +1,7 @@
-"""synpat-gen: render GLSL programs into WebDataset shards.
+"""synpat-gen: render GLSL programs (images, or sound programs as FLAC clips) into WebDataset shards.
 
     synpat-gen --shaders shaders/ --out shards/ --count 100000 --size 224
+    synpat-gen --shaders bundled:sounds --out sound_shards/ --count 10000 --duration 10.24
 """
 
 from __future__ import annotations
@@ -82,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rank", type=int, default=None, help="this process's rank (default: RANK or SLURM_PROCID)")
     p.add_argument("--world-size", type=int, default=None, help="number of ranks (default: WORLD_SIZE or SLURM_NTASKS)")
     p.add_argument("--gl-device", type=int, default=None, help="EGL device index (default: LOCAL_RANK when launched)")
+    a = p.add_argument_group("sound programs (a file defining mainSound: FLAC clips instead of images)")
+    a.add_argument("--duration", type=float, default=d.duration, help="clip length in seconds")
+    a.add_argument("--sample-rate", type=int, default=d.sample_rate, help="samples a second")
+    a.add_argument("--channels", type=int, choices=(1, 2), default=d.channels,
+                   help="1: the mono mixdown of the program's (left, right); 2: stereo")
     p.add_argument("--check-seconds", type=float, default=d.check_seconds,
                    help="reject a program that cannot render 3 of its 8 probe images in this time")
     p.add_argument("--max-nan", type=float, default=d.max_nan,

@@ -37,7 +37,7 @@ def shard_paths(sources: list[str]) -> list[Path]:
     return paths
 
 
-def _is_sound(sources: list[str]) -> bool:
+def is_sound_shards(sources: list[str]) -> bool:
     """Whether the manifest beside the first shard says ``"kind": "sound"``."""
     try:
         return json.loads((shard_paths(sources)[0].parent / "manifest.json").read_text()).get("kind") == "sound"
@@ -113,7 +113,7 @@ def _main(argv: Sequence[str] | None) -> None:
     rows = collect(shard_paths(args.shards), args.per_program)
     if not rows:
         raise UserError(f"{' '.join(args.shards)}: no images found")
-    sound = _is_sound(args.shards)
+    sound = is_sound_shards(args.shards)
     buf = io.BytesIO()
     contact_sheet(rows, args.tile, args.tile * SOUND_TILE_ASPECT if sound else None).save(buf, "PNG")
     write_atomic(Path(args.out), buf.getvalue())

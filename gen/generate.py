@@ -28,7 +28,7 @@ from synpat.core.devices import cpu_render_note, gl_device_index, warn
 from synpat.core.errors import UserError
 from synpat.core.files import remove_dead_temporaries, write_json_atomic
 from synpat.core.locks import is_lock_file, writer_lock
-from .programs import Program, find_programs
+from .programs import Program, find_programs, run_kind
 from synpat.core.progress import Progress, format_seconds
 from synpat.core.ranks import Ranks, find_ranks
 from .renderer import MAX_NAN, Renderer
@@ -39,6 +39,7 @@ from .gl_stats import GLStats, render_measured
 from .jpeg import PILLOW, Encoder, choose_encoder, pixel_source, torch_encode_jpeg
 from .redraw import CONSTANT_RANGE, REDRAWS, Redraws
 from .stats import stats_row
+from .sound_renderer import CHANNELS, DURATION, SAMPLE_RATE
 
 TOOL = "synpat-gen"
 MANIFEST = "manifest.json"
@@ -79,6 +80,9 @@ class GenConfig:
     mix: dict[str, float] | None = None   # family -> weight; families not named get none
     group: int | None = None          # samples per program run; None: sampler.default_group
     jpeg_encoder: str = "cpu"          # cpu (Pillow in the workers), gpu (nvJPEG) or auto (synpat.gen.jpeg)
+    duration: float = DURATION         # sound programs (synpat.gen.sound_generate): clip length in seconds,
+    sample_rate: int = SAMPLE_RATE     # samples a second,
+    channels: int = CHANNELS           # 1: the mono mixdown, 2: stereo
 
     def filters(self) -> StatFilters:
         return StatFilters(self.max_tv, self.min_std, self.max_edge)
@@ -124,14 +128,16 @@ class Plan:
     dropped_programs: int = 0                                      # of ``rejected``, by --filter-programs
     mix: tuple[tuple[int, ...], tuple[float, ...]] | None = None   # the Sampler's family mix
     group: int = 1    # samples per program run (Sampler.group)
-    encoder: Encoder = Encoder(PILLOW)   # what encodes the images (synpat.gen.jpeg)
+    encoder: Encoder = Encoder(PILLOW)   # what encodes the images (synpat.gen.jpeg), or the sound clips
+    kind: str = "image"                  # image or sound (synpat.gen.sound_generate)
 
 
 def content_settings(cfg: GenConfig, plan: Plan) -> dict:
     """The settings that decide the shards' bytes; a resumed run must match them."""
+    media = ({"size": list(cfg.size), "format": cfg.format, "quality": cfg.quality} if plan.kind == "image" else
+             {"kind": "sound", "sample_rate": cfg.sample_rate, "duration": cfg.duration, "channels": cfg.channels})
     return {
-        "seed": cfg.seed, "count": plan.count, "size": list(cfg.size), "format": cfg.format,
-        "quality": cfg.quality, "shard_size": cfg.shard_size, "prefix": cfg.prefix,
+        "seed": cfg.seed, "count": plan.count, **media, "shard_size": cfg.shard_size, "prefix": cfg.prefix,
         "time_range": list(cfg.time_range), "backend": cfg.backend,
         "programs": [[p.name, p.hash] for p in plan.programs],
         "redraws": {"tries": REDRAWS, "constant_range": CONSTANT_RANGE},   # one-colour samples drawn again
@@ -169,8 +175,11 @@ def _filtered(cfg: GenConfig, plan: Plan, complete: list[str]) -> dict:
 
 
 def manifest(cfg: GenConfig, plan: Plan, complete: list[str]) -> dict:
+    sound = {"sample_rate": cfg.sample_rate, "duration": cfg.duration, "channels": cfg.channels}
     return {
         "synpat_version": __version__,
+        "kind": plan.kind,
+        **(sound if plan.kind == "sound" else {}),
         "settings": content_settings(cfg, plan),
         "config": {k: v for k, v in asdict(cfg).items() if k not in ("resume", "overwrite")},
         "renderer": plan.renderer,
@@ -363,6 +372,9 @@ def generate(cfg: GenConfig) -> dict:
     ranks = find_ranks(cfg.rank, cfg.world_size)
     out = Path(cfg.out)
     programs = find_programs(cfg.shaders, cfg.seed)
+    if run_kind(programs) == "sound":   # one line and nothing written when a run mixes both kinds
+        from .sound_generate import generate_sounds
+        return generate_sounds(cfg, ranks, programs)
     check_output(out, cfg, ranks)
     with open_renderer(cfg, ranks) as renderer:
         encoder = choose_encoder(cfg.jpeg_encoder, cfg.format, renderer.device, ranks.local_rank)
@@ -449,6 +461,9 @@ def render_shards(renderer: Renderer, out: Path, cfg: GenConfig, plan: Plan, ran
 
 
 def summary_line(s: dict) -> str:
+    if s.get("kind") == "sound":
+        from .sound_generate import sound_summary_line
+        return sound_summary_line(s)
     rate = s["images"] / max(s["seconds"], 1e-9)
     skipped = f", {s['skipped']} already done" if s["skipped"] else ""
     if s.get("damaged"):

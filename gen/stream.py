@@ -19,10 +19,11 @@ import numpy as np
 from .check_cache import accept_cached
 from .checks import CheckSettings
 from synpat.core.errors import UserError
-from .programs import Program, find_programs
+from .programs import Program, find_programs, run_kind
 from .redraw import Redraws
 from .renderer import MAX_NAN, Renderer
 from .sampler import TIME_RANGE, Sampler, Samples, default_group
+from .sound_renderer import CHANNELS, DURATION, SAMPLE_RATE, SoundRenderer
 
 
 @dataclass
@@ -41,11 +42,15 @@ class StreamConfig:
     check_seconds: float = 30.0
     max_nan: float = MAX_NAN
     group: int | None = None     # samples per program run; None: sampler.default_group (as synpat-gen)
+    duration: float = DURATION   # sound programs: clip length in seconds, sample rate, channels
+    sample_rate: int = SAMPLE_RATE
+    channels: int = CHANNELS
 
 
 class PatternStream:
-    """Iterate to get ``(images (B, H, W, 3) uint8, labels (B,) int64)`` forever; rendered in the
-    process that iterates (the GL context belongs to it)."""
+    """Iterate to get ``(images (B, H, W, 3) uint8, labels (B,) int64)`` forever, or for sound
+    programs ``(waves (B, C, S) float32 in [-1, 1], labels (B,) int64)``; rendered in the process
+    that iterates (the GL context belongs to it)."""
 
     def __init__(self, cfg: StreamConfig, programs: list[Program] | None = None):
         if cfg.batch_size < 1:
@@ -57,16 +62,25 @@ class PatternStream:
         self.cfg = cfg
         self._programs = programs
         self.step = cfg.start_step
-        self._renderer: Renderer | None = None
+        self._renderer: Renderer | SoundRenderer | None = None
         self.rejected: list[tuple[Program, str]] = []
         self.redraws = Redraws(self.redraw)   # one-colour samples are drawn again (synpat.gen.redraw)
 
     @property
-    def renderer(self) -> Renderer:
+    def kind(self) -> str:
+        """``image`` or ``sound``: the kind of the stream's programs."""
+        return run_kind(self.programs)
+
+    @property
+    def renderer(self) -> Renderer | SoundRenderer:
         if self._renderer is None:
             c = self.cfg
-            self._renderer = Renderer(c.size[0], c.size[1], backend=c.backend, device=c.gl_device,
-                                      max_batch=c.batch_size)
+            if self.kind == "sound":
+                self._renderer = SoundRenderer(c.sample_rate, c.duration, c.channels, backend=c.backend,
+                                               device=c.gl_device, max_batch=c.batch_size)
+            else:
+                self._renderer = Renderer(c.size[0], c.size[1], backend=c.backend, device=c.gl_device,
+                                          max_batch=c.batch_size)
         return self._renderer
 
     def close(self) -> None:
@@ -80,9 +94,11 @@ class PatternStream:
         """The accepted programs; class id = position (as in synpat-gen's manifest)."""
         if self._programs is None:
             c = self.cfg
+            found = find_programs(c.shaders, c.seed)
             settings = CheckSettings(c.size[0], c.size[1], c.backend, c.gl_device, c.check_seconds,
-                                     max_nan=c.max_nan, time_range=c.time_range)
-            accepted, self.rejected = accept_cached(find_programs(c.shaders, c.seed), settings, c.rank, c.world_size)
+                                     max_nan=c.max_nan, time_range=c.time_range, kind=run_kind(found),
+                                     sample_rate=c.sample_rate, duration=c.duration, channels=c.channels)
+            accepted, self.rejected = accept_cached(found, settings, c.rank, c.world_size)
             if not accepted:
                 raise UserError(f"{' '.join(map(str, self.cfg.shaders))}: none of the programs renders: "
                                 + "; ".join(r for _, r in self.rejected))
@@ -123,4 +139,6 @@ class PatternStream:
 
     def __next__(self) -> tuple[np.ndarray, np.ndarray]:
         samples = self.next_samples()
+        if self.kind == "sound":
+            return self.renderer.render_measured(self.programs, samples, self.redraws)[0], samples.program.copy()
         return self.renderer.render_varied(self.programs, samples, self.redraws)[0], samples.program.copy()
