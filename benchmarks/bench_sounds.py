@@ -20,6 +20,7 @@ import time
 import numpy as np
 from common import emit
 
+from synpat.core.devices import gl_device_index
 from synpat.gen.programs import find_programs
 from synpat.gen.sampler import Sampler
 from synpat.gen.sound_renderer import SoundRenderer
@@ -144,7 +145,8 @@ def numpy_clip(name: str, start: float, seed: int, params: np.ndarray, length: i
 def synpat_rate(programs, duration: float, clips: int, batch: int, device: str) -> tuple[float, np.ndarray, str]:
     """clips/s of synpat rendering ``clips`` clips of each program (readback and clipping included, or
     into CUDA memory) -> (rate, the first program's clips, device name)."""
-    renderer = SoundRenderer(RATE, duration, 1, backend="compute", max_batch=batch)
+    gl = gl_device_index(None, 0) if device == "cuda" else None    # the EGL device of CUDA device 0
+    renderer = SoundRenderer(RATE, duration, 1, backend="compute", device=gl, max_batch=batch)
     samples = Sampler(1, seed=3).range(0, clips)
     first = None
     cuda = None

@@ -40,6 +40,7 @@ if [ $DRY = 1 ]; then   # toy sizes: a 2-core CPU machine finishes in a few minu
     TRAIN=(--model mae_vit_tiny_patch16 --size 32 --batch 8 --precision fp32 --steps 2 --warmup 1
            --paths eager,engine,zero0,zero1,zero2 --threads 2)
     JPEG_ENV=(env SYNPAT_GEN_JPEG_DEVICE=cpu)   # `--jpeg-encoder gpu` runs torchvision on CPU tensors
+    SOUNDS=(--durations 0.25 --clips 8 --numpy-clips 2 --batch 8)
 else
     SIZE=224; PROGRAMS=16,1000; IMAGES=256; GEN_COUNT=4096; MODEL=mae_vit_tiny_patch16; BATCH=64
     STEPS=50; HALF=25; PRECISION=bf16; TEST_SELECT=(-m gpu)
@@ -50,6 +51,7 @@ else
     FRACTALDB=(--sizes 224 --batch 256 --images 512 --rounds 2)
     LOADERS=(--size 224 --batch 256 --batches 20)
     TRAIN=(--paths eager,compile,engine,zero1,zero2 --steps 30 --warmup 5)   # ViT-B b256 bf16
+    SOUNDS=(--durations 1 --clips 16384 --batch 2048 --device cuda)   # one-second 16 kHz clips into CUDA memory
 fi
 
 # step NAME SECONDS COMMAND...: run it under a timeout; JSON lines on its stdout go to results.jsonl.
@@ -137,6 +139,7 @@ step bench_gen 75 "${JPEG_ENV[@]}" "$PY" benchmarks/bench_gen.py "${GEN[@]}" --j
 step gen_jpeg_determinism 90 "${JPEG_ENV[@]}" bash -c "gen_jpeg_twice"
 step bench_stats 45 "$PY" benchmarks/bench_stats.py "${STATS[@]}"
 step bench_fractaldb 30 "$PY" benchmarks/bench_fractaldb.py "${FRACTALDB[@]}"
+step bench_sounds 60 "$PY" benchmarks/bench_sounds.py "${SOUNDS[@]}"
 step bench_train 150 "$PY" benchmarks/bench_train.py "${TRAIN[@]}"
 
 echo "gpu_check: results in $RESULTS, log in $LOG" >&2
