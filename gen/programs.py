@@ -92,12 +92,23 @@ def procedural_sound_programs(n: int, seed: int) -> list[Program]:
             for name, source in sound_grammar.program_sources(n, seed)]
 
 
+def _kind_or_none(program: Program) -> str | None:
+    """The program's kind, or None for a bad ``// kind:`` line (the checks reject that program)."""
+    try:
+        return program.kind
+    except UserError:
+        return None
+
+
 def run_kind(programs: list[Program]) -> str:
-    """``sound`` when every program is a sound program, ``image`` when none is (splat programs are
-    images); UserError naming one of each when a run mixes them."""
-    sounds = [p for p in programs if p.kind == "sound"]
-    if sounds and len(sounds) < len(programs):
-        image = next(p for p in programs if p.kind != "sound")
+    """``sound`` when the programs are sound programs, ``image`` when none is (splat programs are
+    images; a program with a bad ``// kind:`` line counts for neither: the checks reject it);
+    UserError naming one of each when a run mixes them."""
+    kinds = [_kind_or_none(p) for p in programs]
+    sounds = [p for p, k in zip(programs, kinds) if k == "sound"]
+    images = [p for p, k in zip(programs, kinds) if k not in ("sound", None)]
+    if sounds and images:
+        image = images[0]
         raise UserError(f"--shaders: image and sound programs in one run ({image.path} draws images, "
                         f"{sounds[0].path} makes sound); give one kind")
     return "sound" if sounds else "image"

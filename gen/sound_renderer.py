@@ -22,6 +22,7 @@ import moderngl
 import numpy as np
 
 from . import sound_glsl
+from .glsl import FULLSCREEN_VERTEX, program_kind
 from synpat.core.errors import UserError
 from .programs import Program
 from .redraw import REDRAWS, Redraws
@@ -211,13 +212,16 @@ class SoundRenderer:
             return self._build(program, "fragment")
 
     def _build(self, program: Program, backend: str) -> _Compiled:
-        if program.kind != "sound":
+        try:
+            kind = program_kind(program.source)
+        except ValueError as e:
+            raise CompileError(f"{program.path}: {e}") from None
+        if kind != "sound":
             raise CompileError(f"{program.path}: not a sound program (no `{sound_glsl.ENTRY}`)")
         try:
             if backend == "compute":
                 compiled = _Compiled(backend, self.ctx.compute_shader(sound_glsl.compute_source(program.source)))
             else:
-                from .glsl import FULLSCREEN_VERTEX
                 prog = self.ctx.program(vertex_shader=FULLSCREEN_VERTEX,
                                         fragment_shader=sound_glsl.fragment_source(program.source))
                 compiled = _Compiled(backend, prog, self.ctx.vertex_array(prog, []))

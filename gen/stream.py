@@ -63,13 +63,16 @@ class PatternStream:
         self._programs = programs
         self.step = cfg.start_step
         self._renderer: Renderer | SoundRenderer | None = None
+        self._kind: str | None = None
         self.rejected: list[tuple[Program, str]] = []
         self.redraws = Redraws(self.redraw)   # one-colour samples are drawn again (synpat.gen.redraw)
 
     @property
     def kind(self) -> str:
         """``image`` or ``sound``: the kind of the stream's programs."""
-        return run_kind(self.programs)
+        if self._kind is None:
+            self._kind = run_kind(self.programs)
+        return self._kind
 
     @property
     def renderer(self) -> Renderer | SoundRenderer:

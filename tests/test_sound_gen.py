@@ -1,12 +1,10 @@
 """synpat-gen, the stream, synpat-view and synpat-stats on sound programs: real renders, real FLAC in real tars."""
 
-import io
 import json
 import os
 import signal
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 import numpy as np
