@@ -3,6 +3,7 @@ contact sheets.
 
     synpat-stats shaders/ --out report/ --per-program 16 --size 128
     synpat-stats shards/ --out report/
+    synpat-stats bundled:sounds --out report/ --per-program 4      (sound programs: sound statistics)
 
 From programs it renders ``--per-program`` samples of each; from shards it reads the statistics
 stored by ``synpat-gen --stats`` (or computes them from the images when absent). Sound shards
@@ -31,7 +32,7 @@ from synpat.core.settings import Parser, run_cli
 from synpat.core.files import write_atomic, write_json_atomic
 from synpat.core.progress import Progress
 from .contact import SOUND_TILE_ASPECT, contact_sheet, is_sound_shards, picture, shard_paths
-from .programs import UNKNOWN_FAMILY, find_programs
+from .programs import UNKNOWN_FAMILY, Program, find_programs, run_kind
 from .sampler import Sampler
 from .shards import shard_samples
 from .stats import image_stats
@@ -74,6 +75,8 @@ class Measured:
 def measure_programs(sources: list[str], per_program: int, size: int, seed: int, backend: str) -> Measured:
     from .renderer import CompileError, Renderer   # the GL context only when programs are rendered
     programs = find_programs(sources)
+    if run_kind(programs) == "sound":
+        return measure_sound_programs(programs, per_program, seed, backend)
     renderer = Renderer(size, backend=backend, max_batch=min(per_program, BATCH))
     samples = Sampler(1, seed=seed).range(0, per_program)
     out = Measured()
@@ -89,6 +92,26 @@ def measure_programs(sources: list[str], per_program: int, size: int, seed: int,
         out.thumb(p.name, images)
         progress.update(per_program)
     progress.close()
+    return out
+
+
+def measure_sound_programs(programs: list[Program], per_program: int, seed: int, backend: str) -> Measured:
+    """Sound statistics of ``per_program`` clips of each sound program (the default duration, rate and
+    channels of synpat-gen), spectrogram thumbs."""
+    from .renderer import CompileError
+    from .sound_renderer import SoundRenderer
+    from .sound_stats import STATS, log_mel, sound_stats, spectrogram_image
+    renderer = SoundRenderer(backend=backend, max_batch=min(per_program, BATCH))
+    samples = Sampler(1, seed=seed).range(0, per_program)
+    out = Measured(names=STATS, scatter=("spectral_centroid", "spectral_flatness"))
+    for p in programs:
+        try:
+            waves = renderer.render(p, samples)
+        except CompileError as e:
+            print(f"synpat-stats: skipped: {e}", file=sys.stderr)
+            continue
+        out.add(p.name, p.family, sound_stats(waves, renderer.sample_rate))
+        out.thumb(p.name, [spectrogram_image(m) for m in log_mel(waves[:THUMBS], renderer.sample_rate)])
     return out
 
 
@@ -240,7 +263,7 @@ def _main(argv: Sequence[str] | None) -> None:
     if args.per_program < 1 or not 8 <= args.size <= 4096 or args.tile < 8:
         raise UserError(f"--per-program, --size, --tile: expected >= 1, 8..4096, >= 8; "
                         f"got {args.per_program}, {args.size}, {args.tile}")
-    missing = [s for s in args.sources if not Path(s).exists()]
+    missing = [s for s in args.sources if not Path(s).exists() and ":" not in s]   # procedural:N, bundled:sounds
     if missing:
         raise UserError(f"{missing[0]}: no such shard or program folder or file")
     kinds = {_is_shards(s) for s in args.sources}

@@ -181,3 +181,14 @@ def test_view_and_stats_on_sound_shards(tmp_path):
     fm = next(f for f in families if f["family"] == "fm")
     assert noise["spectral_flatness_mean"] > fm["spectral_flatness_mean"]
     assert (report / "scatter_centroid_flatness.png").exists() and (report / "contact_speech.png").exists()
+
+
+def test_stats_on_sound_programs_renders_clips_and_measures_them(sounds, tmp_path):
+    report = tmp_path / "report"
+    proc = subprocess.run([sys.executable, "-m", "synpat.gen.stats_report", str(sounds), "--out", str(report),
+                           "--per-program", "2"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["program"]: r for r in json.loads((report / "programs.json").read_text())}
+    assert set(rows) == {"beat", "tone"} and rows["tone"]["images"] == 2
+    assert abs(rows["tone"]["spectral_centroid_mean"] - 440) < 5
+    assert abs(rows["tone"]["level_dbfs_mean"] - 20 * np.log10(0.5 / np.sqrt(2))) < 0.1
