@@ -84,6 +84,28 @@ def log_mel(wave: torch.Tensor, mel_bins: int) -> torch.Tensor:
     )
 
 
+def log_mel_batch(waves: torch.Tensor, mel_bins: int, max_frames: int = 1 << 15) -> torch.Tensor:
+    """`log_mel` of every row of a 16 kHz `(n, samples)` batch (samples >= 400): `(n, frames, mel_bins)`.
+
+    Fbank frames are independent (each reads its own 400 samples; no dither), so the rows are laid
+    end to end, each padded to a whole number of hops, and transformed in one call; the frames that
+    straddle two rows are dropped. About `max_frames` frames are transformed per call.
+    """
+    n, samples = waves.shape
+    frames = 1 + (samples - WINDOW) // HOP
+    spare = -(-WINDOW // HOP) - 1                       # frames of a padded row that straddle the next row
+    step = max(1, max_frames // max(1, n))
+    pieces = []
+    for first in range(0, frames, step):
+        count = min(step, frames - first)
+        rows = waves[:, first * HOP:first * HOP + WINDOW + (count - 1) * HOP]
+        rows = torch.nn.functional.pad(rows, (0, (spare + 1) * HOP - WINDOW))   # (n, (count + spare) * HOP)
+        spec = log_mel(rows.reshape(-1), mel_bins)                               # (n * (count + spare) - spare, mel)
+        spec = torch.nn.functional.pad(spec, (0, 0, 0, spare)).reshape(n, count + spare, mel_bins)
+        pieces.append(spec[:, :count])
+    return torch.cat(pieces, dim=1)
+
+
 def clip_fbank(wave: torch.Tensor, shape: FbankShape) -> torch.Tensor:
     """16 kHz `(samples,)` wave -> `(mel_bins, frames)` log-mel spectrogram of its first frames*10 ms."""
     spec = log_mel(fit_length(wave, shape.num_samples), shape.mel_bins)  # (frames, mel)

@@ -3,80 +3,171 @@
     model = load_model("best.safetensors")           # or a synpat-transfer output; JSON beside it
     get_scene_embeddings(audio, model)      -> (n, d)
     get_timestamp_embeddings(audio, model)  -> (n, t, d), (n, t) timestamps in ms
-audio: (n, samples) float tensor, mono, 16 kHz. `synpat.hear` is the same API under its short name.
+audio: (n, samples) mono 16 kHz, float in [-1, 1] or integer PCM, on any device; results are
+float32 on the CPU. `synpat.hear` is the same API under its short name.
 
-Audio is cut into windows of the model's input length (frames x 10 ms, zero-padded at the
-end), each window's fbank is normalised and encoded; the patch tokens of one patch column (all
-mel rows at one time step) are averaged into one timestamp embedding, every column of the clip
-into the scene embedding; both go through the model's pooled-feature LayerNorm (fc_norm).
+A *column* is one patch column of the spectrogram: p fbank frames (p = patch size; 16 frames read
+25 ms + 15 x 10 ms = 175 ms of audio); its embedding is the mean of its patch tokens (all mel
+rows) after the encoder. A timestamp is the centre of its column's audio, in ms from the clip's
+start. Columns lie on a grid of one hop (default one column, 160 ms; `hop_ms` may divide it) that
+holds the column starting at the clip's start, from its earliest centre >= 0 to its last centre
+<= the clip's end (with a 160 ms hop: 87.5, 247.5, ... ms). When that last column ends before the
+clip does (only a hop longer than half a column can leave that gap), one more column is added and
+the grid is moved earlier until its centre is the clip's end (1.98 s: 60, 220, ..., 1980 ms). So
+at every length the timestamps are evenly spaced, 0 <= t <= duration, the first column covers the
+clip's start and the last its end; the audio a column reads outside the clip is zeros.
+
+The encoder sees the columns in runs of at most the model's input width (its `frames`), the
+shorter last run with the position code of its own first columns: a 1 s clip costs its 7 columns,
+not a 10 s window. A finer hop runs the encoder once per offset (hop 40 ms: 4 runs of 160 ms columns,
+shifted by 40 ms). The scene embedding is the mean of the clip's columns at one-column hop; both
+go through the model's pooled-feature LayerNorm (fc_norm). Neither timm nor anything of
+torch.compile is imported (see vit_plain).
 """
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from synpat.audio.fbank import HOP, SAMPLE_RATE, WINDOW, FbankShape, log_mel_batch
+from synpat.audio.vit_audio import load_encoder_state, read_model_file
+from synpat.audio.vit_plain import PlainAudioViT
 from synpat.core.devices import torch_device
 from synpat.core.errors import UserError
-from synpat.audio.fbank import HOP, SAMPLE_RATE, WINDOW, FbankShape, log_mel
 from synpat.train.vit_arch import ViTArch
-from synpat.audio.vit_audio import build_audio_vit, load_encoder_state, read_model_file
 
 # Fbank statistics of AudioSet (as published with AST), used for models that carry none (transfer outputs).
 AUDIOSET_MEAN, AUDIOSET_STD = -4.27, 4.57
+HOP_KEY = "hear_hop_ms"          # the model JSON's timestamp hop, when load_model is given none
+TOKENS_PER_CALL = 1 << 14         # patch tokens the encoder sees at once (bounds memory on long clips)
+LOUD_FLOAT = 2.0                  # float audio peaking above this is warned about (raw PCM values?)
+_warned: set[str] = set()         # warnings given once per process
+_INTEGERS = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.uint16, torch.uint32, torch.uint64)
+
+
+def column_grid(samples: int, hop: int, span: int) -> tuple[int, int]:
+    """A clip of `samples` -> (columns t, zeros put before the clip) for columns reading `span` samples
+    every `hop` <= span samples. The grid holds the column that starts at the clip's start; its
+    columns are those whose centres lie in [0, samples]. When the last of them ends before the clip
+    does, one more column is added and the grid moved earlier until its centre is the clip's end."""
+    half = span // 2
+    first = half % hop                                   # earliest centre >= 0 on the grid
+    count = max(0, 1 + (samples - first) // hop)
+    if count == 0 or first + (count - 1) * hop + half < samples:
+        count += 1
+        first = samples - (count - 1) * hop
+    return count, half - first
+
+
+def _warn_once(key: str, message: str) -> None:
+    if key not in _warned:
+        _warned.add(key)
+        warnings.warn(message, UserWarning, stacklevel=4)
 
 
 class AudioEmbedder(torch.nn.Module):
-    """An audio ViT encoder with the HEAR attributes."""
+    """An audio ViT encoder with the HEAR attributes; `hop_frames` fbank frames between timestamps."""
 
     sample_rate = SAMPLE_RATE
 
-    def __init__(self, arch: ViTArch, shape: FbankShape, norm: tuple[float, float]):
+    def __init__(self, arch: ViTArch, shape: FbankShape, norm: tuple[float, float], hop_frames: int | None = None):
         super().__init__()
         self.shape, self.norm_mean, self.norm_std = shape, norm[0], norm[1]
         self.patch = arch.patch_size
-        self.encoder = build_audio_vit(arch, (shape.mel_bins, shape.frames), num_classes=0)
+        self.hop_frames = hop_frames or self.patch
+        self.encoder = PlainAudioViT(arch, (shape.mel_bins, shape.frames))
         self.scene_embedding_size = self.timestamp_embedding_size = arch.embed_dim
 
-    def _columns(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """audio: (n, samples) 16 kHz -> (column embeddings (n, t, d) before fc_norm, first frame of each (t,)).
+    def __repr__(self) -> str:   # one line where HEAR's tools print the model
+        arch = self.encoder
+        return (f"AudioEmbedder(ViT {self.timestamp_embedding_size}d x {len(arch.blocks)} blocks, patch {self.patch}, "
+                f"input {self.shape.mel_bins}x{self.shape.frames}, timestamps every {self.hop_frames * 1000 * HOP // SAMPLE_RATE} ms, "
+                f"on {arch.cls_token.device})")
 
-        Only columns that start inside the audio are kept (at least one)."""
+    @property
+    def span(self) -> int:
+        """Samples one column reads: 400 + (p - 1) x 160."""
+        return WINDOW + (self.patch - 1) * HOP
+
+    def _runs(self, spec: torch.Tensor) -> torch.Tensor:
+        """spec: (n, c * p, mel) normalised -> (n, c, d) column embeddings before fc_norm, the columns
+        encoded in runs of the model's width (the last run shorter)."""
+        n, length, mel = spec.shape
+        columns, width = length // self.patch, self.encoder.cols
+        x = spec.transpose(1, 2)[:, None]                                     # (n, 1, mel, c * p)
+        full, rest = divmod(columns, width)
+        out = []
+        if full:
+            windows = x[..., :full * width * self.patch].reshape(n, 1, mel, full, width * self.patch)
+            windows = windows.permute(0, 3, 1, 2, 4).reshape(n * full, 1, mel, width * self.patch)
+            out.append(self._encode(windows).reshape(n, full * width, -1))
+        if rest:
+            out.append(self._encode(x[..., full * width * self.patch:]))
+        return torch.cat(out, dim=1)
+
+    def _encode(self, windows: torch.Tensor) -> torch.Tensor:
+        """windows: (B, 1, mel, c * p) -> (B, c, d), a few windows per encoder call."""
+        per_call = max(1, TOKENS_PER_CALL // (self.encoder.rows * windows.shape[-1] // self.patch))
+        return torch.cat([self.encoder.patch_tokens(chunk).mean(dim=1) for chunk in windows.split(per_call)])
+
+    def _columns(self, audio: torch.Tensor, hop_frames: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """audio: (n, samples) on the model's device -> (columns (n, t, d) before fc_norm, centres (t,) in ms)."""
         n, samples = audio.shape
-        frames = self.shape.frames
-        real_frames = max(1, 1 + (samples - WINDOW) // HOP)
-        windows = math.ceil(real_frames / frames)
-        padded = torch.nn.functional.pad(audio.float().cpu(), (0, WINDOW + (windows * frames - 1) * HOP - samples))
-        specs = torch.stack([log_mel(wave, self.shape.mel_bins) for wave in padded])  # (n, W*F, mel)
-        specs = specs.reshape(n * windows, frames, self.shape.mel_bins).transpose(1, 2)  # (n*W, mel, F)
-        x = ((specs - self.norm_mean) / self.norm_std)[:, None].to(next(self.parameters()).device)
-        tokens = self.encoder.forward_features(x)[:, self.encoder.num_prefix_tokens:]  # (n*W, rows*cols, d)
-        rows, cols = self.encoder.patch_embed.grid_size
-        columns = tokens.reshape(n, windows, rows, cols, -1).mean(dim=2).reshape(n, windows * cols, -1)
-        starts = (torch.arange(windows)[:, None] * frames + torch.arange(cols)[None] * self.patch).reshape(-1)
-        keep = starts < real_frames
-        return columns[:, keep], starts[keep]
+        hop = hop_frames * HOP
+        count, lead = column_grid(samples, hop, self.span)
+        frames = (count - 1) * hop_frames + self.patch
+        padded = torch.nn.functional.pad(audio, (lead, WINDOW + (frames - 1) * HOP - lead - samples))
+        spec = (log_mel_batch(padded, self.shape.mel_bins) - self.norm_mean) / self.norm_std   # (n, frames, mel)
+        offsets = self.patch // hop_frames           # encoder runs, each on columns one column apart
+        columns = audio.new_empty(n, count, self.encoder.fc_norm.normalized_shape[0])
+        for offset in range(min(offsets, count)):
+            runs = len(range(offset, count, offsets))
+            start = offset * hop_frames
+            columns[:, offset::offsets] = self._runs(spec[:, start:start + runs * self.patch])
+        centres = (self.span // 2 - lead + hop * torch.arange(count, dtype=torch.float64)) * 1000 / SAMPLE_RATE
+        return columns, centres.float()
 
     @torch.no_grad()
     def timestamp_embeddings(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """audio: (n, samples) -> (embeddings (n, t, d), timestamps (n, t) in ms at each column's centre)."""
+        """audio: (n, samples) -> (embeddings (n, t, d), timestamps (n, t) in ms, each its column's centre)."""
         self.eval()
-        columns, starts = self._columns(audio)
-        frame_ms, window_ms = 1000 * HOP / SAMPLE_RATE, 1000 * WINDOW / SAMPLE_RATE
-        centre_ms = (starts + (self.patch - 1) / 2) * frame_ms + window_ms / 2
-        return self.encoder.fc_norm(columns).cpu(), centre_ms.float()[None].repeat(audio.shape[0], 1)
+        columns, centres = self._columns(self._on_device(audio), self.hop_frames)
+        return self.encoder.fc_norm(columns).cpu(), centres[None].repeat(audio.shape[0], 1)
 
     @torch.no_grad()
     def scene_embeddings(self, audio: torch.Tensor) -> torch.Tensor:
-        """audio: (n, samples) -> (n, d): fc_norm of the mean over the clip's patch columns."""
+        """audio: (n, samples) -> (n, d): fc_norm of the mean of the clip's columns at one-column hop."""
         self.eval()
-        columns, _ = self._columns(audio)
+        columns, _ = self._columns(self._on_device(audio), self.patch)
         return self.encoder.fc_norm(columns.mean(dim=1)).cpu()
 
+    def _on_device(self, audio: torch.Tensor) -> torch.Tensor:
+        return audio.to(self.encoder.cls_token.device)
 
-def load_embedder(path: str | Path, device: str | torch.device = "cpu") -> AudioEmbedder:
-    """A transferred or fine-tuned `.safetensors` (+ JSON) as an AudioEmbedder on `device`."""
+    def timestamp_count(self, samples: int) -> int:
+        """Timestamps of a clip of `samples`."""
+        return column_grid(samples, self.hop_frames * HOP, self.span)[0]
+
+
+def check_hop(hop_ms: float, patch: int, source: str) -> int:
+    """hop_ms -> fbank frames; UserError unless a multiple of 10 ms that divides the patch column."""
+    column_ms = patch * 1000 * HOP // SAMPLE_RATE
+    frame_ms = 1000 * HOP // SAMPLE_RATE
+    allowed = [frames * frame_ms for frames in range(1, patch + 1) if patch % frames == 0]
+    frames = hop_ms / frame_ms if isinstance(hop_ms, (int, float)) and not isinstance(hop_ms, bool) else None
+    if frames is None or frames != int(frames) or int(frames) * frame_ms not in allowed:
+        raise UserError(f"{source} {hop_ms!r}: expected a hop in ms that divides the {column_ms} ms patch column "
+                        f"in whole {frame_ms} ms frames: {', '.join(map(str, allowed))}")
+    return int(frames)
+
+
+def load_embedder(path: str | Path, device: str | torch.device = "cpu", hop_ms: float | None = None) -> AudioEmbedder:
+    """A transferred or fine-tuned `.safetensors` (+ JSON) as an AudioEmbedder on `device`, timestamps
+    every `hop_ms` (else the JSON's "hear_hop_ms", else one patch column)."""
     device = torch_device(str(device))   # a device this machine lacks is refused before any reading
     state, meta = read_model_file(path)
     shape = FbankShape(*meta["input_shape"])
@@ -84,49 +175,87 @@ def load_embedder(path: str | Path, device: str | torch.device = "cpu") -> Audio
     arch = ViTArch.from_json(meta["arch"])
     if shape.frames < arch.patch_size or shape.mel_bins < arch.patch_size:
         raise UserError(f"{path}: input shape {shape.mel_bins}x{shape.frames} is smaller than a patch")
-    model = AudioEmbedder(arch, shape, norm)
+    if hop_ms is not None:
+        hop_frames = check_hop(hop_ms, arch.patch_size, "hop_ms")
+    elif meta.get(HOP_KEY) is not None:
+        hop_frames = check_hop(meta[HOP_KEY], arch.patch_size, f"{Path(path).with_suffix('.json')}: {HOP_KEY}")
+    else:
+        hop_frames = None
+    model = AudioEmbedder(arch, shape, norm, hop_frames)
     load_encoder_state(model.encoder, state)
     return model.to(device).eval()
 
 
-def load_model(model_file_path: str = "", device: str = "cpu") -> AudioEmbedder:
-    """Load a `.safetensors` audio encoder with its JSON; has sample_rate, scene_embedding_size, timestamp_embedding_size."""
-    return load_embedder(model_file_path, device)
+def load_model(model_file_path: str = "", device: str = "cpu", hop_ms: float | None = None) -> AudioEmbedder:
+    """Load a `.safetensors` audio encoder with its JSON; has sample_rate, scene_embedding_size,
+    timestamp_embedding_size. `hop_ms`: ms between timestamps (10, 20, 40, 80 or 160 for patch 16;
+    default: the JSON's "hear_hop_ms", else 160)."""
+    if not model_file_path:
+        raise UserError("load_model: synpat.hear has no default model; pass the .safetensors of an audio encoder "
+                        "(synpat-transfer or synpat-finetune output), e.g. hear-validator synpat.hear --model FILE")
+    return load_embedder(model_file_path, device, hop_ms)
+
+
+def _integer_scale(audio: torch.Tensor) -> torch.Tensor:
+    """Integer PCM -> float32 in [-1, 1): signed by 2^(bits-1), unsigned centred on 2^(bits-1)."""
+    bits = audio.element_size() * 8
+    wide = audio.double()
+    if audio.dtype in (torch.uint8, torch.uint16, torch.uint32, torch.uint64):
+        wide = wide - 2.0 ** (bits - 1)
+    if bits > 16 and wide.numel() and float(wide.abs().max()) <= 2 ** 15:
+        _warn_once(f"narrow {audio.dtype}", f"audio: {str(audio.dtype).removeprefix('torch.')} PCM whose samples all "
+                   f"fit in 16 bits (at most {-20 * (bits - 16) * math.log10(2):.0f} dBFS after scaling by 2^{bits - 1}): "
+                   "if they are 16-bit values, pass audio.astype(numpy.int16) or float samples in [-1, 1]")
+    return (wide / 2.0 ** (bits - 1)).float()
 
 
 def audio_batch(audio) -> torch.Tensor:
-    """(n, samples) tensor or array, float in [-1, 1] or integer PCM (scaled by its type's range)
-    -> (n, samples) float32; UserError for another shape or NaN/Inf samples."""
-    audio = torch.as_tensor(audio)
+    """(n, samples) tensor or array of 16 kHz audio -> (n, samples) float32 on its device.
+
+    Float is taken as is (warned once when it peaks above 2: raw PCM values in a float array?);
+    integer PCM of any width is scaled by its type's range (8-bit and other unsigned PCM centred on
+    2^(bits-1)). UserError (one line) for bool, complex or other dtypes, another shape, the meta
+    device, NaN/Inf samples, or clips shorter than one 25 ms fbank window (0 samples included)."""
+    if not isinstance(audio, torch.Tensor):
+        array = np.asarray(audio)
+        if array.dtype.kind not in "biuf":
+            raise UserError(f"audio: dtype {array.dtype} is not audio; expected float samples in [-1, 1] or integer PCM")
+        audio = torch.from_numpy(np.ascontiguousarray(array))
+    if audio.dtype == torch.bool or audio.is_complex() or not (audio.is_floating_point() or audio.dtype in _INTEGERS):
+        raise UserError(f"audio: dtype {str(audio.dtype).removeprefix('torch.')} is not audio; "
+                        "expected float samples in [-1, 1] or integer PCM")
+    if audio.device.type == "meta":
+        raise UserError("audio: the tensor is on the meta device, which holds no samples; pass it on the cpu or a cuda device")
     if audio.ndim != 2:
         raise UserError(f"audio: expected a batch (n, samples), got shape {tuple(audio.shape)}"
                         + ("; add the batch dimension: audio[None]" if audio.ndim == 1 else ""))
-    if audio.dtype == torch.uint8:     # 8-bit PCM is unsigned, centred on 128
-        audio = (audio.float() - 128) / 128
-    elif not audio.is_floating_point():
-        audio = audio.float() / (torch.iinfo(audio.dtype).max + 1)
-    audio = audio.float()
+    if audio.shape[1] < WINDOW:
+        raise UserError(f"audio: clips of {audio.shape[1]} samples ({1000 * audio.shape[1] / SAMPLE_RATE:g} ms) are "
+                        f"shorter than one 25 ms fbank window ({WINDOW} samples at {SAMPLE_RATE} Hz); nothing to embed")
+    audio = audio.float() if audio.is_floating_point() else _integer_scale(audio)
     bad = int((~torch.isfinite(audio)).sum())
     if bad:
         raise UserError(f"audio: {bad} of its {audio.numel()} samples are NaN or Inf")
+    if audio.numel() and (peak := float(audio.abs().max())) > LOUD_FLOAT:
+        _warn_once("loud float", f"audio: float samples peak at {peak:g}, far outside [-1, 1]: raw PCM values? "
+                   "Divide by the PCM's full scale (32768 for 16-bit); embedding them as they are")
     return audio
 
 
-def _embed(fn, audio):
-    """Run ``fn`` on a checked batch; a batch of 0 clips gives 0 rows of the right shape."""
-    audio = audio_batch(audio)
-    if len(audio) == 0:
-        out = fn(torch.zeros(1, audio.shape[1]))
-        return tuple(o[:0] for o in out) if isinstance(out, tuple) else out[:0]
-    return fn(audio)
-
 
 def get_scene_embeddings(audio: torch.Tensor, model: AudioEmbedder) -> torch.Tensor:
-    """(n, samples) 16 kHz audio (float, or integer PCM) -> (n, model.scene_embedding_size)."""
-    return _embed(model.scene_embeddings, audio)
+    """(n, samples) 16 kHz audio (float, or integer PCM) -> (n, model.scene_embedding_size) float32 on the CPU."""
+    audio = audio_batch(audio)
+    if len(audio) == 0:
+        return torch.zeros(0, model.scene_embedding_size)
+    return model.scene_embeddings(audio)
 
 
 def get_timestamp_embeddings(audio: torch.Tensor, model: AudioEmbedder) -> tuple[torch.Tensor, torch.Tensor]:
     """(n, samples) 16 kHz audio (float, or integer PCM) -> (embeddings (n, t, model.timestamp_embedding_size),
-    timestamps (n, t) in ms)."""
-    return _embed(model.timestamp_embeddings, audio)
+    timestamps (n, t) in ms, the centre of each embedding's column), float32 on the CPU."""
+    audio = audio_batch(audio)
+    if len(audio) == 0:
+        count = model.timestamp_count(audio.shape[1])
+        return torch.zeros(0, count, model.timestamp_embedding_size), torch.zeros(0, count)
+    return model.timestamp_embeddings(audio)

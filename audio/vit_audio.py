@@ -6,15 +6,17 @@ file with a JSON beside it (`<stem>.json`) holding the architecture ("arch") and
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import torch
-from timm.models.vision_transformer import VisionTransformer
 
 from synpat.core.errors import UserError
 from synpat.train.posembed import pos_embed_with_cls
 from synpat.train.vit_arch import ViTArch
 from synpat.train.weights import read_weights
+
+if TYPE_CHECKING:   # timm is imported where a model is built: it pulls in torch._dynamo and triton (see vit_plain)
+    from timm.models.vision_transformer import VisionTransformer
 
 
 def check_input_shape(shape: tuple[int, int], patch_size: int) -> None:
@@ -38,6 +40,8 @@ def build_audio_vit(
     `patchout` is the fraction of patch tokens dropped at random while training (timm PatchDropout).
     `num_classes=0` gives an encoder whose output is the pooled `(N, embed_dim)` feature.
     """
+    from timm.models.vision_transformer import VisionTransformer
+
     model = VisionTransformer(
         img_size=input_shape,
         patch_size=arch.patch_size,
@@ -58,8 +62,9 @@ def build_audio_vit(
     return model
 
 
-def load_encoder_state(model: VisionTransformer, state: Mapping[str, torch.Tensor]) -> None:
-    """Copy encoder weights (a transfer output or a fine-tuned model) into `model`.
+def load_encoder_state(model: torch.nn.Module, state: Mapping[str, torch.Tensor]) -> None:
+    """Copy encoder weights (a transfer output or a fine-tuned model) into `model` (a timm
+    VisionTransformer from `build_audio_vit`, or the same tensors in `vit_plain.PlainAudioViT`).
 
     The position code stays the model's own (it is a function of the grid); a classifier head in
     `state` is ignored; an MAE-style final `norm.*` initialises the pooled-feature `fc_norm.*`.
