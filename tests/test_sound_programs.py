@@ -152,6 +152,13 @@ def test_sound_grammar_is_deterministic_distinct_and_parses():
             find_programs([bad])
 
 
+def test_synpat_programs_writes_the_sound_set_as_files(tmp_path):
+    from synpat.gen.programs_cli import main
+    assert main(["--n", "3", "--sound", "--seed", "2", "--out", str(tmp_path)]) == 0
+    files = find_programs([str(tmp_path)])
+    assert [p.source for p in files] == [p.source for p in find_programs(["procedural-sound:3@2"])]
+
+
 def test_procedural_sound_1000_renders_1000_of_1000():
     programs = find_programs(["procedural-sound:1000"])
     r = SoundRenderer(RATE, 0.1, 1, backend="compute", max_batch=8)
