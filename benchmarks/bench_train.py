@@ -6,7 +6,8 @@ against compiled torch.
     python benchmarks/bench_train.py                                   # GPU: ViT-B/16, 224 px, batch 256, bf16
     python benchmarks/bench_train.py --model mae_vit_tiny_patch16 --size 64 --batch 32 --precision fp32   # CPU
 
-Prints one JSON line per path (img/s) and one per path with its ratio to torch.compile.
+Prints one JSON line per path (img/s, and the seconds it took with its set-up and compilation) and,
+right after it, its ratio to torch.compile (measured first when it is among --paths).
 """
 from __future__ import annotations
 
@@ -94,6 +95,8 @@ def main() -> None:
     p.add_argument("--bucket", type=int, default=500_000_000, help="ZeRO-1/2 reduce/allgather bucket (elements)")
     p.add_argument("--paths", default=",".join(PATHS), help=f"comma-separated subset of {','.join(PATHS)}")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
+    p.add_argument("--compile-backend", default="inductor",
+                   help="torch.compile backend of the compile path ('eager': Dynamo alone, for a quick CPU dry run)")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -105,27 +108,35 @@ def main() -> None:
     images = torch.randn(args.batch, 3, args.size, args.size, generator=gen).to(device)
     num_patches = (args.size // MODELS[args.model].encoder.patch_size) ** 2
     noise = torch.rand(args.batch, num_patches, generator=gen).to(device)
-    extra = {"model": args.model, "size": args.size, "batch": args.batch, "precision": args.precision}
+    extra = {"model": args.model, "size": args.size, "batch": args.batch, "precision": args.precision,
+             "compile_backend": args.compile_backend}
 
+    paths = args.paths.split(",")
+    unknown = sorted(set(paths) - set(PATHS))
+    if unknown:
+        p.error(f"--paths: unknown {', '.join(unknown)}; expected a subset of {','.join(PATHS)}")
+    if "compile" in paths:   # the baseline first, so each path's ratio prints the moment it is measured
+        paths.insert(0, paths.pop(paths.index("compile")))
     rates = {}
-    for path in args.paths.split(","):
+    for path in paths:
         torch.manual_seed(0)
         model = build_mae(args.model, img_size=args.size).to(device)
+        start = time.perf_counter()
         if path == "eager":
             step = torch_step(model, images, noise, dtype)
         elif path == "compile":
-            step = torch_step(torch.compile(model), images, noise, dtype)
+            step = torch_step(torch.compile(model, backend=args.compile_backend), images, noise, dtype)
         elif path == "engine":
             step = engine_step(model, images, noise, args.precision, device)
         else:
             stage = int(path[4])
             step = deepspeed_step(model, images, noise, stage, args.precision, args.bucket, path.endswith("+compile"))
         rates[path] = timed(step, args.steps, args.warmup, args.batch, device)
-        emit("train", "img_per_s", rates[path], "img/s", name, path=path, **extra)
+        emit("train", "img_per_s", rates[path], "img/s", name, path=path,
+             seconds_with_setup=round(time.perf_counter() - start, 1), **extra)
+        if "compile" in rates:
+            emit("train", "ratio_vs_compile", rates[path] / rates["compile"], "x", name, path=path, **extra)
         del step, model
-    if "compile" in rates:
-        for path, rate in rates.items():
-            emit("train", "ratio_vs_compile", rate / rates["compile"], "x", name, path=path, **extra)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Device check: the CUDA-GL interop batch equals the readback batch byte for byte, for a few and for
 many programs, and the PatternStream on cuda:0 gives those images with their labels.
 
-    python benchmarks/check_interop.py --programs 16,1000 --size 224 --images 256     # on the GPU machine
-    python benchmarks/check_interop.py --programs 16,40 --size 32 --images 32         # CPU dry run
+    python benchmarks/check_interop.py --programs 16,256 --size 224 --images 256      # on the GPU machine
+    python benchmarks/check_interop.py --programs 4,12 --size 32 --images 16          # CPU dry run
 
 Many programs are the bundled ones repeated with a comment that changes their hash (each compiles
 anew). Without CUDA the interop half is reported as skipped and the readback path is timed alone.
@@ -59,20 +59,46 @@ def compare(n_programs: int, size: int, images: int, device: torch.device, name:
                 tensor = cuda.render_many(programs, samples)
                 torch.cuda.synchronize(device)
                 rate = images / (time.perf_counter() - start)
-            equal = bool(np.array_equal(tensor.cpu().numpy(), host))
             emit("check_interop", "interop_img_per_s", rate, "img/s", name, programs=n_programs, size=size)
+            equal = bool(np.array_equal(tensor.cpu().numpy(), host))
             emit("check_interop", "interop_equal", int(equal), "bool", name, programs=n_programs, size=size)
+            shares, how = torch_context_shared(tensor)
+            emit("check_interop", "interop_shares_torch_context", shares, how, name)
             return equal
+
+
+def torch_context_shared(tensor: torch.Tensor) -> tuple[int, str]:
+    """Whether the CUDA context of torch's ``tensor`` is its device's primary context, the one the
+    interop's runtime (cuda-bindings, its own cudart) copies in -> (1 or 0, "bool"), or (-1, why not)."""
+    try:
+        from cuda.bindings import driver as cu
+
+        def ok(result):
+            err, *values = result
+            if err != cu.CUresult.CUDA_SUCCESS:
+                raise RuntimeError(cu.cuGetErrorName(err)[1].decode())
+            return values[0] if values else None
+
+        ok(cu.cuInit(0))
+        dev = ok(cu.cuDeviceGet(tensor.device.index or 0))
+        primary = ok(cu.cuDevicePrimaryCtxRetain(dev))
+        try:
+            owner = ok(cu.cuPointerGetAttribute(cu.CUpointer_attribute.CU_POINTER_ATTRIBUTE_CONTEXT, tensor.data_ptr()))
+        finally:
+            ok(cu.cuDevicePrimaryCtxRelease(dev))
+        return int(int(owner) == int(primary)), "bool"
+    except Exception as e:   # a check that could not run is reported, never fatal
+        return -1, f"not checked ({type(e).__name__}: {e})"
 
 
 def check_stream(size: int, batch: int, device: torch.device, name: str) -> bool:
     """Three batches of the stream on `device` equal the renderer's own, labels included."""
     shaders = [str(bundled_shaders_dir() / f"{p}.glsl") for p in ("waves", "voronoi", "fbm")]
     cfg = LoaderConfig(stream=shaders, batch_size=batch, image_size=size, device=str(device))
-    stream = PatternStream(StreamConfig(shaders=shaders, batch_size=batch, size=(size, size),
-                                        gl_device=gl_device_index(None, device.index if device.type == "cuda" else None)))
-    reference = PatternStream(StreamConfig(shaders=shaders, batch_size=batch, size=(size, size)),
-                              programs=stream.programs)
+    gl = gl_device_index(None, device.index if device.type == "cuda" else None)
+    stream = PatternStream(StreamConfig(shaders=shaders, batch_size=batch, size=(size, size), gl_device=gl))
+    reference = PatternStream(StreamConfig(shaders=shaders, batch_size=batch, size=(size, size), gl_device=gl),
+                              programs=stream.programs)   # its own renderer on the same GL device
     batches = stream_batches(cfg, stream)
     ok = True
     start = time.perf_counter()

@@ -122,13 +122,27 @@ def gl_device_index(explicit: int | None, cuda_index: int | None, env: dict | No
             raise UserError(f"--gl-device: expected an EGL device index >= 0, got {explicit}")
         return explicit
     if env.get(DEVICE_ENV, ""):
-        try:
-            return int(env[DEVICE_ENV])
-        except ValueError:
-            raise UserError(f"environment variable {DEVICE_ENV}: expected an integer, got '{env[DEVICE_ENV]}'") from None
+        return default_egl_device(env)
     if cuda_index is None:
         return None
     return egl_device_for_cuda(cuda_index, devices)
+
+
+def default_egl_device(env: dict | None = None) -> int:
+    """The EGL device glcontext opens when given none: GLCONTEXT_DEVICE_INDEX, else 0. A renderer
+    asked for EGL's default device (None) keys its context by this index, so None and the index
+    it stands for share one context."""
+    env = os.environ if env is None else env
+    value = env.get(DEVICE_ENV, "")
+    if not value:
+        return 0
+    try:
+        index = int(value)
+    except ValueError:
+        raise UserError(f"environment variable {DEVICE_ENV}: expected an integer, got '{value}'") from None
+    if index < 0:
+        raise UserError(f"environment variable {DEVICE_ENV}: expected an EGL device index >= 0, got {index}")
+    return index
 
 
 def renders_on_cpu(gl_renderer: str) -> bool:

@@ -54,17 +54,20 @@ def copy_mapped(resource, stream, dst_ptr: int, nbytes: int) -> None:
         _ok(rt.cudaGraphicsUnmapResources(1, resource, stream.cuda_stream))
 
 
-def register_buffer(buffer, device):
-    """A moderngl buffer registered with CUDA (read-only) on torch ``device``; unregister with
-    unregister_buffer. Raises RuntimeError when CUDA refuses it."""
+def register_buffer(renderer, device):
+    """The renderer's output buffer registered with CUDA (read-only) on torch ``device``; unregister
+    with unregister_buffer. Raises RuntimeError when CUDA refuses it."""
     import torch
     from cuda.bindings import runtime as rt
+    renderer.make_current()   # the buffer's name means this context's buffer
     with torch.cuda.device(device):
-        return _ok(rt.cudaGraphicsGLRegisterBuffer(buffer.glo, rt.cudaGraphicsRegisterFlags.cudaGraphicsRegisterFlagsReadOnly))
+        flags = rt.cudaGraphicsRegisterFlags.cudaGraphicsRegisterFlagsReadOnly
+        return _ok(rt.cudaGraphicsGLRegisterBuffer(renderer.output_buffer.glo, flags))
 
 
-def unregister_buffer(resource) -> None:
+def unregister_buffer(renderer, resource) -> None:
     from cuda.bindings import runtime as rt
+    renderer.make_current()
     _ok(rt.cudaGraphicsUnregisterResource(resource))
 
 
@@ -80,7 +83,7 @@ class CudaRenderer:
         self.renderer, self.device = renderer, device
         self.copy_stream = torch.cuda.Stream(device)
         self.resource = None
-        self.resource = register_buffer(renderer.output_buffer, device)
+        self.resource = register_buffer(renderer, device)
 
     def render_many(self, programs: list[Program], samples: Samples, redraws: Redraws | None = None):
         """-> images (N, H, W, 3) uint8 torch tensor on the CUDA device, in sample order, ready for the
@@ -116,7 +119,7 @@ class CudaRenderer:
         """Unregister the GL buffer from CUDA (once)."""
         if self.resource is not None:
             self.copy_stream.synchronize()
-            unregister_buffer(self.resource)
+            unregister_buffer(self.renderer, self.resource)
             self.resource = None
 
     def __enter__(self) -> "CudaRenderer":
@@ -136,7 +139,7 @@ class CudaSoundRenderer:
         self.renderer, self.device = renderer, device
         self.copy_stream = torch.cuda.Stream(device)
         self.resource = None
-        self.resource = register_buffer(renderer.output_buffer, device)
+        self.resource = register_buffer(renderer, device)
 
     def render_measured(self, programs: list[Program], samples: Samples, redraws: Redraws | None = None):
         """-> (waves (N, C, S) float32 on the CUDA device, NaN -> 0 and clamped to [-1, 1], in sample order,
@@ -164,7 +167,7 @@ class CudaSoundRenderer:
     def close(self) -> None:
         if self.resource is not None:
             self.copy_stream.synchronize()
-            unregister_buffer(self.resource)
+            unregister_buffer(self.renderer, self.resource)
             self.resource = None
 
     def __enter__(self) -> "CudaSoundRenderer":

@@ -25,7 +25,7 @@ import moderngl
 import numpy as np
 
 from . import glsl
-from synpat.core.devices import DEVICE_ENV
+from synpat.core.devices import DEVICE_ENV, default_egl_device
 from synpat.core.errors import UserError
 from .programs import Program
 from .redraw import CONSTANT_RANGE, REDRAWS, Redraws, SpreadPass
@@ -58,21 +58,23 @@ _CONTEXTS: dict[tuple[int, int | None], moderngl.Context] = {}
 
 
 def gl_context(device: int | None = None) -> moderngl.Context:
-    """The process's headless EGL context on GL device ``device`` (None: EGL's default).
+    """The process's headless EGL context on GL device ``device`` (None: the device glcontext opens
+    by default, GLCONTEXT_DEVICE_INDEX or 0, so ``None`` and that index are one context).
 
     Keyed by process id too: a forked worker (a DataLoader's) makes its own context rather than
-    using its parent's.
+    using its parent's. Creating a context makes it current: a Renderer makes its own current again
+    before its GL calls (Renderer.make_current).
     """
-    key = (os.getpid(), device)
+    index = default_egl_device() if device is None else device
+    key = (os.getpid(), index)
     if key not in _CONTEXTS:
         _load_triton_first()
-        kwargs = {} if device is None else {"device_index": device}
         try:
-            with _device_env(device), _zero_init_locals():
-                _CONTEXTS[key] = moderngl.create_standalone_context(backend="egl", require=430, **kwargs)
+            with _device_env(index), _zero_init_locals():
+                _CONTEXTS[key] = moderngl.create_standalone_context(backend="egl", require=430, device_index=index)
         except Exception as e:  # glcontext raises plain Exception
-            where = "the default EGL device" if device is None else f"EGL device {device}"
-            raise UserError(f"cannot open an OpenGL 4.3 context on {where}: {e} "
+            default = " (the default)" if device is None else ""
+            raise UserError(f"cannot open an OpenGL 4.3 context on EGL device {index}{default}: {e} "
                             "(headless EGL needs the packages libegl1 libegl-mesa0 libgl1-mesa-dri)") from None
     return _CONTEXTS[key]
 
@@ -108,20 +110,18 @@ def _zero_init_locals():
 
 
 @contextmanager
-def _device_env(device: int | None):
-    """glcontext lets GLCONTEXT_DEVICE_INDEX beat its device_index argument: while a context for an
-    explicit ``device`` opens, the variable says the same (synpat.core.devices decided already)."""
+def _device_env(device: int):
+    """glcontext lets GLCONTEXT_DEVICE_INDEX beat its device_index argument: while a context for
+    ``device`` opens, the variable says the same (synpat.core.devices decided already)."""
     saved = os.environ.get(DEVICE_ENV)
-    if device is not None:
-        os.environ[DEVICE_ENV] = str(device)
+    os.environ[DEVICE_ENV] = str(device)
     try:
         yield
     finally:
-        if device is not None:
-            if saved is None:
-                os.environ.pop(DEVICE_ENV, None)
-            else:
-                os.environ[DEVICE_ENV] = saved
+        if saved is None:
+            os.environ.pop(DEVICE_ENV, None)
+        else:
+            os.environ[DEVICE_ENV] = saved
 
 
 def channel_texture_data(size: int = CHANNEL_SIZE, layers: int = 1, lane: int = 7) -> np.ndarray:
@@ -175,6 +175,7 @@ class Renderer:
         self.backend = backend
         self.device = device
         self.ctx = ctx or gl_context(device)   # ctx: a window's context (the live viewer)
+        self.make_current()
         image_bytes = self.width * self.height * 4
         ssbo_limit = self.ctx.info["GL_MAX_SHADER_STORAGE_BLOCK_SIZE"]
         self.max_batch = max(1, min(int(max_batch), ssbo_limit // image_bytes, 2048))
@@ -200,9 +201,20 @@ class Renderer:
         volume.repeat_x = volume.repeat_y = volume.repeat_z = True
         self._channel = (tex, cube, volume)
 
+    def make_current(self) -> None:
+        """Make this renderer's GL context current on this thread. glcontext makes each new context
+        current and moderngl never switches back, so with two contexts in a process (a renderer per
+        EGL device, the interop check's two) GL calls would land in the newest one: every sequence
+        of GL calls here starts with this (as nvdiffrast does before each operation), and so must
+        a caller's own GL or CUDA-GL calls on this renderer's objects (synpat.gen.gl_cuda). The
+        context stays current afterwards, as a new context does."""
+        self.ctx.__enter__()
+
     def release(self) -> None:
         """Free this renderer's GL objects (buffers, textures, compiled programs); the process's GL
         context stays for the next renderer. Calling it again does nothing."""
+        if self._channel:
+            self.make_current()
         objects = [self._samples, self._output, self._atlas, self._spread, self._density, self._box,
                    *self._channel]
         for obj in objects:
@@ -244,6 +256,7 @@ class Renderer:
         if key in self._compiled:
             self._compiled.move_to_end(key)
         else:
+            self.make_current()
             try:
                 self._compiled[key] = self._build_either(program)
             except CompileError as e:
@@ -387,6 +400,7 @@ class Renderer:
         (first, the chunk's Samples as rendered) while the output SSBO holds images [first, first + n)."""
         for first in range(0, len(samples), self.max_batch):
             chunk = samples.take(np.arange(first, min(len(samples), first + self.max_batch)))
+            self.make_current()   # the caller may have used another context since the last chunk
             self._render_rows(programs, chunk, np.arange(len(chunk)))
             if redraws is not None:
                 chunk = redraws.apply(lambda n: self._spread_of(n) <= CONSTANT_RANGE, lambda c, rows: self._render_rows(programs, c, rows), chunk)

@@ -141,6 +141,7 @@ class SoundRenderer:
                             f"{MAX_SAMPLES_PER_CLIP / self.sample_rate:g}, got {duration}")
         self.duration = self.length / self.sample_rate
         self.ctx = ctx or gl_context(device)
+        self.make_current()
         clip_bytes = self.channels * self.length * 4
         limit = self.ctx.info["GL_MAX_SHADER_STORAGE_BLOCK_SIZE"]
         if clip_bytes > limit:
@@ -158,6 +159,11 @@ class SoundRenderer:
     def device_name(self) -> str:
         return self.ctx.info["GL_RENDERER"]
 
+    def make_current(self) -> None:
+        """Make this renderer's GL context current on this thread (as Renderer.make_current: every
+        sequence of GL calls here starts with it, and so must a caller's CUDA-GL calls on its buffer)."""
+        self.ctx.__enter__()
+
     @property
     def shape(self) -> tuple[int, int]:
         """(C, S) of one clip."""
@@ -165,6 +171,8 @@ class SoundRenderer:
 
     def release(self) -> None:
         """Free this renderer's GL objects; the process's context stays. Calling it again does nothing."""
+        if self._samples is not None:
+            self.make_current()
         for obj in (self._samples, self._output, self._levels, self._atlas):
             if obj is not None:
                 obj.release()
@@ -189,6 +197,7 @@ class SoundRenderer:
         if key in self._compiled:
             self._compiled.move_to_end(key)
         else:
+            self.make_current()
             try:
                 self._compiled[key] = self._build_either(program)
             except CompileError as e:
@@ -282,6 +291,7 @@ class SoundRenderer:
         for first in range(0, len(samples), self.max_batch):
             rows = np.arange(first, min(len(samples), first + self.max_batch))
             chunk = ordered.take(rows)
+            self.make_current()   # the caller may have used another context since the last chunk
             self._render_rows(programs, chunk, np.arange(len(chunk)))
             measured = {}
 

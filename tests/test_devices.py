@@ -120,3 +120,12 @@ def test_interop_batch_equals_readback_and_the_stream_pairs_its_gl_device():
 def test_the_cuda_device_of_an_egl_device():
     devices = (None, 1, 0)   # llvmpipe first, then two GPUs in EGL's order
     assert [cuda_device_of_egl(i, devices) for i in (None, 0, 1, 2, 3)] == [None, None, 1, 0, None]
+
+
+def test_the_default_egl_device_is_glcontexts_index():
+    from synpat.core.devices import default_egl_device
+    assert default_egl_device({}) == 0
+    assert default_egl_device({"GLCONTEXT_DEVICE_INDEX": "2"}) == 2
+    for bad in ("two", "-1"):
+        with pytest.raises(UserError, match="GLCONTEXT_DEVICE_INDEX"):
+            default_egl_device({"GLCONTEXT_DEVICE_INDEX": bad})

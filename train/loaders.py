@@ -16,6 +16,7 @@ Shards give one epoch per ``iter()``; a stream never ends.
 from __future__ import annotations
 
 import gc
+import os
 import random
 from dataclasses import dataclass
 
@@ -112,6 +113,19 @@ def _dali_device_id(cfg: LoaderConfig) -> int | None:
     return device.index if device.type == "cuda" else None
 
 
+DALI_GPU_THREADS = 8   # host threads of a GPU pipeline at least: `mixed` decoding parses and Huffman-decodes on the host
+
+
+def dali_threads(num_workers: int, on_gpu: bool, cpus: int | None = None, ranks_per_node: int = 1) -> int:
+    """DALI's num_threads: ``num_workers`` (at least 1); on a GPU at least DALI_GPU_THREADS, capped by
+    this rank's share of the CPUs (``cpus``, default os.cpu_count(), over ``ranks_per_node``)."""
+    threads = max(1, num_workers)
+    if on_gpu:
+        share = max(1, (cpus or os.cpu_count() or 1) // max(1, ranks_per_node))
+        threads = max(threads, min(DALI_GPU_THREADS, share))
+    return threads
+
+
 class DaliShardLoader:
     """DALI readers.webdataset -> decode -> augmentation; this rank's share of every epoch."""
 
@@ -129,7 +143,10 @@ class DaliShardLoader:
         counts = [index_samples(u) for u in urls]
         self.samples = sum(counts) if None not in counts else None
 
-        @pipeline_def(batch_size=cfg.batch_size, num_threads=max(1, cfg.num_workers), device_id=device_id,
+        threads = dali_threads(cfg.num_workers, device_id is not None,
+                               ranks_per_node=int(os.environ.get("LOCAL_WORLD_SIZE") or 1))
+
+        @pipeline_def(batch_size=cfg.batch_size, num_threads=threads, device_id=device_id,
                       seed=cfg.seed * 1000 + cfg.rank, prefetch_queue_depth=2)
         def pipeline():
             encoded, cls = fn.readers.webdataset(
@@ -284,7 +301,9 @@ class TorchShardLoader:
 
     def __iter__(self):
         workers = self.workers if self.cfg.num_workers > 0 else 0
-        batches = _start_workers(torch.utils.data.DataLoader(self._dataset(), batch_size=None, num_workers=workers))
+        pin = self.cfg.torch_device.type == "cuda"   # pinned batches: the non_blocking copy below is asynchronous
+        batches = _start_workers(torch.utils.data.DataLoader(self._dataset(), batch_size=None, num_workers=workers,
+                                                             pin_memory=pin))
         try:
             yield from _augment_batches(batches, self.cfg, self.epoch, 0)
         except UserError as err:   # from a worker, wrapped with its traceback: keep the message

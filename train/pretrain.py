@@ -108,8 +108,10 @@ def total_steps(cfg: PretrainConfig, batches_per_epoch: int | None) -> int:
 
 
 def pictures(engine, model: MAE, imgs: torch.Tensor, noise: torch.Tensor, path: Path, rank: int) -> None:
-    """Reconstruct a fixed batch (every rank: ZeRO-3 gathers weights collectively); rank 0 saves it."""
-    with torch.no_grad():
+    """Reconstruct a fixed batch (every rank: ZeRO-3 gathers weights collectively); rank 0 saves it.
+    The engine's forward runs eagerly: compiled, a no-grad call at another batch size would make
+    Dynamo compile it again (tens of seconds on a GPU, in every process of a run)."""
+    with torch.no_grad(), torch.compiler.set_stance("force_eager"):
         _, pred, mask = engine(imgs, noise)
     if rank == 0:
         save_recon(path, model, imgs, pred, mask)
