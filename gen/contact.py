@@ -114,8 +114,11 @@ def _main(argv: Sequence[str] | None) -> None:
     if not rows:
         raise UserError(f"{' '.join(args.shards)}: no images found")
     sound = is_sound_shards(args.shards)
+    sheet = contact_sheet(rows, args.tile, args.tile * SOUND_TILE_ASPECT if sound else None)
+    if sound:   # spectrograms are drawn from one colour ramp: 256 palette colours keep them, at a third of the bytes
+        sheet = sheet.quantize(256)
     buf = io.BytesIO()
-    contact_sheet(rows, args.tile, args.tile * SOUND_TILE_ASPECT if sound else None).save(buf, "PNG")
+    sheet.save(buf, "PNG")
     write_atomic(Path(args.out), buf.getvalue())
     print(f"synpat-view: {len(rows)} programs x {args.per_program} images -> {args.out}", file=sys.stderr)
 
