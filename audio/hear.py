@@ -27,6 +27,8 @@ torch.compile is imported (see vit_plain).
 from __future__ import annotations
 
 import math
+import numbers
+import os
 import warnings
 from pathlib import Path
 
@@ -39,12 +41,14 @@ from synpat.audio.vit_plain import PlainAudioViT
 from synpat.core.devices import torch_device
 from synpat.core.errors import UserError
 from synpat.train.vit_arch import ViTArch
+from synpat.train.weights import meta_path, read_meta
 
 # Fbank statistics of AudioSet (as published with AST), used for models that carry none (transfer outputs).
 AUDIOSET_MEAN, AUDIOSET_STD = -4.27, 4.57
 HOP_KEY = "hear_hop_ms"          # the model JSON's timestamp hop, when load_model is given none
 TOKENS_PER_CALL = 1 << 14         # patch tokens the encoder sees at once (bounds memory on long clips)
 LOUD_FLOAT = 2.0                  # float audio peaking above this is warned about (raw PCM values?)
+TOO_LOUD = 1e15                   # float audio peaking above this is refused: its float32 fbank would overflow (~3e16)
 _warned: set[str] = set()         # warnings given once per process
 _INTEGERS = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.uint16, torch.uint32, torch.uint64)
 
@@ -70,7 +74,8 @@ def _warn_once(key: str, message: str) -> None:
 
 
 class AudioEmbedder(torch.nn.Module):
-    """An audio ViT encoder with the HEAR attributes; `hop_frames` fbank frames between timestamps."""
+    """An audio ViT encoder with the HEAR attributes; `hop_frames` fbank frames between timestamps.
+    The spectrogram is float32; the encoder runs in its own dtype (model.half() works), results are float32."""
 
     sample_rate = SAMPLE_RATE
 
@@ -112,7 +117,13 @@ class AudioEmbedder(torch.nn.Module):
     def _encode(self, windows: torch.Tensor) -> torch.Tensor:
         """windows: (B, 1, mel, c * p) -> (B, c, d), a few windows per encoder call."""
         per_call = max(1, TOKENS_PER_CALL // (self.encoder.rows * windows.shape[-1] // self.patch))
-        return torch.cat([self.encoder.patch_tokens(chunk).mean(dim=1) for chunk in windows.split(per_call)])
+        dtype = self.encoder.cls_token.dtype        # the model's own (a user may have cast it with .half())
+        return torch.cat([self.encoder.patch_tokens(chunk.to(dtype)).float().mean(dim=1)
+                          for chunk in windows.split(per_call)])
+
+    def _fc_norm(self, columns: torch.Tensor) -> torch.Tensor:
+        """columns: (..., d) float32 -> the encoder's fc_norm of them in its own dtype, float32 on the CPU."""
+        return self.encoder.fc_norm(columns.to(self.encoder.cls_token.dtype)).float().cpu()
 
     def _columns(self, audio: torch.Tensor, hop_frames: int) -> tuple[torch.Tensor, torch.Tensor]:
         """audio: (n, samples) on the model's device -> (columns (n, t, d) before fc_norm, centres (t,) in ms)."""
@@ -136,14 +147,14 @@ class AudioEmbedder(torch.nn.Module):
         """audio: (n, samples) -> (embeddings (n, t, d), timestamps (n, t) in ms, each its column's centre)."""
         self.eval()
         columns, centres = self._columns(self._on_device(audio), self.hop_frames)
-        return self.encoder.fc_norm(columns).cpu(), centres[None].repeat(audio.shape[0], 1)
+        return self._fc_norm(columns), centres[None].repeat(audio.shape[0], 1)
 
     @torch.no_grad()
     def scene_embeddings(self, audio: torch.Tensor) -> torch.Tensor:
         """audio: (n, samples) -> (n, d): fc_norm of the mean of the clip's columns at one-column hop."""
         self.eval()
         columns, _ = self._columns(self._on_device(audio), self.patch)
-        return self.encoder.fc_norm(columns.mean(dim=1)).cpu()
+        return self._fc_norm(columns.mean(dim=1))
 
     def _on_device(self, audio: torch.Tensor) -> torch.Tensor:
         return audio.to(self.encoder.cls_token.device)
@@ -158,32 +169,75 @@ def check_hop(hop_ms: float, patch: int, source: str) -> int:
     column_ms = patch * 1000 * HOP // SAMPLE_RATE
     frame_ms = 1000 * HOP // SAMPLE_RATE
     allowed = [frames * frame_ms for frames in range(1, patch + 1) if patch % frames == 0]
-    frames = hop_ms / frame_ms if isinstance(hop_ms, (int, float)) and not isinstance(hop_ms, bool) else None
+    number = isinstance(hop_ms, numbers.Real) and not isinstance(hop_ms, (bool, np.bool_)) and math.isfinite(hop_ms)
+    frames = hop_ms / frame_ms if number else None        # numpy numbers too (np.int64 is no int); not NaN/inf
     if frames is None or frames != int(frames) or int(frames) * frame_ms not in allowed:
         raise UserError(f"{source} {hop_ms!r}: expected a hop in ms that divides the {column_ms} ms patch column "
                         f"in whole {frame_ms} ms frames: {', '.join(map(str, allowed))}")
     return int(frames)
 
 
+def _positive(value, kind: type | tuple[type, ...] = int) -> bool:
+    return isinstance(value, kind) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+def model_description(path: str | Path, meta: dict) -> tuple[ViTArch, FbankShape, tuple[float, float]]:
+    """A model JSON's "arch", "input_shape" and "norm_mean"/"norm_std" (AudioSet's when absent), each
+    checked: UserError naming the JSON, the field and what was expected."""
+    where = meta_path(path)
+    try:
+        arch = ViTArch.from_json(meta["arch"])
+    except (TypeError, AttributeError):
+        arch = None
+    if not (arch and all(_positive(getattr(arch, k)) for k in ("embed_dim", "depth", "num_heads", "patch_size"))
+            and arch.embed_dim % arch.num_heads == 0 and _positive(arch.mlp_ratio, (int, float))
+            and isinstance(arch.qkv_bias, bool)):
+        raise UserError(f"{where}: arch {meta['arch']!r}: expected an object of positive integers embed_dim, depth, "
+                        "num_heads (dividing embed_dim) and patch_size, a positive mlp_ratio, a true/false qkv_bias")
+    value = meta["input_shape"]
+    if not (isinstance(value, list) and len(value) == 2 and all(_positive(v) for v in value)
+            and min(value) >= arch.patch_size):
+        raise UserError(f"{where}: input_shape {value!r}: expected [mel_bins, frames], whole numbers of at least "
+                        f"one {arch.patch_size}-pixel patch")
+    norm = tuple(meta.get(k, default) for k, default in (("norm_mean", AUDIOSET_MEAN), ("norm_std", AUDIOSET_STD)))
+    if not (isinstance(norm[0], (int, float)) and not isinstance(norm[0], bool) and math.isfinite(norm[0])
+            and _positive(norm[1], (int, float))):
+        raise UserError(f"{where}: norm_mean {norm[0]!r}, norm_std {norm[1]!r}: expected finite numbers, norm_std > 0")
+    return arch, FbankShape(*value), (float(norm[0]), float(norm[1]))
+
+
 def load_embedder(path: str | Path, device: str | torch.device = "cpu", hop_ms: float | None = None) -> AudioEmbedder:
     """A transferred or fine-tuned `.safetensors` (+ JSON) as an AudioEmbedder on `device`, timestamps
     every `hop_ms` (else the JSON's "hear_hop_ms", else one patch column)."""
     device = torch_device(str(device))   # a device this machine lacks is refused before any reading
+    if device.type == "meta":
+        raise UserError("device meta: it holds no weights; load the model on the cpu or a cuda device")
+    if Path(path).suffix == ".json":
+        raise UserError(f"{path}: the model's description; pass its weights, the .safetensors beside it")
+    meta = read_meta(path) if Path(path).is_file() else {}
+    if "arch" not in meta and "img_size" in meta:   # a pre-training export (encoder.json) names the image size
+        raise UserError(f"{path}: an image encoder (its JSON names img_size, no input_shape); make an audio encoder "
+                        "of it first: synpat-transfer FILE --out audio.safetensors")
     state, meta = read_model_file(path)
-    shape = FbankShape(*meta["input_shape"])
-    norm = (meta.get("norm_mean", AUDIOSET_MEAN), meta.get("norm_std", AUDIOSET_STD))
-    arch = ViTArch.from_json(meta["arch"])
-    if shape.frames < arch.patch_size or shape.mel_bins < arch.patch_size:
-        raise UserError(f"{path}: input shape {shape.mel_bins}x{shape.frames} is smaller than a patch")
+    arch, shape, norm = model_description(path, meta)
     if hop_ms is not None:
         hop_frames = check_hop(hop_ms, arch.patch_size, "hop_ms")
     elif meta.get(HOP_KEY) is not None:
-        hop_frames = check_hop(meta[HOP_KEY], arch.patch_size, f"{Path(path).with_suffix('.json')}: {HOP_KEY}")
+        hop_frames = check_hop(meta[HOP_KEY], arch.patch_size, f"{meta_path(path)}: {HOP_KEY}")
     else:
         hop_frames = None
     model = AudioEmbedder(arch, shape, norm, hop_frames)
     load_encoder_state(model.encoder, state)
-    return model.to(device).eval()
+    own = model.encoder.state_dict().keys()
+    unused = sorted(k for k in state if ("fc_norm." + k[5:] if k.startswith("norm.") else k) not in own
+                    and k != "pos_embed" and not k.startswith("head."))
+    if unused:   # the JSON describes a smaller model than the weights hold (fewer blocks, no qkv bias)
+        raise UserError(f"{path}: {len(unused)} tensors the model of {meta_path(path)} has no place for, e.g. "
+                        f"{unused[:3]}: does its arch match the weights?")
+    try:
+        return model.to(device).eval()
+    except RuntimeError as err:
+        raise UserError(f"device {device}: cannot hold the model ({str(err).splitlines()[0]})") from None
 
 
 def load_model(model_file_path: str = "", device: str = "cpu", hop_ms: float | None = None) -> AudioEmbedder:
@@ -193,6 +247,8 @@ def load_model(model_file_path: str = "", device: str = "cpu", hop_ms: float | N
     if not model_file_path:
         raise UserError("load_model: synpat.hear has no default model; pass the .safetensors of an audio encoder "
                         "(synpat-transfer or synpat-finetune output), e.g. hear-validator synpat.hear --model FILE")
+    if not isinstance(model_file_path, (str, os.PathLike)):
+        raise UserError(f"load_model: model_file_path {model_file_path!r}: expected the path of a .safetensors file")
     return load_embedder(model_file_path, device, hop_ms)
 
 
@@ -214,16 +270,23 @@ def audio_batch(audio) -> torch.Tensor:
 
     Float is taken as is (warned once when it peaks above 2: raw PCM values in a float array?);
     integer PCM of any width is scaled by its type's range (8-bit and other unsigned PCM centred on
-    2^(bits-1)). UserError (one line) for bool, complex or other dtypes, another shape, the meta
-    device, NaN/Inf samples, or clips shorter than one 25 ms fbank window (0 samples included)."""
+    2^(bits-1)). Arrays of any byte order, read-only ones, and sparse or grad-tracking tensors are
+    taken. UserError (one line) for bool, complex or other dtypes, ragged lists, another shape, the
+    meta device, NaN/Inf samples, float peaks above 1e15 (their spectrogram would overflow), or clips
+    shorter than one 25 ms fbank window (0 samples included)."""
     if not isinstance(audio, torch.Tensor):
-        array = np.asarray(audio)
+        try:
+            array = np.asarray(audio)
+        except ValueError as err:   # ragged nested lists
+            raise UserError(f"audio: not an (n, samples) array ({str(err).splitlines()[0]})") from None
         if array.dtype.kind not in "biuf":
             raise UserError(f"audio: dtype {array.dtype} is not audio; expected float samples in [-1, 1] or integer PCM")
-        audio = torch.from_numpy(np.ascontiguousarray(array))
+        wanted = np.dtype(np.float64) if array.dtype.kind == "f" and array.itemsize > 8 else array.dtype.newbyteorder("=")
+        audio = torch.from_numpy(np.require(array, wanted, ["C", "W"]))   # torch takes native-order, writable arrays
+    not_audio = UserError(f"audio: dtype {str(audio.dtype).removeprefix('torch.')} is not audio; "
+                          "expected float samples in [-1, 1] or integer PCM")
     if audio.dtype == torch.bool or audio.is_complex() or not (audio.is_floating_point() or audio.dtype in _INTEGERS):
-        raise UserError(f"audio: dtype {str(audio.dtype).removeprefix('torch.')} is not audio; "
-                        "expected float samples in [-1, 1] or integer PCM")
+        raise not_audio
     if audio.device.type == "meta":
         raise UserError("audio: the tensor is on the meta device, which holds no samples; pass it on the cpu or a cuda device")
     if audio.ndim != 2:
@@ -231,20 +294,40 @@ def audio_batch(audio) -> torch.Tensor:
                         + ("; add the batch dimension: audio[None]" if audio.ndim == 1 else ""))
     if audio.shape[1] < WINDOW:
         raise UserError(f"audio: clips of {audio.shape[1]} samples ({1000 * audio.shape[1] / SAMPLE_RATE:g} ms) are "
-                        f"shorter than one 25 ms fbank window ({WINDOW} samples at {SAMPLE_RATE} Hz); nothing to embed")
-    audio = audio.float() if audio.is_floating_point() else _integer_scale(audio)
-    bad = int((~torch.isfinite(audio)).sum())
+                        f"shorter than one 25 ms fbank window ({WINDOW} samples at {SAMPLE_RATE} Hz); nothing to embed"
+                        + ("; is it (samples, n)? pass audio.T" if audio.shape[0] >= WINDOW else ""))
+    audio = audio.detach()
+    if audio.layout != torch.strided:
+        audio = audio.to_dense()
+    if not audio.is_floating_point():
+        return _integer_scale(audio)
+    try:
+        wide = audio if audio.dtype == torch.float64 else audio.float()     # checked before float32 could overflow
+    except (NotImplementedError, RuntimeError):     # packed float4 pairs and other floats torch cannot widen
+        raise not_audio from None
+    bad = int((~torch.isfinite(wide)).sum())
     if bad:
-        raise UserError(f"audio: {bad} of its {audio.numel()} samples are NaN or Inf")
-    if audio.numel() and (peak := float(audio.abs().max())) > LOUD_FLOAT:
+        raise UserError(f"audio: {bad} of its {wide.numel()} samples are NaN or Inf")
+    peak = max(-float(wide.min()), float(wide.max())) if wide.numel() else 0.0      # no copy of the batch
+    if peak > TOO_LOUD:
+        raise UserError(f"audio: float samples peak at {peak:g}, above {TOO_LOUD:g}, where the float32 spectrogram "
+                        "overflows; scale them to [-1, 1] (divide by the PCM's full scale)")
+    if peak > LOUD_FLOAT:
         _warn_once("loud float", f"audio: float samples peak at {peak:g}, far outside [-1, 1]: raw PCM values? "
                    "Divide by the PCM's full scale (32768 for 16-bit); embedding them as they are")
-    return audio
+    return wide.float()
 
+
+
+def _check_model(model) -> None:
+    if not isinstance(model, AudioEmbedder):
+        raise UserError(f"model: got {type(model).__name__}, expected what synpat.hear.load_model(FILE) returns "
+                        "(get_*_embeddings(audio, model))")
 
 
 def get_scene_embeddings(audio: torch.Tensor, model: AudioEmbedder) -> torch.Tensor:
     """(n, samples) 16 kHz audio (float, or integer PCM) -> (n, model.scene_embedding_size) float32 on the CPU."""
+    _check_model(model)
     audio = audio_batch(audio)
     if len(audio) == 0:
         return torch.zeros(0, model.scene_embedding_size)
@@ -254,6 +337,7 @@ def get_scene_embeddings(audio: torch.Tensor, model: AudioEmbedder) -> torch.Ten
 def get_timestamp_embeddings(audio: torch.Tensor, model: AudioEmbedder) -> tuple[torch.Tensor, torch.Tensor]:
     """(n, samples) 16 kHz audio (float, or integer PCM) -> (embeddings (n, t, model.timestamp_embedding_size),
     timestamps (n, t) in ms, the centre of each embedding's column), float32 on the CPU."""
+    _check_model(model)
     audio = audio_batch(audio)
     if len(audio) == 0:
         count = model.timestamp_count(audio.shape[1])

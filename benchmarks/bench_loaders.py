@@ -23,6 +23,7 @@ import torch
 from common import emit, pick_programs
 
 from synpat.gen.generate import GenConfig, generate
+from synpat.gen.source import SourceSpec
 from synpat.train.loaders import LoaderConfig, build_loader
 
 
@@ -100,10 +101,11 @@ def main() -> None:
             shards = str(Path(tmp) / "shards")
             generate(GenConfig(shaders=shaders, out=shards, count=2048, size=(render, render), shard_size=512))
         base = dict(batch_size=args.batch, image_size=args.size, num_workers=args.workers)
+        spec = SourceSpec(shaders=shaders, size=(render, render))
         rates = {}
         for engine in engines:
             for source, cfg in (("shards", LoaderConfig(data=shards, loader=engine, **base)),
-                                ("stream", LoaderConfig(stream=shaders, loader=engine, render_size=render, **base))):
+                                ("stream", LoaderConfig(source=spec, loader=engine, **base))):
                 rates[source, engine] = loader_rate(cfg, args.batches)
                 emit("loaders", "img_per_s", rates[source, engine], "img/s", name, source=source, loader=engine,
                      size=args.size, batch=args.batch)
@@ -118,7 +120,7 @@ def main() -> None:
         emit("loaders", "img_per_s", tensors, "img/s", name, path="vit_tiny train step, ready-made tensors",
              size=args.size)
         feeder = engines[0]
-        streamed = train_rate(build_loader(LoaderConfig(stream=shaders, loader=feeder, render_size=render, **base)),
+        streamed = train_rate(build_loader(LoaderConfig(source=spec, loader=feeder, **base)),
                               args.train_steps, args.size, device)
         emit("loaders", "img_per_s", streamed, "img/s", name, path=f"vit_tiny train step, {feeder} stream",
              size=args.size)

@@ -24,6 +24,7 @@ from synpat.core.devices import gl_device_index
 from synpat.gen.programs import bundled_shaders_dir, find_programs
 from synpat.gen.renderer import Renderer
 from synpat.gen.sampler import Sampler
+from synpat.gen.source import SourceSpec
 from synpat.gen.stream import PatternStream, StreamConfig
 from synpat.train.loaders import LoaderConfig, stream_batches
 
@@ -94,10 +95,11 @@ def torch_context_shared(tensor: torch.Tensor) -> tuple[int, str]:
 def check_stream(size: int, batch: int, device: torch.device, name: str) -> bool:
     """Three batches of the stream on `device` equal the renderer's own, labels included."""
     shaders = [str(bundled_shaders_dir() / f"{p}.glsl") for p in ("waves", "voronoi", "fbm")]
-    cfg = LoaderConfig(stream=shaders, batch_size=batch, image_size=size, device=str(device))
-    gl = gl_device_index(None, device.index if device.type == "cuda" else None)
-    stream = PatternStream(StreamConfig(shaders=shaders, batch_size=batch, size=(size, size), gl_device=gl))
-    reference = PatternStream(StreamConfig(shaders=shaders, batch_size=batch, size=(size, size), gl_device=gl),
+    cfg = LoaderConfig(source=SourceSpec(shaders=shaders, size=(size, size)), batch_size=batch, image_size=size,
+                       device=str(device))
+    stream = PatternStream(StreamConfig(shaders=shaders, batch_size=batch, size=(size, size)),
+                           cuda_index=device.index if device.type == "cuda" else None)
+    reference = PatternStream(StreamConfig(shaders=shaders, batch_size=batch, size=(size, size)),
                               programs=stream.programs)   # its own renderer on the same GL device
     batches = stream_batches(cfg, stream)
     ok = True

@@ -63,7 +63,8 @@ if [ $DRY = 1 ]; then   # toy sizes: a 2-core CPU machine finishes in a few minu
     TRAIN=(--model mae_vit_tiny_patch16 --size 32 --batch 8 --precision bf16 --steps 2 --warmup 1
            --paths eager,compile,zero2 --threads 2 --compile-backend eager)   # Dynamo without the C++ build
     RENDER=(--programs waves,voronoi --sizes 32 --batches 16 --images 16 --baseline-images 4)
-    JPEG_ENV=(env SYNPAT_GEN_JPEG_DEVICE=cpu)   # `--jpeg-encoder gpu` runs torchvision on CPU tensors
+    JPEG_GEN="tests/gen_torch_cpu.py"   # synpat-gen whose `--jpeg-encoder gpu` runs torchvision on CPU tensors
+    BENCH_JPEG=cpu
     SOUNDS=(--durations 0.25 --clips 8 --numpy-clips 2 --batch 8)
 else
     SIZE=224; GEN_COUNT=2048; MODEL=mae_vit_tiny_patch16; BATCH=64; STEPS=30; HALF=15; PRECISION=bf16
@@ -73,7 +74,8 @@ else
     LOADERS=(--size 224 --batch 256 --batches 10 --train-steps 10 --workers 4)
     TRAIN=(--paths compile,eager,zero2 --steps 10 --warmup 3)   # ViT-B/16 b256 bf16
     RENDER=(--programs fbm,waves --sizes 224 --batches 256 --images 512 --baseline-images 4)
-    JPEG_ENV=(env)
+    JPEG_GEN="-m synpat.gen.cli"
+    BENCH_JPEG=gpu
     SOUNDS=(--durations 1 --clips 16384 --batch 2048 --device cuda)   # target >= 50,000 clips/s (issue 20)
 fi
 
@@ -130,11 +132,17 @@ EOF
 # gen_jpeg_twice: synpat-gen with the GPU JPEG encoder twice (the first run's shards feed the later
 # steps), and once killed (kill -9) after two shards then resumed; every tar must be byte-identical.
 gen_jpeg_twice() {
-    local args=(-m synpat.gen.cli --shaders "${GEN_SHADERS[@]}" --count "$GEN_COUNT" --size "$SIZE"
+    local args=($JPEG_GEN --shaders "${GEN_SHADERS[@]}" --count "$GEN_COUNT" --size "$SIZE"
                 --shard-size $((GEN_COUNT / 8)) --jpeg-encoder gpu)
     "$PY" "${args[@]}" --out "$WORK/jpeg_a" && "$PY" "${args[@]}" --out "$WORK/jpeg_b" || return 1
-    SYNPAT_GEN_KILL_AFTER=2 "$PY" "${args[@]}" --out "$WORK/jpeg_c"
-    [ $? = 137 ] || { echo "gen_jpeg_twice: the killed run was not killed" >&2; return 1; }
+    "$PY" "${args[@]}" --out "$WORK/jpeg_c" &   # killed (kill -9) once two of its shards are written
+    local pid=$!
+    until [ "$(find "$WORK/jpeg_c" -name '*.tar' 2>/dev/null | wc -l)" -ge 2 ] || ! kill -0 $pid 2>/dev/null; do
+        sleep 0.01
+    done
+    kill -9 $pid 2>/dev/null
+    wait $pid
+    [ $? = 137 ] || { echo "gen_jpeg_twice: the run ended before it was killed" >&2; return 1; }
     "$PY" "${args[@]}" --out "$WORK/jpeg_c" --resume || return 1
     "$PY" - "$WORK" <<'EOF'
 import io, json, sys, tarfile
@@ -164,7 +172,7 @@ pytest_gpu() {
 }
 
 export -f pretrain_twice gen_jpeg_twice pytest_gpu
-export WORK PY MODEL SIZE BATCH HALF STEPS GEN_COUNT GEN_SHADERS_LIST="${GEN_SHADERS[*]}"
+export WORK PY MODEL SIZE BATCH HALF STEPS GEN_COUNT JPEG_GEN GEN_SHADERS_LIST="${GEN_SHADERS[*]}"
 
 step check_device 15 "$PY" benchmarks/check_device.py $([ $DRY = 1 ] && echo --dry-run)
 if [ "${RCS[0]}" = 2 ]; then
@@ -179,8 +187,8 @@ export LOADER DEVICE_NAME
 
 step interop 40 "$PY" benchmarks/check_interop.py "${INTEROP[@]}"
 step pytest_gpu 45 bash -c pytest_gpu
-step bench_gen 40 "${JPEG_ENV[@]}" "$PY" benchmarks/bench_gen.py "${GEN[@]}" --jpeg-encoder gpu
-step gen_jpeg_determinism 50 "${JPEG_ENV[@]}" bash -c 'GEN_SHADERS=($GEN_SHADERS_LIST); gen_jpeg_twice'
+step bench_gen 40 "$PY" benchmarks/bench_gen.py "${GEN[@]}" --jpeg-encoder "$BENCH_JPEG"
+step gen_jpeg_determinism 50 bash -c 'GEN_SHADERS=($GEN_SHADERS_LIST); gen_jpeg_twice'
 step bench_loaders 45 "$PY" benchmarks/bench_loaders.py --shards "$WORK/jpeg_a" "${LOADERS[@]}"
 step pretrain_torch 85 bash -c "pretrain_twice torch $PRECISION"
 step pretrain_deepspeed 60 bash -c "pretrain_twice deepspeed $DS_PRECISION"

@@ -12,7 +12,7 @@ import argparse
 import json
 import math
 import sys
-from dataclasses import asdict, field, fields
+from dataclasses import MISSING, asdict, field, fields
 from pathlib import Path
 from typing import Callable, NoReturn, Sequence
 
@@ -36,9 +36,13 @@ def run_cli(prog: str, body: Callable[[Sequence[str] | None], None], argv: Seque
     return 0
 
 
-def option(default, help: str):
-    """A settings field with its help text."""
-    return field(default=default, metadata={"help": help})
+def option(default, help: str, **cli):
+    """A settings field with its help text. ``cli``: argparse keywords (type, choices, metavar, nargs,
+    default) for the parsers ``add_options`` builds; a list or dict default is copied per instance."""
+    metadata = {"help": help, **({"cli": cli} if cli else {})}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 def coerce(name: str, value, default):
@@ -149,3 +153,18 @@ def parse_settings(cls, argv: Sequence[str] | None, parser: Parser):
     overrides.update({k: v for k, v in args.items() if k in defaults and v is not None})
     values.update({k: coerce(k, v, defaults[k]) for k, v in overrides.items()})
     return cls(**values)
+
+
+def add_options(parser, cls, names: Sequence[str]) -> None:
+    """One ``--name`` flag per named field of ``cls`` on ``parser`` (or an argument group): help and
+    argparse keywords from its ``option``; a False boolean is a switch (store_true)."""
+    by_name = {f.name: f for f in fields(cls)}
+    for name in names:
+        f = by_name[name]
+        cli = dict(f.metadata.get("cli", {}))
+        default = f.default_factory() if f.default is MISSING else f.default
+        flag = "--" + name.replace("_", "-")
+        if default is False and not cli:
+            parser.add_argument(flag, action="store_true", help=f.metadata["help"])
+        else:
+            parser.add_argument(flag, **{"default": default, "help": f.metadata["help"], **cli})

@@ -11,9 +11,6 @@ allowance, and both reject the program as too slow. The child dies with its pare
 death signal) and ignores Ctrl-C, which the parent handles. (A plain subprocess, not
 multiprocessing: it never re-imports the caller's script, so library users need no
 ``if __name__ == "__main__"`` guard.)
-
-Test hook: ``SYNPAT_CHECK_STALL=NAME`` in the environment makes the child hang on program NAME, as a
-runaway loop does, so the timeout path is tested without depending on the machine's speed.
 """
 
 from __future__ import annotations
@@ -36,7 +33,6 @@ from .sampler import TIME_RANGE
 from .sound_renderer import CHANNELS, DURATION, SAMPLE_RATE, SoundRenderer
 
 STARTUP_SECONDS = 60.0    # a fresh child: interpreter and GL context
-STALL_ENV = "SYNPAT_CHECK_STALL"
 
 
 @dataclass(frozen=True)
@@ -85,8 +81,6 @@ def _child() -> None:
         return
     say({"ready": True})
     for p in programs:
-        while p.name == os.environ.get(STALL_ENV):
-            time.sleep(3600)
         say({"reason": renderer.check(p, settings.time_limit, settings.max_nan, settings.time_range)})
 
 

@@ -18,6 +18,7 @@ from synpat.core.devices import cpu_render_note, warn
 from .programs import Program
 from .redraw import Redraws
 from .renderer import Renderer
+from .sound_renderer import SoundRenderer
 from .sampler import Samples
 
 
@@ -177,10 +178,10 @@ class CudaSoundRenderer:
         self.close()
 
 
-def open_interop(renderer: Renderer, device, tool: str) -> CudaRenderer | None:
-    """A CudaRenderer over ``renderer`` into torch CUDA ``device``, or None (read back through the
-    host) with one line saying why: no interop bindings, an EGL device that is not this CUDA
-    device's GPU (llvmpipe), or a failed registration."""
+def open_interop(renderer, device, tool: str) -> CudaRenderer | CudaSoundRenderer | None:
+    """A CudaRenderer over ``renderer`` (a CudaSoundRenderer over a SoundRenderer) into torch CUDA
+    ``device``, or None (read back through the host) with one line saying why: no interop bindings,
+    an EGL device that is not this CUDA device's GPU (llvmpipe), or a failed registration."""
     if not interop_available():
         warn(f"{tool} on {device}: no CUDA-GL interop (cuda-python missing); reading images back through the host")
         return None
@@ -189,7 +190,7 @@ def open_interop(renderer: Renderer, device, tool: str) -> CudaRenderer | None:
         warn(f"{note}; reading images back through the host")
         return None
     try:
-        return CudaRenderer(renderer, device)
+        return (CudaSoundRenderer if isinstance(renderer, SoundRenderer) else CudaRenderer)(renderer, device)
     except RuntimeError as err:
         warn(f"{tool} on {device}: {err} (EGL device {renderer.device}); reading images back through the host")
         return None

@@ -6,33 +6,30 @@ Torch is imported only when the torch encoder is chosen (generation runs without
 name goes into the manifest's settings: its bytes differ from the other encoders' (torchvision's
 nvJPEG path writes 4:4:4 chroma where Pillow writes 4:2:0, at the same quality), so a run is
 resumed only with the encoder that began it. On the CPU, torchvision's encoder writes what Pillow
-does (libjpeg-turbo, 4:2:0, the same tables); the tests run the torch path that way.
+does (libjpeg-turbo, 4:2:0, the same tables); the tests run the torch path that way
+(tests/gen_torch_cpu.py).
 """
 
 from __future__ import annotations
 
 import importlib.util
-import os
 import warnings
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
 from synpat.core.devices import cuda_device_of_egl
 from synpat.core.errors import UserError
-from .gl_cuda import open_interop
 
 JPEG_ENCODERS = ("cpu", "gpu", "auto")
 PILLOW = "pillow"
 NVJPEG = "nvjpeg"
-TORCH_DEVICE_ENV = "SYNPAT_GEN_JPEG_DEVICE"   # test hook: `gpu` runs torchvision on this torch device ("cpu")
 
 
 @dataclass(frozen=True)
 class Encoder:
-    """How synpat-gen encodes its images. ``name`` is what the manifest records: "pillow", "nvjpeg"
-    (torchvision on CUDA) or "torchvision-cpu" (the test hook); ``device`` is the torch device the
+    """How synpat-gen encodes its images. ``name`` is what the manifest records: "pillow" or "nvjpeg"
+    (torchvision on CUDA); ``device`` is the torch device the
     torch encoder runs on (None: Pillow in the encode workers)."""
     name: str
     device: str | None = None
@@ -62,18 +59,14 @@ def choose_encoder(choice: str, fmt: str, egl_device: int | None, local_rank: in
         return Encoder(PILLOW)
     if choice == "gpu" and _torch_missing():
         raise UserError(f"--jpeg-encoder gpu: {_torch_missing()}")
-    hook = os.environ.get(TORCH_DEVICE_ENV, "")
-    if hook and choice == "gpu":
-        name, device = f"torchvision-{hook}", hook
-    else:
-        import torch
-        if not torch.cuda.is_available():
-            if choice == "auto":
-                return Encoder(PILLOW)
-            raise UserError(f"--jpeg-encoder gpu: no CUDA device (torch {torch.__version__} sees none); "
-                            "use --jpeg-encoder cpu")
-        index = paired if paired is not None else (local_rank or 0) % torch.cuda.device_count()
-        name, device = NVJPEG, f"cuda:{index}"
+    import torch
+    if not torch.cuda.is_available():
+        if choice == "auto":
+            return Encoder(PILLOW)
+        raise UserError(f"--jpeg-encoder gpu: no CUDA device (torch {torch.__version__} sees none); "
+                        "use --jpeg-encoder cpu")
+    index = paired if paired is not None else (local_rank or 0) % torch.cuda.device_count()
+    name, device = NVJPEG, f"cuda:{index}"
     try:   # starts the encoder before the clock does; a torchvision without nvJPEG fails here
         torch_encode_jpeg(np.zeros((1, 8, 8, 3), np.uint8), 95, device)
     except RuntimeError as e:
@@ -103,22 +96,3 @@ def torch_encode_jpeg(images, quality: int, device: str) -> list[bytes]:
     ends = np.cumsum([f.numel() for f in files])
     data = torch.cat(files).cpu().numpy().tobytes()
     return [data[start:end] for start, end in zip(np.r_[0, ends[:-1]], ends)]
-
-
-@contextmanager
-def pixel_source(renderer, encoder: Encoder, tool: str):
-    """What renders for ``encoder`` (``render_varied`` as Renderer's, images a torch tensor when on the
-    GPU): a CudaRenderer when the renderer's EGL device is the encoder's CUDA device (the pixels stay
-    on the GPU, CUDA-GL interop), else the renderer itself (read back to the host; the torch encoder
-    uploads them)."""
-    device = encoder.device or ""
-    if not device.startswith("cuda:") or cuda_device_of_egl(renderer.device) != int(device.partition(":")[2]):
-        yield renderer
-        return
-    import torch
-    cuda = open_interop(renderer, torch.device(device), tool)
-    if cuda is None:
-        yield renderer
-        return
-    with cuda:
-        yield cuda

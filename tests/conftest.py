@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -29,10 +30,38 @@ def small_shaders(tmp_path) -> Path:
     return folder
 
 
-def run_gen(*args, env=None, cwd=None) -> subprocess.CompletedProcess:
+# A runaway loop: days of work for one probe image on a CPU, hours on a GPU; the checks must kill it.
+HANG = """float f(float x) { return fract(sin(x * 12.9898) * 43758.5453 + cos(x + iTime)); }
+void mainImage(out vec4 o, in vec2 u) {
+  float x = u.x;
+  for (int i = 0; i < 2000000000; i++) { x = """ + "f(" * 32 + "x + float(i)" + ")" * 32 + """; }
+  o = vec4(x);
+}
+"""
+
+
+def gen_command(script: Path | None = None) -> list[str]:
+    """synpat-gen, or a test script that runs it (tests/gen_torch_cpu.py)."""
+    return [sys.executable, str(script)] if script else [sys.executable, "-m", "synpat.gen.cli"]
+
+
+def run_gen(*args, env=None, cwd=None, script: Path | None = None) -> subprocess.CompletedProcess:
     """synpat-gen in a subprocess: exit status, stdout and stderr as a user sees them."""
-    return subprocess.run([sys.executable, "-m", "synpat.gen.cli", *map(str, args)],
+    return subprocess.run([*gen_command(script), *map(str, args)],
                           capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
+
+
+def kill_gen(out: Path, shards: int, *args, env=None, script: Path | None = None) -> int:
+    """synpat-gen writing into ``out``, killed by SIGKILL as soon as ``shards`` tars are there (it may
+    have finished a few more by then) -> its exit status."""
+    proc = subprocess.Popen([*gen_command(script), "--out", str(out), *map(str, args)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    while proc.poll() is None:
+        if out.is_dir() and sum(p.suffix == ".tar" for p in out.iterdir()) >= shards:
+            proc.kill()
+            break
+        time.sleep(0.001)
+    return proc.wait(timeout=600)
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import webdataset as wds
 
-from conftest import run_gen
+from conftest import HANG, kill_gen, run_gen
 from synpat.gen.programs import find_programs
 from synpat.gen.renderer import Renderer
 from synpat.gen.sampler import Sampler
@@ -104,13 +104,12 @@ def test_two_ranks_write_disjoint_shards_equal_to_one_rank(small_shaders, tmp_pa
 
 
 def test_killed_run_leaves_complete_tars_and_resume_gives_same_bytes(small_shaders, tmp_path):
-    args = ["--shaders", small_shaders, "--count", 200, "--size", "48", "--shard-size", "10", "--seed", "3"]
+    args = ["--shaders", small_shaders, "--count", 400, "--size", "48", "--shard-size", "10", "--seed", "3"]
     full, killed = tmp_path / "full", tmp_path / "killed"
     assert run_gen(*args, "--out", full).returncode == 0
-    killer = run_gen(*args, "--out", killed, env={**os.environ, "SYNPAT_GEN_KILL_AFTER": "3"})
-    assert killer.returncode == -signal.SIGKILL
+    assert kill_gen(killed, 3, *args) == -signal.SIGKILL   # a kill -9 once three shards are written
     done = tars(killed)
-    assert len(done) == 3, "the run kills itself (kill -9) after its third shard"
+    assert 3 <= len(done) < 40
     for name, data in done.items():   # every visible tar is complete and equal to the full run's
         assert data == (full / name).read_bytes()
     again = run_gen(*args, "--out", killed)
@@ -124,7 +123,7 @@ def test_killed_run_leaves_complete_tars_and_resume_gives_same_bytes(small_shade
     assert "other settings (seed differ)" in one_error_line(other)
     assert tars(killed) == tars(full)
     over = run_gen(*args[:-1], "4", "--out", killed, "--overwrite")
-    assert over.returncode == 0 and tars(killed) != tars(full) and len(tars(killed)) == 20
+    assert over.returncode == 0 and tars(killed) != tars(full) and len(tars(killed)) == 40
 
 
 def test_bad_programs_are_reported_and_skipped_or_fatal_with_strict(small_shaders, tmp_path):
@@ -192,15 +191,15 @@ void mainImage(out vec4 o, in vec2 u) {
 """
 
 
-def test_a_program_that_runs_too_long_is_killed_and_rejected(small_shaders, monkeypatch):
-    """The child hangs on 'voronoi' (the test hook stands in for a runaway loop, on any machine's speed):
-    the parent kills it at the one deadline, rejects voronoi as too slow and a fresh child checks the rest."""
+def test_a_program_that_runs_too_long_is_killed_and_rejected(small_shaders):
+    """The child hangs in a runaway loop (days of work on any machine): the parent kills it at the one
+    deadline, rejects it as too slow and a fresh child checks the rest."""
     from synpat.gen.checks import CheckSettings, accept_programs
-    monkeypatch.setenv("SYNPAT_CHECK_STALL", "voronoi")
+    (small_shaders / "hang.glsl").write_text(HANG)
     programs = find_programs([small_shaders])
     accepted, rejected = accept_programs(programs, CheckSettings(32, 32, time_limit=0.5, compile_seconds=1.5))
-    assert [p.name for p in accepted] == ["fbm", "waves"]
-    assert [(p.name, r.split(": ")[1]) for p, r in rejected] == [("voronoi", "too slow")]
+    assert [p.name for p in accepted] == ["fbm", "voronoi", "waves"]
+    assert [(p.name, r.split(": ")[1]) for p, r in rejected] == [("hang", "too slow")]
     assert "after 2 s (--check-seconds 0.5" in rejected[0][1]
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_gen
+from conftest import HANG, run_gen
 from synpat.core.errors import UserError
 from synpat.core.locks import writer_lock
 from synpat.gen.programs import Program
@@ -106,7 +106,8 @@ def _gone(pid: int, seconds: float = 10) -> bool:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and the parent death signal")
 def test_sigterm_ends_with_one_line_and_kill_9_takes_the_checker_along(small_shaders, tmp_path):
-    env = {**os.environ, "SYNPAT_CHECK_STALL": "fbm"}   # the checker hangs: synpat-gen is in its checks
+    (small_shaders / "hang.glsl").write_text(HANG)   # the checker hangs in it: synpat-gen is in its checks
+    env = os.environ
     cmd = [sys.executable, "-m", "synpat.gen.cli", "--shaders", str(small_shaders), "--count", "6", *COMMON]
     term = subprocess.Popen([*cmd, "--out", str(tmp_path / "a")], stderr=subprocess.PIPE, text=True, env=env)
     child = _checker_child(term)

@@ -1,5 +1,5 @@
 """synpat-gen's JPEG encoders (synpat.gen.jpeg): the torch path (torchvision's encode_jpeg; nvJPEG on a
-GPU, the same function on CPU tensors here through the SYNPAT_GEN_JPEG_DEVICE hook) is deterministic
+GPU, the same function on CPU tensors here through tests/gen_torch_cpu.py) is deterministic
 across runs and a kill/--resume, recorded in the manifest, refused when a resume would switch encoders,
 and decodes close to Pillow's files."""
 
@@ -9,14 +9,15 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, JpegImagePlugin
 
-from conftest import run_gen
+from conftest import kill_gen, run_gen
 from synpat.core.devices import gpu_present
-from synpat.gen.jpeg import TORCH_DEVICE_ENV, torch_encode_jpeg
+from synpat.gen.jpeg import torch_encode_jpeg
 from synpat.gen.programs import find_programs
 from synpat.gen.redraw import Redraws
 from synpat.gen.renderer import Renderer
@@ -24,7 +25,7 @@ from synpat.gen.sampler import Sampler
 from synpat.gen.shards import encode_images
 from test_gen_cli import one_error_line, tars
 
-TORCH_CPU = {**os.environ, TORCH_DEVICE_ENV: "cpu"}
+TORCH_CPU = Path(__file__).with_name("gen_torch_cpu.py")   # synpat-gen with the torch encoder on the CPU
 ARGS = ("--count", 60, "--size", 32, "--shard-size", 10, "--seed", 3, "--workers", 2)
 
 
@@ -47,43 +48,29 @@ def manifest_encoder(out) -> str:
 def test_torch_encoder_same_bytes_across_runs_and_a_kill_resume(small_shaders, tmp_path):
     full, again, killed = tmp_path / "full", tmp_path / "again", tmp_path / "killed"
     for out in (full, again):
-        proc = run_gen("--shaders", small_shaders, "--out", out, *ARGS, "--jpeg-encoder", "gpu", env=TORCH_CPU)
+        proc = run_gen("--shaders", small_shaders, "--out", out, *ARGS, "--jpeg-encoder", "gpu", script=TORCH_CPU)
         assert proc.returncode == 0, proc.stderr
         assert "jpg by torchvision-cpu" in proc.stderr.splitlines()[-1]
     assert len(tars(full)) == 6 and tars(full) == tars(again)
     assert manifest_encoder(full) == "torchvision-cpu"
 
-    killer = run_gen("--shaders", small_shaders, "--out", killed, *ARGS, "--jpeg-encoder", "gpu",
-                     env={**TORCH_CPU, "SYNPAT_GEN_KILL_AFTER": "2"})
-    assert killer.returncode == -signal.SIGKILL and len(tars(killed)) == 2
+    killer = kill_gen(killed, 2, "--shaders", small_shaders, *ARGS, "--jpeg-encoder", "gpu", script=TORCH_CPU)
+    done = len(tars(killed))
+    assert killer == -signal.SIGKILL and 2 <= done < 6
     other = run_gen("--shaders", small_shaders, "--out", killed, *ARGS, "--resume")   # Pillow now: refused
     assert "encoded by torchvision-cpu, this run would use pillow" in one_error_line(other)
-    assert len(tars(killed)) == 2
+    assert len(tars(killed)) == done
     resumed = run_gen("--shaders", small_shaders, "--out", killed, *ARGS, "--jpeg-encoder", "gpu", "--resume",
-                      env=TORCH_CPU)
+                      script=TORCH_CPU)
     assert resumed.returncode == 0, resumed.stderr
-    assert "2 already done" in resumed.stderr and tars(killed) == tars(full)
+    assert f"{done} already done" in resumed.stderr and tars(killed) == tars(full)
 
     pillow = tmp_path / "pillow"   # the default run records Pillow, and a torch resume of it is refused
     assert run_gen("--shaders", small_shaders, "--out", pillow, *ARGS).returncode == 0
     assert manifest_encoder(pillow) == "pillow"
     switch = run_gen("--shaders", small_shaders, "--out", pillow, *ARGS, "--jpeg-encoder", "gpu", "--resume",
-                     env=TORCH_CPU)
+                     script=TORCH_CPU)
     assert "encoded by pillow, this run would use torchvision-cpu" in one_error_line(switch)
-
-
-def test_a_manifest_from_before_encoders_were_recorded_resumes_with_pillow(small_shaders, tmp_path):
-    out = tmp_path / "old"
-    args = ("--shaders", small_shaders, "--out", out, "--count", 20, "--size", 32, "--shard-size", 10)
-    assert run_gen(*args).returncode == 0
-    manifest = json.loads((out / "manifest.json").read_text())
-    del manifest["settings"]["encoder"]
-    (out / "manifest.json").write_text(json.dumps(manifest))
-    (out / "synpat-000001.tar").unlink()
-    proc = run_gen(*args, "--resume")
-    assert proc.returncode == 0 and "1 already done" in proc.stderr, proc.stderr
-    switch = run_gen(*args, "--resume", "--jpeg-encoder", "gpu", env=TORCH_CPU)
-    assert "encoded by pillow" in one_error_line(switch)
 
 
 @pytest.mark.skipif(gpu_present(), reason="this machine has a GPU")

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import run_gen
 from synpat.gen.filters import PROBES, StatFilters, filter_programs
-from synpat.gen.generate import family_mix
+from synpat.gen.source import family_mix
 from synpat.gen.programs import Program, find_programs
 from synpat.gen.renderer import Renderer
 from synpat.gen.sampler import Sampler

@@ -10,6 +10,7 @@ import webdataset as wds
 
 from conftest import run_gen
 from synpat.core.errors import UserError
+from synpat.gen.source import SourceSpec
 from synpat.gen.stream import PatternStream, StreamConfig
 from synpat.train.image_aug import MEAN, STD
 from synpat.train.loaders import LoaderConfig, ascii_labels, build_loader
@@ -34,6 +35,11 @@ def shards(tmp_path_factory):
                    "--seed", 5, "--format", "png")
     assert proc.returncode == 0, proc.stderr
     return out, folder
+
+
+def spec(folder) -> SourceSpec:
+    """The stream's source: the shards' programs at the shards' size and seed."""
+    return SourceSpec(shaders=[str(folder)], size=(32, 32), seed=5)
 
 
 def shard_labels(out) -> list[int]:
@@ -105,7 +111,7 @@ def test_stream_images_equal_shard_images_byte_for_byte(shards):
 @pytest.mark.parametrize("engine", ["dali", "torch"])
 def test_stream_loader_contract(engine, shards):
     _, folder = shards
-    loader = build_loader(LoaderConfig(stream=str(folder), batch_size=B, image_size=24, render_size=32,
+    loader = build_loader(LoaderConfig(source=spec(folder), batch_size=B, image_size=24,
                                        loader=engine, seed=5))
     it = iter(loader)
     for _ in range(3):
@@ -114,7 +120,7 @@ def test_stream_loader_contract(engine, shards):
         assert y.shape == (B,) and y.dtype == torch.int64 and 0 <= y.min() and y.max() <= 2
         assert LOW - 1e-3 <= x.min() and x.max() <= HIGH + 1e-3
     expect = next(PatternStream(StreamConfig(shaders=[str(folder)], batch_size=B, size=(32, 32), seed=5)))[1]
-    first = next(iter(build_loader(LoaderConfig(stream=str(folder), batch_size=B, image_size=24, render_size=32,
+    first = next(iter(build_loader(LoaderConfig(source=spec(folder), batch_size=B, image_size=24,
                                                 loader=engine, seed=5))))[1]
     assert first.tolist() == expect.tolist()
 
@@ -125,7 +131,7 @@ def test_a_resumed_stream_repeats_the_uninterrupted_batches(engine, shards):
     _, folder = shards
 
     def loader(start: int):
-        return iter(build_loader(LoaderConfig(stream=str(folder), batch_size=B, image_size=24, render_size=32,
+        return iter(build_loader(LoaderConfig(source=spec(folder), batch_size=B, image_size=24,
                                               loader=engine, seed=5, start_step=start)))
 
     whole = loader(0)
@@ -139,7 +145,7 @@ def test_a_resumed_stream_repeats_the_uninterrupted_batches(engine, shards):
 def test_dali_and_torch_crop_the_stream_alike(shards):
     """Both paths take the same crop and flip for a step: their outputs agree up to resampling filters."""
     _, folder = shards
-    out = [next(iter(build_loader(LoaderConfig(stream=str(folder), batch_size=B, image_size=24, render_size=32,
+    out = [next(iter(build_loader(LoaderConfig(source=spec(folder), batch_size=B, image_size=24,
                                                 loader=engine, seed=5))))[0] for engine in ("dali", "torch")]
     for dali, plain in zip(*out):
         assert torch.corrcoef(torch.stack([dali.flatten(), plain.flatten()]))[0, 1] > 0.8
@@ -163,7 +169,7 @@ def test_corrupt_or_truncated_tar_is_named(engine, shards, tmp_path):
 def test_bad_loader_config_is_a_user_error(shards, tmp_path):
     out, folder = shards
     with pytest.raises(UserError, match="exactly one"):
-        build_loader(LoaderConfig(data=str(out), stream=str(folder)))
+        build_loader(LoaderConfig(data=str(out), source=SourceSpec(shaders=[str(folder)])))
     with pytest.raises(UserError, match="--loader"):
         build_loader(LoaderConfig(data=str(out), loader="tf"))
     with pytest.raises(UserError, match="does not exist"):
@@ -182,8 +188,25 @@ def test_a_new_epoch_starts_fresh_after_one_left_early(engine, shards):
 def test_torch_augmentation_is_reproducible_per_batch(shards):
     """Crops depend on (seed, rank, step), so a stream resumed at step k repeats batch k exactly."""
     _, folder = shards
-    cfg = dict(stream=str(folder), batch_size=B, image_size=24, render_size=32, loader="torch", seed=5)
+    cfg = dict(source=spec(folder), batch_size=B, image_size=24,
+               loader="torch", seed=5)
     it = iter(build_loader(LoaderConfig(**cfg)))
     batches = [next(it)[0] for _ in range(3)]
     resumed = next(iter(build_loader(LoaderConfig(**cfg, start_step=2))))[0]
     torch.testing.assert_close(resumed, batches[2], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("engine", ["dali", "torch"])
+def test_a_filtered_stream_feeds_the_loaders_its_kept_samples(engine, shards):
+    """With sample filters a stream batch holds the samples of its indices that pass (fewer than B)."""
+    _, folder = shards
+    source = SourceSpec(shaders=[str(folder)], size=(32, 32), seed=5, min_std=0.16)
+    it = iter(build_loader(LoaderConfig(source=source, batch_size=B, image_size=24, loader=engine, seed=5)))
+    reference = PatternStream(StreamConfig(**vars(source), batch_size=B))
+    sizes = []
+    for _ in range(3):
+        x, y = next(it)
+        samples = reference.next_batch().samples
+        assert y.tolist() == samples.program.tolist() and x.shape == (len(samples), 3, 24, 24)
+        sizes.append(len(samples))
+    assert min(sizes) < B

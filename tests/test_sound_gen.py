@@ -1,7 +1,6 @@
 """synpat-gen, the stream, synpat-view and synpat-stats on sound programs: real renders, real FLAC in real tars."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -12,7 +11,7 @@ import pytest
 import webdataset as wds
 from PIL import Image
 
-from conftest import run_gen
+from conftest import kill_gen, run_gen
 from synpat.gen.flac import decode_flac, quantise
 from synpat.gen.programs import bundled_shaders_dir
 from synpat.gen.stream import PatternStream, StreamConfig
@@ -93,12 +92,12 @@ def test_same_seed_same_bytes_and_a_killed_run_resumes_to_them(sounds, tmp_path)
     assert run_gen(*args, "--out", a).returncode == 0
     assert run_gen(*args, "--out", b).returncode == 0
     assert len(tars(a)) == 10 and tars(a) == tars(b)
-    killer = run_gen(*args, "--out", killed, env={**os.environ, "SYNPAT_GEN_KILL_AFTER": "2"})
-    assert killer.returncode == -signal.SIGKILL
-    assert len(list(killed.glob("*.tar"))) == 2
+    assert kill_gen(killed, 2, *args) == -signal.SIGKILL
+    done = len(list(killed.glob("*.tar")))
+    assert 2 <= done < 10
     resumed = run_gen(*args, "--out", killed, "--resume")
     assert resumed.returncode == 0, resumed.stderr
-    assert "2 already done" in resumed.stderr
+    assert f"{done} already done" in resumed.stderr
     assert tars(killed) == tars(a)
     other = run_gen(*args, "--out", killed, "--resume", "--duration", "0.5")
     assert "other settings (duration differ)" in one_error_line(other)

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from synpat.core.devices import gl_device_index, torch_device
+from synpat.core.devices import torch_device
 from synpat.core.errors import UserError
+from synpat.gen.source import SourceSpec, spec_of
 from synpat.gen.stream import PatternStream, StreamConfig
-from synpat.gen.gl_cuda import open_interop
 from synpat.train.image_aug import SCALE, crop_boxes, dali_augment, dali_augment_boxes, torch_augment
 from synpat.train.shard_list import (check_tar, count_tar_samples, expand_urls, first_bad_sample, index_path,
                                     index_samples, is_remote, shard_read_error)
@@ -38,10 +38,9 @@ IMAGE_EXTS = ("jpg", "png", "webp")
 @dataclass
 class LoaderConfig:
     data: str | list[str] | None = None      # shards: folders, files, brace patterns, URLs
-    stream: str | list[str] | None = None    # or program folders/files rendered live
+    source: SourceSpec | None = None         # or the pattern source rendered live (programs, size, seed, ...)
     batch_size: int = 64                     # per rank
     image_size: int = 224                    # after augmentation
-    render_size: int | None = None           # stream: the size programs render at (default image_size)
     loader: str = "dali"
     seed: int = 0
     rank: int = 0
@@ -50,11 +49,9 @@ class LoaderConfig:
     scale: tuple[float, float] = SCALE
     device: str | None = None                # default: cuda:LOCAL_RANK when CUDA is there, else cpu
     start_step: int = 0                      # stream: resume from this global batch step
-    backend: str = "auto"                    # stream: renderer backend
-    gl_device: int | None = None             # stream: EGL device (default: the one paired with device's GPU)
 
     def validate(self) -> None:
-        if (self.data is None) == (self.stream is None):
+        if (self.data is None) == (self.source is None):
             raise UserError("give exactly one of --data (shards) and --stream (program folder)")
         if self.loader not in LOADERS:
             raise UserError(f"--loader: expected one of {', '.join(LOADERS)}, got '{self.loader}'")
@@ -85,25 +82,21 @@ def _labels(samples_program: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 def stream_batches(cfg: LoaderConfig, stream: PatternStream):
-    """Forever: (images (B, H, W, 3) uint8, labels (B,) int64) as torch tensors on cfg's device.
-    On a CUDA device the batch goes from the GL buffer into CUDA memory (interop, no host copy, no
-    host synchronisation); elsewhere, or when interop cannot work here, it is read back."""
+    """Forever: (images (B, H, W, 3) uint8, labels (B,) int64) as torch tensors on cfg's device
+    (B: fewer when the source's filters drop samples). On a CUDA device the stream leaves the batch
+    in CUDA memory (interop, no host copy, no host synchronisation) when it can; else it is read
+    back and uploaded."""
     device = cfg.torch_device
-    cuda = open_interop(stream.renderer, device, "stream") if device.type == "cuda" else None
+    stream.pixels_to(str(device) if device.type == "cuda" else None)
     try:
         while True:
-            samples = stream.next_samples()
-            if cuda is not None:
-                images = cuda.render_many(stream.programs, samples, stream.redraws)
-            else:
-                images = torch.from_numpy(stream.renderer.render_varied(stream.programs, samples, stream.redraws)[0])
-                if device.type == "cuda":
-                    images = images.pin_memory()
-                images = images.to(device, non_blocking=True)
+            samples, pixels, _ = stream.next_batch()
+            images = torch.as_tensor(pixels)
+            if not images.is_cuda and device.type == "cuda":
+                images = images.pin_memory().to(device, non_blocking=True)
             yield images, _labels(samples.program.copy(), device)
     finally:
-        if cuda is not None:
-            cuda.close()
+        stream.pixels_to(None)
 
 
 # -- DALI ----------------------------------------------------------------------------------------
@@ -202,6 +195,7 @@ class DaliStreamLoader:
 
         self.batches = stream_batches(cfg, stream)
         self.cfg, self.step = cfg, stream.step
+        self._pending: dict = {}
         device_id = _dali_device_id(cfg)
         on_gpu = device_id is not None
 
@@ -209,28 +203,30 @@ class DaliStreamLoader:
         @pipeline_def(batch_size=cfg.batch_size, num_threads=max(1, cfg.num_workers), device_id=device_id,
                       seed=cfg.seed * 1000 + cfg.rank, prefetch_queue_depth=1, exec_async=False, exec_pipelined=False)
         def pipeline():
-            images, labels = fn.external_source(source=self._next, num_outputs=2, batch=True,
+            images, labels = fn.external_source(source=lambda: self._take("batch"), num_outputs=2, batch=True,
                                                 device="gpu" if on_gpu else "cpu",
                                                 layout=["HWC", ""], dtype=[types.UINT8, types.INT64],
                                                 cuda_stream=torch.cuda.current_stream(cfg.torch_device) if on_gpu else None)
-            boxes = fn.external_source(source=self._boxes, batch=True, device="cpu", dtype=types.FLOAT)
+            boxes = fn.external_source(source=lambda: self._take("boxes"), batch=True, device="cpu",
+                                       dtype=types.FLOAT)
             return dali_augment_boxes(images, boxes, cfg.image_size), labels
 
         self.pipe = pipeline()
         self.pipe.build()
         self.iterator = DALIGenericIterator([self.pipe], ["images", "labels"], size=-1)
 
-    def _next(self):
-        images, labels = next(self.batches)
-        if not images.is_cuda:   # DALI takes host batches as numpy (torch CPU tensors make it probe CUDA)
-            return images.numpy(), labels.numpy()
-        return images, labels   # DALI copies them on torch's current stream, which waits for the render
-
-    def _boxes(self):
-        """(B, 4) float32 crops of the next step's batch (the torch path's draw for that step)."""
-        gen = torch.Generator().manual_seed(hash((self.cfg.seed, self.cfg.rank, 0, self.step)) & 0x7FFFFFFFFFFFFFFF)
-        self.step += 1
-        return crop_boxes(self.cfg.batch_size, self.cfg.scale, gen).numpy()
+    def _take(self, part: str):
+        """The next step's "batch" (images, labels) or "boxes" ((B, 4) float32 crops, the torch path's
+        draw for that step): DALI asks for each once per step, in either order."""
+        if not self._pending:
+            images, labels = next(self.batches)
+            gen = torch.Generator().manual_seed(hash((self.cfg.seed, self.cfg.rank, 0, self.step)) & 0x7FFFFFFFFFFFFFFF)
+            self.step += 1
+            if not images.is_cuda:   # DALI takes host batches as numpy (torch CPU tensors make it probe CUDA)
+                images, labels = images.numpy(), labels.numpy()
+            # on the GPU DALI copies them on torch's current stream, which waits for the render
+            self._pending = {"batch": (images, labels), "boxes": crop_boxes(len(labels), self.cfg.scale, gen).numpy()}
+        return self._pending.pop(part)
 
     def set_epoch(self, epoch: int) -> None:
         """A stream has no epochs."""
@@ -337,20 +333,17 @@ class TorchStreamLoader:
 
 
 def build_stream(cfg: LoaderConfig) -> PatternStream:
-    shaders = [cfg.stream] if isinstance(cfg.stream, str) else list(cfg.stream)
-    size = cfg.render_size or cfg.image_size
+    """The PatternStream of cfg's source for this rank, rendering on the EGL device paired with cfg's GPU."""
     device = cfg.torch_device
-    gl_device = gl_device_index(cfg.gl_device, device.index if device.type == "cuda" else None)
-    return PatternStream(StreamConfig(shaders=shaders, batch_size=cfg.batch_size, size=(size, size),
-                                      seed=cfg.seed, backend=cfg.backend, gl_device=gl_device, rank=cfg.rank,
+    return PatternStream(StreamConfig(**vars(spec_of(cfg.source)), batch_size=cfg.batch_size, rank=cfg.rank,
                                       world_size=cfg.world_size, start_step=cfg.start_step),
-                         programs=None)
+                         cuda_index=device.index if device.type == "cuda" else None)
 
 
 def build_loader(cfg: LoaderConfig):
     """-> an iterable of (images (B, 3, S, S) float32, labels (B,) int64) with set_epoch()."""
     cfg.validate()
-    if cfg.stream is not None:
+    if cfg.source is not None:
         stream = build_stream(cfg)
         return DaliStreamLoader(cfg, stream) if cfg.loader == "dali" else TorchStreamLoader(cfg, stream)
     urls = expand_urls(cfg.data)

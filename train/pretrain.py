@@ -79,7 +79,7 @@ class Logs:
 
 
 def loader_config(cfg: PretrainConfig, rank: int, world_size: int, start_step: int) -> LoaderConfig:
-    return LoaderConfig(data=cfg.data or None, stream=cfg.stream.split(",") if cfg.stream else None,
+    return LoaderConfig(data=cfg.data or None, source=cfg.stream_source() if cfg.stream else None,
                         batch_size=cfg.batch_size, image_size=cfg.img_size, loader=cfg.loader, seed=cfg.seed,
                         rank=rank, world_size=world_size, num_workers=cfg.num_workers, start_step=start_step)
 

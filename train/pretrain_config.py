@@ -7,12 +7,16 @@ blr 1.5e-4, 40 of 800 epochs of linear warm-up (5%) then cosine.
 """
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 from synpat.core.errors import UserError
 from synpat.core.settings import check_ranges, option, parse_settings, settings_parser
+from synpat.gen.renderer import MAX_NAN
+from synpat.gen.sampler import TIME_RANGE
+from synpat.gen.source import CHECK_SECONDS, SourceSpec, parse_mix, parse_range
 from synpat.train.deepspeed_configs import is_config_name
 from synpat.train.mae import MODELS
 
@@ -23,6 +27,19 @@ class PretrainConfig:
     data: str = option("", "WebDataset shards: a folder, a brace pattern 'shards/synpat-{000000..000099}.tar', "
                          "or pipe:/URL shards")
     stream: str = option("", "render live instead: shader folders/files, comma-separated (needs steps)")
+    # the stream's source (synpat-gen's flags of the same names; the stream renders at img_size)
+    time_range: str = option(f"{TIME_RANGE[0]:g},{TIME_RANGE[1]:g}", "stream: iTime range MIN,MAX")
+    group: int = option(0, "stream: consecutive samples of one program; 0: synpat-gen's default for the program count")
+    mix: str = option("", "stream: FAMILY=W,... share of each program family; empty: every program alike")
+    max_tv: float = option(1.0, "stream: drop images whose total variation is above this (1 keeps every image)")
+    min_std: float = option(0.0, "stream: drop images whose mean per-channel std (0..1) is below this "
+                                 "(0 keeps every image)")
+    max_edge: float = option(1.0, "stream: drop images whose Canny edge density is above this (1 keeps every image)")
+    filter_programs: bool = option(False, "stream: apply the filters to each program's probe images instead")
+    check_seconds: float = option(CHECK_SECONDS, "stream: reject a program that cannot render 3 of its 8 probe "
+                                                 "images in this time")
+    max_nan: float = option(MAX_NAN, "stream: reject a program when more than this fraction of its probe "
+                                     "images' channel values is NaN")
     out: str = option("runs/pretrain", "output folder: checkpoints/, log.jsonl, tb/, recon/, encoder.safetensors")
     model: str = option("mae_vit_base_patch16", f"one of {'|'.join(MODELS)}")
     img_size: int = option(224, "training image size (a multiple of the patch size)")
@@ -58,6 +75,20 @@ class PretrainConfig:
     resume: str = option("", "'auto' (the latest checkpoint in out/checkpoints, if any) or a checkpoint folder")
     overwrite: bool = option(False, "replace the run already in out (checkpoints, logs, pictures, encoder)")
 
+    def stream_source(self) -> SourceSpec:
+        """The stream's SourceSpec (UserError for a time_range or mix that does not parse)."""
+        parsed = {}
+        for name, parse in (("time_range", parse_range), ("mix", parse_mix)):
+            try:
+                parsed[name] = parse(getattr(self, name)) if getattr(self, name) else None
+            except argparse.ArgumentTypeError as err:
+                raise UserError(f"bad config value {name}={getattr(self, name)!r}: {err}") from None
+        return SourceSpec(shaders=self.stream.split(","), size=(self.img_size, self.img_size), seed=self.seed,
+                          group=self.group or None, max_tv=self.max_tv if self.max_tv < 1 else None,
+                          min_std=self.min_std or None, max_edge=self.max_edge if self.max_edge < 1 else None,
+                          filter_programs=self.filter_programs, check_seconds=self.check_seconds,
+                          max_nan=self.max_nan, **parsed)
+
     def global_batch(self, world_size: int) -> int:
         return self.batch_size * self.accum_steps * world_size
 
@@ -78,7 +109,8 @@ class PretrainConfig:
 
 
 _POSITIVE = ("img_size", "batch_size", "accum_steps", "blr", "log_every", "keep_checkpoints", "recon_images")
-_NON_NEGATIVE = ("epochs", "steps", "min_lr", "weight_decay", "num_workers", "threads", "save_every", "recon_every")
+_NON_NEGATIVE = ("epochs", "steps", "min_lr", "weight_decay", "num_workers", "threads", "save_every", "recon_every",
+                 "group")
 _CHOICES = {"loader": ("torch", "dali"), "model": tuple(MODELS), "engine": ("auto", "torch", "deepspeed"),
             "precision": ("auto", "fp32", "bf16", "fp16"), "compile": ("auto", "on", "off")}
 
@@ -109,6 +141,8 @@ def validate(cfg: PretrainConfig) -> PretrainConfig:
         raise UserError("give exactly one of --data SHARDS or --stream SHADERS")
     if cfg.stream and cfg.steps == 0:
         raise UserError("--stream renders forever: give --steps N")
+    if cfg.stream:
+        cfg.stream_source().validate()
     if cfg.steps == 0 and cfg.epochs == 0:
         raise UserError("give --epochs N or --steps N (> 0)")
     if cfg.engine == "torch" and cfg.deepspeed:
