@@ -15,6 +15,16 @@ re-runs only what is unfinished; pre-training resumes from its last checkpoint):
               --init none (OUT/finetune/scratch); 6. optionally a linear probe of both (OUT/probe/*)
   7. baseline log-mel statistics + logistic regression (ESC-50 layout), for scale
   8. report   OUT/report.json, OUT/report.md and OUT/scores.png (score per fold and condition)
+
+`--pretrain-on images,sounds,mix` runs one pre-training arm per kind, each with the same budget
+(steps x batch) and the same fine-tuning, against the same scratch and log-mel baseline:
+  images  the images school: RGB MAE at --img-size on the rendered images, transferred (above);
+  sounds  the MAE on log-mel spectrograms of sound clips (--sound-data shards, or --clips clips of
+          --sound-shaders rendered into OUT/sound_shards), 1 channel, mel x frames;
+  mix     both in one pre-training: --sound-share of every batch sound clips, the rest images as
+          spectrogram-shaped luminance (train/input_kinds.py says how).
+Every arm's encoder goes through synpat-transfer to the task's input shape (a sound encoder keeps its
+weights; only its position grid follows the shape), so every arm fine-tunes the same ViT on the same input.
 """
 from __future__ import annotations
 
@@ -42,10 +52,12 @@ from synpat.core.settings import check_ranges, option, parse_settings, read_conf
 from synpat.gen import contact
 from synpat.gen.generate import GenConfig, generate
 from synpat.gen.programs import bundled_shaders_dir, find_programs
+from synpat.train.batched_fbank import SAMPLE_RATE, samples_for
 from synpat.train.mae import MODELS
 from synpat.train.vit_arch import VIT_SIZES
 
 PROG = "synpat-experiment"
+ARMS = ("images", "sounds", "mix")
 
 
 @dataclass
@@ -74,6 +86,14 @@ class ExperimentConfig:
     baseline: bool = option(True, "also score log-mel + logistic regression (ESC-50 layout only)")
     seed: int = option(0, "one seed for rendering, pre-training, folds and fine-tuning")
     threads: int = option(0, "torch CPU threads (0 = torch's default)")
+    pretrain_on: str = option("images", "pre-training arms, comma-separated: images | sounds | mix (both kinds in "
+                                        "one pre-training); each gets the same budget and fine-tuning")
+    sound_data: str = option("", "sound shards (synpat-gen of sound programs) for the sounds and mix arms "
+                                 "(default: render --clips of --sound-shaders into OUT/sound_shards)")
+    sound_shaders: str = option("", "sound programs to render for the sounds and mix arms (folders/files, "
+                                    "comma-separated) when no --sound-data")
+    clips: int = option(20000, "sound clips rendered for pre-training (as long as the task's input: its frames)")
+    sound_share: float = option(0.5, "mix arm: the share of every pre-training batch that is sound clips")
 
 
 def validate(cfg: ExperimentConfig) -> ExperimentConfig:
@@ -92,10 +112,54 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
     if len(budgets) != 1:
         raise UserError("give exactly one pre-training budget: --pretrain-steps, --pretrain-epochs or "
                         f"--pretrain-minutes (got {', '.join(budgets) or 'none'}; set the others to 0)")
+    arms = pretrain_arms(cfg)
+    if any(arm != "images" for arm in arms) and not (cfg.sound_data or cfg.sound_shaders):
+        raise UserError("--pretrain-on sounds/mix needs sound clips: give --sound-data SHARDS or --sound-shaders PROGRAMS")
+    if cfg.sound_data and not Path(cfg.sound_data).is_dir():
+        raise UserError(f"--sound-data {cfg.sound_data}: not a folder of sound shards")
+    if "mix" in arms and not 0 < cfg.sound_share < 1:
+        raise UserError(f"bad config value sound_share={cfg.sound_share}: must be in (0, 1)")
     for name in ("pretrain_config", "finetune_config"):
         if getattr(cfg, name) and not Path(getattr(cfg, name)).is_file():
             raise UserError(f"--{name.replace('_', '-')} {getattr(cfg, name)}: file not found")
     return cfg
+
+
+def pretrain_arms(cfg: ExperimentConfig) -> list[str]:
+    """The --pretrain-on arms, in the order given, each once."""
+    arms = list(dict.fromkeys(a.strip() for a in cfg.pretrain_on.split(",") if a.strip()))
+    bad = [a for a in arms if a not in ARMS]
+    if bad or not arms:
+        raise UserError(f"bad config value pretrain_on={cfg.pretrain_on!r}: use one or more of {', '.join(ARMS)}, "
+                        "comma-separated")
+    return arms
+
+
+@dataclass(frozen=True)
+class Arm:
+    """Where one pre-training arm's stages write: the images arm keeps the single-arm layout."""
+
+    kind: str                       # images | sounds | mix
+    label: str                      # its condition in the report
+
+    @property
+    def suffix(self) -> str:
+        return "" if self.kind == "images" else f"_{self.kind}"
+
+    def pretrain_folder(self, out: Path) -> Path:
+        return out / f"pretrain{self.suffix}"
+
+    def transferred(self, out: Path) -> Path:
+        return out / f"transferred{self.suffix}.safetensors"
+
+    @property
+    def finetune_name(self) -> str:
+        return f"pretrained{self.suffix}"
+
+
+def arms_of(cfg: ExperimentConfig) -> list[Arm]:
+    kinds = pretrain_arms(cfg)
+    return [Arm(k, "pre-trained" if kinds == ["images"] else f"pre-trained on {k}") for k in kinds]
 
 
 class Stages:
@@ -137,8 +201,38 @@ def render(cfg: ExperimentConfig, out: Path, stages: Stages) -> dict:
     return json.loads(manifest.read_text())
 
 
-def pretrain_argv(cfg: ExperimentConfig, shards: Path, out: Path, steps: int, epochs: int) -> list[str]:
-    argv = [sys.executable, "-m", "synpat.train.pretrain", "--data", str(shards), "--out", str(out),
+def clip_seconds(shape: tuple[int, int]) -> float:
+    """Seconds of a clip whose fbank has exactly the input's frames (as the task's clips are cut to)."""
+    return samples_for(shape[1]) / SAMPLE_RATE
+
+
+def render_sounds(cfg: ExperimentConfig, out: Path, stages: Stages, shape: tuple[int, int]) -> Path:
+    """The sound shards of the sounds and mix arms: --sound-data, or --clips clips of --sound-shaders
+    as long as the task's input, rendered into OUT/sound_shards (resumed when a previous run stopped)."""
+    if cfg.sound_data:
+        stages.skip("render sounds", f"--sound-data {cfg.sound_data} given")
+        return Path(cfg.sound_data)
+    shards = out / "sound_shards"
+    manifest = shards / "manifest.json"
+    done = json.loads(manifest.read_text()).get("shards", {}) if manifest.is_file() else {}
+    if done and len(done.get("complete", [])) == done.get("total"):
+        stages.skip("render sounds", f"{shards} is complete")
+        return shards
+    seconds = clip_seconds(shape)
+    stages.start("render sounds", f"{cfg.clips} clips of {seconds:g} s into {shards}")
+    generate(GenConfig(shaders=[s for s in cfg.sound_shaders.split(",") if s], out=str(shards), count=cfg.clips,
+                       seed=cfg.seed, shard_size=min(2000, cfg.clips), resume=shards.exists(),
+                       workers=max(1, os.cpu_count() or 1), duration=seconds, sample_rate=SAMPLE_RATE))
+    return shards
+
+
+def pretrain_argv(cfg: ExperimentConfig, shards: Path, out: Path, steps: int, epochs: int, arm: str = "images",
+                  sound_shards: Path | None = None) -> list[str]:
+    """train/pretrain.py's command for one arm: images from `shards`, sounds from `sound_shards`, or both."""
+    data = ["--data", str(shards)] if arm == "images" else ["--data", str(sound_shards), "--mel-bins", str(cfg.mel_bins)]
+    if arm == "mix":
+        data += ["--mix-data", str(shards), "--sound-share", str(cfg.sound_share)]
+    argv = [sys.executable, "-m", "synpat.train.pretrain", *data, "--out", str(out),
             "--model", cfg.model, "--img-size", str(cfg.img_size), "--batch-size", str(cfg.pretrain_batch),
             "--blr", str(cfg.pretrain_blr), "--seed", str(cfg.seed), "--resume", "auto", "--loader", "torch",
             "--num-workers", "1", "--warmup", "0.1", "--save-every", "100", "--recon-every", "250"]
@@ -158,13 +252,15 @@ def run_child(argv: list[str], what: str) -> None:
         raise UserError(f"{what} failed (exit status {result.returncode}; its message is above)")
 
 
-def calibrated_steps(cfg: ExperimentConfig, out: Path) -> int:
-    """--pretrain-minutes -> steps: time 30 steps in OUT/calibration, then steps = minutes x measured rate."""
+def calibrated_steps(cfg: ExperimentConfig, out: Path, arm: str = "images", sound_shards: Path | None = None) -> int:
+    """--pretrain-minutes -> steps: time 30 steps in OUT/calibration, then steps = minutes x measured rate
+    (measured on the first arm; every arm then gets those steps)."""
     record = out / "calibration.json"
     if record.is_file():
         return json.loads(record.read_text())["steps"]
     folder = out / "calibration"
-    run_child(pretrain_argv(cfg, out / "shards", folder, 30, 0) + ["--log-every", "10", "--save-every", "0", "--recon-every", "0"],
+    run_child(pretrain_argv(cfg, out / "shards", folder, 30, 0, arm, sound_shards)
+              + ["--log-every", "10", "--save-every", "0", "--recon-every", "0"],
               "the pre-training calibration run")
     rows = [json.loads(line) for line in (folder / "log.jsonl").read_text().splitlines() if line.strip()]
     rate = statistics.median(r["img_per_s"] for r in rows[1:] or rows)   # the first window includes start-up
@@ -173,17 +269,25 @@ def calibrated_steps(cfg: ExperimentConfig, out: Path) -> int:
     return steps
 
 
-def pretrain(cfg: ExperimentConfig, out: Path, stages: Stages) -> dict:
-    """Stage 2: the MAE, resumed from its last checkpoint when a previous run stopped."""
-    folder = out / "pretrain"
-    steps = calibrated_steps(cfg, out) if cfg.pretrain_minutes else cfg.pretrain_steps
+def pretrain(cfg: ExperimentConfig, out: Path, stages: Stages, arm: Arm | None = None,
+             sound_shards: Path | None = None) -> dict:
+    """Stage 2: an arm's MAE (the images arm by default), resumed from its last checkpoint when a
+    previous run stopped."""
+    arm = arm or Arm("images", "pre-trained")
+    folder = arm.pretrain_folder(out)
+    first = pretrain_arms(cfg)[0]
+    steps = calibrated_steps(cfg, out, first, sound_shards) if cfg.pretrain_minutes else cfg.pretrain_steps
     meta = folder / "encoder.json"
+    name = "pretrain" if arm.kind == "images" else f"pretrain {arm.kind}"
     if meta.is_file() and json.loads(meta.read_text()).get("steps") == (steps or None) and not cfg.pretrain_epochs:
-        stages.skip("pretrain", f"{folder} holds the encoder after {steps} steps")
+        stages.skip(name, f"{folder} holds the encoder after {steps} steps")
         return json.loads(meta.read_text())
     budget = f"{steps} steps" if steps else f"{cfg.pretrain_epochs} epochs"
-    stages.start("pretrain", f"{cfg.model} at {cfg.img_size}px for {budget}, batch {cfg.pretrain_batch}")
-    run_child(pretrain_argv(cfg, out / "shards", folder, steps, cfg.pretrain_epochs), "pre-training")
+    what = f"{cfg.img_size}px images" if arm.kind == "images" else (
+        "log-mel spectrograms" + (f" and images ({cfg.sound_share:g} sound)" if arm.kind == "mix" else ""))
+    stages.start(name, f"{cfg.model} on {what} for {budget}, batch {cfg.pretrain_batch}")
+    run_child(pretrain_argv(cfg, out / "shards", folder, steps, cfg.pretrain_epochs, arm.kind, sound_shards),
+              f"pre-training ({arm.kind})")
     return json.loads(meta.read_text())
 
 
@@ -239,56 +343,76 @@ def fold_scores(results: dict, metric: str) -> dict[str, float]:
     return {r["name"]: r[metric] for r in results["rounds"]}
 
 
+def spread(values: list[float]) -> dict:
+    return {"per_fold": values, "mean": statistics.fmean(values),
+            "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+
+
 def report(cfg: ExperimentConfig, out: Path, parts: dict, seconds: float) -> dict:
-    """Stage 8: report.json, report.md, scores.png."""
-    metric = "mAP" if parts["pretrained"]["data"]["multilabel"] else "accuracy"
+    """Stage 8: report.json, report.md, scores.png: every arm beside scratch and the baseline."""
+    arms = parts["arms"]   # label -> {"kind", "pretrain": encoder.json, "finetune": results, "probe": results}
+    first = next(iter(arms.values()))["finetune"]
+    metric = "mAP" if first["data"]["multilabel"] else "accuracy"
     conditions: list[tuple[str, dict]] = []
     if parts.get("baseline"):
         b = parts["baseline"]
         conditions.append(("log-mel + LR", {f"fold{i + 1}": v for i, v in enumerate(b["per_fold"])}))
-    conditions += [("scratch", fold_scores(parts["scratch"], metric)), ("pre-trained", fold_scores(parts["pretrained"], metric))]
+    conditions += [("scratch", fold_scores(parts["scratch"], metric))]
+    conditions += [(label, fold_scores(arm["finetune"], metric)) for label, arm in arms.items()]
     if parts.get("probe_scratch"):
-        conditions += [("probe scratch", fold_scores(parts["probe_scratch"], metric)),
-                       ("probe pre-trained", fold_scores(parts["probe_pretrained"], metric))]
-    tested = list(fold_scores(parts["pretrained"], metric))
-    summary = {}
-    for name, scores in conditions:
-        values = [scores[f] for f in tested if f in scores]
-        summary[name] = {"per_fold": values, "mean": statistics.fmean(values),
-                         "std": statistics.stdev(values) if len(values) > 1 else 0.0}
-    gain = [p - s for p, s in zip(summary["pre-trained"]["per_fold"], summary["scratch"]["per_fold"])]
-    classes = len(parts["pretrained"]["data"]["classes"])
+        conditions += [("probe scratch", fold_scores(parts["probe_scratch"], metric))]
+        conditions += [(f"probe {label}", fold_scores(arm["probe"], metric)) for label, arm in arms.items()]
+    tested = list(fold_scores(first, metric))
+    summary = {name: spread([scores[f] for f in tested if f in scores]) for name, scores in conditions}
+    gains = {label: spread([p - s for p, s in zip(summary[label]["per_fold"], summary["scratch"]["per_fold"])])
+             for label in arms}
+    classes = len(first["data"]["classes"])
     doc = {
         "config": asdict(cfg),
-        "task": {"spec": cfg.data, "clips": parts["pretrained"]["data"]["used"], "classes": classes,
-                 "protocol": parts["pretrained"]["protocol"], "folds": tested, "metric": metric},
+        "task": {"spec": cfg.data, "clips": first["data"]["used"], "classes": classes,
+                 "protocol": first["protocol"], "folds": tested, "metric": metric},
         "programs": {"count": len(parts["render"].get("programs", [])),
                      "names": [p["name"] if isinstance(p, dict) else p for p in parts["render"].get("programs", [])]},
-        "pretrain": {k: parts["pretrain"].get(k) for k in ("mae_model", "steps", "images", "img_size")},
-        "finetune_recipe": {k: parts["pretrained"]["config"][k] for k in (
+        "pretrain": {k: next(iter(arms.values()))["pretrain"].get(k) for k in ("mae_model", "steps", "images", "img_size")},
+        "pretrain_arms": {label: {"kind": arm["kind"], **{k: arm["pretrain"].get(k) for k in (
+                              "steps", "images", "img_size", "input_shape", "norm_mean", "norm_std")}}
+                          for label, arm in arms.items()},
+        "finetune_recipe": {k: first["config"][k] for k in (
             "epochs", "batch_size", "blr", "layer_decay", "mel_bins", "frames", "freq_mask", "time_mask", "mixup",
             "patchout", "drop_path", "val_fraction")},
         "conditions": summary,
-        "gain": {"per_fold": gain, "mean": statistics.fmean(gain), "std": statistics.stdev(gain) if len(gain) > 1 else 0.0},
+        "gain": next(iter(gains.values())),
+        "gains": gains,
         "seconds": round(seconds, 1),
     }
     write_json_atomic(out / "report.json", doc)
     title = f"{Path(cfg.data.partition(':')[2]).name}: {metric} per held-out fold"
     write_scores_png(out / "scores.png", [(n, summary[n]["per_fold"]) for n, _ in conditions], title,
                      chance=1 / classes if metric == "accuracy" else None, metric=metric)
+    budget = doc["pretrain"]
     lines = [f"# synpat experiment: {cfg.data}", "",
              f"{doc['task']['clips']} clips, {classes} classes, {doc['task']['protocol']}; {metric} on each held-out fold.",
-             f"Pre-training: {doc['pretrain']['mae_model']}, {doc['pretrain']['steps']} steps "
-             f"({doc['pretrain']['images']} images seen) on {cfg.images} images {cfg.img_size}px of "
-             f"{doc['programs']['count']} programs (contact.png).",
-             "Fine-tuning (both conditions alike): " + ", ".join(f"{k} {v}" for k, v in doc["finetune_recipe"].items()) + ".",
-             "", f"| condition | mean ± std | {' | '.join(tested)} |", "|---|---|" + "---|" * len(tested)]
+             f"Pre-training ({'every arm alike: ' if len(arms) > 1 else ''}{budget['mae_model']}, {budget['steps']} steps, "
+             f"{budget['images']} inputs seen):"]
+    for label, arm in arms.items():
+        if arm["kind"] == "images":
+            lines.append(f"- {label}: {cfg.images} images {cfg.img_size}px of {doc['programs']['count']} programs "
+                         "(contact.png), RGB, transferred to 1 channel.")
+        else:
+            lines.append(f"- {label}: log-mel {'x'.join(map(str, arm['pretrain']['input_shape']))} of sound clips "
+                         f"({cfg.sound_data or 'sound_shards'})" + (
+                             f", {cfg.sound_share:g} of each batch; the rest images as luminance at that shape"
+                             if arm["kind"] == "mix" else "") + ".")
+    lines += ["Fine-tuning (every condition alike): " + ", ".join(f"{k} {v}" for k, v in doc["finetune_recipe"].items()) + ".",
+              "", f"| condition | mean ± std | {' | '.join(tested)} |", "|---|---|" + "---|" * len(tested)]
     for name, s in summary.items():
         lines.append(f"| {name} | {s['mean']:.3f} ± {s['std']:.3f} | " + " | ".join(f"{v:.3f}" for v in s["per_fold"]) + " |")
-    g = doc["gain"]
-    lines += ["", f"Pre-trained minus scratch: {g['mean']:+.3f} ± {g['std']:.3f} over {len(gain)} folds "
-                  f"({sum(v > 0 for v in gain)} of {len(gain)} folds better).", "",
-              "![scores](scores.png)", "", f"Total time {format_seconds(seconds)}."]
+    lines.append("")
+    for label, g in gains.items():
+        n = len(g["per_fold"])
+        lines.append(f"{label[0].upper() + label[1:]} minus scratch: {g['mean']:+.3f} ± {g['std']:.3f} over {n} folds "
+                     f"({sum(v > 0 for v in g['per_fold'])} of {n} folds better).")
+    lines += ["", "![scores](scores.png)", "", f"Total time {format_seconds(seconds)}."]
     write_atomic(out / "report.md", ("\n".join(lines) + "\n").encode())
     return doc
 
@@ -305,34 +429,44 @@ def experiment(cfg: ExperimentConfig) -> dict:
     settings = out / "experiment.json"
     if settings.is_file():
         before = json.loads(settings.read_text())
-        changed = sorted(k for k, v in asdict(cfg).items() if before.get(k) != v and k not in ("threads", "probe", "baseline"))
+        defaults = asdict(ExperimentConfig())   # a setting an older experiment.json lacks had its default
+        changed = sorted(k for k, v in asdict(cfg).items()
+                         if before.get(k, defaults[k]) != v and k not in ("threads", "probe", "baseline"))
         if changed:
             raise UserError(f"--out {out} holds an experiment with other settings ({', '.join(changed)}): "
                             "use another --out, or delete it")
     write_json_atomic(settings, asdict(cfg))
-    stages = Stages(out, 9 if cfg.probe else 7)
-    parts = {"render": render(cfg, out, stages)}
-    parts["pretrain"] = pretrain(cfg, out, stages)
+    arms = arms_of(cfg)
+    images = any(a.kind != "sounds" for a in arms)
+    sounds = any(a.kind != "images" for a in arms)
+    per_arm = (3 + cfg.probe) * len(arms)   # pretrain, transfer, fine-tune (+ probe) of each arm
+    stages = Stages(out, images + sounds + per_arm + 3 + cfg.probe)
     encoder = MODELS[cfg.model].encoder
     shape = input_shape(cfg, task, encoder.patch_size)
-    transferred = out / "transferred.safetensors"
-    if transferred.is_file():
-        stages.skip("transfer", f"{transferred} exists")
-    else:
-        stages.start("transfer", f"encoder -> 1-channel audio ViT for {shape[0]}x{shape[1]} spectrograms")
-        transfer_file(out / "pretrain" / "encoder.safetensors", transferred, shape)
-    parts["pretrained"] = finetune(cfg, out, stages, "pretrained", str(transferred), shape, probe=False)
+    parts = {"render": render(cfg, out, stages) if images else {}, "arms": {}}
+    sound_shards = render_sounds(cfg, out, stages, shape) if sounds else None
+    for arm in arms:
+        parts["arms"][arm.label] = arm_parts = {"kind": arm.kind,
+                                                "pretrain": pretrain(cfg, out, stages, arm, sound_shards)}
+        transferred = arm.transferred(out)
+        step = "transfer" if arm.kind == "images" else f"transfer {arm.kind}"
+        if transferred.is_file():
+            stages.skip(step, f"{transferred} exists")
+        else:
+            stages.start(step, f"encoder -> 1-channel audio ViT for {shape[0]}x{shape[1]} spectrograms")
+            transfer_file(arm.pretrain_folder(out) / "encoder.safetensors", transferred, shape)
+        arm_parts["finetune"] = finetune(cfg, out, stages, arm.finetune_name, str(transferred), shape, probe=False)
+        if cfg.probe:
+            arm_parts["probe"] = finetune(cfg, out, stages, arm.finetune_name, str(transferred), shape, probe=True)
     parts["scratch"] = finetune(cfg, out, stages, "scratch", "none", shape, probe=False)
     if cfg.probe:
-        parts["probe_pretrained"] = finetune(cfg, out, stages, "pretrained", str(transferred), shape, probe=True)
         parts["probe_scratch"] = finetune(cfg, out, stages, "scratch", "none", shape, probe=True)
     parts["baseline"] = baseline(cfg, out, stages)
     stages.start("report", f"{out / 'report.md'}, {out / 'report.json'}, {out / 'scores.png'}")
     doc = report(cfg, out, parts, time.perf_counter() - began)
-    c, g = doc["conditions"], doc["gain"]
-    line = ", ".join(f"{n} {s['mean']:.3f} ± {s['std']:.3f}" for n, s in c.items())
-    print(f"{PROG}: {line}; pre-trained - scratch {g['mean']:+.3f} ± {g['std']:.3f} "
-          f"({format_seconds(doc['seconds'])}) -> {out / 'report.md'}", flush=True)
+    line = ", ".join(f"{n} {s['mean']:.3f} ± {s['std']:.3f}" for n, s in doc["conditions"].items())
+    gains = "; ".join(f"{n} - scratch {g['mean']:+.3f} ± {g['std']:.3f}" for n, g in doc["gains"].items())
+    print(f"{PROG}: {line}; {gains} ({format_seconds(doc['seconds'])}) -> {out / 'report.md'}", flush=True)
     return doc
 
 

@@ -16,9 +16,7 @@ import torch
 import torchaudio.compliance.kaldi as kaldi
 import torchaudio.functional as AF
 
-SAMPLE_RATE = 16000
-WINDOW = 400  # samples in 25 ms
-HOP = 160  # samples in 10 ms
+from synpat.train.batched_fbank import HOP, SAMPLE_RATE, WINDOW   # 16 kHz, 25 ms, 10 ms: one source for both paths
 
 log = logging.getLogger(__name__)
 

@@ -56,6 +56,14 @@ def encoder_meta(model: MAE) -> dict:
             "in_chans": model.in_chans, "global_pool": "token", "pos_embed": "sincos-2d (fixed)"}
 
 
+def spectrogram_meta(model: MAE, kind: str, norm_mean: float, norm_std: float) -> dict:
+    """The keys that make an encoder pre-trained on spectrograms (1 channel, (mel, frames) input) an
+    audio model as synpat-finetune --init and the HEAR API read it: its ViTArch ("arch"), "input_shape"
+    [mel, frames] and the fbank standardisation it was trained with."""
+    return {"kind": f"pretrained-{kind}", "arch": model.arch.encoder.to_json(), "input_shape": list(model.img_size),
+            "norm_mean": norm_mean, "norm_std": norm_std}
+
+
 def export_encoder(model: MAE, state: dict[str, torch.Tensor], out: str | Path, **extra) -> Path:
     """Write OUT/encoder.safetensors (the encoder part of `state`, timm names) and OUT/encoder.json
     (encoder_meta + `extra`), each atomically. Returns the .safetensors path."""

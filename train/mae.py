@@ -48,8 +48,10 @@ ENCODER_TENSORS = ("cls_token", "pos_embed")
 
 
 class MAE(nn.Module):
-    def __init__(self, arch: MAEArch, img_size: int = 224, in_chans: int = 3, mask_ratio: float = 0.75,
-                 norm_pix_loss: bool = True):
+    def __init__(self, arch: MAEArch, img_size: int | tuple[int, int] = 224, in_chans: int = 3,
+                 mask_ratio: float = 0.75, norm_pix_loss: bool = True):
+        """img_size: a square side, or (H, W) (a spectrogram's (mel bins, frames): the position grid is
+        then (H/p) rows of frequency x (W/p) columns of time); in_chans: 3 for images, 1 for spectrograms."""
         super().__init__()
         self.arch, self.img_size, self.in_chans = arch, img_size, in_chans
         self.mask_ratio, self.norm_pix_loss = mask_ratio, norm_pix_loss

@@ -34,10 +34,12 @@ from synpat.core.settings import run_cli
 from synpat.train.deepspeed_configs import deepspeed_config, generated_config
 from synpat.train.checkpoints import Checkpoints, TrainState
 from synpat.train.deepspeed_setup import build_engine, fill_deepspeed_config, init_distributed
-from synpat.train.export import export_encoder, full_fp32_state
-from synpat.train.loaders import LoaderConfig, build_loader
-from synpat.train.mae import MAE, build_mae
+from synpat.train.export import export_encoder, full_fp32_state, spectrogram_meta
+from synpat.train.input_kinds import NORM_FILE
+from synpat.train.loaders import LoaderConfig
+from synpat.train.mae import MAE, MODELS, build_mae
 from synpat.train.pretrain_config import PretrainConfig, parse_config
+from synpat.train.pretrain_inputs import InputPlan, build_input_loader, model_input, plan_input
 from synpat.train.recon import save_recon
 from synpat.train.torch_engine import TorchEngine
 
@@ -121,11 +123,13 @@ class Trainer:
     """One rank's pre-training: the engine, its logs and pictures; `train_one_epoch` runs the steps."""
 
     def __init__(self, cfg: PretrainConfig, engine, model: MAE, out: Path, rank: int, world: int, device,
-                 steps: int, checkpoints: Checkpoints, logs: Logs | None):
+                 steps: int, checkpoints: Checkpoints, logs: Logs | None, to_input=None):
         self.cfg, self.engine, self.model, self.out = cfg, engine, model, out
         self.rank, self.world, self.device, self.steps = rank, world, device, steps
         self.checkpoints, self.logs = checkpoints, logs
         self.dtype = next(engine.module.parameters()).dtype
+        # loader batch -> model input (images as they come; waves -> spectrograms: train/input_kinds.py)
+        self.to_input = to_input or (lambda images: images.to(self.device, self.dtype, non_blocking=True))
         self.global_batch = cfg.global_batch(world)
         self.progress = (Progress((steps - engine.global_steps) * self.global_batch, PROG, unit="img")
                          if rank == 0 else None)
@@ -144,7 +148,7 @@ class Trainer:
         loader.set_epoch(state.epoch)
         first = 0 if cfg.stream else state.batch   # a stream already starts at state.micro
         for images, _ in islice(iter(loader), first, per_epoch):
-            images = images.to(self.device, self.dtype, non_blocking=True)
+            images = self.to_input(images)
             noise = mask_noise(cfg.seed, state.micro, self.rank, cfg.batch_size, self.world,
                                self.model.num_patches, self.device)
             if self.fixed is None:
@@ -209,11 +213,12 @@ def config_precision(ds_config: dict) -> str:
         "fp16" if ds_config.get("fp16", {}).get("enabled") else "fp32")
 
 
-def run_settings(cfg: PretrainConfig, ds_config: dict, world: int) -> dict:
+def run_settings(cfg: PretrainConfig, ds_config: dict, world: int, plan: InputPlan) -> dict:
     """What a checkpoint records and a resumed run must match."""
     return {"model": cfg.model, "img_size": cfg.img_size, "norm_pix_loss": cfg.norm_pix_loss,
             "zero_stage": ds_config.get("zero_optimization", {}).get("stage", 0),
-            "precision": config_precision(ds_config), "world_size": world, "engine": cfg.engine_name}
+            "precision": config_precision(ds_config), "world_size": world, "engine": cfg.engine_name,
+            **plan.settings()}
 
 
 def engine_config(cfg: PretrainConfig, device: torch.device) -> dict:
@@ -235,7 +240,8 @@ def build_any_engine(cfg: PretrainConfig, model: MAE, ds_config: dict, device: t
     return engine
 
 
-RUN_OUTPUTS = ("checkpoints", "log.jsonl", "tb", "recon", "config.json", "encoder.safetensors", "encoder.json")
+RUN_OUTPUTS = ("checkpoints", "log.jsonl", "tb", "recon", "config.json", "encoder.safetensors", "encoder.json",
+               NORM_FILE)
 
 
 def check_out(cfg: PretrainConfig, out: Path, rank: int) -> None:
@@ -274,7 +280,8 @@ def train(argv) -> None:
 def run(cfg: PretrainConfig, ds_base: dict, out: Path, rank: int, world: int, device) -> None:
     ds_config = fill_deepspeed_config(ds_base, cfg.batch_size, cfg.accum_steps, world, cfg.lr(world),
                                       (cfg.beta1, cfg.beta2), cfg.weight_decay)
-    checkpoints = Checkpoints(out, rank, cfg.keep_checkpoints, run_settings(cfg, ds_config, world))
+    plan = plan_input(cfg, MODELS[cfg.model].encoder.patch_size)
+    checkpoints = Checkpoints(out, rank, cfg.keep_checkpoints, run_settings(cfg, ds_config, world, plan))
     resume_from = checkpoints.find(cfg.resume) if cfg.resume else None
     if resume_from is not None:
         checkpoints.check(resume_from)   # before anything is built or written
@@ -282,8 +289,9 @@ def run(cfg: PretrainConfig, ds_base: dict, out: Path, rank: int, world: int, de
     torch.manual_seed(cfg.seed)   # the same initial weights on every rank
     random.seed(cfg.seed + rank)
     np.random.seed(cfg.seed + rank)
-    model = build_mae(cfg.model, img_size=cfg.img_size, mask_ratio=cfg.mask_ratio, norm_pix_loss=cfg.norm_pix_loss)
-    loader = None if cfg.stream else build_loader(loader_config(cfg, rank, world, 0))
+    model = build_mae(cfg.model, img_size=plan.size, in_chans=plan.in_chans, mask_ratio=cfg.mask_ratio,
+                      norm_pix_loss=cfg.norm_pix_loss)
+    loader = None if cfg.stream else build_input_loader(plan, cfg, loader_config(cfg, rank, world, 0))
     # Epochs need the batches per epoch (counted once when the shards have no .idx); so do ranks,
     # which must all take the same number of steps. One rank training by steps can read on unknowing.
     per_epoch = None if loader is None else epoch_batches(loader, device, cfg.steps == 0 or world > 1)
@@ -296,7 +304,7 @@ def run(cfg: PretrainConfig, ds_base: dict, out: Path, rank: int, world: int, de
     if resume_from is not None:
         state = checkpoints.load(engine, resume_from, world)
     if loader is None:   # a stream starts where the run stopped
-        loader = build_loader(loader_config(cfg, rank, world, state.micro))
+        loader = build_input_loader(plan, cfg, loader_config(cfg, rank, world, state.micro))
     try:   # only now that data and checkpoint are found: a run refused for bad input leaves no output folder
         (out / "recon").mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -305,7 +313,9 @@ def run(cfg: PretrainConfig, ds_base: dict, out: Path, rank: int, world: int, de
     try:
         if rank == 0:
             write_json_atomic(out / "config.json", {**asdict(cfg), "world_size": world, "deepspeed_config": ds_config})
-        trainer = Trainer(cfg, engine, model, out, rank, world, device, steps, checkpoints, logs)
+        to_input = None if plan.kind == "image" else model_input(plan, out, rank, device,
+                                                                 next(engine.module.parameters()).dtype)
+        trainer = Trainer(cfg, engine, model, out, rank, world, device, steps, checkpoints, logs, to_input)
         while not trainer.done:
             trainer.train_one_epoch(loader, state, per_epoch)
 
@@ -313,8 +323,9 @@ def run(cfg: PretrainConfig, ds_base: dict, out: Path, rank: int, world: int, de
         if rank == 0:
             trainer.progress.close()
             step = engine.global_steps
+            spectrogram = {} if to_input is None else spectrogram_meta(model, plan.kind, *to_input.norm("sound"))
             weights = export_encoder(model, weights_state, out, mae_model=cfg.model, steps=step,
-                                     images=step * trainer.global_batch)
+                                     images=step * trainer.global_batch, **spectrogram)
             print(trainer.summary(weights), flush=True)
     finally:
         if logs:

@@ -16,7 +16,7 @@ from synpat.core.errors import UserError
 from synpat.core.settings import check_ranges, option, parse_settings, settings_parser
 from synpat.gen.renderer import MAX_NAN
 from synpat.gen.sampler import TIME_RANGE
-from synpat.gen.source import CHECK_SECONDS, SourceSpec, parse_mix, parse_range
+from synpat.gen.source import CHECK_SECONDS, DURATION, SAMPLE_RATE, SourceSpec, parse_mix, parse_range
 from synpat.train.deepspeed_configs import is_config_name
 from synpat.train.mae import MODELS
 
@@ -27,6 +27,13 @@ class PretrainConfig:
     data: str = option("", "WebDataset shards: a folder, a brace pattern 'shards/synpat-{000000..000099}.tar', "
                          "or pipe:/URL shards")
     stream: str = option("", "render live instead: shader folders/files, comma-separated (needs steps)")
+    mix_data: str = option("", "shards of the other kind (images with sound --data, or sounds with image --data) "
+                             "mixed into every batch: one pre-training on both, on spectrogram-shaped input")
+    sound_share: float = option(0.5, "with mix_data: the share of every batch that is sound clips (the rest images)")
+    mel_bins: int = option(128, "sound input: mel bins of the log-mel spectrogram (frames follow the clip duration)")
+    duration: float = option(DURATION, "stream of sound programs: seconds per clip (sound shards: their manifest's)")
+    sample_rate: int = option(SAMPLE_RATE, "stream of sound programs: samples per second (sound shards: their "
+                                           "manifest's)")
     # the stream's source (synpat-gen's flags of the same names; the stream renders at img_size)
     time_range: str = option(f"{TIME_RANGE[0]:g},{TIME_RANGE[1]:g}", "stream: iTime range MIN,MAX")
     group: int = option(0, "stream: consecutive samples of one program; 0: synpat-gen's default for the program count")
@@ -87,7 +94,7 @@ class PretrainConfig:
                           group=self.group or None, max_tv=self.max_tv if self.max_tv < 1 else None,
                           min_std=self.min_std or None, max_edge=self.max_edge if self.max_edge < 1 else None,
                           filter_programs=self.filter_programs, check_seconds=self.check_seconds,
-                          max_nan=self.max_nan, **parsed)
+                          max_nan=self.max_nan, duration=self.duration, sample_rate=self.sample_rate, **parsed)
 
     def global_batch(self, world_size: int) -> int:
         return self.batch_size * self.accum_steps * world_size
@@ -108,7 +115,8 @@ class PretrainConfig:
         return self.compile == "on" or (self.compile == "auto" and self.engine_name == "torch" and device_type == "cuda")
 
 
-_POSITIVE = ("img_size", "batch_size", "accum_steps", "blr", "log_every", "keep_checkpoints", "recon_images")
+_POSITIVE = ("img_size", "mel_bins", "duration", "sample_rate", "batch_size", "accum_steps", "blr", "log_every",
+             "keep_checkpoints", "recon_images")
 _NON_NEGATIVE = ("epochs", "steps", "min_lr", "weight_decay", "num_workers", "threads", "save_every", "recon_every",
                  "group")
 _CHOICES = {"loader": ("torch", "dali"), "model": tuple(MODELS), "engine": ("auto", "torch", "deepspeed"),
@@ -139,6 +147,10 @@ def validate(cfg: PretrainConfig) -> PretrainConfig:
             raise bad(name, "must be in [0, 1)")
     if bool(cfg.data) == bool(cfg.stream):
         raise UserError("give exactly one of --data SHARDS or --stream SHADERS")
+    if cfg.mix_data and (cfg.stream or not 0 < cfg.sound_share < 1
+                         or not 1 <= round(cfg.sound_share * cfg.batch_size) < cfg.batch_size):
+        raise UserError("--mix-data mixes two shard sets (not a stream) with --sound-share in (0, 1) leaving "
+                        f"at least one clip and one image in each batch of {cfg.batch_size}")
     if cfg.stream and cfg.steps == 0:
         raise UserError("--stream renders forever: give --steps N")
     if cfg.stream:

@@ -22,17 +22,25 @@ def to_uint8(imgs: torch.Tensor) -> np.ndarray:
     return (x * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
 
+def spectrogram_to_uint8(specs: torch.Tensor) -> np.ndarray:
+    """Standardised spectrograms (N, 1, mel, frames) -> (N, mel, frames, 3) uint8 grey, low frequencies
+    at the bottom, -3 to +3 standard deviations from black to white."""
+    x = ((specs.detach().float().cpu().flip(2) + 3) / 6).clamp(0, 1)
+    return (x * 255 + 0.5).to(torch.uint8).expand(-1, 3, -1, -1).permute(0, 2, 3, 1).numpy()
+
+
 def recon_rows(model, imgs: torch.Tensor, pred: torch.Tensor, mask: torch.Tensor) -> list[np.ndarray]:
-    """imgs (N, 3, H, W), pred (N, L, p*p*3), mask (N, L) -> three (N, H, W, 3) uint8 rows: the
+    """imgs (N, C, H, W), pred (N, L, p*p*C), mask (N, L) -> three (N, H, W, 3) uint8 rows: the
     originals; the visible patches on grey; the prediction in the masked patches pasted beside the
-    visible ones (MAE's 'reconstruction + visible')."""
-    p = model.arch.encoder.patch_size
-    pixel_mask = model.unpatchify(mask.float()[..., None].expand(-1, -1, p * p * 3).cpu())   # 1 = masked
+    visible ones (MAE's 'reconstruction + visible'). C = 3: images; C = 1: spectrograms."""
+    p, channels = model.arch.encoder.patch_size, imgs.shape[1]
+    to_uint8_of = to_uint8 if channels == 3 else spectrogram_to_uint8
+    pixel_mask = model.unpatchify(mask.float()[..., None].expand(-1, -1, p * p * channels).cpu())   # 1 = masked
     imgs = imgs.float().cpu()
     recon = model.reconstruct(imgs, pred.float().cpu())
-    grey = torch.zeros_like(imgs)   # 0 in normalised space = the ImageNet mean colour
-    return [to_uint8(imgs), to_uint8(imgs * (1 - pixel_mask) + grey * pixel_mask),
-            to_uint8(imgs * (1 - pixel_mask) + recon * pixel_mask)]
+    grey = torch.zeros_like(imgs)   # 0 in normalised space = the ImageNet mean colour (the mean level of a spectrogram)
+    return [to_uint8_of(imgs), to_uint8_of(imgs * (1 - pixel_mask) + grey * pixel_mask),
+            to_uint8_of(imgs * (1 - pixel_mask) + recon * pixel_mask)]
 
 
 def grid(rows: list[np.ndarray]) -> np.ndarray:

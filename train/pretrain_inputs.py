@@ -1,0 +1,96 @@
+"""Which input a pre-training run has and the loader that feeds it, decided from --data (its
+manifest's kind), --mix-data and --stream: images (the MAE at img_size, 3 channels), sounds
+(log-mel spectrograms, 1 channel, mel_bins x the frames of the clip duration) or a mix of both
+(spectrogram-shaped, sound_share of every batch from sound shards, the rest images as luminance).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+
+from synpat.core.errors import UserError
+from synpat.gen.programs import find_programs
+from synpat.train.input_kinds import (ImageAsSpectrogram, ModelInput, SoundFormat, SpectrogramInput, Standardiser,
+                                      data_kind, spectrogram_frames)
+from synpat.train.loaders import LoaderConfig, build_loader, build_stream
+from synpat.train.shard_list import expand_urls
+from synpat.train.sound_loaders import MixLoader, SoundStreamLoader, build_sound_loader
+
+
+@dataclass(frozen=True)
+class InputPlan:
+    """kind: image | sound | mix; fmt: the clips' format (None for images); size: the MAE's input
+    (img_size, or (mel_bins, frames)); in_chans: 3 or 1."""
+
+    kind: str
+    fmt: SoundFormat | None
+    size: int | tuple[int, int]
+    in_chans: int
+
+    def settings(self) -> dict:
+        """What a checkpoint records of the input (nothing for images: older checkpoints match)."""
+        return {} if self.kind == "image" else {"input": self.kind, "input_shape": list(self.size)}
+
+
+def stream_kind(shaders: list[str], seed: int) -> str:
+    """image | sound: the kind of input the stream's programs give (Program.kind 'sound', or an image
+    kind: 'image', 'splat'); UserError for both in one stream."""
+    sound = {p.kind == "sound" for p in find_programs(shaders, seed)}
+    if len(sound) > 1:
+        raise UserError("--stream: image and sound programs in one stream; give one kind (or --mix-data with shards)")
+    return "sound" if sound.pop() else "image"
+
+
+def plan_input(cfg, patch: int) -> InputPlan:
+    """The input of the run `cfg` (a PretrainConfig) for an encoder of this patch size."""
+    if cfg.stream:
+        kind = stream_kind(cfg.stream.split(","), cfg.seed)
+        fmt = SoundFormat(cfg.sample_rate, cfg.duration) if kind == "sound" else None
+    else:
+        kind, fmt = data_kind(cfg.data)
+        if cfg.mix_data:
+            other, other_fmt = data_kind(cfg.mix_data)
+            if other == kind:
+                raise UserError(f"--mix-data {cfg.mix_data}: {other} shards like --data's; mix sound shards with "
+                                "image shards")
+            kind, fmt = "mix", fmt or other_fmt
+    if kind == "image":
+        return InputPlan("image", None, cfg.img_size, 3)
+    shape = (cfg.mel_bins, spectrogram_frames(fmt, patch))
+    if shape[0] % patch:
+        raise UserError(f"bad config value mel_bins={cfg.mel_bins}: must be a multiple of the patch size {patch}")
+    return InputPlan(kind, fmt, shape, 1)
+
+
+def sound_stream_loader(cfg: LoaderConfig) -> SoundStreamLoader:
+    """The live stream of sound programs (cfg.source: its duration and sample rate)."""
+    return SoundStreamLoader(cfg, build_stream(cfg))
+
+
+def build_input_loader(plan: InputPlan, cfg, loader_cfg: LoaderConfig):
+    """The loader of the run: its batches are what `model_input` takes."""
+    if plan.kind == "image":
+        return build_loader(loader_cfg)
+    if cfg.stream:
+        return sound_stream_loader(loader_cfg)
+    if plan.kind == "sound":
+        return build_sound_loader(loader_cfg, plan.fmt, expand_urls(cfg.data))
+    sound_data, image_data = (cfg.data, cfg.mix_data) if data_kind(cfg.data)[0] == "sound" else (cfg.mix_data, cfg.data)
+    clips = round(cfg.sound_share * cfg.batch_size)
+    sounds = build_sound_loader(replace_batch(loader_cfg, clips, sound_data), plan.fmt, expand_urls(sound_data))
+    images = build_loader(replace_batch(loader_cfg, cfg.batch_size - clips, image_data))
+    return MixLoader(sounds, images)
+
+
+def replace_batch(cfg: LoaderConfig, batch_size: int, data: str) -> LoaderConfig:
+    return replace(cfg, batch_size=batch_size, data=data)
+
+
+def model_input(plan: InputPlan, out: Path, rank: int, device: torch.device, dtype: torch.dtype) -> ModelInput:
+    """Loader batch -> MAE input on device: see ModelInput."""
+    standardise = Standardiser(out, rank)
+    sound = SpectrogramInput(plan.fmt, *plan.size, standardise) if plan.kind != "image" else None
+    image = ImageAsSpectrogram(*plan.size, standardise) if plan.kind == "mix" else None
+    return ModelInput(plan.kind, device, dtype, sound, image)
