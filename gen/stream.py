@@ -92,6 +92,15 @@ class PatternStream:
         self.step += 1
         return batch
 
+    def next_waves(self) -> tuple:
+        """A stream of sound programs' next ``(waves (B, C, S) float32 in [-1, 1], labels (B,) int64)``
+        (numpy, or waves as a torch CUDA tensor after ``pixels_to("cuda:N")``); advances the stream."""
+        if self.source.kind != "sound":
+            raise UserError(f"{' '.join(map(str, self.cfg.shaders))}: not sound programs (no mainSound); "
+                            "their batches are images (next_batch)")
+        samples, waves, _ = self.next_batch()
+        return waves, samples.program.copy()
+
     def close(self) -> None:
         """Release the renderer's GL objects (a later batch opens a fresh renderer)."""
         self.source.close()

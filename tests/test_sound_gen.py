@@ -153,6 +153,10 @@ def test_the_stream_yields_the_clips_the_shards_hold(sounds, tmp_path):
     assert np.abs(waves).max() <= 1.0
     stored = read_samples(out)
     np.testing.assert_array_equal(labels, [int(s["cls"]) for s in stored])
+    with PatternStream(cfg) as again:   # next_waves: the same batches (the sound loaders' call)
+        w, l = again.next_waves()
+        np.testing.assert_array_equal(w, waves[:8])
+        np.testing.assert_array_equal(l, labels[:8])
     for wave, s in zip(waves, stored):
         np.testing.assert_array_equal(quantise(wave).T, np.round(decode_flac(s["flac"])[0] * 32767).astype(np.int16))
 
