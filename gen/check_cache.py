@@ -71,7 +71,7 @@ def code_digest() -> str:
     """sha256 of the modules that wrap, render and judge a program."""
     here = Path(__file__).resolve().parent
     h = hashlib.sha256(__version__.encode())
-    for name in ("glsl.py", "renderer.py", "redraw.py", "sampler.py", "checks.py"):
+    for name in ("glsl.py", "renderer.py", "redraw.py", "sampler.py", "checks.py", "sound_glsl.py", "sound_renderer.py"):
         h.update((here / name).read_bytes())
     return h.hexdigest()
 

@@ -30,6 +30,7 @@ from synpat.core.processes import die_with_parent
 from .programs import Program
 from .renderer import MAX_NAN
 from .sampler import TIME_RANGE
+from .sound_renderer import CHANNELS, DURATION, SAMPLE_RATE, SoundRenderer
 
 STARTUP_SECONDS = 60.0    # a fresh child: interpreter and GL context
 
@@ -44,11 +45,22 @@ class CheckSettings:
     compile_seconds: float = 10.0   # allowed on top of the limit before the child is killed
     max_nan: float = MAX_NAN    # largest fraction of NaN channel values in the probe images
     time_range: tuple[float, float] = TIME_RANGE   # the run's iTime range, which the probes sample
+    kind: str = "image"         # image (width x height probe images) or sound (probe clips of the run's
+    sample_rate: int = SAMPLE_RATE   # duration, sample rate and channels; width and height unused)
+    duration: float = DURATION
+    channels: int = CHANNELS
+
+    def renderer(self):
+        """The renderer that probes this run's programs (in the checker child)."""
+        if self.kind == "sound":
+            return SoundRenderer(self.sample_rate, self.duration, self.channels, backend=self.backend,
+                                 device=self.device)
+        from .renderer import Renderer
+        return Renderer(self.width, self.height, backend=self.backend, device=self.device)
 
 
 def _child() -> None:
     """The child's side: job on stdin; {"ready": true}, then {"reason": ...} per program, on stdout."""
-    from .renderer import Renderer
     job = json.load(sys.stdin)
     settings = CheckSettings(**{**job["settings"], "time_range": tuple(job["settings"]["time_range"])})
     programs = [Program(**p) for p in job["programs"]]
@@ -63,7 +75,7 @@ def _child() -> None:
             os._exit(1)
 
     try:
-        renderer = Renderer(settings.width, settings.height, backend=settings.backend, device=settings.device)
+        renderer = settings.renderer()
     except UserError as e:
         say({"error": str(e)})
         return

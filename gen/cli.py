@@ -1,6 +1,7 @@
-"""synpat-gen: render GLSL programs into WebDataset shards.
+"""synpat-gen: render GLSL programs (images, or sound programs as FLAC clips) into WebDataset shards.
 
     synpat-gen --shaders shaders/ --out shards/ --count 100000 --size 224
+    synpat-gen --shaders bundled:sounds --out sound_shards/ --count 10000 --duration 10.24
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from .programs import bundled_shaders_dir
 
 STATS = ("stats", "max_tv", "min_std", "max_edge", "filter_programs", "mix")
 COUNTS = ("count", "per_shader")
-SOUND = ("duration", "sample_rate")   # sound programs' settings: not flags of an image job
+SOUND = ("duration", "sample_rate", "channels")   # sound programs' settings (a group of their own)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_options(p.add_mutually_exclusive_group(), GenConfig, COUNTS)
     add_options(p.add_argument_group("statistics and filters (synpat.gen.stats: TV, entropies, Canny edge density)"),
                 GenConfig, STATS)
+    add_options(p.add_argument_group("sound programs (a file defining mainSound: FLAC clips instead of images)"),
+                GenConfig, SOUND)
     return p
 
 

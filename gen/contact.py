@@ -1,4 +1,4 @@
-"""synpat-view: a contact sheet PNG of shards, one row per program.
+"""synpat-view: a contact sheet PNG of shards, one row per program (sound shards: log-mel spectrograms).
 
     synpat-view shards/ --out contact.png --per-program 8
     synpat-view --live --shaders shaders/      (a live window: synpat.gen.live_view)
@@ -19,6 +19,9 @@ from synpat.core.settings import Parser, run_cli
 from synpat.core.files import write_atomic
 from .shards import folder_shards, shard_samples
 
+FLAC_MAGIC = b"fLaC"
+SOUND_TILE_ASPECT = 3    # a spectrogram tile is this many times wider than high
+
 LABEL_WIDTH = 150
 
 
@@ -32,6 +35,14 @@ def shard_paths(sources: list[str]) -> list[Path]:
         else:
             raise UserError(f"{src}: no such shard file or folder")
     return paths
+
+
+def is_sound_shards(sources: list[str]) -> bool:
+    """Whether the manifest beside the first shard says ``"kind": "sound"``."""
+    try:
+        return json.loads((shard_paths(sources)[0].parent / "manifest.json").read_text()).get("kind") == "sound"
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _class_count(paths: list[Path]) -> int | None:
@@ -53,19 +64,32 @@ def collect(paths: list[Path], per_program: int) -> dict[int, tuple[str, list[Im
         return classes is not None and len(rows) == classes and all(len(r) >= per_program for _, r in rows.values())
 
     for path in paths:
-        for image, meta in shard_samples(path):
+        for data, meta in shard_samples(path):
             row = rows.setdefault(int(meta["class"]), (meta["program"], []))[1]
             if len(row) < per_program:
-                row.append(Image.open(io.BytesIO(image)).convert("RGB"))
+                row.append(picture(data))
             if full():
                 return rows
     return rows
 
 
-def contact_sheet(rows: dict[int, tuple[str, list[Image.Image]]], tile: int) -> Image.Image:
+def picture(data: bytes) -> Image.Image:
+    """A sample's file as a picture: an image as it is, a FLAC clip as its log-mel spectrogram
+    (synpat.gen.sound_stats: 128 mel bands, low frequencies at the bottom)."""
+    if data[:4] == FLAC_MAGIC:
+        from .flac import decode_flac
+        from .sound_stats import log_mel, spectrogram_image
+        wave, rate = decode_flac(data)
+        return Image.fromarray(spectrogram_image(log_mel(wave[None], rate)[0]))
+    return Image.open(io.BytesIO(data)).convert("RGB")
+
+
+def contact_sheet(rows: dict[int, tuple[str, list[Image.Image]]], tile: int, width: int | None = None) -> Image.Image:
+    """One row per program of tiles ``width`` (default ``tile``) x ``tile`` pixels, labelled."""
     cols = max(len(images) for _, images in rows.values())
     pad = 4
-    sheet = Image.new("RGB", (LABEL_WIDTH + cols * (tile + pad) + pad, len(rows) * (tile + pad) + pad), (24, 24, 24))
+    width = width or tile
+    sheet = Image.new("RGB", (LABEL_WIDTH + cols * (width + pad) + pad, len(rows) * (tile + pad) + pad), (24, 24, 24))
     draw = ImageDraw.Draw(sheet)
     font = ImageFont.load_default()
     for r, cls in enumerate(sorted(rows)):
@@ -73,7 +97,7 @@ def contact_sheet(rows: dict[int, tuple[str, list[Image.Image]]], tile: int) -> 
         y = pad + r * (tile + pad)
         draw.text((pad, y + tile // 2 - 6), f"{cls}: {name}"[:24], fill=(230, 230, 230), font=font)
         for c, im in enumerate(images):
-            sheet.paste(im.resize((tile, tile), Image.BILINEAR), (LABEL_WIDTH + pad + c * (tile + pad), y))
+            sheet.paste(im.resize((width, tile), Image.BILINEAR), (LABEL_WIDTH + pad + c * (width + pad), y))
     return sheet
 
 
@@ -89,8 +113,12 @@ def _main(argv: Sequence[str] | None) -> None:
     rows = collect(shard_paths(args.shards), args.per_program)
     if not rows:
         raise UserError(f"{' '.join(args.shards)}: no images found")
+    sound = is_sound_shards(args.shards)
+    sheet = contact_sheet(rows, args.tile, args.tile * SOUND_TILE_ASPECT if sound else None)
+    if sound:   # spectrograms are drawn from one colour ramp: 256 palette colours keep them, at a third of the bytes
+        sheet = sheet.quantize(256)
     buf = io.BytesIO()
-    contact_sheet(rows, args.tile).save(buf, "PNG")
+    sheet.save(buf, "PNG")
     write_atomic(Path(args.out), buf.getvalue())
     print(f"synpat-view: {len(rows)} programs x {args.per_program} images -> {args.out}", file=sys.stderr)
 

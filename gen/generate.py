@@ -1,4 +1,5 @@
-"""The synpat-gen job: encode and write the pattern source's batches for this rank's shard range.
+"""The synpat-gen job: encode and write the pattern source's batches for this rank's shard range
+(images, or FLAC clips of sound programs: synpat.gen.sound_generate).
 
 Shard s holds global samples [s * shard_size, min((s + 1) * shard_size, count)), rendered by the
 source (gen/source.py: programs, sampler, redraws, filters, statistics, pixel path); each rank
@@ -27,6 +28,7 @@ from .programs import Program
 from .sampler import Samples
 from .shards import FORMATS, encode_images, sample_files, sample_key, sample_members, shard_name, write_shard
 from .source import PatternSource, SourceSpec, spec_of
+from .sound_generate import clip_members, sound_encoder, sound_summary_line
 from .stats import stats_row
 
 MANIFEST_SECONDS = 30.0   # how often a running job refreshes the manifest's list of complete shards
@@ -77,7 +79,7 @@ def plan_job(source: PatternSource, cfg: GenConfig, encoder: Encoder) -> Plan:
     programs = source.programs
     count = cfg.count if cfg.count is not None else (cfg.per_shader or 1000) * len(programs)
     return Plan(programs, source.rejected, source.dropped_programs, source.renderer.device_name, source.sampler.group,
-                count, -(-count // cfg.shard_size), encoder.name)
+                count, -(-count // cfg.shard_size), encoder.name, source.kind)
 
 
 def generate(cfg: GenConfig) -> dict:
@@ -88,7 +90,10 @@ def generate(cfg: GenConfig) -> dict:
     check_output(out, cfg, ranks)
     with PatternSource(spec_of(cfg), rank=ranks.rank, world_size=ranks.world_size, cuda_index=ranks.local_rank or 0,
                        max_batch=cfg.batch, tool=TOOL) as source:
-        encoder = choose_encoder(cfg.jpeg_encoder, cfg.format, source.renderer.device, ranks.local_rank)
+        if source.kind == "sound":   # FLAC clips (synpat.gen.sound_generate); one line before anything is written
+            encoder = sound_encoder(cfg)
+        else:
+            encoder = choose_encoder(cfg.jpeg_encoder, cfg.format, source.renderer.device, ranks.local_rank)
         source.pixels_to(encoder.device)   # the torch encoder takes its pixels on its GPU when it can
         plan = plan_job(source, cfg, encoder)
         mine = ranks.split(plan.shards)
@@ -133,6 +138,9 @@ def encode_shard(pool: ThreadPoolExecutor, pixels, samples: Samples, stats: dict
     """pixels (N, H, W, 3) uint8 of a shard's samples -> futures of their tar members, in order: Pillow
     in the workers, or the torch encoder on its device for the whole shard (the workers make the members)."""
     step = max(1, -(-len(pixels) // (2 * cfg.workers)))
+    if plan.kind == "sound":   # pixels: waves (N, C, S) float32
+        return [pool.submit(clip_members, pixels[i:i + step], i, samples, plan, cfg, stats)
+                for i in range(0, len(pixels), step)]
     if encoder.device is None:
         return [pool.submit(encode_members, pixels[i:i + step], i, samples, plan, cfg, stats)
                 for i in range(0, len(pixels), step)]
@@ -167,7 +175,7 @@ def write_shards(source: PatternSource, out: Path, cfg: GenConfig, plan: Plan, r
     todo = [s for s in mine if not (out / f"{shard_name(cfg.prefix, s)}.tar").exists()]
     total = sum(stop - start for start, stop in (plan.shard_range(s, cfg.shard_size) for s in todo))
     label = TOOL if ranks.world_size == 1 else f"{TOOL}[{ranks.rank}/{ranks.world_size}]"
-    progress = Progress(total, label)
+    progress = Progress(total, label, unit="clips" if plan.kind == "sound" else "img")
     writer = ShardWriter(out, cfg, plan, progress)
     with ThreadPoolExecutor(cfg.workers) as pool:
         pending = None
@@ -186,10 +194,15 @@ def write_shards(source: PatternSource, out: Path, cfg: GenConfig, plan: Plan, r
             "programs": len(plan.programs), "rejected": len(plan.rejected), "seconds": progress.elapsed,
             "bytes": writer.bytes, "out": str(out), "size": cfg.size, "format": cfg.format, "encoder": encoder.name,
             "filters": cfg.filters().active, "dropped_samples": source.dropped_samples,
-            "dropped_programs": plan.dropped_programs, "redrawn": source.redraws.redrawn, "constant": source.constant}
+            "dropped_programs": plan.dropped_programs, "redrawn": source.redraws.redrawn, "constant": source.constant,
+            "kind": plan.kind, "clipped_samples": source.clipped, "nan_samples": source.nan,
+            **({"duration": cfg.duration, "sample_rate": cfg.sample_rate, "channels": cfg.channels,
+                "samples_per_clip": source.renderer.channels * source.renderer.length} if plan.kind == "sound" else {})}
 
 
 def summary_line(s: dict) -> str:
+    if s.get("kind") == "sound":
+        return sound_summary_line(s)
     rate = s["images"] / max(s["seconds"], 1e-9)
     skipped = f", {s['skipped']} already done" if s["skipped"] else ""
     if s.get("damaged"):

@@ -46,7 +46,7 @@ DEFAULT_CHANNELS = ("2d", "2d", "2d", "2d")
 PART_LINES = 1_000_000
 
 
-def _line(part: int) -> str:
+def line_directive(part: int) -> str:
     """The #line directive that starts part 1-3 of our code (PART_LINES above)."""
     return f"#line {part * PART_LINES + 1} {part}"
 
@@ -119,7 +119,7 @@ _FRAGMENT_MAIN = """void main() {
 }
 """
 
-_EPILOGUE = "\n" + _line(2) + "\nvoid _sp_main(inout vec4 _sp_c, vec2 _sp_fc) { mainImage(_sp_c, _sp_fc); }\n"
+_EPILOGUE = "\n" + line_directive(2) + "\nvoid _sp_main(inout vec4 _sp_c, vec2 _sp_fc) { mainImage(_sp_c, _sp_fc); }\n"
 
 # -- splat programs ---------------------------------------------------------------------------
 #
@@ -134,7 +134,7 @@ _EPILOGUE = "\n" + _line(2) + "\nvoid _sp_main(inout vec4 _sp_c, vec2 _sp_fc) { 
 # Chain c of a sample starts at (0, 0) with its own random state from (iSeed, c) and skips
 # SPLAT_BURN_IN steps; the box pass repeats the first chains' steps. Integer atomics only, so
 # the bytes do not depend on the order the GPU runs the chains in.
-KINDS = ("image", "splat")
+KINDS = ("image", "splat", "sound")   # sound: a file defining mainSound (synpat.gen.sound_glsl)
 SPLAT_POINTS_PER_PIXEL = 1.0   # 50,176 points at 224x224 (FractalDB: 100,000 points at 512x512)
 SPLAT_MAX_POINTS = 1 << 24     # hits x 255 fit a uint: the colour sums cannot overflow
 SPLAT_STEPS = 256              # points per chain (one invocation)
@@ -225,7 +225,7 @@ void _sp_points() {
     }
 }
 """ % {"box_chains": SPLAT_BOX_CHAINS, "burn_in": SPLAT_BURN_IN, "box_steps": SPLAT_BOX_STEPS,
-       "steps": SPLAT_STEPS, "line": _line(3), "fill": 1.0 - 2.0 * SPLAT_MARGIN, "words": SPLAT_WORDS, "box_words": SPLAT_BOX_WORDS}
+       "steps": SPLAT_STEPS, "line": line_directive(3), "fill": 1.0 - 2.0 * SPLAT_MARGIN, "words": SPLAT_WORDS, "box_words": SPLAT_BOX_WORDS}
 
 _SPLAT_COMPUTE_HEADER = f"layout(local_size_x = {SPLAT_GROUP}) in;\n" + _OUTPUT
 
@@ -286,22 +286,30 @@ def declared_channels(source: str) -> tuple[str, ...] | None:
     return tuple(words) + DEFAULT_CHANNELS[len(words):]
 
 
-def _user_block(source: str) -> str:
+def user_block(source: str, epilogue: str = _EPILOGUE) -> str:
+    """The user's code as string 0 (our renames applied), then ``epilogue`` (string 2: the call of
+    the entry point)."""
     # A pasted #version line would be a second one and #extension must precede all code: blank
     # them (the extensions go to the top), keeping the line count.
     source = _EXTENSION_LINE.sub("", _VERSION_LINE.sub("", source))
-    return "#line 1 0\n" + _RENAME.sub(r"_sp_kw_\1", source) + _EPILOGUE
+    return "#line 1 0\n" + _RENAME.sub(r"_sp_kw_\1", source) + epilogue
+
+
+def extensions_and_compat(source: str) -> tuple[str, str]:
+    """(the user's #extension lines, moved to the top; #defines of the legacy names it does not define)."""
+    defined = set(_DEFINED.findall(source))
+    compat = "".join(f"#define {k} {v}\n" for k, v in _COMPAT.items() if k not in defined)
+    extensions = "".join(m.group(0).strip() + "\n" for m in _EXTENSION_LINE.finditer(strip_comments(source)))
+    return extensions, compat
 
 
 def _wrap(source: str, header: str, index: str, main: str, channels: tuple[str, ...], splat: bool = False,
           tail: str = "") -> str:
-    defined = set(_DEFINED.findall(source))
-    compat = "".join(f"#define {k} {v}\n" for k, v in _COMPAT.items() if k not in defined)
-    extensions = "".join(m.group(0).strip() + "\n" for m in _EXTENSION_LINE.finditer(strip_comments(source)))
+    extensions, compat = extensions_and_compat(source)
     samplers = "\n".join(f"uniform {CHANNEL_TYPES[t]} iChannel{i};" for i, t in enumerate(channels))
-    return _PRELUDE.format(extensions=extensions, prelude_line=_line(1), stage_header=header, channels=samplers,
+    return _PRELUDE.format(extensions=extensions, prelude_line=line_directive(1), stage_header=header, channels=samplers,
                            index_function=index, main=main, compat=compat,
-                           splat=_SPLAT_SHARED if splat else "") + _user_block(source) + tail
+                           splat=_SPLAT_SHARED if splat else "") + user_block(source) + tail
 
 
 def compute_source(source: str, channels: tuple[str, ...] = DEFAULT_CHANNELS, splat: bool = False) -> str:
@@ -322,6 +330,7 @@ def splat_source(source: str, channels: tuple[str, ...] = DEFAULT_CHANNELS) -> s
 
 
 _SPLAT_STEP = re.compile(r"\bsplatStep[ \t\n]*\(")
+_MAIN_SOUND = re.compile(r"\bvec2\s+mainSound\s*\(")
 _KIND_COMMENT = re.compile(r"//[ \t]*kind[ \t]*:[ \t]*(.*?)[ \t]*$", re.I)   # `// kind: splat` (any case)
 
 
@@ -336,16 +345,20 @@ def _header(source: str) -> list[str]:
 
 
 def program_kind(source: str) -> str:
-    """``image`` (a Shadertoy program), or what a ``// kind: NAME`` line among the comment lines
-    that open the file says (any case; further down it is an ordinary comment); raises ValueError
-    naming a kind that is not one of KINDS, or a splat program without splatStep."""
+    """``image`` (a Shadertoy program), ``sound`` (a file that defines ``vec2 mainSound(...)``), or
+    what a ``// kind: NAME`` line among the comment lines that open the file says (any case; further
+    down it is an ordinary comment); raises ValueError naming a kind that is not one of KINDS, a
+    splat program without splatStep or a sound program without mainSound."""
     m = next(filter(None, (_KIND_COMMENT.fullmatch(line) for line in _header(source))), None)
-    kind = m.group(1).lower() if m else "image"
+    kind = m.group(1).lower() if m else "sound" if _MAIN_SOUND.search(strip_comments(source)) else "image"
     if kind not in KINDS:
         raise ValueError(f"`// kind:` expects one of {', '.join(KINDS)}, got '{m.group(1)}'")
     if kind == "splat" and not _SPLAT_STEP.search(strip_comments(source)):
         raise ValueError("a `// kind: splat` program defines `vec2 splatStep(inout uint rng, vec2 p, out vec3 colour)`; "
                          "none found")
+    if kind == "sound" and not _MAIN_SOUND.search(strip_comments(source)):
+        raise ValueError("a `// kind: sound` program defines `vec2 mainSound(int samp, float time)` "
+                         "or `vec2 mainSound(float time)`; none found")
     return kind
 
 
@@ -369,9 +382,11 @@ def _part(string_no: int, line: int) -> tuple[int, int]:
     return string_no, line % PART_LINES
 
 
-def first_error(log: str, path: str, source: str | None = None) -> str:
+def first_error(log: str, path: str, source: str | None = None,
+                entry: str = "void mainImage(out vec4, in vec2)") -> str:
     """One ``FILE:LINE: message`` line from a GLSL compiler log, in the user's file's lines; an
-    error in synpat's own code says so, and one past the end of ``source`` (an empty file) says that."""
+    error in synpat's own code says so, and one past the end of ``source`` (an empty file) says that.
+    ``entry``: the function the call in string 2 expects, named when that call fails."""
     fallback = None
     for string_no, line, message in _errors(log):
         string_no, line = _part(string_no, line)
@@ -384,7 +399,7 @@ def first_error(log: str, path: str, source: str | None = None) -> str:
         if fallback is None and string_no == 2 and source is not None and not source.strip():
             fallback = f"{path}: {message} (after the end of the file, which is empty)"
         elif fallback is None and string_no == 2:
-            fallback = f"{path}: {message} (in the call of mainImage: is there a `void mainImage(out vec4, in vec2)`?)"
+            fallback = f"{path}: {message} (in the call of {entry.split('(')[0].split()[-1]}: is there a `{entry}`?)"
         elif fallback is None and string_no == 3:
             fallback = (f"{path}: {message} (in the point pass of a `// kind: splat` program: is there a "
                         "`vec2 splatStep(inout uint rng, vec2 p, out vec3 colour)`?)")

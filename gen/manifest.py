@@ -1,7 +1,8 @@
 """synpat-gen's output folder: the manifest (what a run makes, and which shards are complete) and
 resuming (refuse a folder made with other settings, remove damaged shards, find the shards done).
 
-manifest.json records the settings that decide the shards' bytes (``settings``), every flag
+manifest.json records the kind of samples (``"kind": "image"`` or ``"sound"``, with the clips'
+``sample_rate``, ``duration`` and ``channels``), the settings that decide the shards' bytes (``settings``), every flag
 (``config``), the accepted programs in class order, the rejected ones with their reasons and the
 complete shards. A resumed run must have the same ``settings``; ranks of one job each rewrite the
 manifest under a private temporary name.
@@ -41,7 +42,8 @@ class Plan:
     group: int              # samples per program run (Sampler.group)
     count: int
     shards: int
-    encoder: str            # what encodes the images (synpat.gen.jpeg)
+    encoder: str            # what encodes the images (synpat.gen.jpeg), or the clips (synpat.gen.flac)
+    kind: str = "image"     # image, or sound: FLAC clips of sound programs
 
     def shard_range(self, shard: int, shard_size: int) -> tuple[int, int]:
         """The sample indices [start, stop) of ``shard``."""
@@ -50,8 +52,9 @@ class Plan:
 
 def content_settings(cfg: GenConfig, plan: Plan) -> dict:
     """The settings that decide the shards' bytes; a resumed run must match them."""
+    files = {"format": cfg.format, "quality": cfg.quality} if plan.kind == "image" else {}
     return {
-        **cfg.content(), "count": plan.count, "format": cfg.format, "quality": cfg.quality,
+        **cfg.content(plan.kind), "count": plan.count, **files,
         "shard_size": cfg.shard_size, "prefix": cfg.prefix,
         "programs": [[p.name, p.hash] for p in plan.programs],
         "redraws": {"tries": REDRAWS, "constant_range": CONSTANT_RANGE},   # one-colour samples drawn again
@@ -77,8 +80,11 @@ def _filtered(out: Path, cfg: GenConfig, plan: Plan, complete: list[str]) -> dic
 
 
 def manifest(out: Path, cfg: GenConfig, plan: Plan, complete: list[str]) -> dict:
+    sound = {"sample_rate": cfg.sample_rate, "duration": cfg.duration, "channels": cfg.channels}
     return {
         "synpat_version": __version__,
+        "kind": plan.kind,   # sound manifests also carry the clips' sample_rate, duration and channels
+        **(sound if plan.kind == "sound" else {}),
         "settings": content_settings(cfg, plan),
         "config": {k: v for k, v in asdict(cfg).items() if k not in ("resume", "overwrite")},
         "renderer": plan.renderer,

@@ -15,8 +15,11 @@ from pathlib import Path
 from synpat.core.errors import UserError
 from .glsl import fragment_only_reason, program_kind
 from .grammar import parse_source, program_sources
+from . import sound_grammar
 
 SUFFIXES = (".glsl", ".frag")
+SOUNDS_FOLDER = "sounds"          # the bundled sound programs: a folder of the bundled shaders that the image set leaves out
+BUNDLED_SOUNDS = "bundled:sounds"   # --shaders word for them
 UNKNOWN_FAMILY = "other"
 _FAMILY = re.compile(r"^[ \t]*//[ \t]*family[ \t]*:[ \t]*([\w.-]+)", re.M)
 
@@ -40,8 +43,9 @@ class Program:
 
     @property
     def kind(self) -> str:
-        """``image`` (a Shadertoy program) or ``splat`` (a ``// kind: splat`` header line: points
-        scattered by splatStep, then resolved by mainImage); raises UserError for another kind."""
+        """``image`` (a Shadertoy program), ``splat`` (a ``// kind: splat`` header line: points
+        scattered by splatStep, then resolved by mainImage) or ``sound`` (it defines mainSound);
+        raises UserError for another kind."""
         try:
             return program_kind(self.source)
         except ValueError as e:
@@ -82,19 +86,63 @@ def procedural_programs(n: int, seed: int) -> list[Program]:
             for name, source in program_sources(n, seed)]
 
 
+def procedural_sound_programs(n: int, seed: int) -> list[Program]:
+    """The first n programs of the sound grammar's set ``seed`` (gen/sound_grammar.py)."""
+    return [Program(name=name, path=f"{sound_grammar.PREFIX}{n}@{seed}/{name}", source=source)
+            for name, source in sound_grammar.program_sources(n, seed)]
+
+
+def _kind_or_none(program: Program) -> str | None:
+    """The program's kind, or None for a bad ``// kind:`` line (the checks reject that program)."""
+    try:
+        return program.kind
+    except UserError:
+        return None
+
+
+def run_kind(programs: list[Program]) -> str:
+    """``sound`` when the programs are sound programs, ``image`` when none is (splat programs are
+    images; a program with a bad ``// kind:`` line counts for neither: the checks reject it);
+    UserError naming one of each when a run mixes them."""
+    kinds = [_kind_or_none(p) for p in programs]
+    sounds = [p for p, k in zip(programs, kinds) if k == "sound"]
+    images = [p for p, k in zip(programs, kinds) if k not in ("sound", None)]
+    if sounds and images:
+        image = images[0]
+        raise UserError(f"--shaders: image and sound programs in one run ({image.path} draws images, "
+                        f"{sounds[0].path} makes sound); give one kind")
+    return "sound" if sounds else "image"
+
+
+def _folder_files(root: Path) -> list[Path]:
+    """The program files under ``root``; the bundled folder's SOUNDS_FOLDER is left out (its image set)."""
+    files = sorted(p for p in root.rglob("*") if p.suffix in SUFFIXES and p.is_file())
+    try:
+        bundled = root.resolve() == bundled_shaders_dir().resolve()
+    except UserError:
+        bundled = False
+    return [p for p in files if p.relative_to(root).parts[0] != SOUNDS_FOLDER] if bundled else files
+
+
 def find_programs(sources: list[str | Path], seed: int = 0) -> list[Program]:
-    """Programs from folders (searched recursively for *.glsl, *.frag), files and procedural sets
-    (``procedural:N`` seeded by ``seed``, or ``procedural:N@SEED``), sorted by name."""
+    """Programs from folders (searched recursively for *.glsl, *.frag), files, procedural sets
+    (``procedural:N`` seeded by ``seed``, or ``procedural:N@SEED``; ``procedural-sound:N[@SEED]`` for
+    sound programs) and ``bundled:sounds``, sorted by name."""
     if not sources:
         raise UserError("--shaders: give at least one folder or file of GLSL programs, or procedural:N")
     found: dict[str, Program] = {}
     for src in sources:
         root = Path(src)
         procedural = parse_source(str(src), seed)
+        procedural_sound = sound_grammar.parse_source(str(src), seed)
+        if str(src) == BUNDLED_SOUNDS:
+            root = bundled_shaders_dir() / SOUNDS_FOLDER
         if procedural is not None:
             programs = procedural_programs(*procedural)
+        elif procedural_sound is not None:
+            programs = procedural_sound_programs(*procedural_sound)
         elif root.is_dir():
-            files = sorted(p for p in root.rglob("*") if p.suffix in SUFFIXES and p.is_file())
+            files = _folder_files(root)
             if not files:
                 raise UserError(f"{root}: no *.glsl or *.frag programs in this folder")
             programs = [_read(p, p.relative_to(root).with_suffix("").as_posix()) for p in files]

@@ -1,6 +1,7 @@
 """synpat-programs: write a procedural program set as .glsl files (they render unchanged through --shaders DIR).
 
     synpat-programs --n 1000 --seed 0 --out programs/
+    synpat-programs --n 1000 --sound --out sound_programs/     (procedural-sound:N, gen/sound_grammar.py)
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from synpat.core.settings import Parser, run_cli
 from synpat.core.files import write_atomic
 from synpat.core.progress import Progress
 from .grammar import MAX_PROGRAMS
-from .programs import procedural_programs
+from .programs import procedural_programs, procedural_sound_programs
 
 
-def write_programs(n: int, seed: int, out: Path) -> int:
-    """Write programs proc{seed}_00000.glsl ... into ``out``; -> the number written."""
+def write_programs(n: int, seed: int, out: Path, sound: bool = False) -> int:
+    """Write programs proc{seed}_00000.glsl ... (``sound``: the sound grammar's sound{seed}_00000.glsl
+    ...) into ``out``; -> the number written."""
     if not 1 <= n <= MAX_PROGRAMS:
         raise UserError(f"--n: expected 1..{MAX_PROGRAMS}, got {n}")
     if out.exists() and not out.is_dir():
@@ -29,7 +31,7 @@ def write_programs(n: int, seed: int, out: Path) -> int:
     except OSError as e:
         raise UserError(f"--out {out}: cannot create ({e.strerror})") from None
     progress = Progress(n, "synpat-programs", unit="programs")
-    for program in procedural_programs(n, seed):
+    for program in (procedural_sound_programs if sound else procedural_programs)(n, seed):
         write_atomic(out / f"{program.name}.glsl", program.source.encode())
         progress.update(1)
     progress.close()
@@ -42,8 +44,9 @@ def _main(argv: Sequence[str] | None) -> None:
     p.add_argument("--n", type=int, required=True, help="number of programs")
     p.add_argument("--seed", type=int, default=0, help="the set's seed (procedural:N@SEED)")
     p.add_argument("--out", required=True, help="folder for the .glsl files")
+    p.add_argument("--sound", action="store_true", help="sound programs (procedural-sound:N) instead of images")
     args = p.parse_args(argv)
-    write_programs(args.n, args.seed, Path(args.out))
+    write_programs(args.n, args.seed, Path(args.out), args.sound)
     print(f"synpat-programs: wrote {args.n} programs (seed {args.seed}) -> {args.out}", file=sys.stderr)
 
 

@@ -85,17 +85,18 @@ class Redraws:
         """(M,) int64: the global indices of those samples."""
         return np.concatenate(self.flat) if self.flat else np.zeros(0, dtype=np.int64)
 
-    def apply(self, spread: Callable[[int], np.ndarray], render_rows, chunk: Samples) -> Samples:
-        """``chunk`` was just rendered; draw its one-colour samples again, rendering them with
-        ``render_rows(chunk, rows)`` -> the chunk's final Samples. ``spread(n)``: (n,) ranges."""
-        rows = np.flatnonzero(spread(len(chunk)) <= CONSTANT_RANGE)
+    def apply(self, flat: Callable[[int], np.ndarray], render_rows, chunk: Samples) -> Samples:
+        """``chunk`` was just rendered; draw its flat samples again, rendering them with
+        ``render_rows(chunk, rows)`` -> the chunk's final Samples. ``flat(n)``: (n,) bool, which
+        of the chunk's outputs are flat (an image of one colour, a silent clip)."""
+        rows = np.flatnonzero(flat(len(chunk)))
         self.redrawn += len(rows)
         for attempt in range(1, REDRAWS + 1):
             if not len(rows):
                 break
             chunk = chunk.replace(rows, self.redraw(chunk.take(rows), attempt))
             render_rows(chunk, rows)
-            rows = rows[spread(len(chunk))[rows] <= CONSTANT_RANGE]
+            rows = rows[flat(len(chunk))[rows]]
         if len(rows):   # a stream runs forever: keep only what is there
             self.flat.append(chunk.index[rows])
         return chunk

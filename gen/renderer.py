@@ -28,7 +28,7 @@ from . import glsl
 from synpat.core.devices import DEVICE_ENV, default_egl_device
 from synpat.core.errors import UserError
 from .programs import Program
-from .redraw import REDRAWS, Redraws, SpreadPass
+from .redraw import CONSTANT_RANGE, REDRAWS, Redraws, SpreadPass
 from .sampler import TIME_RANGE, Sampler, Samples, hash64
 
 BACKENDS = ("auto", "compute", "fragment")
@@ -403,7 +403,7 @@ class Renderer:
             self.make_current()   # the caller may have used another context since the last chunk
             self._render_rows(programs, chunk, np.arange(len(chunk)))
             if redraws is not None:
-                chunk = redraws.apply(self._spread_of, lambda c, rows: self._render_rows(programs, c, rows), chunk)
+                chunk = redraws.apply(lambda n: self._spread_of(n) <= CONSTANT_RANGE, lambda c, rows: self._render_rows(programs, c, rows), chunk)
             yield first, chunk
 
     def _render_rows(self, programs: list[Program], chunk: Samples, rows: np.ndarray) -> None:

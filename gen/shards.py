@@ -23,6 +23,7 @@ from synpat.core.errors import UserError
 from synpat.core.files import temporary_name, write_atomic
 
 FORMATS = ("jpg", "png", "webp")
+MEDIA = FORMATS + ("flac",)   # a sample's main file: an image, or a sound program's clip
 KEY_DIGITS = 9
 INDEX_VERSION = "v1.2"
 _BLOCK = 512
@@ -177,8 +178,8 @@ def shard_files(out_dir: Path, name: str) -> list[Path]:
 
 
 def shard_samples(path: Path) -> Iterator[tuple[bytes, dict]]:
-    """(encoded image, its json) for each sample of a synpat shard, in order; a shard that cannot be
-    read is a UserError naming it. A sample's files are consecutive: key.jpg, key.cls, key.json."""
+    """(encoded image or FLAC clip, its json) for each sample of a synpat shard, in order; a shard that
+    cannot be read is a UserError naming it. A sample's files are consecutive: key.jpg, key.cls, key.json."""
     try:
         with tarfile.open(path) as tar:
             current, files = None, {}
@@ -189,7 +190,7 @@ def shard_samples(path: Path) -> Iterator[tuple[bytes, dict]]:
                 if key != current:
                     current, files = key, {}
                 files[ext] = tar.extractfile(member).read()
-                image = next((files[f] for f in FORMATS if f in files), None)
+                image = next((files[f] for f in MEDIA if f in files), None)
                 if image is None or "json" not in files:
                     continue
                 yield image, json.loads(files.pop("json"))

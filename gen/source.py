@@ -5,16 +5,17 @@
 
 A sample is a pure function of (spec, index): the accepted programs (class id = position), the
 Sampler's draw for the index (program, iTime, iSeed, iParams; family mix and runs of ``group``),
-the redraws of one-colour draws, then the statistic filters. synpat-gen writes the source's
+the redraws of one-colour draws (silent clips for sound programs), then the statistic filters. synpat-gen writes the source's
 batches for its shard range (gen/generate.py), the stream renders the source's batches for its
 steps (gen/stream.py): the same spec gives the same samples and the same pixels in both.
 
 The source owns every step of that: program acceptance (the checks and their cache, --strict,
 --filter-programs), the Sampler, Redraws, the filters, the statistics (measured on the GPU while
 a chunk is there) and the pixel path (read back to the host, or kept on the GPU through CUDA-GL
-interop for a torch consumer on the renderer's GPU). Every program kind renders images today; a
-sound program kind branches where ``_render`` picks the pixel path, with the spec's ``duration``
-and ``sample_rate``.
+interop for a torch consumer on the renderer's GPU). Sound programs (a file defining mainSound:
+synpat.gen.sound_renderer) render clips instead, with the spec's ``duration``, ``sample_rate`` and
+``channels``: a Batch's pixels are then waves (N, C, S) float32 in [-1, 1] and its statistics
+synpat.gen.sound_stats'. A source renders one kind; a spec naming both is one line (UserError).
 """
 
 from __future__ import annotations
@@ -34,14 +35,14 @@ from .check_cache import accept_cached
 from .checks import CheckSettings
 from .filters import StatFilters, filter_programs
 from .gl_stats import GLStats, render_measured
-from .programs import Program, find_programs
+from .programs import Program, find_programs, run_kind
 from .redraw import Redraws
 from .renderer import BACKENDS, MAX_NAN, Renderer
 from .sampler import TIME_RANGE, Sampler, Samples, default_group
+from .sound_renderer import CHANNELS, DURATION, SAMPLE_RATE, SoundRenderer
+from .sound_stats import sound_stats
 
 CHECK_SECONDS = 30.0
-DURATION = 10.24        # seconds of a sound program's clip
-SAMPLE_RATE = 16000     # samples per second of a sound program's clip
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -113,6 +114,8 @@ class SourceSpec:
     # sound programs (a program kind that renders clips, not images)
     duration: float = option(DURATION, "seconds of a sound program's clip", type=float)
     sample_rate: int = option(SAMPLE_RATE, "samples per second of a sound program's clip", type=int)
+    channels: int = option(CHANNELS, "channels of a sound program's clip: 1 the mono mixdown of its (left, right), "
+                                     "2 stereo", type=int, choices=(1, 2))
 
     def filters(self) -> StatFilters:
         return StatFilters(self.max_tv, self.min_std, self.max_edge)
@@ -148,10 +151,21 @@ class SourceSpec:
             raise UserError(f"--mix: expected family=weight pairs with weights >= 0 and a positive sum, got {self.mix}")
         if not (math.isfinite(self.duration) and self.duration > 0) or self.sample_rate < 1:
             raise UserError(f"--duration, --sample-rate: expected positive numbers, got {self.duration}, {self.sample_rate}")
+        if self.channels not in (1, 2):
+            raise UserError(f"--channels: expected 1 (mono mixdown) or 2 (stereo), got {self.channels}")
 
-    def content(self) -> dict:
-        """The settings that decide the samples' content, as a manifest records them."""
-        return {"seed": self.seed, "size": list(self.size), "time_range": list(self.time_range), "backend": self.backend,
+    def validate_sound(self) -> None:
+        """UserError for the image-only settings, in a source of sound programs."""
+        if self.filters().active or self.filter_programs:
+            raise UserError("--max-tv, --min-std, --max-edge and --filter-programs filter images; "
+                            "these are sound programs (filter sound shards with synpat-stats' statistics)")
+
+    def content(self, kind: str = "image") -> dict:
+        """The settings that decide the samples' content, as a manifest records them (``kind``: of the
+        programs; a sound source records its clips' duration, rate and channels instead of a size)."""
+        media = ({"size": list(self.size)} if kind == "image" else
+                 {"kind": kind, "duration": self.duration, "sample_rate": self.sample_rate, "channels": self.channels})
+        return {"seed": self.seed, **media, "time_range": list(self.time_range), "backend": self.backend,
                 "stats": {"store": self.stats, "filters": self.filters().settings(),
                           "filter_programs": self.filter_programs},
                 "mix": dict(sorted(self.mix.items())) if self.mix is not None else None}
@@ -197,23 +211,46 @@ class PatternSource:
         self.rejected: list[tuple[Program, str]] = []   # programs the checks or --filter-programs dropped
         self.dropped_programs = 0                         # of those, by --filter-programs
         self._sampler: Sampler | None = None
-        # one-colour samples are drawn again (synpat.gen.redraw); it counts them over the source's life
+        # one-colour samples (silent clips) are drawn again (synpat.gen.redraw); it counts them over the source's life
         self.redraws = Redraws(lambda samples, attempt: self.sampler.redraw(samples, attempt))
-        self._renderer: Renderer | None = None
+        self._renderer: Renderer | SoundRenderer | None = None
+        self._found: list[Program] | None = programs   # the programs the spec names, before the checks
         self._gl_stats: GLStats | None = None
         self._pixel_device: str | None = None
         self._interop = None
         self.dropped_samples = 0   # samples the filters dropped
         self.constant = 0          # samples kept although still one colour after their redraws
+        self.clipped = 0           # sound: samples beyond [-1, 1], clipped
+        self.nan = 0               # sound: NaN samples, written as 0
 
     # -- the renderer ------------------------------------------------------------------------
 
     @property
-    def renderer(self) -> Renderer:
+    def found(self) -> list[Program]:
+        """The programs the spec names (before the checks)."""
+        if self._found is None:
+            self._found = find_programs(self.spec.shaders, self.spec.seed)
+        return self._found
+
+    @property
+    def kind(self) -> str:
+        """``image`` or ``sound``: what the programs render (one line when the spec names both kinds)."""
+        kind = run_kind(self.found)
+        if kind == "sound":
+            self.spec.validate_sound()
+        return kind
+
+    @property
+    def renderer(self) -> Renderer | SoundRenderer:
         if self._renderer is None:
             s = self.spec
             device = gl_device_index(s.gl_device, self.cuda_index)
-            self._renderer = Renderer(s.size[0], s.size[1], backend=s.backend, device=device, max_batch=self.max_batch)
+            if self.kind == "sound":
+                self._renderer = SoundRenderer(s.sample_rate, s.duration, s.channels, backend=s.backend, device=device,
+                                               max_batch=self.max_batch)
+            else:
+                self._renderer = Renderer(s.size[0], s.size[1], backend=s.backend, device=device,
+                                          max_batch=self.max_batch)
             warn(cpu_render_note(self.tool, self._renderer.device_name, self.cuda_index))
         return self._renderer
 
@@ -276,10 +313,11 @@ class PatternSource:
     def _accept(self) -> list[Program]:
         """Check the programs (rank 0 checks, all ranks decide from the check cache; rejections printed,
         or fatal with --strict), then --filter-programs."""
-        s, renderer = self.spec, self.renderer
-        programs = find_programs(s.shaders, s.seed)
-        settings = CheckSettings(renderer.width, renderer.height, s.backend, renderer.device, s.check_seconds,
-                                 max_nan=s.max_nan, time_range=s.time_range)
+        s, renderer, kind = self.spec, self.renderer, self.kind
+        programs = self.found
+        settings = CheckSettings(s.size[0], s.size[1], s.backend, renderer.device, s.check_seconds, max_nan=s.max_nan,
+                                 time_range=s.time_range, kind=kind, sample_rate=s.sample_rate, duration=s.duration,
+                                 channels=s.channels)
         accepted, rejected = accept_cached(programs, settings, self.rank, self.world_size)
         if rejected and s.strict:
             raise UserError(f"{rejected[0][1]} (--strict)")
@@ -317,11 +355,17 @@ class PatternSource:
         return self._render(self.samples(start, stop))
 
     def _render(self, samples: Samples) -> Batch:
-        """Render ``samples`` and apply the filters. Every program kind renders images (Renderer); a kind
-        that renders sound would branch here on the programs' kind, with spec.duration and spec.sample_rate."""
+        """Render ``samples`` and apply the filters: images through the Renderer, clips of sound programs
+        through the SoundRenderer (spec.duration, spec.sample_rate)."""
         programs, redraws = self.programs, self.redraws
         flat_before = len(redraws.flat)
-        if self.spec.measures:   # measured chunk by chunk on the GPU while each chunk is there (host pixels)
+        if self.kind == "sound":   # clips (N, C, S) float32; silent ones drawn again; statistics on the host
+            pixels, levels, samples = self._pixel_path().render_measured(programs, samples, redraws)
+            values = self.renderer.channels * self.renderer.length
+            self.clipped += int(round(float(levels[:, 2].sum()) * values))
+            self.nan += int(round(float(levels[:, 1].sum()) * values))
+            stats = sound_stats(pixels, self.spec.sample_rate) if self.spec.stats else None
+        elif self.spec.measures:   # measured chunk by chunk on the GPU while each chunk is there (host pixels)
             if self._gl_stats is None:
                 self._gl_stats = GLStats(self.renderer)
             pixels, stats, samples = render_measured(self.renderer, self._gl_stats, programs, samples, redraws)

@@ -3,9 +3,12 @@ contact sheets.
 
     synpat-stats shaders/ --out report/ --per-program 16 --size 128
     synpat-stats shards/ --out report/
+    synpat-stats bundled:sounds --out report/ --per-program 4      (sound programs: sound statistics)
 
 From programs it renders ``--per-program`` samples of each; from shards it reads the statistics
-stored by ``synpat-gen --stats`` (or computes them from the images when absent). Writes into
+stored by ``synpat-gen --stats`` (or computes them from the images when absent). Sound shards
+(manifest ``"kind": "sound"``) get sound statistics instead (synpat.gen.sound_stats: level, spectral
+centroid and flatness, onset rate), a centroid-flatness scatter and spectrogram contact sheets. Writes into
 REPORT/: programs.csv/json, families.csv/json (mean and standard deviation of each statistic),
 hist_<statistic>.png (one panel per family), scatter_tv_brightness.png (TV against brightness
 entropy, coloured by family) and contact_<family>.png (one row per program).
@@ -28,8 +31,8 @@ from synpat.core.errors import UserError
 from synpat.core.settings import Parser, run_cli
 from synpat.core.files import write_atomic, write_json_atomic
 from synpat.core.progress import Progress
-from .contact import contact_sheet, shard_paths
-from .programs import UNKNOWN_FAMILY, find_programs
+from .contact import SOUND_TILE_ASPECT, contact_sheet, is_sound_shards, picture, shard_paths
+from .programs import UNKNOWN_FAMILY, Program, find_programs, run_kind
 from .sampler import Sampler
 from .shards import shard_samples
 from .stats import image_stats
@@ -42,18 +45,23 @@ BATCH = 256
 
 @dataclass
 class Measured:
-    """Statistics of N images: their program and family, and the statistics, each (N,)."""
+    """Statistics of N images (or clips): their program and family, and the statistics, each (N,)."""
     program: list[str] = field(default_factory=list)
     family: list[str] = field(default_factory=list)
-    values: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in TABLE_STATS})
+    names: tuple[str, ...] = TABLE_STATS                   # the statistics measured
+    scatter: tuple[str, str] = ("total_variation", "brightness_entropy")
+    values: dict[str, list[float]] = field(default_factory=dict)
     thumbs: dict[str, list[Image.Image]] = field(default_factory=dict)   # program -> first THUMBS images
 
+    def __post_init__(self) -> None:
+        self.values = self.values or {k: [] for k in self.names}
+
     def add(self, program: str, family: str, stats: dict[str, np.ndarray]) -> None:
-        """stats: image_stats of images of one program (arrays (n,), 'std' (n, 3))."""
-        n = len(stats["total_variation"])
+        """stats: image_stats of images of one program (arrays (n,), 'std' (n, 3)), or sound_stats."""
+        n = len(stats[self.names[0]])
         self.program += [program] * n
         self.family += [family] * n
-        for k in TABLE_STATS:
+        for k in self.names:
             v = np.asarray(stats[k], dtype=np.float64)
             self.values[k] += (v.mean(axis=1) if v.ndim == 2 else v).tolist()
 
@@ -67,6 +75,8 @@ class Measured:
 def measure_programs(sources: list[str], per_program: int, size: int, seed: int, backend: str) -> Measured:
     from .renderer import CompileError, Renderer   # the GL context only when programs are rendered
     programs = find_programs(sources)
+    if run_kind(programs) == "sound":
+        return measure_sound_programs(programs, per_program, seed, backend)
     renderer = Renderer(size, backend=backend, max_batch=min(per_program, BATCH))
     samples = Sampler(1, seed=seed).range(0, per_program)
     out = Measured()
@@ -85,8 +95,51 @@ def measure_programs(sources: list[str], per_program: int, size: int, seed: int,
     return out
 
 
+def measure_sound_programs(programs: list[Program], per_program: int, seed: int, backend: str) -> Measured:
+    """Sound statistics of ``per_program`` clips of each sound program (the default duration, rate and
+    channels of synpat-gen), spectrogram thumbs."""
+    from .renderer import CompileError
+    from .sound_renderer import SoundRenderer
+    from .sound_stats import STATS, log_mel, sound_stats, spectrogram_image
+    renderer = SoundRenderer(backend=backend, max_batch=min(per_program, BATCH))
+    samples = Sampler(1, seed=seed).range(0, per_program)
+    out = Measured(names=STATS, scatter=("spectral_centroid", "spectral_flatness"))
+    for p in programs:
+        try:
+            waves = renderer.render(p, samples)
+        except CompileError as e:
+            print(f"synpat-stats: skipped: {e}", file=sys.stderr)
+            continue
+        out.add(p.name, p.family, sound_stats(waves, renderer.sample_rate))
+        out.thumb(p.name, [spectrogram_image(m) for m in log_mel(waves[:THUMBS], renderer.sample_rate)])
+    return out
+
+
+def measure_sound_shards(paths: list[Path]) -> Measured:
+    """Sound statistics of every clip (stored by ``synpat-gen --stats``, else computed), spectrogram thumbs."""
+    from .flac import decode_flac
+    from .sound_stats import STATS, sound_stats
+    out = Measured(names=STATS, scatter=("spectral_centroid", "spectral_flatness"))
+    progress = Progress(len(paths), "synpat-stats", unit="shards")
+    for path in paths:
+        for data, meta in shard_samples(path):
+            program, family = meta["program"], meta.get("family", UNKNOWN_FAMILY)
+            if "stats" in meta:
+                out.add(program, family, {k: np.array([meta["stats"][k]]) for k in STATS})
+            else:
+                wave, rate = decode_flac(data)
+                out.add(program, family, sound_stats(wave[None], rate))
+            if len(out.thumbs.get(program, ())) < THUMBS:
+                out.thumb(program, [picture(data)])
+        progress.update(1)
+    progress.close()
+    return out
+
+
 def measure_shards(sources: list[str]) -> Measured:
     """Statistics from the samples' json (``synpat-gen --stats``), else computed from the images."""
+    if is_sound_shards(sources):
+        return measure_sound_shards(shard_paths(sources))
     out = Measured()
     pending: dict[tuple[str, str], list[np.ndarray]] = {}   # images still to measure, per program
 
@@ -119,7 +172,7 @@ def measure_shards(sources: list[str]) -> Measured:
 def _summary(values: dict[str, np.ndarray], rows: np.ndarray) -> dict:
     """Mean and standard deviation of each statistic over the images ``rows``."""
     out = {"images": int(rows.sum())}
-    for k in TABLE_STATS:
+    for k in values:
         v = values[k][rows]
         out[f"{k}_mean"] = round(float(v.mean()), 5)
         out[f"{k}_std"] = round(float(v.std()), 5)
@@ -172,17 +225,22 @@ def write_report(m: Measured, out: Path, tile: int = 96) -> list[Path]:
     family = np.asarray(m.family)
     families = sorted(set(m.family))
     values = {k: np.asarray(v) for k, v in m.values.items()}
-    for k in TABLE_STATS:
+    for k in m.names:
         groups = {f: values[k][family == f] for f in families}
         put(f"hist_{k}.png", _png(plots.histogram_panels(groups, f"{k.replace('_', ' ')} per family")))
-    points = {f: (values["total_variation"][family == f], values["brightness_entropy"][family == f]) for f in families}
-    put("scatter_tv_brightness.png", _png(plots.scatter(points, "total variation", "brightness entropy (bits)",
-                                                        "TV vs brightness entropy, one dot per image")))
+    x, y = m.scatter
+    points = {f: (values[x][family == f], values[y][family == f]) for f in families}
+    if m.names == TABLE_STATS:
+        put("scatter_tv_brightness.png", _png(plots.scatter(points, "total variation", "brightness entropy (bits)",
+                                                            "TV vs brightness entropy, one dot per image")))
+    else:
+        put("scatter_centroid_flatness.png", _png(plots.scatter(points, "spectral centroid (Hz)", "spectral flatness",
+                                                                "centroid vs flatness, one dot per clip")))
     family_of = dict(zip(m.program, m.family))
     for f in families:
         names = sorted(p for p in m.thumbs if family_of[p] == f)
         rows = {i: (name, m.thumbs[name]) for i, name in enumerate(names)}
-        put(f"contact_{f}.png", _png(contact_sheet(rows, tile)))
+        put(f"contact_{f}.png", _png(contact_sheet(rows, tile, None if m.names == TABLE_STATS else SOUND_TILE_ASPECT * tile)))
     return written
 
 
@@ -205,7 +263,7 @@ def _main(argv: Sequence[str] | None) -> None:
     if args.per_program < 1 or not 8 <= args.size <= 4096 or args.tile < 8:
         raise UserError(f"--per-program, --size, --tile: expected >= 1, 8..4096, >= 8; "
                         f"got {args.per_program}, {args.size}, {args.tile}")
-    missing = [s for s in args.sources if not Path(s).exists()]
+    missing = [s for s in args.sources if not Path(s).exists() and ":" not in s]   # procedural:N, bundled:sounds
     if missing:
         raise UserError(f"{missing[0]}: no such shard or program folder or file")
     kinds = {_is_shards(s) for s in args.sources}

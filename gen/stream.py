@@ -44,7 +44,8 @@ class StreamConfig(SourceSpec):
 
 
 class PatternStream:
-    """Iterate to get ``(images (B, H, W, 3) uint8, labels (B,) int64)`` forever, or call
+    """Iterate to get ``(images (B, H, W, 3) uint8, labels (B,) int64)`` forever (sound programs:
+    ``(waves (B, C, S) float32 in [-1, 1], labels (B,) int64)``), or call
     ``next_batch`` for the source's Batch (samples, pixels, stats); rendered in the process that
     iterates (the GL context belongs to it). ``cuda_index``: the consumer's CUDA device (its paired
     EGL device renders); ``programs``: accepted programs given (no checks)."""
@@ -89,6 +90,15 @@ class PatternStream:
         batch = self.batch(self.step)
         self.step += 1
         return batch
+
+    def next_waves(self) -> tuple:
+        """A stream of sound programs' next ``(waves (B, C, S) float32 in [-1, 1], labels (B,) int64)``
+        (numpy, or waves as a torch CUDA tensor after ``pixels_to("cuda:N")``); advances the stream."""
+        if self.source.kind != "sound":
+            raise UserError(f"{' '.join(map(str, self.cfg.shaders))}: not sound programs (no mainSound); "
+                            "their batches are images (next_batch)")
+        samples, waves, _ = self.next_batch()
+        return waves, samples.program.copy()
 
     def close(self) -> None:
         """Release the renderer's GL objects (a later batch opens a fresh renderer)."""

@@ -13,7 +13,7 @@ import sys
 from device_like import DEVICE_LACKS, REPO, device_like_env
 
 STEPS = ["check_device", "interop", "pytest_gpu", "bench_gen", "gen_jpeg_determinism", "bench_loaders",
-         "pretrain_torch", "pretrain_deepspeed", "bench_train", "bench_render"]
+         "pretrain_torch", "pretrain_deepspeed", "bench_train", "bench_render", "bench_sounds"]
 
 
 def gpu_check(env: dict, out, *args, timeout: float) -> subprocess.CompletedProcess:

@@ -138,7 +138,7 @@ def test_a_batch_of_mixed_kinds_matches_each_program_alone(bundled_programs):
 
 def test_kind_mistakes_are_one_line_reasons(compute):
     flame = Program("flame", "/s/flame.glsl", "// kind: flame\nvoid mainImage(out vec4 c, in vec2 f) { c = vec4(1.0); }")
-    assert compute.check(flame) == "/s/flame.glsl: `// kind:` expects one of image, splat, got 'flame'"
+    assert compute.check(flame) == "/s/flame.glsl: `// kind:` expects one of image, splat, sound, got 'flame'"
     no_step = Program("nostep", "/s/nostep.glsl", "// kind: splat\nvoid mainImage(out vec4 c, in vec2 f) { c = splatPixel(f); }")
     assert compute.check(no_step) == ("/s/nostep.glsl: a `// kind: splat` program defines "
                                       "`vec2 splatStep(inout uint rng, vec2 p, out vec3 colour)`; none found")
@@ -148,7 +148,7 @@ def test_kind_mistakes_are_one_line_reasons(compute):
     assert late.kind == "image" and compute.check(late) is None      # only the opening comments are a header
     assert Program("s", "/s/s.glsl", "// SPDX: MIT\n\n//   Kind : Splat\n" + SIERPINSKI).kind == "splat"
     wordy = Program("w", "/s/w.glsl", "// kind: splat program\nvoid mainImage(out vec4 c, in vec2 f) { c = vec4(1.0); }")
-    assert compute.check(wordy) == "/s/w.glsl: `// kind:` expects one of image, splat, got 'splat program'"
+    assert compute.check(wordy) == "/s/w.glsl: `// kind:` expects one of image, splat, sound, got 'splat program'"
     typo = Program("typo", "/s/typo.glsl", SIERPINSKI.replace("return 0.5 * (p + corner);", "return 0.5 * (p + corner)"))
     assert compute.check(typo).startswith("/s/typo.glsl:7: ")
 
