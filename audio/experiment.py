@@ -24,13 +24,13 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
 from synpat.audio.baseline import logmel_logreg
 from synpat.audio.clip_sets import AudioTask, load_task
-from synpat.audio.finetune import frames_for, run as run_finetune, typical_clip
+from synpat.audio.finetune import input_shape, run as run_finetune, typical_clip
 from synpat.audio.finetune_config import FinetuneConfig
 from synpat.audio.score_plot import write_scores_png
 from synpat.audio.transfer import transfer_file
@@ -39,6 +39,7 @@ from synpat.core.files import write_atomic, write_json_atomic
 from synpat.core.processes import die_with_parent
 from synpat.core.progress import format_seconds
 from synpat.core.settings import check_ranges, option, parse_settings, read_config_file, run_cli, settings_parser
+from synpat.train.pretrain_config import PretrainConfig
 from synpat.gen import contact
 from synpat.gen.generate import GenConfig, generate
 from synpat.gen.programs import bundled_shaders_dir, find_programs
@@ -61,8 +62,10 @@ class ExperimentConfig:
     pretrain_minutes: float = option(0.0, "pre-training budget in minutes (with steps and epochs 0)")
     pretrain_batch: int = option(64, "pre-training batch size")
     pretrain_blr: float = option(1.5e-3, "pre-training base lr (lr = blr * batch / 256)")
-    pretrain_config: str = option("", "a train/pretrain.py config file for everything else")
-    finetune_config: str = option("", "a synpat-finetune config file; applied to both conditions alike")
+    pretrain_config: str = option("", "a synpat-pretrain config file for everything else (each of its values is "
+                                      "kept; one that contradicts the experiment's own settings is refused)")
+    finetune_config: str = option("", "a synpat-finetune config file, applied to both conditions alike (as "
+                                      "--pretrain-config)")
     finetune_epochs: int = option(30, "fine-tuning epochs per fold (both conditions)")
     finetune_batch: int = option(32, "fine-tuning batch size (both conditions)")
     finetune_blr: float = option(1e-3, "fine-tuning base lr (both conditions)")
@@ -137,16 +140,41 @@ def render(cfg: ExperimentConfig, out: Path, stages: Stages) -> dict:
     return json.loads(manifest.read_text())
 
 
-def pretrain_argv(cfg: ExperimentConfig, shards: Path, out: Path, steps: int, epochs: int) -> list[str]:
-    argv = [sys.executable, "-m", "synpat.train.pretrain", "--data", str(shards), "--out", str(out),
-            "--model", cfg.model, "--img-size", str(cfg.img_size), "--batch-size", str(cfg.pretrain_batch),
-            "--blr", str(cfg.pretrain_blr), "--seed", str(cfg.seed), "--resume", "auto", "--loader", "torch",
-            "--num-workers", "1", "--warmup", "0.1", "--save-every", "100", "--recon-every", "250"]
-    argv += ["--steps", str(steps)] if steps else ["--epochs", str(epochs)]
+# What the experiment's pre-training does unless the --pretrain-config file says otherwise.
+PRETRAIN_RECIPE = {"loader": "torch", "num_workers": 1, "warmup": 0.1, "save_every": 100, "recon_every": 250}
+
+
+def owned_values(what: str, file: str, values: dict, owned: dict, per_stage: Sequence[str]) -> None:
+    """UserError when the config ``file`` sets one of the settings the experiment decides to another
+    value, or one it sets for each of its stages (output folders and the like)."""
+    for key in per_stage:
+        if key in values:
+            raise UserError(f"{what} {file}: {key} is set by the experiment for each stage: leave it out of the file")
+    for key, value in owned.items():
+        if key in values and values[key] != value:
+            raise UserError(f"{what} {file}: {key}={values[key]!r}, but the experiment sets it to {value!r} "
+                            "(set it with the experiment's own flag, or leave it out of the file)")
+
+
+def pretrain_settings(cfg: ExperimentConfig, shards: Path, out: Path, steps: int, epochs: int) -> dict:
+    """Every pre-training setting the experiment passes: its recipe, then the --pretrain-config file's
+    values (each one kept), then what the experiment decides (shards, budget, model, size, batch, lr, seed)."""
+    owned = {"data": str(shards), "stream": "", "out": str(out), "model": cfg.model, "img_size": cfg.img_size,
+             "batch_size": cfg.pretrain_batch, "blr": cfg.pretrain_blr, "seed": cfg.seed, "resume": "auto",
+             "overwrite": False, "threads": cfg.threads}
+    owned.update({"steps": steps} if steps else {"steps": 0, "epochs": epochs})
+    values = read_config_file(PretrainConfig, cfg.pretrain_config) if cfg.pretrain_config else {}
     if cfg.pretrain_config:
-        argv += ["--config", cfg.pretrain_config]
-    if cfg.threads:
-        argv += ["--threads", str(cfg.threads)]
+        owned_values("--pretrain-config", cfg.pretrain_config, values, {k: v for k, v in owned.items() if k != "out"},
+                     ("out",))
+    return {**PRETRAIN_RECIPE, **values, **owned}
+
+
+def pretrain_argv(cfg: ExperimentConfig, shards: Path, out: Path, steps: int, epochs: int) -> list[str]:
+    """`python -m synpat.train.pretrain --set KEY=VALUE ...` for pretrain_settings."""
+    argv = [sys.executable, "-m", "synpat.train.pretrain"]
+    for key, value in pretrain_settings(cfg, shards, out, steps, epochs).items():
+        argv += ["--set", f"{key}={value}"]
     return argv
 
 
@@ -187,23 +215,22 @@ def pretrain(cfg: ExperimentConfig, out: Path, stages: Stages) -> dict:
     return json.loads(meta.read_text())
 
 
-def input_shape(cfg: ExperimentConfig, task: AudioTask, patch: int) -> tuple[int, int]:
-    """(mel bins, frames) of the task's spectrograms: frames from the median clip unless set (as synpat-finetune)."""
-    return cfg.mel_bins, cfg.frames or frames_for(typical_clip(task), patch)
-
-
 def finetune_config(cfg: ExperimentConfig, init: str, out: Path, shape: tuple[int, int], probe: bool) -> FinetuneConfig:
-    """The one fine-tuning recipe both conditions share: the config file, then the experiment's budget."""
-    base = FinetuneConfig(**read_config_file(FinetuneConfig, cfg.finetune_config)) if cfg.finetune_config else FinetuneConfig()
-    encoder = MODELS[cfg.model].encoder
-    size = next((name for name, arch in VIT_SIZES.items() if arch == encoder), None)
-    return replace(base, init=init, data=cfg.data, out=str(out), model=size or base.model,
-                   embed_dim=0 if size else encoder.embed_dim, depth=0 if size else encoder.depth,
-                   num_heads=0 if size else encoder.num_heads,
-                   mel_bins=shape[0] if init == "none" else 0, frames=shape[1] if init == "none" else 0,
-                   epochs=cfg.finetune_epochs, batch_size=cfg.finetune_batch, blr=cfg.finetune_blr,
-                   folds=cfg.folds, test_folds=cfg.test_folds, seed=cfg.seed, threads=cfg.threads,
-                   linear_probe=probe)
+    """The one fine-tuning recipe both conditions share: the --finetune-config file's values (each one
+    kept), then what the experiment decides (data, encoder, input shape, budget, folds, seed)."""
+    values = read_config_file(FinetuneConfig, cfg.finetune_config) if cfg.finetune_config else {}
+    owned = {"data": cfg.data, "model": encoder_size(cfg.model), "mel_bins": shape[0], "frames": shape[1],
+             "epochs": cfg.finetune_epochs, "batch_size": cfg.finetune_batch, "blr": cfg.finetune_blr,
+             "folds": cfg.folds, "test_folds": cfg.test_folds, "seed": cfg.seed, "threads": cfg.threads}
+    if cfg.finetune_config:
+        owned_values("--finetune-config", cfg.finetune_config, values, owned, ("init", "out", "linear_probe"))
+    return FinetuneConfig(**{**values, **owned, "init": init, "out": str(out), "linear_probe": probe})
+
+
+def encoder_size(mae_model: str) -> str:
+    """The audio ViT preset (VIT_SIZES) of an MAE model's encoder."""
+    encoder = MODELS[mae_model].encoder
+    return next(name for name, arch in VIT_SIZES.items() if arch == encoder)
 
 
 def finetune(cfg: ExperimentConfig, out: Path, stages: Stages, name: str, init: str, shape: tuple[int, int],
@@ -314,7 +341,7 @@ def experiment(cfg: ExperimentConfig) -> dict:
     parts = {"render": render(cfg, out, stages)}
     parts["pretrain"] = pretrain(cfg, out, stages)
     encoder = MODELS[cfg.model].encoder
-    shape = input_shape(cfg, task, encoder.patch_size)
+    shape = input_shape(cfg.mel_bins, cfg.frames, typical_clip(task), encoder.patch_size)
     transferred = out / "transferred.safetensors"
     if transferred.is_file():
         stages.skip("transfer", f"{transferred} exists")

@@ -12,8 +12,8 @@ death signal) and ignores Ctrl-C, which the parent handles. (A plain subprocess,
 multiprocessing: it never re-imports the caller's script, so library users need no
 ``if __name__ == "__main__"`` guard.)
 
-Test hook: ``SYNPAT_CHECK_STALL=NAME`` in the environment makes the child hang on program NAME, as a
-runaway loop does, so the timeout path is tested without depending on the machine's speed.
+The child's command is ``CHECKER``; the tests put a stand-in there (tests/stall_checker.py) that
+hangs on one program as a runaway loop does, so the timeout path is tested on any machine's speed.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import asdict, dataclass
 
 from synpat.core.errors import UserError
@@ -35,7 +34,7 @@ from .renderer import MAX_NAN
 from .sampler import TIME_RANGE
 
 STARTUP_SECONDS = 60.0    # a fresh child: interpreter and GL context
-STALL_ENV = "SYNPAT_CHECK_STALL"
+CHECKER = (sys.executable, "-m", "synpat.gen.checks")   # the child's command line
 
 
 @dataclass(frozen=True)
@@ -73,8 +72,6 @@ def _child() -> None:
         return
     say({"ready": True})
     for p in programs:
-        while p.name == os.environ.get(STALL_ENV):
-            time.sleep(3600)
         say({"reason": renderer.check(p, settings.time_limit, settings.max_nan, settings.time_range)})
 
 
@@ -83,7 +80,7 @@ class _Child:
     whole or not at all: no select() on a buffered pipe)."""
 
     def __init__(self, settings: CheckSettings, programs: list[Program]):
-        self.proc = subprocess.Popen([sys.executable, "-m", "synpat.gen.checks"], stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen(list(CHECKER), stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True, preexec_fn=die_with_parent)
         job = {"settings": asdict(settings),
                "programs": [{"name": p.name, "path": p.path, "source": p.source} for p in programs]}

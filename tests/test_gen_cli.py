@@ -193,10 +193,12 @@ void mainImage(out vec4 o, in vec2 u) {
 
 
 def test_a_program_that_runs_too_long_is_killed_and_rejected(small_shaders, monkeypatch):
-    """The child hangs on 'voronoi' (the test hook stands in for a runaway loop, on any machine's speed):
-    the parent kills it at the one deadline, rejects voronoi as too slow and a fresh child checks the rest."""
+    """The child hangs on 'voronoi' (tests/stall_checker.py stands in for a runaway loop, on any machine's
+    speed): the parent kills it at the one deadline, rejects voronoi as too slow and a fresh child checks the rest."""
+    from stall_checker import stalling
+    from synpat.gen import checks
     from synpat.gen.checks import CheckSettings, accept_programs
-    monkeypatch.setenv("SYNPAT_CHECK_STALL", "voronoi")
+    monkeypatch.setattr(checks, "CHECKER", stalling("voronoi"))
     programs = find_programs([small_shaders])
     accepted, rejected = accept_programs(programs, CheckSettings(32, 32, time_limit=0.5, compile_seconds=1.5))
     assert [p.name for p in accepted] == ["fbm", "waves"]

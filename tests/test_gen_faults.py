@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_gen
+from stall_checker import stalling
 from synpat.core.errors import UserError
 from synpat.core.locks import writer_lock
 from synpat.gen.programs import Program
@@ -106,16 +107,16 @@ def _gone(pid: int, seconds: float = 10) -> bool:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and the parent death signal")
 def test_sigterm_ends_with_one_line_and_kill_9_takes_the_checker_along(small_shaders, tmp_path):
-    env = {**os.environ, "SYNPAT_CHECK_STALL": "fbm"}   # the checker hangs: synpat-gen is in its checks
-    cmd = [sys.executable, "-m", "synpat.gen.cli", "--shaders", str(small_shaders), "--count", "6", *COMMON]
-    term = subprocess.Popen([*cmd, "--out", str(tmp_path / "a")], stderr=subprocess.PIPE, text=True, env=env)
+    # the checker hangs on fbm: synpat-gen is in its checks
+    cmd = [*stalling("fbm"), "--gen", "--shaders", str(small_shaders), "--count", "6", *COMMON]
+    term = subprocess.Popen([*cmd, "--out", str(tmp_path / "a")], stderr=subprocess.PIPE, text=True)
     child = _checker_child(term)
     term.send_signal(signal.SIGTERM)
     assert term.wait(30) == 143
     assert term.stderr.read().strip().splitlines() == [
         "synpat-gen: terminated; complete shards are kept, --resume finishes the rest"]
     assert _gone(child)
-    killed = subprocess.Popen([*cmd, "--out", str(tmp_path / "b")], stderr=subprocess.DEVNULL, env=env)
+    killed = subprocess.Popen([*cmd, "--out", str(tmp_path / "b")], stderr=subprocess.DEVNULL)
     child = _checker_child(killed)
     killed.kill()
     killed.wait()

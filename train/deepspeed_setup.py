@@ -59,15 +59,6 @@ def fill_deepspeed_config(base: dict, micro_batch: int, accum_steps: int, world_
     return cfg
 
 
-def precision(ds_config: dict) -> torch.dtype:
-    """The dtype the engine's weights (and so its inputs) have."""
-    if ds_config.get("bf16", {}).get("enabled"):
-        return torch.bfloat16
-    if ds_config.get("fp16", {}).get("enabled"):
-        return torch.float16
-    return torch.float32
-
-
 def build_engine(model: nn.Module, ds_config: dict, weight_decay: float, schedule: dict | None = None):
     """-> DeepSpeed engine over `model` with AdamW (param groups) and, given `schedule`
     (peak_lr, warmup_steps, total_steps, min_lr), the WarmupCosine schedule."""
