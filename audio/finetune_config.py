@@ -1,6 +1,6 @@
 """The fine-tuning recipe: one dataclass holds every default; a config file, then `--set`, then flags override it.
 
-Defaults follow MaskSpec's ESC-50 recipe (DESIGN §3: batch 64, 80 epochs, blr 1e-3, lr = blr *
+Defaults follow MaskSpec's ESC-50 recipe (docs/design.md §3: batch 64, 80 epochs, blr 1e-3, lr = blr *
 batch / 256, 5 warm-up epochs, cosine to 1e-6, wd 0.05, drop path 0.1, mixup 0.3, patchout 0.4)
 with what depends on the data derived from it instead of fixed for 5 s clips. A field left at 0 (-1 for
 the mask widths) is worked out in one step, synpat.audio.finetune.resolve, before anything is read:

@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # The one-call device check (≤ 8 minutes on an H100/H200), run from the repository root:
 #
-#   source .gl/device-setup.sh && bash benchmarks/gpu_check.sh          # on the GPU machine (see
-#                                                                        # ../shared/device/README.md)
+#   bash benchmarks/gpu_check.sh              # on the GPU machine, with its EGL and CUDA drivers (docs/gpu.md)
 #   bash benchmarks/gpu_check.sh --dry-run                               # the same steps on CPU, toy sizes
 #
 # Writes to $OUT (a temporary folder when unset): results.jsonl (every benchmark's JSON lines plus one

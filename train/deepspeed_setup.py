@@ -2,7 +2,7 @@
 a lone process, the DeepSpeed JSON (generated for a ZeRO stage and precision, or read from a
 file) filled from the pre-training settings, and the engine with synpat.train.optim's recipe.
 
-DeepSpeed on CPU (DESIGN §4): gloo, `"torch_adam": true` (FusedAdam would build a C++ extension for
+DeepSpeed on CPU (docs/design.md §4): gloo, `"torch_adam": true` (FusedAdam would build a C++ extension for
 ~2 min), and the first `initialize` builds `deepspeed_shm_comm` into TORCH_EXTENSIONS_DIR (30-110 s
 once, ~1.5 s later).
 """
