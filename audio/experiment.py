@@ -323,8 +323,11 @@ def report(cfg: ExperimentConfig, out: Path, parts: dict, seconds: float) -> dic
 def experiment(cfg: ExperimentConfig) -> dict:
     began = time.perf_counter()
     out = Path(cfg.out)
-    task = load_task(cfg.data)   # a wrong task or wrong programs are refused before anything is written
+    task = load_task(cfg.data)   # a wrong task, programs or config file are refused before anything is written
     find_programs(shader_sources(cfg), cfg.seed)
+    shape = input_shape(cfg.mel_bins, cfg.frames, typical_clip(task), MODELS[cfg.model].encoder.patch_size)
+    pretrain_settings(cfg, out / "shards", out / "pretrain", cfg.pretrain_steps, cfg.pretrain_epochs)
+    finetune_config(cfg, "none", out, shape, probe=False)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -340,8 +343,6 @@ def experiment(cfg: ExperimentConfig) -> dict:
     stages = Stages(out, 9 if cfg.probe else 7)
     parts = {"render": render(cfg, out, stages)}
     parts["pretrain"] = pretrain(cfg, out, stages)
-    encoder = MODELS[cfg.model].encoder
-    shape = input_shape(cfg.mel_bins, cfg.frames, typical_clip(task), encoder.patch_size)
     transferred = out / "transferred.safetensors"
     if transferred.is_file():
         stages.skip("transfer", f"{transferred} exists")

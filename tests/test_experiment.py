@@ -135,3 +135,15 @@ def test_every_value_of_a_finetune_config_file_reaches_both_conditions(tmp_path)
     file.write_text(json.dumps({"epochs": 50}))
     with pytest.raises(UserError, match="epochs=50, but the experiment sets it to 3"):
         finetune_config(cfg, "none", tmp_path / "o", (32, 96), probe=False)
+
+
+def test_a_contradicting_config_file_is_refused_before_anything_is_written(tmp_path, capsys):
+    esc = make_esc50(tmp_path / "esc", per_class=2, seed=2)
+    (tmp_path / "pretrain.json").write_text(json.dumps({"img_size": 128}))
+    (tmp_path / "finetune.json").write_text(json.dumps({"linear_probe": True}))
+    base = ["--data", f"esc50:{esc}", "--out", str(tmp_path / "o"), "--img-size", "32"]
+    assert main(base + ["--pretrain-config", str(tmp_path / "pretrain.json")]) == 2
+    assert "img_size=128, but the experiment sets it to 32" in capsys.readouterr().err
+    assert main(base + ["--finetune-config", str(tmp_path / "finetune.json")]) == 2
+    assert "linear_probe is set by the experiment for each stage" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
