@@ -34,13 +34,13 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
 from synpat.audio.baseline import logmel_logreg
 from synpat.audio.clip_sets import AudioTask, load_task
-from synpat.audio.finetune import frames_for, run as run_finetune, typical_clip
+from synpat.audio.finetune import input_shape, run as run_finetune, typical_clip
 from synpat.audio.finetune_config import FinetuneConfig
 from synpat.audio.patch_grid import parse_pair
 from synpat.audio.score_plot import write_scores_png
@@ -50,6 +50,7 @@ from synpat.core.files import write_atomic, write_json_atomic
 from synpat.core.processes import die_with_parent
 from synpat.core.progress import format_seconds
 from synpat.core.settings import check_ranges, option, parse_settings, read_config_file, run_cli, settings_parser
+from synpat.train.pretrain_config import PretrainConfig
 from synpat.gen import contact
 from synpat.gen.generate import GenConfig, generate
 from synpat.gen.programs import bundled_shaders_dir, find_programs
@@ -74,8 +75,10 @@ class ExperimentConfig:
     pretrain_minutes: float = option(0.0, "pre-training budget in minutes (with steps and epochs 0)")
     pretrain_batch: int = option(64, "pre-training batch size")
     pretrain_blr: float = option(1.5e-3, "pre-training base lr (lr = blr * batch / 256)")
-    pretrain_config: str = option("", "a train/pretrain.py config file for everything else")
-    finetune_config: str = option("", "a synpat-finetune config file; applied to both conditions alike")
+    pretrain_config: str = option("", "a synpat-pretrain config file for everything else (each of its values is "
+                                      "kept; one that contradicts the experiment's own settings is refused)")
+    finetune_config: str = option("", "a synpat-finetune config file, applied to both conditions alike (as "
+                                      "--pretrain-config)")
     finetune_epochs: int = option(30, "fine-tuning epochs per fold (both conditions)")
     finetune_batch: int = option(32, "fine-tuning batch size (both conditions)")
     finetune_blr: float = option(5e-3, "fine-tuning base lr (both conditions)")
@@ -259,21 +262,47 @@ def render_sounds(cfg: ExperimentConfig, out: Path, stages: Stages, shape: tuple
     return shards
 
 
+# What the experiment's pre-training does unless the --pretrain-config file says otherwise.
+PRETRAIN_RECIPE = {"loader": "torch", "num_workers": 1, "warmup": 0.1, "save_every": 100, "recon_every": 250}
+
+
+def owned_values(what: str, file: str, values: dict, owned: dict, per_stage: Sequence[str]) -> None:
+    """UserError when the config ``file`` sets one of the settings the experiment decides to another
+    value, or one it sets for each of its stages (output folders and the like)."""
+    for key in per_stage:
+        if key in values:
+            raise UserError(f"{what} {file}: {key} is set by the experiment for each stage: leave it out of the file")
+    for key, value in owned.items():
+        if key in values and values[key] != value:
+            raise UserError(f"{what} {file}: {key}={values[key]!r}, but the experiment sets it to {value!r} "
+                            "(set it with the experiment's own flag, or leave it out of the file)")
+
+
+def pretrain_settings(cfg: ExperimentConfig, shards: Path, out: Path, steps: int, epochs: int, arm: str = "images",
+                      sound_shards: Path | None = None) -> dict:
+    """Every pre-training setting the experiment passes: its recipe, then the --pretrain-config file's
+    values (each one kept), then what the experiment decides (shards, budget, model, size, batch, lr, seed)."""
+    data = {"data": str(shards)} if arm == "images" else {"data": str(sound_shards), "mel_bins": cfg.mel_bins}
+    if arm == "mix":
+        data.update(mix_data=str(shards), sound_share=cfg.sound_share)
+    owned = {**data, "stream": "", "out": str(out), "model": cfg.model, "img_size": cfg.img_size,
+             "batch_size": cfg.pretrain_batch, "blr": cfg.pretrain_blr, "seed": cfg.seed, "resume": "auto",
+             "overwrite": False, "threads": cfg.threads}
+    owned.update({"steps": steps} if steps else {"steps": 0, "epochs": epochs})
+    values = read_config_file(PretrainConfig, cfg.pretrain_config) if cfg.pretrain_config else {}
+    if cfg.pretrain_config:
+        owned_values("--pretrain-config", cfg.pretrain_config, values, {k: v for k, v in owned.items() if k != "out"},
+                     ("out",))
+    return {**PRETRAIN_RECIPE, **values, **owned}
+
+
 def pretrain_argv(cfg: ExperimentConfig, shards: Path, out: Path, steps: int, epochs: int, arm: str = "images",
                   sound_shards: Path | None = None) -> list[str]:
-    """train/pretrain.py's command for one arm: images from `shards`, sounds from `sound_shards`, or both."""
-    data = ["--data", str(shards)] if arm == "images" else ["--data", str(sound_shards), "--mel-bins", str(cfg.mel_bins)]
-    if arm == "mix":
-        data += ["--mix-data", str(shards), "--sound-share", str(cfg.sound_share)]
-    argv = [sys.executable, "-m", "synpat.train.pretrain", *data, "--out", str(out),
-            "--model", cfg.model, "--img-size", str(cfg.img_size), "--batch-size", str(cfg.pretrain_batch),
-            "--blr", str(cfg.pretrain_blr), "--seed", str(cfg.seed), "--resume", "auto", "--loader", "torch",
-            "--num-workers", "1", "--warmup", "0.1", "--save-every", "100", "--recon-every", "250"]
-    argv += ["--steps", str(steps)] if steps else ["--epochs", str(epochs)]
-    if cfg.pretrain_config:
-        argv += ["--config", cfg.pretrain_config]
-    if cfg.threads:
-        argv += ["--threads", str(cfg.threads)]
+    """`python -m synpat.train.pretrain --set KEY=VALUE ...` for pretrain_settings (one arm: images from
+    `shards`, sounds from `sound_shards`, or both)."""
+    argv = [sys.executable, "-m", "synpat.train.pretrain"]
+    for key, value in pretrain_settings(cfg, shards, out, steps, epochs, arm, sound_shards).items():
+        argv += ["--set", f"{key}={value}"]
     return argv
 
 
@@ -324,23 +353,23 @@ def pretrain(cfg: ExperimentConfig, out: Path, stages: Stages, arm: Arm | None =
     return json.loads(meta.read_text())
 
 
-def input_shape(cfg: ExperimentConfig, task: AudioTask, patch: int) -> tuple[int, int]:
-    """(mel bins, frames) of the task's spectrograms: frames from the median clip unless set (as synpat-finetune)."""
-    return cfg.mel_bins, cfg.frames or frames_for(typical_clip(task), patch)
-
-
 def finetune_config(cfg: ExperimentConfig, init: str, out: Path, shape: tuple[int, int], probe: bool) -> FinetuneConfig:
-    """The one fine-tuning recipe both conditions share: the config file, then the experiment's budget."""
-    base = FinetuneConfig(**read_config_file(FinetuneConfig, cfg.finetune_config)) if cfg.finetune_config else FinetuneConfig()
-    encoder = MODELS[cfg.model].encoder
-    size = next((name for name, arch in VIT_SIZES.items() if arch == encoder), None)
-    return replace(base, init=init, data=cfg.data, out=str(out), model=size or base.model,
-                   embed_dim=0 if size else encoder.embed_dim, depth=0 if size else encoder.depth,
-                   num_heads=0 if size else encoder.num_heads,
-                   mel_bins=shape[0] if init == "none" else 0, frames=shape[1] if init == "none" else 0,
-                   epochs=cfg.finetune_epochs, batch_size=cfg.finetune_batch, blr=cfg.finetune_blr,
-                   folds=cfg.folds, test_folds=cfg.test_folds, seed=cfg.seed, threads=cfg.threads,
-                   linear_probe=probe, patch=token_patch(cfg) or base.patch, stride=cfg.finetune_stride or base.stride)
+    """The one fine-tuning recipe both conditions share: the --finetune-config file's values (each one
+    kept), then what the experiment decides (data, encoder, input shape, budget, folds, seed)."""
+    values = read_config_file(FinetuneConfig, cfg.finetune_config) if cfg.finetune_config else {}
+    owned = {"data": cfg.data, "model": encoder_size(cfg.model), "mel_bins": shape[0], "frames": shape[1],
+             "epochs": cfg.finetune_epochs, "batch_size": cfg.finetune_batch, "blr": cfg.finetune_blr,
+             "folds": cfg.folds, "test_folds": cfg.test_folds, "seed": cfg.seed, "threads": cfg.threads,
+             "patch": token_patch(cfg), "stride": cfg.finetune_stride}
+    if cfg.finetune_config:
+        owned_values("--finetune-config", cfg.finetune_config, values, owned, ("init", "out", "linear_probe"))
+    return FinetuneConfig(**{**values, **owned, "init": init, "out": str(out), "linear_probe": probe})
+
+
+def encoder_size(mae_model: str) -> str:
+    """The audio ViT preset (VIT_SIZES) of an MAE model's encoder."""
+    encoder = MODELS[mae_model].encoder
+    return next(name for name, arch in VIT_SIZES.items() if arch == encoder)
 
 
 def finetune(cfg: ExperimentConfig, out: Path, stages: Stages, name: str, init: str, shape: tuple[int, int],
@@ -453,8 +482,11 @@ def report(cfg: ExperimentConfig, out: Path, parts: dict, seconds: float) -> dic
 def experiment(cfg: ExperimentConfig) -> dict:
     began = time.perf_counter()
     out = Path(cfg.out)
-    task = load_task(cfg.data)   # a wrong task or wrong programs are refused before anything is written
+    task = load_task(cfg.data)   # a wrong task, programs or config file are refused before anything is written
     find_programs(shader_sources(cfg), cfg.seed)
+    shape = input_shape(cfg.mel_bins, cfg.frames, typical_clip(task), MODELS[cfg.model].encoder.patch_size)
+    pretrain_settings(cfg, out / "shards", out / "pretrain", cfg.pretrain_steps, cfg.pretrain_epochs)
+    finetune_config(cfg, "none", out, shape, probe=False)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
@@ -475,8 +507,6 @@ def experiment(cfg: ExperimentConfig) -> dict:
     sounds = any(a.kind != "images" for a in arms)
     per_arm = (3 + cfg.probe) * len(arms)   # pretrain, transfer, fine-tune (+ probe) of each arm
     stages = Stages(out, images + sounds + per_arm + 3 + cfg.probe)
-    encoder = MODELS[cfg.model].encoder
-    shape = input_shape(cfg, task, encoder.patch_size)
     parts = {"render": render(cfg, out, stages) if images else {}, "arms": {}}
     sound_shards = render_sounds(cfg, out, stages, shape) if sounds else None
     for arm in arms:

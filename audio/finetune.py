@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 import soundfile as sf
@@ -64,7 +64,27 @@ class FoldResult:
     norm: tuple[float, float]
 
 
-def resolve_arch(cfg: FinetuneConfig) -> tuple[ViTArch, dict | None, dict | None]:
+class Resolved(NamedTuple):
+    """A run's settings with nothing left to work out, and the encoder it starts from."""
+    cfg: FinetuneConfig      # every "0/-1 = derive" field filled in (see finetune_config)
+    arch: ViTArch
+    init_state: dict | None  # the --init file's weights, or None for --init none
+    init_meta: dict | None   # the --init file's metadata
+
+
+def resolve(cfg: FinetuneConfig, task: AudioTask) -> Resolved:
+    """The one step that works out what the config leaves to the data and the --init file: the
+    architecture (embed_dim, depth, num_heads), the input shape (mel_bins, frames), the SpecAugment
+    widths (freq_mask, time_mask), layer_decay, folds, and the model's name. Warns (stderr) where a
+    setting hides most of the input."""
+    arch, state, meta = _arch(cfg)
+    cfg = _recipe(cfg, arch, meta, task)
+    folds = 0 if task.has_split else (cfg.folds or len(task.dataset_folds) or 5)
+    return Resolved(replace(cfg, embed_dim=arch.embed_dim, depth=arch.depth, num_heads=arch.num_heads,
+                            folds=folds), arch, state, meta)
+
+
+def _arch(cfg: FinetuneConfig) -> tuple[ViTArch, dict | None, dict | None]:
     """(architecture, initial encoder state or None, init file's metadata or None)."""
     if cfg.init != "none":
         state, meta = read_model_file(cfg.init)
@@ -104,9 +124,14 @@ def frames_for(median: int | None, patch: int) -> int:
     return max(patch, round((median or 500) / patch) * patch)
 
 
-def resolve_recipe(cfg: FinetuneConfig, arch: ViTArch, init_meta: dict | None, task: AudioTask) -> FinetuneConfig:
-    """Fill in what the data decides (0/-1 in the config): input shape, SpecAugment widths, layer decay,
-    the model's name. Warns (stderr) where a setting hides most of the input."""
+def input_shape(mel_bins: int, frames: int, median: int | None, patch: int) -> tuple[int, int]:
+    """(mel bins, frames) of the input: the given ones, else 128 and the median clip (`median`
+    frames, typical_clip) rounded to the patch size. synpat-experiment transfers to this shape."""
+    return mel_bins or 128, frames or frames_for(median, patch)
+
+
+def _recipe(cfg: FinetuneConfig, arch: ViTArch, init_meta: dict | None, task: AudioTask) -> FinetuneConfig:
+    """resolve's part that follows the data: input shape, SpecAugment widths, layer decay, model name."""
     p = arch.patch_size
     mel, frames = cfg.mel_bins, cfg.frames
     if init_meta is not None:
@@ -116,9 +141,8 @@ def resolve_recipe(cfg: FinetuneConfig, arch: ViTArch, init_meta: dict | None, t
                 raise UserError(f"--{name.replace('_', '-')} {given} contradicts {cfg.init}'s input shape "
                                 f"{init_mel}x{init_frames}: transfer again with --input-shape, or leave it out")
         mel, frames = init_mel, init_frames
-    mel = mel or 128
     median = typical_clip(task)
-    frames = frames or frames_for(median, p)
+    mel, frames = input_shape(mel, frames, median, p)
     if mel < p or frames < p:
         raise UserError(f"input {mel}x{frames} is smaller than one {p}x{p} patch")
     grid_of((mel, frames), *patch_geometry(cfg, arch))
@@ -167,7 +191,7 @@ def fold_plan(task: AudioTask, cfg: FinetuneConfig) -> tuple[list[int] | None, i
         if cfg.test_folds:
             raise UserError(f"{task.spec} has an official train/test split: --test-folds does not apply")
         return None, 0, []
-    k = cfg.folds or len(task.dataset_folds) or 5
+    k = cfg.folds
     folds = assign_folds(task, k, cfg.seed)
     chosen = test_folds(cfg) or list(range(1, k + 1))
     outside = [f for f in chosen if not 1 <= f <= k]
@@ -420,8 +444,7 @@ def run(cfg: FinetuneConfig) -> dict:
         torch.set_num_threads(cfg.threads)
     device = torch_device(cfg.device)
     task = load_task(cfg.data)
-    arch, init_state, init_meta = resolve_arch(cfg)
-    cfg = resolve_recipe(cfg, arch, init_meta, task)
+    cfg, arch, init_state, init_meta = resolve(cfg, task)
     plan = fold_plan(task, cfg)
     out = Path(cfg.out)
     check_writable(out)

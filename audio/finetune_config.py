@@ -1,8 +1,11 @@
-"""The fine-tuning recipe: one dataclass holds every default; a JSON file and then CLI flags override it.
+"""The fine-tuning recipe: one dataclass holds every default; a config file, then `--set`, then flags override it.
 
-Defaults follow MaskSpec's ESC-50 recipe (DESIGN §3: batch 64, 80 epochs, blr 1e-3, lr = blr *
+Defaults follow MaskSpec's ESC-50 recipe (docs/design.md §3: batch 64, 80 epochs, blr 1e-3, lr = blr *
 batch / 256, 5 warm-up epochs, cosine to 1e-6, wd 0.05, drop path 0.1, mixup 0.3, patchout 0.4)
-with what depends on the data derived from it instead of fixed for 5 s clips (0 = derive):
+with what depends on the data derived from it instead of fixed for 5 s clips. A field left at 0 (-1 for
+the mask widths) is worked out in one step, synpat.audio.finetune.resolve, before anything is read:
+- architecture (embed_dim, depth, num_heads): the --init file's, else the --model preset's;
+- folds: the dataset's own, else 5 (none with an official train/test split);
 - input shape: the --init file's (a transferred encoder's grid is fixed), else 128 mel x the
   median clip length rounded to the patch size;
 - SpecAugment widths: 19% of the mel bins / frames (AST's 24 of 128 and 96 of 512), with a

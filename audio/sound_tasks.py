@@ -51,7 +51,7 @@ import soundfile as sf
 
 from synpat.core.errors import UserError
 from synpat.core.progress import Progress, format_seconds
-from synpat.core.settings import Parser, run_cli
+from synpat.core.settings import Parser, add_settings, option, run_cli, settings_from_args
 
 PROG = "synpat-audio-tasks"
 RATE = 16000
@@ -784,44 +784,67 @@ def build(kind: str, out: str | Path, per_class: int = 40, folds: int = 5, seed:
 # ---------------------------------------------------------------- CLI
 
 
+@dataclass
+class BuildSettings:
+    kind: str = option("", f"the task: {' | '.join(KINDS)}", positional=True)
+    out: str = option("", "output folder (refused if it exists, unless --overwrite)")
+    per_class: int = option(40, "clips per class")
+    folds: int = option(5, "folds, each with its own voices/instruments")
+    seed: int = option(0, "the same seed gives the same bytes")
+    snr_db: str = option("0,20", "LO,HI: SNR drawn uniformly per clip; 'inf': no noise")
+    duration: float = option(1.0, "seconds per clip")
+    classes: str = option("", "comma-separated class names, or N for the first N (default '': all)")
+    jobs: int = option(2, "worker processes")
+    soundfont: str = option("", "General-MIDI .sf2/.sf3 ('': the first of " + ", ".join(SOUNDFONTS) + ")")
+    noise_dir: str = option("", "mix recordings from this folder (>= --duration each) instead of sox noise")
+    keep_parts: bool = option(False, "also write each clip's scaled sound and noise to DIR/parts/")
+    overwrite: bool = option(False, "replace an existing DIR")
+
+
+@dataclass
+class BaselineSettings:
+    task_dir: str = option("", "a task folder (ESC-50 layout)", positional=True)
+    folds: int = option(0, "folds (0 = the task's own)")
+    seed: int = option(0, "seed for folds when the task has none")
+    mel_bins: int = option(64, "mel bins")
+
+
+def validate(cfg: BuildSettings | BaselineSettings) -> BuildSettings | BaselineSettings:
+    """What build() and logmel_logreg() do not check before they look up the kind or the folder."""
+    if isinstance(cfg, BuildSettings) and cfg.kind not in KINDS:
+        raise UserError(f"build: unknown task kind {cfg.kind!r}; use one of {', '.join(KINDS)}")
+    if isinstance(cfg, BuildSettings) and not cfg.out:
+        raise UserError("build: give --out DIR")
+    if isinstance(cfg, BaselineSettings) and not cfg.task_dir:
+        raise UserError("baseline: give the task folder")
+    return cfg
+
+
+COMMANDS = {"build": (BuildSettings, "build a task"),
+            "baseline": (BaselineSettings, "log-mel statistics + logistic regression, leave-one-fold-out")}
+
+
 def _parser() -> Parser:
     parser = Parser(prog=PROG, allow_abbrev=False,
                     description="Build small audio classification tasks (ESC-50 layout) from espeak-ng, "
                                 "fluidsynth and sox, or score the log-mel + logistic-regression baseline on one.")
     sub = parser.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build", help="build a task", allow_abbrev=False)
-    b.add_argument("kind", choices=KINDS)
-    b.add_argument("--out", required=True, help="output folder (refused if it exists, unless --overwrite)")
-    b.add_argument("--per-class", type=int, default=40, help="clips per class (default 40)")
-    b.add_argument("--folds", type=int, default=5, help="folds, each with its own voices/instruments (default 5)")
-    b.add_argument("--seed", type=int, default=0, help="the same seed gives the same bytes (default 0)")
-    b.add_argument("--snr-db", default="0,20", help="LO,HI: SNR drawn uniformly per clip; 'inf': no noise (default 0,20)")
-    b.add_argument("--duration", type=float, default=1.0, help="seconds per clip (default 1.0)")
-    b.add_argument("--classes", help="comma-separated class names, or N for the first N (default: all)")
-    b.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
-    b.add_argument("--soundfont", help="General-MIDI .sf2/.sf3 (default: the first of " + ", ".join(SOUNDFONTS) + ")")
-    b.add_argument("--noise-dir", help="mix recordings from this folder (>= --duration each) instead of sox noise")
-    b.add_argument("--keep-parts", action="store_true", help="also write each clip's scaled sound and noise to DIR/parts/")
-    b.add_argument("--overwrite", action="store_true", help="replace an existing DIR")
-    s = sub.add_parser("baseline", help="log-mel statistics + logistic regression, leave-one-fold-out",
-                       allow_abbrev=False)
-    s.add_argument("task_dir")
-    s.add_argument("--folds", type=int, help="folds (default: the task's own)")
-    s.add_argument("--seed", type=int, default=0, help="seed for folds when the task has none (default 0)")
-    s.add_argument("--mel-bins", type=int, default=64, help="mel bins (default 64)")
+    for name, (cls, text) in COMMANDS.items():
+        add_settings(sub.add_parser(name, help=text, description=text, allow_abbrev=False), cls)
     return parser
 
 
 def _main(argv: Sequence[str] | None) -> None:
-    args = _parser().parse_args(argv)
-    if args.command == "build":
-        build(args.kind, args.out, per_class=args.per_class, folds=args.folds, seed=args.seed,
-              snr_db=parse_snr(args.snr_db), duration=args.duration, classes=pick_classes(args.kind, args.classes),
-              jobs=args.jobs, overwrite=args.overwrite, soundfont=args.soundfont, noise_dir=args.noise_dir,
-              keep_parts=args.keep_parts)
+    args = vars(_parser().parse_args(argv))
+    cfg = validate(settings_from_args(COMMANDS[args["command"]][0], args))
+    if isinstance(cfg, BuildSettings):
+        build(cfg.kind, cfg.out, per_class=cfg.per_class, folds=cfg.folds, seed=cfg.seed,
+              snr_db=parse_snr(cfg.snr_db), duration=cfg.duration, classes=pick_classes(cfg.kind, cfg.classes),
+              jobs=cfg.jobs, overwrite=cfg.overwrite, soundfont=cfg.soundfont or None,
+              noise_dir=cfg.noise_dir or None, keep_parts=cfg.keep_parts)
     else:
         from synpat.audio.baseline import logmel_logreg
-        result = logmel_logreg(args.task_dir, folds=args.folds, seed=args.seed, mel_bins=args.mel_bins)
+        result = logmel_logreg(cfg.task_dir, folds=cfg.folds or None, seed=cfg.seed, mel_bins=cfg.mel_bins)
         print(json.dumps(result), flush=True)
 
 

@@ -10,6 +10,7 @@ patch_embed.*, cls_token, pos_embed, blocks.N.*, norm.*) plus `<stem>.json` desc
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -19,7 +20,7 @@ from timm.models.vision_transformer import VisionTransformer
 
 from synpat.core.errors import UserError
 from synpat.core.files import write_atomic, write_json_atomic
-from synpat.core.settings import Parser, run_cli
+from synpat.core.settings import option, parse_settings, run_cli, settings_parser
 from synpat.train.optim import BLOCK_NAME
 from synpat.train.posembed import pos_embed_with_cls
 from synpat.audio.vit_audio import check_input_shape
@@ -161,20 +162,34 @@ def transfer_file(
     return meta
 
 
+@dataclass
+class TransferSettings:
+    src: str = option("", "exported encoder .safetensors (+ <stem>.json), timm/MAE state dict or training checkpoint",
+                      positional=True)
+    out: str = option("", "output .safetensors (its JSON is written beside it)")
+    input_shape: str = option("128x1024", "spectrogram MELxFRAMES, multiples of the patch size")
+    num_heads: int = option(0, "attention heads when no JSON says (0 = embed_dim // 64)")
+    trust_pickle: bool = option(False, "allow full pickle loading of a .pth/.pt checkpoint")
+
+
+def validate(cfg: TransferSettings) -> TransferSettings:
+    if not cfg.src:
+        raise UserError("no encoder to transfer: give SRC")
+    if not cfg.out.endswith(".safetensors"):
+        raise UserError(f"--out {cfg.out!r} must end in .safetensors")
+    if cfg.num_heads < 0:
+        raise UserError(f"bad config value num_heads={cfg.num_heads}: must be >= 0")
+    parse_shape(cfg.input_shape)
+    return cfg
+
+
 def _main(argv: Sequence[str] | None) -> None:
-    parser = Parser(prog="synpat-transfer", description=__doc__.split("\n")[0])
-    parser.add_argument("src", help="exported encoder .safetensors (+ <stem>.json), timm/MAE state dict or training checkpoint")
-    parser.add_argument("--out", required=True, help="output .safetensors (its JSON is written beside it)")
-    parser.add_argument("--input-shape", default="128x1024", help="spectrogram MELxFRAMES, multiples of the patch size (default 128x1024)")
-    parser.add_argument("--num-heads", type=int, default=None, help="attention heads when no JSON says (default embed_dim // 64)")
-    parser.add_argument("--trust-pickle", action="store_true", help="allow full pickle loading of a .pth/.pt checkpoint")
-    args = parser.parse_args(argv)
-    if not args.out.endswith(".safetensors"):
-        raise UserError(f"--out {args.out} must end in .safetensors")
-    meta = transfer_file(args.src, args.out, parse_shape(args.input_shape), args.num_heads, args.trust_pickle)
+    parser = settings_parser(TransferSettings, "synpat-transfer", __doc__.split("\n")[0])
+    cfg = validate(parse_settings(TransferSettings, argv, parser))
+    meta = transfer_file(cfg.src, cfg.out, parse_shape(cfg.input_shape), cfg.num_heads or None, cfg.trust_pickle)
     arch, grid = meta["arch"], meta["grid"]
     print(
-        f"wrote {args.out}: ViT {arch['embed_dim']}d x {arch['depth']} blocks, {arch['num_heads']} heads, "
+        f"wrote {cfg.out}: ViT {arch['embed_dim']}d x {arch['depth']} blocks, {arch['num_heads']} heads, "
         f"patch {arch['patch_size']}, grid {grid[0]}x{grid[1]}, patch embed {meta['transfer']['patch_embed']}, "
         f"{len(meta['transfer']['dropped'])} tensors dropped"
     )

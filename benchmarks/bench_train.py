@@ -21,7 +21,7 @@ from synpat.train.deepspeed_configs import generated_config
 from synpat.train.deepspeed_setup import build_engine, fill_deepspeed_config, init_distributed
 from synpat.train.optim import param_groups
 from synpat.train.mae import MODELS, build_mae
-from synpat.train.torch_engine import TorchEngine
+from synpat.train.torch_engine import DTYPES, TorchEngine
 
 PATHS = ("eager", "compile", "engine", "zero0", "zero1", "zero2", "zero2+compile")
 
@@ -103,7 +103,7 @@ def main() -> None:
 
     _, _, device = init_distributed()
     name = torch.cuda.get_device_name(device) if gpu else f"cpu x{torch.get_num_threads()} threads"
-    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[args.precision]
+    dtype = DTYPES[args.precision]
     gen = torch.Generator().manual_seed(0)
     images = torch.randn(args.batch, 3, args.size, args.size, generator=gen).to(device)
     num_patches = (args.size // MODELS[args.model].encoder.patch_size) ** 2

@@ -2,7 +2,7 @@
 # The one-call GPU check: what the first (15-minute) GPU run measures, most valuable first, run
 # from the repository root:
 #
-#   source .gl/device-setup.sh && timeout 560 bash benchmarks/gpu_check.sh   # the GPU machine (README: GPU)
+#   source .gl/device-setup.sh && timeout 560 bash benchmarks/gpu_check.sh   # the GPU machine (docs/gpu.md)
 #   bash benchmarks/gpu_check.sh --dry-run                                   # the same steps on CPU, toy sizes
 #
 # Every step runs under its own time limit; a failing or timed-out step is recorded and the next

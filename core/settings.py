@@ -1,10 +1,15 @@
-"""Command-line plumbing shared by the train/ tools: settings dataclasses with a config file and
-flag overrides, and a user's mistake as one line on stderr with exit status 2.
+"""The one way every synpat command declares and reads its settings, and a user's mistake as one
+line on stderr with exit status 2.
 
-A settings class is a dataclass whose fields are made with ``option(default, help)``; it is the
-one source of defaults. ``parse_settings`` layers on top of them: a JSON or YAML ``--config``
-file, then ``--set key=value`` (repeatable), then one ``--key value`` flag per field
-(``--flag/--no-flag`` for booleans). Unknown keys and ill-typed values are UserErrors.
+A command's settings are a dataclass whose fields are made with ``option(default, help)``; it is
+the one source of defaults and help texts, and its module has one ``validate(cfg)`` for ranges and
+relations. ``settings_parser`` builds the command line from the class; ``parse_settings`` layers on
+the defaults: a JSON or YAML ``--config`` file, then ``--set key=value`` (repeatable), then one
+``--key value`` flag per field (``--flag/--no-flag`` for booleans). A field made with
+``option(..., positional=True)`` is a positional argument instead of a flag; a tuple field takes
+several values (``nargs``; "a,b" in ``--set``; a list in a file). Unknown keys and ill-typed values
+are UserErrors. Settings are never read from environment variables, except the launchers' RANK,
+WORLD_SIZE, LOCAL_RANK (core.ranks, core.devices) and the documented SYNPAT_CACHE (gen.check_cache).
 """
 from __future__ import annotations
 
@@ -36,10 +41,12 @@ def run_cli(prog: str, body: Callable[[Sequence[str] | None], None], argv: Seque
     return 0
 
 
-def option(default, help: str, **cli):
-    """A settings field with its help text. ``cli``: argparse keywords (type, choices, metavar, nargs,
-    default) for the parsers ``add_options`` builds; a list or dict default is copied per instance."""
-    metadata = {"help": help, **({"cli": cli} if cli else {})}
+def option(default, help: str, *, positional: bool = False, **cli):
+    """A settings field with its help text; ``positional``: a positional argument instead of a --flag.
+    A tuple default (of str) makes a field of several values. ``cli``: argparse keywords (type, choices,
+    metavar, nargs, default) for the parsers ``add_options`` builds; a list or dict default is copied per
+    instance."""
+    metadata = {"help": help, "positional": positional, **({"cli": cli} if cli else {})}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -48,6 +55,11 @@ def option(default, help: str, **cli):
 def coerce(name: str, value, default):
     """A config-file value (JSON/YAML type) or a command-line string -> the field's type, or UserError."""
     kind = type(default)
+    if kind is tuple:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)) or not all(isinstance(v, str) for v in items):
+            raise UserError(f"bad config value {name}={value!r}: not a list of strings")
+        return tuple(v for v in items if v)
     if isinstance(value, str) and kind is not str:
         text = value.strip().lower()
         if kind is bool:
@@ -126,21 +138,35 @@ def read_config_file(cls, path: str | Path) -> dict:
 def settings_parser(cls, prog: str, description: str) -> Parser:
     """--config, --set KEY=VALUE and one flag per field of ``cls`` (dashes or underscores)."""
     parser = Parser(prog=prog, allow_abbrev=False, description=description)
-    parser.add_argument("--config", help="JSON or YAML file of settings (overridden by --set, then by flags)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting")
-    for f in fields(cls):
-        names = sorted({"--" + f.name, "--" + f.name.replace("_", "-")})
-        text = f"{f.metadata['help']} (default {f.default})".replace("%", "%%")   # argparse formats help with %
-        if isinstance(f.default, bool):
-            parser.add_argument(*names, dest=f.name, default=None, action=argparse.BooleanOptionalAction, help=text)
-        else:
-            parser.add_argument(*names, dest=f.name, default=None, metavar="VALUE", help=text)
+    add_settings(parser, cls)
     return parser
 
 
-def parse_settings(cls, argv: Sequence[str] | None, parser: Parser):
+def add_settings(parser: argparse.ArgumentParser, cls) -> None:
+    """Add --config, --set and the arguments of ``cls``'s fields to ``parser`` (a parser or a sub-command's)."""
+    parser.add_argument("--config", help="JSON or YAML file of settings (overridden by --set, then by flags)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting")
+    for f in fields(cls):
+        text = f"{f.metadata['help']} (default {f.default})".replace("%", "%%")   # argparse formats help with %
+        many = isinstance(f.default, tuple)
+        if f.metadata.get("positional"):
+            parser.add_argument(f.name, nargs="*" if many else "?", default=None, help=text)
+            continue
+        names = sorted({"--" + f.name, "--" + f.name.replace("_", "-")})
+        if isinstance(f.default, bool):
+            parser.add_argument(*names, dest=f.name, default=None, action=argparse.BooleanOptionalAction, help=text)
+        else:
+            parser.add_argument(*names, dest=f.name, default=None, nargs="+" if many else None,
+                                metavar="VALUE", help=text)
+
+
+def parse_settings(cls, argv: Sequence[str] | None, parser: argparse.ArgumentParser):
     """Defaults of ``cls`` <- --config file <- --set <- flags (not yet range-checked)."""
-    args = vars(parser.parse_args(argv))
+    return settings_from_args(cls, vars(parser.parse_args(argv)))
+
+
+def settings_from_args(cls, args: dict):
+    """``cls`` from parsed arguments (add_settings'): defaults <- --config file <- --set <- flags."""
     values = read_config_file(cls, args["config"]) if args["config"] else {}
     defaults = asdict(cls())
     overrides = {}
@@ -150,7 +176,7 @@ def parse_settings(cls, argv: Sequence[str] | None, parser: Parser):
             raise UserError(f"--set {item!r}: expected KEY=VALUE")
         overrides[key.strip().replace("-", "_")] = value
     check_keys(cls, overrides, "--set")
-    overrides.update({k: v for k, v in args.items() if k in defaults and v is not None})
+    overrides.update({k: v for k, v in args.items() if k in defaults and v is not None and v != []})
     values.update({k: coerce(k, v, defaults[k]) for k, v in overrides.items()})
     return cls(**values)
 

@@ -11,6 +11,9 @@ allowance, and both reject the program as too slow. The child dies with its pare
 death signal) and ignores Ctrl-C, which the parent handles. (A plain subprocess, not
 multiprocessing: it never re-imports the caller's script, so library users need no
 ``if __name__ == "__main__"`` guard.)
+
+The child's command is ``CHECKER``; the tests put a stand-in there (tests/stall_checker.py) that
+hangs on one program as a runaway loop does, so the timeout path is tested on any machine's speed.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import asdict, dataclass
 
 from synpat.core.errors import UserError
@@ -33,6 +35,7 @@ from .sampler import TIME_RANGE
 from .sound_renderer import CHANNELS, DURATION, SAMPLE_RATE, SoundRenderer
 
 STARTUP_SECONDS = 60.0    # a fresh child: interpreter and GL context
+CHECKER = (sys.executable, "-m", "synpat.gen.checks")   # the child's command line
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,7 @@ class _Child:
     whole or not at all: no select() on a buffered pipe)."""
 
     def __init__(self, settings: CheckSettings, programs: list[Program]):
-        self.proc = subprocess.Popen([sys.executable, "-m", "synpat.gen.checks"], stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen(list(CHECKER), stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True, preexec_fn=die_with_parent)
         job = {"settings": asdict(settings),
                "programs": [{"name": p.name, "path": p.path, "source": p.source} for p in programs]}

@@ -9,13 +9,14 @@ from __future__ import annotations
 import io
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 
 from synpat.core.errors import UserError
-from synpat.core.settings import Parser, run_cli
+from synpat.core.settings import option, parse_settings, run_cli, settings_parser
 from synpat.core.files import write_atomic
 from .shards import folder_shards, shard_samples
 
@@ -101,26 +102,36 @@ def contact_sheet(rows: dict[int, tuple[str, list[Image.Image]]], tile: int, wid
     return sheet
 
 
+@dataclass
+class ContactSettings:
+    shards: tuple[str, ...] = option((), "shard folders or .tar files", positional=True)
+    out: str = option("contact.png", "PNG to write")
+    per_program: int = option(8, "images per program row")
+    tile: int = option(96, "tile size in pixels")
+
+
+def validate(cfg: ContactSettings) -> ContactSettings:
+    if not cfg.shards:
+        raise UserError("no shards: give shard folders or .tar files")
+    if cfg.per_program < 1 or cfg.tile < 8:
+        raise UserError(f"--per-program and --tile: expected >= 1 and >= 8, got {cfg.per_program} and {cfg.tile}")
+    return cfg
+
+
 def _main(argv: Sequence[str] | None) -> None:
-    p = Parser(prog="synpat-view", description=__doc__.split("\n\n")[0])
-    p.add_argument("shards", nargs="+", help="shard folders or .tar files")
-    p.add_argument("--out", default="contact.png", help="PNG to write")
-    p.add_argument("--per-program", type=int, default=8, help="images per program row")
-    p.add_argument("--tile", type=int, default=96, help="tile size in pixels")
-    args = p.parse_args(argv)
-    if args.per_program < 1 or args.tile < 8:
-        raise UserError(f"--per-program and --tile: expected >= 1 and >= 8, got {args.per_program} and {args.tile}")
-    rows = collect(shard_paths(args.shards), args.per_program)
+    cfg = validate(parse_settings(ContactSettings, argv, settings_parser(
+        ContactSettings, "synpat-view", __doc__.split("\n\n")[0])))
+    rows = collect(shard_paths(cfg.shards), cfg.per_program)
     if not rows:
-        raise UserError(f"{' '.join(args.shards)}: no images found")
-    sound = is_sound_shards(args.shards)
-    sheet = contact_sheet(rows, args.tile, args.tile * SOUND_TILE_ASPECT if sound else None)
+        raise UserError(f"{' '.join(cfg.shards)}: no images found")
+    sound = is_sound_shards(cfg.shards)
+    sheet = contact_sheet(rows, cfg.tile, cfg.tile * SOUND_TILE_ASPECT if sound else None)
     if sound:   # spectrograms are drawn from one colour ramp: 256 palette colours keep them, at a third of the bytes
         sheet = sheet.quantize(256)
     buf = io.BytesIO()
     sheet.save(buf, "PNG")
-    write_atomic(Path(args.out), buf.getvalue())
-    print(f"synpat-view: {len(rows)} programs x {args.per_program} images -> {args.out}", file=sys.stderr)
+    write_atomic(Path(cfg.out), buf.getvalue())
+    print(f"synpat-view: {len(rows)} programs x {cfg.per_program} images -> {cfg.out}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

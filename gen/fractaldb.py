@@ -25,13 +25,14 @@ pieces, and its brightness follows the log density (iParams.x: flat .. log).
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from synpat.core.errors import UserError
-from synpat.core.settings import Parser, run_cli
+from synpat.core.settings import option, parse_settings, run_cli, settings_parser
 from synpat.core.files import write_atomic
 
 MAX_MAPS = 8
@@ -185,15 +186,25 @@ def write_programs(out: Path, count: int, seed: int = 0, min_fill: float = MIN_F
     return paths
 
 
+@dataclass
+class FractalSettings:
+    categories: int = option(1000, "number of IFS codes (programs)")
+    out: str = option("", "folder for the .glsl programs")
+    seed: int = option(0, "seed of the IFS codes")
+    min_fill: float = option(MIN_FILL, "filling-rate threshold")
+
+
+def validate(cfg: FractalSettings) -> FractalSettings:
+    if not cfg.out:
+        raise UserError("no output folder: give --out DIR")
+    return cfg
+
+
 def _main(argv: Sequence[str] | None) -> None:
-    p = Parser(prog="python -m synpat.gen.fractaldb", description=__doc__.split("\n\n")[0])
-    p.add_argument("--categories", type=int, default=1000, help="number of IFS codes (programs)")
-    p.add_argument("--out", required=True, help="folder for the .glsl programs")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--min-fill", type=float, default=MIN_FILL, help="filling-rate threshold")
-    args = p.parse_args(argv)
-    paths = write_programs(Path(args.out), args.categories, args.seed, args.min_fill)
-    print(f"fractaldb: {len(paths)} category programs -> {args.out}", file=sys.stderr)
+    parser = settings_parser(FractalSettings, "python -m synpat.gen.fractaldb", __doc__.split("\n\n")[0])
+    cfg = validate(parse_settings(FractalSettings, argv, parser))
+    paths = write_programs(Path(cfg.out), cfg.categories, cfg.seed, cfg.min_fill)
+    print(f"fractaldb: {len(paths)} category programs -> {cfg.out}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,6 +15,7 @@ import io
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -22,7 +23,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from synpat.core.errors import UserError
-from synpat.core.settings import Parser, run_cli
+from synpat.core.settings import option, parse_settings, run_cli, settings_parser
 from synpat.core.files import write_atomic
 from .programs import bundled_shaders_dir, find_programs
 from .sampler import Sampler, Samples
@@ -183,28 +184,36 @@ def run(shaders: list[str], size: int, seed: int, save_dir: Path, frames: int | 
         glfw.terminate()
 
 
-def _main(argv: Sequence[str] | None) -> None:
-    p = Parser(prog="synpat-view --live", description=__doc__.split("\n\n")[0])
-    p.add_argument("--shaders", nargs="+", default=None, metavar="PATH", help="program folders or files (default: bundled)")
-    p.add_argument("--size", type=int, default=512, help="window and render size in pixels")
-    p.add_argument("--seed", type=int, default=0, help="sampler seed of iSeed and iParams")
-    p.add_argument("--save-dir", default=".", help="folder for the PNGs the s key saves")
-    p.add_argument("--frames", type=int, default=None, help="quit after this many frames")
-    p.add_argument("--keys", default="", help="comma-separated actions applied one per frame first "
-                   f"({', '.join(sorted(set(KEYS.values()) - {'quit'}))})")
-    p.add_argument("--screenshot", default=None, help="with --frames: save the last frame's window as this PNG")
-    args = p.parse_args(argv)
-    keys = [k for k in args.keys.split(",") if k]
+@dataclass
+class LiveSettings:
+    shaders: tuple[str, ...] = option((), "program folders or files (default: the bundled programs)")
+    size: int = option(512, "window and render size in pixels")
+    seed: int = option(0, "sampler seed of iSeed and iParams")
+    save_dir: str = option(".", "folder for the PNGs the s key saves")
+    frames: int = option(0, "quit after this many frames (0 = when the window closes)")
+    keys: str = option("", "comma-separated actions applied one per frame first "
+                           f"({', '.join(sorted(set(KEYS.values()) - {'quit'}))})")
+    screenshot: str = option("", "with --frames: save the last frame's window as this PNG")
+
+
+def validate(cfg: LiveSettings) -> LiveSettings:
+    keys = [k for k in cfg.keys.split(",") if k]
     bad = [k for k in keys if k not in set(KEYS.values()) - {"quit"}]
-    if bad or not 16 <= args.size <= 4096 or (args.frames is not None and args.frames < 1):
+    if bad or not 16 <= cfg.size <= 4096 or cfg.frames < 0:
         raise UserError(f"--keys, --size, --frames: expected known actions, 16..4096, >= 1; "
-                        f"got {bad or args.keys!r}, {args.size}, {args.frames}")
-    if args.screenshot and args.frames is None:
+                        f"got {bad or cfg.keys!r}, {cfg.size}, {cfg.frames}")
+    if cfg.screenshot and not cfg.frames:
         raise UserError("--screenshot: give --frames too (the screenshot is of the last frame)")
-    shaders = args.shaders or [str(bundled_shaders_dir())]
-    shown = run(shaders, args.size, args.seed, Path(args.save_dir), args.frames, keys,
-                Path(args.screenshot) if args.screenshot else None)
-    print(f"synpat-view: showed {shown} frames" + (f", screenshot {args.screenshot}" if args.screenshot else ""),
+    return cfg
+
+
+def _main(argv: Sequence[str] | None) -> None:
+    parser = settings_parser(LiveSettings, "synpat-view --live", __doc__.split("\n\n")[0])
+    cfg = validate(parse_settings(LiveSettings, argv, parser))
+    shaders = list(cfg.shaders) or [str(bundled_shaders_dir())]
+    shown = run(shaders, cfg.size, cfg.seed, Path(cfg.save_dir), cfg.frames or None,
+                [k for k in cfg.keys.split(",") if k], Path(cfg.screenshot) if cfg.screenshot else None)
+    print(f"synpat-view: showed {shown} frames" + (f", screenshot {cfg.screenshot}" if cfg.screenshot else ""),
           file=sys.stderr)
 
 

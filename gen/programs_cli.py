@@ -6,13 +6,13 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 from synpat.core.errors import UserError
-from synpat.core.settings import Parser, run_cli
+from synpat.core.settings import option, parse_settings, run_cli, settings_parser
 from synpat.core.files import write_atomic
 from synpat.core.progress import Progress
 from .grammar import MAX_PROGRAMS
@@ -38,16 +38,26 @@ def write_programs(n: int, seed: int, out: Path, sound: bool = False) -> int:
     return n
 
 
+@dataclass
+class ProgramsSettings:
+    n: int = option(0, f"number of programs, 1..{MAX_PROGRAMS}")
+    seed: int = option(0, "the set's seed (procedural:N@SEED)")
+    out: str = option("", "folder for the .glsl files")
+    sound: bool = option(False, "sound programs (procedural-sound:N) instead of images")
+
+
+def validate(cfg: ProgramsSettings) -> ProgramsSettings:
+    """The range of --n is write_programs' to check (library callers get it too)."""
+    if not cfg.out:
+        raise UserError("no output folder: give --out DIR")
+    return cfg
+
+
 def _main(argv: Sequence[str] | None) -> None:
-    p = Parser(prog="synpat-programs", description=__doc__.split("\n\n")[0],
-               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--n", type=int, required=True, help="number of programs")
-    p.add_argument("--seed", type=int, default=0, help="the set's seed (procedural:N@SEED)")
-    p.add_argument("--out", required=True, help="folder for the .glsl files")
-    p.add_argument("--sound", action="store_true", help="sound programs (procedural-sound:N) instead of images")
-    args = p.parse_args(argv)
-    write_programs(args.n, args.seed, Path(args.out), args.sound)
-    print(f"synpat-programs: wrote {args.n} programs (seed {args.seed}) -> {args.out}", file=sys.stderr)
+    parser = settings_parser(ProgramsSettings, "synpat-programs", __doc__.split("\n\n")[0])
+    cfg = validate(parse_settings(ProgramsSettings, argv, parser))
+    write_programs(cfg.n, cfg.seed, Path(cfg.out), cfg.sound)
+    print(f"synpat-programs: wrote {cfg.n} programs (seed {cfg.seed}) -> {cfg.out}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

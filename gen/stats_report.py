@@ -16,7 +16,6 @@ entropy, coloured by family) and contact_<family>.png (one row per program).
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import sys
@@ -28,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 from synpat.core.errors import UserError
-from synpat.core.settings import Parser, run_cli
+from synpat.core.settings import option, parse_settings, run_cli, settings_parser
 from synpat.core.files import write_atomic, write_json_atomic
 from synpat.core.progress import Progress
 from .contact import SOUND_TILE_ASPECT, contact_sheet, is_sound_shards, picture, shard_paths
@@ -249,31 +248,41 @@ def _is_shards(source: str) -> bool:
     return (p.is_file() and p.suffix == ".tar") or (p.is_dir() and any(p.glob("*.tar")))
 
 
-def _main(argv: Sequence[str] | None) -> None:
-    p = Parser(prog="synpat-stats", description=__doc__.split("\n\n")[0],
-               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("sources", nargs="+", help="shard folders or .tar files; or program folders or .glsl files")
-    p.add_argument("--out", default="stats_report", help="report folder")
-    p.add_argument("--per-program", type=int, default=16, help="samples rendered per program (programs only)")
-    p.add_argument("--size", type=int, default=128, help="render size in pixels (programs only)")
-    p.add_argument("--seed", type=int, default=0, help="sampler seed (programs only)")
-    p.add_argument("--backend", default="auto", help="renderer backend (programs only)")
-    p.add_argument("--tile", type=int, default=96, help="contact sheet tile size")
-    args = p.parse_args(argv)
-    if args.per_program < 1 or not 8 <= args.size <= 4096 or args.tile < 8:
+@dataclass
+class StatsSettings:
+    sources: tuple[str, ...] = option((), "shard folders or .tar files; or program folders or .glsl files",
+                                      positional=True)
+    out: str = option("stats_report", "report folder")
+    per_program: int = option(16, "samples rendered per program (programs only)")
+    size: int = option(128, "render size in pixels (programs only)")
+    seed: int = option(0, "sampler seed (programs only)")
+    backend: str = option("auto", "renderer backend (programs only)")
+    tile: int = option(96, "contact sheet tile size")
+
+
+def validate(cfg: StatsSettings) -> StatsSettings:
+    if not cfg.sources:
+        raise UserError("no sources: give shard folders or .tar files, or program folders or .glsl files")
+    if cfg.per_program < 1 or not 8 <= cfg.size <= 4096 or cfg.tile < 8:
         raise UserError(f"--per-program, --size, --tile: expected >= 1, 8..4096, >= 8; "
-                        f"got {args.per_program}, {args.size}, {args.tile}")
-    missing = [s for s in args.sources if not Path(s).exists() and ":" not in s]   # procedural:N, bundled:sounds
+                        f"got {cfg.per_program}, {cfg.size}, {cfg.tile}")
+    return cfg
+
+
+def _main(argv: Sequence[str] | None) -> None:
+    cfg = validate(parse_settings(StatsSettings, argv, settings_parser(
+        StatsSettings, "synpat-stats", __doc__.split("\n\n")[0])))
+    missing = [s for s in cfg.sources if not Path(s).exists() and ":" not in s]   # procedural:N, bundled:sounds
     if missing:
         raise UserError(f"{missing[0]}: no such shard or program folder or file")
-    kinds = {_is_shards(s) for s in args.sources}
+    kinds = {_is_shards(s) for s in cfg.sources}
     if len(kinds) > 1:
         raise UserError("give either shards or programs, not both")
-    m = measure_shards(args.sources) if kinds == {True} else measure_programs(
-        args.sources, args.per_program, args.size, args.seed, args.backend)
-    written = write_report(m, Path(args.out), args.tile)
+    m = measure_shards(cfg.sources) if kinds == {True} else measure_programs(
+        cfg.sources, cfg.per_program, cfg.size, cfg.seed, cfg.backend)
+    written = write_report(m, Path(cfg.out), cfg.tile)
     print(f"synpat-stats: {len(m.program)} images of {len(set(m.program))} programs in {len(set(m.family))} "
-          f"families -> {len(written)} files in {args.out}", file=sys.stderr)
+          f"families -> {len(written)} files in {cfg.out}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

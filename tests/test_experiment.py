@@ -74,3 +74,76 @@ def test_one_budget_only(tmp_path, capsys):
     assert main(["--data", f"esc50:{esc}", "--out", str(tmp_path / "o"), "--shaders", str(tmp_path / "none")]) == 2
     assert "no such shader folder or file" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_every_value_of_a_pretrain_config_file_reaches_the_pretraining(tmp_path):
+    """Each field of a --pretrain-config file reaches synpat-pretrain's settings (before, the experiment's
+    own warmup, loader, save_every, ... were passed as flags and beat the file's); the fields the experiment
+    decides may be in the file only with the experiment's value."""
+    from dataclasses import asdict, fields
+
+    from synpat.audio.experiment import ExperimentConfig, pretrain_argv
+    from synpat.core.errors import UserError
+    from synpat.train.pretrain_config import PretrainConfig, parse_config
+
+    mine = {"mask_ratio": 0.6, "norm_pix_loss": False, "accum_steps": 2, "epochs": 5, "min_lr": 1e-6, "warmup": 0.2,
+            "weight_decay": 0.1, "beta1": 0.8, "beta2": 0.9, "engine": "deepspeed", "precision": "fp16",
+            "deepspeed": "zero1_fp32", "compile": "off", "loader": "dali", "num_workers": 3, "log_every": 7,
+            "save_every": 50, "keep_checkpoints": 3, "recon_every": 0, "recon_images": 4,
+            "model": "mae_vit_tiny_patch16", "img_size": 32, "seed": 4}   # the last three as the experiment's
+    decided = {"data", "stream", "out", "batch_size", "blr", "steps", "threads", "resume", "overwrite"}
+    assert set(mine) | decided == {f.name for f in fields(PretrainConfig)}, "a new setting: add it to this test"
+    file = tmp_path / "pretrain.yaml"
+    file.write_text(json.dumps({}))
+    cfg = ExperimentConfig(data="esc50:x", out=str(tmp_path / "exp"), img_size=32, model="mae_vit_tiny_patch16",
+                           seed=4, pretrain_batch=8, pretrain_blr=2e-3, threads=1, pretrain_config=str(file))
+    without = asdict(parse_config(pretrain_argv(cfg, tmp_path / "shards", tmp_path / "p", 12, 0)[3:]))
+    assert [without[k] for k in ("loader", "num_workers", "warmup", "save_every", "recon_every")] == [
+        "torch", 1, 0.1, 100, 250]   # the experiment's recipe, where the file says nothing
+    assert all(mine[k] != without[k] for k in mine if k not in ("model", "img_size", "seed"))
+    file.write_text(json.dumps(mine))
+    argv = pretrain_argv(cfg, tmp_path / "shards", tmp_path / "exp" / "pretrain", 12, 0)
+    got = asdict(parse_config(argv[3:]))
+    assert {k: got[k] for k in mine} == mine
+    assert (got["data"], got["steps"], got["batch_size"], got["blr"], got["threads"], got["resume"]) == (
+        str(tmp_path / "shards"), 12, 8, 2e-3, 1, "auto")
+    for clash, message in (({"img_size": 64}, "img_size=64, but the experiment sets it to 32"),
+                           ({"out": "elsewhere"}, "out is set by the experiment for each stage")):
+        file.write_text(json.dumps(clash))
+        with pytest.raises(UserError, match=message):
+            pretrain_argv(cfg, tmp_path / "shards", tmp_path / "p", 12, 0)
+
+
+def test_every_value_of_a_finetune_config_file_reaches_both_conditions(tmp_path):
+    from dataclasses import asdict
+
+    from synpat.audio.experiment import ExperimentConfig, finetune_config
+    from synpat.audio.finetune_config import FinetuneConfig
+    from synpat.core.errors import UserError
+
+    mine = {"layer_decay": 0.9, "warmup_epochs": 2.0, "min_lr": 1e-7, "weight_decay": 0.01, "drop_path": 0.2,
+            "mixup": 0.0, "label_smoothing": 0.0, "freq_mask": 4, "time_mask": 0, "time_roll": False,
+            "patchout": 0.1, "val_fraction": 0.0, "device": "cpu", "strict": True}
+    file = tmp_path / "finetune.json"
+    file.write_text(json.dumps(mine))
+    cfg = ExperimentConfig(data="esc50:x", out=str(tmp_path / "exp"), finetune_config=str(file), finetune_epochs=3)
+    for init in ("none", "t.safetensors"):
+        got = asdict(finetune_config(cfg, init, tmp_path / init, (32, 96), probe=False))
+        assert {k: got[k] for k in mine} == mine
+        assert (got["init"], got["epochs"], got["mel_bins"], got["frames"], got["model"]) == (init, 3, 32, 96, "vit_tiny")
+    assert all(mine[k] != v for k, v in asdict(FinetuneConfig()).items() if k in mine)
+    file.write_text(json.dumps({"epochs": 50}))
+    with pytest.raises(UserError, match="epochs=50, but the experiment sets it to 3"):
+        finetune_config(cfg, "none", tmp_path / "o", (32, 96), probe=False)
+
+
+def test_a_contradicting_config_file_is_refused_before_anything_is_written(tmp_path, capsys):
+    esc = make_esc50(tmp_path / "esc", per_class=2, seed=2)
+    (tmp_path / "pretrain.json").write_text(json.dumps({"img_size": 128}))
+    (tmp_path / "finetune.json").write_text(json.dumps({"linear_probe": True}))
+    base = ["--data", f"esc50:{esc}", "--out", str(tmp_path / "o"), "--img-size", "32"]
+    assert main(base + ["--pretrain-config", str(tmp_path / "pretrain.json")]) == 2
+    assert "img_size=128, but the experiment sets it to 32" in capsys.readouterr().err
+    assert main(base + ["--finetune-config", str(tmp_path / "finetune.json")]) == 2
+    assert "linear_probe is set by the experiment for each stage" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

@@ -129,20 +129,20 @@ def test_recipe_follows_the_clips_and_the_init_file(esc, audio_init, tmp_path):
     """1.6 s clips: 160 frames (not 500), masks 19% of each axis, layer decay from the depth; the input shape
     comes from the transferred file, and a contradicting --frames is refused before any spectrogram."""
     from synpat.audio.clip_sets import load_task
-    from synpat.audio.finetune import resolve_arch, resolve_recipe
+    from synpat.audio.finetune import resolve
 
     cfg = parse_config(["--data", f"esc50:{esc}", "--out", str(tmp_path / "o"), "--model", "vit_tiny"])
-    arch, _, meta = resolve_arch(cfg)
-    derived = resolve_recipe(cfg, arch, meta, load_task(cfg.data))
+    derived = resolve(cfg, load_task(cfg.data)).cfg
     assert (derived.mel_bins, derived.frames, derived.freq_mask, derived.time_mask) == (128, 160, 24, 30)
     assert derived.layer_decay == pytest.approx(0.5 ** (1 / 13), abs=1e-4) and derived.model == "vit_tiny"
+    assert (derived.embed_dim, derived.depth, derived.num_heads, derived.folds) == (192, 12, 3, 5)   # nothing left at 0
     cfg = parse_config(["--data", f"esc50:{esc}", "--out", str(tmp_path / "o"), "--init", str(audio_init)])
-    arch, _, meta = resolve_arch(cfg)
-    derived = resolve_recipe(cfg, arch, meta, load_task(cfg.data))
+    derived = resolve(cfg, load_task(cfg.data)).cfg
     assert (derived.mel_bins, derived.frames, derived.model) == (64, 96, "custom")
+    assert resolve(derived, load_task(cfg.data)).cfg == derived   # resolving twice changes nothing
     cfg = parse_config(["--data", f"esc50:{esc}", "--out", str(tmp_path / "o"), "--init", str(audio_init), "--frames", "128"])
     with pytest.raises(Exception, match="contradicts .* input shape 64x96"):
-        resolve_recipe(cfg, *resolve_arch(cfg)[::2], load_task(cfg.data))
+        resolve(cfg, load_task(cfg.data))
 
 
 def test_chosen_test_folds_only(esc, audio_init, tmp_path):

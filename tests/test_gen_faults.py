@@ -116,7 +116,7 @@ def test_sigterm_ends_with_one_line_and_kill_9_takes_the_checker_along(small_sha
     assert term.stderr.read().strip().splitlines() == [
         "synpat-gen: terminated; complete shards are kept, --resume finishes the rest"]
     assert _gone(child)
-    killed = subprocess.Popen([*cmd, "--out", str(tmp_path / "b")], stderr=subprocess.DEVNULL, env=env)
+    killed = subprocess.Popen([*cmd, "--out", str(tmp_path / "b")], stderr=subprocess.DEVNULL)
     child = _checker_child(killed)
     killed.kill()
     killed.wait()

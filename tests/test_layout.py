@@ -1,4 +1,4 @@
-"""The layout's rules (DESIGN §2): gen/ and core/ run without torch; each stage imports only earlier ones;
+"""The layout's rules (docs/design.md §2): gen/ and core/ run without torch; each stage imports only earlier ones;
 no module in train/ shares a name with a package it imports (train/ is on sys.path for `deepspeed train/pretrain.py`)."""
 import ast
 import subprocess

@@ -101,6 +101,23 @@ def test_run_writes_its_outputs(trained):
     assert summary.startswith("pretrain: mae_vit_tiny_patch16 60 steps (1920 images, 1 rank(s))") and "->" in summary
 
 
+def test_the_torch_engine_takes_its_precision_from_the_settings_not_a_deepspeed_dict():
+    """The torch engine has no DeepSpeed config; its precision is --precision (auto: fp32 on the CPU),
+    and a checkpoint records it as before (ZeRO stage 0); DeepSpeed's comes from its config."""
+    from synpat.train.pretrain import engine_config, run_settings
+    from synpat.train.pretrain_config import parse_config
+    cpu = torch.device("cpu")
+    for flags, precision in (([], "fp32"), (["--precision", "bf16"], "bf16")):
+        cfg = parse_config(["--data", "x", *flags])
+        assert engine_config(cfg, cpu) is None
+        assert {k: run_settings(cfg, None, 1, cpu)[k] for k in ("precision", "zero_stage", "engine")} == {
+            "precision": precision, "zero_stage": 0, "engine": "torch"}
+    cfg = parse_config(["--data", "x", "--deepspeed", "zero2_fp16"])
+    ds = engine_config(cfg, cpu)
+    assert {k: run_settings(cfg, ds, 1, cpu)[k] for k in ("precision", "zero_stage", "engine")} == {
+        "precision": "fp16", "zero_stage": 2, "engine": "deepspeed"}
+
+
 def test_exported_encoder_loads_into_timm(trained):
     from synpat.train.export import load_encoder
     from synpat.train.mae import build_mae

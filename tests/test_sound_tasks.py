@@ -210,6 +210,12 @@ def test_bad_arguments_are_one_line(args, message, capsys, tmp_path):
     assert not (tmp_path / "x").exists()
 
 
+def test_an_unknown_kind_is_one_line(capsys, tmp_path):
+    assert st.main(["build", "nope", "--out", str(tmp_path / "x")]) == 2
+    assert capsys.readouterr().err == ("synpat-audio-tasks: error: build: unknown task kind 'nope'; "
+                                       "use one of keywords, pitch, instrument\n")
+
+
 def test_midi_file_structure():
     data = st.note_midi(program=40, note=69, velocity=100, onset_s=0.25, length_s=0.5, total_s=1.0)
     assert data[:4] == b"MThd" and data[8:14] == bytes([0, 0, 0, 1, 1, 224])  # format 0, 1 track, 480 tpq

@@ -1,2 +1,3 @@
-"""synpat.train: MAE pre-training on rendered patterns: model, loaders, the training loop, export,
-reconstructions and CUDA-GL interop (needs torch)."""
+"""synpat.train: MAE pre-training on rendered patterns (needs torch): ViT shapes, the MAE, loaders for
+shards and the live stream, the torch and DeepSpeed engines, checkpoints, export and reconstructions.
+The CUDA-GL interop it feeds on lives in synpat.gen.gl_cuda (docs/design.md §2, §4)."""

@@ -5,15 +5,18 @@ precision (fp32|bf16|fp16), named 'zero2_bf16' and so on, or a user's own file.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from synpat.core.errors import UserError
 from synpat.core.files import write_atomic
+from synpat.core.settings import option, parse_settings, run_cli, settings_parser
 
+PROG = "python -m synpat.train.deepspeed_configs"
 PRECISIONS = ("fp32", "bf16", "fp16")
 _NAME = re.compile(r"zero([0-3])_(fp32|bf16|fp16)")
 
@@ -34,6 +37,11 @@ def generated_config(stage: int, precision: str) -> dict:
                        "hysteresis": 2, "min_loss_scale": 1}
     cfg.update(gradient_clipping=0.0, steps_per_print=1_000_000_000, wall_clock_breakdown=False)
     return cfg
+
+
+def config_precision(cfg: dict) -> str:
+    """fp32 | bf16 | fp16: the precision a DeepSpeed config enables."""
+    return next((name for name in ("bf16", "fp16") if cfg.get(name, {}).get("enabled")), "fp32")
 
 
 def is_config_name(value: str) -> bool:
@@ -61,25 +69,31 @@ def load_deepspeed_config(path: str | Path) -> dict:
 
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`python -m synpat.train.deepspeed_configs zero2_bf16 [--out ds.json]`: write a generated config to edit."""
-    parser = argparse.ArgumentParser(prog="python -m synpat.train.deepspeed_configs", description=main.__doc__)
-    parser.add_argument("name", help="zero{0,1,2,3}_{fp32,bf16,fp16}")
-    parser.add_argument("--out", help="file to write (default: stdout)")
-    args = parser.parse_args(argv)
-    if not is_config_name(args.name):
-        print(f"{parser.prog}: error: {args.name!r} is not zero{{0-3}}_{{fp32|bf16|fp16}}", file=sys.stderr)
-        return 2
-    text = json.dumps(generated_config(int(args.name[4]), args.name[6:]), indent=2) + "\n"
-    if args.out:
-        try:
-            write_atomic(Path(args.out), text.encode())
-        except UserError as err:
-            print(f"{parser.prog}: error: {err}", file=sys.stderr)
-            return 2
+@dataclass
+class WriteSettings:
+    name: str = option("", "zero{0,1,2,3}_{fp32,bf16,fp16}", positional=True)
+    out: str = option("", "file to write (default: stdout)")
+
+
+def validate(cfg: WriteSettings) -> WriteSettings:
+    if not is_config_name(cfg.name):
+        raise UserError(f"{cfg.name!r} is not zero{{0-3}}_{{fp32|bf16|fp16}}")
+    return cfg
+
+
+def _main(argv: Sequence[str] | None) -> None:
+    parser = settings_parser(WriteSettings, PROG, "Write a generated DeepSpeed config, to edit.")
+    cfg = validate(parse_settings(WriteSettings, argv, parser))
+    text = json.dumps(deepspeed_config(cfg.name), indent=2) + "\n"
+    if cfg.out:
+        write_atomic(Path(cfg.out), text.encode())
     else:
         sys.stdout.write(text)
-    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m synpat.train.deepspeed_configs zero2_bf16 [--out ds.json]`: write a generated config to edit."""
+    return run_cli(PROG, _main, argv)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 a lone process, the DeepSpeed JSON (generated for a ZeRO stage and precision, or read from a
 file) filled from the pre-training settings, and the engine with synpat.train.optim's recipe.
 
-DeepSpeed on CPU (DESIGN §4): gloo, `"torch_adam": true` (FusedAdam would build a C++ extension for
+DeepSpeed on CPU (docs/design.md §4): gloo, `"torch_adam": true` (FusedAdam would build a C++ extension for
 ~2 min), and the first `initialize` builds `deepspeed_shm_comm` into TORCH_EXTENSIONS_DIR (30-110 s
 once, ~1.5 s later).
 """
@@ -57,15 +57,6 @@ def fill_deepspeed_config(base: dict, micro_batch: int, accum_steps: int, world_
     if not torch.cuda.is_available():
         optimizer["params"]["torch_adam"] = True
     return cfg
-
-
-def precision(ds_config: dict) -> torch.dtype:
-    """The dtype the engine's weights (and so its inputs) have."""
-    if ds_config.get("bf16", {}).get("enabled"):
-        return torch.bfloat16
-    if ds_config.get("fp16", {}).get("enabled"):
-        return torch.float16
-    return torch.float32
 
 
 def build_engine(model: nn.Module, ds_config: dict, weight_decay: float, schedule: dict | None = None):

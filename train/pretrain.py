@@ -31,7 +31,7 @@ from synpat.core.errors import UserError
 from synpat.core.files import write_json_atomic
 from synpat.core.progress import Progress, format_seconds
 from synpat.core.settings import run_cli
-from synpat.train.deepspeed_configs import deepspeed_config, generated_config
+from synpat.train.deepspeed_configs import config_precision, deepspeed_config, generated_config
 from synpat.train.checkpoints import Checkpoints, TrainState
 from synpat.train.deepspeed_setup import build_engine, fill_deepspeed_config, init_distributed
 from synpat.train.export import export_encoder, full_fp32_state, spectrogram_meta
@@ -208,30 +208,32 @@ class Trainer:
                 f"loss {self.first_loss:.4f} -> {self.last_loss:.4f}; encoder {weights}")
 
 
-def config_precision(ds_config: dict) -> str:
-    return "bf16" if ds_config.get("bf16", {}).get("enabled") else (
-        "fp16" if ds_config.get("fp16", {}).get("enabled") else "fp32")
+def run_precision(cfg: PretrainConfig, ds_config: dict | None, device: torch.device) -> str:
+    """fp32 | bf16 | fp16 of this run: the DeepSpeed config's, else --precision on this device."""
+    return config_precision(ds_config) if ds_config is not None else cfg.precision_on(device.type)
 
 
-def run_settings(cfg: PretrainConfig, ds_config: dict, world: int, plan: InputPlan) -> dict:
-    """What a checkpoint records and a resumed run must match."""
+def run_settings(cfg: PretrainConfig, ds_config: dict | None, world: int, device: torch.device, plan: InputPlan) -> dict:
+    """What a checkpoint records and a resumed run must match (the torch engine counts as ZeRO stage 0)."""
     return {"model": cfg.model, "img_size": cfg.img_size, "norm_pix_loss": cfg.norm_pix_loss,
-            "zero_stage": ds_config.get("zero_optimization", {}).get("stage", 0),
-            "precision": config_precision(ds_config), "world_size": world, "engine": cfg.engine_name,
+            "zero_stage": (ds_config or {}).get("zero_optimization", {}).get("stage", 0),
+            "precision": run_precision(cfg, ds_config, device), "world_size": world, "engine": cfg.engine_name,
             **plan.settings()}
 
 
-def engine_config(cfg: PretrainConfig, device: torch.device) -> dict:
-    """The DeepSpeed-style config of this run: the --deepspeed one, or ZeRO 0 at --precision (the
-    torch engine reads only its precision)."""
+def engine_config(cfg: PretrainConfig, device: torch.device) -> dict | None:
+    """The DeepSpeed engine's config: the --deepspeed one, or ZeRO 0 at --precision; None for the torch
+    engine, which takes its precision from the settings."""
+    if cfg.engine_name == "torch":
+        return None
     return deepspeed_config(cfg.deepspeed) if cfg.deepspeed else generated_config(0, cfg.precision_on(device.type))
 
 
-def build_any_engine(cfg: PretrainConfig, model: MAE, ds_config: dict, device: torch.device, world: int,
+def build_any_engine(cfg: PretrainConfig, model: MAE, ds_config: dict | None, device: torch.device, world: int,
                      schedule: dict):
     """The torch engine or DeepSpeed's, compiled when the run asks for it."""
-    if cfg.engine_name == "torch":
-        engine = TorchEngine(model, device, config_precision(ds_config), cfg.lr(world), (cfg.beta1, cfg.beta2),
+    if ds_config is None:
+        engine = TorchEngine(model, device, run_precision(cfg, None, device), cfg.lr(world), (cfg.beta1, cfg.beta2),
                              cfg.weight_decay, cfg.accum_steps, schedule)
     else:
         engine = build_engine(model, ds_config, cfg.weight_decay, schedule)
@@ -277,11 +279,11 @@ def train(argv) -> None:
         raise
 
 
-def run(cfg: PretrainConfig, ds_base: dict, out: Path, rank: int, world: int, device) -> None:
-    ds_config = fill_deepspeed_config(ds_base, cfg.batch_size, cfg.accum_steps, world, cfg.lr(world),
-                                      (cfg.beta1, cfg.beta2), cfg.weight_decay)
+def run(cfg: PretrainConfig, ds_base: dict | None, out: Path, rank: int, world: int, device) -> None:
+    ds_config = None if ds_base is None else fill_deepspeed_config(
+        ds_base, cfg.batch_size, cfg.accum_steps, world, cfg.lr(world), (cfg.beta1, cfg.beta2), cfg.weight_decay)
     plan = plan_input(cfg, MODELS[cfg.model].encoder.patch_size)
-    checkpoints = Checkpoints(out, rank, cfg.keep_checkpoints, run_settings(cfg, ds_config, world, plan))
+    checkpoints = Checkpoints(out, rank, cfg.keep_checkpoints, run_settings(cfg, ds_config, world, device, plan))
     resume_from = checkpoints.find(cfg.resume) if cfg.resume else None
     if resume_from is not None:
         checkpoints.check(resume_from)   # before anything is built or written
@@ -312,7 +314,9 @@ def run(cfg: PretrainConfig, ds_base: dict, out: Path, rank: int, world: int, de
     logs = Logs(out, append=resume_from is not None) if rank == 0 else None
     try:
         if rank == 0:
-            write_json_atomic(out / "config.json", {**asdict(cfg), "world_size": world, "deepspeed_config": ds_config})
+            write_json_atomic(out / "config.json", {**asdict(cfg), "world_size": world,
+                                                    "run_precision": run_precision(cfg, ds_config, device),
+                                                    "deepspeed_config": ds_config})
         to_input = None if plan.kind == "image" else model_input(plan, out, rank, device,
                                                                  next(engine.module.parameters()).dtype)
         trainer = Trainer(cfg, engine, model, out, rank, world, device, steps, checkpoints, logs, to_input)

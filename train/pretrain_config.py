@@ -1,7 +1,7 @@
 """The pre-training settings: one dataclass holds every default; a config file (JSON or YAML), then
 `--set key=value`, then `--key value` flags override it. A bad key or value is a UserError (one line, exit 2).
 
-Defaults are the MAE recipe (He et al. 2021) as DESIGN §3 states it: ViT-B/16, mask ratio 0.75,
+Defaults are the MAE recipe (He et al. 2021) as docs/design.md §3 states it: ViT-B/16, mask ratio 0.75,
 normalised-pixel loss, AdamW(0.9, 0.95), weight decay 0.05, lr = blr * global batch / 256 with
 blr 1.5e-4, 40 of 800 epochs of linear warm-up (5%) then cosine.
 """
@@ -170,6 +170,6 @@ def validate(cfg: PretrainConfig) -> PretrainConfig:
 
 def parse_config(argv: Sequence[str] | None, prog: str = "pretrain") -> PretrainConfig:
     """Defaults <- config file <- --set <- flags; validated."""
-    parser = settings_parser(PretrainConfig, prog, "Pre-train an MAE on synthetic-pattern shards or a live stream (DeepSpeed).")
+    parser = settings_parser(PretrainConfig, prog, "Pre-train an MAE on synthetic-pattern shards or a live stream (torch engine or DeepSpeed).")
     parser.add_argument("--local_rank", "--local-rank", type=int, help="set by launchers; LOCAL_RANK is used")
     return validate(parse_settings(PretrainConfig, argv, parser))

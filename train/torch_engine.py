@@ -21,7 +21,7 @@ from synpat.core.files import write_atomic
 from synpat.train.optim import WarmupCosine, param_groups
 
 STATE_FILE = "torch_engine.pt"
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}   # precision name -> dtype: the one table
 
 
 def enable_tf32() -> None:
