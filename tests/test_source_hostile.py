@@ -2,6 +2,7 @@
 through or crash, each now one line (exit 2) or a working run."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -75,3 +76,22 @@ def test_overwrite_gets_past_a_damaged_manifest_and_removes_every_old_shard(smal
     assert sorted(p.name for p in out.iterdir()) == [
         "manifest.json", "synpat-000000.idx", "synpat-000000.tar", "synpat-000001.idx", "synpat-000001.tar"]
     assert json.loads((out / "manifest.json").read_text())["shards"]["complete"] == ["synpat-000000", "synpat-000001"]
+
+
+def test_pretrain_stream_with_sample_filters_trains_and_resumes(small_shaders, tmp_path):
+    """The filters drop samples, so a stream batch holds fewer than --batch-size images: the masks
+    follow the batch (they were drawn for --batch-size and the MAE refused the smaller batch)."""
+    out = tmp_path / "run"
+    args = [sys.executable, str(REPO / "train" / "pretrain.py"), "--model", "mae_vit_tiny_patch16", "--img-size", "32",
+            "--threads", "1", "--num-workers", "1", "--loader", "torch", "--batch-size", "8", "--log-every", "1",
+            "--recon-every", "0", "--save-every", "1", "--stream", str(small_shaders), "--min-std", "0.15",
+            "--max-tv", "0.5", "--out", str(out)]
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    env.update(OMP_NUM_THREADS="1")
+    first = subprocess.run([*args, "--steps", "2"], capture_output=True, text=True, env=env, timeout=600)
+    assert first.returncode == 0, first.stderr[-2000:]
+    again = subprocess.run([*args, "--steps", "3", "--resume", "auto"], capture_output=True, text=True, env=env,
+                           timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3] and all(np.isfinite(r["loss"]) for r in records)
