@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -135,9 +136,12 @@ def _read_manifest(out: Path) -> dict | None:
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text())
+        obj = json.loads(path.read_text())
     except (OSError, ValueError) as e:
         raise UserError(f"{path}: unreadable manifest ({e}); pass --overwrite to start again") from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("settings"), dict):
+        raise UserError(f"{path}: not a synpat-gen manifest (no 'settings' mapping); pass --overwrite to start again")
+    return obj
 
 
 def remove_damaged_shards(out: Path, cfg: GenConfig, mine: range) -> list[str]:
@@ -161,10 +165,16 @@ def write_manifest(out: Path, cfg: GenConfig, plan: Plan) -> None:
     write_json_atomic(out / MANIFEST, manifest(out, cfg, plan, completed(out, cfg, plan)), private=True)
 
 
+def _shards_present(out: Path, prefix: str) -> int:
+    """One past the highest shard number whose files (or their temporaries) are in ``out``: read from the
+    folder, not the manifest, which --overwrite must get past when it is damaged."""
+    name = re.compile(rf"\.?{re.escape(prefix)}-(\d{{6,}})\.(tar|idx)\b")
+    return max((int(m[1]) + 1 for m in map(name.match, os.listdir(out)) if m), default=0)
+
+
 def _clear(out: Path, cfg: GenConfig, plan: Plan, ranks: Ranks, mine: range) -> None:
     """--overwrite: each rank removes its own shards; rank 0 also the manifest and shards past the new plan."""
-    old = _read_manifest(out) if ranks.rank == 0 else None
-    old_total = old.get("shards", {}).get("total", 0) if old else 0
+    old_total = _shards_present(out, cfg.prefix) if ranks.rank == 0 else 0
     doomed = list(mine) + (list(range(plan.shards, max(plan.shards, old_total))) if ranks.rank == 0 else [])
     for s in doomed:
         for path in shard_files(out, shard_name(cfg.prefix, s)):
@@ -175,7 +185,7 @@ def _clear(out: Path, cfg: GenConfig, plan: Plan, ranks: Ranks, mine: range) -> 
 
 def _check_same_settings(out: Path, cfg: GenConfig, plan: Plan, existing: dict) -> None:
     want, have = content_settings(cfg, plan), existing.get("settings", {})
-    if want["encoder"] != have.get("encoder"):
+    if have.get("encoder") not in (None, want["encoder"]):   # None: a manifest without it, named below
         raise UserError(f"{out / MANIFEST}: its shards were encoded by {have.get('encoder')}, this run would use "
                         f"{want['encoder']} (other bytes); use the same --jpeg-encoder, or --overwrite")
     diff = [k for k in want if want[k] != have.get(k)]

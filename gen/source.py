@@ -147,8 +147,11 @@ class SourceSpec:
             raise UserError(f"--group: expected a positive number, got {self.group}")
         if self.filter_programs and not filters.active:
             raise UserError("--filter-programs: give at least one of --max-tv, --min-std, --max-edge")
-        if self.mix is not None and (min(self.mix.values(), default=-1) < 0 or sum(self.mix.values()) <= 0):
-            raise UserError(f"--mix: expected family=weight pairs with weights >= 0 and a positive sum, got {self.mix}")
+        if not 0 <= self.seed < 2**64:   # the sampler hashes the seed's 64 bits: 2**64 would alias 0
+            raise UserError(f"--seed: expected 0 <= seed < 2**64, got {self.seed}")
+        if self.mix is not None and (not all(map(math.isfinite, self.mix.values()))
+                                     or min(self.mix.values(), default=-1) < 0 or sum(self.mix.values()) <= 0):
+            raise UserError(f"--mix: expected family=weight pairs with finite weights >= 0 and a positive sum, got {self.mix}")
         if not (math.isfinite(self.duration) and self.duration > 0) or self.sample_rate < 1:
             raise UserError(f"--duration, --sample-rate: expected positive numbers, got {self.duration}, {self.sample_rate}")
         if self.channels not in (1, 2):

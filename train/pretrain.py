@@ -150,7 +150,7 @@ class Trainer:
         for images, _ in islice(iter(loader), first, per_epoch):
             images = self.to_input(images)
             noise = mask_noise(cfg.seed, state.micro, self.rank, cfg.batch_size, self.world,
-                               self.model.num_patches, self.device)
+                               self.model.num_patches, self.device)[:len(images)]   # a stream's filters drop some
             if self.fixed is None:
                 self.fixed = (images[:cfg.recon_images].clone(), noise[:cfg.recon_images].clone())
             before = engine.global_steps
