@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from synpat.core.errors import UserError
 from synpat.core.settings import Parser, run_cli
-from synpat.core.files import write_atomic
+from synpat.core.files import check_writable_folder, write_atomic
 from .shards import folder_shards, shard_samples
 
 LABEL_WIDTH = 150
@@ -77,20 +77,33 @@ def contact_sheet(rows: dict[int, tuple[str, list[Image.Image]]], tile: int) -> 
     return sheet
 
 
+SHEET_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}   # --out suffix -> Pillow format
+
+
+def image_format(path: Path) -> str:
+    """The Pillow format the suffix of ``path`` names; UserError for another suffix."""
+    fmt = SHEET_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise UserError(f"--out {path}: expected a .png, .jpg, .jpeg or .webp file name (the suffix names the format)")
+    return fmt
+
+
 def _main(argv: Sequence[str] | None) -> None:
     p = Parser(prog="synpat-view", description=__doc__.split("\n\n")[0])
     p.add_argument("shards", nargs="+", help="shard folders or .tar files")
-    p.add_argument("--out", default="contact.png", help="PNG to write")
+    p.add_argument("--out", default="contact.png", help="image to write: .png, .jpg/.jpeg or .webp (the suffix names the format)")
     p.add_argument("--per-program", type=int, default=8, help="images per program row")
     p.add_argument("--tile", type=int, default=96, help="tile size in pixels")
     args = p.parse_args(argv)
     if args.per_program < 1 or args.tile < 8:
         raise UserError(f"--per-program and --tile: expected >= 1 and >= 8, got {args.per_program} and {args.tile}")
+    fmt = image_format(Path(args.out))
+    check_writable_folder(Path(args.out).parent, "--out")
     rows = collect(shard_paths(args.shards), args.per_program)
     if not rows:
         raise UserError(f"{' '.join(args.shards)}: no images found")
     buf = io.BytesIO()
-    contact_sheet(rows, args.tile).save(buf, "PNG")
+    contact_sheet(rows, args.tile).save(buf, fmt)
     write_atomic(Path(args.out), buf.getvalue())
     print(f"synpat-view: {len(rows)} programs x {args.per_program} images -> {args.out}", file=sys.stderr)
 

@@ -32,9 +32,9 @@ from .programs import Program, find_programs
 from synpat.core.progress import Progress, format_seconds
 from synpat.core.ranks import Ranks, find_ranks
 from .renderer import MAX_NAN, Renderer
-from .sampler import TIME_RANGE, Sampler, Samples, default_group
+from .sampler import TIME_RANGE, Sampler, Samples, check_mix, check_seed, default_group
 from .shards import (FORMATS, INDEX_VERSION, damaged_shard_reason, encode_images, sample_files, sample_key,
-                     sample_members, shard_files, shard_name, write_shard)
+                     sample_members, shard_done, shard_files, shard_name, write_shard)
 from .gl_stats import GLStats, render_measured
 from .jpeg import PILLOW, Encoder, choose_encoder, pixel_source, torch_encode_jpeg
 from .redraw import CONSTANT_RANGE, REDRAWS, Redraws
@@ -109,8 +109,9 @@ class GenConfig:
             raise UserError(f"--prefix: expected a file name prefix without '/', got '{self.prefix}'")
         if self.filter_programs and not self.filters().active:
             raise UserError("--filter-programs: give at least one of --max-tv, --min-std, --max-edge")
-        if self.mix is not None and (min(self.mix.values(), default=-1) < 0 or sum(self.mix.values()) <= 0):
-            raise UserError(f"--mix: expected family=weight pairs with weights >= 0 and a positive sum, got {self.mix}")
+        check_seed(self.seed, "--seed")
+        if self.mix is not None:
+            check_mix(self.mix)
 
 
 @dataclass
@@ -205,7 +206,7 @@ def check_output(out: Path, cfg: GenConfig, ranks: Ranks) -> None:
 def _completed(out: Path, cfg: GenConfig, plan: Plan) -> list[str]:
     present = set(os.listdir(out))   # one listing, not a stat per shard
     names = (shard_name(cfg.prefix, s) for s in range(plan.shards))
-    return [n for n in names if f"{n}.tar" in present]
+    return [n for n in names if shard_done(out, n, present)]
 
 
 def _read_manifest(out: Path) -> dict | None:
@@ -379,7 +380,8 @@ def render_shards(renderer: Renderer, out: Path, cfg: GenConfig, plan: Plan, ran
     damaged = prepare_output(out, cfg, plan, ranks, mine)
     for line in damaged:
         print(line, file=sys.stderr)
-    todo = [s for s in mine if not (out / f"{shard_name(cfg.prefix, s)}.tar").exists()]
+    present = set(os.listdir(out))
+    todo = [s for s in mine if not shard_done(out, shard_name(cfg.prefix, s), present)]
     sampler = Sampler(len(plan.programs), cfg.seed, cfg.time_range, mix=plan.mix, group=plan.group)
     redraws = Redraws(sampler.redraw)
     filters = cfg.filters()

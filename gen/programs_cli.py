@@ -12,18 +12,25 @@ from typing import Sequence
 
 from synpat.core.errors import UserError
 from synpat.core.settings import Parser, run_cli
-from synpat.core.files import write_atomic
+from synpat.core.files import check_writable_folder, write_atomic
 from synpat.core.progress import Progress
 from .grammar import MAX_PROGRAMS
-from .programs import procedural_programs
+from .programs import SUFFIXES, procedural_programs
+from .sampler import check_seed
 
 
-def write_programs(n: int, seed: int, out: Path) -> int:
-    """Write programs proc{seed}_00000.glsl ... into ``out``; -> the number written."""
+def write_programs(n: int, seed: int, out: Path, overwrite: bool = False) -> int:
+    """Write programs proc{seed}_00000.glsl ... into ``out``, which must be empty or new (``overwrite``:
+    its program files, which --shaders would read with the new ones, are removed first); -> the number written."""
     if not 1 <= n <= MAX_PROGRAMS:
         raise UserError(f"--n: expected 1..{MAX_PROGRAMS}, got {n}")
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out}: exists and is not a folder")
+    check_seed(seed, "--seed")
+    check_writable_folder(out, "--out")
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise UserError(f"--out {out}: folder is not empty; pass --overwrite to replace the programs in it")
+        for old in (p for p in out.rglob("*") if p.suffix in SUFFIXES and p.is_file()):
+            old.unlink()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -41,9 +48,10 @@ def _main(argv: Sequence[str] | None) -> None:
                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--n", type=int, required=True, help="number of programs")
     p.add_argument("--seed", type=int, default=0, help="the set's seed (procedural:N@SEED)")
-    p.add_argument("--out", required=True, help="folder for the .glsl files")
+    p.add_argument("--out", required=True, help="folder for the .glsl files (empty or new)")
+    p.add_argument("--overwrite", action="store_true", help="remove the .glsl/.frag programs already in --out first")
     args = p.parse_args(argv)
-    write_programs(args.n, args.seed, Path(args.out))
+    write_programs(args.n, args.seed, Path(args.out), args.overwrite)
     print(f"synpat-programs: wrote {args.n} programs (seed {args.seed}) -> {args.out}", file=sys.stderr)
 
 

@@ -26,7 +26,7 @@ from PIL import Image
 
 from synpat.core.errors import UserError
 from synpat.core.settings import Parser, run_cli
-from synpat.core.files import write_atomic, write_json_atomic
+from synpat.core.files import check_writable_folder, write_atomic, write_json_atomic
 from synpat.core.progress import Progress
 from .contact import contact_sheet, shard_paths
 from .programs import UNKNOWN_FAMILY, find_programs
@@ -156,7 +156,10 @@ def write_report(m: Measured, out: Path, tile: int = 96) -> list[Path]:
     """All the report's files into ``out`` -> their paths."""
     if not m.program:
         raise UserError("no images to measure")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"--out {out}: cannot make the report folder ({err.strerror})") from None
     per_program, per_family = tables(m)
     written = []
 
@@ -208,6 +211,7 @@ def _main(argv: Sequence[str] | None) -> None:
     missing = [s for s in args.sources if not Path(s).exists()]
     if missing:
         raise UserError(f"{missing[0]}: no such shard or program folder or file")
+    check_writable_folder(Path(args.out), "--out")   # before the work, not after it
     kinds = {_is_shards(s) for s in args.sources}
     if len(kinds) > 1:
         raise UserError("give either shards or programs, not both")
