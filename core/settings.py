@@ -27,12 +27,16 @@ class Parser(argparse.ArgumentParser):
 
 
 def run_cli(prog: str, body: Callable[[Sequence[str] | None], None], argv: Sequence[str] | None) -> int:
-    """Run `body(argv)`; a UserError becomes `prog: error: message` on stderr and exit status 2."""
+    """Run `body(argv)`; a UserError becomes `prog: error: message` on stderr and exit status 2, Ctrl-C one line and 130."""
     try:
         body(argv)
     except UserError as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:   # Ctrl-C: one line, as synpat-gen says it, not a traceback
+        print(f"{prog}: interrupted; complete outputs are kept (a resumable run continues with --resume)",
+              file=sys.stderr)
+        return 130
     return 0
 
 
