@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -33,6 +34,7 @@ from synpat.audio.clip_sets import AudioTask, load_task
 from synpat.audio.finetune import frames_for, run as run_finetune, typical_clip
 from synpat.audio.finetune_config import FinetuneConfig
 from synpat.audio.score_plot import write_scores_png
+from synpat.audio.stage_reuse import StageRecords, code_version, file_sha256, stage_key, task_fingerprint
 from synpat.audio.transfer import transfer_file
 from synpat.core.errors import UserError
 from synpat.core.files import write_atomic, write_json_atomic
@@ -103,6 +105,8 @@ class Stages:
 
     def __init__(self, out: Path, total: int):
         self.out, self.total, self.done, self.began = out, total, 0, time.perf_counter()
+        self.records = StageRecords(out)   # which finished stages a re-run may reuse (audio/stage_reuse.py)
+        self.keys: dict[str, str] = {}     # each stage's key, which the stages after it include in theirs
 
     def start(self, name: str, what: str) -> float:
         self.done += 1
@@ -125,15 +129,21 @@ def render(cfg: ExperimentConfig, out: Path, stages: Stages) -> dict:
     manifest = shards / "manifest.json"
     done = json.loads(manifest.read_text()).get("shards", {}) if manifest.is_file() else {}
     finished = bool(done) and len(done.get("complete", [])) == done.get("total")
-    if finished and (out / "contact.png").is_file():
-        stages.skip("render", f"{shards} is complete")
+    key = stages.keys["render"] = stage_key({
+        "programs": [[p.name, p.hash] for p in find_programs(shader_sources(cfg), cfg.seed)], "images": cfg.images,
+        "img_size": cfg.img_size, "seed": cfg.seed, "code": code_version("gen", "core")})
+    if finished and (out / "contact.png").is_file() and stages.records.reusable("render", key):
+        stages.skip("render", f"{shards} is complete and its inputs are unchanged")
         return json.loads(manifest.read_text())
+    if stages.records.stale("render", key):
+        shutil.rmtree(shards, ignore_errors=True)
     stages.start("render", f"{cfg.images} images {cfg.img_size}x{cfg.img_size} into {shards}")
     generate(GenConfig(shaders=shader_sources(cfg), out=str(shards), count=cfg.images,
                        size=(cfg.img_size, cfg.img_size), seed=cfg.seed, shard_size=min(2000, cfg.images),
                        resume=shards.exists(), workers=max(1, os.cpu_count() or 1)))
     if contact.main([str(shards), "--out", str(out / "contact.png"), "--per-program", "8"]) != 0:
         raise UserError(f"{shards}: the contact sheet could not be made")
+    stages.records.finished("render", key)
     return json.loads(manifest.read_text())
 
 
@@ -178,12 +188,21 @@ def pretrain(cfg: ExperimentConfig, out: Path, stages: Stages) -> dict:
     folder = out / "pretrain"
     steps = calibrated_steps(cfg, out) if cfg.pretrain_minutes else cfg.pretrain_steps
     meta = folder / "encoder.json"
-    if meta.is_file() and json.loads(meta.read_text()).get("steps") == (steps or None) and not cfg.pretrain_epochs:
-        stages.skip("pretrain", f"{folder} holds the encoder after {steps} steps")
+    key = stages.keys["pretrain"] = stage_key({
+        "render": stages.keys["render"], "model": cfg.model, "img_size": cfg.img_size, "steps": steps,
+        "epochs": cfg.pretrain_epochs, "batch": cfg.pretrain_batch, "blr": cfg.pretrain_blr, "seed": cfg.seed,
+        "config": file_sha256(Path(cfg.pretrain_config)) if cfg.pretrain_config else None,
+        "code": code_version("train", "core")})
+    if meta.is_file() and json.loads(meta.read_text()).get("steps") == (steps or None) and not cfg.pretrain_epochs \
+            and stages.records.reusable("pretrain", key):
+        stages.skip("pretrain", f"{folder} holds the encoder after {steps} steps and its inputs are unchanged")
         return json.loads(meta.read_text())
+    if stages.records.stale("pretrain", key):   # not to be resumed: its checkpoints come from other inputs
+        shutil.rmtree(folder, ignore_errors=True)
     budget = f"{steps} steps" if steps else f"{cfg.pretrain_epochs} epochs"
     stages.start("pretrain", f"{cfg.model} at {cfg.img_size}px for {budget}, batch {cfg.pretrain_batch}")
     run_child(pretrain_argv(cfg, out / "shards", folder, steps, cfg.pretrain_epochs), "pre-training")
+    stages.records.finished("pretrain", key)
     return json.loads(meta.read_text())
 
 
@@ -212,11 +231,16 @@ def finetune(cfg: ExperimentConfig, out: Path, stages: Stages, name: str, init: 
     folder = out / ("probe" if probe else "finetune") / name
     results = folder / "results.json"
     what = "linear probe" if probe else "fine-tune"
-    if results.is_file():
-        stages.skip(f"{what} {name}", f"{results} exists")
+    recipe = finetune_config(cfg, init, folder, shape, probe)
+    key = stage_key({"init": stages.keys["transfer"] if init != "none" else "none", "data": stages.keys["data"],
+                     "config": asdict(recipe), "code": code_version("audio", "train", "core")})
+    if results.is_file() and stages.records.reusable(f"{what} {name}", key):
+        stages.skip(f"{what} {name}", f"{results} exists and its inputs are unchanged")
         return json.loads(results.read_text())
     stages.start(f"{what} {name}", f"{cfg.finetune_epochs} epochs per fold from {init}")
-    return run_finetune(finetune_config(cfg, init, folder, shape, probe))
+    result = run_finetune(recipe)
+    stages.records.finished(f"{what} {name}", key)
+    return result
 
 
 def baseline(cfg: ExperimentConfig, out: Path, stages: Stages) -> dict | None:
@@ -226,12 +250,14 @@ def baseline(cfg: ExperimentConfig, out: Path, stages: Stages) -> dict | None:
     if not cfg.baseline or layout != "esc50":
         stages.skip("baseline", "off" if not cfg.baseline else f"not an ESC-50 layout ({layout})")
         return None
-    if record.is_file():
-        stages.skip("baseline", f"{record} exists")
+    key = stage_key({"data": stages.keys["data"], "folds": cfg.folds, "seed": cfg.seed, "code": code_version("audio")})
+    if record.is_file() and stages.records.reusable("baseline", key):
+        stages.skip("baseline", f"{record} exists and its inputs are unchanged")
         return json.loads(record.read_text())
     stages.start("baseline", "log-mel statistics + logistic regression")
     result = logmel_logreg(root, folds=cfg.folds or None, seed=cfg.seed)
     write_json_atomic(record, result)
+    stages.records.finished("baseline", key)
     return result
 
 
@@ -271,6 +297,7 @@ def report(cfg: ExperimentConfig, out: Path, parts: dict, seconds: float) -> dic
         "conditions": summary,
         "gain": {"per_fold": gain, "mean": statistics.fmean(gain), "std": statistics.stdev(gain) if len(gain) > 1 else 0.0},
         "seconds": round(seconds, 1),
+        "reused": parts.get("reused", []),   # stages whose outputs an earlier run made with the same inputs
     }
     write_json_atomic(out / "report.json", doc)
     title = f"{Path(cfg.data.partition(':')[2]).name}: {metric} per held-out fold"
@@ -289,6 +316,8 @@ def report(cfg: ExperimentConfig, out: Path, parts: dict, seconds: float) -> dic
     lines += ["", f"Pre-trained minus scratch: {g['mean']:+.3f} ± {g['std']:.3f} over {len(gain)} folds "
                   f"({sum(v > 0 for v in gain)} of {len(gain)} folds better).", "",
               "![scores](scores.png)", "", f"Total time {format_seconds(seconds)}."]
+    if doc["reused"]:
+        lines.append(f"Reused from an earlier run with the same inputs (data, settings, code): {', '.join(doc['reused'])}.")
     write_atomic(out / "report.md", ("\n".join(lines) + "\n").encode())
     return doc
 
@@ -311,22 +340,27 @@ def experiment(cfg: ExperimentConfig) -> dict:
                             "use another --out, or delete it")
     write_json_atomic(settings, asdict(cfg))
     stages = Stages(out, 9 if cfg.probe else 7)
+    stages.keys["data"] = task_fingerprint(task)
     parts = {"render": render(cfg, out, stages)}
     parts["pretrain"] = pretrain(cfg, out, stages)
     encoder = MODELS[cfg.model].encoder
     shape = input_shape(cfg, task, encoder.patch_size)
     transferred = out / "transferred.safetensors"
-    if transferred.is_file():
-        stages.skip("transfer", f"{transferred} exists")
+    key = stages.keys["transfer"] = stage_key({"pretrain": stages.keys["pretrain"], "shape": shape,
+                                               "code": code_version("audio")})
+    if transferred.is_file() and stages.records.reusable("transfer", key):
+        stages.skip("transfer", f"{transferred} exists and its inputs are unchanged")
     else:
         stages.start("transfer", f"encoder -> 1-channel audio ViT for {shape[0]}x{shape[1]} spectrograms")
         transfer_file(out / "pretrain" / "encoder.safetensors", transferred, shape)
+        stages.records.finished("transfer", key)
     parts["pretrained"] = finetune(cfg, out, stages, "pretrained", str(transferred), shape, probe=False)
     parts["scratch"] = finetune(cfg, out, stages, "scratch", "none", shape, probe=False)
     if cfg.probe:
         parts["probe_pretrained"] = finetune(cfg, out, stages, "pretrained", str(transferred), shape, probe=True)
         parts["probe_scratch"] = finetune(cfg, out, stages, "scratch", "none", shape, probe=True)
     parts["baseline"] = baseline(cfg, out, stages)
+    parts["reused"] = stages.records.reused
     stages.start("report", f"{out / 'report.md'}, {out / 'report.json'}, {out / 'scores.png'}")
     doc = report(cfg, out, parts, time.perf_counter() - began)
     c, g = doc["conditions"], doc["gain"]
