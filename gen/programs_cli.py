@@ -13,10 +13,14 @@ from typing import Sequence
 from synpat.core.errors import UserError
 from synpat.core.settings import Parser, run_cli
 from synpat.core.files import check_writable_folder, write_atomic
+from synpat.core.locks import is_lock_file, writer_lock
 from synpat.core.progress import Progress
 from .grammar import MAX_PROGRAMS
 from .programs import SUFFIXES, procedural_programs
 from .sampler import check_seed
+
+
+TOOL = "synpat-programs"
 
 
 def write_programs(n: int, seed: int, out: Path, overwrite: bool = False) -> int:
@@ -26,20 +30,21 @@ def write_programs(n: int, seed: int, out: Path, overwrite: bool = False) -> int
         raise UserError(f"--n: expected 1..{MAX_PROGRAMS}, got {n}")
     check_seed(seed, "--seed")
     check_writable_folder(out, "--out")
-    if out.is_dir() and any(out.iterdir()):
-        if not overwrite:
-            raise UserError(f"--out {out}: folder is not empty; pass --overwrite to replace the programs in it")
-        for old in (p for p in out.rglob("*") if p.suffix in SUFFIXES and p.is_file()):
-            old.unlink()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UserError(f"--out {out}: cannot create ({e.strerror})") from None
-    progress = Progress(n, "synpat-programs", unit="programs")
-    for program in procedural_programs(n, seed):
-        write_atomic(out / f"{program.name}.glsl", program.source.encode())
-        progress.update(1)
-    progress.close()
+    with writer_lock(out, TOOL, 0, MAX_PROGRAMS, "programs"):   # a second run at once is refused, named
+        if any(not is_lock_file(p.name, TOOL) for p in out.iterdir()):
+            if not overwrite:
+                raise UserError(f"--out {out}: folder is not empty; pass --overwrite to replace the programs in it")
+            for old in (p for p in out.rglob("*") if p.suffix in SUFFIXES and p.is_file()):
+                old.unlink()
+        progress = Progress(n, "synpat-programs", unit="programs")
+        for program in procedural_programs(n, seed):
+            write_atomic(out / f"{program.name}.glsl", program.source.encode())
+            progress.update(1)
+        progress.close()
     return n
 
 

@@ -30,7 +30,7 @@ from synpat.core.files import check_writable_folder, write_atomic, write_json_at
 from synpat.core.progress import Progress
 from .contact import contact_sheet, shard_paths
 from .programs import UNKNOWN_FAMILY, find_programs
-from .sampler import Sampler
+from .sampler import Sampler, check_seed
 from .shards import shard_samples
 from .stats import image_stats
 from . import plots
@@ -211,6 +211,7 @@ def _main(argv: Sequence[str] | None) -> None:
     missing = [s for s in args.sources if not Path(s).exists()]
     if missing:
         raise UserError(f"{missing[0]}: no such shard or program folder or file")
+    check_seed(args.seed, "--seed")
     check_writable_folder(Path(args.out), "--out")   # before the work, not after it
     kinds = {_is_shards(s) for s in args.sources}
     if len(kinds) > 1:

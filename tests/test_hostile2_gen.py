@@ -192,3 +192,24 @@ def test_programs_refuses_a_non_empty_folder_without_overwrite(tmp_path):
     proc = run_tool("synpat.gen.programs_cli", "--n", 2, "--out", out, "--overwrite")
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "proc0_00000.glsl", "proc0_00001.glsl"]
+
+
+# -- found in the hostile round after the 25 ------------------------------------------------------
+
+def test_stats_refuses_a_seed_out_of_range(small_shaders, tmp_path):
+    line = one_error_line(run_tool("synpat.gen.stats_report", small_shaders / "fbm.glsl", "--out", tmp_path / "r",
+                                   "--seed", -1, "--per-program", 1, "--size", 16))
+    assert "--seed: expected a seed in 0..18446744073709551615 (64 bits), got -1" in line
+    assert not (tmp_path / "r").exists()
+
+
+def test_two_program_writers_at_once_give_one_writer_and_one_line(tmp_path):
+    out = tmp_path / "programs"
+    argv = [sys.executable, "-m", "synpat.gen.programs_cli", "--n", "300", "--out", str(out)]
+    procs = [subprocess.Popen(argv, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = sorted((p.wait(timeout=300), p.stderr.read()) for p in procs)
+    assert [rc for rc, _ in results] == [0, 2], results
+    refused = results[1][1].strip().splitlines()
+    assert len(refused) == 1 and "Traceback" not in results[1][1]
+    assert "another synpat-programs (pid" in refused[0] or "folder is not empty" in refused[0], refused
+    assert sorted(p.name for p in out.iterdir()) == [f"proc0_{i:05d}.glsl" for i in range(300)]
