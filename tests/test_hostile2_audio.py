@@ -211,3 +211,17 @@ def test_a_huge_input_shape_is_refused_with_the_memory_it_needs(tmp_path):
     assert "input shape 100000x100000 gives 39062500 patches of 16x16, more than 16384 (its position table alone " \
            "needs 14.0 GiB" in line, line
     assert not (tmp_path / "a.safetensors").exists()
+
+
+# -- found in the hostile round after the 25 ------------------------------------------------------
+
+def test_a_listing_that_is_not_utf8_is_one_line(tmp_path):
+    listing = tmp_path / "list.csv"
+    listing.write_bytes("path,label\r\na.wav,yes\r\n".encode("utf-16"))   # what some spreadsheets save as "Unicode text"
+    with pytest.raises(UserError) as err:
+        load_task(f"csv:{listing}")
+    assert str(err.value) == f'{listing}: not UTF-8 text; expected a UTF-8 CSV file (a spreadsheet\'s "CSV UTF-8")'
+    esc = make_esc50(tmp_path / "esc", per_class=1, seed=1)
+    (esc / "meta" / "esc50.csv").write_bytes(b"\xff\xfe\x00binary")
+    line = one_line(run_module("synpat.audio.sound_tasks", "baseline", esc))
+    assert f"{esc / 'meta' / 'esc50.csv'}: not UTF-8 text" in line
