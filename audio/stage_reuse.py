@@ -10,11 +10,14 @@ would otherwise resume from them). ``reused`` lists the stages reused, for the r
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
 from pathlib import Path
 
 from synpat.audio.clip_sets import AudioTask
+from synpat.core.errors import UserError
 from synpat.core.files import write_json_atomic
 
 _PACKAGE = Path(__file__).resolve().parent.parent   # the folder holding synpat's packages (audio, gen, train, core)
@@ -60,6 +63,31 @@ class StageRecords:
     def __init__(self, out: Path):
         self.folder = Path(out) / "stages"
         self.reused: list[str] = []
+        self._lock = self._hold_lock()
+
+    def __del__(self):   # the experiment is over (or failed): the next one in this process may start
+        if getattr(self, "_lock", None) is not None:
+            os.close(self._lock)
+            self._lock = None
+
+    def _hold_lock(self) -> int:
+        """One experiment at a time in a folder: an flock on OUT/stages/.lock, held until this process
+        ends (a killed one releases it); UserError, one line, when another holds it."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise UserError(f"{self.folder}: cannot make the experiment's lock file ({err.strerror})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = os.read(fd, 64).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise UserError(f"--out {self.folder.parent}: another synpat-experiment (pid {other}) is running there; "
+                            "wait for it to end") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        return fd
 
     def _path(self, name: str) -> Path:
         return self.folder / f"{name.replace(' ', '-')}.json"

@@ -225,3 +225,16 @@ def test_a_listing_that_is_not_utf8_is_one_line(tmp_path):
     (esc / "meta" / "esc50.csv").write_bytes(b"\xff\xfe\x00binary")
     line = one_line(run_module("synpat.audio.sound_tasks", "baseline", esc))
     assert f"{esc / 'meta' / 'esc50.csv'}: not UTF-8 text" in line
+
+
+def test_two_experiments_in_one_folder_at_once_give_one_line(tmp_path):
+    from synpat.audio.stage_reuse import StageRecords
+    esc = make_esc50(tmp_path / "esc", per_class=1, seed=1)
+    out = tmp_path / "run"
+    running = StageRecords(out)   # an experiment running in OUT (this process)
+    line = one_line(run_module("synpat.audio.experiment", "--data", f"esc50:{esc}", "--out", out, *TOY))
+    assert line == f"synpat-experiment: error: --out {out}: another synpat-experiment (pid {os.getpid()}) is " \
+                   "running there; wait for it to end"
+    assert sorted(p.name for p in (out / "stages").iterdir()) == [".lock"]   # it did nothing
+    del running
+    StageRecords(out)   # ended: the folder is free again
