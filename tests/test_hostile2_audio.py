@@ -238,3 +238,12 @@ def test_two_experiments_in_one_folder_at_once_give_one_line(tmp_path):
     assert sorted(p.name for p in (out / "stages").iterdir()) == [".lock"]   # it did nothing
     del running
     StageRecords(out)   # ended: the folder is free again
+
+
+def test_finetune_refuses_a_huge_input_before_reading_clips(tmp_path):
+    esc = make_esc50(tmp_path / "esc", per_class=1, seed=1)
+    began = time.monotonic()
+    line = one_line(run_module("synpat.audio.finetune", "--data", f"esc50:{esc}", "--out", tmp_path / "ft",
+                               "--model", "vit_tiny", "--frames", "10000000", "--epochs", "1"))
+    assert "input shape 128x10000000 gives 5000000 patches of 16x16, more than 16384" in line, line
+    assert time.monotonic() - began < 120 and not (tmp_path / "ft").exists()
