@@ -9,6 +9,7 @@ instruments.
 """
 from __future__ import annotations
 
+import logging
 import statistics
 import time
 from pathlib import Path
@@ -18,6 +19,8 @@ import torch
 from synpat.audio.clip_sets import assign_folds, load_task
 from synpat.audio.fbank import AudioReadError, SAMPLE_RATE, WINDOW, fit_length, log_mel, read_wave
 from synpat.core.errors import UserError
+
+log = logging.getLogger(__name__)
 
 
 def clip_features(path: str | Path, mel_bins: int = 64) -> torch.Tensor:
@@ -72,12 +75,19 @@ def _logmel_logreg(task_dir: str | Path, folds: int | None, seed: int, mel_bins:
     k = folds or len(task.dataset_folds) or 5
     fold_of = assign_folds(task, k, seed)
     index = {name: i for i, name in enumerate(task.classes)}
-    try:
-        x = torch.stack([clip_features(c.path, mel_bins) for c in task.clips])
-    except AudioReadError as err:
-        raise UserError(f"{task.spec}: {err}") from None
-    y = torch.tensor([index[c.labels[0]] for c in task.clips])
-    fold_t = torch.tensor(fold_of)
+    features, kept, skipped = [], [], []
+    for i, clip in enumerate(task.clips):   # a clip that cannot be read is skipped and named, as synpat-finetune does
+        try:
+            features.append(clip_features(clip.path, mel_bins))
+            kept.append(i)
+        except AudioReadError as err:
+            log.warning("skipped %s: %s", clip.path, err)
+            skipped.append({"path": str(clip.path), "reason": str(err)})
+    if not kept:
+        raise UserError(f"{task.spec}: none of the {len(task.clips)} clips could be read")
+    x = torch.stack(features)
+    y = torch.tensor([index[task.clips[i].labels[0]] for i in kept])
+    fold_t = torch.tensor([fold_of[i] for i in kept])
     accuracies = []
     for f in range(1, k + 1):
         test, train = fold_t == f, fold_t != f
@@ -93,7 +103,8 @@ def _logmel_logreg(task_dir: str | Path, folds: int | None, seed: int, mel_bins:
         "protocol": f"{k}-fold cross-validation ({source})",
         "model": f"log-mel ({mel_bins} bins, {SAMPLE_RATE} Hz) mean+std per bin, standardised, "
                  f"softmax regression (L2 {l2:g}, L-BFGS)",
-        "clips": len(task.clips),
+        "clips": len(kept),
+        "skipped": skipped,
         "classes": len(task.classes),
         "chance": 1.0 / len(task.classes),
         "per_fold": [round(a, 4) for a in accuracies],

@@ -71,7 +71,7 @@ def load_esc50(root: Path, spec: str) -> AudioTask:
     if not meta.is_file():
         raise UserError(f"{meta} not found (esc50 layout: ROOT/audio/*.wav + ROOT/meta/esc50.csv)")
     clips, names = [], {}
-    with meta.open(newline="") as fh:
+    with meta.open(newline="", encoding="utf-8-sig") as fh:   # -sig: a spreadsheet's "CSV UTF-8" starts with a BOM
         reader = csv.DictReader(fh)
         missing = {"filename", "fold", "target", "category"} - set(reader.fieldnames or [])
         if missing:
@@ -121,7 +121,7 @@ def load_csv(file: Path, spec: str) -> AudioTask:
     if not file.is_file():
         raise UserError(f"csv list {file} not found")
     clips = []
-    with file.open(newline="") as fh:
+    with file.open(newline="", encoding="utf-8-sig") as fh:   # -sig: a spreadsheet's "CSV UTF-8" starts with a BOM
         for line_no, row in enumerate(csv.reader(fh), start=1):
             cells = [c.strip() for c in row]
             if not any(cells) or (line_no == 1 and cells[0].lower() == "path"):
@@ -140,6 +140,12 @@ def load_csv(file: Path, spec: str) -> AudioTask:
     return _task(spec, clips)
 
 
+def _text_problem(file: Path, err: Exception) -> UserError:
+    """A listing that is not UTF-8 CSV text (UTF-16, binary, NUL bytes) -> one line naming it."""
+    why = "not UTF-8 text" if isinstance(err, UnicodeDecodeError) else f"not CSV text ({err})"
+    return UserError(f"{file}: {why}; expected a UTF-8 CSV file (a spreadsheet's \"CSV UTF-8\")")
+
+
 def load_task(spec: str) -> AudioTask:
     """Parse `layout:PATH` and list its clips; UserError for an unknown layout or missing files."""
     layout, sep, where = spec.partition(":")
@@ -148,7 +154,12 @@ def load_task(spec: str) -> AudioTask:
     loaders = {"esc50": load_esc50, "speechcommands": load_speechcommands, "folder": load_folder, "csv": load_csv}
     if layout not in loaders:
         raise UserError(f"unknown data layout {layout!r} in {spec!r}; use one of {', '.join(LAYOUTS)}")
-    return loaders[layout](Path(where).expanduser(), spec)
+    path = Path(where).expanduser()
+    try:
+        return loaders[layout](path, spec)
+    except (UnicodeDecodeError, csv.Error) as err:
+        listing = path / "meta" / "esc50.csv" if layout == "esc50" else path
+        raise _text_problem(listing, err) from None
 
 
 def assign_folds(task: AudioTask, k: int, seed: int) -> list[int]:

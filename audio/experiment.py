@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -44,6 +45,7 @@ from synpat.audio.finetune import input_shape, run as run_finetune, typical_clip
 from synpat.audio.finetune_config import FinetuneConfig
 from synpat.audio.patch_grid import parse_pair
 from synpat.audio.score_plot import write_scores_png
+from synpat.audio.stage_reuse import StageRecords, code_version, file_sha256, stage_key, task_fingerprint
 from synpat.audio.transfer import transfer_file
 from synpat.core.errors import UserError
 from synpat.core.files import write_atomic, write_json_atomic
@@ -203,6 +205,8 @@ class Stages:
 
     def __init__(self, out: Path, total: int):
         self.out, self.total, self.done, self.began = out, total, 0, time.perf_counter()
+        self.records = StageRecords(out)   # which finished stages a re-run may reuse (audio/stage_reuse.py)
+        self.keys: dict[str, str] = {}     # each stage's key, which the stages after it include in theirs
 
     def start(self, name: str, what: str) -> float:
         self.done += 1
@@ -225,15 +229,21 @@ def render(cfg: ExperimentConfig, out: Path, stages: Stages) -> dict:
     manifest = shards / "manifest.json"
     done = json.loads(manifest.read_text()).get("shards", {}) if manifest.is_file() else {}
     finished = bool(done) and len(done.get("complete", [])) == done.get("total")
-    if finished and (out / "contact.png").is_file():
-        stages.skip("render", f"{shards} is complete")
+    key = stages.keys["render"] = stage_key({
+        "programs": [[p.name, p.hash] for p in find_programs(shader_sources(cfg), cfg.seed)], "images": cfg.images,
+        "img_size": cfg.img_size, "seed": cfg.seed, "code": code_version("gen", "core")})
+    if finished and (out / "contact.png").is_file() and stages.records.reusable("render", key):
+        stages.skip("render", f"{shards} is complete and its inputs are unchanged")
         return json.loads(manifest.read_text())
+    if stages.records.stale("render", key):
+        shutil.rmtree(shards, ignore_errors=True)
     stages.start("render", f"{cfg.images} images {cfg.img_size}x{cfg.img_size} into {shards}")
     generate(GenConfig(shaders=shader_sources(cfg), out=str(shards), count=cfg.images,
                        size=(cfg.img_size, cfg.img_size), seed=cfg.seed, shard_size=min(2000, cfg.images),
                        resume=shards.exists(), workers=max(1, os.cpu_count() or 1)))
     if contact.main([str(shards), "--out", str(out / "contact.png"), "--per-program", "8"]) != 0:
         raise UserError(f"{shards}: the contact sheet could not be made")
+    stages.records.finished("render", key)
     return json.loads(manifest.read_text())
 
 
@@ -341,15 +351,26 @@ def pretrain(cfg: ExperimentConfig, out: Path, stages: Stages, arm: Arm | None =
     steps = calibrated_steps(cfg, out, first, sound_shards) if cfg.pretrain_minutes else cfg.pretrain_steps
     meta = folder / "encoder.json"
     name = "pretrain" if arm.kind == "images" else f"pretrain {arm.kind}"
-    if meta.is_file() and json.loads(meta.read_text()).get("steps") == (steps or None) and not cfg.pretrain_epochs:
-        stages.skip(name, f"{folder} holds the encoder after {steps} steps")
+    key = stages.keys[name] = stage_key({
+        "render": stages.keys.get("render"), "arm": arm.kind, "model": cfg.model, "img_size": cfg.img_size,
+        "steps": steps, "epochs": cfg.pretrain_epochs, "batch": cfg.pretrain_batch, "blr": cfg.pretrain_blr,
+        "seed": cfg.seed, "sounds": str(sound_shards) if sound_shards else None,
+        "sound_share": cfg.sound_share if arm.kind == "mix" else None,
+        "config": file_sha256(Path(cfg.pretrain_config)) if cfg.pretrain_config else None,
+        "code": code_version("train", "core")})
+    if meta.is_file() and json.loads(meta.read_text()).get("steps") == (steps or None) and not cfg.pretrain_epochs \
+            and stages.records.reusable(name, key):
+        stages.skip(name, f"{folder} holds the encoder after {steps} steps and its inputs are unchanged")
         return json.loads(meta.read_text())
+    if stages.records.stale(name, key):   # not to be resumed: its checkpoints come from other inputs
+        shutil.rmtree(folder, ignore_errors=True)
     budget = f"{steps} steps" if steps else f"{cfg.pretrain_epochs} epochs"
     what = f"{cfg.img_size}px images" if arm.kind == "images" else (
         "log-mel spectrograms" + (f" and images ({cfg.sound_share:g} sound)" if arm.kind == "mix" else ""))
     stages.start(name, f"{cfg.model} on {what} for {budget}, batch {cfg.pretrain_batch}")
     run_child(pretrain_argv(cfg, out / "shards", folder, steps, cfg.pretrain_epochs, arm.kind, sound_shards),
               f"pre-training ({arm.kind})")
+    stages.records.finished(name, key)
     return json.loads(meta.read_text())
 
 
@@ -378,11 +399,16 @@ def finetune(cfg: ExperimentConfig, out: Path, stages: Stages, name: str, init: 
     folder = out / ("probe" if probe else "finetune") / name
     results = folder / "results.json"
     what = "linear probe" if probe else "fine-tune"
-    if results.is_file():
-        stages.skip(f"{what} {name}", f"{results} exists")
+    recipe = finetune_config(cfg, init, folder, shape, probe)
+    key = stage_key({"init": stages.keys[init] if init != "none" else "none", "data": stages.keys["data"],
+                     "config": asdict(recipe), "code": code_version("audio", "train", "core")})
+    if results.is_file() and stages.records.reusable(f"{what} {name}", key):
+        stages.skip(f"{what} {name}", f"{results} exists and its inputs are unchanged")
         return json.loads(results.read_text())
     stages.start(f"{what} {name}", f"{cfg.finetune_epochs} epochs per fold from {init}")
-    return run_finetune(finetune_config(cfg, init, folder, shape, probe))
+    result = run_finetune(recipe)
+    stages.records.finished(f"{what} {name}", key)
+    return result
 
 
 def baseline(cfg: ExperimentConfig, out: Path, stages: Stages) -> dict | None:
@@ -392,12 +418,14 @@ def baseline(cfg: ExperimentConfig, out: Path, stages: Stages) -> dict | None:
     if not cfg.baseline or layout != "esc50":
         stages.skip("baseline", "off" if not cfg.baseline else f"not an ESC-50 layout ({layout})")
         return None
-    if record.is_file():
-        stages.skip("baseline", f"{record} exists")
+    key = stage_key({"data": stages.keys["data"], "folds": cfg.folds, "seed": cfg.seed, "code": code_version("audio")})
+    if record.is_file() and stages.records.reusable("baseline", key):
+        stages.skip("baseline", f"{record} exists and its inputs are unchanged")
         return json.loads(record.read_text())
     stages.start("baseline", "log-mel statistics + logistic regression")
     result = logmel_logreg(root, folds=cfg.folds or None, seed=cfg.seed)
     write_json_atomic(record, result)
+    stages.records.finished("baseline", key)
     return result
 
 
@@ -446,6 +474,7 @@ def report(cfg: ExperimentConfig, out: Path, parts: dict, seconds: float) -> dic
         "gain": next(iter(gains.values())),
         "gains": gains,
         "seconds": round(seconds, 1),
+        "reused": parts.get("reused", []),   # stages whose outputs an earlier run made with the same inputs
     }
     write_json_atomic(out / "report.json", doc)
     title = f"{Path(cfg.data.partition(':')[2]).name}: {metric} per held-out fold"
@@ -475,6 +504,8 @@ def report(cfg: ExperimentConfig, out: Path, parts: dict, seconds: float) -> dic
         lines.append(f"{label[0].upper() + label[1:]} minus scratch: {g['mean']:+.3f} ± {g['std']:.3f} over {n} folds "
                      f"({sum(v > 0 for v in g['per_fold'])} of {n} folds better).")
     lines += ["", "![scores](scores.png)", "", f"Total time {format_seconds(seconds)}."]
+    if doc["reused"]:
+        lines.append(f"Reused from an earlier run with the same inputs (data, settings, code): {', '.join(doc['reused'])}.")
     write_atomic(out / "report.md", ("\n".join(lines) + "\n").encode())
     return doc
 
@@ -507,6 +538,7 @@ def experiment(cfg: ExperimentConfig) -> dict:
     sounds = any(a.kind != "images" for a in arms)
     per_arm = (3 + cfg.probe) * len(arms)   # pretrain, transfer, fine-tune (+ probe) of each arm
     stages = Stages(out, images + sounds + per_arm + 3 + cfg.probe)
+    stages.keys["data"] = task_fingerprint(task)
     parts = {"render": render(cfg, out, stages) if images else {}, "arms": {}}
     sound_shards = render_sounds(cfg, out, stages, shape) if sounds else None
     for arm in arms:
@@ -514,11 +546,15 @@ def experiment(cfg: ExperimentConfig) -> dict:
                                                 "pretrain": pretrain(cfg, out, stages, arm, sound_shards)}
         transferred = arm.transferred(out)
         step = "transfer" if arm.kind == "images" else f"transfer {arm.kind}"
-        if transferred.is_file():
-            stages.skip(step, f"{transferred} exists")
+        pre = "pretrain" if arm.kind == "images" else f"pretrain {arm.kind}"
+        key = stages.keys[str(transferred)] = stage_key({"pretrain": stages.keys[pre], "shape": shape,
+                                                        "code": code_version("audio")})
+        if transferred.is_file() and stages.records.reusable(step, key):
+            stages.skip(step, f"{transferred} exists and its inputs are unchanged")
         else:
             stages.start(step, f"encoder -> 1-channel audio ViT for {shape[0]}x{shape[1]} spectrograms")
             transfer_file(arm.pretrain_folder(out) / "encoder.safetensors", transferred, shape)
+            stages.records.finished(step, key)
         arm_parts["finetune"] = finetune(cfg, out, stages, arm.finetune_name, str(transferred), shape, probe=False)
         if cfg.probe:
             arm_parts["probe"] = finetune(cfg, out, stages, arm.finetune_name, str(transferred), shape, probe=True)
@@ -526,6 +562,7 @@ def experiment(cfg: ExperimentConfig) -> dict:
     if cfg.probe:
         parts["probe_scratch"] = finetune(cfg, out, stages, "scratch", "none", shape, probe=True)
     parts["baseline"] = baseline(cfg, out, stages)
+    parts["reused"] = stages.records.reused
     stages.start("report", f"{out / 'report.md'}, {out / 'report.json'}, {out / 'scores.png'}")
     doc = report(cfg, out, parts, time.perf_counter() - began)
     line = ", ".join(f"{n} {s['mean']:.3f} ± {s['std']:.3f}" for n, s in doc["conditions"].items())

@@ -38,7 +38,7 @@ from synpat.audio.finetune_config import FinetuneConfig, parse_config, test_fold
 from synpat.audio.metrics import accuracy, confusion, mean_average_precision
 from synpat.train.optim import lr_at, param_groups, set_lr
 from synpat.train.vit_arch import VIT_SIZES, ViTArch
-from synpat.audio.vit_audio import build_audio_vit, load_encoder_state, read_model_file
+from synpat.audio.vit_audio import build_audio_vit, check_input_shape, load_encoder_state, read_model_file
 from synpat.audio.patch_grid import grid_of, parse_pair
 
 
@@ -146,6 +146,7 @@ def _recipe(cfg: FinetuneConfig, arch: ViTArch, init_meta: dict | None, task: Au
     if mel < p or frames < p:
         raise UserError(f"input {mel}x{frames} is smaller than one {p}x{p} patch")
     grid_of((mel, frames), *patch_geometry(cfg, arch))
+    check_input_shape((mel - mel % p, frames - frames % p), p, arch.embed_dim)   # bounded: a huge one is refused
     if median and frames > 2 * median:
         warn(f"input of {frames} frames is over twice the median clip ({median} frames): most of it is padding")
     freq_mask = round(0.19 * mel) if cfg.freq_mask < 0 else cfg.freq_mask

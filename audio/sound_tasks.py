@@ -38,6 +38,7 @@ import math
 import multiprocessing
 import os
 import shutil
+import socket
 import struct
 import subprocess
 import sys
@@ -50,6 +51,7 @@ import numpy as np
 import soundfile as sf
 
 from synpat.core.errors import UserError
+from synpat.core.files import process_alive
 from synpat.core.progress import Progress, format_seconds
 from synpat.core.settings import Parser, add_settings, option, run_cli, settings_from_args
 
@@ -155,6 +157,31 @@ class Tools:
     soundfont: str | None = None
 
 
+def not_a_soundfont(path: Path) -> str | None:
+    """Why ``path`` is not a SoundFont (an sf2/sf3 file is a RIFF file of form ``sfbk``), or None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError as err:
+        return f"cannot read ({err.strerror})"
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"sfbk":
+        return f"not a SoundFont (expected an .sf2/.sf3 file starting with RIFF....sfbk, got {head[:12]!r})"
+    return None
+
+
+def remove_dead_builds(out: Path) -> list[Path]:
+    """Remove the temporary folders (``.OUT.building-HOST-PID``, ``.OUT.old-HOST-PID``; older ones without
+    HOST) that builds of ``out`` killed on this host left; -> the folders removed."""
+    host, removed = socket.gethostname(), []
+    for path in out.parent.glob(f".{out.name}.*-*"):
+        kind, _, owner = path.name[len(out.name) + 2:].partition("-")
+        who, _, pid = owner.rpartition("-")
+        if kind in ("building", "old") and who in ("", host) and pid.isdigit() and not process_alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
 def find_tools(kind: str, soundfont: str | None = None) -> Tools:
     """The engines `kind` needs, or a UserError naming the Debian packages that provide the missing ones."""
     found, missing = {}, []
@@ -163,6 +190,9 @@ def find_tools(kind: str, soundfont: str | None = None) -> Tools:
             if soundfont:
                 if not Path(soundfont).is_file():
                     raise UserError(f"--soundfont {soundfont}: no such file")
+                why = not_a_soundfont(Path(soundfont))
+                if why:
+                    raise UserError(f"--soundfont {soundfont}: {why}")
                 found[need] = str(Path(soundfont).resolve())
                 continue
             path = next((p for p in SOUNDFONTS if Path(p).is_file()), None)
@@ -693,7 +723,8 @@ def build(kind: str, out: str | Path, per_class: int = 40, folds: int = 5, seed:
     jobs = max(1, min(jobs or 2, os.cpu_count() or 1))
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.parent / f".{out.name}.building-{os.getpid()}"
+        remove_dead_builds(out)   # the leftovers of builds killed by SIGKILL, which could not clean up
+        tmp = out.parent / f".{out.name}.building-{socket.gethostname()}-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         (tmp / "audio").mkdir(parents=True)
         (tmp / "meta").mkdir()
@@ -761,7 +792,7 @@ def build(kind: str, out: str | Path, per_class: int = 40, folds: int = 5, seed:
         (tmp / "task.json").write_text(json.dumps(info, indent=1, allow_nan=False) + "\n")
         shutil.rmtree(work)
         if out.exists():
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
+            old = out.parent / f".{out.name}.old-{socket.gethostname()}-{os.getpid()}"
             os.replace(out, old)
             os.replace(tmp, out)
             shutil.rmtree(old, ignore_errors=True)

@@ -139,7 +139,7 @@ def transfer_file(
     state = unwrap_state_dict(read_tensors(src, trust_pickle), src)
     declared = read_meta(src)
     arch = infer_arch(state, declared, num_heads, src)
-    check_input_shape(input_shape, arch.patch_size)
+    check_input_shape(input_shape, arch.patch_size, arch.embed_dim)
     new_state, dropped = transfer_state(state, arch, input_shape)
     check_loads_in_timm(new_state, arch, input_shape)
     channels = state["patch_embed.proj.weight"].shape[1]

@@ -20,11 +20,21 @@ if TYPE_CHECKING:   # timm is imported where a model is built: it pulls in torch
     from timm.models.vision_transformer import VisionTransformer
 
 
-def check_input_shape(shape: tuple[int, int], patch_size: int) -> None:
-    """Raise UserError unless mel bins and frames are positive multiples of the patch size."""
+MAX_PATCHES = 16384   # 128 mel bins x 32768 frames (5.5 min) at 16 px: beyond it attention (patches^2) cannot train
+
+
+def check_input_shape(shape: tuple[int, int], patch_size: int, embed_dim: int | None = None) -> None:
+    """Raise UserError unless mel bins and frames are positive multiples of the patch size giving at
+    most MAX_PATCHES patches (the message says the memory a larger shape would need)."""
     mel, frames = shape
     if mel <= 0 or frames <= 0 or mel % patch_size or frames % patch_size:
         raise UserError(f"input shape {mel}x{frames} is not a positive multiple of the patch size {patch_size}")
+    patches = (mel // patch_size) * (frames // patch_size)
+    if patches > MAX_PATCHES:
+        table = f"its position table alone needs {(patches + 1) * embed_dim * 4 / 2**30:.1f} GiB, " if embed_dim else ""
+        raise UserError(f"input shape {mel}x{frames} gives {patches} patches of {patch_size}x{patch_size}, more than "
+                        f"{MAX_PATCHES} ({table}one attention map {patches ** 2 * 4 / 2**30:.0f} GiB); use fewer "
+                        "mel bins or frames")
 
 
 def build_audio_vit(
@@ -99,5 +109,23 @@ def load_encoder_state(model: torch.nn.Module, state: Mapping[str, torch.Tensor]
 
 
 def read_model_file(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
-    """An audio model `.safetensors` and its JSON (which names "arch" and "input_shape") -> (state dict, metadata)."""
-    return read_weights(path, required_meta=("arch", "input_shape"))
+    """An audio model `.safetensors` and its JSON (which names "arch" and "input_shape") -> (state dict, metadata);
+    a JSON whose architecture disagrees with the weights is a UserError naming both."""
+    state, meta = read_weights(path, required_meta=("arch", "input_shape"))
+    why = arch_disagreement(state, meta["arch"])
+    if why:
+        raise UserError(f"{path}: {why}; the JSON beside the weights must describe them")
+    return state, meta
+
+
+def arch_disagreement(state: Mapping[str, torch.Tensor], arch: Mapping) -> str | None:
+    """Where an "arch" JSON (depth, embed_dim, patch_size) disagrees with the encoder weights ``state``, or None."""
+    blocks = {int(k.split(".")[1]) for k in state if k.startswith("blocks.") and k.split(".")[1].isdigit()}
+    found = {"depth": max(blocks) + 1 if blocks else 0}
+    proj = state.get("patch_embed.proj.weight")   # (embed_dim, channels, patch, patch)
+    if proj is not None and proj.dim() == 4:
+        found.update(embed_dim=proj.shape[0], patch_size=proj.shape[-1])
+    for key, have in found.items():
+        if key in arch and arch[key] != have:
+            return f"its JSON says {key} {arch[key]}, its weights have {have}"
+    return None

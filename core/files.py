@@ -62,9 +62,27 @@ def write_atomic(path: Path, data: bytes, private: bool = False) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as err:
-        tmp.unlink(missing_ok=True)
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass   # a read-only file system refuses the cleanup too; nothing was written there
         raise UserError(f"{path}: cannot write ({err.strerror})") from None
 
 
 def write_json_atomic(path: Path, obj, private: bool = False) -> None:
     write_atomic(path, (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode(), private)
+
+
+def check_writable_folder(folder: Path, what: str) -> None:
+    """Refuse, before any work, a folder that cannot be written: one that is a file, one under a
+    file, or one in (or to be made in) a read-only or unwritable place. ``what`` names the option."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{what} {folder}: exists and is not a folder")
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise UserError(f"{what} {folder}: {probe} is not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK) or os.statvfs(probe).f_flag & os.ST_RDONLY:
+        raise UserError(f"{what} {folder}: cannot write in {probe}")

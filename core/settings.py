@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 from dataclasses import MISSING, asdict, field, fields
 from pathlib import Path
@@ -23,21 +24,34 @@ from typing import Callable, NoReturn, Sequence
 
 from synpat.core.errors import UserError
 
+_NUMBER = r"-?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?"
+_NUMBERS = re.compile(rf"^-(\d+\.?\d*|\.\d+)(e[+-]?\d+)?(,{_NUMBER})*$", re.I)   # -5 -.5 -1e3 -5,10 -5,-1
+
 
 class Parser(argparse.ArgumentParser):
-    """argparse that raises UserError instead of printing usage and exiting, so every CLI error is one line."""
+    """argparse that raises UserError instead of printing usage and exiting, so every CLI error is one line.
+    A value that starts with a negative number (``--snr-db -5,10``, ``--x -1e3``) is a value, not an
+    option, as argparse already takes ``-5`` (and would take ``--snr-db=-5,10``)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = _NUMBERS   # what argparse asks "does this look like a negative number?"
 
     def error(self, message: str) -> NoReturn:
         raise UserError(message)
 
 
 def run_cli(prog: str, body: Callable[[Sequence[str] | None], None], argv: Sequence[str] | None) -> int:
-    """Run `body(argv)`; a UserError becomes `prog: error: message` on stderr and exit status 2."""
+    """Run `body(argv)`; a UserError becomes `prog: error: message` on stderr and exit status 2, Ctrl-C one line and 130."""
     try:
         body(argv)
     except UserError as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:   # Ctrl-C: one line, as synpat-gen says it, not a traceback
+        print(f"{prog}: interrupted; complete outputs are kept (a resumable run continues with --resume)",
+              file=sys.stderr)
+        return 130
     return 0
 
 

@@ -92,6 +92,21 @@ class CheckCache:
 
     def __init__(self, root: Path, key: str):
         self.path = Path(root) / "checks" / f"{key}.json"
+        probe = self.path.parent
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        if not probe.is_dir():   # SYNPAT_CACHE (or a folder above it) is a file
+            raise UserError(f"{probe}: the program check cache (SYNPAT_CACHE, {root}) needs a folder here, "
+                            "and this is a file; point SYNPAT_CACHE at a folder")
+
+    def unwritable(self) -> str | None:
+        """Why the cache cannot be written (a read-only folder or file system), or None."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(self.path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o644))
+        except OSError as err:
+            return err.strerror or type(err).__name__
+        return None
 
     def read(self) -> dict[str, str | None]:
         try:
@@ -158,12 +173,20 @@ def accept_cached(programs: list[Program], settings: CheckSettings, rank: int = 
     cache = CheckCache(root or cache_dir(), check_key(settings, identity or gl_identity(settings.device)))
     entries = cache.read()
     todo = _missing(programs, entries)
+    unwritable = cache.unwritable() if todo else None
+    if unwritable and rank > 0:
+        raise UserError(f"{cache.path.parent}: cannot write the program check cache ({unwritable}); ranks > 0 "
+                        "wait for rank 0's checks there: SYNPAT_CACHE must name a folder all ranks can write")
+    if unwritable:
+        print(f"synpat {label}: warning: cannot write the program check cache {cache.path.parent} ({unwritable}); "
+              "checking without caching", file=sys.stderr)
     if todo and rank == 0:
         progress = Progress(len(todo), f"synpat {label}", unit="programs") if len(todo) > CHUNK else None
         for i in range(0, len(todo), CHUNK):
             chunk = todo[i:i + CHUNK]
             reasons = check(chunk, settings)
-            entries = cache.add({content_key(p): _store(p, r) for p, r in zip(chunk, reasons)})
+            results = {content_key(p): _store(p, r) for p, r in zip(chunk, reasons)}
+            entries = {**results, **entries} if unwritable else cache.add(results)
             if progress:
                 progress.update(len(chunk))
         if progress:

@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from synpat.core.errors import UserError
 from synpat.core.settings import option, parse_settings, run_cli, settings_parser
-from synpat.core.files import write_atomic
+from synpat.core.files import check_writable_folder, write_atomic
 from .shards import folder_shards, shard_samples
 
 FLAC_MAGIC = b"fLaC"
@@ -102,10 +102,21 @@ def contact_sheet(rows: dict[int, tuple[str, list[Image.Image]]], tile: int, wid
     return sheet
 
 
+SHEET_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}   # --out suffix -> Pillow format
+
+
+def image_format(path: Path) -> str:
+    """The Pillow format the suffix of ``path`` names; UserError for another suffix."""
+    fmt = SHEET_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise UserError(f"--out {path}: expected a .png, .jpg, .jpeg or .webp file name (the suffix names the format)")
+    return fmt
+
+
 @dataclass
 class ContactSettings:
     shards: tuple[str, ...] = option((), "shard folders or .tar files", positional=True)
-    out: str = option("contact.png", "PNG to write")
+    out: str = option("contact.png", "image to write: .png, .jpg/.jpeg or .webp (the suffix names the format)")
     per_program: int = option(8, "images per program row")
     tile: int = option(96, "tile size in pixels")
 
@@ -121,6 +132,8 @@ def validate(cfg: ContactSettings) -> ContactSettings:
 def _main(argv: Sequence[str] | None) -> None:
     cfg = validate(parse_settings(ContactSettings, argv, settings_parser(
         ContactSettings, "synpat-view", __doc__.split("\n\n")[0])))
+    fmt = image_format(Path(cfg.out))
+    check_writable_folder(Path(cfg.out).parent, "--out")
     rows = collect(shard_paths(cfg.shards), cfg.per_program)
     if not rows:
         raise UserError(f"{' '.join(cfg.shards)}: no images found")
@@ -129,7 +142,7 @@ def _main(argv: Sequence[str] | None) -> None:
     if sound:   # spectrograms are drawn from one colour ramp: 256 palette colours keep them, at a third of the bytes
         sheet = sheet.quantize(256)
     buf = io.BytesIO()
-    sheet.save(buf, "PNG")
+    sheet.save(buf, fmt)
     write_atomic(Path(cfg.out), buf.getvalue())
     print(f"synpat-view: {len(rows)} programs x {cfg.per_program} images -> {cfg.out}", file=sys.stderr)
 

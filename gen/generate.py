@@ -26,7 +26,8 @@ from .jpeg import JPEG_ENCODERS, PILLOW, Encoder, choose_encoder, torch_encode_j
 from .manifest import TOOL, Plan, check_output, make_output_folder, prepare_output, write_manifest
 from .programs import Program
 from .sampler import Samples
-from .shards import FORMATS, encode_images, sample_files, sample_key, sample_members, shard_name, write_shard
+from .shards import (FORMATS, encode_images, sample_files, sample_key, sample_members, shard_done, shard_name,
+                     write_shard)
 from .source import PatternSource, SourceSpec, spec_of
 from .sound_generate import clip_members, sound_encoder, sound_summary_line
 from .stats import stats_row
@@ -172,7 +173,8 @@ def write_shards(source: PatternSource, out: Path, cfg: GenConfig, plan: Plan, r
     damaged = prepare_output(out, cfg, plan, ranks, mine)
     for line in damaged:
         print(line, file=sys.stderr)
-    todo = [s for s in mine if not (out / f"{shard_name(cfg.prefix, s)}.tar").exists()]
+    present = set(os.listdir(out))   # one listing; a shard the filters emptied is its index alone (write_shard)
+    todo = [s for s in mine if not shard_done(out, shard_name(cfg.prefix, s), present)]
     total = sum(stop - start for start, stop in (plan.shard_range(s, cfg.shard_size) for s in todo))
     label = TOOL if ranks.world_size == 1 else f"{TOOL}[{ranks.rank}/{ranks.world_size}]"
     progress = Progress(total, label, unit="clips" if plan.kind == "sound" else "img")

@@ -334,14 +334,27 @@ _MAIN_SOUND = re.compile(r"\bvec2\s+mainSound\s*\(")
 _KIND_COMMENT = re.compile(r"//[ \t]*kind[ \t]*:[ \t]*(.*?)[ \t]*$", re.I)   # `// kind: splat` (any case)
 
 
+_LEADING_COMMENT = re.compile(r"\s*(//[^\n]*|/\*.*?\*/)", re.S)
+
+
 def _header(source: str) -> list[str]:
-    """The ``//`` comment and blank lines that open a file, before its first line of code."""
-    lines = []
-    for line in source.splitlines():
-        if line.strip() and not line.lstrip().startswith("//"):
-            break
-        lines.append(line.strip())
+    """The ``//`` comment lines that open a file, before its first line of code (``/* */`` blocks,
+    such as a licence, may stand among them)."""
+    lines, pos = [], 0
+    while m := _LEADING_COMMENT.match(source, pos):
+        if m.group(1).startswith("//"):
+            lines.append(m.group(1).strip())
+        pos = m.end()
     return lines
+
+
+def check_text(source: str) -> None:
+    """Raise ValueError naming the line of a NUL byte: such a file is binary (or UTF-16 without its
+    byte order mark), not GLSL text, and a compiler would stop at the NUL with a misleading error."""
+    at = source.find("\0")
+    if at >= 0:
+        raise ValueError(f"line {source.count(chr(10), 0, at) + 1}: a NUL byte; expected GLSL text "
+                         "(UTF-8, UTF-16 with a byte order mark, or Latin-1), not a binary file")
 
 
 def program_kind(source: str) -> str:

@@ -24,7 +24,7 @@ from synpat.core.ranks import Ranks
 from . import __version__
 from .programs import Program
 from .redraw import CONSTANT_RANGE, REDRAWS
-from .shards import INDEX_VERSION, damaged_shard_reason, shard_files, shard_name
+from .shards import INDEX_VERSION, damaged_shard_reason, shard_done, shard_files, shard_name
 
 if TYPE_CHECKING:
     from .generate import GenConfig
@@ -125,10 +125,11 @@ def make_output_folder(out: Path) -> None:
 
 
 def completed(out: Path, cfg: GenConfig, plan: Plan) -> list[str]:
-    """The names of the shards whose tars are in ``out`` (complete: a tar is renamed into place when done)."""
+    """The names of the shards written in ``out`` (a tar is renamed into place when done; a shard the filters
+    emptied is its index alone)."""
     present = set(os.listdir(out))   # one listing, not a stat per shard
     names = (shard_name(cfg.prefix, s) for s in range(plan.shards))
-    return [n for n in names if f"{n}.tar" in present]
+    return [n for n in names if shard_done(out, n, present)]
 
 
 def _read_manifest(out: Path) -> dict | None:

@@ -6,6 +6,7 @@ manifest records the mapping.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
 from dataclasses import dataclass
@@ -73,11 +74,24 @@ def _read(path: Path, name: str) -> Program:
         data = path.read_bytes()
     except OSError as e:
         raise UserError(f"{path}: cannot read ({e.strerror})") from None
+    return Program(name=name, path=str(path), source=decode_source(data))
+
+
+def decode_source(data: bytes) -> str:
+    """A program file's bytes -> its text: UTF-8 without its byte order mark (what Windows editors
+    write first), UTF-16 by its byte order mark, else Latin-1 byte for byte. NUL bytes are kept:
+    the renderer rejects such a program with its reason (glsl.check_text)."""
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass   # not UTF-16 after all: read byte for byte below, and rejected for its NUL bytes
     try:
-        source = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
-        source = data.decode("latin-1")
-    return Program(name=name, path=str(path), source=source)
+        return data.decode("latin-1")
 
 
 def procedural_programs(n: int, seed: int) -> list[Program]:

@@ -284,6 +284,7 @@ class Renderer:
         """Compile with the channel types a ``// channels:`` comment declares, or else with 2D
         channels, turning a channel sampled with a vec3 into a cube map, then a 3D texture."""
         try:
+            glsl.check_text(program.source)
             declared = glsl.declared_channels(program.source)
             splat = glsl.program_kind(program.source) == "splat"
         except ValueError as e:

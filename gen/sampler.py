@@ -11,10 +11,13 @@ is compiled once per run at worst, and one dispatch renders the run).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+
+from synpat.core.errors import UserError
 
 TIME_RANGE = (0.1, 10.0)
 MIX_BLOCK = 1000
@@ -120,6 +123,23 @@ class Samples:
         for mine, theirs in zip(fields, (other.index, other.program, other.time, other.seed, other.params)):
             mine[rows] = theirs
         return Samples(*fields)
+
+
+SEEDS = 2 ** 64   # a seed is 64 bits: 0 <= seed < SEEDS (hash64 would wrap any other silently)
+
+
+def check_seed(seed: int, what: str) -> None:
+    """UserError naming ``what`` unless 0 <= seed < 2**64."""
+    if not 0 <= seed < SEEDS:
+        raise UserError(f"{what}: expected a seed in 0..{SEEDS - 1} (64 bits), got {seed}")
+
+
+def check_mix(mix: dict[str, float]) -> None:
+    """UserError unless every --mix weight is finite and >= 0 and their sum is finite and positive."""
+    weights = list(mix.values())
+    if not all(math.isfinite(w) and w >= 0 for w in weights) or not (0 < sum(weights) < math.inf):
+        raise UserError("--mix: expected family=weight pairs with finite weights >= 0 and a positive finite sum, got "
+                        + ",".join(f"{k}={v:g}" for k, v in mix.items()))
 
 
 @dataclass(frozen=True)

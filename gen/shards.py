@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tarfile
 from pathlib import Path
 from typing import Iterator
@@ -118,11 +119,32 @@ def sample_files(image: bytes, fmt: str, cls: int, meta: dict) -> dict[str, byte
 def write_shard(out_dir: Path, name: str, samples: list[tuple[str, dict[str, bytes]]] | None = None,
                 members: list | None = None) -> int:
     """Write ``name``.idx then ``name``.tar, each atomically (the tar last: its presence means done),
-    from samples [(key, {ext: data})] or ready sample_members; -> tar bytes."""
+    from samples [(key, {ext: data})] or ready sample_members; -> tar bytes. A shard without samples
+    (the filters dropped them all) is no tar: readers would refuse a tar without members, so only
+    its index is written, ``v1.2 0``, which marks it done (shard_done)."""
     data, index = tar_parts(members) if members is not None else tar_bytes(samples)
     write_atomic(out_dir / f"{name}.idx", index.encode())
+    if index == EMPTY_INDEX:
+        return 0
     write_atomic(out_dir / f"{name}.tar", data)
     return len(data)
+
+
+EMPTY_INDEX = f"{INDEX_VERSION} 0\n"   # the index of a shard whose samples the filters all dropped
+
+
+def shard_done(out_dir: Path, name: str, present: set[str] | None = None) -> bool:
+    """Whether shard ``name`` is written: its tar, or an empty shard's index alone (write_shard).
+    ``present``: the folder's file names, when the caller listed it already."""
+    present = set(os.listdir(out_dir)) if present is None else present
+    if f"{name}.tar" in present:
+        return True
+    if f"{name}.idx" not in present:
+        return False
+    try:
+        return (out_dir / f"{name}.idx").read_text() == EMPTY_INDEX
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def _index_entries(index_text: str) -> list[tuple[str, int, int]]:

@@ -67,16 +67,20 @@ def parse_range(text: str) -> tuple[float, float]:
 
 
 def parse_mix(text: str) -> dict[str, float]:
-    """'dead_leaves=2,statistical=1' -> {'dead_leaves': 2.0, 'statistical': 1.0}."""
+    """'dead_leaves=2,statistical=1' -> {'dead_leaves': 2.0, 'statistical': 1.0}; a family named twice is refused."""
     mix = {}
     for part in text.split(","):
         name, eq, weight = part.partition("=")
+        name = name.strip()
         try:
-            mix[name.strip()] = float(weight)
+            value = float(weight)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected FAMILY=WEIGHT,..., got '{part}'") from None
-        if not eq or not name.strip():
+        if not eq or not name:
             raise argparse.ArgumentTypeError(f"expected FAMILY=WEIGHT,..., got '{part}'")
+        if name in mix:
+            raise argparse.ArgumentTypeError(f"family '{name}' is named twice in '{text}'; name each once")
+        mix[name] = value
     return mix
 
 

@@ -28,11 +28,11 @@ from PIL import Image
 
 from synpat.core.errors import UserError
 from synpat.core.settings import option, parse_settings, run_cli, settings_parser
-from synpat.core.files import write_atomic, write_json_atomic
+from synpat.core.files import check_writable_folder, write_atomic, write_json_atomic
 from synpat.core.progress import Progress
 from .contact import SOUND_TILE_ASPECT, contact_sheet, is_sound_shards, picture, shard_paths
 from .programs import UNKNOWN_FAMILY, Program, find_programs, run_kind
-from .sampler import Sampler
+from .sampler import Sampler, check_seed
 from .shards import shard_samples
 from .stats import image_stats
 from . import plots
@@ -208,7 +208,10 @@ def write_report(m: Measured, out: Path, tile: int = 96) -> list[Path]:
     """All the report's files into ``out`` -> their paths."""
     if not m.program:
         raise UserError("no images to measure")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"--out {out}: cannot make the report folder ({err.strerror})") from None
     per_program, per_family = tables(m)
     written = []
 
@@ -275,6 +278,8 @@ def _main(argv: Sequence[str] | None) -> None:
     missing = [s for s in cfg.sources if not Path(s).exists() and ":" not in s]   # procedural:N, bundled:sounds
     if missing:
         raise UserError(f"{missing[0]}: no such shard or program folder or file")
+    check_seed(cfg.seed, "--seed")
+    check_writable_folder(Path(cfg.out), "--out")   # before the work, not after it
     kinds = {_is_shards(s) for s in cfg.sources}
     if len(kinds) > 1:
         raise UserError("give either shards or programs, not both")

@@ -13,7 +13,8 @@ from synpat.core.errors import UserError
 from synpat.gen.source import SourceSpec
 from synpat.gen.stream import PatternStream, StreamConfig
 from synpat.train.image_aug import MEAN, STD
-from synpat.train.loaders import LoaderConfig, ascii_labels, build_loader
+from synpat.train.labels import ascii_labels
+from synpat.train.loaders import LoaderConfig, build_loader
 
 B = 16
 LOW = min((0 - m) / s for m, s in zip(MEAN, STD))

@@ -27,6 +27,7 @@ from synpat.core.devices import torch_device
 from synpat.core.errors import UserError
 from synpat.gen.source import SourceSpec, spec_of
 from synpat.gen.stream import PatternStream, StreamConfig
+from synpat.train.labels import batch_labels, decode_cls
 from synpat.train.image_aug import SCALE, crop_boxes, dali_augment, dali_augment_boxes, torch_augment
 from synpat.train.shard_list import (check_tar, count_tar_samples, expand_urls, first_bad_sample, index_path,
                                     index_samples, is_remote, shard_read_error)
@@ -63,14 +64,6 @@ class LoaderConfig:
     @property
     def torch_device(self) -> torch.device:
         return torch_device(self.device)
-
-
-def ascii_labels(cls: torch.Tensor) -> torch.Tensor:
-    """cls: (B, L) uint8 ASCII digits padded with non-digits -> (B,) int64."""
-    c = cls.long()
-    digit = (c >= 48) & (c <= 57)
-    after = digit.flip(1).cumsum(1).flip(1) - digit.long()     # digits to the right of each position
-    return torch.where(digit, (c - 48) * torch.pow(10, after), 0).sum(1)
 
 
 def _labels(samples_program: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -149,7 +142,7 @@ class DaliShardLoader:
                 num_shards=cfg.world_size, name="reader")
             images = fn.decoders.image(encoded, device="mixed" if device_id is not None else "cpu",
                                        output_type=types.RGB)
-            return dali_augment(images, cfg.image_size, cfg.scale), fn.pad(cls, fill_value=32, shape=[12])
+            return dali_augment(images, cfg.image_size, cfg.scale), fn.pad(cls, fill_value=32)
 
         self.pipe = pipeline()
         try:
@@ -176,7 +169,7 @@ class DaliShardLoader:
         self._unfinished = True
         try:
             for batch in self.iterator:
-                yield batch[0]["images"], ascii_labels(batch[0]["cls"]).to(batch[0]["images"].device)
+                yield batch[0]["images"], batch_labels(batch[0]["cls"], self.urls).to(batch[0]["images"].device)
         except RuntimeError as e:
             bad = first_bad_sample(self.urls)
             raise UserError(f"--data: {bad}" if bad else
@@ -290,7 +283,7 @@ class TorchShardLoader:
         return (wds.WebDataset(self.urls, shardshuffle=len(self.urls), seed=cfg.seed + self.epoch,
                                nodesplitter=None, workersplitter=wds.split_by_worker, handler=fail, empty_check=False)
                 .shuffle(min(4096, 4 * cfg.batch_size), rng=random.Random(cfg.seed + self.epoch))
-                .decode("rgb8", handler=fail)
+                .decode(decode_cls, "rgb8", handler=fail)
                 .to_tuple(";".join(IMAGE_EXTS), "cls", handler=fail)
                 .map_tuple(np.asarray, int)
                 .batched(cfg.batch_size, partial=False))

@@ -28,7 +28,7 @@ import torch
 import torch.distributed as dist
 
 from synpat.core.errors import UserError
-from synpat.core.files import write_json_atomic
+from synpat.core.files import write_atomic, write_json_atomic
 from synpat.core.progress import Progress, format_seconds
 from synpat.core.settings import run_cli
 from synpat.train.deepspeed_configs import config_precision, deepspeed_config, generated_config
@@ -60,10 +60,14 @@ class Logs:
     """Rank 0's JSONL log (one complete line per write; a fresh run starts it anew, a resumed one appends)
     and TensorBoard scalars and pictures."""
 
-    def __init__(self, out: Path, append: bool):
+    def __init__(self, out: Path, resumed_step: int | None):
+        """``resumed_step``: the checkpoint's step a resumed run continues from (None: a fresh run). The
+        records after it, written before the run was stopped, are dropped: the resumed run writes them again."""
         from torch.utils.tensorboard import SummaryWriter
-        self.jsonl = open(out / "log.jsonl", "a" if append else "w")
-        self.tb = SummaryWriter(str(out / "tb"))
+        if resumed_step is not None:
+            keep_log_until(out / "log.jsonl", resumed_step)
+        self.jsonl = open(out / "log.jsonl", "a" if resumed_step is not None else "w")
+        self.tb = SummaryWriter(str(out / "tb"), purge_step=None if resumed_step is None else resumed_step + 1)
 
     def write(self, record: dict) -> None:
         self.jsonl.write(json.dumps(record) + "\n")
@@ -78,6 +82,20 @@ class Logs:
     def close(self) -> None:
         self.jsonl.close()
         self.tb.close()
+
+
+def keep_log_until(path: Path, step: int) -> None:
+    """Drop the records of the JSONL log ``path`` after ``step`` (and a line cut short by a kill)."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text().splitlines(keepends=True):
+        try:
+            if line.endswith("\n") and json.loads(line)["step"] <= step:
+                kept.append(line)
+        except (ValueError, KeyError, TypeError):
+            pass
+    write_atomic(path, "".join(kept).encode())
 
 
 def loader_config(cfg: PretrainConfig, rank: int, world_size: int, start_step: int) -> LoaderConfig:
@@ -311,7 +329,7 @@ def run(cfg: PretrainConfig, ds_base: dict | None, out: Path, rank: int, world: 
         (out / "recon").mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise UserError(f"--out {out}: cannot make the output folder ({err.strerror})") from None
-    logs = Logs(out, append=resume_from is not None) if rank == 0 else None
+    logs = Logs(out, None if resume_from is None else engine.global_steps) if rank == 0 else None
     try:
         if rank == 0:
             write_json_atomic(out / "config.json", {**asdict(cfg), "world_size": world,

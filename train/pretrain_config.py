@@ -135,8 +135,10 @@ def validate(cfg: PretrainConfig) -> PretrainConfig:
     patch = MODELS[cfg.model].encoder.patch_size
     if cfg.img_size % patch:
         raise bad("img_size", f"must be a multiple of the patch size {patch}")
-    if not 0 <= cfg.mask_ratio < 1 or int((cfg.img_size // patch) ** 2 * (1 - cfg.mask_ratio)) < 1:
-        raise bad("mask_ratio", "must be in [0, 1) and leave at least one patch visible")
+    patches = (cfg.img_size // patch) ** 2
+    if not 0 < cfg.mask_ratio < 1 or not 1 <= int(patches * (1 - cfg.mask_ratio)) < patches:
+        raise bad("mask_ratio", f"must be in (0, 1) and mask at least one of the {patches} patches "
+                                "and leave at least one visible (the loss is over the masked ones)")
     peak = cfg.lr(1)   # the lowest peak, of one rank (more ranks scale it up)
     if cfg.min_lr > peak:
         raise bad("min_lr", f"must not exceed the peak learning rate blr x batch_size x accum_steps / 256 = {peak:g}")

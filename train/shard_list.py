@@ -99,8 +99,11 @@ def count_tar_samples(url: str) -> int:
 def _why(err: BaseException | None) -> str:
     """Why a member does not decode, in one line (PIL's own message names only a memory buffer)."""
     from PIL import UnidentifiedImageError
+    from synpat.train.labels import LabelError
     if isinstance(err, UnidentifiedImageError):
         return "not a readable image"
+    if isinstance(err, LabelError):
+        return str(err)
     return f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}" if err else "unknown"
 
 
@@ -115,26 +118,45 @@ def shard_read_error(exn: Exception) -> str:
 
 def first_bad_sample(urls: list[str]) -> str | None:
     """The first member of the local shards that does not decode (an image PIL cannot read, a .cls
-    that is not a number) as 'TAR: member NAME: why', or None. Called after a loader failed."""
+    that breaks the label rule of train/labels.py) or the first sample without an image or a .cls,
+    as 'TAR: member NAME: why', or None. Called after a loader failed."""
     from PIL import Image
+    from synpat.train.labels import parse_label
     for url in urls:
         if is_remote(url):
             continue
         try:
             with tarfile.open(url, "r:") as tar:
+                key, exts = None, set()
                 for member in tar:
                     if not member.isfile():
                         continue
+                    if _key(member.name) != key:
+                        if key is not None and (missing := _missing_part(exts)):
+                            return f"{url}: sample {key}: {missing}"
+                        key, exts = _key(member.name), set()
                     data = tar.extractfile(member).read()
                     ext = member.name.rsplit(".", 1)[-1]
+                    exts.add(ext)
                     try:
                         if ext in ("jpg", "png", "webp"):
                             with Image.open(io.BytesIO(data)) as im:
                                 im.load()
                         elif ext == "cls":
-                            int(data)
+                            parse_label(data)
                     except (OSError, ValueError, SyntaxError) as err:
                         return f"{url}: member {member.name}: cannot decode ({_why(err)})"
+                if key is not None and (missing := _missing_part(exts)):
+                    return f"{url}: sample {key}: {missing}"
         except (OSError, tarfile.TarError) as err:
             return f"{url}: not a readable tar ({err})"
+    return None
+
+
+def _missing_part(exts: set[str]) -> str | None:
+    """What a sample with members of these extensions lacks for training, or None."""
+    if "cls" not in exts:
+        return f"no .cls member (a training sample needs an image and its .cls; it has {', '.join(sorted(exts))})"
+    if not exts & {"jpg", "png", "webp"}:
+        return "no .jpg, .png or .webp member (a training sample needs an image and its .cls)"
     return None

@@ -1,0 +1,115 @@
+"""When synpat-experiment may reuse a finished stage: only when everything the stage read is unchanged.
+
+A stage's *key* is a sha256 of what it read: its settings, the keys of the stages it builds on,
+the task's data where it reads it (the listing: each clip's path, labels, fold and split, with the
+sha256 of the clip's bytes) and the code that runs it (the synpat version and the source of the
+packages it runs). A finished stage leaves ``OUT/stages/NAME.json`` holding its key; a re-run
+reuses the stage's outputs only when that record holds the key computed now. A record with another
+key means the outputs are stale: the stage runs again (after its outputs are removed, where a stage
+would otherwise resume from them). ``reused`` lists the stages reused, for the report.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from synpat.audio.clip_sets import AudioTask
+from synpat.core.errors import UserError
+from synpat.core.files import write_json_atomic
+
+_PACKAGE = Path(__file__).resolve().parent.parent   # the folder holding synpat's packages (audio, gen, train, core)
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes; 'missing' when it cannot be read (a stage that reads it fails or skips it)."""
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return "missing"
+    return h.hexdigest()
+
+
+def code_version(*packages: str) -> str:
+    """sha256 of synpat's version and the .py sources of ``packages`` (e.g. 'gen', 'train')."""
+    from synpat.gen import __version__
+    h = hashlib.sha256(__version__.encode())
+    for package in packages:
+        for source in sorted((_PACKAGE / package).rglob("*.py")):
+            h.update(source.relative_to(_PACKAGE).as_posix().encode() + b"\0" + source.read_bytes())
+    return h.hexdigest()
+
+
+def task_fingerprint(task: AudioTask) -> str:
+    """sha256 of a task's listing (path, labels, fold, split of every clip, classes) and its clips' contents."""
+    listing = {"spec": task.spec, "classes": list(task.classes),
+               "clips": [[str(c.path), list(c.labels), c.fold, c.split, file_sha256(Path(c.path))] for c in task.clips]}
+    return stage_key(listing)
+
+
+def stage_key(inputs: dict) -> str:
+    """sha256 of a JSON-able dict of everything a stage read."""
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class StageRecords:
+    """The OUT/stages/NAME.json records of one experiment folder."""
+
+    def __init__(self, out: Path):
+        self.folder = Path(out) / "stages"
+        self.reused: list[str] = []
+        self._lock = self._hold_lock()
+
+    def __del__(self):   # the experiment is over (or failed): the next one in this process may start
+        if getattr(self, "_lock", None) is not None:
+            os.close(self._lock)
+            self._lock = None
+
+    def _hold_lock(self) -> int:
+        """One experiment at a time in a folder: an flock on OUT/stages/.lock, held until this process
+        ends (a killed one releases it); UserError, one line, when another holds it."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise UserError(f"{self.folder}: cannot make the experiment's lock file ({err.strerror})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = os.read(fd, 64).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise UserError(f"--out {self.folder.parent}: another synpat-experiment (pid {other}) is running there; "
+                            "wait for it to end") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        return fd
+
+    def _path(self, name: str) -> Path:
+        return self.folder / f"{name.replace(' ', '-')}.json"
+
+    def _recorded(self, name: str) -> str | None:
+        try:
+            return json.loads(self._path(name).read_text()).get("key")
+        except (OSError, ValueError, AttributeError):
+            return None
+
+    def reusable(self, name: str, key: str) -> bool:
+        """Whether stage ``name`` finished with these inputs (then it counts as reused)."""
+        if self._recorded(name) == key:
+            self.reused.append(name)
+            return True
+        return False
+
+    def stale(self, name: str, key: str) -> bool:
+        """Whether stage ``name`` finished before with other inputs (its outputs must not be resumed)."""
+        recorded = self._recorded(name)
+        return recorded is not None and recorded != key
+
+    def finished(self, name: str, key: str) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(self._path(name), {"key": key})
