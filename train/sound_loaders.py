@@ -26,9 +26,10 @@ import torch
 
 from synpat.core.errors import UserError
 from synpat.train.input_kinds import SoundFormat
-from synpat.train.loaders import (LoaderConfig, TorchShardLoader, _dali_device_id, _start_workers, ascii_labels,
+from synpat.train.loaders import (LoaderConfig, TorchShardLoader, _dali_device_id, _start_workers,
                                   dali_threads)
 from synpat.train.shard_list import check_tar, first_bad_sample, index_path, index_samples, is_remote, shard_read_error
+from synpat.train.labels import batch_labels, parse_label
 
 SOUND_EXT = "flac"
 
@@ -64,7 +65,7 @@ class TorchSoundShardLoader(TorchShardLoader):
                                nodesplitter=None, workersplitter=wds.split_by_worker, handler=fail, empty_check=False)
                 .shuffle(min(4096, 4 * cfg.batch_size), rng=random.Random(cfg.seed + self.epoch))
                 .to_tuple(SOUND_EXT, "cls", handler=fail)
-                .map_tuple(lambda data: decode_clip(data, samples), int, handler=fail)
+                .map_tuple(lambda data: decode_clip(data, samples), parse_label, handler=fail)
                 .batched(cfg.batch_size, partial=False))
 
     def __iter__(self):
@@ -111,7 +112,7 @@ class DaliSoundShardLoader:
             audio, _ = fn.decoders.audio(encoded, dtype=types.FLOAT, downmix=False)      # (S, C), CPU
             audio = fn.slice(audio, start=[0], shape=[fmt.samples], axes=[0], out_of_bounds_policy="pad")
             audio = fn.transpose(audio, perm=[1, 0])                                    # (C, S)
-            return (audio.gpu() if device_id is not None else audio), fn.pad(cls, fill_value=32, shape=[12])
+            return (audio.gpu() if device_id is not None else audio), fn.pad(cls, fill_value=32)
 
         self.pipe = pipeline()
         try:
@@ -138,7 +139,7 @@ class DaliSoundShardLoader:
         self._unfinished = True
         try:
             for batch in self.iterator:
-                yield batch[0]["waves"], ascii_labels(batch[0]["cls"]).to(batch[0]["waves"].device)
+                yield batch[0]["waves"], batch_labels(batch[0]["cls"], self.urls).to(batch[0]["waves"].device)
         except RuntimeError as e:
             bad = first_bad_sample(self.urls)
             raise UserError(f"--data: {bad}" if bad else
