@@ -2,6 +2,7 @@
 
 Randomness comes from a numpy Generator so a seed fixes every mask, shift and mix.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,7 +31,9 @@ def time_roll(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
     return torch.gather(x, 3, index[:, None, None, :].expand_as(x))
 
 
-def mixup(x: torch.Tensor, y: torch.Tensor, alpha: float, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def mixup(
+    x: torch.Tensor, y: torch.Tensor, alpha: float, rng: np.random.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Mix the batch with a shuffled copy of itself: lam ~ Beta(alpha, alpha) per batch;
     `y: (N, C)` soft/multi-hot targets are mixed with the same lam."""
     lam = float(rng.beta(alpha, alpha))

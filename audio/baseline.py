@@ -7,6 +7,7 @@ L-BFGS (torch, float64). Folds are the fine-tuner's (clip_sets.assign_folds): th
 when it has them, so on a synpat-audio-tasks build every test fold holds unseen voices or
 instruments.
 """
+
 from __future__ import annotations
 
 import logging
@@ -15,9 +16,8 @@ import time
 from pathlib import Path
 
 import torch
-
 from synpat.audio.clip_sets import assign_folds, load_task
-from synpat.audio.fbank import AudioReadError, SAMPLE_RATE, WINDOW, fit_length, log_mel, read_wave
+from synpat.audio.fbank import SAMPLE_RATE, WINDOW, AudioReadError, fit_length, log_mel, read_wave
 from synpat.core.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -32,13 +32,21 @@ def clip_features(path: str | Path, mel_bins: int = 64) -> torch.Tensor:
     return torch.cat([spec.mean(0), spec.std(0, unbiased=False)])
 
 
-def fit_logreg(x: torch.Tensor, y: torch.Tensor, classes: int, l2: float = 1e-3,
-               max_iter: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+def fit_logreg(
+    x: torch.Tensor, y: torch.Tensor, classes: int, l2: float = 1e-3, max_iter: int = 500
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Weights (d, classes) and bias (classes,) minimising mean cross-entropy + l2 * |W|^2 (L-BFGS)."""
     w = torch.zeros(x.shape[1], classes, dtype=torch.float64, requires_grad=True)
     b = torch.zeros(classes, dtype=torch.float64, requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=max_iter, tolerance_grad=1e-9, tolerance_change=1e-12,
-                            history_size=20, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        [w, b],
+        lr=1.0,
+        max_iter=max_iter,
+        tolerance_grad=1e-9,
+        tolerance_change=1e-12,
+        history_size=20,
+        line_search_fn="strong_wolfe",
+    )
 
     def closure():
         opt.zero_grad()
@@ -50,8 +58,14 @@ def fit_logreg(x: torch.Tensor, y: torch.Tensor, classes: int, l2: float = 1e-3,
     return w.detach(), b.detach()
 
 
-def logmel_logreg(task_dir: str | Path, folds: int | None = None, seed: int = 0, mel_bins: int = 64,
-                  l2: float = 1e-3, threads: int = 1) -> dict:
+def logmel_logreg(
+    task_dir: str | Path,
+    folds: int | None = None,
+    seed: int = 0,
+    mel_bins: int = 64,
+    l2: float = 1e-3,
+    threads: int = 1,
+) -> dict:
     """Leave-one-fold-out accuracy of log-mel statistics + logistic regression on an ESC-50-layout task.
 
     `folds`: the task's own number of folds when None (5 when it has none). Returns
@@ -76,7 +90,7 @@ def _logmel_logreg(task_dir: str | Path, folds: int | None, seed: int, mel_bins:
     fold_of = assign_folds(task, k, seed)
     index = {name: i for i, name in enumerate(task.classes)}
     features, kept, skipped = [], [], []
-    for i, clip in enumerate(task.clips):   # a clip that cannot be read is skipped and named, as synpat-finetune does
+    for i, clip in enumerate(task.clips):  # a clip that cannot be read is skipped and named, as synpat-finetune does
         try:
             features.append(clip_features(clip.path, mel_bins))
             kept.append(i)
@@ -102,7 +116,7 @@ def _logmel_logreg(task_dir: str | Path, folds: int | None, seed: int, mel_bins:
         "task": str(task_dir),
         "protocol": f"{k}-fold cross-validation ({source})",
         "model": f"log-mel ({mel_bins} bins, {SAMPLE_RATE} Hz) mean+std per bin, standardised, "
-                 f"softmax regression (L2 {l2:g}, L-BFGS)",
+        f"softmax regression (L2 {l2:g}, L-BFGS)",
         "clips": len(kept),
         "skipped": skipped,
         "classes": len(task.classes),

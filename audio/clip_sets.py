@@ -8,6 +8,7 @@ A spec string names the layout and where it is:
   csv:FILE             rows `path,label[,fold]` (optional header `path,label[,fold]`), paths relative
                        to FILE's folder; several labels separated by ';' or '|' make it multi-label
 """
+
 from __future__ import annotations
 
 import csv
@@ -71,7 +72,7 @@ def load_esc50(root: Path, spec: str) -> AudioTask:
     if not meta.is_file():
         raise UserError(f"{meta} not found (esc50 layout: ROOT/audio/*.wav + ROOT/meta/esc50.csv)")
     clips, names = [], {}
-    with meta.open(newline="", encoding="utf-8-sig") as fh:   # -sig: a spreadsheet's "CSV UTF-8" starts with a BOM
+    with meta.open(newline="", encoding="utf-8-sig") as fh:  # -sig: a spreadsheet's "CSV UTF-8" starts with a BOM
         reader = csv.DictReader(fh)
         missing = {"filename", "fold", "target", "category"} - set(reader.fieldnames or [])
         if missing:
@@ -121,7 +122,7 @@ def load_csv(file: Path, spec: str) -> AudioTask:
     if not file.is_file():
         raise UserError(f"csv list {file} not found")
     clips = []
-    with file.open(newline="", encoding="utf-8-sig") as fh:   # -sig: a spreadsheet's "CSV UTF-8" starts with a BOM
+    with file.open(newline="", encoding="utf-8-sig") as fh:  # -sig: a spreadsheet's "CSV UTF-8" starts with a BOM
         for line_no, row in enumerate(csv.reader(fh), start=1):
             cells = [c.strip() for c in row]
             if not any(cells) or (line_no == 1 and cells[0].lower() == "path"):

@@ -1,13 +1,13 @@
 """Draw a labelled confusion matrix as a PNG with Pillow (no matplotlib)."""
+
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 from PIL import Image, ImageDraw, ImageFont
-
 from synpat.core.files import write_atomic
 
 _BLUE = (31, 90, 170)
@@ -54,8 +54,13 @@ def render_confusion(matrix: torch.Tensor, classes: Sequence[str], title: str) -
             colour = tuple(int(255 - rate * (255 - c)) for c in _BLUE)
             draw.rectangle([x, y, x + cell - 1, y + cell - 1], fill=colour, outline=(210, 210, 210))
             if matrix[i, j]:
-                draw.text((x + cell / 2, y + cell / 2), str(int(matrix[i, j])), font=cell_font, anchor="mm",
-                          fill="white" if rate > 0.5 else "black")
+                draw.text(
+                    (x + cell / 2, y + cell / 2),
+                    str(int(matrix[i, j])),
+                    font=cell_font,
+                    anchor="mm",
+                    fill="white" if rate > 0.5 else "black",
+                )
         draw.rectangle([left + i * cell, y, left + i * cell + cell - 1, y + cell - 1], outline="black")
     return img
 

@@ -26,6 +26,7 @@ re-runs only what is unfinished; pre-training resumes from its last checkpoint):
 Every arm's encoder goes through synpat-transfer to the task's input shape (a sound encoder keeps its
 weights; only its position grid follows the shape), so every arm fine-tunes the same ViT on the same input.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,13 +36,14 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
 
 from synpat.audio.baseline import logmel_logreg
-from synpat.audio.clip_sets import AudioTask, load_task
-from synpat.audio.finetune import input_shape, run as run_finetune, typical_clip
+from synpat.audio.clip_sets import load_task
+from synpat.audio.finetune import input_shape, typical_clip
+from synpat.audio.finetune import run as run_finetune
 from synpat.audio.finetune_config import FinetuneConfig
 from synpat.audio.patch_grid import parse_pair
 from synpat.audio.score_plot import write_scores_png
@@ -52,12 +54,12 @@ from synpat.core.files import write_atomic, write_json_atomic
 from synpat.core.processes import die_with_parent
 from synpat.core.progress import format_seconds
 from synpat.core.settings import check_ranges, option, parse_settings, read_config_file, run_cli, settings_parser
-from synpat.train.pretrain_config import PretrainConfig
 from synpat.gen import contact
 from synpat.gen.generate import GenConfig, generate
 from synpat.gen.programs import bundled_shaders_dir, find_programs
 from synpat.train.batched_fbank import SAMPLE_RATE, samples_for
 from synpat.train.mae import MODELS
+from synpat.train.pretrain_config import PretrainConfig
 from synpat.train.vit_arch import VIT_SIZES
 
 PROG = "synpat-experiment"
@@ -77,16 +79,25 @@ class ExperimentConfig:
     pretrain_minutes: float = option(0.0, "pre-training budget in minutes (with steps and epochs 0)")
     pretrain_batch: int = option(64, "pre-training batch size")
     pretrain_blr: float = option(1.5e-3, "pre-training base lr (lr = blr * batch / 256)")
-    pretrain_config: str = option("", "a synpat-pretrain config file for everything else (each of its values is "
-                                      "kept; one that contradicts the experiment's own settings is refused)")
-    finetune_config: str = option("", "a synpat-finetune config file, applied to both conditions alike (as "
-                                      "--pretrain-config)")
+    pretrain_config: str = option(
+        "",
+        "a synpat-pretrain config file for everything else (each of its values is "
+        "kept; one that contradicts the experiment's own settings is refused)",
+    )
+    finetune_config: str = option(
+        "", "a synpat-finetune config file, applied to both conditions alike (as --pretrain-config)"
+    )
     finetune_epochs: int = option(30, "fine-tuning epochs per fold (both conditions)")
     finetune_batch: int = option(32, "fine-tuning batch size (both conditions)")
     finetune_blr: float = option(5e-3, "fine-tuning base lr (both conditions)")
-    finetune_patch: str = option("", "fine-tuning patch MELxFRAMES ('' = full-band 2-frame tokens, mel_bins x 2; "
-                                     "'square' = the encoder's square patch); a pre-trained embedding is resampled")
-    finetune_stride: str = option("", "fine-tuning patch stride MELxFRAMES, below the patch for overlap ('' = the patch)")
+    finetune_patch: str = option(
+        "",
+        "fine-tuning patch MELxFRAMES ('' = full-band 2-frame tokens, mel_bins x 2; "
+        "'square' = the encoder's square patch); a pre-trained embedding is resampled",
+    )
+    finetune_stride: str = option(
+        "", "fine-tuning patch stride MELxFRAMES, below the patch for overlap ('' = the patch)"
+    )
     mel_bins: int = option(128, "spectrogram mel bins")
     frames: int = option(0, "spectrogram frames (0 = the median clip, rounded to the patch size)")
     folds: int = option(0, "cross-validation folds (0 = the task's own, else 5)")
@@ -94,23 +105,44 @@ class ExperimentConfig:
     probe: bool = option(False, "also linear-probe both encoders")
     baseline: bool = option(True, "also score log-mel + logistic regression (ESC-50 layout only)")
     seed: int = option(0, "one seed for rendering, pre-training, folds and fine-tuning")
-    sweep: str = option("", "pre-train one encoder per set instead (bundled, family:NAME, procedural:N, tv:low, "
-                            "tv:high or a path; comma-separated) and tabulate transfer against image statistics")
+    sweep: str = option(
+        "",
+        "pre-train one encoder per set instead (bundled, family:NAME, procedural:N, tv:low, "
+        "tv:high or a path; comma-separated) and tabulate transfer against image statistics",
+    )
     threads: int = option(0, "torch CPU threads (0 = torch's default)")
-    pretrain_on: str = option("images", "pre-training arms, comma-separated: images | sounds | mix (both kinds in "
-                                        "one pre-training); each gets the same budget and fine-tuning")
-    sound_data: str = option("", "sound shards (synpat-gen of sound programs) for the sounds and mix arms "
-                                 "(default: render --clips of --sound-shaders into OUT/sound_shards)")
-    sound_shaders: str = option("", "sound programs to render for the sounds and mix arms (folders/files, "
-                                    "comma-separated) when no --sound-data")
+    pretrain_on: str = option(
+        "images",
+        "pre-training arms, comma-separated: images | sounds | mix (both kinds in "
+        "one pre-training); each gets the same budget and fine-tuning",
+    )
+    sound_data: str = option(
+        "",
+        "sound shards (synpat-gen of sound programs) for the sounds and mix arms "
+        "(default: render --clips of --sound-shaders into OUT/sound_shards)",
+    )
+    sound_shaders: str = option(
+        "", "sound programs to render for the sounds and mix arms (folders/files, comma-separated) when no --sound-data"
+    )
     clips: int = option(20000, "sound clips rendered for pre-training (as long as the task's input: its frames)")
     sound_share: float = option(0.5, "mix arm: the share of every pre-training batch that is sound clips")
 
 
 def validate(cfg: ExperimentConfig) -> ExperimentConfig:
-    check_ranges(cfg, ("images", "img_size", "pretrain_batch", "pretrain_blr", "finetune_epochs", "finetune_batch",
-                       "finetune_blr", "mel_bins"),
-                 ("pretrain_steps", "pretrain_epochs", "pretrain_minutes", "frames", "folds", "threads"))
+    check_ranges(
+        cfg,
+        (
+            "images",
+            "img_size",
+            "pretrain_batch",
+            "pretrain_blr",
+            "finetune_epochs",
+            "finetune_batch",
+            "finetune_blr",
+            "mel_bins",
+        ),
+        ("pretrain_steps", "pretrain_epochs", "pretrain_minutes", "frames", "folds", "threads"),
+    )
     if not cfg.data:
         raise UserError("no audio task: give --data LAYOUT:PATH")
     if not cfg.out:
@@ -121,11 +153,15 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
         raise UserError(f"bad config value img_size={cfg.img_size}: must be a multiple of the patch size")
     budgets = [name for name in ("pretrain_steps", "pretrain_epochs", "pretrain_minutes") if getattr(cfg, name)]
     if len(budgets) != 1:
-        raise UserError("give exactly one pre-training budget: --pretrain-steps, --pretrain-epochs or "
-                        f"--pretrain-minutes (got {', '.join(budgets) or 'none'}; set the others to 0)")
+        raise UserError(
+            "give exactly one pre-training budget: --pretrain-steps, --pretrain-epochs or "
+            f"--pretrain-minutes (got {', '.join(budgets) or 'none'}; set the others to 0)"
+        )
     arms = pretrain_arms(cfg)
     if any(arm != "images" for arm in arms) and not (cfg.sound_data or cfg.sound_shaders):
-        raise UserError("--pretrain-on sounds/mix needs sound clips: give --sound-data SHARDS or --sound-shaders PROGRAMS")
+        raise UserError(
+            "--pretrain-on sounds/mix needs sound clips: give --sound-data SHARDS or --sound-shaders PROGRAMS"
+        )
     if cfg.sound_data and not Path(cfg.sound_data).is_dir():
         raise UserError(f"--sound-data {cfg.sound_data}: not a folder of sound shards")
     if "mix" in arms and not 0 < cfg.sound_share < 1:
@@ -133,8 +169,10 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
     patch = parse_pair(token_patch(cfg), "finetune_patch")
     parse_pair(cfg.finetune_stride, "finetune_stride")
     if patch and patch[0] > cfg.mel_bins:
-        raise UserError(f"bad config value finetune_patch={cfg.finetune_patch!r}: taller than the {cfg.mel_bins} mel bins "
-                        f"(use {cfg.mel_bins}x{patch[1]})")
+        raise UserError(
+            f"bad config value finetune_patch={cfg.finetune_patch!r}: taller than the {cfg.mel_bins} mel bins "
+            f"(use {cfg.mel_bins}x{patch[1]})"
+        )
     for name in ("pretrain_config", "finetune_config"):
         if getattr(cfg, name) and not Path(getattr(cfg, name)).is_file():
             raise UserError(f"--{name.replace('_', '-')} {getattr(cfg, name)}: file not found")
@@ -146,8 +184,9 @@ def pretrain_arms(cfg: ExperimentConfig) -> list[str]:
     arms = list(dict.fromkeys(a.strip() for a in cfg.pretrain_on.split(",") if a.strip()))
     bad = [a for a in arms if a not in ARMS]
     if bad or not arms:
-        raise UserError(f"bad config value pretrain_on={cfg.pretrain_on!r}: use one or more of {', '.join(ARMS)}, "
-                        "comma-separated")
+        raise UserError(
+            f"bad config value pretrain_on={cfg.pretrain_on!r}: use one or more of {', '.join(ARMS)}, comma-separated"
+        )
     return arms
 
 
@@ -155,8 +194,8 @@ def pretrain_arms(cfg: ExperimentConfig) -> list[str]:
 class Arm:
     """Where one pre-training arm's stages write: the images arm keeps the single-arm layout."""
 
-    kind: str                       # images | sounds | mix
-    label: str                      # its condition in the report
+    kind: str  # images | sounds | mix
+    label: str  # its condition in the report
 
     @property
     def suffix(self) -> str:
@@ -192,12 +231,14 @@ def budget_line(cfg: ExperimentConfig) -> str:
     else:
         pre = f"{cfg.pretrain_epochs} epochs" if cfg.pretrain_epochs else f"{cfg.pretrain_minutes:g} minutes"
     folds = len([f for f in cfg.test_folds.split(",") if f.strip()]) or (cfg.folds or "every")
-    conditions = len(pretrain_arms(cfg)) + 1   # the pre-trained arms and scratch
+    conditions = len(pretrain_arms(cfg)) + 1  # the pre-trained arms and scratch
     arms = f"{conditions} conditions" + (f" + {conditions} linear probes" if cfg.probe else "")
     patch = token_patch(cfg) or "the encoder's square patch"
-    return (f"budget: render {cfg.images} images {cfg.img_size}px; pre-train {cfg.model} for {pre}; fine-tune "
-            f"{cfg.finetune_epochs} epochs x {folds} test fold(s) x {arms} (batch {cfg.finetune_batch}, blr "
-            f"{cfg.finetune_blr:g}, patch {patch})")
+    return (
+        f"budget: render {cfg.images} images {cfg.img_size}px; pre-train {cfg.model} for {pre}; fine-tune "
+        f"{cfg.finetune_epochs} epochs x {folds} test fold(s) x {arms} (batch {cfg.finetune_batch}, blr "
+        f"{cfg.finetune_blr:g}, patch {patch})"
+    )
 
 
 class Stages:
@@ -205,8 +246,8 @@ class Stages:
 
     def __init__(self, out: Path, total: int):
         self.out, self.total, self.done, self.began = out, total, 0, time.perf_counter()
-        self.records = StageRecords(out)   # which finished stages a re-run may reuse (audio/stage_reuse.py)
-        self.keys: dict[str, str] = {}     # each stage's key, which the stages after it include in theirs
+        self.records = StageRecords(out)  # which finished stages a re-run may reuse (audio/stage_reuse.py)
+        self.keys: dict[str, str] = {}  # each stage's key, which the stages after it include in theirs
 
     def start(self, name: str, what: str) -> float:
         self.done += 1
@@ -229,18 +270,33 @@ def render(cfg: ExperimentConfig, out: Path, stages: Stages) -> dict:
     manifest = shards / "manifest.json"
     done = json.loads(manifest.read_text()).get("shards", {}) if manifest.is_file() else {}
     finished = bool(done) and len(done.get("complete", [])) == done.get("total")
-    key = stages.keys["render"] = stage_key({
-        "programs": [[p.name, p.hash] for p in find_programs(shader_sources(cfg), cfg.seed)], "images": cfg.images,
-        "img_size": cfg.img_size, "seed": cfg.seed, "code": code_version("gen", "core")})
+    key = stages.keys["render"] = stage_key(
+        {
+            "programs": [[p.name, p.hash] for p in find_programs(shader_sources(cfg), cfg.seed)],
+            "images": cfg.images,
+            "img_size": cfg.img_size,
+            "seed": cfg.seed,
+            "code": code_version("gen", "core"),
+        }
+    )
     if finished and (out / "contact.png").is_file() and stages.records.reusable("render", key):
         stages.skip("render", f"{shards} is complete and its inputs are unchanged")
         return json.loads(manifest.read_text())
     if stages.records.stale("render", key):
         shutil.rmtree(shards, ignore_errors=True)
     stages.start("render", f"{cfg.images} images {cfg.img_size}x{cfg.img_size} into {shards}")
-    generate(GenConfig(shaders=shader_sources(cfg), out=str(shards), count=cfg.images,
-                       size=(cfg.img_size, cfg.img_size), seed=cfg.seed, shard_size=min(2000, cfg.images),
-                       resume=shards.exists(), workers=max(1, os.cpu_count() or 1)))
+    generate(
+        GenConfig(
+            shaders=shader_sources(cfg),
+            out=str(shards),
+            count=cfg.images,
+            size=(cfg.img_size, cfg.img_size),
+            seed=cfg.seed,
+            shard_size=min(2000, cfg.images),
+            resume=shards.exists(),
+            workers=max(1, os.cpu_count() or 1),
+        )
+    )
     if contact.main([str(shards), "--out", str(out / "contact.png"), "--per-program", "8"]) != 0:
         raise UserError(f"{shards}: the contact sheet could not be made")
     stages.records.finished("render", key)
@@ -266,9 +322,19 @@ def render_sounds(cfg: ExperimentConfig, out: Path, stages: Stages, shape: tuple
         return shards
     seconds = clip_seconds(shape)
     stages.start("render sounds", f"{cfg.clips} clips of {seconds:g} s into {shards}")
-    generate(GenConfig(shaders=[s for s in cfg.sound_shaders.split(",") if s], out=str(shards), count=cfg.clips,
-                       seed=cfg.seed, shard_size=min(2000, cfg.clips), resume=shards.exists(),
-                       workers=max(1, os.cpu_count() or 1), duration=seconds, sample_rate=SAMPLE_RATE))
+    generate(
+        GenConfig(
+            shaders=[s for s in cfg.sound_shaders.split(",") if s],
+            out=str(shards),
+            count=cfg.clips,
+            seed=cfg.seed,
+            shard_size=min(2000, cfg.clips),
+            resume=shards.exists(),
+            workers=max(1, os.cpu_count() or 1),
+            duration=seconds,
+            sample_rate=SAMPLE_RATE,
+        )
+    )
     return shards
 
 
@@ -284,30 +350,57 @@ def owned_values(what: str, file: str, values: dict, owned: dict, per_stage: Seq
             raise UserError(f"{what} {file}: {key} is set by the experiment for each stage: leave it out of the file")
     for key, value in owned.items():
         if key in values and values[key] != value:
-            raise UserError(f"{what} {file}: {key}={values[key]!r}, but the experiment sets it to {value!r} "
-                            "(set it with the experiment's own flag, or leave it out of the file)")
+            raise UserError(
+                f"{what} {file}: {key}={values[key]!r}, but the experiment sets it to {value!r} "
+                "(set it with the experiment's own flag, or leave it out of the file)"
+            )
 
 
-def pretrain_settings(cfg: ExperimentConfig, shards: Path, out: Path, steps: int, epochs: int, arm: str = "images",
-                      sound_shards: Path | None = None) -> dict:
+def pretrain_settings(
+    cfg: ExperimentConfig,
+    shards: Path,
+    out: Path,
+    steps: int,
+    epochs: int,
+    arm: str = "images",
+    sound_shards: Path | None = None,
+) -> dict:
     """Every pre-training setting the experiment passes: its recipe, then the --pretrain-config file's
     values (each one kept), then what the experiment decides (shards, budget, model, size, batch, lr, seed)."""
     data = {"data": str(shards)} if arm == "images" else {"data": str(sound_shards), "mel_bins": cfg.mel_bins}
     if arm == "mix":
         data.update(mix_data=str(shards), sound_share=cfg.sound_share)
-    owned = {**data, "stream": "", "out": str(out), "model": cfg.model, "img_size": cfg.img_size,
-             "batch_size": cfg.pretrain_batch, "blr": cfg.pretrain_blr, "seed": cfg.seed, "resume": "auto",
-             "overwrite": False, "threads": cfg.threads}
+    owned = {
+        **data,
+        "stream": "",
+        "out": str(out),
+        "model": cfg.model,
+        "img_size": cfg.img_size,
+        "batch_size": cfg.pretrain_batch,
+        "blr": cfg.pretrain_blr,
+        "seed": cfg.seed,
+        "resume": "auto",
+        "overwrite": False,
+        "threads": cfg.threads,
+    }
     owned.update({"steps": steps} if steps else {"steps": 0, "epochs": epochs})
     values = read_config_file(PretrainConfig, cfg.pretrain_config) if cfg.pretrain_config else {}
     if cfg.pretrain_config:
-        owned_values("--pretrain-config", cfg.pretrain_config, values, {k: v for k, v in owned.items() if k != "out"},
-                     ("out",))
+        owned_values(
+            "--pretrain-config", cfg.pretrain_config, values, {k: v for k, v in owned.items() if k != "out"}, ("out",)
+        )
     return {**PRETRAIN_RECIPE, **values, **owned}
 
 
-def pretrain_argv(cfg: ExperimentConfig, shards: Path, out: Path, steps: int, epochs: int, arm: str = "images",
-                  sound_shards: Path | None = None) -> list[str]:
+def pretrain_argv(
+    cfg: ExperimentConfig,
+    shards: Path,
+    out: Path,
+    steps: int,
+    epochs: int,
+    arm: str = "images",
+    sound_shards: Path | None = None,
+) -> list[str]:
     """`python -m synpat.train.pretrain --set KEY=VALUE ...` for pretrain_settings (one arm: images from
     `shards`, sounds from `sound_shards`, or both)."""
     argv = [sys.executable, "-m", "synpat.train.pretrain"]
@@ -331,18 +424,21 @@ def calibrated_steps(cfg: ExperimentConfig, out: Path, arm: str = "images", soun
     if record.is_file():
         return json.loads(record.read_text())["steps"]
     folder = out / "calibration"
-    run_child(pretrain_argv(cfg, out / "shards", folder, 30, 0, arm, sound_shards)
-              + ["--log-every", "10", "--save-every", "0", "--recon-every", "0"],
-              "the pre-training calibration run")
+    run_child(
+        pretrain_argv(cfg, out / "shards", folder, 30, 0, arm, sound_shards)
+        + ["--log-every", "10", "--save-every", "0", "--recon-every", "0"],
+        "the pre-training calibration run",
+    )
     rows = [json.loads(line) for line in (folder / "log.jsonl").read_text().splitlines() if line.strip()]
-    rate = statistics.median(r["img_per_s"] for r in rows[1:] or rows)   # the first window includes start-up
+    rate = statistics.median(r["img_per_s"] for r in rows[1:] or rows)  # the first window includes start-up
     steps = max(1, int(cfg.pretrain_minutes * 60 * rate / cfg.pretrain_batch))
     write_json_atomic(record, {"minutes": cfg.pretrain_minutes, "img_per_s": rate, "steps": steps})
     return steps
 
 
-def pretrain(cfg: ExperimentConfig, out: Path, stages: Stages, arm: Arm | None = None,
-             sound_shards: Path | None = None) -> dict:
+def pretrain(
+    cfg: ExperimentConfig, out: Path, stages: Stages, arm: Arm | None = None, sound_shards: Path | None = None
+) -> dict:
     """Stage 2: an arm's MAE (the images arm by default), resumed from its last checkpoint when a
     previous run stopped."""
     arm = arm or Arm("images", "pre-trained")
@@ -351,25 +447,44 @@ def pretrain(cfg: ExperimentConfig, out: Path, stages: Stages, arm: Arm | None =
     steps = calibrated_steps(cfg, out, first, sound_shards) if cfg.pretrain_minutes else cfg.pretrain_steps
     meta = folder / "encoder.json"
     name = "pretrain" if arm.kind == "images" else f"pretrain {arm.kind}"
-    key = stages.keys[name] = stage_key({
-        "render": stages.keys.get("render"), "arm": arm.kind, "model": cfg.model, "img_size": cfg.img_size,
-        "steps": steps, "epochs": cfg.pretrain_epochs, "batch": cfg.pretrain_batch, "blr": cfg.pretrain_blr,
-        "seed": cfg.seed, "sounds": str(sound_shards) if sound_shards else None,
-        "sound_share": cfg.sound_share if arm.kind == "mix" else None,
-        "config": file_sha256(Path(cfg.pretrain_config)) if cfg.pretrain_config else None,
-        "code": code_version("train", "core")})
-    if meta.is_file() and json.loads(meta.read_text()).get("steps") == (steps or None) and not cfg.pretrain_epochs \
-            and stages.records.reusable(name, key):
+    key = stages.keys[name] = stage_key(
+        {
+            "render": stages.keys.get("render"),
+            "arm": arm.kind,
+            "model": cfg.model,
+            "img_size": cfg.img_size,
+            "steps": steps,
+            "epochs": cfg.pretrain_epochs,
+            "batch": cfg.pretrain_batch,
+            "blr": cfg.pretrain_blr,
+            "seed": cfg.seed,
+            "sounds": str(sound_shards) if sound_shards else None,
+            "sound_share": cfg.sound_share if arm.kind == "mix" else None,
+            "config": file_sha256(Path(cfg.pretrain_config)) if cfg.pretrain_config else None,
+            "code": code_version("train", "core"),
+        }
+    )
+    if (
+        meta.is_file()
+        and json.loads(meta.read_text()).get("steps") == (steps or None)
+        and not cfg.pretrain_epochs
+        and stages.records.reusable(name, key)
+    ):
         stages.skip(name, f"{folder} holds the encoder after {steps} steps and its inputs are unchanged")
         return json.loads(meta.read_text())
-    if stages.records.stale(name, key):   # not to be resumed: its checkpoints come from other inputs
+    if stages.records.stale(name, key):  # not to be resumed: its checkpoints come from other inputs
         shutil.rmtree(folder, ignore_errors=True)
     budget = f"{steps} steps" if steps else f"{cfg.pretrain_epochs} epochs"
-    what = f"{cfg.img_size}px images" if arm.kind == "images" else (
-        "log-mel spectrograms" + (f" and images ({cfg.sound_share:g} sound)" if arm.kind == "mix" else ""))
+    what = (
+        f"{cfg.img_size}px images"
+        if arm.kind == "images"
+        else ("log-mel spectrograms" + (f" and images ({cfg.sound_share:g} sound)" if arm.kind == "mix" else ""))
+    )
     stages.start(name, f"{cfg.model} on {what} for {budget}, batch {cfg.pretrain_batch}")
-    run_child(pretrain_argv(cfg, out / "shards", folder, steps, cfg.pretrain_epochs, arm.kind, sound_shards),
-              f"pre-training ({arm.kind})")
+    run_child(
+        pretrain_argv(cfg, out / "shards", folder, steps, cfg.pretrain_epochs, arm.kind, sound_shards),
+        f"pre-training ({arm.kind})",
+    )
     stages.records.finished(name, key)
     return json.loads(meta.read_text())
 
@@ -378,10 +493,21 @@ def finetune_config(cfg: ExperimentConfig, init: str, out: Path, shape: tuple[in
     """The one fine-tuning recipe both conditions share: the --finetune-config file's values (each one
     kept), then what the experiment decides (data, encoder, input shape, budget, folds, seed)."""
     values = read_config_file(FinetuneConfig, cfg.finetune_config) if cfg.finetune_config else {}
-    owned = {"data": cfg.data, "model": encoder_size(cfg.model), "mel_bins": shape[0], "frames": shape[1],
-             "epochs": cfg.finetune_epochs, "batch_size": cfg.finetune_batch, "blr": cfg.finetune_blr,
-             "folds": cfg.folds, "test_folds": cfg.test_folds, "seed": cfg.seed, "threads": cfg.threads,
-             "patch": token_patch(cfg), "stride": cfg.finetune_stride}
+    owned = {
+        "data": cfg.data,
+        "model": encoder_size(cfg.model),
+        "mel_bins": shape[0],
+        "frames": shape[1],
+        "epochs": cfg.finetune_epochs,
+        "batch_size": cfg.finetune_batch,
+        "blr": cfg.finetune_blr,
+        "folds": cfg.folds,
+        "test_folds": cfg.test_folds,
+        "seed": cfg.seed,
+        "threads": cfg.threads,
+        "patch": token_patch(cfg),
+        "stride": cfg.finetune_stride,
+    }
     if cfg.finetune_config:
         owned_values("--finetune-config", cfg.finetune_config, values, owned, ("init", "out", "linear_probe"))
     return FinetuneConfig(**{**values, **owned, "init": init, "out": str(out), "linear_probe": probe})
@@ -393,15 +519,22 @@ def encoder_size(mae_model: str) -> str:
     return next(name for name, arch in VIT_SIZES.items() if arch == encoder)
 
 
-def finetune(cfg: ExperimentConfig, out: Path, stages: Stages, name: str, init: str, shape: tuple[int, int],
-             probe: bool) -> dict:
+def finetune(
+    cfg: ExperimentConfig, out: Path, stages: Stages, name: str, init: str, shape: tuple[int, int], probe: bool
+) -> dict:
     """Stages 4-6: one condition's cross-validated scores (results.json), re-used when already there."""
     folder = out / ("probe" if probe else "finetune") / name
     results = folder / "results.json"
     what = "linear probe" if probe else "fine-tune"
     recipe = finetune_config(cfg, init, folder, shape, probe)
-    key = stage_key({"init": stages.keys[init] if init != "none" else "none", "data": stages.keys["data"],
-                     "config": asdict(recipe), "code": code_version("audio", "train", "core")})
+    key = stage_key(
+        {
+            "init": stages.keys[init] if init != "none" else "none",
+            "data": stages.keys["data"],
+            "config": asdict(recipe),
+            "code": code_version("audio", "train", "core"),
+        }
+    )
     if results.is_file() and stages.records.reusable(f"{what} {name}", key):
         stages.skip(f"{what} {name}", f"{results} exists and its inputs are unchanged")
         return json.loads(results.read_text())
@@ -434,13 +567,16 @@ def fold_scores(results: dict, metric: str) -> dict[str, float]:
 
 
 def spread(values: list[float]) -> dict:
-    return {"per_fold": values, "mean": statistics.fmean(values),
-            "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+    return {
+        "per_fold": values,
+        "mean": statistics.fmean(values),
+        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+    }
 
 
 def report(cfg: ExperimentConfig, out: Path, parts: dict, seconds: float) -> dict:
     """Stage 8: report.json, report.md, scores.png: every arm beside scratch and the baseline."""
-    arms = parts["arms"]   # label -> {"kind", "pretrain": encoder.json, "finetune": results, "probe": results}
+    arms = parts["arms"]  # label -> {"kind", "pretrain": encoder.json, "finetune": results, "probe": results}
     first = next(iter(arms.values()))["finetune"]
     metric = "mAP" if first["data"]["multilabel"] else "accuracy"
     conditions: list[tuple[str, dict]] = []
@@ -454,58 +590,119 @@ def report(cfg: ExperimentConfig, out: Path, parts: dict, seconds: float) -> dic
         conditions += [(f"probe {label}", fold_scores(arm["probe"], metric)) for label, arm in arms.items()]
     tested = list(fold_scores(first, metric))
     summary = {name: spread([scores[f] for f in tested if f in scores]) for name, scores in conditions}
-    gains = {label: spread([p - s for p, s in zip(summary[label]["per_fold"], summary["scratch"]["per_fold"])])
-             for label in arms}
+    gains = {
+        label: spread([p - s for p, s in zip(summary[label]["per_fold"], summary["scratch"]["per_fold"])])
+        for label in arms
+    }
     classes = len(first["data"]["classes"])
     doc = {
         "config": asdict(cfg),
-        "task": {"spec": cfg.data, "clips": first["data"]["used"], "classes": classes,
-                 "protocol": first["protocol"], "folds": tested, "metric": metric},
-        "programs": {"count": len(parts["render"].get("programs", [])),
-                     "names": [p["name"] if isinstance(p, dict) else p for p in parts["render"].get("programs", [])]},
-        "pretrain": {k: next(iter(arms.values()))["pretrain"].get(k) for k in ("mae_model", "steps", "images", "img_size")},
-        "pretrain_arms": {label: {"kind": arm["kind"], **{k: arm["pretrain"].get(k) for k in (
-                              "steps", "images", "img_size", "input_shape", "norm_mean", "norm_std")}}
-                          for label, arm in arms.items()},
-        "finetune_recipe": {k: first["config"][k] for k in (
-            "epochs", "batch_size", "blr", "layer_decay", "mel_bins", "frames", "freq_mask", "time_mask", "mixup",
-            "patchout", "drop_path", "val_fraction")},
+        "task": {
+            "spec": cfg.data,
+            "clips": first["data"]["used"],
+            "classes": classes,
+            "protocol": first["protocol"],
+            "folds": tested,
+            "metric": metric,
+        },
+        "programs": {
+            "count": len(parts["render"].get("programs", [])),
+            "names": [p["name"] if isinstance(p, dict) else p for p in parts["render"].get("programs", [])],
+        },
+        "pretrain": {
+            k: next(iter(arms.values()))["pretrain"].get(k) for k in ("mae_model", "steps", "images", "img_size")
+        },
+        "pretrain_arms": {
+            label: {
+                "kind": arm["kind"],
+                **{
+                    k: arm["pretrain"].get(k)
+                    for k in ("steps", "images", "img_size", "input_shape", "norm_mean", "norm_std")
+                },
+            }
+            for label, arm in arms.items()
+        },
+        "finetune_recipe": {
+            k: first["config"][k]
+            for k in (
+                "epochs",
+                "batch_size",
+                "blr",
+                "layer_decay",
+                "mel_bins",
+                "frames",
+                "freq_mask",
+                "time_mask",
+                "mixup",
+                "patchout",
+                "drop_path",
+                "val_fraction",
+            )
+        },
         "conditions": summary,
         "gain": next(iter(gains.values())),
         "gains": gains,
         "seconds": round(seconds, 1),
-        "reused": parts.get("reused", []),   # stages whose outputs an earlier run made with the same inputs
+        "reused": parts.get("reused", []),  # stages whose outputs an earlier run made with the same inputs
     }
     write_json_atomic(out / "report.json", doc)
     title = f"{Path(cfg.data.partition(':')[2]).name}: {metric} per held-out fold"
-    write_scores_png(out / "scores.png", [(n, summary[n]["per_fold"]) for n, _ in conditions], title,
-                     chance=1 / classes if metric == "accuracy" else None, metric=metric)
+    write_scores_png(
+        out / "scores.png",
+        [(n, summary[n]["per_fold"]) for n, _ in conditions],
+        title,
+        chance=1 / classes if metric == "accuracy" else None,
+        metric=metric,
+    )
     budget = doc["pretrain"]
-    lines = [f"# synpat experiment: {cfg.data}", "",
-             f"{doc['task']['clips']} clips, {classes} classes, {doc['task']['protocol']}; {metric} on each held-out fold.",
-             f"Pre-training ({'every arm alike: ' if len(arms) > 1 else ''}{budget['mae_model']}, {budget['steps']} steps, "
-             f"{budget['images']} inputs seen):"]
+    lines = [
+        f"# synpat experiment: {cfg.data}",
+        "",
+        f"{doc['task']['clips']} clips, {classes} classes, {doc['task']['protocol']}; {metric} on each held-out fold.",
+        f"Pre-training ({'every arm alike: ' if len(arms) > 1 else ''}{budget['mae_model']}, {budget['steps']} steps, "
+        f"{budget['images']} inputs seen):",
+    ]
     for label, arm in arms.items():
         if arm["kind"] == "images":
-            lines.append(f"- {label}: {cfg.images} images {cfg.img_size}px of {doc['programs']['count']} programs "
-                         "(contact.png), RGB, transferred to 1 channel.")
+            lines.append(
+                f"- {label}: {cfg.images} images {cfg.img_size}px of {doc['programs']['count']} programs "
+                "(contact.png), RGB, transferred to 1 channel."
+            )
         else:
-            lines.append(f"- {label}: log-mel {'x'.join(map(str, arm['pretrain']['input_shape']))} of sound clips "
-                         f"({cfg.sound_data or 'sound_shards'})" + (
-                             f", {cfg.sound_share:g} of each batch; the rest images as luminance at that shape"
-                             if arm["kind"] == "mix" else "") + ".")
-    lines += ["Fine-tuning (every condition alike): " + ", ".join(f"{k} {v}" for k, v in doc["finetune_recipe"].items()) + ".",
-              "", f"| condition | mean ± std | {' | '.join(tested)} |", "|---|---|" + "---|" * len(tested)]
+            lines.append(
+                f"- {label}: log-mel {'x'.join(map(str, arm['pretrain']['input_shape']))} of sound clips "
+                f"({cfg.sound_data or 'sound_shards'})"
+                + (
+                    f", {cfg.sound_share:g} of each batch; the rest images as luminance at that shape"
+                    if arm["kind"] == "mix"
+                    else ""
+                )
+                + "."
+            )
+    lines += [
+        "Fine-tuning (every condition alike): "
+        + ", ".join(f"{k} {v}" for k, v in doc["finetune_recipe"].items())
+        + ".",
+        "",
+        f"| condition | mean ± std | {' | '.join(tested)} |",
+        "|---|---|" + "---|" * len(tested),
+    ]
     for name, s in summary.items():
-        lines.append(f"| {name} | {s['mean']:.3f} ± {s['std']:.3f} | " + " | ".join(f"{v:.3f}" for v in s["per_fold"]) + " |")
+        lines.append(
+            f"| {name} | {s['mean']:.3f} ± {s['std']:.3f} | " + " | ".join(f"{v:.3f}" for v in s["per_fold"]) + " |"
+        )
     lines.append("")
     for label, g in gains.items():
         n = len(g["per_fold"])
-        lines.append(f"{label[0].upper() + label[1:]} minus scratch: {g['mean']:+.3f} ± {g['std']:.3f} over {n} folds "
-                     f"({sum(v > 0 for v in g['per_fold'])} of {n} folds better).")
+        lines.append(
+            f"{label[0].upper() + label[1:]} minus scratch: {g['mean']:+.3f} ± {g['std']:.3f} over {n} folds "
+            f"({sum(v > 0 for v in g['per_fold'])} of {n} folds better)."
+        )
     lines += ["", "![scores](scores.png)", "", f"Total time {format_seconds(seconds)}."]
     if doc["reused"]:
-        lines.append(f"Reused from an earlier run with the same inputs (data, settings, code): {', '.join(doc['reused'])}.")
+        lines.append(
+            f"Reused from an earlier run with the same inputs (data, settings, code): {', '.join(doc['reused'])}."
+        )
     write_atomic(out / "report.md", ("\n".join(lines) + "\n").encode())
     return doc
 
@@ -513,7 +710,7 @@ def report(cfg: ExperimentConfig, out: Path, parts: dict, seconds: float) -> dic
 def experiment(cfg: ExperimentConfig) -> dict:
     began = time.perf_counter()
     out = Path(cfg.out)
-    task = load_task(cfg.data)   # a wrong task, programs or config file are refused before anything is written
+    task = load_task(cfg.data)  # a wrong task, programs or config file are refused before anything is written
     find_programs(shader_sources(cfg), cfg.seed)
     shape = input_shape(cfg.mel_bins, cfg.frames, typical_clip(task), MODELS[cfg.model].encoder.patch_size)
     pretrain_settings(cfg, out / "shards", out / "pretrain", cfg.pretrain_steps, cfg.pretrain_epochs)
@@ -525,30 +722,38 @@ def experiment(cfg: ExperimentConfig) -> dict:
     settings = out / "experiment.json"
     if settings.is_file():
         before = json.loads(settings.read_text())
-        defaults = asdict(ExperimentConfig())   # a setting an older experiment.json lacks had its default
-        changed = sorted(k for k, v in asdict(cfg).items()
-                         if before.get(k, defaults[k]) != v and k not in ("threads", "probe", "baseline"))
+        defaults = asdict(ExperimentConfig())  # a setting an older experiment.json lacks had its default
+        changed = sorted(
+            k
+            for k, v in asdict(cfg).items()
+            if before.get(k, defaults[k]) != v and k not in ("threads", "probe", "baseline")
+        )
         if changed:
-            raise UserError(f"--out {out} holds an experiment with other settings ({', '.join(changed)}): "
-                            "use another --out, or delete it")
+            raise UserError(
+                f"--out {out} holds an experiment with other settings ({', '.join(changed)}): "
+                "use another --out, or delete it"
+            )
     write_json_atomic(settings, asdict(cfg))
     print(f"{PROG}: {budget_line(cfg)}", flush=True)
     arms = arms_of(cfg)
     images = any(a.kind != "sounds" for a in arms)
     sounds = any(a.kind != "images" for a in arms)
-    per_arm = (3 + cfg.probe) * len(arms)   # pretrain, transfer, fine-tune (+ probe) of each arm
+    per_arm = (3 + cfg.probe) * len(arms)  # pretrain, transfer, fine-tune (+ probe) of each arm
     stages = Stages(out, images + sounds + per_arm + 3 + cfg.probe)
     stages.keys["data"] = task_fingerprint(task)
     parts = {"render": render(cfg, out, stages) if images else {}, "arms": {}}
     sound_shards = render_sounds(cfg, out, stages, shape) if sounds else None
     for arm in arms:
-        parts["arms"][arm.label] = arm_parts = {"kind": arm.kind,
-                                                "pretrain": pretrain(cfg, out, stages, arm, sound_shards)}
+        parts["arms"][arm.label] = arm_parts = {
+            "kind": arm.kind,
+            "pretrain": pretrain(cfg, out, stages, arm, sound_shards),
+        }
         transferred = arm.transferred(out)
         step = "transfer" if arm.kind == "images" else f"transfer {arm.kind}"
         pre = "pretrain" if arm.kind == "images" else f"pretrain {arm.kind}"
-        key = stages.keys[str(transferred)] = stage_key({"pretrain": stages.keys[pre], "shape": shape,
-                                                        "code": code_version("audio")})
+        key = stages.keys[str(transferred)] = stage_key(
+            {"pretrain": stages.keys[pre], "shape": shape, "code": code_version("audio")}
+        )
         if transferred.is_file() and stages.records.reusable(step, key):
             stages.skip(step, f"{transferred} exists and its inputs are unchanged")
         else:
@@ -580,7 +785,8 @@ def run(cfg: ExperimentConfig) -> dict:
     """One experiment, or with --sweep one pre-training per set (audio/sweep.py, which builds on this module)."""
     if not cfg.sweep:
         return experiment(cfg)
-    from synpat.audio.sweep import sweep   # imported here: sweep.py imports this module's stages
+    from synpat.audio.sweep import sweep  # imported here: sweep.py imports this module's stages
+
     return sweep(cfg)
 
 

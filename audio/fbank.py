@@ -3,20 +3,20 @@
 Frames are 25 ms Hanning windows every 10 ms at 16 kHz, so `frames` fbank frames need
 400 + (frames - 1) * 160 samples; shorter clips are zero-padded at the end, longer ones cut.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import soundfile as sf
 import torch
 import torchaudio.compliance.kaldi as kaldi
 import torchaudio.functional as AF
-
-from synpat.train.batched_fbank import HOP, SAMPLE_RATE, WINDOW   # 16 kHz, 25 ms, 10 ms: one source for both paths
+from synpat.train.batched_fbank import HOP, SAMPLE_RATE, WINDOW  # 16 kHz, 25 ms, 10 ms: one source for both paths
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def read_wave(path: str | Path) -> torch.Tensor:
     Integer PCM (8-bit unsigned included) is scaled to [-1, 1) by libsndfile; channels are
     averaged; other sample rates are resampled (torchaudio, windowed sinc).
     """
-    if not Path(path).is_file():   # libsndfile would say only "System error"
+    if not Path(path).is_file():  # libsndfile would say only "System error"
         raise AudioReadError("not found" if not Path(path).exists() else "not a file")
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)  # (samples, channels)
@@ -91,14 +91,14 @@ def log_mel_batch(waves: torch.Tensor, mel_bins: int, max_frames: int = 1 << 15)
     """
     n, samples = waves.shape
     frames = 1 + (samples - WINDOW) // HOP
-    spare = -(-WINDOW // HOP) - 1                       # frames of a padded row that straddle the next row
+    spare = -(-WINDOW // HOP) - 1  # frames of a padded row that straddle the next row
     step = max(1, max_frames // max(1, n))
     pieces = []
     for first in range(0, frames, step):
         count = min(step, frames - first)
-        rows = waves[:, first * HOP:first * HOP + WINDOW + (count - 1) * HOP]
-        rows = torch.nn.functional.pad(rows, (0, (spare + 1) * HOP - WINDOW))   # (n, (count + spare) * HOP)
-        spec = log_mel(rows.reshape(-1), mel_bins)                               # (n * (count + spare) - spare, mel)
+        rows = waves[:, first * HOP : first * HOP + WINDOW + (count - 1) * HOP]
+        rows = torch.nn.functional.pad(rows, (0, (spare + 1) * HOP - WINDOW))  # (n, (count + spare) * HOP)
+        spec = log_mel(rows.reshape(-1), mel_bins)  # (n * (count + spare) - spare, mel)
         spec = torch.nn.functional.pad(spec, (0, 0, 0, spare)).reshape(n, count + spare, mel_bins)
         pieces.append(spec[:, :count])
     return torch.cat(pieces, dim=1)

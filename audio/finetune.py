@@ -7,6 +7,7 @@ round and mean ± std), confusion.png (held-out predictions of all rounds, singl
 and best.safetensors + best.json (the round model with the best validation score, with config,
 class names and normalisation), all written atomically. --out is checked before any training.
 """
+
 from __future__ import annotations
 
 import logging
@@ -15,31 +16,31 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import soundfile as sf
 import torch
 import torch.nn.functional as F
 from safetensors.torch import save
-
+from synpat.audio.augmentation import mixup, spec_augment, time_roll
+from synpat.audio.clip_sets import AudioTask, assign_folds, load_task
+from synpat.audio.confusion_png import write_confusion_png
+from synpat.audio.fbank import HOP, SAMPLE_RATE, WINDOW, AudioReadError, FbankShape, compute_fbanks
+from synpat.audio.finetune_config import FinetuneConfig, parse_config, test_folds
+from synpat.audio.metrics import accuracy, confusion, mean_average_precision
+from synpat.audio.patch_grid import grid_of, parse_pair
+from synpat.audio.vit_audio import build_audio_vit, check_input_shape, load_encoder_state, read_model_file
 from synpat.core.devices import torch_device
 from synpat.core.errors import UserError
 from synpat.core.files import write_atomic, write_json_atomic
 from synpat.core.progress import Progress
-from synpat.audio.fbank import HOP, SAMPLE_RATE, WINDOW, AudioReadError, FbankShape, compute_fbanks
-from synpat.audio.clip_sets import AudioTask, assign_folds, load_task
-from synpat.audio.augmentation import mixup, spec_augment, time_roll
 from synpat.core.settings import run_cli
-from synpat.audio.confusion_png import write_confusion_png
-from synpat.audio.finetune_config import FinetuneConfig, parse_config, test_folds
-from synpat.audio.metrics import accuracy, confusion, mean_average_precision
 from synpat.train.optim import lr_at, param_groups, set_lr
 from synpat.train.vit_arch import VIT_SIZES, ViTArch
-from synpat.audio.vit_audio import build_audio_vit, check_input_shape, load_encoder_state, read_model_file
-from synpat.audio.patch_grid import grid_of, parse_pair
 
 
 @dataclass
@@ -56,20 +57,21 @@ class Split:
 @dataclass
 class FoldResult:
     split: Split
-    metrics: dict          # test scores with the kept weights
-    val_score: float       # the kept epoch's validation score (nan without a validation set)
-    epoch: int             # the kept epoch (1-based)
-    scores: torch.Tensor   # (len(test), C) held-out class scores
+    metrics: dict  # test scores with the kept weights
+    val_score: float  # the kept epoch's validation score (nan without a validation set)
+    epoch: int  # the kept epoch (1-based)
+    scores: torch.Tensor  # (len(test), C) held-out class scores
     state: dict
     norm: tuple[float, float]
 
 
 class Resolved(NamedTuple):
     """A run's settings with nothing left to work out, and the encoder it starts from."""
-    cfg: FinetuneConfig      # every "0/-1 = derive" field filled in (see finetune_config)
+
+    cfg: FinetuneConfig  # every "0/-1 = derive" field filled in (see finetune_config)
     arch: ViTArch
     init_state: dict | None  # the --init file's weights, or None for --init none
-    init_meta: dict | None   # the --init file's metadata
+    init_meta: dict | None  # the --init file's metadata
 
 
 def resolve(cfg: FinetuneConfig, task: AudioTask) -> Resolved:
@@ -80,8 +82,12 @@ def resolve(cfg: FinetuneConfig, task: AudioTask) -> Resolved:
     arch, state, meta = _arch(cfg)
     cfg = _recipe(cfg, arch, meta, task)
     folds = 0 if task.has_split else (cfg.folds or len(task.dataset_folds) or 5)
-    return Resolved(replace(cfg, embed_dim=arch.embed_dim, depth=arch.depth, num_heads=arch.num_heads,
-                            folds=folds), arch, state, meta)
+    return Resolved(
+        replace(cfg, embed_dim=arch.embed_dim, depth=arch.depth, num_heads=arch.num_heads, folds=folds),
+        arch,
+        state,
+        meta,
+    )
 
 
 def _arch(cfg: FinetuneConfig) -> tuple[ViTArch, dict | None, dict | None]:
@@ -116,7 +122,7 @@ def median_clip_frames(paths: Sequence[Path]) -> int | None:
 
 def typical_clip(task: AudioTask) -> int | None:
     """Median clip length of the task in fbank frames, from the headers of at most ~1000 clips spread over it."""
-    return median_clip_frames([c.path for c in task.clips[::max(1, len(task.clips) // 1000)]])
+    return median_clip_frames([c.path for c in task.clips[:: max(1, len(task.clips) // 1000)]])
 
 
 def frames_for(median: int | None, patch: int) -> int:
@@ -138,25 +144,36 @@ def _recipe(cfg: FinetuneConfig, arch: ViTArch, init_meta: dict | None, task: Au
         init_mel, init_frames = init_meta["input_shape"]
         for name, given, own in (("mel_bins", mel, init_mel), ("frames", frames, init_frames)):
             if given and given != own:
-                raise UserError(f"--{name.replace('_', '-')} {given} contradicts {cfg.init}'s input shape "
-                                f"{init_mel}x{init_frames}: transfer again with --input-shape, or leave it out")
+                raise UserError(
+                    f"--{name.replace('_', '-')} {given} contradicts {cfg.init}'s input shape "
+                    f"{init_mel}x{init_frames}: transfer again with --input-shape, or leave it out"
+                )
         mel, frames = init_mel, init_frames
     median = typical_clip(task)
     mel, frames = input_shape(mel, frames, median, p)
     if mel < p or frames < p:
         raise UserError(f"input {mel}x{frames} is smaller than one {p}x{p} patch")
     grid_of((mel, frames), *patch_geometry(cfg, arch))
-    check_input_shape((mel - mel % p, frames - frames % p), p, arch.embed_dim)   # bounded: a huge one is refused
+    check_input_shape((mel - mel % p, frames - frames % p), p, arch.embed_dim)  # bounded: a huge one is refused
     if median and frames > 2 * median:
         warn(f"input of {frames} frames is over twice the median clip ({median} frames): most of it is padding")
     freq_mask = round(0.19 * mel) if cfg.freq_mask < 0 else cfg.freq_mask
     time_mask = round(0.19 * frames) if cfg.time_mask < 0 else cfg.time_mask
     for name, width, size in (("freq_mask", freq_mask, mel), ("time_mask", time_mask, frames)):
         if width > size / 2 and not cfg.linear_probe:
-            warn(f"{name} {width} can hide more than half of the {size} {'mel bins' if name == 'freq_mask' else 'frames'}")
+            warn(
+                f"{name} {width} can hide more than half of the {size} {'mel bins' if name == 'freq_mask' else 'frames'}"
+            )
     name = next((n for n, known in VIT_SIZES.items() if known == arch), "custom")
-    return replace(cfg, mel_bins=mel, frames=frames, freq_mask=freq_mask, time_mask=time_mask, model=name,
-                   layer_decay=cfg.layer_decay or round(0.5 ** (1 / (arch.depth + 1)), 4))
+    return replace(
+        cfg,
+        mel_bins=mel,
+        frames=frames,
+        freq_mask=freq_mask,
+        time_mask=time_mask,
+        model=name,
+        layer_decay=cfg.layer_decay or round(0.5 ** (1 / (arch.depth + 1)), 4),
+    )
 
 
 def patch_geometry(cfg: FinetuneConfig, arch: ViTArch) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -168,8 +185,9 @@ def patch_geometry(cfg: FinetuneConfig, arch: ViTArch) -> tuple[tuple[int, int],
 def build_model(cfg: FinetuneConfig, arch: ViTArch, num_classes: int, **kwargs) -> torch.nn.Module:
     """The round's audio ViT with the config's input shape and patch geometry."""
     patch, stride = patch_geometry(cfg, arch)
-    return build_audio_vit(arch, (cfg.mel_bins, cfg.frames), num_classes=num_classes, patch=patch, stride=stride,
-                           **kwargs)
+    return build_audio_vit(
+        arch, (cfg.mel_bins, cfg.frames), num_classes=num_classes, patch=patch, stride=stride, **kwargs
+    )
 
 
 def warn(message: str) -> None:
@@ -220,8 +238,13 @@ def validation_rows(train: list[int], y: torch.Tensor, fraction: float, seed: in
     return [r for r in train if r not in chosen], sorted(val)
 
 
-def make_splits(task: AudioTask, kept: list[int], y: torch.Tensor, cfg: FinetuneConfig,
-                plan: tuple[list[int] | None, int, list[int]]) -> tuple[list[Split], str]:
+def make_splits(
+    task: AudioTask,
+    kept: list[int],
+    y: torch.Tensor,
+    cfg: FinetuneConfig,
+    plan: tuple[list[int] | None, int, list[int]],
+) -> tuple[list[Split], str]:
     """Train/val/test rounds over the kept clips and a description of the protocol."""
     folds, k, chosen = plan
     if folds is None:
@@ -260,7 +283,7 @@ def predict(model: torch.nn.Module, x: torch.Tensor, batch: int, device: torch.d
     out = []
     for start in range(0, len(x), batch):
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            out.append(model(x[start:start + batch].to(device)).float().cpu())
+            out.append(model(x[start : start + batch].to(device)).float().cpu())
     return torch.cat(out) if out else torch.empty(0)
 
 
@@ -307,15 +330,26 @@ class EpochPick:
         metric = main_metric(self.multilabel)
         val = math.nan
         if self.data.split.val:
-            val = scores_of(probabilities(predict(model, val_x, batch, self.device), self.multilabel),
-                            self.data.val_y, self.multilabel)[metric]
+            val = scores_of(
+                probabilities(predict(model, val_x, batch, self.device), self.multilabel),
+                self.data.val_y,
+                self.multilabel,
+            )[metric]
         if not self.data.split.val or val > self.best[0]:
             self.best = (val, epoch + 1, {k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
         return f" val {metric} {val:.3f}" if self.data.split.val else ""
 
 
-def train_round(cfg: FinetuneConfig, data: Round, arch: ViTArch, init_state: dict | None, multilabel: bool,
-                device: torch.device, progress: Progress, seed: int) -> FoldResult:
+def train_round(
+    cfg: FinetuneConfig,
+    data: Round,
+    arch: ViTArch,
+    init_state: dict | None,
+    multilabel: bool,
+    device: torch.device,
+    progress: Progress,
+    seed: int,
+) -> FoldResult:
     """Fine-tune on the round's training clips; keep the weights of the epoch that scores best on its
     validation clips (the last epoch without any), then score the test clips once."""
     torch.manual_seed(seed)
@@ -329,7 +363,7 @@ def train_round(cfg: FinetuneConfig, data: Round, arch: ViTArch, init_state: dic
     if not multilabel and cfg.mixup == 0:
         train_y = train_y * (1 - cfg.label_smoothing) + cfg.label_smoothing / train_y.shape[1]
     n = len(data.train_x)
-    steps = math.ceil(n / cfg.batch_size)   # batches per epoch, the last one partial
+    steps = math.ceil(n / cfg.batch_size)  # batches per epoch, the last one partial
     generator = torch.Generator().manual_seed(seed)
     pick = EpochPick(data, multilabel, device)
     for epoch in range(cfg.epochs):
@@ -347,20 +381,32 @@ def train_round(cfg: FinetuneConfig, data: Round, arch: ViTArch, init_state: dic
                 logits = model(x.to(device))
             loss = soft_loss(logits.float(), t.to(device), multilabel)
             if not torch.isfinite(loss):
-                raise UserError(f"{data.split.name} epoch {epoch + 1}: the loss is {float(loss.detach())}; lower blr "
-                                f"(now {cfg.blr:g}) or check the clips")
+                raise UserError(
+                    f"{data.split.name} epoch {epoch + 1}: the loss is {float(loss.detach())}; lower blr "
+                    f"(now {cfg.blr:g}) or check the clips"
+                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             total_loss += float(loss.detach()) * len(idx)
         note = pick.epoch_end(model, data.val_x, epoch, cfg.batch_size)
-        progress.update(1, f"{data.split.name} epoch {epoch + 1}/{cfg.epochs} loss {total_loss / n:.4f}{note} "
-                           f"{n / (time.perf_counter() - start):.0f} clips/s")
+        progress.update(
+            1,
+            f"{data.split.name} epoch {epoch + 1}/{cfg.epochs} loss {total_loss / n:.4f}{note} "
+            f"{n / (time.perf_counter() - start):.0f} clips/s",
+        )
     val_score, kept_epoch, state = pick.best
     model.load_state_dict(state)
     scores = probabilities(predict(model, data.test_x, cfg.batch_size, device), multilabel)
-    return FoldResult(data.split, scores_of(scores, data.test_y, multilabel), val_score, kept_epoch, scores, state,
-                      (data.mean, data.std))
+    return FoldResult(
+        data.split,
+        scores_of(scores, data.test_y, multilabel),
+        val_score,
+        kept_epoch,
+        scores,
+        state,
+        (data.mean, data.std),
+    )
 
 
 class ProbeHead(torch.nn.Module):
@@ -377,8 +423,16 @@ class ProbeHead(torch.nn.Module):
         return self.linear(self.norm(x))
 
 
-def probe_round(cfg: FinetuneConfig, data: Round, arch: ViTArch, init_state: dict | None, multilabel: bool,
-                device: torch.device, progress: Progress, seed: int) -> FoldResult:
+def probe_round(
+    cfg: FinetuneConfig,
+    data: Round,
+    arch: ViTArch,
+    init_state: dict | None,
+    multilabel: bool,
+    device: torch.device,
+    progress: Progress,
+    seed: int,
+) -> FoldResult:
     """Linear probe: the frozen encoder's pooled features (computed once, no augmentation) feed a
     BatchNorm + linear head trained with AdamW, no weight decay; the best validation epoch is kept."""
     torch.manual_seed(seed)
@@ -386,8 +440,9 @@ def probe_round(cfg: FinetuneConfig, data: Round, arch: ViTArch, init_state: dic
     if init_state is not None:
         load_encoder_state(encoder, init_state, resample=True)
     encoder.to(device)
-    train_f, val_f, test_f = (predict(encoder, x, cfg.batch_size, device)
-                              for x in (data.train_x, data.val_x, data.test_x))
+    train_f, val_f, test_f = (
+        predict(encoder, x, cfg.batch_size, device) for x in (data.train_x, data.val_x, data.test_x)
+    )
     head = ProbeHead(arch.embed_dim, data.train_y.shape[1]).to(device)
     optimizer = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=0.0)
     n, steps = len(train_f), math.ceil(len(train_f) / cfg.batch_size)
@@ -397,7 +452,7 @@ def probe_round(cfg: FinetuneConfig, data: Round, arch: ViTArch, init_state: dic
         head.train()
         start, total_loss = time.perf_counter(), 0.0
         for step, idx in enumerate(torch.randperm(n, generator=generator).split(cfg.batch_size)):
-            if len(idx) < 2:   # BatchNorm needs two samples
+            if len(idx) < 2:  # BatchNorm needs two samples
                 continue
             set_lr(optimizer, lr_at(epoch + step / steps, cfg.lr, cfg.warmup_epochs, cfg.epochs, cfg.min_lr))
             loss = soft_loss(head(train_f[idx].to(device)), data.train_y[idx].to(device), multilabel)
@@ -406,17 +461,32 @@ def probe_round(cfg: FinetuneConfig, data: Round, arch: ViTArch, init_state: dic
             optimizer.step()
             total_loss += float(loss.detach()) * len(idx)
         note = pick.epoch_end(head, val_f, epoch, max(len(val_f), 1))
-        progress.update(1, f"{data.split.name} probe epoch {epoch + 1}/{cfg.epochs} loss {total_loss / n:.4f}{note} "
-                           f"{n / max(time.perf_counter() - start, 1e-9):.0f} clips/s")
+        progress.update(
+            1,
+            f"{data.split.name} probe epoch {epoch + 1}/{cfg.epochs} loss {total_loss / n:.4f}{note} "
+            f"{n / max(time.perf_counter() - start, 1e-9):.0f} clips/s",
+        )
     val_score, kept_epoch, head_state = pick.best
     head.load_state_dict(head_state)
     scores = probabilities(predict(head, test_f, max(len(test_f), 1), device), multilabel)
-    state = {**{k: v.detach().cpu() for k, v in encoder.state_dict().items()},
-             "head.weight": head_state["linear.weight"] / torch.sqrt(head_state["norm.running_var"] + 1e-6)[None],
-             "head.bias": head_state["linear.bias"] - (head_state["linear.weight"] * (
-                 head_state["norm.running_mean"] / torch.sqrt(head_state["norm.running_var"] + 1e-6))[None]).sum(1)}
-    return FoldResult(data.split, scores_of(scores, data.test_y, multilabel), val_score, kept_epoch, scores, state,
-                      (data.mean, data.std))
+    state = {
+        **{k: v.detach().cpu() for k, v in encoder.state_dict().items()},
+        "head.weight": head_state["linear.weight"] / torch.sqrt(head_state["norm.running_var"] + 1e-6)[None],
+        "head.bias": head_state["linear.bias"]
+        - (
+            head_state["linear.weight"]
+            * (head_state["norm.running_mean"] / torch.sqrt(head_state["norm.running_var"] + 1e-6))[None]
+        ).sum(1),
+    }
+    return FoldResult(
+        data.split,
+        scores_of(scores, data.test_y, multilabel),
+        val_score,
+        kept_epoch,
+        scores,
+        state,
+        (data.mean, data.std),
+    )
 
 
 def summarise(results: list[FoldResult]) -> tuple[dict, dict]:
@@ -457,15 +527,20 @@ def run(cfg: FinetuneConfig) -> dict:
         raise UserError(f"{err} (--strict)") from None
     if not cache.kept:
         raise UserError(f"{task.spec}: none of the {len(task.clips)} clips could be read")
-    print(f"fbanks: {len(cache.kept)} clips {cfg.mel_bins}x{cfg.frames} in {time.perf_counter() - t0:.1f} s, "
-          f"{len(cache.skipped)} skipped", flush=True)
+    print(
+        f"fbanks: {len(cache.kept)} clips {cfg.mel_bins}x{cfg.frames} in {time.perf_counter() - t0:.1f} s, "
+        f"{len(cache.skipped)} skipped",
+        flush=True,
+    )
     y = targets_of(task, cache.kept)
     multilabel = task.multilabel
     splits, protocol = make_splits(task, cache.kept, y, cfg, plan)
     progress = Progress(cfg.epochs * len(splits), "synpat-finetune", unit="epochs", stream=sys.stdout, interval=0)
     one_round = probe_round if cfg.linear_probe else train_round
-    results = [one_round(cfg, Round(s, cache.specs, y), arch, init_state, multilabel, device, progress, cfg.seed + i)
-               for i, s in enumerate(splits)]
+    results = [
+        one_round(cfg, Round(s, cache.specs, y), arch, init_state, multilabel, device, progress, cfg.seed + i)
+        for i, s in enumerate(splits)
+    ]
     mean, std = summarise(results)
     best = max(results, key=lambda r: -math.inf if math.isnan(r.val_score) else r.val_score)
     model_meta = {
@@ -493,8 +568,12 @@ def run(cfg: FinetuneConfig) -> dict:
     summary = {
         "config": asdict(cfg),
         "data": {
-            "spec": task.spec, "clips": len(task.clips), "used": len(cache.kept), "classes": task.classes,
-            "multilabel": multilabel, "skipped": [{"path": p, "reason": r} for p, r in cache.skipped],
+            "spec": task.spec,
+            "clips": len(task.clips),
+            "used": len(cache.kept),
+            "classes": task.classes,
+            "multilabel": multilabel,
+            "skipped": [{"path": p, "reason": r} for p, r in cache.skipped],
         },
         "protocol": protocol,
         "mode": "linear probe" if cfg.linear_probe else "fine-tune",
@@ -503,9 +582,17 @@ def run(cfg: FinetuneConfig) -> dict:
         "arch": arch.to_json(),
         "init": cfg.init,
         "rounds": [
-            {"name": r.split.name, "train": len(r.split.train), "val": len(r.split.val), "test": len(r.split.test),
-             **r.metrics, "val_score": None if math.isnan(r.val_score) else r.val_score, "epoch": r.epoch,
-             "norm_mean": r.norm[0], "norm_std": r.norm[1]}
+            {
+                "name": r.split.name,
+                "train": len(r.split.train),
+                "val": len(r.split.val),
+                "test": len(r.split.test),
+                **r.metrics,
+                "val_score": None if math.isnan(r.val_score) else r.val_score,
+                "epoch": r.epoch,
+                "norm_mean": r.norm[0],
+                "norm_std": r.norm[1],
+            }
             for r in results
         ],
         "mean": mean,
@@ -515,8 +602,11 @@ def run(cfg: FinetuneConfig) -> dict:
     }
     write_json_atomic(out / "results.json", summary)
     scores = ", ".join(f"{k} {mean[k]:.4f} ± {std[k]:.4f}" for k in mean)
-    print(f"done: {protocol}, {scores}, {len(cache.kept)} clips ({len(cache.skipped)} skipped), "
-          f"{summary['seconds']:.0f} s -> {out}", flush=True)
+    print(
+        f"done: {protocol}, {scores}, {len(cache.kept)} clips ({len(cache.skipped)} skipped), "
+        f"{summary['seconds']:.0f} s -> {out}",
+        flush=True,
+    )
     return summary
 
 

@@ -16,11 +16,12 @@ the mask widths) is worked out in one step, synpat.audio.finetune.resolve, befor
 The linear probe follows MAE's probe recipe instead: frozen encoder features computed once,
 a BatchNorm (no affine) + linear head, no mixup, SpecAugment or weight decay.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from synpat.audio.patch_grid import parse_pair
 from synpat.core.errors import UserError
@@ -38,9 +39,14 @@ class FinetuneConfig:
     depth: int = option(0, "override the preset's block count (0 = preset; --init none only)")
     num_heads: int = option(0, "override the preset's heads (0 = preset; --init none only)")
     mel_bins: int = option(0, "mel bins of the fbank (0 = the --init file's, else 128)")
-    frames: int = option(0, "fbank frames (10 ms each) per clip, padded/cut (0 = the --init file's, else the median clip)")
-    patch: str = option("", "patch MELxFRAMES, e.g. '16x4' for time-narrow tokens ('' = the encoder's square patch; "
-                              "a pre-trained patch embedding is resampled to it)")
+    frames: int = option(
+        0, "fbank frames (10 ms each) per clip, padded/cut (0 = the --init file's, else the median clip)"
+    )
+    patch: str = option(
+        "",
+        "patch MELxFRAMES, e.g. '16x4' for time-narrow tokens ('' = the encoder's square patch; "
+        "a pre-trained patch embedding is resampled to it)",
+    )
     stride: str = option("", "patch stride MELxFRAMES, below the patch for overlapping tokens as AST ('' = the patch)")
     batch_size: int = option(64, "clips per optimiser step")
     epochs: int = option(80, "epochs per fold")
@@ -58,7 +64,9 @@ class FinetuneConfig:
     patchout: float = option(0.4, "fraction of patch tokens dropped at random while training")
     folds: int = option(0, "cross-validation folds (0 = the dataset's own, else 5)")
     test_folds: str = option("", "comma-separated folds to hold out, e.g. '1,3' (default: every fold)")
-    val_fraction: float = option(0.1, "share of each round's training clips held out to pick the best epoch (0 = last epoch)")
+    val_fraction: float = option(
+        0.1, "share of each round's training clips held out to pick the best epoch (0 = last epoch)"
+    )
     linear_probe: bool = option(False, "freeze the encoder, train a BatchNorm + linear head on its features")
     seed: int = option(0, "seed for folds, initialisation and augmentation")
     device: str = option("auto", "auto | cpu | cuda | cuda:N")
@@ -71,12 +79,24 @@ class FinetuneConfig:
 
 
 _POSITIVE = ("batch_size", "epochs", "blr")
-_NON_NEGATIVE = ("mel_bins", "frames", "folds", "embed_dim", "depth", "num_heads", "warmup_epochs", "min_lr",
-                 "weight_decay", "mixup", "threads")
+_NON_NEGATIVE = (
+    "mel_bins",
+    "frames",
+    "folds",
+    "embed_dim",
+    "depth",
+    "num_heads",
+    "warmup_epochs",
+    "min_lr",
+    "weight_decay",
+    "mixup",
+    "threads",
+)
 
 
 def validate(cfg: FinetuneConfig) -> FinetuneConfig:
     """Raise UserError for a value outside its range; return cfg."""
+
     def bad(name: str, why: str) -> UserError:
         return UserError(f"bad config value {name}={getattr(cfg, name)!r}: {why}")
 
@@ -122,6 +142,7 @@ def test_folds(cfg: FinetuneConfig) -> list[int]:
 
 def parse_config(argv: Sequence[str] | None, prog: str = "synpat-finetune") -> FinetuneConfig:
     """Defaults <- --config file <- --set <- flags; validated."""
-    parser = settings_parser(FinetuneConfig, prog,
-                             "Fine-tune (or linearly probe) an audio ViT with k-fold cross-validation.")
+    parser = settings_parser(
+        FinetuneConfig, prog, "Fine-tune (or linearly probe) an audio ViT with k-fold cross-validation."
+    )
     return validate(parse_settings(FinetuneConfig, argv, parser))

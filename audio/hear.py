@@ -24,6 +24,7 @@ shifted by 40 ms). The scene embedding is the mean of the clip's columns at one-
 go through the model's pooled-feature LayerNorm (fc_norm). Neither timm nor anything of
 torch.compile is imported (see vit_plain).
 """
+
 from __future__ import annotations
 
 import math
@@ -34,7 +35,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from synpat.audio.fbank import HOP, SAMPLE_RATE, WINDOW, FbankShape, log_mel_batch
 from synpat.audio.vit_audio import load_encoder_state, read_model_file
 from synpat.audio.vit_plain import PlainAudioViT
@@ -45,11 +45,11 @@ from synpat.train.weights import meta_path, read_meta
 
 # Fbank statistics of AudioSet (as published with AST), used for models that carry none (transfer outputs).
 AUDIOSET_MEAN, AUDIOSET_STD = -4.27, 4.57
-HOP_KEY = "hear_hop_ms"          # the model JSON's timestamp hop, when load_model is given none
-TOKENS_PER_CALL = 1 << 14         # patch tokens the encoder sees at once (bounds memory on long clips)
-LOUD_FLOAT = 2.0                  # float audio peaking above this is warned about (raw PCM values?)
-TOO_LOUD = 1e15                   # float audio peaking above this is refused: its float32 fbank would overflow (~3e16)
-_warned: set[str] = set()         # warnings given once per process
+HOP_KEY = "hear_hop_ms"  # the model JSON's timestamp hop, when load_model is given none
+TOKENS_PER_CALL = 1 << 14  # patch tokens the encoder sees at once (bounds memory on long clips)
+LOUD_FLOAT = 2.0  # float audio peaking above this is warned about (raw PCM values?)
+TOO_LOUD = 1e15  # float audio peaking above this is refused: its float32 fbank would overflow (~3e16)
+_warned: set[str] = set()  # warnings given once per process
 _INTEGERS = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.uint16, torch.uint32, torch.uint64)
 
 
@@ -59,7 +59,7 @@ def column_grid(samples: int, hop: int, span: int) -> tuple[int, int]:
     columns are those whose centres lie in [0, samples]. When the last of them ends before the clip
     does, one more column is added and the grid moved earlier until its centre is the clip's end."""
     half = span // 2
-    first = half % hop                                   # earliest centre >= 0 on the grid
+    first = half % hop  # earliest centre >= 0 on the grid
     count = max(0, 1 + (samples - first) // hop)
     if count == 0 or first + (count - 1) * hop + half < samples:
         count += 1
@@ -87,11 +87,13 @@ class AudioEmbedder(torch.nn.Module):
         self.encoder = PlainAudioViT(arch, (shape.mel_bins, shape.frames))
         self.scene_embedding_size = self.timestamp_embedding_size = arch.embed_dim
 
-    def __repr__(self) -> str:   # one line where HEAR's tools print the model
+    def __repr__(self) -> str:  # one line where HEAR's tools print the model
         arch = self.encoder
-        return (f"AudioEmbedder(ViT {self.timestamp_embedding_size}d x {len(arch.blocks)} blocks, patch {self.patch}, "
-                f"input {self.shape.mel_bins}x{self.shape.frames}, timestamps every {self.hop_frames * 1000 * HOP // SAMPLE_RATE} ms, "
-                f"on {arch.cls_token.device})")
+        return (
+            f"AudioEmbedder(ViT {self.timestamp_embedding_size}d x {len(arch.blocks)} blocks, patch {self.patch}, "
+            f"input {self.shape.mel_bins}x{self.shape.frames}, timestamps every {self.hop_frames * 1000 * HOP // SAMPLE_RATE} ms, "
+            f"on {arch.cls_token.device})"
+        )
 
     @property
     def span(self) -> int:
@@ -103,23 +105,24 @@ class AudioEmbedder(torch.nn.Module):
         encoded in runs of the model's width (the last run shorter)."""
         n, length, mel = spec.shape
         columns, width = length // self.patch, self.encoder.cols
-        x = spec.transpose(1, 2)[:, None]                                     # (n, 1, mel, c * p)
+        x = spec.transpose(1, 2)[:, None]  # (n, 1, mel, c * p)
         full, rest = divmod(columns, width)
         out = []
         if full:
-            windows = x[..., :full * width * self.patch].reshape(n, 1, mel, full, width * self.patch)
+            windows = x[..., : full * width * self.patch].reshape(n, 1, mel, full, width * self.patch)
             windows = windows.permute(0, 3, 1, 2, 4).reshape(n * full, 1, mel, width * self.patch)
             out.append(self._encode(windows).reshape(n, full * width, -1))
         if rest:
-            out.append(self._encode(x[..., full * width * self.patch:]))
+            out.append(self._encode(x[..., full * width * self.patch :]))
         return torch.cat(out, dim=1)
 
     def _encode(self, windows: torch.Tensor) -> torch.Tensor:
         """windows: (B, 1, mel, c * p) -> (B, c, d), a few windows per encoder call."""
         per_call = max(1, TOKENS_PER_CALL // (self.encoder.rows * windows.shape[-1] // self.patch))
-        dtype = self.encoder.cls_token.dtype        # the model's own (a user may have cast it with .half())
-        return torch.cat([self.encoder.patch_tokens(chunk.to(dtype)).float().mean(dim=1)
-                          for chunk in windows.split(per_call)])
+        dtype = self.encoder.cls_token.dtype  # the model's own (a user may have cast it with .half())
+        return torch.cat(
+            [self.encoder.patch_tokens(chunk.to(dtype)).float().mean(dim=1) for chunk in windows.split(per_call)]
+        )
 
     def _fc_norm(self, columns: torch.Tensor) -> torch.Tensor:
         """columns: (..., d) float32 -> the encoder's fc_norm of them in its own dtype, float32 on the CPU."""
@@ -132,13 +135,13 @@ class AudioEmbedder(torch.nn.Module):
         count, lead = column_grid(samples, hop, self.span)
         frames = (count - 1) * hop_frames + self.patch
         padded = torch.nn.functional.pad(audio, (lead, WINDOW + (frames - 1) * HOP - lead - samples))
-        spec = (log_mel_batch(padded, self.shape.mel_bins) - self.norm_mean) / self.norm_std   # (n, frames, mel)
-        offsets = self.patch // hop_frames           # encoder runs, each on columns one column apart
+        spec = (log_mel_batch(padded, self.shape.mel_bins) - self.norm_mean) / self.norm_std  # (n, frames, mel)
+        offsets = self.patch // hop_frames  # encoder runs, each on columns one column apart
         columns = audio.new_empty(n, count, self.encoder.fc_norm.normalized_shape[0])
         for offset in range(min(offsets, count)):
             runs = len(range(offset, count, offsets))
             start = offset * hop_frames
-            columns[:, offset::offsets] = self._runs(spec[:, start:start + runs * self.patch])
+            columns[:, offset::offsets] = self._runs(spec[:, start : start + runs * self.patch])
         centres = (self.span // 2 - lead + hop * torch.arange(count, dtype=torch.float64)) * 1000 / SAMPLE_RATE
         return columns, centres.float()
 
@@ -170,10 +173,12 @@ def check_hop(hop_ms: float, patch: int, source: str) -> int:
     frame_ms = 1000 * HOP // SAMPLE_RATE
     allowed = [frames * frame_ms for frames in range(1, patch + 1) if patch % frames == 0]
     number = isinstance(hop_ms, numbers.Real) and not isinstance(hop_ms, (bool, np.bool_)) and math.isfinite(hop_ms)
-    frames = hop_ms / frame_ms if number else None        # numpy numbers too (np.int64 is no int); not NaN/inf
+    frames = hop_ms / frame_ms if number else None  # numpy numbers too (np.int64 is no int); not NaN/inf
     if frames is None or frames != int(frames) or int(frames) * frame_ms not in allowed:
-        raise UserError(f"{source} {hop_ms!r}: expected a hop in ms that divides the {column_ms} ms patch column "
-                        f"in whole {frame_ms} ms frames: {', '.join(map(str, allowed))}")
+        raise UserError(
+            f"{source} {hop_ms!r}: expected a hop in ms that divides the {column_ms} ms patch column "
+            f"in whole {frame_ms} ms frames: {', '.join(map(str, allowed))}"
+        )
     return int(frames)
 
 
@@ -189,19 +194,35 @@ def model_description(path: str | Path, meta: dict) -> tuple[ViTArch, FbankShape
         arch = ViTArch.from_json(meta["arch"])
     except (TypeError, AttributeError):
         arch = None
-    if not (arch and all(_positive(getattr(arch, k)) for k in ("embed_dim", "depth", "num_heads", "patch_size"))
-            and arch.embed_dim % arch.num_heads == 0 and _positive(arch.mlp_ratio, (int, float))
-            and isinstance(arch.qkv_bias, bool)):
-        raise UserError(f"{where}: arch {meta['arch']!r}: expected an object of positive integers embed_dim, depth, "
-                        "num_heads (dividing embed_dim) and patch_size, a positive mlp_ratio, a true/false qkv_bias")
+    if not (
+        arch
+        and all(_positive(getattr(arch, k)) for k in ("embed_dim", "depth", "num_heads", "patch_size"))
+        and arch.embed_dim % arch.num_heads == 0
+        and _positive(arch.mlp_ratio, (int, float))
+        and isinstance(arch.qkv_bias, bool)
+    ):
+        raise UserError(
+            f"{where}: arch {meta['arch']!r}: expected an object of positive integers embed_dim, depth, "
+            "num_heads (dividing embed_dim) and patch_size, a positive mlp_ratio, a true/false qkv_bias"
+        )
     value = meta["input_shape"]
-    if not (isinstance(value, list) and len(value) == 2 and all(_positive(v) for v in value)
-            and min(value) >= arch.patch_size):
-        raise UserError(f"{where}: input_shape {value!r}: expected [mel_bins, frames], whole numbers of at least "
-                        f"one {arch.patch_size}-pixel patch")
+    if not (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(_positive(v) for v in value)
+        and min(value) >= arch.patch_size
+    ):
+        raise UserError(
+            f"{where}: input_shape {value!r}: expected [mel_bins, frames], whole numbers of at least "
+            f"one {arch.patch_size}-pixel patch"
+        )
     norm = tuple(meta.get(k, default) for k, default in (("norm_mean", AUDIOSET_MEAN), ("norm_std", AUDIOSET_STD)))
-    if not (isinstance(norm[0], (int, float)) and not isinstance(norm[0], bool) and math.isfinite(norm[0])
-            and _positive(norm[1], (int, float))):
+    if not (
+        isinstance(norm[0], (int, float))
+        and not isinstance(norm[0], bool)
+        and math.isfinite(norm[0])
+        and _positive(norm[1], (int, float))
+    ):
         raise UserError(f"{where}: norm_mean {norm[0]!r}, norm_std {norm[1]!r}: expected finite numbers, norm_std > 0")
     return arch, FbankShape(*value), (float(norm[0]), float(norm[1]))
 
@@ -209,15 +230,17 @@ def model_description(path: str | Path, meta: dict) -> tuple[ViTArch, FbankShape
 def load_embedder(path: str | Path, device: str | torch.device = "cpu", hop_ms: float | None = None) -> AudioEmbedder:
     """A transferred or fine-tuned `.safetensors` (+ JSON) as an AudioEmbedder on `device`, timestamps
     every `hop_ms` (else the JSON's "hear_hop_ms", else one patch column)."""
-    device = torch_device(str(device))   # a device this machine lacks is refused before any reading
+    device = torch_device(str(device))  # a device this machine lacks is refused before any reading
     if device.type == "meta":
         raise UserError("device meta: it holds no weights; load the model on the cpu or a cuda device")
     if Path(path).suffix == ".json":
         raise UserError(f"{path}: the model's description; pass its weights, the .safetensors beside it")
     meta = read_meta(path) if Path(path).is_file() else {}
-    if "arch" not in meta and "img_size" in meta:   # a pre-training export (encoder.json) names the image size
-        raise UserError(f"{path}: an image encoder (its JSON names img_size, no input_shape); make an audio encoder "
-                        "of it first: synpat-transfer FILE --out audio.safetensors")
+    if "arch" not in meta and "img_size" in meta:  # a pre-training export (encoder.json) names the image size
+        raise UserError(
+            f"{path}: an image encoder (its JSON names img_size, no input_shape); make an audio encoder "
+            "of it first: synpat-transfer FILE --out audio.safetensors"
+        )
     state, meta = read_model_file(path)
     arch, shape, norm = model_description(path, meta)
     if hop_ms is not None:
@@ -229,11 +252,18 @@ def load_embedder(path: str | Path, device: str | torch.device = "cpu", hop_ms: 
     model = AudioEmbedder(arch, shape, norm, hop_frames)
     load_encoder_state(model.encoder, state)
     own = model.encoder.state_dict().keys()
-    unused = sorted(k for k in state if ("fc_norm." + k[5:] if k.startswith("norm.") else k) not in own
-                    and k != "pos_embed" and not k.startswith("head."))
-    if unused:   # the JSON describes a smaller model than the weights hold (fewer blocks, no qkv bias)
-        raise UserError(f"{path}: {len(unused)} tensors the model of {meta_path(path)} has no place for, e.g. "
-                        f"{unused[:3]}: does its arch match the weights?")
+    unused = sorted(
+        k
+        for k in state
+        if ("fc_norm." + k[5:] if k.startswith("norm.") else k) not in own
+        and k != "pos_embed"
+        and not k.startswith("head.")
+    )
+    if unused:  # the JSON describes a smaller model than the weights hold (fewer blocks, no qkv bias)
+        raise UserError(
+            f"{path}: {len(unused)} tensors the model of {meta_path(path)} has no place for, e.g. "
+            f"{unused[:3]}: does its arch match the weights?"
+        )
     try:
         return model.to(device).eval()
     except RuntimeError as err:
@@ -245,8 +275,10 @@ def load_model(model_file_path: str = "", device: str = "cpu", hop_ms: float | N
     timestamp_embedding_size. `hop_ms`: ms between timestamps (10, 20, 40, 80 or 160 for patch 16;
     default: the JSON's "hear_hop_ms", else 160)."""
     if not model_file_path:
-        raise UserError("load_model: synpat.hear has no default model; pass the .safetensors of an audio encoder "
-                        "(synpat-transfer or synpat-finetune output), e.g. hear-validator synpat.hear --model FILE")
+        raise UserError(
+            "load_model: synpat.hear has no default model; pass the .safetensors of an audio encoder "
+            "(synpat-transfer or synpat-finetune output), e.g. hear-validator synpat.hear --model FILE"
+        )
     if not isinstance(model_file_path, (str, os.PathLike)):
         raise UserError(f"load_model: model_file_path {model_file_path!r}: expected the path of a .safetensors file")
     return load_embedder(model_file_path, device, hop_ms)
@@ -258,10 +290,13 @@ def _integer_scale(audio: torch.Tensor) -> torch.Tensor:
     wide = audio.double()
     if audio.dtype in (torch.uint8, torch.uint16, torch.uint32, torch.uint64):
         wide = wide - 2.0 ** (bits - 1)
-    if bits > 16 and wide.numel() and float(wide.abs().max()) <= 2 ** 15:
-        _warn_once(f"narrow {audio.dtype}", f"audio: {str(audio.dtype).removeprefix('torch.')} PCM whose samples all "
-                   f"fit in 16 bits (at most {-20 * (bits - 16) * math.log10(2):.0f} dBFS after scaling by 2^{bits - 1}): "
-                   "if they are 16-bit values, pass audio.astype(numpy.int16) or float samples in [-1, 1]")
+    if bits > 16 and wide.numel() and float(wide.abs().max()) <= 2**15:
+        _warn_once(
+            f"narrow {audio.dtype}",
+            f"audio: {str(audio.dtype).removeprefix('torch.')} PCM whose samples all "
+            f"fit in 16 bits (at most {-20 * (bits - 16) * math.log10(2):.0f} dBFS after scaling by 2^{bits - 1}): "
+            "if they are 16-bit values, pass audio.astype(numpy.int16) or float samples in [-1, 1]",
+        )
     return (wide / 2.0 ** (bits - 1)).float()
 
 
@@ -277,52 +312,70 @@ def audio_batch(audio) -> torch.Tensor:
     if not isinstance(audio, torch.Tensor):
         try:
             array = np.asarray(audio)
-        except ValueError as err:   # ragged nested lists
+        except ValueError as err:  # ragged nested lists
             raise UserError(f"audio: not an (n, samples) array ({str(err).splitlines()[0]})") from None
         if array.dtype.kind not in "biuf":
-            raise UserError(f"audio: dtype {array.dtype} is not audio; expected float samples in [-1, 1] or integer PCM")
-        wanted = np.dtype(np.float64) if array.dtype.kind == "f" and array.itemsize > 8 else array.dtype.newbyteorder("=")
-        audio = torch.from_numpy(np.require(array, wanted, ["C", "W"]))   # torch takes native-order, writable arrays
-    not_audio = UserError(f"audio: dtype {str(audio.dtype).removeprefix('torch.')} is not audio; "
-                          "expected float samples in [-1, 1] or integer PCM")
+            raise UserError(
+                f"audio: dtype {array.dtype} is not audio; expected float samples in [-1, 1] or integer PCM"
+            )
+        wanted = (
+            np.dtype(np.float64) if array.dtype.kind == "f" and array.itemsize > 8 else array.dtype.newbyteorder("=")
+        )
+        audio = torch.from_numpy(np.require(array, wanted, ["C", "W"]))  # torch takes native-order, writable arrays
+    not_audio = UserError(
+        f"audio: dtype {str(audio.dtype).removeprefix('torch.')} is not audio; "
+        "expected float samples in [-1, 1] or integer PCM"
+    )
     if audio.dtype == torch.bool or audio.is_complex() or not (audio.is_floating_point() or audio.dtype in _INTEGERS):
         raise not_audio
     if audio.device.type == "meta":
-        raise UserError("audio: the tensor is on the meta device, which holds no samples; pass it on the cpu or a cuda device")
+        raise UserError(
+            "audio: the tensor is on the meta device, which holds no samples; pass it on the cpu or a cuda device"
+        )
     if audio.ndim != 2:
-        raise UserError(f"audio: expected a batch (n, samples), got shape {tuple(audio.shape)}"
-                        + ("; add the batch dimension: audio[None]" if audio.ndim == 1 else ""))
+        raise UserError(
+            f"audio: expected a batch (n, samples), got shape {tuple(audio.shape)}"
+            + ("; add the batch dimension: audio[None]" if audio.ndim == 1 else "")
+        )
     if audio.shape[1] < WINDOW:
-        raise UserError(f"audio: clips of {audio.shape[1]} samples ({1000 * audio.shape[1] / SAMPLE_RATE:g} ms) are "
-                        f"shorter than one 25 ms fbank window ({WINDOW} samples at {SAMPLE_RATE} Hz); nothing to embed"
-                        + ("; is it (samples, n)? pass audio.T" if audio.shape[0] >= WINDOW else ""))
+        raise UserError(
+            f"audio: clips of {audio.shape[1]} samples ({1000 * audio.shape[1] / SAMPLE_RATE:g} ms) are "
+            f"shorter than one 25 ms fbank window ({WINDOW} samples at {SAMPLE_RATE} Hz); nothing to embed"
+            + ("; is it (samples, n)? pass audio.T" if audio.shape[0] >= WINDOW else "")
+        )
     audio = audio.detach()
     if audio.layout != torch.strided:
         audio = audio.to_dense()
     if not audio.is_floating_point():
         return _integer_scale(audio)
     try:
-        wide = audio if audio.dtype == torch.float64 else audio.float()     # checked before float32 could overflow
-    except (NotImplementedError, RuntimeError):     # packed float4 pairs and other floats torch cannot widen
+        wide = audio if audio.dtype == torch.float64 else audio.float()  # checked before float32 could overflow
+    except (NotImplementedError, RuntimeError):  # packed float4 pairs and other floats torch cannot widen
         raise not_audio from None
     bad = int((~torch.isfinite(wide)).sum())
     if bad:
         raise UserError(f"audio: {bad} of its {wide.numel()} samples are NaN or Inf")
-    peak = max(-float(wide.min()), float(wide.max())) if wide.numel() else 0.0      # no copy of the batch
+    peak = max(-float(wide.min()), float(wide.max())) if wide.numel() else 0.0  # no copy of the batch
     if peak > TOO_LOUD:
-        raise UserError(f"audio: float samples peak at {peak:g}, above {TOO_LOUD:g}, where the float32 spectrogram "
-                        "overflows; scale them to [-1, 1] (divide by the PCM's full scale)")
+        raise UserError(
+            f"audio: float samples peak at {peak:g}, above {TOO_LOUD:g}, where the float32 spectrogram "
+            "overflows; scale them to [-1, 1] (divide by the PCM's full scale)"
+        )
     if peak > LOUD_FLOAT:
-        _warn_once("loud float", f"audio: float samples peak at {peak:g}, far outside [-1, 1]: raw PCM values? "
-                   "Divide by the PCM's full scale (32768 for 16-bit); embedding them as they are")
+        _warn_once(
+            "loud float",
+            f"audio: float samples peak at {peak:g}, far outside [-1, 1]: raw PCM values? "
+            "Divide by the PCM's full scale (32768 for 16-bit); embedding them as they are",
+        )
     return wide.float()
-
 
 
 def _check_model(model) -> None:
     if not isinstance(model, AudioEmbedder):
-        raise UserError(f"model: got {type(model).__name__}, expected what synpat.hear.load_model(FILE) returns "
-                        "(get_*_embeddings(audio, model))")
+        raise UserError(
+            f"model: got {type(model).__name__}, expected what synpat.hear.load_model(FILE) returns "
+            "(get_*_embeddings(audio, model))"
+        )
 
 
 def get_scene_embeddings(audio: torch.Tensor, model: AudioEmbedder) -> torch.Tensor:

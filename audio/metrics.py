@@ -1,4 +1,5 @@
 """Scores of held-out predictions: accuracy, mean average precision, confusion counts."""
+
 from __future__ import annotations
 
 import torch
@@ -17,7 +18,7 @@ def average_precision(scores: torch.Tensor, positives: torch.Tensor) -> float:
     order = torch.argsort(scores, descending=True, stable=True)
     ranked, hits = scores[order], positives[order].double()
     ends = torch.cat([torch.nonzero(ranked[1:] != ranked[:-1]).flatten(), torch.tensor([len(ranked) - 1])])
-    true_pos = hits.cumsum(0)[ends]                       # positives at or above each distinct score
+    true_pos = hits.cumsum(0)[ends]  # positives at or above each distinct score
     precision = true_pos / (ends + 1).double()
     recall_gain = torch.diff(true_pos, prepend=torch.zeros(1, dtype=torch.float64)) / hits.sum()
     return float((precision * recall_gain).sum())

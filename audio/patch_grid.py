@@ -8,12 +8,12 @@ AST's 16x16 patches with stride 10) give the encoder more time resolution. A pre
 (the pseudo-inverse of bicubic resizing, FlexiViT), so a resized patch keeps the response of the
 pre-trained one to the resized content.
 """
+
 from __future__ import annotations
 
 import re
 
 import torch
-
 from synpat.core.errors import UserError
 
 
@@ -39,6 +39,6 @@ def resize_kernel(weight: torch.Tensor, patch: tuple[int, int]) -> torch.Tensor:
     """Patch-embedding weight `(D, C, h, w)` -> `(D, C, *patch)` (unchanged when it already fits)."""
     if tuple(weight.shape[-2:]) == tuple(patch):
         return weight
-    from timm.layers import resample_patch_embed   # imported here: timm pulls in torch._dynamo and triton (hear)
+    from timm.layers import resample_patch_embed  # imported here: timm pulls in torch._dynamo and triton (hear)
 
     return resample_patch_embed(weight.float(), list(patch)).to(weight.dtype)

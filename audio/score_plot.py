@@ -1,21 +1,22 @@
 """Accuracy per fold and condition as a PNG (Pillow, no matplotlib): one column per condition, a dot
 per fold, the mean as a bar and ± one standard deviation as a whisker."""
+
 from __future__ import annotations
 
 import io
 import statistics
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from PIL import Image, ImageDraw, ImageFont
-
 from synpat.core.files import write_atomic
 
 COLOURS = [(120, 120, 120), (200, 90, 40), (31, 90, 170), (150, 150, 60), (90, 150, 200), (140, 60, 160)]
 
 
-def render_scores(conditions: Sequence[tuple[str, Sequence[float]]], title: str, chance: float | None = None,
-                  metric: str = "accuracy") -> Image.Image:
+def render_scores(
+    conditions: Sequence[tuple[str, Sequence[float]]], title: str, chance: float | None = None, metric: str = "accuracy"
+) -> Image.Image:
     """conditions: (name, per-fold scores in [0, 1]) -> RGB image."""
     width, height, left, right, top, bottom = 220 + 150 * len(conditions), 460, 70, 30, 56, 96
     img = Image.new("RGB", (width, height), "white")
@@ -61,8 +62,13 @@ def render_scores(conditions: Sequence[tuple[str, Sequence[float]]], title: str,
     return img
 
 
-def write_scores_png(path: str | Path, conditions: Sequence[tuple[str, Sequence[float]]], title: str,
-                     chance: float | None = None, metric: str = "accuracy") -> None:
+def write_scores_png(
+    path: str | Path,
+    conditions: Sequence[tuple[str, Sequence[float]]],
+    title: str,
+    chance: float | None = None,
+    metric: str = "accuracy",
+) -> None:
     buf = io.BytesIO()
     render_scores(conditions, title, chance, metric).save(buf, "PNG")
     write_atomic(Path(path), buf.getvalue())

@@ -28,6 +28,7 @@ fold, every clip's parameters. The build runs in a hidden folder next to DIR tha
 at the end; the same arguments give the same bytes. `--keep-parts` also writes each clip's
 sound and noise, scaled as mixed, to DIR/parts/ (float WAVs).
 """
+
 from __future__ import annotations
 
 import csv
@@ -43,13 +44,12 @@ import struct
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import soundfile as sf
-
 from synpat.core.errors import UserError
 from synpat.core.files import process_alive
 from synpat.core.progress import Progress, format_seconds
@@ -58,12 +58,12 @@ from synpat.core.settings import Parser, add_settings, option, run_cli, settings
 PROG = "synpat-audio-tasks"
 RATE = 16000
 KINDS = ("keywords", "pitch", "instrument")
-LEVEL_DBFS = (-30.0, -15.0)   # RMS of the mixed clip
+LEVEL_DBFS = (-30.0, -15.0)  # RMS of the mixed clip
 PEAK = 0.95
 REVERB_PROBABILITY = 0.5
 REVERB_TAIL_S = 0.3
 NOISE_BANK_S = 30
-NOISE_SYNTH = {               # sox synth arguments after the length (sox -R: the same bank on every run)
+NOISE_SYNTH = {  # sox synth arguments after the length (sox -R: the same bank on every run)
     "pink": ["pinknoise"],
     "brown": ["brownnoise"],
     "white": ["whitenoise", "lowpass", "6000"],
@@ -80,16 +80,18 @@ SOUNDFONTS = (  # smallest first
     "/usr/share/sounds/sf3/default-GM.sf3",
     "/usr/share/sounds/sf3/MuseScore_General.sf3",
 )
-NEEDS = {"keywords": ("espeak-ng", "sox"), "pitch": ("fluidsynth", "soundfont", "sox"),
-         "instrument": ("fluidsynth", "soundfont", "sox")}
+NEEDS = {
+    "keywords": ("espeak-ng", "sox"),
+    "pitch": ("fluidsynth", "soundfont", "sox"),
+    "instrument": ("fluidsynth", "soundfont", "sox"),
+}
 
 WORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
-ACCENTS = ("en-gb", "en-us", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-rp", "en-gb-x-gbcwmd",
-           "en-029", "en-us-nyc")
+ACCENTS = ("en-gb", "en-us", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-rp", "en-gb-x-gbcwmd", "en-029", "en-us-nyc")
 MALE_VARIANTS = ("m1", "m2", "m3", "m4", "m6", "m7", "m8", "john", "paul", "robert")
 FEMALE_VARIANTS = ("f1", "f2", "f3", "f4", "f5", "anika", "belinda", "linda", "steph", "grandma")
-ESPEAK_PITCH = (25, 75)       # -p, 0-99 (50 = the voice's own)
-ESPEAK_SPEED = (130, 210)     # -s, words per minute
+ESPEAK_PITCH = (25, 75)  # -p, 0-99 (50 = the voice's own)
+ESPEAK_SPEED = (130, 210)  # -s, words per minute
 
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 # GM family: (programs, lowest and highest MIDI note played)
@@ -99,39 +101,141 @@ FAMILIES = {
     "organ": (range(16, 24), (36, 84)),
     "guitar": (range(24, 32), (40, 76)),
     "bass": (range(32, 40), (28, 55)),
-    "strings": (range(40, 47), (40, 84)),      # 47 timpani left out
-    "ensemble": (range(48, 55), (43, 79)),     # 55 orchestra hit left out
+    "strings": (range(40, 47), (40, 84)),  # 47 timpani left out
+    "ensemble": (range(48, 55), (43, 79)),  # 55 orchestra hit left out
     "brass": (range(56, 64), (40, 76)),
     "reed": (range(64, 72), (45, 81)),
     "pipe": (range(72, 80), (60, 96)),
     "synth_lead": ((80, 81, 82, 83, 84, 85, 87), (45, 81)),  # 86 plays fifths: no single pitch class
     "ethnic": (range(104, 112), (48, 79)),
 }
-INSTRUMENT_FAMILIES = ("piano", "chromatic_percussion", "organ", "guitar", "bass", "strings", "brass",
-                       "reed", "pipe", "synth_lead")
-GM_NAMES = (
-    "Acoustic Grand Piano", "Bright Acoustic Piano", "Electric Grand Piano", "Honky-tonk Piano",
-    "Electric Piano 1", "Electric Piano 2", "Harpsichord", "Clavinet", "Celesta", "Glockenspiel",
-    "Music Box", "Vibraphone", "Marimba", "Xylophone", "Tubular Bells", "Dulcimer", "Drawbar Organ",
-    "Percussive Organ", "Rock Organ", "Church Organ", "Reed Organ", "Accordion", "Harmonica",
-    "Tango Accordion", "Acoustic Guitar (nylon)", "Acoustic Guitar (steel)", "Electric Guitar (jazz)",
-    "Electric Guitar (clean)", "Electric Guitar (muted)", "Overdriven Guitar", "Distortion Guitar",
-    "Guitar Harmonics", "Acoustic Bass", "Electric Bass (finger)", "Electric Bass (pick)",
-    "Fretless Bass", "Slap Bass 1", "Slap Bass 2", "Synth Bass 1", "Synth Bass 2", "Violin", "Viola",
-    "Cello", "Contrabass", "Tremolo Strings", "Pizzicato Strings", "Orchestral Harp", "Timpani",
-    "String Ensemble 1", "String Ensemble 2", "Synth Strings 1", "Synth Strings 2", "Choir Aahs",
-    "Voice Oohs", "Synth Voice", "Orchestra Hit", "Trumpet", "Trombone", "Tuba", "Muted Trumpet",
-    "French Horn", "Brass Section", "Synth Brass 1", "Synth Brass 2", "Soprano Sax", "Alto Sax",
-    "Tenor Sax", "Baritone Sax", "Oboe", "English Horn", "Bassoon", "Clarinet", "Piccolo", "Flute",
-    "Recorder", "Pan Flute", "Blown Bottle", "Shakuhachi", "Whistle", "Ocarina", "Lead 1 (square)",
-    "Lead 2 (sawtooth)", "Lead 3 (calliope)", "Lead 4 (chiff)", "Lead 5 (charang)", "Lead 6 (voice)",
-    "Lead 7 (fifths)", "Lead 8 (bass + lead)", "Pad 1 (new age)", "Pad 2 (warm)", "Pad 3 (polysynth)",
-    "Pad 4 (choir)", "Pad 5 (bowed)", "Pad 6 (metallic)", "Pad 7 (halo)", "Pad 8 (sweep)",
-    "FX 1 (rain)", "FX 2 (soundtrack)", "FX 3 (crystal)", "FX 4 (atmosphere)", "FX 5 (brightness)",
-    "FX 6 (goblins)", "FX 7 (echoes)", "FX 8 (sci-fi)", "Sitar", "Banjo", "Shamisen", "Koto", "Kalimba",
-    "Bag pipe", "Fiddle", "Shanai",
+INSTRUMENT_FAMILIES = (
+    "piano",
+    "chromatic_percussion",
+    "organ",
+    "guitar",
+    "bass",
+    "strings",
+    "brass",
+    "reed",
+    "pipe",
+    "synth_lead",
 )
-NOTE_ONSET = (0.0, 0.2)       # fractions of the clip
+GM_NAMES = (
+    "Acoustic Grand Piano",
+    "Bright Acoustic Piano",
+    "Electric Grand Piano",
+    "Honky-tonk Piano",
+    "Electric Piano 1",
+    "Electric Piano 2",
+    "Harpsichord",
+    "Clavinet",
+    "Celesta",
+    "Glockenspiel",
+    "Music Box",
+    "Vibraphone",
+    "Marimba",
+    "Xylophone",
+    "Tubular Bells",
+    "Dulcimer",
+    "Drawbar Organ",
+    "Percussive Organ",
+    "Rock Organ",
+    "Church Organ",
+    "Reed Organ",
+    "Accordion",
+    "Harmonica",
+    "Tango Accordion",
+    "Acoustic Guitar (nylon)",
+    "Acoustic Guitar (steel)",
+    "Electric Guitar (jazz)",
+    "Electric Guitar (clean)",
+    "Electric Guitar (muted)",
+    "Overdriven Guitar",
+    "Distortion Guitar",
+    "Guitar Harmonics",
+    "Acoustic Bass",
+    "Electric Bass (finger)",
+    "Electric Bass (pick)",
+    "Fretless Bass",
+    "Slap Bass 1",
+    "Slap Bass 2",
+    "Synth Bass 1",
+    "Synth Bass 2",
+    "Violin",
+    "Viola",
+    "Cello",
+    "Contrabass",
+    "Tremolo Strings",
+    "Pizzicato Strings",
+    "Orchestral Harp",
+    "Timpani",
+    "String Ensemble 1",
+    "String Ensemble 2",
+    "Synth Strings 1",
+    "Synth Strings 2",
+    "Choir Aahs",
+    "Voice Oohs",
+    "Synth Voice",
+    "Orchestra Hit",
+    "Trumpet",
+    "Trombone",
+    "Tuba",
+    "Muted Trumpet",
+    "French Horn",
+    "Brass Section",
+    "Synth Brass 1",
+    "Synth Brass 2",
+    "Soprano Sax",
+    "Alto Sax",
+    "Tenor Sax",
+    "Baritone Sax",
+    "Oboe",
+    "English Horn",
+    "Bassoon",
+    "Clarinet",
+    "Piccolo",
+    "Flute",
+    "Recorder",
+    "Pan Flute",
+    "Blown Bottle",
+    "Shakuhachi",
+    "Whistle",
+    "Ocarina",
+    "Lead 1 (square)",
+    "Lead 2 (sawtooth)",
+    "Lead 3 (calliope)",
+    "Lead 4 (chiff)",
+    "Lead 5 (charang)",
+    "Lead 6 (voice)",
+    "Lead 7 (fifths)",
+    "Lead 8 (bass + lead)",
+    "Pad 1 (new age)",
+    "Pad 2 (warm)",
+    "Pad 3 (polysynth)",
+    "Pad 4 (choir)",
+    "Pad 5 (bowed)",
+    "Pad 6 (metallic)",
+    "Pad 7 (halo)",
+    "Pad 8 (sweep)",
+    "FX 1 (rain)",
+    "FX 2 (soundtrack)",
+    "FX 3 (crystal)",
+    "FX 4 (atmosphere)",
+    "FX 5 (brightness)",
+    "FX 6 (goblins)",
+    "FX 7 (echoes)",
+    "FX 8 (sci-fi)",
+    "Sitar",
+    "Banjo",
+    "Shamisen",
+    "Koto",
+    "Kalimba",
+    "Bag pipe",
+    "Fiddle",
+    "Shanai",
+)
+NOTE_ONSET = (0.0, 0.2)  # fractions of the clip
 NOTE_LENGTH = (0.3, 0.8)
 NOTE_VELOCITY = (50, 120)
 FLUIDSYNTH_GAIN = "0.5"
@@ -174,7 +278,7 @@ def remove_dead_builds(out: Path) -> list[Path]:
     HOST) that builds of ``out`` killed on this host left; -> the folders removed."""
     host, removed = socket.gethostname(), []
     for path in out.parent.glob(f".{out.name}.*-*"):
-        kind, _, owner = path.name[len(out.name) + 2:].partition("-")
+        kind, _, owner = path.name[len(out.name) + 2 :].partition("-")
         who, _, pid = owner.rpartition("-")
         if kind in ("building", "old") and who in ("", host) and pid.isdigit() and not process_alive(int(pid)):
             shutil.rmtree(path, ignore_errors=True)
@@ -204,10 +308,16 @@ def find_tools(kind: str, soundfont: str | None = None) -> Tools:
             found[need] = path
     if missing:
         names = ", ".join("a General-MIDI soundfont" if m == "soundfont" else m for m in missing)
-        raise UserError(f"{kind} needs {names}, not found; install the Debian packages: "
-                        f"apt-get install {' '.join(PACKAGES[m] for m in missing)}")
-    return Tools(sox=found["sox"], espeak=found.get("espeak-ng"), fluidsynth=found.get("fluidsynth"),
-                 soundfont=found.get("soundfont"))
+        raise UserError(
+            f"{kind} needs {names}, not found; install the Debian packages: "
+            f"apt-get install {' '.join(PACKAGES[m] for m in missing)}"
+        )
+    return Tools(
+        sox=found["sox"],
+        espeak=found.get("espeak-ng"),
+        fluidsynth=found.get("fluidsynth"),
+        soundfont=found.get("soundfont"),
+    )
 
 
 def run_tool(cmd: Sequence[str]) -> str:
@@ -267,13 +377,29 @@ def note_midi(program: int, note: int, velocity: int, onset_s: float, length_s: 
         return round(seconds * 1e6 / tempo * tpq)
 
     on, off, end = tick(onset_s), tick(onset_s + length_s), tick(max(total_s, onset_s + length_s))
-    events = (_vlq(0) + b"\xff\x51\x03" + tempo.to_bytes(3, "big")
-              + _vlq(0) + bytes([0xC0, program])
-              + _vlq(on) + bytes([0x90, note, velocity])
-              + _vlq(off - on) + bytes([0x80, note, 0])
-              + _vlq(end - off) + b"\xff\x2f\x00")
-    return (b"MThd" + (6).to_bytes(4, "big") + (0).to_bytes(2, "big") + (1).to_bytes(2, "big")
-            + tpq.to_bytes(2, "big") + b"MTrk" + len(events).to_bytes(4, "big") + events)
+    events = (
+        _vlq(0)
+        + b"\xff\x51\x03"
+        + tempo.to_bytes(3, "big")
+        + _vlq(0)
+        + bytes([0xC0, program])
+        + _vlq(on)
+        + bytes([0x90, note, velocity])
+        + _vlq(off - on)
+        + bytes([0x80, note, 0])
+        + _vlq(end - off)
+        + b"\xff\x2f\x00"
+    )
+    return (
+        b"MThd"
+        + (6).to_bytes(4, "big")
+        + (0).to_bytes(2, "big")
+        + (1).to_bytes(2, "big")
+        + tpq.to_bytes(2, "big")
+        + b"MTrk"
+        + len(events).to_bytes(4, "big")
+        + events
+    )
 
 
 # ---------------------------------------------------------------- planning
@@ -339,24 +465,28 @@ def soundfont_samples(path: str) -> dict[int, frozenset[int]] | None:
         def chunks(start: int, end: int):
             while start + 8 <= end:
                 size = struct.unpack_from("<I", data, start + 4)[0]
-                yield data[start:start + 4], start + 8, size
+                yield data[start : start + 4], start + 8, size
                 start += 8 + size + (size & 1)
 
         tables = {}
         for cid, off, size in chunks(12, len(data)):
-            if cid == b"LIST" and data[off:off + 4] == b"pdta":
-                tables = {sid.decode(): data[so:so + ss] for sid, so, ss in chunks(off + 4, off + size)}
+            if cid == b"LIST" and data[off : off + 4] == b"pdta":
+                tables = {sid.decode(): data[so : so + ss] for sid, so, ss in chunks(off + 4, off + size)}
 
         def records(name: str, fmt: str) -> list[tuple]:
-            return list(struct.iter_unpack(fmt, tables[name][: len(tables[name]) // struct.calcsize(fmt)
-                                                              * struct.calcsize(fmt)]))
+            return list(
+                struct.iter_unpack(
+                    fmt, tables[name][: len(tables[name]) // struct.calcsize(fmt) * struct.calcsize(fmt)]
+                )
+            )
 
         phdr, pbag, pgen = records("phdr", "<20sHHHIII"), records("pbag", "<HH"), records("pgen", "<HH")
         inst, ibag, igen = records("inst", "<20sH"), records("ibag", "<HH"), records("igen", "<HH")
 
         def generators(bags, gens, first: int, last: int, oper: int) -> set[int]:
-            return {gens[g][1] for b in range(first, last) for g in range(bags[b][0], bags[b + 1][0])
-                    if gens[g][0] == oper}
+            return {
+                gens[g][1] for b in range(first, last) for g in range(bags[b][0], bags[b + 1][0]) if gens[g][0] == oper
+            }
 
         samples_of_inst = {i: generators(ibag, igen, inst[i][1], inst[i + 1][1], 53) for i in range(len(inst) - 1)}
         out = {}
@@ -403,8 +533,9 @@ def deal_units(units: list[list[int]], k: int, rng: np.random.Generator) -> list
     return groups
 
 
-def fold_groups(recipe: Recipe, rng: np.random.Generator,
-                samples: dict[int, frozenset[int]] | None = None) -> list[dict]:
+def fold_groups(
+    recipe: Recipe, rng: np.random.Generator, samples: dict[int, frozenset[int]] | None = None
+) -> list[dict]:
     """What each fold owns: accents and variants (keywords) or programs (pitch, instrument).
 
     pitch: programs that share a soundfont sample stay in one fold, so a held-out fold plays
@@ -427,7 +558,7 @@ def fold_groups(recipe: Recipe, rng: np.random.Generator,
         while len(units) < k:
             units.sort(key=len)
             big = units.pop()
-            units += [big[: len(big) // 2], big[len(big) // 2:]]
+            units += [big[: len(big) // 2], big[len(big) // 2 :]]
         for mine, dealt in zip(groups, deal_units(units, k, rng)):
             mine.extend(dealt)
     return [{"programs": sorted(g)} for g in groups]
@@ -439,8 +570,12 @@ def shared_across_folds(groups: list[dict], samples: dict[int, frozenset[int]] |
         return None
     fold = {p: f for f, g in enumerate(groups) for p in g["programs"]}
     progs = sorted(fold)
-    return [[a, b] for i, a in enumerate(progs) for b in progs[i + 1:]
-            if fold[a] != fold[b] and samples.get(a, frozenset()) & samples.get(b, frozenset())]
+    return [
+        [a, b]
+        for i, a in enumerate(progs)
+        for b in progs[i + 1 :]
+        if fold[a] != fold[b] and samples.get(a, frozenset()) & samples.get(b, frozenset())
+    ]
 
 
 def max_folds(kind: str, classes: Sequence[str]) -> int:
@@ -462,19 +597,26 @@ def plan_clips(recipe: Recipe, noises: dict[str, int], rng: np.random.Generator,
     lo, hi = recipe.snr_db
     clips = []
     for target, category in enumerate(recipe.classes):
-        for j in range(recipe.per_class):
+        for _ in range(recipe.per_class):
             index = len(clips)
             fold = index % k + 1
             own = groups[fold - 1]
-            clip = {"filename": f"{fold}-{index:05d}-A-{target}.wav", "fold": fold, "target": target,
-                    "category": category}
+            clip = {
+                "filename": f"{fold}-{index:05d}-A-{target}.wav",
+                "fold": fold,
+                "target": target,
+                "category": category,
+            }
             if recipe.kind == "keywords":
                 accent = own["accents"][rng.integers(len(own["accents"]))]
                 variant = own["variants"][rng.integers(len(own["variants"]))]
-                clip.update(source=f"{accent}+{variant}", word=category,
-                            pitch=int(rng.integers(ESPEAK_PITCH[0], ESPEAK_PITCH[1] + 1)),
-                            speed=int(rng.integers(ESPEAK_SPEED[0], ESPEAK_SPEED[1] + 1)),
-                            onset=float(rng.random()))
+                clip.update(
+                    source=f"{accent}+{variant}",
+                    word=category,
+                    pitch=int(rng.integers(ESPEAK_PITCH[0], ESPEAK_PITCH[1] + 1)),
+                    speed=int(rng.integers(ESPEAK_SPEED[0], ESPEAK_SPEED[1] + 1)),
+                    onset=float(rng.random()),
+                )
             else:
                 programs = [p for p in own["programs"] if recipe.kind == "pitch" or family_of(p) == category]
                 program = int(programs[rng.integers(len(programs))])
@@ -486,18 +628,32 @@ def plan_clips(recipe: Recipe, noises: dict[str, int], rng: np.random.Generator,
                 else:
                     low, high = FAMILIES[category][1]
                     note = int(rng.integers(low, high + 1))
-                clip.update(source=f"{program:03d} {GM_NAMES[program]}", program=program, note=note,
-                            velocity=int(rng.integers(NOTE_VELOCITY[0], NOTE_VELOCITY[1] + 1)),
-                            onset_s=round(float(rng.uniform(*NOTE_ONSET)) * recipe.duration, 4),
-                            length_s=round(float(rng.uniform(*NOTE_LENGTH)) * recipe.duration, 4))
+                clip.update(
+                    source=f"{program:03d} {GM_NAMES[program]}",
+                    program=program,
+                    note=note,
+                    velocity=int(rng.integers(NOTE_VELOCITY[0], NOTE_VELOCITY[1] + 1)),
+                    onset_s=round(float(rng.uniform(*NOTE_ONSET)) * recipe.duration, 4),
+                    length_s=round(float(rng.uniform(*NOTE_LENGTH)) * recipe.duration, 4),
+                )
             reverb = None
-            if rng.random() < REVERB_PROBABILITY:  # sox reverb: reverberance %, HF damping %, room scale %, pre-delay ms
-                reverb = [int(rng.integers(10, 71)), int(rng.integers(20, 81)), int(rng.integers(20, 101)),
-                          int(rng.integers(0, 21))]
+            if (
+                rng.random() < REVERB_PROBABILITY
+            ):  # sox reverb: reverberance %, HF damping %, room scale %, pre-delay ms
+                reverb = [
+                    int(rng.integers(10, 71)),
+                    int(rng.integers(20, 81)),
+                    int(rng.integers(20, 101)),
+                    int(rng.integers(0, 21)),
+                ]
             noise = names[rng.integers(len(names))]
-            clip.update(reverb=reverb, noise=noise, noise_offset=int(rng.integers(0, noises[noise] - n + 1)),
-                        snr_db=round(float(rng.uniform(lo, hi)), 2) if math.isfinite(hi) else None,
-                        level_dbfs=round(float(rng.uniform(*LEVEL_DBFS)), 2))
+            clip.update(
+                reverb=reverb,
+                noise=noise,
+                noise_offset=int(rng.integers(0, noises[noise] - n + 1)),
+                snr_db=round(float(rng.uniform(lo, hi)), 2) if math.isfinite(hi) else None,
+                level_dbfs=round(float(rng.uniform(*LEVEL_DBFS)), 2),
+            )
             clips.append(clip)
     return clips
 
@@ -537,25 +693,60 @@ def reverb_args(clip: dict) -> list[str]:
     if not clip["reverb"]:
         return []
     reverberance, damping, room, predelay = clip["reverb"]
-    return ["pad", "0", str(REVERB_TAIL_S), "reverb", str(reverberance), str(damping), str(room), "100",
-            str(predelay)]
+    return ["pad", "0", str(REVERB_TAIL_S), "reverb", str(reverberance), str(damping), str(room), "100", str(predelay)]
 
 
 def fit(wave: np.ndarray, n: int, at: int = 0) -> np.ndarray:
     """`wave` placed at sample `at` of n zeros, cut at n."""
     out = np.zeros(n, dtype=np.float32)
     part = wave[: max(0, n - at)]
-    out[at: at + len(part)] = part
+    out[at : at + len(part)] = part
     return out
 
 
 def render_keyword(clip: dict, ctx: Context, work: Path) -> np.ndarray:
     raw, clean = work / "speech.wav", work / "clean.wav"
-    run_tool([ctx.tools.espeak, "-v", clip["source"], "-p", str(clip["pitch"]), "-s", str(clip["speed"]),
-              "-w", str(raw), clip["word"]])
-    run_tool(sox_cmd(ctx.tools, str(raw), "-b", "32", "-e", "floating-point", "-c", "1", str(clean),
-                     "rate", "-h", str(RATE), "silence", "1", "0.01", "0.05%", "reverse",
-                     "silence", "1", "0.01", "0.05%", "reverse", *reverb_args(clip)))
+    run_tool(
+        [
+            ctx.tools.espeak,
+            "-v",
+            clip["source"],
+            "-p",
+            str(clip["pitch"]),
+            "-s",
+            str(clip["speed"]),
+            "-w",
+            str(raw),
+            clip["word"],
+        ]
+    )
+    run_tool(
+        sox_cmd(
+            ctx.tools,
+            str(raw),
+            "-b",
+            "32",
+            "-e",
+            "floating-point",
+            "-c",
+            "1",
+            str(clean),
+            "rate",
+            "-h",
+            str(RATE),
+            "silence",
+            "1",
+            "0.01",
+            "0.05%",
+            "reverse",
+            "silence",
+            "1",
+            "0.01",
+            "0.05%",
+            "reverse",
+            *reverb_args(clip),
+        )
+    )
     wave = read_mono(clean)
     dry = len(wave) - (int(REVERB_TAIL_S * RATE) if clip["reverb"] else 0)
     at = int(clip["onset"] * max(0, ctx.samples - dry))
@@ -568,12 +759,50 @@ def render_note(clip: dict, ctx: Context, work: Path) -> np.ndarray:
     clip["note"] is updated."""
     midi, raw, clean = work / "note.mid", work / "note.wav", work / "clean.wav"
     for _ in range(4):
-        midi.write_bytes(note_midi(clip["program"], clip["note"], clip["velocity"], clip["onset_s"],
-                                   clip["length_s"], ctx.duration))
-        run_tool([ctx.tools.fluidsynth, "-n", "-i", "-q", "-R", "0", "-C", "0", "-g", FLUIDSYNTH_GAIN,
-                  "-r", str(RATE), "-O", "float", "-T", "wav", "-F", str(raw), ctx.tools.soundfont, str(midi)])
-        run_tool(sox_cmd(ctx.tools, str(raw), "-b", "32", "-e", "floating-point", str(clean), "remix", "-",
-                         *reverb_args(clip), "trim", "0", f"{ctx.samples}s"))
+        midi.write_bytes(
+            note_midi(clip["program"], clip["note"], clip["velocity"], clip["onset_s"], clip["length_s"], ctx.duration)
+        )
+        run_tool(
+            [
+                ctx.tools.fluidsynth,
+                "-n",
+                "-i",
+                "-q",
+                "-R",
+                "0",
+                "-C",
+                "0",
+                "-g",
+                FLUIDSYNTH_GAIN,
+                "-r",
+                str(RATE),
+                "-O",
+                "float",
+                "-T",
+                "wav",
+                "-F",
+                str(raw),
+                ctx.tools.soundfont,
+                str(midi),
+            ]
+        )
+        run_tool(
+            sox_cmd(
+                ctx.tools,
+                str(raw),
+                "-b",
+                "32",
+                "-e",
+                "floating-point",
+                str(clean),
+                "remix",
+                "-",
+                *reverb_args(clip),
+                "trim",
+                "0",
+                f"{ctx.samples}s",
+            )
+        )
         wave = fit(read_mono(clean), ctx.samples)
         if np.sqrt(np.mean(wave.astype(np.float64) ** 2)) > SILENT_RMS:
             break
@@ -590,7 +819,7 @@ def mix_gains(clean: np.ndarray, noise: np.ndarray, snr_db: float | None, level_
         raise ToolError("silent sound or noise: nothing to mix")
     b = 0.0 if snr_db is None else math.sqrt(e_clean / (e_noise * 10 ** (snr_db / 10)))
     mixed = clean.astype(np.float64) + b * noise
-    g = 10 ** (level_dbfs / 20) / math.sqrt(float(np.mean(mixed ** 2)))
+    g = 10 ** (level_dbfs / 20) / math.sqrt(float(np.mean(mixed**2)))
     g = min(g, PEAK / float(np.max(np.abs(mixed))))
     return g, g * b
 
@@ -606,20 +835,37 @@ def render_clip(clip: dict) -> tuple[str, dict]:
         if np.sqrt(np.mean(clean.astype(np.float64) ** 2)) <= SILENT_RMS:
             raise ToolError("the engine made silence")
         offset = clip["noise_offset"]
-        noise = _bank(clip["noise"])[offset: offset + ctx.samples]
+        noise = _bank(clip["noise"])[offset : offset + ctx.samples]
         g_sound, g_noise = mix_gains(clean, noise, clip["snr_db"], clip["level_dbfs"])
         sound_wav, noise_wav = work / "sound.wav", work / "noise.wav"
         sf.write(sound_wav, clean, RATE, subtype="FLOAT")
         sf.write(noise_wav, noise, RATE, subtype="FLOAT")
         out = Path(ctx.audio_dir) / clip["filename"]
-        run_tool(sox_cmd(ctx.tools, "-m", "-v", f"{g_sound:.10g}", str(sound_wav), "-v", f"{g_noise:.10g}",
-                         str(noise_wav), "-b", "16", "-e", "signed-integer", str(out)))
+        run_tool(
+            sox_cmd(
+                ctx.tools,
+                "-m",
+                "-v",
+                f"{g_sound:.10g}",
+                str(sound_wav),
+                "-v",
+                f"{g_noise:.10g}",
+                str(noise_wav),
+                "-b",
+                "16",
+                "-e",
+                "signed-integer",
+                str(out),
+            )
+        )
         if ctx.parts_dir:
             stem = Path(clip["filename"]).stem
-            sf.write(Path(ctx.parts_dir) / f"{stem}.sound.wav", (g_sound * clean).astype(np.float32), RATE,
-                     subtype="FLOAT")
-            sf.write(Path(ctx.parts_dir) / f"{stem}.noise.wav", (g_noise * noise).astype(np.float32), RATE,
-                     subtype="FLOAT")
+            sf.write(
+                Path(ctx.parts_dir) / f"{stem}.sound.wav", (g_sound * clean).astype(np.float32), RATE, subtype="FLOAT"
+            )
+            sf.write(
+                Path(ctx.parts_dir) / f"{stem}.noise.wav", (g_noise * noise).astype(np.float32), RATE, subtype="FLOAT"
+            )
     except ToolError as err:
         raise ToolError(f"{clip['filename']} ({clip['source']}): {err}") from None
     return clip["filename"], {k: clip[k] for k in ("note",) if k in clip}
@@ -635,11 +881,29 @@ def make_noise_banks(tools: Tools, folder: Path, noise_dir: str | None, samples:
     if noise_dir is None:
         for name, args in NOISE_SYNTH.items():
             path = folder / f"{name}.wav"
-            run_tool(sox_cmd(tools, "-n", "-r", str(RATE), "-c", "1", "-b", "32", "-e", "floating-point",
-                             str(path), "synth", str(NOISE_BANK_S), *args))
+            run_tool(
+                sox_cmd(
+                    tools,
+                    "-n",
+                    "-r",
+                    str(RATE),
+                    "-c",
+                    "1",
+                    "-b",
+                    "32",
+                    "-e",
+                    "floating-point",
+                    str(path),
+                    "synth",
+                    str(NOISE_BANK_S),
+                    *args,
+                )
+            )
             paths[name] = path
-        return paths, {"source": f"sox -R synth, {NOISE_BANK_S} s per bank",
-                       "banks": {k: " ".join(v) for k, v in NOISE_SYNTH.items()}}
+        return paths, {
+            "source": f"sox -R synth, {NOISE_BANK_S} s per bank",
+            "banks": {k: " ".join(v) for k, v in NOISE_SYNTH.items()},
+        }
     root = Path(noise_dir)
     if not root.is_dir():
         raise UserError(f"--noise-dir {noise_dir}: not a folder")
@@ -648,8 +912,23 @@ def make_noise_banks(tools: Tools, folder: Path, noise_dir: str | None, samples:
     for i, src in enumerate(files):
         path = folder / f"file{i:04d}.wav"
         try:
-            run_tool(sox_cmd(tools, str(src), "-r", str(RATE), "-c", "1", "-b", "32", "-e", "floating-point",
-                             str(path), "remix", "-"))
+            run_tool(
+                sox_cmd(
+                    tools,
+                    str(src),
+                    "-r",
+                    str(RATE),
+                    "-c",
+                    "1",
+                    "-b",
+                    "32",
+                    "-e",
+                    "floating-point",
+                    str(path),
+                    "remix",
+                    "-",
+                )
+            )
         except ToolError as err:
             raise UserError(f"--noise-dir: cannot read {src} ({err})") from None
         length = sf.info(str(path)).frames
@@ -659,8 +938,10 @@ def make_noise_banks(tools: Tools, folder: Path, noise_dir: str | None, samples:
         name = str(src.relative_to(root))
         paths[name], described[name] = path, length
     if not paths:
-        raise UserError(f"--noise-dir {noise_dir}: no audio file of at least {samples / RATE:g} s "
-                        f"({len(files)} found, {len(short)} too short)")
+        raise UserError(
+            f"--noise-dir {noise_dir}: no audio file of at least {samples / RATE:g} s "
+            f"({len(files)} found, {len(short)} too short)"
+        )
     return paths, {"source": f"recordings from {root.resolve()}", "files": described, "too_short": short}
 
 
@@ -698,10 +979,22 @@ def _render_all(clips: list[dict], ctx: Context, jobs: int, progress: Progress) 
             progress.update(1)
 
 
-def build(kind: str, out: str | Path, per_class: int = 40, folds: int = 5, seed: int = 0,
-          snr_db: tuple[float, float] = (0.0, 20.0), duration: float = 1.0, classes: Sequence[str] | None = None,
-          jobs: int | None = None, overwrite: bool = False, soundfont: str | None = None,
-          noise_dir: str | None = None, keep_parts: bool = False, quiet: bool = False) -> dict:
+def build(
+    kind: str,
+    out: str | Path,
+    per_class: int = 40,
+    folds: int = 5,
+    seed: int = 0,
+    snr_db: tuple[float, float] = (0.0, 20.0),
+    duration: float = 1.0,
+    classes: Sequence[str] | None = None,
+    jobs: int | None = None,
+    overwrite: bool = False,
+    soundfont: str | None = None,
+    noise_dir: str | None = None,
+    keep_parts: bool = False,
+    quiet: bool = False,
+) -> dict:
     """Build one task into `out` (ESC-50 layout + task.json); returns the task.json content."""
     began = time.perf_counter()
     if kind not in KINDS:
@@ -723,7 +1016,7 @@ def build(kind: str, out: str | Path, per_class: int = 40, folds: int = 5, seed:
     jobs = max(1, min(jobs or 2, os.cpu_count() or 1))
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        remove_dead_builds(out)   # the leftovers of builds killed by SIGKILL, which could not clean up
+        remove_dead_builds(out)  # the leftovers of builds killed by SIGKILL, which could not clean up
         tmp = out.parent / f".{out.name}.building-{socket.gethostname()}-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         (tmp / "audio").mkdir(parents=True)
@@ -743,8 +1036,16 @@ def build(kind: str, out: str | Path, per_class: int = 40, folds: int = 5, seed:
         parts = tmp / "parts" if keep_parts else None
         if parts:
             parts.mkdir()
-        ctx = Context(tools, kind, duration, recipe.samples, {k: str(v) for k, v in bank_paths.items()},
-                      str(tmp / "audio"), str(parts) if parts else None, str(work))
+        ctx = Context(
+            tools,
+            kind,
+            duration,
+            recipe.samples,
+            {k: str(v) for k, v in bank_paths.items()},
+            str(tmp / "audio"),
+            str(parts) if parts else None,
+            str(work),
+        )
         progress = Progress(len(clips), f"{PROG} {kind}", unit="clips", stream=io.StringIO() if quiet else None)
         try:
             _render_all(clips, ctx, jobs, progress)
@@ -759,13 +1060,23 @@ def build(kind: str, out: str | Path, per_class: int = 40, folds: int = 5, seed:
             writer.writerow([c["filename"], c["fold"], c["target"], c["category"], c["source"], snr])
         (tmp / "meta" / "esc50.csv").write_text(buf.getvalue())
         info = {
-            "kind": kind, "layout": "esc50", "classes": list(classes), "per_class": per_class, "folds": folds,
-            "seed": seed, "sample_rate": RATE, "duration_s": duration, "samples": recipe.samples,
+            "kind": kind,
+            "layout": "esc50",
+            "classes": list(classes),
+            "per_class": per_class,
+            "folds": folds,
+            "seed": seed,
+            "sample_rate": RATE,
+            "duration_s": duration,
+            "samples": recipe.samples,
             "snr_db": list(snr_db) if math.isfinite(snr_db[0]) else None,
             "snr_definition": "energy of the sound / energy of the noise over the whole clip",
-            "level_dbfs": list(LEVEL_DBFS), "peak_max": PEAK,
-            "reverb": {"probability": REVERB_PROBABILITY,
-                       "sox": "pad 0 0.3 reverb REVERBERANCE HF-DAMPING ROOM-SCALE 100 PRE-DELAY"},
+            "level_dbfs": list(LEVEL_DBFS),
+            "peak_max": PEAK,
+            "reverb": {
+                "probability": REVERB_PROBABILITY,
+                "sox": "pad 0 0.3 reverb REVERBERANCE HF-DAMPING ROOM-SCALE 100 PRE-DELAY",
+            },
             "engines": engine_versions(tools),
             "debian_packages": sorted({PACKAGES[n] for n in NEEDS[kind]}),
             "noise": noise_info,
@@ -773,19 +1084,24 @@ def build(kind: str, out: str | Path, per_class: int = 40, folds: int = 5, seed:
             "clips": [{k: v for k, v in c.items() if k not in ("fold", "target")} for c in clips],
         }
         if kind == "keywords":
-            info["espeak"] = {"pitch": list(ESPEAK_PITCH), "speed_wpm": list(ESPEAK_SPEED),
-                              "voice": "ACCENT+VARIANT"}
+            info["espeak"] = {"pitch": list(ESPEAK_PITCH), "speed_wpm": list(ESPEAK_SPEED), "voice": "ACCENT+VARIANT"}
         else:
-            info["fluidsynth"] = {"gain": float(FLUIDSYNTH_GAIN), "reverb": False, "chorus": False,
-                                  "families": {f: [list(FAMILIES[f][0]), list(FAMILIES[f][1])] for f in FAMILIES},
-                                  "note_onset": list(NOTE_ONSET), "note_length": list(NOTE_LENGTH),
-                                  "velocity": list(NOTE_VELOCITY)}
+            info["fluidsynth"] = {
+                "gain": float(FLUIDSYNTH_GAIN),
+                "reverb": False,
+                "chorus": False,
+                "families": {f: [list(FAMILIES[f][0]), list(FAMILIES[f][1])] for f in FAMILIES},
+                "note_onset": list(NOTE_ONSET),
+                "note_length": list(NOTE_LENGTH),
+                "velocity": list(NOTE_VELOCITY),
+            }
             shared = shared_across_folds(groups, samples)
             info["soundfont_sharing"] = {
                 "parsed": samples is not None,
                 "rule": "pitch: programs that play a common sample share a fold; instrument: within a family",
-                "pairs_across_folds": None if shared is None else
-                [f"{a:03d} {GM_NAMES[a]} / {b:03d} {GM_NAMES[b]}" for a, b in shared],
+                "pairs_across_folds": None
+                if shared is None
+                else [f"{a:03d} {GM_NAMES[a]} / {b:03d} {GM_NAMES[b]}" for a, b in shared],
             }
             for g in info["fold_sources"].values():
                 g["programs"] = [f"{p:03d} {GM_NAMES[p]} ({family_of(p)})" for p in g["programs"]]
@@ -805,10 +1121,12 @@ def build(kind: str, out: str | Path, per_class: int = 40, folds: int = 5, seed:
     sources = len({c["source"] for c in clips})
     snr = "no noise" if math.isinf(snr_db[0]) else f"SNR {snr_db[0]:g} to {snr_db[1]:g} dB"
     if not quiet:
-        print(f"built {kind}: {len(clips)} clips, {len(classes)} classes x {per_class}, {folds} folds by "
-              f"{'voice' if kind == 'keywords' else 'instrument'} ({sources} sources), {snr}, "
-              f"{duration:g} s at {RATE} Hz in {format_seconds(seconds)} ({len(clips) / seconds:.1f} clips/s) -> {out}",
-              flush=True)
+        print(
+            f"built {kind}: {len(clips)} clips, {len(classes)} classes x {per_class}, {folds} folds by "
+            f"{'voice' if kind == 'keywords' else 'instrument'} ({sources} sources), {snr}, "
+            f"{duration:g} s at {RATE} Hz in {format_seconds(seconds)} ({len(clips) / seconds:.1f} clips/s) -> {out}",
+            flush=True,
+        )
     return info
 
 
@@ -851,14 +1169,19 @@ def validate(cfg: BuildSettings | BaselineSettings) -> BuildSettings | BaselineS
     return cfg
 
 
-COMMANDS = {"build": (BuildSettings, "build a task"),
-            "baseline": (BaselineSettings, "log-mel statistics + logistic regression, leave-one-fold-out")}
+COMMANDS = {
+    "build": (BuildSettings, "build a task"),
+    "baseline": (BaselineSettings, "log-mel statistics + logistic regression, leave-one-fold-out"),
+}
 
 
 def _parser() -> Parser:
-    parser = Parser(prog=PROG, allow_abbrev=False,
-                    description="Build small audio classification tasks (ESC-50 layout) from espeak-ng, "
-                                "fluidsynth and sox, or score the log-mel + logistic-regression baseline on one.")
+    parser = Parser(
+        prog=PROG,
+        allow_abbrev=False,
+        description="Build small audio classification tasks (ESC-50 layout) from espeak-ng, "
+        "fluidsynth and sox, or score the log-mel + logistic-regression baseline on one.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (cls, text) in COMMANDS.items():
         add_settings(sub.add_parser(name, help=text, description=text, allow_abbrev=False), cls)
@@ -869,12 +1192,24 @@ def _main(argv: Sequence[str] | None) -> None:
     args = vars(_parser().parse_args(argv))
     cfg = validate(settings_from_args(COMMANDS[args["command"]][0], args))
     if isinstance(cfg, BuildSettings):
-        build(cfg.kind, cfg.out, per_class=cfg.per_class, folds=cfg.folds, seed=cfg.seed,
-              snr_db=parse_snr(cfg.snr_db), duration=cfg.duration, classes=pick_classes(cfg.kind, cfg.classes),
-              jobs=cfg.jobs, overwrite=cfg.overwrite, soundfont=cfg.soundfont or None,
-              noise_dir=cfg.noise_dir or None, keep_parts=cfg.keep_parts)
+        build(
+            cfg.kind,
+            cfg.out,
+            per_class=cfg.per_class,
+            folds=cfg.folds,
+            seed=cfg.seed,
+            snr_db=parse_snr(cfg.snr_db),
+            duration=cfg.duration,
+            classes=pick_classes(cfg.kind, cfg.classes),
+            jobs=cfg.jobs,
+            overwrite=cfg.overwrite,
+            soundfont=cfg.soundfont or None,
+            noise_dir=cfg.noise_dir or None,
+            keep_parts=cfg.keep_parts,
+        )
     else:
         from synpat.audio.baseline import logmel_logreg
+
         result = logmel_logreg(cfg.task_dir, folds=cfg.folds or None, seed=cfg.seed, mel_bins=cfg.mel_bins)
         print(json.dumps(result), flush=True)
 

@@ -8,6 +8,7 @@ reuses the stage's outputs only when that record holds the key computed now. A r
 key means the outputs are stale: the stage runs again (after its outputs are removed, where a stage
 would otherwise resume from them). ``reused`` lists the stages reused, for the report.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -20,7 +21,7 @@ from synpat.audio.clip_sets import AudioTask
 from synpat.core.errors import UserError
 from synpat.core.files import write_json_atomic
 
-_PACKAGE = Path(__file__).resolve().parent.parent   # the folder holding synpat's packages (audio, gen, train, core)
+_PACKAGE = Path(__file__).resolve().parent.parent  # the folder holding synpat's packages (audio, gen, train, core)
 
 
 def file_sha256(path: Path) -> str:
@@ -38,6 +39,7 @@ def file_sha256(path: Path) -> str:
 def code_version(*packages: str) -> str:
     """sha256 of synpat's version and the .py sources of ``packages`` (e.g. 'gen', 'train')."""
     from synpat.gen import __version__
+
     h = hashlib.sha256(__version__.encode())
     for package in packages:
         for source in sorted((_PACKAGE / package).rglob("*.py")):
@@ -47,8 +49,11 @@ def code_version(*packages: str) -> str:
 
 def task_fingerprint(task: AudioTask) -> str:
     """sha256 of a task's listing (path, labels, fold, split of every clip, classes) and its clips' contents."""
-    listing = {"spec": task.spec, "classes": list(task.classes),
-               "clips": [[str(c.path), list(c.labels), c.fold, c.split, file_sha256(Path(c.path))] for c in task.clips]}
+    listing = {
+        "spec": task.spec,
+        "classes": list(task.classes),
+        "clips": [[str(c.path), list(c.labels), c.fold, c.split, file_sha256(Path(c.path))] for c in task.clips],
+    }
     return stage_key(listing)
 
 
@@ -65,7 +70,7 @@ class StageRecords:
         self.reused: list[str] = []
         self._lock = self._hold_lock()
 
-    def __del__(self):   # the experiment is over (or failed): the next one in this process may start
+    def __del__(self):  # the experiment is over (or failed): the next one in this process may start
         if getattr(self, "_lock", None) is not None:
             os.close(self._lock)
             self._lock = None
@@ -83,8 +88,10 @@ class StageRecords:
         except BlockingIOError:
             other = os.read(fd, 64).decode(errors="replace").strip() or "?"
             os.close(fd)
-            raise UserError(f"--out {self.folder.parent}: another synpat-experiment (pid {other}) is running there; "
-                            "wait for it to end") from None
+            raise UserError(
+                f"--out {self.folder.parent}: another synpat-experiment (pid {other}) is running there; "
+                "wait for it to end"
+            ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         return fd

@@ -16,6 +16,7 @@ OUT/sweep.json and OUT/sweep.md hold the table: per set its programs, the image 
 its rendered shards (total variation, brightness entropy, edge density), the score and the gain
 over scratch, and the correlation of the score with total variation over the sets.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,10 +26,18 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
-
 from synpat.audio.clip_sets import load_task
-from synpat.audio.experiment import (PROG, ExperimentConfig, Stages, baseline, finetune, fold_scores, input_shape,
-                                     pretrain, render)
+from synpat.audio.experiment import (
+    PROG,
+    ExperimentConfig,
+    Stages,
+    baseline,
+    finetune,
+    fold_scores,
+    input_shape,
+    pretrain,
+    render,
+)
 from synpat.audio.transfer import transfer_file
 from synpat.core.errors import UserError
 from synpat.core.files import write_atomic, write_json_atomic
@@ -36,7 +45,7 @@ from synpat.gen.programs import bundled_shaders_dir, find_programs
 from synpat.gen.stats_report import measure_programs, measure_shards
 from synpat.train.mae import MODELS
 
-PROBE_IMAGES = 8   # renders per program to place it in a total-variation band
+PROBE_IMAGES = 8  # renders per program to place it in a total-variation band
 
 
 def parse_sets(text: str) -> list[str]:
@@ -63,8 +72,10 @@ def tv_bands(img_size: int, seed: int) -> dict[str, list[str]]:
     by_program = {name: float(tv[names == name].mean()) for name in dict.fromkeys(measured.program)}
     median = statistics.median(by_program.values())
     paths = {p.name: p.path for p in find_programs([str(bundled_shaders_dir())], seed)}
-    return {"low": [paths[n] for n, v in sorted(by_program.items()) if v < median],
-            "high": [paths[n] for n, v in sorted(by_program.items()) if v >= median]}
+    return {
+        "low": [paths[n] for n, v in sorted(by_program.items()) if v < median],
+        "high": [paths[n] for n, v in sorted(by_program.items()) if v >= median],
+    }
 
 
 def set_sources(name: str, seed: int, img_size: int, bands: dict) -> list[str]:
@@ -80,7 +91,7 @@ def set_sources(name: str, seed: int, img_size: int, bands: dict) -> list[str]:
             raise UserError(f"sweep set {name!r}: no bundled program has family {arg!r} (families: {known})")
         return files
     if kind == "procedural":
-        find_programs([name], seed)   # a bad N is refused here, before anything runs
+        find_programs([name], seed)  # a bad N is refused here, before anything runs
         return [name]
     if kind == "tv":
         if arg not in ("low", "high"):
@@ -114,8 +125,11 @@ def sweep(cfg: ExperimentConfig) -> dict:
     sets = {name: set_sources(name, cfg.seed, cfg.img_size, bands) for name in parse_sets(cfg.sweep)}
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "sweep_settings.json", {**asdict(cfg), "sets": sets})
-    print(f"{PROG}: sweep of {len(sets)} sets, each {cfg.images} images {cfg.img_size}px, {cfg.model}, "
-          f"{cfg.pretrain_steps} pre-training steps; scratch and baseline once", flush=True)
+    print(
+        f"{PROG}: sweep of {len(sets)} sets, each {cfg.images} images {cfg.img_size}px, {cfg.model}, "
+        f"{cfg.pretrain_steps} pre-training steps; scratch and baseline once",
+        flush=True,
+    )
     shape = input_shape(cfg, task, MODELS[cfg.model].encoder.patch_size)
     shared = Stages(out, 3 if cfg.probe else 2)
     scratch = finetune(cfg, out, shared, "scratch", "none", shape, probe=False)
@@ -140,19 +154,35 @@ def sweep(cfg: ExperimentConfig) -> dict:
             write_json_atomic(record, image_statistics(folder / "shards"))
         scores, base_scores = fold_scores(tuned, metric), fold_scores(scratch, metric)
         gain = [scores[f] - base_scores[f] for f in scores]
-        rows.append({"set": name, "programs": len(rendered.get("programs", [])),
-                     "stats": json.loads(record.read_text()),
-                     "score": statistics.fmean(scores.values()), "per_fold": list(scores.values()),
-                     "gain": statistics.fmean(gain), "folds_better": sum(g > 0 for g in gain),
-                     "probe": statistics.fmean(fold_scores(probed, metric).values()) if probed else None})
-    doc = {"task": cfg.data, "metric": metric, "config": asdict(cfg), "sets": rows,
-           "scratch": statistics.fmean(fold_scores(scratch, metric).values()),
-           "probe_scratch": statistics.fmean(fold_scores(probe_scratch, metric).values()) if probe_scratch else None,
-           "baseline": statistics.fmean(base["per_fold"][int(f[4:]) - 1] for f in fold_scores(scratch, metric))
-           if base else None,   # on the folds the sets were tested on
-           "tv_correlation": {"score": pearson([r["stats"]["total_variation"] for r in rows], [r["score"] for r in rows]),
-                              "probe": pearson([r["stats"]["total_variation"] for r in rows], [r["probe"] for r in rows])
-                              if cfg.probe else None}}
+        rows.append(
+            {
+                "set": name,
+                "programs": len(rendered.get("programs", [])),
+                "stats": json.loads(record.read_text()),
+                "score": statistics.fmean(scores.values()),
+                "per_fold": list(scores.values()),
+                "gain": statistics.fmean(gain),
+                "folds_better": sum(g > 0 for g in gain),
+                "probe": statistics.fmean(fold_scores(probed, metric).values()) if probed else None,
+            }
+        )
+    doc = {
+        "task": cfg.data,
+        "metric": metric,
+        "config": asdict(cfg),
+        "sets": rows,
+        "scratch": statistics.fmean(fold_scores(scratch, metric).values()),
+        "probe_scratch": statistics.fmean(fold_scores(probe_scratch, metric).values()) if probe_scratch else None,
+        "baseline": statistics.fmean(base["per_fold"][int(f[4:]) - 1] for f in fold_scores(scratch, metric))
+        if base
+        else None,  # on the folds the sets were tested on
+        "tv_correlation": {
+            "score": pearson([r["stats"]["total_variation"] for r in rows], [r["score"] for r in rows]),
+            "probe": pearson([r["stats"]["total_variation"] for r in rows], [r["probe"] for r in rows])
+            if cfg.probe
+            else None,
+        },
+    }
     write_json_atomic(out / "sweep.json", doc)
     write_atomic(out / "sweep.md", sweep_table(doc).encode())
     print(sweep_table(doc), flush=True)
@@ -162,18 +192,29 @@ def sweep(cfg: ExperimentConfig) -> dict:
 def sweep_table(doc: dict) -> str:
     """The sweep as a Markdown table, one row per set, the shared conditions and the TV correlation below."""
     probe = doc["probe_scratch"] is not None
-    lines = [f"| set | programs | mean TV | brightness entropy | edge density | {doc['metric']} | gain vs scratch |"
-             + (" probe |" if probe else ""), "|---|---|---|---|---|---|---|" + ("---|" if probe else "")]
+    lines = [
+        f"| set | programs | mean TV | brightness entropy | edge density | {doc['metric']} | gain vs scratch |"
+        + (" probe |" if probe else ""),
+        "|---|---|---|---|---|---|---|" + ("---|" if probe else ""),
+    ]
     for r in doc["sets"]:
         s = r["stats"]
-        lines.append(f"| {r['set']} | {r['programs']} | {s['total_variation']:.3f} | {s['brightness_entropy']:.2f} | "
-                     f"{s['edge_density']:.3f} | {r['score']:.3f} | {r['gain']:+.3f} ({r['folds_better']} of "
-                     f"{len(r['per_fold'])} folds) |" + (f" {r['probe']:.3f} |" if probe else ""))
-    lines.append(f"| (scratch) | | | | | {doc['scratch']:.3f} | |" + (f" {doc['probe_scratch']:.3f} |" if probe else ""))
+        lines.append(
+            f"| {r['set']} | {r['programs']} | {s['total_variation']:.3f} | {s['brightness_entropy']:.2f} | "
+            f"{s['edge_density']:.3f} | {r['score']:.3f} | {r['gain']:+.3f} ({r['folds_better']} of "
+            f"{len(r['per_fold'])} folds) |" + (f" {r['probe']:.3f} |" if probe else "")
+        )
+    lines.append(
+        f"| (scratch) | | | | | {doc['scratch']:.3f} | |" + (f" {doc['probe_scratch']:.3f} |" if probe else "")
+    )
     if doc["baseline"] is not None:
         lines.append(f"| (log-mel + LR) | | | | | {doc['baseline']:.3f} | |" + (" |" if probe else ""))
     corr = doc["tv_correlation"]
     text = lambda v: "n/a (fewer than 3 sets)" if v is None else f"{v:+.2f}"
-    lines += ["", f"Pearson correlation of mean TV with the fine-tuned score over the sets: {text(corr['score'])}"
-              + (f"; with the probe: {text(corr['probe'])}" if probe else "") + "."]
+    lines += [
+        "",
+        f"Pearson correlation of mean TV with the fine-tuned score over the sets: {text(corr['score'])}"
+        + (f"; with the probe: {text(corr['probe'])}" if probe else "")
+        + ".",
+    ]
     return "\n".join(lines) + "\n"

@@ -7,25 +7,25 @@ one; the position code becomes the fixed 2-D sin-cos one for the (mel/p) x (fram
 position code are dropped. The output is a timm ViT state dict (global_pool='token' names:
 patch_embed.*, cls_token, pos_embed, blocks.N.*, norm.*) plus `<stem>.json` describing it.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import torch
 from safetensors.torch import save
-from timm.models.vision_transformer import VisionTransformer
-
+from synpat.audio.vit_audio import check_input_shape
 from synpat.core.errors import UserError
 from synpat.core.files import write_atomic, write_json_atomic
 from synpat.core.settings import option, parse_settings, run_cli, settings_parser
 from synpat.train.optim import BLOCK_NAME
 from synpat.train.posembed import pos_embed_with_cls
-from synpat.audio.vit_audio import check_input_shape
-from synpat.train.weights import meta_path, read_meta, read_tensors
 from synpat.train.vit_arch import ViTArch
+from synpat.train.weights import meta_path, read_meta, read_tensors
+from timm.models.vision_transformer import VisionTransformer
 
 _WRAPPERS = ("module", "model", "state_dict")
 _PREFIXES = ("module.", "_orig_mod.")
@@ -43,8 +43,10 @@ def parse_shape(text: str) -> tuple[int, int]:
 def unwrap_state_dict(obj: object, path: Path) -> dict[str, torch.Tensor]:
     """Find the ViT encoder state dict in a checkpoint ('module'/'model'/'state_dict' wrappers,
     'module.'/'_orig_mod.' prefixes); raise UserError if there is none."""
-    while isinstance(obj, Mapping) and "patch_embed.proj.weight" not in obj and not any(
-        k.endswith("patch_embed.proj.weight") for k in obj if isinstance(k, str)
+    while (
+        isinstance(obj, Mapping)
+        and "patch_embed.proj.weight" not in obj
+        and not any(k.endswith("patch_embed.proj.weight") for k in obj if isinstance(k, str))
     ):
         inner = next((obj[w] for w in _WRAPPERS if isinstance(obj.get(w), Mapping)), None)
         if inner is None:
@@ -119,8 +121,15 @@ def transfer_state(
 def check_loads_in_timm(state: Mapping[str, torch.Tensor], arch: ViTArch, input_shape: tuple[int, int]) -> None:
     """Raise UserError unless `state` loads strictly into a 1-channel timm VisionTransformer."""
     model = VisionTransformer(
-        img_size=input_shape, patch_size=arch.patch_size, in_chans=1, num_classes=0, global_pool="token",
-        embed_dim=arch.embed_dim, depth=arch.depth, num_heads=arch.num_heads, mlp_ratio=arch.mlp_ratio,
+        img_size=input_shape,
+        patch_size=arch.patch_size,
+        in_chans=1,
+        num_classes=0,
+        global_pool="token",
+        embed_dim=arch.embed_dim,
+        depth=arch.depth,
+        num_heads=arch.num_heads,
+        mlp_ratio=arch.mlp_ratio,
         qkv_bias=arch.qkv_bias,
     )
     result = model.load_state_dict(state, strict=False)
@@ -132,7 +141,11 @@ def check_loads_in_timm(state: Mapping[str, torch.Tensor], arch: ViTArch, input_
 
 
 def transfer_file(
-    src: str | Path, out: str | Path, input_shape: tuple[int, int], num_heads: int | None = None, trust_pickle: bool = False
+    src: str | Path,
+    out: str | Path,
+    input_shape: tuple[int, int],
+    num_heads: int | None = None,
+    trust_pickle: bool = False,
 ) -> dict:
     """Read SRC, transfer it, write OUT (.safetensors) and OUT's JSON; returns the JSON written."""
     src, out = Path(src), Path(out)
@@ -164,8 +177,9 @@ def transfer_file(
 
 @dataclass
 class TransferSettings:
-    src: str = option("", "exported encoder .safetensors (+ <stem>.json), timm/MAE state dict or training checkpoint",
-                      positional=True)
+    src: str = option(
+        "", "exported encoder .safetensors (+ <stem>.json), timm/MAE state dict or training checkpoint", positional=True
+    )
     out: str = option("", "output .safetensors (its JSON is written beside it)")
     input_shape: str = option("128x1024", "spectrogram MELxFRAMES, multiples of the patch size")
     num_heads: int = option(0, "attention heads when no JSON says (0 = embed_dim // 64)")

@@ -3,24 +3,25 @@
 One architecture serves transfer, fine-tuning and the HEAR API. Its weights live in a `.safetensors`
 file with a JSON beside it (`<stem>.json`) holding the architecture ("arch") and the input shape.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 import torch
-
 from synpat.audio.patch_grid import grid_of, resize_kernel
 from synpat.core.errors import UserError
 from synpat.train.posembed import pos_embed_with_cls
 from synpat.train.vit_arch import ViTArch
 from synpat.train.weights import read_weights
 
-if TYPE_CHECKING:   # timm is imported where a model is built: it pulls in torch._dynamo and triton (see vit_plain)
+if TYPE_CHECKING:  # timm is imported where a model is built: it pulls in torch._dynamo and triton (see vit_plain)
     from timm.models.vision_transformer import VisionTransformer
 
 
-MAX_PATCHES = 16384   # 128 mel bins x 32768 frames (5.5 min) at 16 px: beyond it attention (patches^2) cannot train
+MAX_PATCHES = 16384  # 128 mel bins x 32768 frames (5.5 min) at 16 px: beyond it attention (patches^2) cannot train
 
 
 def check_input_shape(shape: tuple[int, int], patch_size: int, embed_dim: int | None = None) -> None:
@@ -32,9 +33,11 @@ def check_input_shape(shape: tuple[int, int], patch_size: int, embed_dim: int | 
     patches = (mel // patch_size) * (frames // patch_size)
     if patches > MAX_PATCHES:
         table = f"its position table alone needs {(patches + 1) * embed_dim * 4 / 2**30:.1f} GiB, " if embed_dim else ""
-        raise UserError(f"input shape {mel}x{frames} gives {patches} patches of {patch_size}x{patch_size}, more than "
-                        f"{MAX_PATCHES} ({table}one attention map {patches ** 2 * 4 / 2**30:.0f} GiB); use fewer "
-                        "mel bins or frames")
+        raise UserError(
+            f"input shape {mel}x{frames} gives {patches} patches of {patch_size}x{patch_size}, more than "
+            f"{MAX_PATCHES} ({table}one attention map {patches**2 * 4 / 2**30:.0f} GiB); use fewer "
+            "mel bins or frames"
+        )
 
 
 def build_audio_vit(
@@ -73,7 +76,7 @@ def build_audio_vit(
         drop_path_rate=drop_path,
         patch_drop_rate=patchout,
     )
-    if stride != patch:   # timm's PatchEmbed strides by its kernel: re-make the conv and the token grid
+    if stride != patch:  # timm's PatchEmbed strides by its kernel: re-make the conv and the token grid
         embed = model.patch_embed
         embed.proj = torch.nn.Conv2d(1, arch.embed_dim, kernel_size=patch, stride=stride)
         embed.grid_size = grid_of(input_shape, patch, stride)
@@ -104,7 +107,9 @@ def load_encoder_state(model: torch.nn.Module, state: Mapping[str, torch.Tensor]
         raise UserError(f"encoder weights lack {len(missing)} tensors the model needs, e.g. {missing[:3]}")
     for key in wanted:
         if renamed[key].shape != own[key].shape:
-            raise UserError(f"tensor {key} has shape {tuple(renamed[key].shape)}, the model needs {tuple(own[key].shape)}")
+            raise UserError(
+                f"tensor {key} has shape {tuple(renamed[key].shape)}, the model needs {tuple(own[key].shape)}"
+            )
     model.load_state_dict({k: renamed[k] for k in wanted}, strict=False)
 
 
@@ -122,7 +127,7 @@ def arch_disagreement(state: Mapping[str, torch.Tensor], arch: Mapping) -> str |
     """Where an "arch" JSON (depth, embed_dim, patch_size) disagrees with the encoder weights ``state``, or None."""
     blocks = {int(k.split(".")[1]) for k in state if k.startswith("blocks.") and k.split(".")[1].isdigit()}
     found = {"depth": max(blocks) + 1 if blocks else 0}
-    proj = state.get("patch_embed.proj.weight")   # (embed_dim, channels, patch, patch)
+    proj = state.get("patch_embed.proj.weight")  # (embed_dim, channels, patch, patch)
     if proj is not None and proj.dim() == 4:
         found.update(embed_dim=proj.shape[0], patch_size=proj.shape[-1])
     for key, have in found.items():

@@ -7,16 +7,16 @@ tensors under the same names as `vit_audio.build_audio_vit` (timm's VisionTransf
 the two). Its grid may be narrower than the model's: the sin-cos position code of the first `cols`
 columns is used, so a short clip costs only its own patches.
 """
+
 from __future__ import annotations
 
 import torch
+from synpat.train.posembed import pos_embed_with_cls
+from synpat.train.vit_arch import ViTArch
 from torch import nn
 from torch.nn import functional as F
 
-from synpat.train.posembed import pos_embed_with_cls
-from synpat.train.vit_arch import ViTArch
-
-LN_EPS = 1e-6   # timm's ViT LayerNorm epsilon
+LN_EPS = 1e-6  # timm's ViT LayerNorm epsilon
 
 
 class _Attention(nn.Module):
@@ -79,8 +79,8 @@ class PlainAudioViT(nn.Module):
     def patch_tokens(self, spec: torch.Tensor) -> torch.Tensor:
         """spec: (B, 1, mel, cols*p) -> patch tokens after the last block (B, rows, cols, D)
         (timm's forward_features without the class token)."""
-        x = self.patch_embed.proj(spec)                                  # (B, D, rows, cols)
+        x = self.patch_embed.proj(spec)  # (B, D, rows, cols)
         b, d, rows, cols = x.shape
-        x = x.permute(0, 2, 3, 1) + self.grid_pos[:, :, :cols]           # (B, rows, cols, D)
+        x = x.permute(0, 2, 3, 1) + self.grid_pos[:, :, :cols]  # (B, rows, cols, D)
         x = torch.cat([self.cls_token.expand(b, -1, -1), x.reshape(b, rows * cols, d)], dim=1)
         return self.blocks(x)[:, 1:].reshape(b, rows, cols, d)

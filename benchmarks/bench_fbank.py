@@ -6,20 +6,20 @@ against audio/fbank.py's per-clip Kaldi fbank (torchaudio, one call per clip), i
 JSON lines {"bench", "metric", "value", "unit", "device"}: clips/s of each path, best of --repeats;
 on a machine with CUDA also the batched fbank on the GPU (synchronised).
 """
+
 from __future__ import annotations
 
 import argparse
 import time
 
 import torch
-
 from common import emit
 from synpat.audio.fbank import log_mel
 from synpat.train.batched_fbank import SAMPLE_RATE, BatchedFbank
 
 
 def best_rate(fn, clips: int, repeats: int, sync=lambda: None) -> float:
-    fn()   # warm-up
+    fn()  # warm-up
     sync()
     best = float("inf")
     for _ in range(repeats):
@@ -39,7 +39,9 @@ def main() -> None:
     args = parser.parse_args()
     fbank = BatchedFbank(args.mel_bins)
     for seconds in args.seconds:
-        waves = torch.rand(args.batch, int(round(seconds * SAMPLE_RATE)), generator=torch.Generator().manual_seed(0)) - 0.5
+        waves = (
+            torch.rand(args.batch, int(round(seconds * SAMPLE_RATE)), generator=torch.Generator().manual_seed(0)) - 0.5
+        )
         extra = {"batch": args.batch, "seconds": seconds, "mel_bins": args.mel_bins, "threads": torch.get_num_threads()}
         per_clip = best_rate(lambda: [log_mel(w, args.mel_bins) for w in waves], args.batch, args.repeats)
         emit("fbank", "per_clip_kaldi", per_clip, "clips/s", "cpu", **extra)

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 from common import emit
-
 from synpat.gen.programs import bundled_shaders_dir, find_programs
 from synpat.gen.renderer import Renderer
 from synpat.gen.sampler import Sampler
@@ -39,15 +38,17 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=128, help="images per program per round")
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
-    per_pixel = find_programs([BASELINE])                # the first categories, kept as they were
+    per_pixel = find_programs([BASELINE])  # the first categories, kept as they were
     kept = {p.name for p in per_pixel}
-    sets = {"splat": [p for p in find_programs([bundled_shaders_dir() / "fractaldb"]) if p.name in kept],
-            "per_pixel": per_pixel}
+    sets = {
+        "splat": [p for p in find_programs([bundled_shaders_dir() / "fractaldb"]) if p.name in kept],
+        "per_pixel": per_pixel,
+    }
     assert [p.name for p in sets["splat"]] == [p.name for p in sets["per_pixel"]], "the two sets differ"
     names = ",".join(p.name for p in sets["splat"])
     for size in map(int, args.sizes.split(",")):
         renderer = Renderer(size, backend="compute", max_batch=args.batch)
-        for programs in sets.values():                   # compile and warm up outside the timing
+        for programs in sets.values():  # compile and warm up outside the timing
             for p in programs:
                 renderer.render(p, Sampler(1, seed=3).range(0, 1))
         best = {k: 0.0 for k in sets}
@@ -56,10 +57,27 @@ def main() -> None:
                 best[k] = max(best[k], rate(renderer, programs, args.batch, args.images))
         for k, value in best.items():
             extra = {"points_per_image": renderer.splat_points} if k == "splat" else {}
-            emit("fractaldb", "img_per_s", value, "img/s", renderer.device_name, method=k, size=size,
-                 batch=args.batch, programs=names, **extra)
-        emit("fractaldb", "splat_over_per_pixel", best["splat"] / best["per_pixel"], "x", renderer.device_name,
-             size=size, batch=args.batch)
+            emit(
+                "fractaldb",
+                "img_per_s",
+                value,
+                "img/s",
+                renderer.device_name,
+                method=k,
+                size=size,
+                batch=args.batch,
+                programs=names,
+                **extra,
+            )
+        emit(
+            "fractaldb",
+            "splat_over_per_pixel",
+            best["splat"] / best["per_pixel"],
+            "x",
+            renderer.device_name,
+            size=size,
+            batch=args.batch,
+        )
         renderer.release()
 
 

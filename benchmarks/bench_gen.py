@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 from common import baseline_rate, emit, pick_programs
-
 from synpat.gen.generate import GenConfig, generate
 from synpat.gen.jpeg import JPEG_ENCODERS
 from synpat.gen.renderer import Renderer
@@ -31,8 +30,12 @@ def main() -> None:
     ap.add_argument("--shard-size", type=int, default=256)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--baseline-images", type=int, default=48, help="images per program for the baseline")
-    ap.add_argument("--jpeg-encoder", choices=JPEG_ENCODERS, default="cpu",
-                    help="synpat-gen's encoder; other than cpu, Pillow's (cpu) runs too as its baseline")
+    ap.add_argument(
+        "--jpeg-encoder",
+        choices=JPEG_ENCODERS,
+        default="cpu",
+        help="synpat-gen's encoder; other than cpu, Pillow's (cpu) runs too as its baseline",
+    )
     ap.add_argument("--repeats", type=int, default=1, help="synpat-gen runs per encoder (alternating; best counts)")
     args = ap.parse_args()
     programs = pick_programs(args.programs, args.shaders)
@@ -44,12 +47,19 @@ def main() -> None:
         for p in programs:
             (folder / f"{p.name.replace('/', '_')}.glsl").write_text(p.source)
         encoders = ["cpu"] if args.jpeg_encoder == "cpu" else [args.jpeg_encoder, "cpu"]
-        best = {}   # encoder -> (img/s, summary)
+        best = {}  # encoder -> (img/s, summary)
         for _ in range(args.repeats):
             for encoder in encoders:
-                cfg = GenConfig(shaders=[str(folder)], out=str(Path(tmp) / "shards"), count=args.count,
-                                size=(args.size, args.size), shard_size=args.shard_size, workers=args.workers,
-                                jpeg_encoder=encoder, overwrite=True)
+                cfg = GenConfig(
+                    shaders=[str(folder)],
+                    out=str(Path(tmp) / "shards"),
+                    count=args.count,
+                    size=(args.size, args.size),
+                    shard_size=args.shard_size,
+                    workers=args.workers,
+                    jpeg_encoder=encoder,
+                    overwrite=True,
+                )
                 summary = generate(cfg)
                 rate = summary["images"] / summary["seconds"]
                 best[encoder] = max(best.get(encoder, (0.0, None)), (rate, summary), key=lambda r: r[0])
@@ -69,13 +79,36 @@ def main() -> None:
     common = {"size": args.size, "programs": names}
     for encoder in encoders:
         rate, summary = best[encoder]
-        emit("gen", "img_per_s", rate, "img/s", device, path=f"synpat-gen jpg95 shards ({summary['encoder']})",
-             encoder=summary["encoder"], workers=args.workers, **common)
-        emit("gen", "bytes_per_image", summary["bytes"] / summary["images"], "B", device, encoder=summary["encoder"],
-             **common)
+        emit(
+            "gen",
+            "img_per_s",
+            rate,
+            "img/s",
+            device,
+            path=f"synpat-gen jpg95 shards ({summary['encoder']})",
+            encoder=summary["encoder"],
+            workers=args.workers,
+            **common,
+        )
+        emit(
+            "gen",
+            "bytes_per_image",
+            summary["bytes"] / summary["images"],
+            "B",
+            device,
+            encoder=summary["encoder"],
+            **common,
+        )
     if len(encoders) > 1:
-        emit("gen", "encoder_over_pillow", gen / best["cpu"][0], "x", device, encoder=best[encoders[0]][1]["encoder"],
-             **common)
+        emit(
+            "gen",
+            "encoder_over_pillow",
+            gen / best["cpu"][0],
+            "x",
+            device,
+            encoder=best[encoders[0]][1]["encoder"],
+            **common,
+        )
     emit("gen", "img_per_s", render_only, "img/s", device, path="render only (compute, readback)", **common)
     emit("gen", "img_per_s", base, "img/s", device, path="baseline_fragment_1img_fboread_pil_jpg95", **common)
     emit("gen", "gen_over_baseline", gen / base, "x", device, target=1.3, **common)

@@ -9,6 +9,7 @@ rounds alternate the clip lengths and each keeps its best. Prints one JSON line 
 clips/s of scene embeddings for 1 s, 10 s and 1 s padded to the window, and the 1 s / 10 s ratio
 (target >= 4).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,7 +20,6 @@ from pathlib import Path
 import torch
 from common import emit
 from safetensors.torch import save_file
-
 from synpat.audio.transfer import parse_shape, transfer_file
 from synpat.hear import get_scene_embeddings, load_model
 from synpat.train.vit_arch import VIT_SIZES
@@ -35,8 +35,14 @@ def image_encoder(size: str, folder: Path) -> Path:
 
     arch = VIT_SIZES[size]
     torch.manual_seed(0)
-    vit = VisionTransformer(img_size=224, patch_size=arch.patch_size, num_classes=0, embed_dim=arch.embed_dim,
-                            depth=arch.depth, num_heads=arch.num_heads)
+    vit = VisionTransformer(
+        img_size=224,
+        patch_size=arch.patch_size,
+        num_classes=0,
+        embed_dim=arch.embed_dim,
+        depth=arch.depth,
+        num_heads=arch.num_heads,
+    )
     path = folder / f"{size}.safetensors"
     save_file({k: v.contiguous() for k, v in vit.state_dict().items()}, str(path))
     path.with_suffix(".json").write_text(json.dumps(arch.to_json()))
@@ -76,7 +82,7 @@ def main() -> None:
                 "10s": torch.rand(args.batch, 10 * RATE, device=device) * 2 - 1,
             }
             clips["1s_padded_to_window"] = torch.nn.functional.pad(clips["1s"], (0, max(0, window - RATE)))
-            rate(model, clips["1s"])                                   # warm-up
+            rate(model, clips["1s"])  # warm-up
             best = {key: 0.0 for key in clips}
             for _ in range(args.rounds):
                 for key, audio in clips.items():

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import torch
 from common import emit, pick_programs
-
 from synpat.gen.generate import GenConfig, generate
 from synpat.gen.source import SourceSpec
 from synpat.train.loaders import LoaderConfig, build_loader
@@ -37,7 +36,7 @@ def dali_installed() -> bool:
 
 def loader_rate(cfg: LoaderConfig, batches: int) -> float:
     it = iter(build_loader(cfg))
-    next(it)                                  # build, first fill and compile outside the timing
+    next(it)  # build, first fill and compile outside the timing
     start, n = time.perf_counter(), 0
     for _ in range(batches):
         try:
@@ -53,6 +52,7 @@ def loader_rate(cfg: LoaderConfig, batches: int) -> float:
 def train_rate(batches, steps: int, size: int, device: torch.device) -> float:
     """img/s of forward+backward+AdamW of a ViT-Tiny/16 classifier fed by ``batches``."""
     import timm
+
     model = timm.create_model("vit_tiny_patch16_224", img_size=size, num_classes=1000).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     it = iter(batches)
@@ -77,7 +77,9 @@ def train_rate(batches, steps: int, size: int, device: torch.device) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--shards", default=None, help="shard folder (default: render 2,048 images of --programs)")
-    ap.add_argument("--programs", default="waves,voronoi,fbm", help="bundled programs the stream renders ('all': every one)")
+    ap.add_argument(
+        "--programs", default="waves,voronoi,fbm", help="bundled programs the stream renders ('all': every one)"
+    )
     ap.add_argument("--size", type=int, default=224, help="crop size after augmentation")
     ap.add_argument("--render-size", type=int, default=None, help="stream render size (default --size)")
     ap.add_argument("--batch", type=int, default=64)
@@ -91,8 +93,11 @@ def main() -> None:
     render = args.render_size or args.size
     engines = ("dali", "torch") if dali_installed() else ("torch",)
     if "dali" not in engines:
-        print("bench_loaders: DALI is not installed: its figures are skipped, the torch loader feeds the stream",
-              file=sys.stderr, flush=True)
+        print(
+            "bench_loaders: DALI is not installed: its figures are skipped, the torch loader feeds the stream",
+            file=sys.stderr,
+            flush=True,
+        )
         for source in ("shards", "stream"):
             emit("loaders", "img_per_s", -1, "skipped (no DALI)", name, source=source, loader="dali")
     with tempfile.TemporaryDirectory() as tmp:
@@ -104,28 +109,70 @@ def main() -> None:
         spec = SourceSpec(shaders=shaders, size=(render, render))
         rates = {}
         for engine in engines:
-            for source, cfg in (("shards", LoaderConfig(data=shards, loader=engine, **base)),
-                                ("stream", LoaderConfig(source=spec, loader=engine, **base))):
+            for source, cfg in (
+                ("shards", LoaderConfig(data=shards, loader=engine, **base)),
+                ("stream", LoaderConfig(source=spec, loader=engine, **base)),
+            ):
                 rates[source, engine] = loader_rate(cfg, args.batches)
-                emit("loaders", "img_per_s", rates[source, engine], "img/s", name, source=source, loader=engine,
-                     size=args.size, batch=args.batch)
+                emit(
+                    "loaders",
+                    "img_per_s",
+                    rates[source, engine],
+                    "img/s",
+                    name,
+                    source=source,
+                    loader=engine,
+                    size=args.size,
+                    batch=args.batch,
+                )
         if "dali" in engines:
             for source in ("shards", "stream"):
-                emit("loaders", "dali_over_torch", rates[source, "dali"] / rates[source, "torch"], "x", name,
-                     source=source)
+                emit(
+                    "loaders",
+                    "dali_over_torch",
+                    rates[source, "dali"] / rates[source, "torch"],
+                    "x",
+                    name,
+                    source=source,
+                )
 
-        ready = (torch.randn(args.batch, 3, args.size, args.size, device=device),
-                 torch.randint(0, 1000, (args.batch,), device=device))
+        ready = (
+            torch.randn(args.batch, 3, args.size, args.size, device=device),
+            torch.randint(0, 1000, (args.batch,), device=device),
+        )
         tensors = train_rate(iter(lambda: ready, None), args.train_steps, args.size, device)
-        emit("loaders", "img_per_s", tensors, "img/s", name, path="vit_tiny train step, ready-made tensors",
-             size=args.size)
+        emit(
+            "loaders",
+            "img_per_s",
+            tensors,
+            "img/s",
+            name,
+            path="vit_tiny train step, ready-made tensors",
+            size=args.size,
+        )
         feeder = engines[0]
-        streamed = train_rate(build_loader(LoaderConfig(source=spec, loader=feeder, **base)),
-                              args.train_steps, args.size, device)
-        emit("loaders", "img_per_s", streamed, "img/s", name, path=f"vit_tiny train step, {feeder} stream",
-             size=args.size)
-    emit("loaders", "stream_fed_over_tensor_fed", streamed / tensors, "x", name, target=0.95, size=args.size,
-         loader=feeder)
+        streamed = train_rate(
+            build_loader(LoaderConfig(source=spec, loader=feeder, **base)), args.train_steps, args.size, device
+        )
+        emit(
+            "loaders",
+            "img_per_s",
+            streamed,
+            "img/s",
+            name,
+            path=f"vit_tiny train step, {feeder} stream",
+            size=args.size,
+        )
+    emit(
+        "loaders",
+        "stream_fed_over_tensor_fed",
+        streamed / tensors,
+        "x",
+        name,
+        target=0.95,
+        size=args.size,
+        loader=feeder,
+    )
 
 
 if __name__ == "__main__":

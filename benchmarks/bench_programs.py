@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 from common import emit
-
 from synpat.gen.check_cache import accept_cached, gl_identity
 from synpat.gen.checks import CheckSettings
 from synpat.gen.generate import GenConfig, generate
@@ -43,16 +42,17 @@ def source_of(name: str) -> tuple[str, int]:
 
 def startup(source: str, size: int) -> tuple[float, list, list]:
     """What synpat-gen and the stream do first: the program list and the checks. -> (seconds, accepted, rejected)."""
-    gl_identity.cache_clear()   # as in a fresh process: ask a child for the GL driver again
+    gl_identity.cache_clear()  # as in a fresh process: ask a child for the GL driver again
     start = time.perf_counter()
     accepted, rejected = accept_cached(find_programs([source]), CheckSettings(size, size))
     return time.perf_counter() - start, accepted, rejected
 
 
 def stream_rate(source: str, programs: list, size: int, batch: int, batches: int, group: int | None = None) -> float:
-    stream = PatternStream(StreamConfig(shaders=[source], batch_size=batch, size=(size, size), group=group),
-                           programs=programs)
-    next(stream)   # warm-up: context, buffers
+    stream = PatternStream(
+        StreamConfig(shaders=[source], batch_size=batch, size=(size, size), group=group), programs=programs
+    )
+    next(stream)  # warm-up: context, buffers
     start = time.perf_counter()
     for _ in range(batches):
         next(stream)
@@ -61,8 +61,9 @@ def stream_rate(source: str, programs: list, size: int, batch: int, batches: int
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--sets", default="16,p16,1000,21000",
-                    help="program counts; 16 = the bundled programs, pN or N = procedural:N")
+    ap.add_argument(
+        "--sets", default="16,p16,1000,21000", help="program counts; 16 = the bundled programs, pN or N = procedural:N"
+    )
     ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--batch", type=int, default=256, help="stream batch size")
     ap.add_argument("--batches", type=int, default=4, help="stream batches measured")
@@ -88,18 +89,51 @@ def main() -> None:
             accepted = find_programs([source])
             emit("programs", "program_list", time.perf_counter() - start, "s", device, programs=n, set=name)
         rate = stream_rate(source, accepted, size, args.batch, args.batches)
-        emit("programs", "stream", rate, "img/s", device, programs=n, set=name, group=default_group(len(accepted)),
-             checked=checked, size=size, batch=args.batch)
-        if default_group(len(accepted)) != 1:   # the same set without runs: what grouping buys
+        emit(
+            "programs",
+            "stream",
+            rate,
+            "img/s",
+            device,
+            programs=n,
+            set=name,
+            group=default_group(len(accepted)),
+            checked=checked,
+            size=size,
+            batch=args.batch,
+        )
+        if default_group(len(accepted)) != 1:  # the same set without runs: what grouping buys
             rate = stream_rate(source, accepted, size, args.batch, args.batches, group=1)
-            emit("programs", "stream", rate, "img/s", device, programs=n, set=name, group=1, checked=checked, size=size,
-                 batch=args.batch)
+            emit(
+                "programs",
+                "stream",
+                rate,
+                "img/s",
+                device,
+                programs=n,
+                set=name,
+                group=1,
+                checked=checked,
+                size=size,
+                batch=args.batch,
+            )
         if checked:
             out = tmp / f"gen{name}"
-            summary = generate(GenConfig(shaders=[source], out=str(out), count=args.count, size=(size, size),
-                                         shard_size=256))
-            emit("programs", "synpat-gen", summary["images"] / summary["seconds"], "img/s", device, programs=n, set=name,
-                 group=default_group(len(accepted)), size=size, images=summary["images"])
+            summary = generate(
+                GenConfig(shaders=[source], out=str(out), count=args.count, size=(size, size), shard_size=256)
+            )
+            emit(
+                "programs",
+                "synpat-gen",
+                summary["images"] / summary["seconds"],
+                "img/s",
+                device,
+                programs=n,
+                set=name,
+                group=default_group(len(accepted)),
+                size=size,
+                images=summary["images"],
+            )
 
 
 if __name__ == "__main__":

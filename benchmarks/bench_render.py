@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 from common import baseline_rate, emit, pick_programs
-
 from synpat.gen.renderer import Renderer
 from synpat.gen.sampler import Sampler
 
@@ -23,7 +22,7 @@ def render_rate(programs, size: int, backend: str, batch: int, images: int) -> t
     """img/s rendering ``images`` per program in batches of ``batch`` (readback included)."""
     renderer = Renderer(size, backend=backend, max_batch=batch)
     samples = Sampler(1, seed=3).range(0, batch)
-    for p in programs:                      # compile and warm up outside the timing
+    for p in programs:  # compile and warm up outside the timing
         renderer.render(p, samples)
     start = time.perf_counter()
     done = 0
@@ -50,11 +49,30 @@ def main() -> None:
             for batch in map(int, args.batches.split(",")):
                 rate, device = render_rate(programs, size, backend, batch, args.images)
                 rates[backend, batch] = rate
-                emit("render", "img_per_s", rate, "img/s", device, backend=backend, size=size, batch=batch, programs=names)
+                emit(
+                    "render",
+                    "img_per_s",
+                    rate,
+                    "img/s",
+                    device,
+                    backend=backend,
+                    size=size,
+                    batch=batch,
+                    programs=names,
+                )
         with tempfile.TemporaryDirectory() as tmp:
             base = baseline_rate(programs, size, args.baseline_images, Path(tmp))
-        emit("render", "img_per_s", base, "img/s", device, backend="baseline_fragment_1img_fboread_pil_jpg95",
-             size=size, batch=1, programs=names)
+        emit(
+            "render",
+            "img_per_s",
+            base,
+            "img/s",
+            device,
+            backend="baseline_fragment_1img_fboread_pil_jpg95",
+            size=size,
+            batch=1,
+            programs=names,
+        )
         best_compute = max(v for (b, _), v in rates.items() if b == "compute")
         best_fragment = max(v for (b, _), v in rates.items() if b == "fragment")
         emit("render", "compute_over_fragment", best_compute / best_fragment, "x", device, size=size, programs=names)

@@ -19,7 +19,6 @@ import time
 
 import numpy as np
 from common import emit
-
 from synpat.core.devices import gl_device_index
 from synpat.gen.programs import find_programs
 from synpat.gen.sampler import Sampler
@@ -31,6 +30,7 @@ TAU = 2 * np.pi
 
 
 # -- the recipes in numpy (the GLSL's helpers: hsh, rnd, osc, white, smoothNoise) ------------------
+
 
 def hsh(x) -> np.ndarray:
     x = np.asarray(x, dtype=np.uint32).copy()
@@ -78,8 +78,8 @@ def additive_harmonic(time, t, seed, p):
     gamma, decay = mix(0.6, 2.2, p[0]), mix(0.3, 3.0, p[2])
     k = np.arange(1, 41)[:, None]
     f = f0 * k
-    x = np.where(f <= 0.45 * RATE, k ** -gamma * np.exp(-nt * k / decay) * osc(f * nt + rnd(s + u32(k))), 0.0).sum(0)
-    return x * np.minimum(nt / 0.005, 1.0) * 0.35      # the mono mixdown of (1 - w, 1 + w)
+    x = np.where(f <= 0.45 * RATE, k**-gamma * np.exp(-nt * k / decay) * osc(f * nt + rnd(s + u32(k))), 0.0).sum(0)
+    return x * np.minimum(nt / 0.005, 1.0) * 0.35  # the mono mixdown of (1 - w, 1 + w)
 
 
 def fm_bell(time, t, seed, p):
@@ -95,8 +95,11 @@ def fm_bell(time, t, seed, p):
 
 
 def adsr(t, a, d, s, hold, r):
-    return np.select([t < 0, t < a, t < a + d, t < a + d + hold],
-                     [0.0, t / a, mix(1.0, s, (t - a) / d), s], s * np.exp(-(t - a - d - hold) / r))
+    return np.select(
+        [t < 0, t < a, t < a + d, t < a + d + hold],
+        [0.0, t / a, mix(1.0, s, (t - a) / d), s],
+        s * np.exp(-(t - a - d - hold) / r),
+    )
 
 
 def subtractive_saw(time, t, seed, p):
@@ -121,7 +124,7 @@ def noise_coloured(time, t, seed, p, samp):
     left = right = norm = 0.0
     for j in range(12):
         w = 2.0 ** (j * alpha * 0.5)
-        at = samp / 2.0 ** j
+        at = samp / 2.0**j
         lo = smooth_noise(at, np.uint32(seed) + np.uint32(j * 101))
         left = left + w * lo
         right = right + w * mix(lo, smooth_noise(at, np.uint32(seed) + np.uint32(j * 101 + 7)), p[3])
@@ -142,10 +145,11 @@ def numpy_clip(name: str, start: float, seed: int, params: np.ndarray, length: i
 
 # -- the measurements -------------------------------------------------------------------------
 
+
 def synpat_rate(programs, duration: float, clips: int, batch: int, device: str) -> tuple[float, np.ndarray, str]:
     """clips/s of synpat rendering ``clips`` clips of each program (readback and clipping included, or
     into CUDA memory) -> (rate, the first program's clips, device name)."""
-    gl = gl_device_index(None, 0) if device == "cuda" else None    # the EGL device of CUDA device 0
+    gl = gl_device_index(None, 0) if device == "cuda" else None  # the EGL device of CUDA device 0
     renderer = SoundRenderer(RATE, duration, 1, backend="compute", device=gl, max_batch=batch)
     samples = Sampler(1, seed=3).range(0, clips)
     first = None
@@ -153,8 +157,9 @@ def synpat_rate(programs, duration: float, clips: int, batch: int, device: str) 
     if device == "cuda":
         import torch
         from synpat.gen.gl_cuda import CudaSoundRenderer
+
         cuda = CudaSoundRenderer(renderer, torch.device("cuda", 0))
-    for p in programs:                                   # compile and warm up outside the timing
+    for p in programs:  # compile and warm up outside the timing
         renderer.render(p, samples.take(np.arange(min(batch, clips))))
     start = time.perf_counter()
     for p in programs:
@@ -165,6 +170,7 @@ def synpat_rate(programs, duration: float, clips: int, batch: int, device: str) 
         first = waves if first is None else first
     if cuda is not None:
         import torch
+
         torch.cuda.synchronize()
         first = first.cpu().numpy()
     rate = clips * len(programs) / (time.perf_counter() - start)
@@ -187,10 +193,20 @@ def numpy_rate(programs, duration: float, clips: int) -> tuple[float, list[np.nd
 def shards_rate(paths, duration: float, clips: int, batch: int, workers: int) -> float:
     """clips/s of synpat-gen writing ``clips`` clips of each program into FLAC shards (checks excluded)."""
     from synpat.gen.generate import GenConfig, generate
+
     with tempfile.TemporaryDirectory() as tmp:
-        summary = generate(GenConfig(shaders=paths, out=f"{tmp}/shards", count=clips * len(paths), duration=duration,
-                                     sample_rate=RATE, shard_size=max(1, clips * len(paths) // 4), batch=batch,
-                                     workers=workers))
+        summary = generate(
+            GenConfig(
+                shaders=paths,
+                out=f"{tmp}/shards",
+                count=clips * len(paths),
+                duration=duration,
+                sample_rate=RATE,
+                shard_size=max(1, clips * len(paths) // 4),
+                batch=batch,
+                workers=workers,
+            )
+        )
     return summary["images"] / summary["seconds"]
 
 
@@ -201,27 +217,61 @@ def main() -> None:
     ap.add_argument("--numpy-clips", type=int, default=8, help="clips per program rendered by numpy")
     ap.add_argument("--batch", type=int, default=64, help="clips per dispatch at most")
     ap.add_argument("--workers", type=int, default=2, help="synpat-gen's FLAC encoding threads")
-    ap.add_argument("--device", choices=("host", "cuda"), default="host",
-                    help="host: read clips back to numpy; cuda: into CUDA memory through interop (GPU machines)")
+    ap.add_argument(
+        "--device",
+        choices=("host", "cuda"),
+        default="host",
+        help="host: read clips back to numpy; cuda: into CUDA memory through interop (GPU machines)",
+    )
     ap.add_argument("--no-shards", action="store_true", help="skip the synpat-gen measurement")
     args = ap.parse_args()
     programs = [p for p in find_programs(["bundled:sounds"]) if p.name in RECIPES]
     names = ",".join(p.name for p in programs)
     for duration in map(float, args.durations.split(",")):
         rate, clips, device = synpat_rate(programs, duration, args.clips, args.batch, args.device)
-        emit("sounds", "clips_per_s", rate, "clips/s", device, path=f"synpat_render_{args.device}", duration=duration,
-             sample_rate=RATE, programs=names, batch=args.batch)
+        emit(
+            "sounds",
+            "clips_per_s",
+            rate,
+            "clips/s",
+            device,
+            path=f"synpat_render_{args.device}",
+            duration=duration,
+            sample_rate=RATE,
+            programs=names,
+            batch=args.batch,
+        )
         if args.device == "cuda":
             continue
         base, numpy_clips = numpy_rate(programs, duration, args.numpy_clips)
-        diff = float(np.abs(np.stack(numpy_clips) - clips[:len(numpy_clips)]).max())
-        emit("sounds", "clips_per_s", base, "clips/s", "cpu numpy", path="numpy_one_clip_at_a_time", duration=duration,
-             sample_rate=RATE, programs=names, max_abs_diff=round(diff, 5))
+        diff = float(np.abs(np.stack(numpy_clips) - clips[: len(numpy_clips)]).max())
+        emit(
+            "sounds",
+            "clips_per_s",
+            base,
+            "clips/s",
+            "cpu numpy",
+            path="numpy_one_clip_at_a_time",
+            duration=duration,
+            sample_rate=RATE,
+            programs=names,
+            max_abs_diff=round(diff, 5),
+        )
         emit("sounds", "render_over_numpy", rate / base, "x", device, duration=duration, programs=names)
         if not args.no_shards:
             shards = shards_rate([p.path for p in programs], duration, args.clips, args.batch, args.workers)
-            emit("sounds", "clips_per_s", shards, "clips/s", device, path="synpat_gen_flac_shards", duration=duration,
-                 sample_rate=RATE, programs=names, workers=args.workers)
+            emit(
+                "sounds",
+                "clips_per_s",
+                shards,
+                "clips/s",
+                device,
+                path="synpat_gen_flac_shards",
+                duration=duration,
+                sample_rate=RATE,
+                programs=names,
+                workers=args.workers,
+            )
             emit("sounds", "shards_over_numpy", shards / base, "x", device, duration=duration, programs=names)
 
 

@@ -14,18 +14,20 @@ import time
 from pathlib import Path
 
 from common import emit, pick_programs
-
 from synpat.gen.generate import GenConfig, generate
+from synpat.gen.gl_stats import GLStats, render_measured
 from synpat.gen.renderer import Renderer
 from synpat.gen.sampler import Sampler
-from synpat.gen.gl_stats import GLStats, render_measured
 from synpat.gen.stats import image_stats
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--programs", default="fbm,voronoi,dl_squares,stat_spectrum_grey,cppn_random,visual_atom_2_7",
-                    help="comma-separated names, or 'all'")
+    ap.add_argument(
+        "--programs",
+        default="fbm,voronoi,dl_squares,stat_spectrum_grey,cppn_random,visual_atom_2_7",
+        help="comma-separated names, or 'all'",
+    )
     ap.add_argument("--shaders", default=None, help="program folder (default: the bundled one)")
     ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--count", type=int, default=512, help="images for each measurement")
@@ -37,7 +39,7 @@ def main() -> None:
 
     renderer = Renderer(args.size, max_batch=args.shard_size)
     sampler = Sampler(len(programs), seed=0)
-    renderer.render_many(programs, sampler.range(0, len(programs)))   # compile
+    renderer.render_many(programs, sampler.range(0, len(programs)))  # compile
     start, chunks = time.perf_counter(), []
     for s in range(0, args.count, args.shard_size):
         chunks.append(renderer.render_many(programs, sampler.range(s, min(s + args.shard_size, args.count))))
@@ -63,15 +65,29 @@ def main() -> None:
         for p in programs:
             (folder / f"{p.name.replace('/', '_')}.glsl").write_text(p.source)
         rates = {}
-        for flag in (False, True, False, True):   # alternate, best of two each: the CPU is shared
-            cfg = GenConfig(shaders=[str(folder)], out=str(Path(tmp) / f"shards{len(rates)}{flag}"), count=args.count,
-                            size=(args.size, args.size), shard_size=args.shard_size, workers=args.workers, stats=flag)
+        for flag in (False, True, False, True):  # alternate, best of two each: the CPU is shared
+            cfg = GenConfig(
+                shaders=[str(folder)],
+                out=str(Path(tmp) / f"shards{len(rates)}{flag}"),
+                count=args.count,
+                size=(args.size, args.size),
+                shard_size=args.shard_size,
+                workers=args.workers,
+                stats=flag,
+            )
             summary = generate(cfg)
             rates[flag] = max(rates.get(flag, 0.0), summary["images"] / summary["seconds"])
     emit("stats", "gen_rate", rates[False], "img/s", device, size=args.size, programs=names)
     emit("stats", "gen_rate_with_stats", rates[True], "img/s", device, size=args.size, programs=names)
-    emit("stats", "stats_overhead", 100.0 * (1.0 - rates[True] / rates[False]), "%", device, size=args.size,
-         target="<= 15")
+    emit(
+        "stats",
+        "stats_overhead",
+        100.0 * (1.0 - rates[True] / rates[False]),
+        "%",
+        device,
+        size=args.size,
+        target="<= 15",
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ against compiled torch.
 Prints one JSON line per path (img/s, and the seconds it took with its set-up and compilation) and,
 right after it, its ratio to torch.compile (measured first when it is among --paths).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,11 +17,10 @@ import time
 
 import torch
 from common import emit
-
 from synpat.train.deepspeed_configs import generated_config
 from synpat.train.deepspeed_setup import build_engine, fill_deepspeed_config, init_distributed
-from synpat.train.optim import param_groups
 from synpat.train.mae import MODELS, build_mae
+from synpat.train.optim import param_groups
 from synpat.train.torch_engine import DTYPES, TorchEngine
 
 PATHS = ("eager", "compile", "engine", "zero0", "zero1", "zero2", "zero2+compile")
@@ -50,6 +50,7 @@ def torch_step(model, images, noise, dtype: torch.dtype):
         loss.backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+
     return step
 
 
@@ -63,6 +64,7 @@ def engine_step(model, images, noise, precision: str, device: torch.device):
         loss, _, _ = engine(images, noise)
         engine.backward(loss)
         engine.step()
+
     return step
 
 
@@ -80,6 +82,7 @@ def deepspeed_step(model, images, noise, stage: int, precision: str, bucket: int
         loss, _, _ = engine(images.to(dtype), noise)
         engine.backward(loss)
         engine.step()
+
     return step
 
 
@@ -95,8 +98,11 @@ def main() -> None:
     p.add_argument("--bucket", type=int, default=500_000_000, help="ZeRO-1/2 reduce/allgather bucket (elements)")
     p.add_argument("--paths", default=",".join(PATHS), help=f"comma-separated subset of {','.join(PATHS)}")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
-    p.add_argument("--compile-backend", default="inductor",
-                   help="torch.compile backend of the compile path ('eager': Dynamo alone, for a quick CPU dry run)")
+    p.add_argument(
+        "--compile-backend",
+        default="inductor",
+        help="torch.compile backend of the compile path ('eager': Dynamo alone, for a quick CPU dry run)",
+    )
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -108,14 +114,19 @@ def main() -> None:
     images = torch.randn(args.batch, 3, args.size, args.size, generator=gen).to(device)
     num_patches = (args.size // MODELS[args.model].encoder.patch_size) ** 2
     noise = torch.rand(args.batch, num_patches, generator=gen).to(device)
-    extra = {"model": args.model, "size": args.size, "batch": args.batch, "precision": args.precision,
-             "compile_backend": args.compile_backend}
+    extra = {
+        "model": args.model,
+        "size": args.size,
+        "batch": args.batch,
+        "precision": args.precision,
+        "compile_backend": args.compile_backend,
+    }
 
     paths = args.paths.split(",")
     unknown = sorted(set(paths) - set(PATHS))
     if unknown:
         p.error(f"--paths: unknown {', '.join(unknown)}; expected a subset of {','.join(PATHS)}")
-    if "compile" in paths:   # the baseline first, so each path's ratio prints the moment it is measured
+    if "compile" in paths:  # the baseline first, so each path's ratio prints the moment it is measured
         paths.insert(0, paths.pop(paths.index("compile")))
     rates = {}
     for path in paths:
@@ -132,8 +143,16 @@ def main() -> None:
             stage = int(path[4])
             step = deepspeed_step(model, images, noise, stage, args.precision, args.bucket, path.endswith("+compile"))
         rates[path] = timed(step, args.steps, args.warmup, args.batch, device)
-        emit("train", "img_per_s", rates[path], "img/s", name, path=path,
-             seconds_with_setup=round(time.perf_counter() - start, 1), **extra)
+        emit(
+            "train",
+            "img_per_s",
+            rates[path],
+            "img/s",
+            name,
+            path=path,
+            seconds_with_setup=round(time.perf_counter() - start, 1),
+            **extra,
+        )
         if "compile" in rates:
             emit("train", "ratio_vs_compile", rates[path] / rates["compile"], "x", name, path=path, **extra)
         del step, model

@@ -9,6 +9,7 @@ fix it.
 Exit status: 2 when synpat itself cannot be imported (no step can run: gpu_check stops), 1 when a
 package or device a step needs is missing (those steps will fail; the others still run), else 0.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,20 +21,32 @@ import sys
 SYNPAT = ("synpat.core", "synpat.gen", "synpat.train", "synpat.audio")
 # module -> the gpu_check steps that need it (None: none needs it; reported only)
 PACKAGES = {
-    "torch": "all but bench_render", "moderngl": "all", "glcontext": "all", "numpy": "all", "PIL": "all",
-    "torchvision": "bench_gen, gen_jpeg_determinism (nvJPEG)", "timm": "bench_loaders, pretrain",
-    "webdataset": "bench_loaders, pretrain (--loader torch)", "deepspeed": "pretrain_deepspeed, bench_train",
-    "safetensors": "pretrain (export)", "cuda.bindings": "interop, bench_loaders (CUDA-GL interop)",
-    "triton": "torch.compile (pretrain_torch, bench_train)", "pytest": "pytest",
-    "nvidia.dali": None,   # optional: without it the loaders' DALI figures are skipped
+    "torch": "all but bench_render",
+    "moderngl": "all",
+    "glcontext": "all",
+    "numpy": "all",
+    "PIL": "all",
+    "torchvision": "bench_gen, gen_jpeg_determinism (nvJPEG)",
+    "timm": "bench_loaders, pretrain",
+    "webdataset": "bench_loaders, pretrain (--loader torch)",
+    "deepspeed": "pretrain_deepspeed, bench_train",
+    "safetensors": "pretrain (export)",
+    "cuda.bindings": "interop, bench_loaders (CUDA-GL interop)",
+    "triton": "torch.compile (pretrain_torch, bench_train)",
+    "pytest": "pytest",
+    "nvidia.dali": None,  # optional: without it the loaders' DALI figures are skipped
 }
-FIX_SYNPAT = ("synpat is not importable: `source .gl/device-setup.sh` first (it links pyproject.toml's package-dir "
-              "mapping, synpat.gen -> gen/ ..., onto PYTHONPATH), or `pip install -e .` where a registry is reachable")
-FIX_PACKAGES = ("carry them as wheels and install them onto PYTHONPATH before the run (the README's GPU section: "
-                "'The first GPU run')")
+FIX_SYNPAT = (
+    "synpat is not importable: `source .gl/device-setup.sh` first (it links pyproject.toml's package-dir "
+    "mapping, synpat.gen -> gen/ ..., onto PYTHONPATH), or `pip install -e .` where a registry is reachable"
+)
+FIX_PACKAGES = (
+    "carry them as wheels and install them onto PYTHONPATH before the run (the README's GPU section: "
+    "'The first GPU run')"
+)
 
 
-HEAVY = ("torchvision", "timm", "deepspeed", "triton", "nvidia.dali")   # found, not imported (seconds each)
+HEAVY = ("torchvision", "timm", "deepspeed", "triton", "nvidia.dali")  # found, not imported (seconds each)
 
 
 def try_import(name: str) -> str | None:
@@ -44,7 +57,7 @@ def try_import(name: str) -> str | None:
                 return "not found"
         else:
             importlib.import_module(name)
-    except Exception as e:   # ImportError, or a package that breaks at import (a wrong CUDA build)
+    except Exception as e:  # ImportError, or a package that breaks at import (a wrong CUDA build)
         return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:160]
     return None
 
@@ -57,11 +70,23 @@ def main() -> int:
     if broken:
         first = next(iter(broken))
         print(f"gpu_check: {first}: {broken[first]}; {FIX_SYNPAT}", file=sys.stderr, flush=True)
-        print(json.dumps({"bench": "check_device", "metric": "synpat_imports", "value": 0, "unit": "bool",
-                          "device": "unknown", "missing": sorted(broken)}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "bench": "check_device",
+                    "metric": "synpat_imports",
+                    "value": 0,
+                    "unit": "bool",
+                    "device": "unknown",
+                    "missing": sorted(broken),
+                }
+            ),
+            flush=True,
+        )
         return 2
 
     from synpat.core.devices import cpu_render_note, egl_cuda_devices, egl_device_for_cuda, gl_device_index
+
     found = {"packages_missing": {}, "problems": []}
     for module, steps in PACKAGES.items():
         why = try_import(module)
@@ -71,13 +96,16 @@ def main() -> int:
         if steps is not None:
             found["problems"].append(f"{module} is missing ({why}); steps that need it fail: {steps}")
     if found["packages_missing"].get("nvidia.dali"):
-        print("gpu_check: DALI is not installed: the loaders' DALI figures are skipped, the torch loader is used",
-              file=sys.stderr)
+        print(
+            "gpu_check: DALI is not installed: the loaders' DALI figures are skipped, the torch loader is used",
+            file=sys.stderr,
+        )
 
     cuda_index = None
     found["device"] = "cpu"
     if "torch" not in found["packages_missing"]:
         import torch
+
         found["torch"] = torch.__version__
         if torch.cuda.is_available():
             cuda_index = 0
@@ -89,11 +117,14 @@ def main() -> int:
     gl = gl_device_index(None, cuda_index)
     found["gl_device"] = gl
     if cuda_index is not None and egl_device_for_cuda(cuda_index) is None:
-        found["problems"].append("no EGL device is cuda:0's GPU: rendering falls back to EGL's default device "
-                                 "(point EGL at the NVIDIA driver: __EGL_VENDOR_LIBRARY_FILENAMES=.../10_nvidia.json)")
+        found["problems"].append(
+            "no EGL device is cuda:0's GPU: rendering falls back to EGL's default device "
+            "(point EGL at the NVIDIA driver: __EGL_VENDOR_LIBRARY_FILENAMES=.../10_nvidia.json)"
+        )
     if "moderngl" not in found["packages_missing"]:
         from synpat.core.errors import UserError
         from synpat.gen.renderer import gl_context
+
         try:
             ctx = gl_context(gl)
             found["gl_renderer"] = ctx.info["GL_RENDERER"]
@@ -108,8 +139,12 @@ def main() -> int:
     missing = [m for m in found["packages_missing"] if PACKAGES[m] is not None]
     if missing:
         print(f"gpu_check: missing packages {', '.join(missing)}: {FIX_PACKAGES}", file=sys.stderr)
-    print(json.dumps({"bench": "check_device", "metric": "problems", "value": len(found["problems"]), "unit": "count",
-                      **found}), flush=True)
+    print(
+        json.dumps(
+            {"bench": "check_device", "metric": "problems", "value": len(found["problems"]), "unit": "count", **found}
+        ),
+        flush=True,
+    )
     return 1 if found["problems"] else 0
 
 

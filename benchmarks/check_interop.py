@@ -8,6 +8,7 @@ Many programs are the bundled ones repeated with a comment that changes their ha
 anew). Without CUDA the interop half is reported as skipped and the readback path is timed alone.
 Prints JSON lines; exits 1 when a comparison fails.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,7 +20,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from common import emit
-
 from synpat.core.devices import gl_device_index
 from synpat.gen.programs import bundled_shaders_dir, find_programs
 from synpat.gen.renderer import Renderer
@@ -44,15 +44,24 @@ def compare(n_programs: int, size: int, images: int, device: torch.device, name:
         samples = Sampler(len(programs), seed=3).range(0, images)
         gl = gl_device_index(None, device.index if device.type == "cuda" else None)
         with Renderer(size, device=gl, max_batch=min(images, 256)) as renderer:
-            renderer.render_many(programs, samples)   # compile everything once
+            renderer.render_many(programs, samples)  # compile everything once
             start = time.perf_counter()
             host = renderer.render_many(programs, samples)
-            emit("check_interop", "readback_img_per_s", images / (time.perf_counter() - start), "img/s", name,
-                 programs=n_programs, size=size, renderer=renderer.device_name)
+            emit(
+                "check_interop",
+                "readback_img_per_s",
+                images / (time.perf_counter() - start),
+                "img/s",
+                name,
+                programs=n_programs,
+                size=size,
+                renderer=renderer.device_name,
+            )
             if device.type != "cuda":
                 emit("check_interop", "interop_equal", -1, "skipped (no CUDA)", name, programs=n_programs, size=size)
                 return True
             from synpat.gen.gl_cuda import CudaRenderer
+
             with CudaRenderer(renderer, device) as cuda:
                 cuda.render_many(programs, samples)
                 torch.cuda.synchronize(device)
@@ -88,19 +97,23 @@ def torch_context_shared(tensor: torch.Tensor) -> tuple[int, str]:
         finally:
             ok(cu.cuDevicePrimaryCtxRelease(dev))
         return int(int(owner) == int(primary)), "bool"
-    except Exception as e:   # a check that could not run is reported, never fatal
+    except Exception as e:  # a check that could not run is reported, never fatal
         return -1, f"not checked ({type(e).__name__}: {e})"
 
 
 def check_stream(size: int, batch: int, device: torch.device, name: str) -> bool:
     """Three batches of the stream on `device` equal the renderer's own, labels included."""
     shaders = [str(bundled_shaders_dir() / f"{p}.glsl") for p in ("waves", "voronoi", "fbm")]
-    cfg = LoaderConfig(source=SourceSpec(shaders=shaders, size=(size, size)), batch_size=batch, image_size=size,
-                       device=str(device))
-    stream = PatternStream(StreamConfig(shaders=shaders, batch_size=batch, size=(size, size)),
-                           cuda_index=device.index if device.type == "cuda" else None)
-    reference = PatternStream(StreamConfig(shaders=shaders, batch_size=batch, size=(size, size)),
-                              programs=stream.programs)   # its own renderer on the same GL device
+    cfg = LoaderConfig(
+        source=SourceSpec(shaders=shaders, size=(size, size)), batch_size=batch, image_size=size, device=str(device)
+    )
+    stream = PatternStream(
+        StreamConfig(shaders=shaders, batch_size=batch, size=(size, size)),
+        cuda_index=device.index if device.type == "cuda" else None,
+    )
+    reference = PatternStream(
+        StreamConfig(shaders=shaders, batch_size=batch, size=(size, size)), programs=stream.programs
+    )  # its own renderer on the same GL device
     batches = stream_batches(cfg, stream)
     ok = True
     start = time.perf_counter()
@@ -108,11 +121,20 @@ def check_stream(size: int, batch: int, device: torch.device, name: str) -> bool
         images, labels = next(batches)
         want_images, want_labels = next(reference)
         ok &= images.device.type == device.type
-        ok &= bool(np.array_equal(images.cpu().numpy(), want_images)) and bool(np.array_equal(labels.cpu().numpy(), want_labels))
+        ok &= bool(np.array_equal(images.cpu().numpy(), want_images)) and bool(
+            np.array_equal(labels.cpu().numpy(), want_labels)
+        )
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    emit("check_interop", "stream_img_per_s", 3 * batch / (time.perf_counter() - start), "img/s", name,
-         size=size, stream_device=str(device))
+    emit(
+        "check_interop",
+        "stream_img_per_s",
+        3 * batch / (time.perf_counter() - start),
+        "img/s",
+        name,
+        size=size,
+        stream_device=str(device),
+    )
     emit("check_interop", "stream_equal", int(ok), "bool", name, size=size, stream_device=str(device))
     batches.close()
     stream.close()

@@ -9,11 +9,9 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-
 from synpat.gen.programs import Program, bundled_shaders_dir, find_programs
 from synpat.gen.renderer import Renderer
 from synpat.gen.sampler import Sampler
-
 
 # Results own stdout: libraries that log to stdout (DeepSpeed's logger) are sent to stderr.
 RESULTS = sys.stdout
@@ -22,8 +20,13 @@ sys.stdout = sys.stderr
 
 def emit(bench: str, metric: str, value: float, unit: str, device: str, **extra) -> None:
     """Print one result as a JSON line on stdout."""
-    print(json.dumps({"bench": bench, "metric": metric, "value": round(float(value), 3), "unit": unit,
-                      "device": device, **extra}), file=RESULTS, flush=True)
+    print(
+        json.dumps(
+            {"bench": bench, "metric": metric, "value": round(float(value), 3), "unit": unit, "device": device, **extra}
+        ),
+        file=RESULTS,
+        flush=True,
+    )
 
 
 def pick_programs(names: str, shaders: str | None) -> list[Program]:

@@ -21,10 +21,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
-
 from common import emit
-
+from PIL import Image
 from synpat.core.files import write_atomic
 from synpat.gen.programs import bundled_shaders_dir, find_programs
 from synpat.gen.renderer import Renderer
@@ -58,8 +56,13 @@ def render_set(renderer: Renderer, programs: list) -> np.ndarray:
     """-> (P, IMAGES, S, S, 3) uint8: IMAGES samples of each program (the same inputs for all)."""
     base = Sampler(1, seed=17).range(0, IMAGES)
     n = len(programs) * IMAGES
-    samples = Samples(np.arange(n), np.repeat(np.arange(len(programs)), IMAGES), np.tile(base.time, len(programs)),
-                      np.tile(base.seed, len(programs)), np.tile(base.params, (len(programs), 1)))
+    samples = Samples(
+        np.arange(n),
+        np.repeat(np.arange(len(programs)), IMAGES),
+        np.tile(base.time, len(programs)),
+        np.tile(base.seed, len(programs)),
+        np.tile(base.params, (len(programs), 1)),
+    )
     out = []
     for first in range(0, n, 256):
         out.append(renderer.render_many(programs, samples.take(np.arange(first, min(n, first + 256)))))
@@ -70,12 +73,15 @@ def contact_sheet(renderer: Renderer, programs: list, path: Path) -> None:
     """One image of each of the first 64 programs, 8 x 8."""
     chosen = programs[:64]
     base = Sampler(1, seed=3).range(0, len(chosen))
-    images = renderer.render_many(chosen, Samples(base.index, np.arange(len(chosen)), base.time, base.seed, base.params))
+    images = renderer.render_many(
+        chosen, Samples(base.index, np.arange(len(chosen)), base.time, base.seed, base.params)
+    )
     s = renderer.width
     sheet = np.zeros((8 * s, 8 * s, 3), np.uint8)
     for i, image in enumerate(images):
-        sheet[(i // 8) * s:(i // 8 + 1) * s, (i % 8) * s:(i % 8 + 1) * s] = image
+        sheet[(i // 8) * s : (i // 8 + 1) * s, (i % 8) * s : (i % 8 + 1) * s] = image
     import io
+
     buf = io.BytesIO()
     Image.fromarray(sheet).save(buf, format="PNG", optimize=True)
     write_atomic(path, buf.getvalue())
@@ -94,32 +100,55 @@ def main() -> None:
     start = time.perf_counter()
     reasons = [renderer.check(p) for p in programs]
     bad = [r for r in reasons if r]
-    emit("grammar", "render_rate", 100.0 * (len(programs) - len(bad)) / len(programs), "%", device, n=args.n,
-         seed=args.seed, size=args.size, rejected=bad[:5], check_seconds=round(time.perf_counter() - start, 1))
+    emit(
+        "grammar",
+        "render_rate",
+        100.0 * (len(programs) - len(bad)) / len(programs),
+        "%",
+        device,
+        n=args.n,
+        seed=args.seed,
+        size=args.size,
+        rejected=bad[:5],
+        check_seconds=round(time.perf_counter() - start, 1),
+    )
     emit("grammar", "glsl_lines", float(np.mean([p.source.count("\n") for p in programs])), "lines", device)
 
     images = render_set(renderer, programs)
-    feats = np.stack([features(imgs) for imgs in images])           # (P, IMAGES, F)
+    feats = np.stack([features(imgs) for imgs in images])  # (P, IMAGES, F)
     whole = feats.mean(axis=1)
     mu, sd = whole.mean(axis=0), whole.std(axis=0) + 1e-9
     z = (whole - mu) / sd
-    halves = np.linalg.norm((feats[:, :IMAGES // 2].mean(1) - feats[:, IMAGES // 2:].mean(1)) / sd, axis=1)
-    same = np.median(halves) / np.sqrt(2)     # two independent 8-image means of one program
+    halves = np.linalg.norm((feats[:, : IMAGES // 2].mean(1) - feats[:, IMAGES // 2 :].mean(1)) / sd, axis=1)
+    same = np.median(halves) / np.sqrt(2)  # two independent 8-image means of one program
     d = np.linalg.norm(z[:, None] - z[None], axis=2)
     np.fill_diagonal(d, np.inf)
     nn = d.min(axis=1)
     q = np.percentile(nn, [0, 1, 5, 25, 50, 75, 100])
-    emit("grammar", "nn_distance", float(np.median(nn)), "z", device,
-         percentiles={k: round(float(v), 3) for k, v in zip(("min", "p1", "p5", "p25", "p50", "p75", "max"), q)},
-         same_program_median=round(float(same), 3),
-         near_identical=int((nn < same).sum()),
-         closest_pair=[programs[i].name for i in np.unravel_index(np.argmin(d), d.shape)])
+    emit(
+        "grammar",
+        "nn_distance",
+        float(np.median(nn)),
+        "z",
+        device,
+        percentiles={k: round(float(v), 3) for k, v in zip(("min", "p1", "p5", "p25", "p50", "p75", "max"), q)},
+        same_program_median=round(float(same), 3),
+        near_identical=int((nn < same).sum()),
+        closest_pair=[programs[i].name for i in np.unravel_index(np.argmin(d), d.shape)],
+    )
     tv = total_variation(images.reshape(-1, args.size, args.size, 3)).reshape(len(programs), -1).mean(axis=1)
     bundled = find_programs([bundled_shaders_dir()])
     tv_bundled = total_variation(render_set(renderer, bundled).reshape(-1, args.size, args.size, 3))
-    emit("grammar", "total_variation", float(np.median(tv)), "per px", device,
-         p90=round(float(np.percentile(tv, 90)), 4), bundled_median=round(float(np.median(tv_bundled)), 4),
-         share_above_bundled_p90=round(float((tv > np.percentile(tv_bundled, 90)).mean()), 3))
+    emit(
+        "grammar",
+        "total_variation",
+        float(np.median(tv)),
+        "per px",
+        device,
+        p90=round(float(np.percentile(tv, 90)), 4),
+        bundled_median=round(float(np.median(tv_bundled)), 4),
+        share_above_bundled_p90=round(float((tv > np.percentile(tv_bundled, 90)).mean()), 3),
+    )
     if args.sheet:
         contact_sheet(Renderer(96, backend="compute"), programs, Path(args.sheet))
 

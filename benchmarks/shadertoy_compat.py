@@ -20,7 +20,6 @@ import sys
 
 import moderngl
 import numpy as np
-
 from synpat.gen.checks import CheckSettings, check_programs
 from synpat.gen.programs import find_programs
 from synpat.gen.renderer import channel_texture_data, gl_context
@@ -42,7 +41,9 @@ uniform sampler2D iChannel2;
 uniform sampler2D iChannel3;
 out vec4 host_colour;
 """
-HOST_MAIN = "\nvoid main() { vec4 c = vec4(0.0, 0.0, 0.0, 1.0); mainImage(c, gl_FragCoord.xy); c.a = 1.0; host_colour = c; }\n"
+HOST_MAIN = (
+    "\nvoid main() { vec4 c = vec4(0.0, 0.0, 0.0, 1.0); mainImage(c, gl_FragCoord.xy); c.a = 1.0; host_colour = c; }\n"
+)
 VERTEX = """#version 330 core
 void main() { vec2 p = vec2(float((gl_VertexID << 1) & 2), float(gl_VertexID & 2)); gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0); }
 """
@@ -56,12 +57,11 @@ def plain_host_images(ctx, source: str, size: int, times) -> np.ndarray | str:
         prog = ctx.program(vertex_shader=VERTEX, fragment_shader=HOST_HEADER + "#line 1\n" + body + HOST_MAIN)
     except moderngl.Error as e:
         return next((l for l in str(e).splitlines() if "error" in l.lower()), str(e).strip())[:160]
-    values = {"iResolution": (size, size, 1.0), "iTimeDelta": 1 / 60, "iMouse": (0.0,) * 4,
-              "iSampleRate": 44100.0}
+    values = {"iResolution": (size, size, 1.0), "iTimeDelta": 1 / 60, "iMouse": (0.0,) * 4, "iSampleRate": 44100.0}
     for k, v in values.items():
         if k in prog:
             prog[k].value = v
-    if "iChannelResolution" in prog:   # the driver may report a shorter array when only [0] is used
+    if "iChannelResolution" in prog:  # the driver may report a shorter array when only [0] is used
         res = prog["iChannelResolution"]
         res.value = [(256.0, 256.0, 1.0)] * res.array_length if res.array_length > 1 else (256.0, 256.0, 1.0)
     for unit in range(4):
@@ -110,13 +110,17 @@ def main(argv=None) -> int:
         host_ok = not isinstance(h, str) and non_constant(h)
         rendered += host_ok
         accepted += host_ok and reason is None
-        ours_only += not isinstance(h, str) and reason is not None and "error" in reason   # compiled there only
+        ours_only += not isinstance(h, str) and reason is not None and "error" in reason  # compiled there only
         if args.list or (host_ok and reason is not None):
-            print(f"{p.name}: plain host {'renders' if host_ok else (h if isinstance(h, str) else 'constant')}; "
-                  f"synpat {'accepts' if reason is None else reason}")
-    print(f"{len(programs)} programs: plain host renders {rendered} non-constant; synpat accepts "
-          f"{accepted} of them ({100 * accepted / max(rendered, 1):.1f}%), and "
-          f"{sum(r is None for r in reasons)} in all; compile errors on synpat's side only: {ours_only}")
+            print(
+                f"{p.name}: plain host {'renders' if host_ok else (h if isinstance(h, str) else 'constant')}; "
+                f"synpat {'accepts' if reason is None else reason}"
+            )
+    print(
+        f"{len(programs)} programs: plain host renders {rendered} non-constant; synpat accepts "
+        f"{accepted} of them ({100 * accepted / max(rendered, 1):.1f}%), and "
+        f"{sum(r is None for r in reasons)} in all; compile errors on synpat's side only: {ours_only}"
+    )
     return 0
 
 

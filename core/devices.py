@@ -7,6 +7,7 @@ libEGL's ``eglQueryDevicesEXT``/``eglQueryDeviceAttribEXT`` (ctypes), in the ord
 them. ``--gl-device`` overrides the pairing; glcontext's own ``GLCONTEXT_DEVICE_INDEX`` is honoured
 only when no ``--gl-device`` is given (gl_context passes the chosen index through it).
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -52,7 +53,7 @@ def torch_device(name: str | None = None, rank: int | None = None):
 EGL_CUDA_DEVICE_NV = 0x323A
 EGL_EXTENSIONS = 0x3055
 EGL_TRUE = 1
-DEVICE_ENV = "GLCONTEXT_DEVICE_INDEX"   # glcontext reads it and lets it beat its device_index argument
+DEVICE_ENV = "GLCONTEXT_DEVICE_INDEX"  # glcontext reads it and lets it beat its device_index argument
 
 
 @functools.lru_cache(maxsize=1)
@@ -74,10 +75,12 @@ def egl_cuda_devices() -> tuple[int | None, ...]:
     query_string = egl.eglGetProcAddress(b"eglQueryDeviceStringEXT")
     if not (query_devices and query_attrib and query_string):
         return ()
-    query_devices = ctypes.CFUNCTYPE(ctypes.c_uint, ctypes.c_int, ctypes.POINTER(ctypes.c_void_p),
-                                     ctypes.POINTER(ctypes.c_int))(query_devices)
-    query_attrib = ctypes.CFUNCTYPE(ctypes.c_uint, ctypes.c_void_p, ctypes.c_int,
-                                    ctypes.POINTER(ctypes.c_ssize_t))(query_attrib)
+    query_devices = ctypes.CFUNCTYPE(
+        ctypes.c_uint, ctypes.c_int, ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_int)
+    )(query_devices)
+    query_attrib = ctypes.CFUNCTYPE(ctypes.c_uint, ctypes.c_void_p, ctypes.c_int, ctypes.POINTER(ctypes.c_ssize_t))(
+        query_attrib
+    )
     query_string = ctypes.CFUNCTYPE(ctypes.c_char_p, ctypes.c_void_p, ctypes.c_int)(query_string)
     count = ctypes.c_int(0)
     if query_devices(0, None, ctypes.byref(count)) != EGL_TRUE or count.value <= 0:
@@ -86,10 +89,13 @@ def egl_cuda_devices() -> tuple[int | None, ...]:
     if query_devices(count.value, devices, ctypes.byref(count)) != EGL_TRUE:
         return ()
     found = []
-    for device in devices[:count.value]:
+    for device in devices[: count.value]:
         extensions = (query_string(device, EGL_EXTENSIONS) or b"").decode(errors="replace").split()
         value = ctypes.c_ssize_t(-1)
-        if "EGL_NV_device_cuda" in extensions and query_attrib(device, EGL_CUDA_DEVICE_NV, ctypes.byref(value)) == EGL_TRUE:
+        if (
+            "EGL_NV_device_cuda" in extensions
+            and query_attrib(device, EGL_CUDA_DEVICE_NV, ctypes.byref(value)) == EGL_TRUE
+        ):
             found.append(int(value.value))
         else:
             found.append(None)
@@ -111,8 +117,9 @@ def cuda_device_of_egl(egl_index: int | None, devices: tuple[int | None, ...] | 
     return devices[egl_index]
 
 
-def gl_device_index(explicit: int | None, cuda_index: int | None, env: dict | None = None,
-                    devices: tuple[int | None, ...] | None = None) -> int | None:
+def gl_device_index(
+    explicit: int | None, cuda_index: int | None, env: dict | None = None, devices: tuple[int | None, ...] | None = None
+) -> int | None:
     """The EGL device to render on: ``explicit`` (--gl-device) wins, then GLCONTEXT_DEVICE_INDEX,
     then the EGL device paired with CUDA device ``cuda_index`` (this rank's GPU); None (EGL's
     default device) when there is no pairing, as on a machine without an NVIDIA EGL device."""
@@ -164,8 +171,10 @@ def cpu_render_note(tool: str, gl_renderer: str, cuda_index: int | None, gpu_pre
     if not gpu or not renders_on_cpu(gl_renderer):
         return None
     paired = "" if cuda_index is None else f"; no EGL device has EGL_CUDA_DEVICE_NV = {cuda_index}"
-    return (f"{tool}: rendering on the CPU ({gl_renderer}){paired}; for the GPU, give the container the NVIDIA "
-            "graphics driver capability (NVIDIA_DRIVER_CAPABILITIES=graphics,compute,utility)")
+    return (
+        f"{tool}: rendering on the CPU ({gl_renderer}){paired}; for the GPU, give the container the NVIDIA "
+        "graphics driver capability (NVIDIA_DRIVER_CAPABILITIES=graphics,compute,utility)"
+    )
 
 
 def warn(line: str | None) -> None:

@@ -21,8 +21,9 @@ def remove_dead_temporaries(path: Path) -> list[Path]:
     """Remove the private temporaries of ``path`` left by killed processes of this host (their
     writer is gone; other hosts' are left alone) -> the paths removed."""
     host = re.escape(socket.gethostname())
-    return remove_files_of_dead_writers(path.parent, f".{path.name}.*.tmp",
-                                        re.compile(rf"\.{re.escape(path.name)}\.{host}-(?P<pid>\d+)\.tmp"))
+    return remove_files_of_dead_writers(
+        path.parent, f".{path.name}.*.tmp", re.compile(rf"\.{re.escape(path.name)}\.{host}-(?P<pid>\d+)\.tmp")
+    )
 
 
 def remove_files_of_dead_writers(folder: Path, glob: str, name: re.Pattern) -> list[Path]:
@@ -65,7 +66,7 @@ def write_atomic(path: Path, data: bytes, private: bool = False) -> None:
         try:
             tmp.unlink(missing_ok=True)
         except OSError:
-            pass   # a read-only file system refuses the cleanup too; nothing was written there
+            pass  # a read-only file system refuses the cleanup too; nothing was written there
         raise UserError(f"{path}: cannot write ({err.strerror})") from None
 
 

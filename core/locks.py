@@ -6,6 +6,7 @@ Lustre too, unlike flock on a folder), so a lock file is never seen half-written
 overlaps ours is refused, unless its writer was on this host and is gone (killed): then it is stale
 and taken over. The lock is removed when the writer ends.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,9 @@ def _holder(path: Path) -> tuple[int, str] | None:
         pid, host = text.split()
         return int(pid), host
     except ValueError:
-        raise UserError(f"{path}: the lock file holds {text[:40]!r}, expected 'pid host'; "
-                        "remove it if no writer is running") from None
+        raise UserError(
+            f"{path}: the lock file holds {text[:40]!r}, expected 'pid host'; remove it if no writer is running"
+        ) from None
 
 
 def _conflict(folder: Path, tool: str, first: int, last: int) -> tuple[Path, int, str] | None:
@@ -47,7 +49,7 @@ def _conflict(folder: Path, tool: str, first: int, last: int) -> tuple[Path, int
             continue
         pid, host = holder
         if host == socket.gethostname() and not process_alive(pid):
-            path.unlink(missing_ok=True)   # its writer was killed
+            path.unlink(missing_ok=True)  # its writer was killed
             continue
         return path, pid, host
     return None
@@ -62,9 +64,11 @@ def writer_lock(folder: Path, tool: str, first: int, last: int, what: str):
     """Hold the lock on items first..last (inclusive) of ``folder`` while the body runs; UserError,
     one line naming the other writer, when a live one holds an overlapping range."""
     path = folder / f".{tool}.lock.{first}-{last}"
-    remove_files_of_dead_writers(   # private lock files of killed writers of this host
-        folder, f".{tool}.lock.new-*",
-        re.compile(rf"\.{re.escape(tool)}\.lock\.new-(?P<pid>\d+)-{re.escape(socket.gethostname())}"))
+    remove_files_of_dead_writers(  # private lock files of killed writers of this host
+        folder,
+        f".{tool}.lock.new-*",
+        re.compile(rf"\.{re.escape(tool)}\.lock\.new-(?P<pid>\d+)-{re.escape(socket.gethostname())}"),
+    )
     private = folder / f".{tool}.lock.new-{os.getpid()}-{socket.gethostname()}"
     try:
         private.write_text(f"{os.getpid()} {socket.gethostname()}\n")
@@ -87,13 +91,15 @@ def _take(folder: Path, tool: str, first: int, last: int, what: str, private: Pa
         conflict = _conflict(folder, tool, first, last)
         if conflict:
             other, pid, host = conflict
-            raise UserError(f"{folder}: another {tool} (pid {pid} on {host}) is writing {what} there "
-                            f"(lock file {other.name}); wait for it to end, or remove the lock file if it is gone")
+            raise UserError(
+                f"{folder}: another {tool} (pid {pid} on {host}) is writing {what} there "
+                f"(lock file {other.name}); wait for it to end, or remove the lock file if it is gone"
+            )
         try:
             os.link(private, path)
             return
         except FileExistsError:
-            continue   # a writer took it just now, or a stale lock was just removed: look again
+            continue  # a writer took it just now, or a stale lock was just removed: look again
         except OSError as err:
             raise UserError(f"{path}: cannot create the lock file ({err.strerror})") from None
     raise UserError(f"{folder}: cannot take the lock {path.name} (another {tool} keeps taking it)")

@@ -1,4 +1,5 @@
 """Child processes that do not outlive the job that started them."""
+
 from __future__ import annotations
 
 import signal
@@ -10,5 +11,6 @@ def die_with_parent() -> None:
     its parent dies, so a killed job leaves no orphan writing on (Linux; elsewhere a no-op)."""
     if sys.platform.startswith("linux"):
         import ctypes
+
         PR_SET_PDEATHSIG = 1
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)

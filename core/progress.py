@@ -45,8 +45,10 @@ class Progress:
     def _print(self, note: str) -> None:
         pct = 100.0 * self.done / max(self.total, 1)
         eta = (self.total - self.done) / self.rate if self.rate > 0 else 0.0
-        line = (f"{self.label}: {self.done}/{self.total} {self.unit} ({pct:.0f}%) "
-                f"{format_rate(self.rate)} {self.unit}/s ETA {format_seconds(eta)}" + (f" {note}" if note else ""))
+        line = (
+            f"{self.label}: {self.done}/{self.total} {self.unit} ({pct:.0f}%) "
+            f"{format_rate(self.rate)} {self.unit}/s ETA {format_seconds(eta)}" + (f" {note}" if note else "")
+        )
         self.stream.write(("\r" + line + "\033[K") if self.tty else line + "\n")
         self.stream.flush()
 

@@ -16,7 +16,7 @@ from synpat.core.errors import UserError
 class Ranks:
     rank: int = 0
     world_size: int = 1
-    local_rank: int | None = None   # None: not started by a launcher
+    local_rank: int | None = None  # None: not started by a launcher
 
     def split(self, n: int) -> range:
         """This rank's contiguous share of range(n)."""

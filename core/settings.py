@@ -11,6 +11,7 @@ several values (``nargs``; "a,b" in ``--set``; a list in a file). Unknown keys a
 are UserErrors. Settings are never read from environment variables, except the launchers' RANK,
 WORLD_SIZE, LOCAL_RANK (core.ranks, core.devices) and the documented SYNPAT_CACHE (gen.check_cache).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,14 +19,15 @@ import json
 import math
 import re
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import MISSING, asdict, field, fields
 from pathlib import Path
-from typing import Callable, NoReturn, Sequence
+from typing import NoReturn
 
 from synpat.core.errors import UserError
 
 _NUMBER = r"-?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?"
-_NUMBERS = re.compile(rf"^-(\d+\.?\d*|\.\d+)(e[+-]?\d+)?(,{_NUMBER})*$", re.I)   # -5 -.5 -1e3 -5,10 -5,-1
+_NUMBERS = re.compile(rf"^-(\d+\.?\d*|\.\d+)(e[+-]?\d+)?(,{_NUMBER})*$", re.I)  # -5 -.5 -1e3 -5,10 -5,-1
 
 
 class Parser(argparse.ArgumentParser):
@@ -35,7 +37,7 @@ class Parser(argparse.ArgumentParser):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._negative_number_matcher = _NUMBERS   # what argparse asks "does this look like a negative number?"
+        self._negative_number_matcher = _NUMBERS  # what argparse asks "does this look like a negative number?"
 
     def error(self, message: str) -> NoReturn:
         raise UserError(message)
@@ -48,9 +50,10 @@ def run_cli(prog: str, body: Callable[[Sequence[str] | None], None], argv: Seque
     except UserError as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:   # Ctrl-C: one line, as synpat-gen says it, not a traceback
-        print(f"{prog}: interrupted; complete outputs are kept (a resumable run continues with --resume)",
-              file=sys.stderr)
+    except KeyboardInterrupt:  # Ctrl-C: one line, as synpat-gen says it, not a traceback
+        print(
+            f"{prog}: interrupted; complete outputs are kept (a resumable run continues with --resume)", file=sys.stderr
+        )
         return 130
     return 0
 
@@ -105,13 +108,17 @@ def check_keys(cls, keys, where: str) -> None:
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(keys) - known)
     if unknown:
-        raise UserError(f"{where}: unknown config key(s) {', '.join(map(repr, unknown))} "
-                        f"(known: {', '.join(sorted(known))})")
+        raise UserError(
+            f"{where}: unknown config key(s) {', '.join(map(repr, unknown))} (known: {', '.join(sorted(known))})"
+        )
 
 
 def check_ranges(cfg, positive: Sequence[str] = (), non_negative: Sequence[str] = ()) -> None:
     """UserError for the first named field that is not a finite number > 0 (positive) or >= 0 (non_negative)."""
-    for names, ok, why in ((positive, lambda v: v > 0, "must be > 0"), (non_negative, lambda v: v >= 0, "must be >= 0")):
+    for names, ok, why in (
+        (positive, lambda v: v > 0, "must be > 0"),
+        (non_negative, lambda v: v >= 0, "must be >= 0"),
+    ):
         for name in names:
             value = getattr(cfg, name)
             if isinstance(value, float) and not math.isfinite(value):
@@ -133,6 +140,7 @@ def read_config_file(cls, path: str | Path) -> dict:
         raise UserError(f"config file {path}: cannot read ({err.strerror})") from None
     if path.suffix in (".yaml", ".yml"):
         import yaml
+
         try:
             obj = yaml.safe_load(text)
         except yaml.YAMLError as err:
@@ -161,7 +169,7 @@ def add_settings(parser: argparse.ArgumentParser, cls) -> None:
     parser.add_argument("--config", help="JSON or YAML file of settings (overridden by --set, then by flags)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting")
     for f in fields(cls):
-        text = f"{f.metadata['help']} (default {f.default})".replace("%", "%%")   # argparse formats help with %
+        text = f"{f.metadata['help']} (default {f.default})".replace("%", "%%")  # argparse formats help with %
         many = isinstance(f.default, tuple)
         if f.metadata.get("positional"):
             parser.add_argument(f.name, nargs="*" if many else "?", default=None, help=text)
@@ -170,8 +178,9 @@ def add_settings(parser: argparse.ArgumentParser, cls) -> None:
         if isinstance(f.default, bool):
             parser.add_argument(*names, dest=f.name, default=None, action=argparse.BooleanOptionalAction, help=text)
         else:
-            parser.add_argument(*names, dest=f.name, default=None, nargs="+" if many else None,
-                                metavar="VALUE", help=text)
+            parser.add_argument(
+                *names, dest=f.name, default=None, nargs="+" if many else None, metavar="VALUE", help=text
+            )
 
 
 def parse_settings(cls, argv: Sequence[str] | None, parser: argparse.ArgumentParser):

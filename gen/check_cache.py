@@ -34,14 +34,15 @@ from pathlib import Path
 from synpat.core.errors import UserError
 from synpat.core.files import write_json_atomic
 from synpat.core.progress import Progress
+
 from . import __version__
 from .checks import CheckSettings, check_programs
 from .programs import Program
 
-CHUNK = 100                 # programs a rank-0 check stores at a time (and shows progress above)
+CHUNK = 100  # programs a rank-0 check stores at a time (and shows progress above)
 POLL_SECONDS = 2.0
-WAIT_SECONDS = 1800.0       # a waiting rank gives up when the cache has not grown for this long
-_PATH_TOKEN = "\0path\0"    # stands for the program's path in a stored reason
+WAIT_SECONDS = 1800.0  # a waiting rank gives up when the cache has not grown for this long
+_PATH_TOKEN = "\0path\0"  # stands for the program's path in a stored reason
 
 
 def cache_dir() -> Path:
@@ -55,8 +56,10 @@ def cache_dir() -> Path:
 def gl_identity(device: int | None) -> str:
     """'GL_RENDERER | GL_VERSION' of EGL device ``device``, asked of a child process (this
     process may not own a GL context, and a DataLoader parent should not)."""
-    code = ("import sys; from synpat.gen.renderer import gl_context; "
-            f"c = gl_context({device!r}); print(c.info['GL_RENDERER'] + ' | ' + c.info['GL_VERSION'])")
+    code = (
+        "import sys; from synpat.gen.renderer import gl_context; "
+        f"c = gl_context({device!r}); print(c.info['GL_RENDERER'] + ' | ' + c.info['GL_VERSION'])"
+    )
     try:
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     except subprocess.TimeoutExpired:
@@ -71,7 +74,15 @@ def code_digest() -> str:
     """sha256 of the modules that wrap, render and judge a program."""
     here = Path(__file__).resolve().parent
     h = hashlib.sha256(__version__.encode())
-    for name in ("glsl.py", "renderer.py", "redraw.py", "sampler.py", "checks.py", "sound_glsl.py", "sound_renderer.py"):
+    for name in (
+        "glsl.py",
+        "renderer.py",
+        "redraw.py",
+        "sampler.py",
+        "checks.py",
+        "sound_glsl.py",
+        "sound_renderer.py",
+    ):
         h.update((here / name).read_bytes())
     return h.hexdigest()
 
@@ -95,9 +106,11 @@ class CheckCache:
         probe = self.path.parent
         while not probe.exists() and probe != probe.parent:
             probe = probe.parent
-        if not probe.is_dir():   # SYNPAT_CACHE (or a folder above it) is a file
-            raise UserError(f"{probe}: the program check cache (SYNPAT_CACHE, {root}) needs a folder here, "
-                            "and this is a file; point SYNPAT_CACHE at a folder")
+        if not probe.is_dir():  # SYNPAT_CACHE (or a folder above it) is a file
+            raise UserError(
+                f"{probe}: the program check cache (SYNPAT_CACHE, {root}) needs a folder here, "
+                "and this is a file; point SYNPAT_CACHE at a folder"
+            )
 
     def unwritable(self) -> str | None:
         """Why the cache cannot be written (a read-only folder or file system), or None."""
@@ -147,8 +160,10 @@ def _load(program: Program, stored: str | None) -> str | None:
 
 def _decide(programs: list[Program], entries: dict) -> tuple[list[Program], list[tuple[Program, str]]]:
     reasons = [_load(p, entries[content_key(p)]) for p in programs]
-    return ([p for p, r in zip(programs, reasons) if r is None],
-            [(p, r) for p, r in zip(programs, reasons) if r is not None])
+    return (
+        [p for p, r in zip(programs, reasons) if r is None],
+        [(p, r) for p, r in zip(programs, reasons) if r is not None],
+    )
 
 
 def _missing(programs: list[Program], entries: dict) -> list[Program]:
@@ -161,9 +176,17 @@ def _missing(programs: list[Program], entries: dict) -> list[Program]:
     return out
 
 
-def accept_cached(programs: list[Program], settings: CheckSettings, rank: int = 0, world_size: int = 1,
-                  root: Path | None = None, identity: str | None = None, check=check_programs,
-                  wait_seconds: float = WAIT_SECONDS, label: str = "checks"):
+def accept_cached(
+    programs: list[Program],
+    settings: CheckSettings,
+    rank: int = 0,
+    world_size: int = 1,
+    root: Path | None = None,
+    identity: str | None = None,
+    check=check_programs,
+    wait_seconds: float = WAIT_SECONDS,
+    label: str = "checks",
+):
     """accept_programs with the on-disk cache and one decision for all ranks.
 
     -> (accepted, [(rejected, reason)]), the same on every rank; class id = position in accepted.
@@ -175,15 +198,20 @@ def accept_cached(programs: list[Program], settings: CheckSettings, rank: int = 
     todo = _missing(programs, entries)
     unwritable = cache.unwritable() if todo else None
     if unwritable and rank > 0:
-        raise UserError(f"{cache.path.parent}: cannot write the program check cache ({unwritable}); ranks > 0 "
-                        "wait for rank 0's checks there: SYNPAT_CACHE must name a folder all ranks can write")
+        raise UserError(
+            f"{cache.path.parent}: cannot write the program check cache ({unwritable}); ranks > 0 "
+            "wait for rank 0's checks there: SYNPAT_CACHE must name a folder all ranks can write"
+        )
     if unwritable:
-        print(f"synpat {label}: warning: cannot write the program check cache {cache.path.parent} ({unwritable}); "
-              "checking without caching", file=sys.stderr)
+        print(
+            f"synpat {label}: warning: cannot write the program check cache {cache.path.parent} ({unwritable}); "
+            "checking without caching",
+            file=sys.stderr,
+        )
     if todo and rank == 0:
         progress = Progress(len(todo), f"synpat {label}", unit="programs") if len(todo) > CHUNK else None
         for i in range(0, len(todo), CHUNK):
-            chunk = todo[i:i + CHUNK]
+            chunk = todo[i : i + CHUNK]
             reasons = check(chunk, settings)
             results = {content_key(p): _store(p, r) for p, r in zip(chunk, reasons)}
             entries = {**results, **entries} if unwritable else cache.add(results)
@@ -208,7 +236,9 @@ def _wait_for(cache: CheckCache, programs: list[Program], rank: int, wait_second
         if left != last:
             last, since = left, time.monotonic()
         elif time.monotonic() - since > wait_seconds:
-            raise UserError(f"{cache.path}: rank {rank} waited {wait_seconds:.0f} s for rank 0's program checks "
-                            f"({left} of {len(programs)} programs missing); the ranks must share the cache "
-                            "folder (SYNPAT_CACHE)")
+            raise UserError(
+                f"{cache.path}: rank {rank} waited {wait_seconds:.0f} s for rank 0's program checks "
+                f"({left} of {len(programs)} programs missing); the ranks must share the cache "
+                "folder (SYNPAT_CACHE)"
+            )
         time.sleep(POLL_SECONDS)

@@ -29,13 +29,14 @@ from dataclasses import asdict, dataclass
 
 from synpat.core.errors import UserError
 from synpat.core.processes import die_with_parent
+
 from .programs import Program
 from .renderer import MAX_NAN
 from .sampler import TIME_RANGE
 from .sound_renderer import CHANNELS, DURATION, SAMPLE_RATE, SoundRenderer
 
-STARTUP_SECONDS = 60.0    # a fresh child: interpreter and GL context
-CHECKER = (sys.executable, "-m", "synpat.gen.checks")   # the child's command line
+STARTUP_SECONDS = 60.0  # a fresh child: interpreter and GL context
+CHECKER = (sys.executable, "-m", "synpat.gen.checks")  # the child's command line
 
 
 @dataclass(frozen=True)
@@ -44,21 +45,23 @@ class CheckSettings:
     height: int
     backend: str = "auto"
     device: int | None = None
-    time_limit: float = 30.0    # seconds for one program's probe renders
-    compile_seconds: float = 10.0   # allowed on top of the limit before the child is killed
-    max_nan: float = MAX_NAN    # largest fraction of NaN channel values in the probe images
-    time_range: tuple[float, float] = TIME_RANGE   # the run's iTime range, which the probes sample
-    kind: str = "image"         # image (width x height probe images) or sound (probe clips of the run's
-    sample_rate: int = SAMPLE_RATE   # duration, sample rate and channels; width and height unused)
+    time_limit: float = 30.0  # seconds for one program's probe renders
+    compile_seconds: float = 10.0  # allowed on top of the limit before the child is killed
+    max_nan: float = MAX_NAN  # largest fraction of NaN channel values in the probe images
+    time_range: tuple[float, float] = TIME_RANGE  # the run's iTime range, which the probes sample
+    kind: str = "image"  # image (width x height probe images) or sound (probe clips of the run's
+    sample_rate: int = SAMPLE_RATE  # duration, sample rate and channels; width and height unused)
     duration: float = DURATION
     channels: int = CHANNELS
 
     def renderer(self):
         """The renderer that probes this run's programs (in the checker child)."""
         if self.kind == "sound":
-            return SoundRenderer(self.sample_rate, self.duration, self.channels, backend=self.backend,
-                                 device=self.device)
+            return SoundRenderer(
+                self.sample_rate, self.duration, self.channels, backend=self.backend, device=self.device
+            )
         from .renderer import Renderer
+
         return Renderer(self.width, self.height, backend=self.backend, device=self.device)
 
 
@@ -68,13 +71,13 @@ def _child() -> None:
     settings = CheckSettings(**{**job["settings"], "time_range": tuple(job["settings"]["time_range"])})
     programs = [Program(**p) for p in job["programs"]]
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C reaches the whole group: the parent handles it
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent handles it
 
     def say(obj) -> None:
         try:
             sys.stdout.write(json.dumps(obj) + "\n")
             sys.stdout.flush()
-        except BrokenPipeError:   # the parent is gone: nobody to answer
+        except BrokenPipeError:  # the parent is gone: nobody to answer
             os._exit(1)
 
     try:
@@ -92,10 +95,13 @@ class _Child:
     whole or not at all: no select() on a buffered pipe)."""
 
     def __init__(self, settings: CheckSettings, programs: list[Program]):
-        self.proc = subprocess.Popen(list(CHECKER), stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, preexec_fn=die_with_parent)
-        job = {"settings": asdict(settings),
-               "programs": [{"name": p.name, "path": p.path, "source": p.source} for p in programs]}
+        self.proc = subprocess.Popen(
+            list(CHECKER), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, preexec_fn=die_with_parent
+        )
+        job = {
+            "settings": asdict(settings),
+            "programs": [{"name": p.name, "path": p.path, "source": p.source} for p in programs],
+        }
         self.proc.stdin.write(json.dumps(job))
         self.proc.stdin.close()
         self.lines: queue.Queue[str | None] = queue.Queue()
@@ -105,7 +111,7 @@ class _Child:
     def _read(self) -> None:
         for line in self.proc.stdout:
             self.lines.put(line)
-        self.lines.put(None)   # end of output: the child exited
+        self.lines.put(None)  # end of output: the child exited
 
     def answer(self, seconds: float) -> dict | None:
         """The child's next line as JSON; None when it gave none in time or died."""
@@ -117,7 +123,7 @@ class _Child:
 
     def died(self) -> bool:
         try:
-            self.proc.wait(timeout=1)   # its output ended: give the exit a moment to be seen
+            self.proc.wait(timeout=1)  # its output ended: give the exit a moment to be seen
             return True
         except subprocess.TimeoutExpired:
             return False
@@ -131,8 +137,10 @@ class _Child:
 
 def too_slow(path: str, time_limit: float, seconds: float) -> str:
     """The reason a program the parent stopped is rejected: the same deadline as the child's own check."""
-    return (f"{path}: too slow: no answer from the checker after {seconds:.0f} s "
-            f"(--check-seconds {time_limit:g} and {seconds - time_limit:.0f} s to compile); it was stopped")
+    return (
+        f"{path}: too slow: no answer from the checker after {seconds:.0f} s "
+        f"(--check-seconds {time_limit:g} and {seconds - time_limit:.0f} s to compile); it was stopped"
+    )
 
 
 def check_programs(programs: list[Program], settings: CheckSettings) -> list[str | None]:
@@ -140,7 +148,7 @@ def check_programs(programs: list[Program], settings: CheckSettings) -> list[str
     reasons: list[str | None] = []
     deadline = settings.time_limit + settings.compile_seconds
     while len(reasons) < len(programs):
-        child = _Child(settings, programs[len(reasons):])
+        child = _Child(settings, programs[len(reasons) :])
         try:
             first = child.answer(STARTUP_SECONDS)
             if first is None:
@@ -153,15 +161,20 @@ def check_programs(programs: list[Program], settings: CheckSettings) -> list[str
                     reasons.append(answer["reason"])
                     continue
                 p = programs[len(reasons)]
-                reasons.append(f"{p.path}: crashed the GL driver" if child.died() else
-                               too_slow(p.path, settings.time_limit, deadline))
+                reasons.append(
+                    f"{p.path}: crashed the GL driver"
+                    if child.died()
+                    else too_slow(p.path, settings.time_limit, deadline)
+                )
                 break
         finally:
             child.stop()
     return reasons
 
 
-def accept_programs(programs: list[Program], settings: CheckSettings) -> tuple[list[Program], list[tuple[Program, str]]]:
+def accept_programs(
+    programs: list[Program], settings: CheckSettings
+) -> tuple[list[Program], list[tuple[Program, str]]]:
     """Split programs into (accepted, [(rejected, reason)]); class id = position among the accepted."""
     reasons = check_programs(programs, settings)
     accepted = [p for p, r in zip(programs, reasons) if r is None]

@@ -1,7 +1,7 @@
 """synpat-view: a contact sheet PNG of shards, one row per program (sound shards: log-mel spectrograms).
 
-    synpat-view shards/ --out contact.png --per-program 8
-    synpat-view --live --shaders shaders/      (a live window: synpat.gen.live_view)
+synpat-view shards/ --out contact.png --per-program 8
+synpat-view --live --shaders shaders/      (a live window: synpat.gen.live_view)
 """
 
 from __future__ import annotations
@@ -9,19 +9,19 @@ from __future__ import annotations
 import io
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from PIL import Image, ImageDraw, ImageFont
-
 from synpat.core.errors import UserError
-from synpat.core.settings import option, parse_settings, run_cli, settings_parser
 from synpat.core.files import check_writable_folder, write_atomic
+from synpat.core.settings import option, parse_settings, run_cli, settings_parser
+
 from .shards import folder_shards, shard_samples
 
 FLAC_MAGIC = b"fLaC"
-SOUND_TILE_ASPECT = 3    # a spectrogram tile is this many times wider than high
+SOUND_TILE_ASPECT = 3  # a spectrogram tile is this many times wider than high
 
 LABEL_WIDTH = 150
 
@@ -80,6 +80,7 @@ def picture(data: bytes) -> Image.Image:
     if data[:4] == FLAC_MAGIC:
         from .flac import decode_flac
         from .sound_stats import log_mel, spectrogram_image
+
         wave, rate = decode_flac(data)
         return Image.fromarray(spectrogram_image(log_mel(wave[None], rate)[0]))
     return Image.open(io.BytesIO(data)).convert("RGB")
@@ -102,7 +103,7 @@ def contact_sheet(rows: dict[int, tuple[str, list[Image.Image]]], tile: int, wid
     return sheet
 
 
-SHEET_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}   # --out suffix -> Pillow format
+SHEET_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}  # --out suffix -> Pillow format
 
 
 def image_format(path: Path) -> str:
@@ -130,8 +131,9 @@ def validate(cfg: ContactSettings) -> ContactSettings:
 
 
 def _main(argv: Sequence[str] | None) -> None:
-    cfg = validate(parse_settings(ContactSettings, argv, settings_parser(
-        ContactSettings, "synpat-view", __doc__.split("\n\n")[0])))
+    cfg = validate(
+        parse_settings(ContactSettings, argv, settings_parser(ContactSettings, "synpat-view", __doc__.split("\n\n")[0]))
+    )
     fmt = image_format(Path(cfg.out))
     check_writable_folder(Path(cfg.out).parent, "--out")
     rows = collect(shard_paths(cfg.shards), cfg.per_program)
@@ -139,7 +141,7 @@ def _main(argv: Sequence[str] | None) -> None:
         raise UserError(f"{' '.join(cfg.shards)}: no images found")
     sound = is_sound_shards(cfg.shards)
     sheet = contact_sheet(rows, cfg.tile, cfg.tile * SOUND_TILE_ASPECT if sound else None)
-    if sound:   # spectrograms are drawn from one colour ramp: 256 palette colours keep them, at a third of the bytes
+    if sound:  # spectrograms are drawn from one colour ramp: 256 palette colours keep them, at a third of the bytes
         sheet = sheet.quantize(256)
     buf = io.BytesIO()
     sheet.save(buf, fmt)
@@ -149,8 +151,9 @@ def _main(argv: Sequence[str] | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if "--live" in argv:   # the live viewer (synpat.gen.live_view)
+    if "--live" in argv:  # the live viewer (synpat.gen.live_view)
         from .live_view import main as live_main
+
         return live_main([a for a in argv if a != "--live"])
     return run_cli("synpat-view", _main, argv)
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-
 from synpat.core.errors import UserError
+
 from .programs import Program
 from .redraw import Redraws
 from .sampler import Sampler
@@ -53,8 +53,9 @@ class StatFilters:
     def failing(self, stats: dict[str, np.ndarray]) -> str:
         """Which filters the median image of ``stats`` fails, as 'tv 0.21 > 0.1, ...'."""
         parts = []
-        tv, std, edge = (float(np.median(x)) for x in (stats["total_variation"], stats["std"].mean(axis=1),
-                                                       stats["edge_density"]))
+        tv, std, edge = (
+            float(np.median(x)) for x in (stats["total_variation"], stats["std"].mean(axis=1), stats["edge_density"])
+        )
         if self.max_tv is not None and tv > self.max_tv:
             parts.append(f"median TV {tv:.3f} > --max-tv {self.max_tv:g}")
         if self.min_std is not None and std < self.min_std:
@@ -64,8 +65,9 @@ class StatFilters:
         return ", ".join(parts) or "most probe images fail the filters"
 
 
-def filter_programs(renderer, programs: list[Program], filters: StatFilters,
-                    time_range: tuple[float, float]) -> tuple[list[Program], list[tuple[Program, str]]]:
+def filter_programs(
+    renderer, programs: list[Program], filters: StatFilters, time_range: tuple[float, float]
+) -> tuple[list[Program], list[tuple[Program, str]]]:
     """Render PROBES probe images of each program, one-colour draws drawn again as a run draws them
     (synpat.gen.redraw) -> (kept programs, [(dropped program, reason)])."""
     sampler = Sampler(1, seed=PROBE_SEED, time_range=tuple(time_range))
@@ -75,8 +77,13 @@ def filter_programs(renderer, programs: list[Program], filters: StatFilters,
         stats = image_stats(renderer.render_varied([program], probe, Redraws(sampler.redraw))[0])
         ok = filters.passes(stats)
         if 2 * int(ok.sum()) < PROBES:
-            dropped.append((program, f"{program.path}: filtered out: {int((~ok).sum())} of {PROBES} probe images "
-                                     f"fail ({filters.failing(stats)})"))
+            dropped.append(
+                (
+                    program,
+                    f"{program.path}: filtered out: {int((~ok).sum())} of {PROBES} probe images "
+                    f"fail ({filters.failing(stats)})",
+                )
+            )
         else:
             kept.append(program)
     return kept, dropped

@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 
 import numpy as np
-
 from synpat.core.errors import UserError
 
 FLAC_SCALE = 32767.0
@@ -21,8 +20,10 @@ def _soundfile():
     try:
         import soundfile
     except (ImportError, OSError):
-        raise UserError("sound programs are written as FLAC through the soundfile package, which is not installed "
-                        "(pip install soundfile)") from None
+        raise UserError(
+            "sound programs are written as FLAC through the soundfile package, which is not installed "
+            "(pip install soundfile)"
+        ) from None
     return soundfile
 
 

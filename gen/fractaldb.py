@@ -25,20 +25,19 @@ pieces, and its brightness follows the log density (iParams.x: flat .. log).
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
-
 from synpat.core.errors import UserError
-from synpat.core.settings import option, parse_settings, run_cli, settings_parser
 from synpat.core.files import write_atomic
+from synpat.core.settings import option, parse_settings, run_cli, settings_parser
 
 MAX_MAPS = 8
-MAX_CONTRACTION = 0.9     # largest singular value of each A_i
-MIN_DET = 0.05            # |det A_i| at least this
-MIN_FILL = 0.2            # FractalDB's filling-rate threshold
+MAX_CONTRACTION = 0.9  # largest singular value of each A_i
+MIN_DET = 0.05  # |det A_i| at least this
+MIN_FILL = 0.2  # FractalDB's filling-rate threshold
 FILL_GRID = 128
 
 
@@ -79,7 +78,7 @@ def filling_rate(code: np.ndarray, grid: int = FILL_GRID) -> float:
     lo, hi = pts.min(0), pts.max(0)
     span = np.maximum(hi - lo, 1e-9)
     ij = np.minimum(((pts - lo) / span * grid).astype(np.int64), grid - 1)
-    return len(np.unique(ij[:, 0] * grid + ij[:, 1])) / grid ** 2
+    return len(np.unique(ij[:, 0] * grid + ij[:, 1])) / grid**2
 
 
 def category_codes(count: int, seed: int = 0, min_fill: float = MIN_FILL) -> list[np.ndarray]:
@@ -167,9 +166,15 @@ def program_source(code: np.ndarray, category: int, name: str) -> str:
     values = ",\n".join("    " + ", ".join(f"{v:.6f}" for v in row) for row in code)
     cumulative = np.cumsum(map_probabilities(code))
     cumulative[-1] = 1.0
-    return _TEMPLATE.format(name=name, category=category, n=len(code), fill=filling_rate(code),
-                            params=6 * len(code), values=values,
-                            cumulative=", ".join(f"{v:.6f}" for v in cumulative))
+    return _TEMPLATE.format(
+        name=name,
+        category=category,
+        n=len(code),
+        fill=filling_rate(code),
+        params=6 * len(code),
+        values=values,
+        cumulative=", ".join(f"{v:.6f}" for v in cumulative),
+    )
 
 
 def write_programs(out: Path, count: int, seed: int = 0, min_fill: float = MIN_FILL) -> list[Path]:

@@ -22,31 +22,45 @@ from synpat.core.locks import writer_lock
 from synpat.core.progress import Progress, format_seconds
 from synpat.core.ranks import Ranks, find_ranks
 from synpat.core.settings import option
+
 from .jpeg import JPEG_ENCODERS, PILLOW, Encoder, choose_encoder, torch_encode_jpeg
 from .manifest import TOOL, Plan, check_output, make_output_folder, prepare_output, write_manifest
 from .programs import Program
 from .sampler import Samples
-from .shards import (FORMATS, encode_images, sample_files, sample_key, sample_members, shard_done, shard_name,
-                     write_shard)
-from .source import PatternSource, SourceSpec, spec_of
+from .shards import (
+    FORMATS,
+    encode_images,
+    sample_files,
+    sample_key,
+    sample_members,
+    shard_done,
+    shard_name,
+    write_shard,
+)
 from .sound_generate import clip_members, sound_encoder, sound_summary_line
+from .source import PatternSource, SourceSpec, spec_of
 from .stats import stats_row
 
-MANIFEST_SECONDS = 30.0   # how often a running job refreshes the manifest's list of complete shards
+MANIFEST_SECONDS = 30.0  # how often a running job refreshes the manifest's list of complete shards
 
 
 @dataclass
 class GenConfig(SourceSpec):
     """Every setting of synpat-gen: the source's (SourceSpec) and the shards'; the CLI's flags,
     defaults and help come from here."""
+
     out: str = option("shards", "output folder for the shards and manifest.json")
     count: int | None = option(None, "total images", type=int)
     per_shader: int | None = option(None, "images per accepted program (default 1000)", type=int)
     format: str = option("jpg", "image file format", choices=FORMATS)
     quality: int = option(95, "jpg/webp quality", type=int)
-    jpeg_encoder: str = option("cpu", "cpu: Pillow in the --workers threads; gpu: nvJPEG (torchvision) on this "
-                                      "rank's GPU, from the rendered CUDA tensor (needs torch); auto: gpu when "
-                                      "rendering on an NVIDIA GPU with torch, else cpu", choices=JPEG_ENCODERS)
+    jpeg_encoder: str = option(
+        "cpu",
+        "cpu: Pillow in the --workers threads; gpu: nvJPEG (torchvision) on this "
+        "rank's GPU, from the rendered CUDA tensor (needs torch); auto: gpu when "
+        "rendering on an NVIDIA GPU with torch, else cpu",
+        choices=JPEG_ENCODERS,
+    )
     shard_size: int = option(1000, "images per tar", type=int)
     workers: int = option(max(1, os.cpu_count() or 1), "image encoding threads", type=int)
     batch: int = option(256, "images per GPU dispatch at most", type=int)
@@ -79,8 +93,17 @@ def plan_job(source: PatternSource, cfg: GenConfig, encoder: Encoder) -> Plan:
     """The source's accepted programs and run length, and the job's size: count and shards."""
     programs = source.programs
     count = cfg.count if cfg.count is not None else (cfg.per_shader or 1000) * len(programs)
-    return Plan(programs, source.rejected, source.dropped_programs, source.renderer.device_name, source.sampler.group,
-                count, -(-count // cfg.shard_size), encoder.name, source.kind)
+    return Plan(
+        programs,
+        source.rejected,
+        source.dropped_programs,
+        source.renderer.device_name,
+        source.sampler.group,
+        count,
+        -(-count // cfg.shard_size),
+        encoder.name,
+        source.kind,
+    )
 
 
 def generate(cfg: GenConfig) -> dict:
@@ -89,28 +112,42 @@ def generate(cfg: GenConfig) -> dict:
     ranks = find_ranks(cfg.rank, cfg.world_size)
     out = Path(cfg.out)
     check_output(out, cfg, ranks)
-    with PatternSource(spec_of(cfg), rank=ranks.rank, world_size=ranks.world_size, cuda_index=ranks.local_rank or 0,
-                       max_batch=cfg.batch, tool=TOOL) as source:
-        if source.kind == "sound":   # FLAC clips (synpat.gen.sound_generate); one line before anything is written
+    with PatternSource(
+        spec_of(cfg),
+        rank=ranks.rank,
+        world_size=ranks.world_size,
+        cuda_index=ranks.local_rank or 0,
+        max_batch=cfg.batch,
+        tool=TOOL,
+    ) as source:
+        if source.kind == "sound":  # FLAC clips (synpat.gen.sound_generate); one line before anything is written
             encoder = sound_encoder(cfg)
         else:
             encoder = choose_encoder(cfg.jpeg_encoder, cfg.format, source.renderer.device, ranks.local_rank)
-        source.pixels_to(encoder.device)   # the torch encoder takes its pixels on its GPU when it can
+        source.pixels_to(encoder.device)  # the torch encoder takes its pixels on its GPU when it can
         plan = plan_job(source, cfg, encoder)
         mine = ranks.split(plan.shards)
         make_output_folder(out)
         with writer_lock(out, TOOL, mine.start, mine.stop - 1, f"shards {mine.start}..{mine.stop - 1}"):
-            check_output(out, cfg, ranks)   # again, holding the lock: a run that finished meanwhile left its shards
+            check_output(out, cfg, ranks)  # again, holding the lock: a run that finished meanwhile left its shards
             return write_shards(source, out, cfg, plan, ranks, mine, encoder)
 
 
 # -- encoding ----------------------------------------------------------------------------------
 
+
 def sample_meta(program: Program, cls: int, samples: Samples, row: int, size: tuple[int, int]) -> dict:
-    return {"program": program.name, "family": program.family, "hash": program.hash, "class": cls,
-            "index": int(samples.index[row]),
-            "time": float(samples.time[row]), "seed": int(samples.seed[row]),
-            "params": [float(x) for x in samples.params[row]], "size": list(size)}
+    return {
+        "program": program.name,
+        "family": program.family,
+        "hash": program.hash,
+        "class": cls,
+        "index": int(samples.index[row]),
+        "time": float(samples.time[row]),
+        "seed": int(samples.seed[row]),
+        "params": [float(x) for x in samples.params[row]],
+        "size": list(size),
+    }
 
 
 def encode_members(images, first: int, samples: Samples, plan: Plan, cfg: GenConfig, stats: dict | None = None) -> list:
@@ -119,8 +156,9 @@ def encode_members(images, first: int, samples: Samples, plan: Plan, cfg: GenCon
     return file_members(encode_images(images, cfg.format, cfg.quality), first, samples, plan, cfg, stats)
 
 
-def file_members(files: list[bytes], first: int, samples: Samples, plan: Plan, cfg: GenConfig,
-                 stats: dict | None = None) -> list:
+def file_members(
+    files: list[bytes], first: int, samples: Samples, plan: Plan, cfg: GenConfig, stats: dict | None = None
+) -> list:
     """Encoded images of sample rows [first, first + n) -> their tar members (shards.sample_members),
     made in an encode worker: image file, class and metadata (with the rows' statistics when --stats)."""
     members = []
@@ -134,20 +172,26 @@ def file_members(files: list[bytes], first: int, samples: Samples, plan: Plan, c
     return members
 
 
-def encode_shard(pool: ThreadPoolExecutor, pixels, samples: Samples, stats: dict | None, plan: Plan,
-                 cfg: GenConfig, encoder: Encoder) -> list[Future]:
+def encode_shard(
+    pool: ThreadPoolExecutor, pixels, samples: Samples, stats: dict | None, plan: Plan, cfg: GenConfig, encoder: Encoder
+) -> list[Future]:
     """pixels (N, H, W, 3) uint8 of a shard's samples -> futures of their tar members, in order: Pillow
     in the workers, or the torch encoder on its device for the whole shard (the workers make the members)."""
     step = max(1, -(-len(pixels) // (2 * cfg.workers)))
-    if plan.kind == "sound":   # pixels: waves (N, C, S) float32
-        return [pool.submit(clip_members, pixels[i:i + step], i, samples, plan, cfg, stats)
-                for i in range(0, len(pixels), step)]
+    if plan.kind == "sound":  # pixels: waves (N, C, S) float32
+        return [
+            pool.submit(clip_members, pixels[i : i + step], i, samples, plan, cfg, stats)
+            for i in range(0, len(pixels), step)
+        ]
     if encoder.device is None:
-        return [pool.submit(encode_members, pixels[i:i + step], i, samples, plan, cfg, stats)
-                for i in range(0, len(pixels), step)]
+        return [
+            pool.submit(encode_members, pixels[i : i + step], i, samples, plan, cfg, stats)
+            for i in range(0, len(pixels), step)
+        ]
     files = torch_encode_jpeg(pixels, cfg.quality, encoder.device)
-    return [pool.submit(file_members, files[i:i + step], i, samples, plan, cfg, stats)
-            for i in range(0, len(files), step)]
+    return [
+        pool.submit(file_members, files[i : i + step], i, samples, plan, cfg, stats) for i in range(0, len(files), step)
+    ]
 
 
 class ShardWriter:
@@ -167,13 +211,14 @@ class ShardWriter:
         self.progress.update(planned)
 
 
-def write_shards(source: PatternSource, out: Path, cfg: GenConfig, plan: Plan, ranks: Ranks, mine: range,
-                 encoder: Encoder) -> dict:
+def write_shards(
+    source: PatternSource, out: Path, cfg: GenConfig, plan: Plan, ranks: Ranks, mine: range, encoder: Encoder
+) -> dict:
     """Render, encode and write this rank's missing shards (the caller holds their lock); -> the summary numbers."""
     damaged = prepare_output(out, cfg, plan, ranks, mine)
     for line in damaged:
         print(line, file=sys.stderr)
-    present = set(os.listdir(out))   # one listing; a shard the filters emptied is its index alone (write_shard)
+    present = set(os.listdir(out))  # one listing; a shard the filters emptied is its index alone (write_shard)
     todo = [s for s in mine if not shard_done(out, shard_name(cfg.prefix, s), present)]
     total = sum(stop - start for start, stop in (plan.shard_range(s, cfg.shard_size) for s in todo))
     label = TOOL if ranks.world_size == 1 else f"{TOOL}[{ranks.rank}/{ranks.world_size}]"
@@ -185,21 +230,46 @@ def write_shards(source: PatternSource, out: Path, cfg: GenConfig, plan: Plan, r
             start, stop = plan.shard_range(shard, cfg.shard_size)
             samples, pixels, stats = source.render(start, stop)
             encoded = encode_shard(pool, pixels, samples, stats, plan, cfg, encoder)
-            if pending:   # encode this shard while writing the previous one
+            if pending:  # encode this shard while writing the previous one
                 writer.write(*pending)
             pending = (shard, stop - start, encoded)
         if pending:
             writer.write(*pending)
     write_manifest(out, cfg, plan)
     progress.close()
-    return {"label": label, "images": total, "shards": len(todo), "skipped": len(mine) - len(todo), "damaged": len(damaged),
-            "programs": len(plan.programs), "rejected": len(plan.rejected), "seconds": progress.elapsed,
-            "bytes": writer.bytes, "out": str(out), "size": cfg.size, "format": cfg.format, "encoder": encoder.name,
-            "filters": cfg.filters().active, "dropped_samples": source.dropped_samples,
-            "dropped_programs": plan.dropped_programs, "redrawn": source.redraws.redrawn, "constant": source.constant,
-            "kind": plan.kind, "clipped_samples": source.clipped, "nan_samples": source.nan,
-            **({"duration": cfg.duration, "sample_rate": cfg.sample_rate, "channels": cfg.channels,
-                "samples_per_clip": source.renderer.channels * source.renderer.length} if plan.kind == "sound" else {})}
+    return {
+        "label": label,
+        "images": total,
+        "shards": len(todo),
+        "skipped": len(mine) - len(todo),
+        "damaged": len(damaged),
+        "programs": len(plan.programs),
+        "rejected": len(plan.rejected),
+        "seconds": progress.elapsed,
+        "bytes": writer.bytes,
+        "out": str(out),
+        "size": cfg.size,
+        "format": cfg.format,
+        "encoder": encoder.name,
+        "filters": cfg.filters().active,
+        "dropped_samples": source.dropped_samples,
+        "dropped_programs": plan.dropped_programs,
+        "redrawn": source.redraws.redrawn,
+        "constant": source.constant,
+        "kind": plan.kind,
+        "clipped_samples": source.clipped,
+        "nan_samples": source.nan,
+        **(
+            {
+                "duration": cfg.duration,
+                "sample_rate": cfg.sample_rate,
+                "channels": cfg.channels,
+                "samples_per_clip": source.renderer.channels * source.renderer.length,
+            }
+            if plan.kind == "sound"
+            else {}
+        ),
+    }
 
 
 def summary_line(s: dict) -> str:
@@ -211,11 +281,14 @@ def summary_line(s: dict) -> str:
         skipped += f", {s['damaged']} damaged rendered again"
     shards = f"{s['shards']} shard" + ("" if s["shards"] == 1 else "s")
     if s.get("filters"):
-        skipped += (f", filters dropped {s['dropped_samples']} of {s['images']} samples"
-                    f" and {s['dropped_programs']} programs")
+        skipped += (
+            f", filters dropped {s['dropped_samples']} of {s['images']} samples and {s['dropped_programs']} programs"
+        )
     if s.get("redrawn"):
         skipped += f", {s['redrawn']} one-colour samples drawn again ({s['constant']} still one colour, written)"
     by = f" by {s['encoder']}" if s.get("encoder", PILLOW) != PILLOW else ""
-    return (f"{s['label']}: wrote {s['images'] - s.get('dropped_samples', 0)} images in {shards}{skipped} "
-            f"({s['size'][0]}x{s['size'][1]} {s['format']}{by}, {s['bytes'] / 2**20:.1f} MiB) from {s['programs']} programs "
-            f"({s['rejected']} rejected) in {format_seconds(s['seconds'])}, {rate:.1f} img/s -> {s['out']}")
+    return (
+        f"{s['label']}: wrote {s['images'] - s.get('dropped_samples', 0)} images in {shards}{skipped} "
+        f"({s['size'][0]}x{s['size'][1]} {s['format']}{by}, {s['bytes'] / 2**20:.1f} MiB) from {s['programs']} programs "
+        f"({s['rejected']} rejected) in {format_seconds(s['seconds'])}, {rate:.1f} img/s -> {s['out']}"
+    )

@@ -13,18 +13,19 @@ here, and the stream's loaders (synpat.train.loaders) use it too; this module is
 from __future__ import annotations
 
 import numpy as np
-
 from synpat.core.devices import cpu_render_note, warn
+
 from .programs import Program
 from .redraw import Redraws
 from .renderer import Renderer
-from .sound_renderer import SoundRenderer
 from .sampler import Samples
+from .sound_renderer import SoundRenderer
 
 
 def interop_available() -> bool:
     """True when torch sees a CUDA device and cuda-python's runtime bindings import."""
     import torch
+
     if not torch.cuda.is_available():
         return False
     try:
@@ -36,6 +37,7 @@ def interop_available() -> bool:
 
 def _ok(result):
     from cuda.bindings import runtime as rt
+
     err, *values = result if isinstance(result, tuple) else (result,)
     if err != rt.cudaError_t.cudaSuccess:
         raise RuntimeError(f"CUDA-GL interop: {rt.cudaGetErrorName(err)[1].decode()}")
@@ -47,6 +49,7 @@ def copy_mapped(resource, stream, dst_ptr: int, nbytes: int) -> None:
     device address ``dst_ptr`` on that stream, and unmap (GL work issued after the unmap waits for
     the copy; mapping orders the copy after the GL work issued before it)."""
     from cuda.bindings import runtime as rt
+
     _ok(rt.cudaGraphicsMapResources(1, resource, stream.cuda_stream))
     try:
         ptr, _ = _ok(rt.cudaGraphicsResourceGetMappedPointer(resource))
@@ -60,7 +63,8 @@ def register_buffer(renderer, device):
     with unregister_buffer. Raises RuntimeError when CUDA refuses it."""
     import torch
     from cuda.bindings import runtime as rt
-    renderer.make_current()   # the buffer's name means this context's buffer
+
+    renderer.make_current()  # the buffer's name means this context's buffer
     with torch.cuda.device(device):
         flags = rt.cudaGraphicsRegisterFlags.cudaGraphicsRegisterFlagsReadOnly
         return _ok(rt.cudaGraphicsGLRegisterBuffer(renderer.output_buffer.glo, flags))
@@ -68,6 +72,7 @@ def register_buffer(renderer, device):
 
 def unregister_buffer(renderer, resource) -> None:
     from cuda.bindings import runtime as rt
+
     renderer.make_current()
     _ok(rt.cudaGraphicsUnregisterResource(resource))
 
@@ -81,6 +86,7 @@ class CudaRenderer:
 
     def __init__(self, renderer: Renderer, device):
         import torch
+
         self.renderer, self.device = renderer, device
         self.copy_stream = torch.cuda.Stream(device)
         self.resource = None
@@ -96,6 +102,7 @@ class CudaRenderer:
         """As render_many -> (images (N, H, W, 3) uint8 on the CUDA device, the Samples rendered), as
         Renderer.render_varied."""
         import torch
+
         r = self.renderer
         image_bytes = r.width * r.height * 4
         consumer = torch.cuda.current_stream(self.device)
@@ -113,7 +120,7 @@ class CudaRenderer:
         done = torch.cuda.Event()
         done.record(side)
         consumer.wait_event(done)
-        images.record_stream(consumer)   # allocated on the side stream, used on the consumer's
+        images.record_stream(consumer)  # allocated on the side stream, used on the consumer's
         return images, rendered
 
     def close(self) -> None:
@@ -123,7 +130,7 @@ class CudaRenderer:
             unregister_buffer(self.renderer, self.resource)
             self.resource = None
 
-    def __enter__(self) -> "CudaRenderer":
+    def __enter__(self) -> CudaRenderer:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -137,6 +144,7 @@ class CudaSoundRenderer:
 
     def __init__(self, renderer, device):
         import torch
+
         self.renderer, self.device = renderer, device
         self.copy_stream = torch.cuda.Stream(device)
         self.resource = None
@@ -147,6 +155,7 @@ class CudaSoundRenderer:
         ready for the caller's current stream; levels (N, 3) and the Samples rendered, as
         SoundRenderer.render_measured)."""
         import torch
+
         r = self.renderer
         clip_bytes = r.channels * r.length * 4
         consumer = torch.cuda.current_stream(self.device)
@@ -154,8 +163,11 @@ class CudaSoundRenderer:
         with torch.cuda.stream(side):
             raw = torch.empty((len(samples), r.channels, r.length), dtype=torch.float32, device=self.device)
             order, levels, rendered = r.render_in_program_order(
-                programs, samples, lambda first, n: copy_mapped(self.resource, side, raw[first].data_ptr(), n * clip_bytes),
-                redraws)
+                programs,
+                samples,
+                lambda first, n: copy_mapped(self.resource, side, raw[first].data_ptr(), n * clip_bytes),
+                redraws,
+            )
             rows = torch.from_numpy(np.ascontiguousarray(order)).pin_memory().to(self.device, non_blocking=True)
             waves = torch.empty_like(raw)
             waves[rows] = torch.nan_to_num(raw, nan=0.0, posinf=1.0, neginf=-1.0).clamp_(-1.0, 1.0)
@@ -171,7 +183,7 @@ class CudaSoundRenderer:
             unregister_buffer(self.renderer, self.resource)
             self.resource = None
 
-    def __enter__(self) -> "CudaSoundRenderer":
+    def __enter__(self) -> CudaSoundRenderer:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -31,14 +31,24 @@ from __future__ import annotations
 import numpy as np
 
 from .sampler import Samples
-from .stats import (BLUR_TAPS, COLOUR_LEVELS, EDGE_HIGH, EDGE_LOW, LUMA_SCALE, LUMA_WEIGHTS, SECTOR_TAN,
-                    entropy_of_counts, moments_of_sums, tv_of_sums)
+from .stats import (
+    BLUR_TAPS,
+    COLOUR_LEVELS,
+    EDGE_HIGH,
+    EDGE_LOW,
+    LUMA_SCALE,
+    LUMA_WEIGHTS,
+    SECTOR_TAN,
+    entropy_of_counts,
+    moments_of_sums,
+    tv_of_sums,
+)
 
-RECORD_FIELDS = 8       # tv, sum r g b, squares r g b, strong pixels
-HIST_BINS = COLOUR_LEVELS ** 3 + 256
-STRIP = 16              # columns an invocation walks: one 32-bit word of 2-bit classes
+RECORD_FIELDS = 8  # tv, sum r g b, squares r g b, strong pixels
+HIST_BINS = COLOUR_LEVELS**3 + 256
+STRIP = 16  # columns an invocation walks: one 32-bit word of 2-bit classes
 GROW_LANES = 8
-MAX_BAND = 1024         # rows at most an invocation walks: keeps its sums of squares within 32 bits
+MAX_BAND = 1024  # rows at most an invocation walks: keeps its sums of squares within 32 bits
 
 
 def _f32(x) -> str:
@@ -302,20 +312,36 @@ class GLStats:
         self.strips, self.bands = -(-w // STRIP), -(-h // self.band)
         # workgroups: 16 strips x up to 4 bands of one image (llvmpipe runs 8 invocations of a row together)
         self.local = (16, max(1, min(4, self.bands)))
-        consts = dict(w=w, h=h, strip=STRIP, strips=self.strips, band=self.band, bands=self.bands, hist=HIST_BINS,
-                      colours=COLOUR_LEVELS ** 3, bits=int(np.log2(COLOUR_LEVELS)),
-                      shift=8 - int(np.log2(COLOUR_LEVELS)), record=RECORD_FIELDS,
-                      lx=self.local[0], ly=self.local[1])
+        consts = dict(
+            w=w,
+            h=h,
+            strip=STRIP,
+            strips=self.strips,
+            band=self.band,
+            bands=self.bands,
+            hist=HIST_BINS,
+            colours=COLOUR_LEVELS**3,
+            bits=int(np.log2(COLOUR_LEVELS)),
+            shift=8 - int(np.log2(COLOUR_LEVELS)),
+            record=RECORD_FIELDS,
+            lx=self.local[0],
+            ly=self.local[1],
+        )
         header = _HEADER.format(**consts)
-        measure = (_MEASURE.replace("{taps}", ", ".join(_f32(t) for t in BLUR_TAPS))
-                   .replace("{luma_scale}", _f32(LUMA_SCALE)).replace("{tan0}", _f32(SECTOR_TAN[0]))
-                   .replace("{tan1}", _f32(SECTOR_TAN[1])).replace("{low_sq}", _f32(EDGE_LOW * EDGE_LOW))
-                   .replace("{high_sq}", _f32(EDGE_HIGH * EDGE_HIGH))
-                   .replace("{luma_w}", ", ".join(str(v) for v in LUMA_WEIGHTS))
-                   .replace("{shared_hist}", str(int(self.shared_hist))))
+        measure = (
+            _MEASURE.replace("{taps}", ", ".join(_f32(t) for t in BLUR_TAPS))
+            .replace("{luma_scale}", _f32(LUMA_SCALE))
+            .replace("{tan0}", _f32(SECTOR_TAN[0]))
+            .replace("{tan1}", _f32(SECTOR_TAN[1]))
+            .replace("{low_sq}", _f32(EDGE_LOW * EDGE_LOW))
+            .replace("{high_sq}", _f32(EDGE_HIGH * EDGE_HIGH))
+            .replace("{luma_w}", ", ".join(str(v) for v in LUMA_WEIGHTS))
+            .replace("{shared_hist}", str(int(self.shared_hist)))
+        )
         self.measure_pass = ctx.compute_shader(header + measure)
-        self.grow_pass = ctx.compute_shader(_HEADER.format(**{**consts, "lx": GROW_LANES, "ly": 1})
-                                             + "uniform int IMAGES;\n" + _GROW)
+        self.grow_pass = ctx.compute_shader(
+            _HEADER.format(**{**consts, "lx": GROW_LANES, "ly": 1}) + "uniform int IMAGES;\n" + _GROW
+        )
         n = renderer.max_batch
         self.edges = ctx.buffer(reserve=n * h * self.strips * 4)
         self.hist = ctx.buffer(reserve=n * HIST_BINS * 4)
@@ -327,7 +353,7 @@ class GLStats:
         for obj in (self.measure_pass, self.grow_pass, self.edges, self.hist, self.records, self.grown):
             obj.release()
 
-    def __enter__(self) -> "GLStats":
+    def __enter__(self) -> GLStats:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -347,7 +373,7 @@ class GLStats:
         self.ctx.memory_barrier()
         self.grown.clear(size=(n + 1) * 4)
         self.grow_pass["IMAGES"].value = n
-        while True:   # each pass ends when a sweep turns nothing; one more pass confirms it
+        while True:  # each pass ends when a sweep turns nothing; one more pass confirms it
             self.grow_pass.run(-(-n // GROW_LANES), 1, 1)
             self.ctx.memory_barrier()
             counts = np.frombuffer(self.grown.read(size=(n + 1) * 4), np.uint32)
@@ -357,19 +383,23 @@ class GLStats:
         grown = counts[1:]
         hist = np.frombuffer(self.hist.read(size=n * HIST_BINS * 4), np.uint32).reshape(n, HIST_BINS)
         records = np.frombuffer(self.records.read(size=n * self.bands * self.strips * RECORD_FIELDS * 4), np.uint32)
-        sums = records.reshape(n, -1, RECORD_FIELDS).astype(np.int64).sum(axis=1)     # (n, RECORD_FIELDS)
+        sums = records.reshape(n, -1, RECORD_FIELDS).astype(np.int64).sum(axis=1)  # (n, RECORD_FIELDS)
         mean, std = moments_of_sums(sums[:, 1:4], sums[:, 4:7], h * w)
-        colours = COLOUR_LEVELS ** 3
+        colours = COLOUR_LEVELS**3
         edges = sums[:, 7] + grown
-        return {"colour_entropy": entropy_of_counts(hist[:, :colours]),
-                "brightness_entropy": entropy_of_counts(hist[:, colours:]),
-                "total_variation": tv_of_sums(sums[:, 0], h, w),
-                "edge_density": (edges / float(h * w)).astype(np.float32),
-                "mean": mean, "std": std}
+        return {
+            "colour_entropy": entropy_of_counts(hist[:, :colours]),
+            "brightness_entropy": entropy_of_counts(hist[:, colours:]),
+            "total_variation": tv_of_sums(sums[:, 0], h, w),
+            "edge_density": (edges / float(h * w)).astype(np.float32),
+            "mean": mean,
+            "std": std,
+        }
 
 
-def render_measured(renderer, stats: GLStats, programs, samples: Samples,
-                    redraws=None) -> tuple[np.ndarray, dict[str, np.ndarray], Samples]:
+def render_measured(
+    renderer, stats: GLStats, programs, samples: Samples, redraws=None
+) -> tuple[np.ndarray, dict[str, np.ndarray], Samples]:
     """Render like Renderer.render_varied and measure each chunk while it is on the GPU
     -> (images (N, H, W, 3) uint8, statistics of each, the Samples rendered; in sample order)."""
     n, h, w = len(samples), renderer.height, renderer.width
@@ -377,7 +407,7 @@ def render_measured(renderer, stats: GLStats, programs, samples: Samples,
     parts = []
 
     def read(first: int, count: int) -> None:
-        renderer.output_buffer.read_into(rgba[first:first + count], size=count * w * h * 4)
+        renderer.output_buffer.read_into(rgba[first : first + count], size=count * w * h * 4)
         parts.append(stats.measure(count))
 
     order, rendered = renderer.render_in_program_order(programs, samples, read, redraws)

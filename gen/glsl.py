@@ -134,17 +134,17 @@ _EPILOGUE = "\n" + line_directive(2) + "\nvoid _sp_main(inout vec4 _sp_c, vec2 _
 # Chain c of a sample starts at (0, 0) with its own random state from (iSeed, c) and skips
 # SPLAT_BURN_IN steps; the box pass repeats the first chains' steps. Integer atomics only, so
 # the bytes do not depend on the order the GPU runs the chains in.
-KINDS = ("image", "splat", "sound")   # sound: a file defining mainSound (synpat.gen.sound_glsl)
-SPLAT_POINTS_PER_PIXEL = 1.0   # 50,176 points at 224x224 (FractalDB: 100,000 points at 512x512)
-SPLAT_MAX_POINTS = 1 << 24     # hits x 255 fit a uint: the colour sums cannot overflow
-SPLAT_STEPS = 256              # points per chain (one invocation)
-SPLAT_BURN_IN = 32             # steps a chain takes before its first point counts
+KINDS = ("image", "splat", "sound")  # sound: a file defining mainSound (synpat.gen.sound_glsl)
+SPLAT_POINTS_PER_PIXEL = 1.0  # 50,176 points at 224x224 (FractalDB: 100,000 points at 512x512)
+SPLAT_MAX_POINTS = 1 << 24  # hits x 255 fit a uint: the colour sums cannot overflow
+SPLAT_STEPS = 256  # points per chain (one invocation)
+SPLAT_BURN_IN = 32  # steps a chain takes before its first point counts
 SPLAT_BOX_CHAINS = 64
 SPLAT_BOX_STEPS = 64
-SPLAT_MARGIN = 0.04            # of the image's smaller side, each side of the attractor's box
-SPLAT_GROUP = 64               # invocations (chains) per work group of the box and point passes
-SPLAT_WORDS = 4                # per pixel: hits, R, G, B sums
-SPLAT_BOX_WORDS = 8            # per sample: x0, y0, x1, y1 keys, largest hits, 3 unused
+SPLAT_MARGIN = 0.04  # of the image's smaller side, each side of the attractor's box
+SPLAT_GROUP = 64  # invocations (chains) per work group of the box and point passes
+SPLAT_WORDS = 4  # per pixel: hits, R, G, B sums
+SPLAT_BOX_WORDS = 8  # per sample: x0, y0, x1, y1 keys, largest hits, 3 unused
 
 # Random numbers for splatStep: splatRandom(rng) -> [0, 1), advancing the chain's state.
 _SPLAT_RANDOM = """uint _sp_hash(uint v) {
@@ -157,7 +157,9 @@ float splatRandom(inout uint state) { state = _sp_hash(state); return float(stat
 
 # Declarations shared by the passes and the resolve: slot = the sample's place in the density
 # buffer, (slots, H, W, 4) uint; rows bottom-up, as fragCoord.
-_SPLAT_SHARED = _SPLAT_RANDOM + """layout(std430, binding = 2) buffer SynpatDensity { uint _sp_density[]; };
+_SPLAT_SHARED = (
+    _SPLAT_RANDOM
+    + """layout(std430, binding = 2) buffer SynpatDensity { uint _sp_density[]; };
 layout(std430, binding = 3) coherent buffer SynpatBox { uint _sp_box[]; };   // coherent: the largest-hits test reads fresh values
 uniform uint _sp_splat_first;
 uint _sp_slot() { return _sp_index() - _sp_splat_first; }
@@ -172,7 +174,9 @@ vec4 splatPixel(vec2 fragCoord) {
     vec3 mean = vec3(_sp_density[i + 1u], _sp_density[i + 2u], _sp_density[i + 3u]) / (255.0 * float(hits));
     return vec4(mean, log(1.0 + float(hits)) / log(1.0 + top));
 }
-""" % {"words": SPLAT_WORDS, "box_words": SPLAT_BOX_WORDS}
+"""
+    % {"words": SPLAT_WORDS, "box_words": SPLAT_BOX_WORDS}
+)
 
 _SPLAT_MAIN = "void _sp_points();\nvoid main() { _sp_points(); }\n"
 
@@ -224,20 +228,46 @@ void _sp_points() {
         if (hits > _sp_box[box + 4u]) atomicMax(_sp_box[box + 4u], hits);
     }
 }
-""" % {"box_chains": SPLAT_BOX_CHAINS, "burn_in": SPLAT_BURN_IN, "box_steps": SPLAT_BOX_STEPS,
-       "steps": SPLAT_STEPS, "line": line_directive(3), "fill": 1.0 - 2.0 * SPLAT_MARGIN, "words": SPLAT_WORDS, "box_words": SPLAT_BOX_WORDS}
+""" % {
+    "box_chains": SPLAT_BOX_CHAINS,
+    "burn_in": SPLAT_BURN_IN,
+    "box_steps": SPLAT_BOX_STEPS,
+    "steps": SPLAT_STEPS,
+    "line": line_directive(3),
+    "fill": 1.0 - 2.0 * SPLAT_MARGIN,
+    "words": SPLAT_WORDS,
+    "box_words": SPLAT_BOX_WORDS,
+}
 
 _SPLAT_COMPUTE_HEADER = f"layout(local_size_x = {SPLAT_GROUP}) in;\n" + _OUTPUT
 
 # GLSL ES / legacy names Shadertoy code still uses; each is defined unless the user defines it.
-_COMPAT = {"texture2D": "texture", "texture2DLod": "textureLod", "texture2DLodEXT": "textureLod",
-           "texture2DGradEXT": "textureGrad", "textureCube": "texture", "textureCubeLod": "textureLod",
-           "texture3D": "texture"}
+_COMPAT = {
+    "texture2D": "texture",
+    "texture2DLod": "textureLod",
+    "texture2DLodEXT": "textureLod",
+    "texture2DGradEXT": "textureGrad",
+    "textureCube": "texture",
+    "textureCubeLod": "textureLod",
+    "texture3D": "texture",
+}
 
 # Free names in GLSL 3.30 (Shadertoy programs use them) that GLSL 4.30 reserves, and
 # gl_FragCoord, which must be the sample's own pixel.
-_RENAMED = ("sample", "patch", "subroutine", "precise", "shared", "buffer", "coherent", "restrict",
-            "readonly", "writeonly", "atomic_uint", "gl_FragCoord")
+_RENAMED = (
+    "sample",
+    "patch",
+    "subroutine",
+    "precise",
+    "shared",
+    "buffer",
+    "coherent",
+    "restrict",
+    "readonly",
+    "writeonly",
+    "atomic_uint",
+    "gl_FragCoord",
+)
 _RENAME = re.compile(r"\b(" + "|".join(_RENAMED) + r")\b")
 _RENAMED_BACK = re.compile(r"_sp_kw_(\w+)")
 
@@ -252,7 +282,8 @@ void main() {
 # Code a compute shader cannot run: screen-space derivatives and discard. (Texture lookups with
 # an implicit LOD stay on compute: the channel textures have no mipmaps, so LOD 0 is exact.)
 _FRAGMENT_ONLY = re.compile(
-    r"\b(dFdx|dFdy|fwidth|dFdxFine|dFdyFine|dFdxCoarse|dFdyCoarse|fwidthFine|fwidthCoarse|discard)\b")
+    r"\b(dFdx|dFdy|fwidth|dFdxFine|dFdyFine|dFdxCoarse|dFdyCoarse|fwidthFine|fwidthCoarse|discard)\b"
+)
 _COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
 _VERSION_LINE = re.compile(r"^[ \t]*#[ \t]*version\b[^\n]*", re.M)
 _EXTENSION_LINE = re.compile(r"^[ \t]*#[ \t]*extension\b[^\n]*", re.M)
@@ -283,7 +314,7 @@ def declared_channels(source: str) -> tuple[str, ...] | None:
     bad = [w for w in words if w not in CHANNEL_TYPES] + (["(more than 4)"] if len(words) > 4 else [])
     if bad:
         raise ValueError(f"`// channels:` expects up to four of 2d, cube, 3d (iChannel0 first), got '{bad[0]}'")
-    return tuple(words) + DEFAULT_CHANNELS[len(words):]
+    return tuple(words) + DEFAULT_CHANNELS[len(words) :]
 
 
 def user_block(source: str, epilogue: str = _EPILOGUE) -> str:
@@ -303,13 +334,25 @@ def extensions_and_compat(source: str) -> tuple[str, str]:
     return extensions, compat
 
 
-def _wrap(source: str, header: str, index: str, main: str, channels: tuple[str, ...], splat: bool = False,
-          tail: str = "") -> str:
+def _wrap(
+    source: str, header: str, index: str, main: str, channels: tuple[str, ...], splat: bool = False, tail: str = ""
+) -> str:
     extensions, compat = extensions_and_compat(source)
     samplers = "\n".join(f"uniform {CHANNEL_TYPES[t]} iChannel{i};" for i, t in enumerate(channels))
-    return _PRELUDE.format(extensions=extensions, prelude_line=line_directive(1), stage_header=header, channels=samplers,
-                           index_function=index, main=main, compat=compat,
-                           splat=_SPLAT_SHARED if splat else "") + user_block(source) + tail
+    return (
+        _PRELUDE.format(
+            extensions=extensions,
+            prelude_line=line_directive(1),
+            stage_header=header,
+            channels=samplers,
+            index_function=index,
+            main=main,
+            compat=compat,
+            splat=_SPLAT_SHARED if splat else "",
+        )
+        + user_block(source)
+        + tail
+    )
 
 
 def compute_source(source: str, channels: tuple[str, ...] = DEFAULT_CHANNELS, splat: bool = False) -> str:
@@ -331,7 +374,7 @@ def splat_source(source: str, channels: tuple[str, ...] = DEFAULT_CHANNELS) -> s
 
 _SPLAT_STEP = re.compile(r"\bsplatStep[ \t\n]*\(")
 _MAIN_SOUND = re.compile(r"\bvec2\s+mainSound\s*\(")
-_KIND_COMMENT = re.compile(r"//[ \t]*kind[ \t]*:[ \t]*(.*?)[ \t]*$", re.I)   # `// kind: splat` (any case)
+_KIND_COMMENT = re.compile(r"//[ \t]*kind[ \t]*:[ \t]*(.*?)[ \t]*$", re.I)  # `// kind: splat` (any case)
 
 
 _LEADING_COMMENT = re.compile(r"\s*(//[^\n]*|/\*.*?\*/)", re.S)
@@ -353,8 +396,10 @@ def check_text(source: str) -> None:
     byte order mark), not GLSL text, and a compiler would stop at the NUL with a misleading error."""
     at = source.find("\0")
     if at >= 0:
-        raise ValueError(f"line {source.count(chr(10), 0, at) + 1}: a NUL byte; expected GLSL text "
-                         "(UTF-8, UTF-16 with a byte order mark, or Latin-1), not a binary file")
+        raise ValueError(
+            f"line {source.count(chr(10), 0, at) + 1}: a NUL byte; expected GLSL text "
+            "(UTF-8, UTF-16 with a byte order mark, or Latin-1), not a binary file"
+        )
 
 
 def program_kind(source: str) -> str:
@@ -367,11 +412,14 @@ def program_kind(source: str) -> str:
     if kind not in KINDS:
         raise ValueError(f"`// kind:` expects one of {', '.join(KINDS)}, got '{m.group(1)}'")
     if kind == "splat" and not _SPLAT_STEP.search(strip_comments(source)):
-        raise ValueError("a `// kind: splat` program defines `vec2 splatStep(inout uint rng, vec2 p, out vec3 colour)`; "
-                         "none found")
+        raise ValueError(
+            "a `// kind: splat` program defines `vec2 splatStep(inout uint rng, vec2 p, out vec3 colour)`; none found"
+        )
     if kind == "sound" and not _MAIN_SOUND.search(strip_comments(source)):
-        raise ValueError("a `// kind: sound` program defines `vec2 mainSound(int samp, float time)` "
-                         "or `vec2 mainSound(float time)`; none found")
+        raise ValueError(
+            "a `// kind: sound` program defines `vec2 mainSound(int samp, float time)` "
+            "or `vec2 mainSound(float time)`; none found"
+        )
     return kind
 
 
@@ -395,8 +443,9 @@ def _part(string_no: int, line: int) -> tuple[int, int]:
     return string_no, line % PART_LINES
 
 
-def first_error(log: str, path: str, source: str | None = None,
-                entry: str = "void mainImage(out vec4, in vec2)") -> str:
+def first_error(
+    log: str, path: str, source: str | None = None, entry: str = "void mainImage(out vec4, in vec2)"
+) -> str:
     """One ``FILE:LINE: message`` line from a GLSL compiler log, in the user's file's lines; an
     error in synpat's own code says so, and one past the end of ``source`` (an empty file) says that.
     ``entry``: the function the call in string 2 expects, named when that call fails."""
@@ -414,8 +463,10 @@ def first_error(log: str, path: str, source: str | None = None,
         elif fallback is None and string_no == 2:
             fallback = f"{path}: {message} (in the call of {entry.split('(')[0].split()[-1]}: is there a `{entry}`?)"
         elif fallback is None and string_no == 3:
-            fallback = (f"{path}: {message} (in the point pass of a `// kind: splat` program: is there a "
-                        "`vec2 splatStep(inout uint rng, vec2 p, out vec3 colour)`?)")
+            fallback = (
+                f"{path}: {message} (in the point pass of a `// kind: splat` program: is there a "
+                "`vec2 splatStep(inout uint rng, vec2 p, out vec3 colour)`?)"
+            )
         elif fallback is None:
             fallback = f"{path}: error in synpat's wrapper around this program (prelude line {line}): {message}"
     if fallback:
@@ -439,6 +490,6 @@ def guess_channels(log: str, source: str, channels: tuple[str, ...]) -> tuple[st
             i = int(n)
             step = {"2d": "cube", "cube": "3d"}.get(channels[i])
             if step:
-                return channels[:i] + (step,) + channels[i + 1:]
+                return channels[:i] + (step,) + channels[i + 1 :]
         return None
     return None

@@ -28,6 +28,7 @@ import math
 import re
 
 from synpat.core.errors import UserError
+
 from .sampler import check_seed
 
 GRAMMAR_VERSION = 1
@@ -55,7 +56,7 @@ class _Rng:
         return _mix64(self.state)
 
     def unit(self) -> float:
-        return (self.bits() >> 11) * 2.0 ** -53
+        return (self.bits() >> 11) * 2.0**-53
 
     def uniform(self, lo: float, hi: float) -> float:
         return lo + (hi - lo) * self.unit()
@@ -82,16 +83,21 @@ def _f(x: float) -> str:
 # -- GLSL helpers, each emitted only when a block uses it (name -> (dependencies, code)) -------
 
 _HELPERS = {
-    "pcg": ((), """\
+    "pcg": (
+        (),
+        """\
 uint pcg(uint v) {
     uint s = v * 747796405u + 2891336453u;
     uint w = ((s >> ((s >> 28u) + 4u)) ^ s) * 277803737u;
     return (w >> 22u) ^ w;
 }
 float rnd(uint v) { return float(pcg(v) >> 8u) * (1.0 / 16777216.0); }
-float cellrnd(ivec2 c, uint salt) { return rnd(uint(c.x) * 1597334677u ^ pcg(uint(c.y) + salt)); }"""),
+float cellrnd(ivec2 c, uint salt) { return rnd(uint(c.x) * 1597334677u ^ pcg(uint(c.y) + salt)); }""",
+    ),
     "rot": ((), "mat2 rot(float a) { float c = cos(a), s = sin(a); return mat2(c, s, -s, c); }"),
-    "fbm": (("pcg",), """\
+    "fbm": (
+        ("pcg",),
+        """\
 float vnoise(vec2 p, uint salt) {
     vec2 i = floor(p), f = p - i;
     ivec2 c = ivec2(i);
@@ -109,8 +115,11 @@ float fbm(vec2 p, uint salt, int octaves, float gain) {
         p = mat2(1.6, 1.2, -1.2, 1.6) * p + 3.1;
     }
     return sum / norm;
-}"""),
-    "worley": (("pcg",), """\
+}""",
+    ),
+    "worley": (
+        ("pcg",),
+        """\
 vec2 worley(vec2 p, uint salt) {
     vec2 i = floor(p), f = p - i;
     float d1 = 8.0, d2 = 8.0;
@@ -136,8 +145,11 @@ float worleycell(vec2 p, uint salt) {
         }
     }
     return id;
-}"""),
-    "julia": ((), """\
+}""",
+    ),
+    "julia": (
+        (),
+        """\
 float julia(vec2 z, vec2 c) {
     float trap = 8.0;
     int n = 0;
@@ -150,19 +162,26 @@ float julia(vec2 z, vec2 c) {
     if (n >= 40) return 0.5 + 0.5 * cos(6.0 * sqrt(trap));
     float smoothn = float(n) + 1.0 - log2(max(log2(dot(z, z)), 1.0));
     return clamp(sqrt(max(smoothn, 0.0) / 40.0), 0.0, 1.0);
-}"""),
-    "sdf": ((), """\
+}""",
+    ),
+    "sdf": (
+        (),
+        """\
 float sdbox(vec2 p, vec2 b) { vec2 d = abs(p) - b; return length(max(d, 0.0)) + min(max(d.x, d.y), 0.0); }
 float sdsegment(vec2 p, vec2 a, vec2 b) {
     vec2 pa = p - a, ba = b - a;
     return length(pa - ba * clamp(dot(pa, ba) / dot(ba, ba), 0.0, 1.0));
 }
-float smin(float a, float b, float k) { float h = clamp(0.5 + 0.5 * (b - a) / k, 0.0, 1.0); return mix(b, a, h) - k * h * (1.0 - h); }"""),
-    "hsv": ((), """\
+float smin(float a, float b, float k) { float h = clamp(0.5 + 0.5 * (b - a) / k, 0.0, 1.0); return mix(b, a, h) - k * h * (1.0 - h); }""",
+    ),
+    "hsv": (
+        (),
+        """\
 vec3 hsv(vec3 c) {
     vec3 p = abs(fract(c.x + vec3(0.0, 2.0, 1.0) / 3.0) * 6.0 - 3.0);
     return c.z * mix(vec3(1.0), clamp(p - 1.0, 0.0, 1.0), c.y);
-}"""),
+}""",
+    ),
 }
 
 
@@ -173,8 +192,8 @@ class _Program:
         self.rng = rng
         self.lines: list[str] = []
         self.helpers: set[str] = set()
-        self.slot = 3        # rnd(s), rnd(s + 1u), rnd(s + 2u) are the base transform's
-        self.cost = 0.0      # rough per-pixel cost in noise lookups
+        self.slot = 3  # rnd(s), rnd(s + 1u), rnd(s + 2u) are the base transform's
+        self.cost = 0.0  # rough per-pixel cost in noise lookups
         self.fields = 0
 
     def salt(self) -> str:
@@ -196,6 +215,7 @@ class _Program:
 
 # -- transforms: statements that rewrite vec2 p ------------------------------------------------
 
+
 def _affine(g: _Program) -> str:
     r = g.rng
     sx, sy = r.uniform(0.6, 1.5), r.uniform(0.6, 1.5)
@@ -209,25 +229,31 @@ def _polar(g: _Program) -> str:
     n = g.rng.integer(1, 5)
     k = g.rng.uniform(1.0, 3.0)
     # the angular term fades in from the centre, where a fixed-radius circle would alias
-    g.lines.append("{ float th = atan(p.y, p.x + 1e-7); float r = length(p); "
-                   f"p = vec2(r * {_f(k)} - 0.05 * T, 0.0) + {_f(g.rng.uniform(0.4, 1.0))} * smoothstep(0.0, 0.6, r) * "
-                   f"vec2(cos({n}.0 * th), sin({n}.0 * th)); }}")
+    g.lines.append(
+        "{ float th = atan(p.y, p.x + 1e-7); float r = length(p); "
+        f"p = vec2(r * {_f(k)} - 0.05 * T, 0.0) + {_f(g.rng.uniform(0.4, 1.0))} * smoothstep(0.0, 0.6, r) * "
+        f"vec2(cos({n}.0 * th), sin({n}.0 * th)); }}"
+    )
     return f"polar({n})"
 
 
 def _kaleido(g: _Program) -> str:
     n = g.rng.integer(3, 7)
-    g.lines.append("{ float th = atan(p.y, p.x + 1e-7); float r = length(p); "
-                   f"float w = 6.2831853 / {n}.0; th = abs(mod(th, w) - 0.5 * w); "
-                   f"p = r * vec2(cos(th), sin(th)) - vec2({_f(g.rng.uniform(0.1, 0.6))}, 0.0); }}")
+    g.lines.append(
+        "{ float th = atan(p.y, p.x + 1e-7); float r = length(p); "
+        f"float w = 6.2831853 / {n}.0; th = abs(mod(th, w) - 0.5 * w); "
+        f"p = r * vec2(cos(th), sin(th)) - vec2({_f(g.rng.uniform(0.1, 0.6))}, 0.0); }}"
+    )
     return f"kaleido({n})"
 
 
 def _sinewarp(g: _Program) -> str:
     f = g.rng.uniform(1.0, 3.5)
     amp = g.rng.uniform(0.15, 0.5)
-    g.lines.append(f"p += mix({_f(0.3 * amp)}, {_f(amp)}, P.y) * sin(p.yx * {_f(f)} + 6.2831853 * "
-                   f"vec2({g.rnd()}, {g.rnd()}) + 0.2 * T);")
+    g.lines.append(
+        f"p += mix({_f(0.3 * amp)}, {_f(amp)}, P.y) * sin(p.yx * {_f(f)} + 6.2831853 * "
+        f"vec2({g.rnd()}, {g.rnd()}) + 0.2 * T);"
+    )
     g.cost += 0.5
     return "sinewarp"
 
@@ -237,15 +263,19 @@ def _fbmwarp(g: _Program) -> str:
     f = g.rng.uniform(0.6, 2.0)
     amp = g.rng.uniform(0.5, 1.6)
     octaves = g.rng.integer(2, 4)
-    g.lines.append(f"p += mix({_f(0.3 * amp)}, {_f(amp)}, P.y) * (vec2(fbm(p * {_f(f)}, {g.salt()}, {octaves}, 0.5), "
-                   f"fbm(p * {_f(f)} + 5.2, {g.salt()}, {octaves}, 0.5)) - 0.5);")
+    g.lines.append(
+        f"p += mix({_f(0.3 * amp)}, {_f(amp)}, P.y) * (vec2(fbm(p * {_f(f)}, {g.salt()}, {octaves}, 0.5), "
+        f"fbm(p * {_f(f)} + 5.2, {g.salt()}, {octaves}, 0.5)) - 0.5);"
+    )
     g.cost += 2 * octaves
     return f"fbmwarp({octaves})"
 
 
 def _mirrortile(g: _Program) -> str:
     k = g.rng.uniform(0.4, 1.0)
-    g.lines.append(f"p = abs(fract(p * {_f(k)} + vec2({g.rnd()}, {g.rnd()})) * 2.0 - 1.0) * {_f(g.rng.uniform(1.0, 2.0))};")
+    g.lines.append(
+        f"p = abs(fract(p * {_f(k)} + vec2({g.rnd()}, {g.rnd()})) * 2.0 - 1.0) * {_f(g.rng.uniform(1.0, 2.0))};"
+    )
     return "mirrortile"
 
 
@@ -256,11 +286,19 @@ def _swirl(g: _Program) -> str:
     return "swirl"
 
 
-_TRANSFORMS = [(_affine, 2.0), (_polar, 1.0), (_kaleido, 1.0), (_sinewarp, 2.0), (_fbmwarp, 1.5),
-               (_mirrortile, 0.8), (_swirl, 1.0)]
+_TRANSFORMS = [
+    (_affine, 2.0),
+    (_polar, 1.0),
+    (_kaleido, 1.0),
+    (_sinewarp, 2.0),
+    (_fbmwarp, 1.5),
+    (_mirrortile, 0.8),
+    (_swirl, 1.0),
+]
 
 
 # -- fields: expressions in p with values in [0, 1] --------------------------------------------
+
 
 def _fbm(g: _Program) -> tuple[str, str]:
     g.use("fbm")
@@ -297,8 +335,10 @@ def _sines(g: _Program) -> tuple[str, str]:
     for _ in range(n):
         a = g.rng.uniform(0.0, 6.2831853)
         f = g.rng.uniform(1.5, 5.0)
-        terms.append(f"sin(dot(p, vec2({_f(f * math.cos(a))}, {_f(f * math.sin(a))})) "
-                     f"+ 6.2831853 * {g.rnd()} + {_f(g.rng.uniform(-1.0, 1.0))} * T)")
+        terms.append(
+            f"sin(dot(p, vec2({_f(f * math.cos(a))}, {_f(f * math.sin(a))})) "
+            f"+ 6.2831853 * {g.rnd()} + {_f(g.rng.uniform(-1.0, 1.0))} * T)"
+        )
     g.cost += 0.5
     return f"0.5 + 0.5 * ({' + '.join(terms)}) / {n}.0", f"sines({n})"
 
@@ -314,10 +354,12 @@ def _sdf(g: _Program) -> tuple[str, str]:
         if kind == "circle":
             shapes.append(f"length(p - {c}) - {_f(size)}")
         elif kind == "box":
-            shapes.append(f"sdbox(rot({_f(g.rng.uniform(0, 3.1))} + T * 0.1) * (p - {c}), vec2({_f(size)}, {_f(g.rng.uniform(0.1, 0.5))}))")
+            shapes.append(
+                f"sdbox(rot({_f(g.rng.uniform(0, 3.1))} + T * 0.1) * (p - {c}), vec2({_f(size)}, {_f(g.rng.uniform(0.1, 0.5))}))"
+            )
         elif kind == "ring":
             shapes.append(f"abs(length(p - {c}) - {_f(size)}) - {_f(g.rng.uniform(0.03, 0.12))}")
-        else:   # a segment of length >= 0.3, so its direction never divides by zero
+        else:  # a segment of length >= 0.3, so its direction never divides by zero
             a = g.rng.uniform(0.0, 6.2831853)
             end = f"{c} + vec2({_f(size * 1.5 * math.cos(a))}, {_f(size * 1.5 * math.sin(a))})"
             shapes.append(f"sdsegment(p, {c}, {end}) - {_f(g.rng.uniform(0.03, 0.15))}")
@@ -332,13 +374,25 @@ def _sdf(g: _Program) -> tuple[str, str]:
     g.cost += 0.5 * len(shapes)
     if style == "iso":
         return f"0.5 + 0.5 * cos({var} * {f} - 2.0 * T)", f"sdf-iso({'+'.join(names)})"
-    return (f"clamp(exp(-abs({var}) * {_f(g.rng.uniform(3.0, 8.0))}) + 0.25 * cos({var} * {f}), 0.0, 1.0)",
-            f"sdf-glow({'+'.join(names)})")
+    return (
+        f"clamp(exp(-abs({var}) * {_f(g.rng.uniform(3.0, 8.0))}) + 0.25 * cos({var} * {f}), 0.0, 1.0)",
+        f"sdf-glow({'+'.join(names)})",
+    )
 
 
 # Julia parameters with rich boundaries near the view (c = (x, y)).
-_JULIA_C = [(-0.8, 0.156), (-0.7269, 0.1889), (0.285, 0.01), (-0.4, 0.6), (-0.835, -0.2321), (0.355, 0.355),
-            (-0.70176, -0.3842), (-0.162, 1.04), (0.37, 0.1), (-0.54, 0.54)]
+_JULIA_C = [
+    (-0.8, 0.156),
+    (-0.7269, 0.1889),
+    (0.285, 0.01),
+    (-0.4, 0.6),
+    (-0.835, -0.2321),
+    (0.355, 0.355),
+    (-0.70176, -0.3842),
+    (-0.162, 1.04),
+    (0.37, 0.1),
+    (-0.54, 0.54),
+]
 
 
 def _julia(g: _Program) -> tuple[str, str]:
@@ -366,14 +420,27 @@ def _rings(g: _Program) -> tuple[str, str]:
     return f"0.5 + 0.5 * cos(length(p - {c}) * {_f(g.rng.uniform(6.0, 14.0))} - 6.2831853 * {g.rnd()} - T)", "rings"
 
 
-_FIELDS = [(_fbm, 2.5), (_ridged, 1.2), (_worley, 1.5), (_sines, 1.5), (_sdf, 1.2), (_julia, 0.5),
-           (_stripes, 0.8), (_checker, 0.4), (_rings, 0.6)]
+_FIELDS = [
+    (_fbm, 2.5),
+    (_ridged, 1.2),
+    (_worley, 1.5),
+    (_sines, 1.5),
+    (_sdf, 1.2),
+    (_julia, 0.5),
+    (_stripes, 0.8),
+    (_checker, 0.4),
+    (_rings, 0.6),
+]
 _FIELD_COST_BUDGET = 14.0
 
 
 def _field(g: _Program) -> str:
     """Emit one field into a fresh float variable; returns its recipe word."""
-    options = _FIELDS if g.cost < _FIELD_COST_BUDGET - 5 else [x for x in _FIELDS if x[0] in (_sines, _stripes, _checker, _rings, _sdf)]
+    options = (
+        _FIELDS
+        if g.cost < _FIELD_COST_BUDGET - 5
+        else [x for x in _FIELDS if x[0] in (_sines, _stripes, _checker, _rings, _sdf)]
+    )
     make = g.rng.pick([m for m, _ in options], [w for _, w in options])
     expr, word = make(g)
     g.lines.append(f"float f{g.fields} = {expr};")
@@ -415,13 +482,14 @@ def _value(g: _Program) -> str:
 
 # -- palettes: vec3 col from v ------------------------------------------------------------------
 
+
 def _cosine(g: _Program) -> str:
     r = g.rng
     a = [r.uniform(0.4, 0.6) for _ in range(3)]
     b = [r.uniform(0.3, 0.5) for _ in range(3)]
     c = [r.uniform(0.5, 1.5) for _ in range(3)]
     d = [r.uniform(0.0, 1.0) for _ in range(3)]
-    v3 = lambda xs: f"vec3({', '.join(_f(x) for x in xs)})"   # noqa: E731
+    v3 = lambda xs: f"vec3({', '.join(_f(x) for x in xs)})"  # noqa: E731
     g.lines.append(f"vec3 col = {v3(a)} + {v3(b)} * cos(6.2831853 * ({v3(c)} * v + {v3(d)} + 0.5 * P.w));")
     return "cosine"
 
@@ -431,7 +499,7 @@ def _stops(r: _Rng, n: int) -> list[list[float]]:
     colours = [[r.uniform(0.0, 1.0) for _ in range(3)]]
     while len(colours) < n:
         c = [r.uniform(0.0, 1.0) for _ in range(3)]
-        if sum((x - y) ** 2 for x, y in zip(c, colours[-1])) >= 0.45 ** 2:
+        if sum((x - y) ** 2 for x, y in zip(c, colours[-1])) >= 0.45**2:
             colours.append(c)
     return colours
 
@@ -445,8 +513,10 @@ def _gradient(g: _Program) -> str:
 
 def _hsvwalk(g: _Program) -> str:
     g.use("hsv")
-    g.lines.append(f"vec3 col = hsv(vec3({_f(g.rng.uniform(0, 1))} + {_f(g.rng.uniform(0.2, 0.8))} * v + P.w, "
-                   f"{_f(g.rng.uniform(0.4, 0.9))}, 0.25 + 0.7 * v));")
+    g.lines.append(
+        f"vec3 col = hsv(vec3({_f(g.rng.uniform(0, 1))} + {_f(g.rng.uniform(0.2, 0.8))} * v + P.w, "
+        f"{_f(g.rng.uniform(0.4, 0.9))}, 0.25 + 0.7 * v));"
+    )
     return "hsv-walk"
 
 
@@ -454,6 +524,7 @@ _PALETTES = [(_cosine, 2.0), (_gradient, 1.5), (_hsvwalk, 1.0)]
 
 
 # -- programs -----------------------------------------------------------------------------------
+
 
 def program_name(seed: int, index: int) -> str:
     return f"proc{seed}_{index:05d}"
@@ -465,10 +536,14 @@ def program_source(seed: int, index: int, name: str | None = None) -> str:
     g = _Program(rng)
     g.use("pcg", "rot")
     zoom = rng.uniform(1.0, 2.2)
-    g.lines.append(f"p = rot(6.2831853 * rnd(s)) * p * mix({_f(zoom)}, {_f(zoom * rng.uniform(1.3, 1.8))}, P.x) "
-                   "+ (vec2(rnd(s + 1u), rnd(s + 2u)) - 0.5) * 0.6;")
-    transforms = [rng.pick([t for t, _ in _TRANSFORMS], [w for _, w in _TRANSFORMS])
-                  for _ in range(rng.pick([0, 1, 2, 3], [0.15, 0.45, 0.3, 0.1]))]
+    g.lines.append(
+        f"p = rot(6.2831853 * rnd(s)) * p * mix({_f(zoom)}, {_f(zoom * rng.uniform(1.3, 1.8))}, P.x) "
+        "+ (vec2(rnd(s + 1u), rnd(s + 2u)) - 0.5) * 0.6;"
+    )
+    transforms = [
+        rng.pick([t for t, _ in _TRANSFORMS], [w for _, w in _TRANSFORMS])
+        for _ in range(rng.pick([0, 1, 2, 3], [0.15, 0.45, 0.3, 0.1]))
+    ]
     words = [t(g) for t in transforms]
     value = _value(g)
     palette = rng.pick([p for p, _ in _PALETTES], [w for _, w in _PALETTES])(g)
@@ -520,7 +595,7 @@ def program_sources(n: int, seed: int) -> list[tuple[str, str]]:
         name = program_name(seed, len(out))
         source = program_source(seed, key, name)
         key += 1
-        digest = hashlib.sha256(source.split("\n", 1)[1].encode()).digest()   # all but the name line
+        digest = hashlib.sha256(source.split("\n", 1)[1].encode()).digest()  # all but the name line
         if digest not in seen:
             seen.add(digest)
             out.append((name, source))

@@ -17,7 +17,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-
 from synpat.core.devices import cuda_device_of_egl
 from synpat.core.errors import UserError
 
@@ -31,6 +30,7 @@ class Encoder:
     """How synpat-gen encodes its images. ``name`` is what the manifest records: "pillow" or "nvjpeg"
     (torchvision on CUDA); ``device`` is the torch device the
     torch encoder runs on (None: Pillow in the encode workers)."""
+
     name: str
     device: str | None = None
 
@@ -60,14 +60,16 @@ def choose_encoder(choice: str, fmt: str, egl_device: int | None, local_rank: in
     if choice == "gpu" and _torch_missing():
         raise UserError(f"--jpeg-encoder gpu: {_torch_missing()}")
     import torch
+
     if not torch.cuda.is_available():
         if choice == "auto":
             return Encoder(PILLOW)
-        raise UserError(f"--jpeg-encoder gpu: no CUDA device (torch {torch.__version__} sees none); "
-                        "use --jpeg-encoder cpu")
+        raise UserError(
+            f"--jpeg-encoder gpu: no CUDA device (torch {torch.__version__} sees none); use --jpeg-encoder cpu"
+        )
     index = paired if paired is not None else (local_rank or 0) % torch.cuda.device_count()
     name, device = NVJPEG, f"cuda:{index}"
-    try:   # starts the encoder before the clock does; a torchvision without nvJPEG fails here
+    try:  # starts the encoder before the clock does; a torchvision without nvJPEG fails here
         torch_encode_jpeg(np.zeros((1, 8, 8, 3), np.uint8), 95, device)
     except RuntimeError as e:
         if choice == "auto":
@@ -86,11 +88,11 @@ def torch_encode_jpeg(images, quality: int, device: str) -> list[bytes]:
     if len(images) == 0:
         return []
     pixels = torch.as_tensor(images).to(device, non_blocking=True)
-    planes = pixels.permute(0, 3, 1, 2).contiguous()   # (N, 3, H, W): one copy for the batch
+    planes = pixels.permute(0, 3, 1, 2).contiguous()  # (N, 3, H, W): one copy for the batch
     if planes.is_cuda:
         # torchvision encodes on a stream of its own that does not wait for ours: finish the copy first.
         torch.cuda.current_stream(planes.device).synchronize()
-    with warnings.catch_warnings():   # torchvision 0.29 marks its image codecs deprecated
+    with warnings.catch_warnings():  # torchvision 0.29 marks its image codecs deprecated
         warnings.simplefilter("ignore", DeprecationWarning)
         files = encode_jpeg(list(planes.unbind(0)), quality=quality)
     ends = np.cumsum([f.numel() for f in files])

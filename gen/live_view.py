@@ -15,22 +15,32 @@ import io
 import os
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
-
 from synpat.core.errors import UserError
-from synpat.core.settings import option, parse_settings, run_cli, settings_parser
 from synpat.core.files import write_atomic
+from synpat.core.settings import option, parse_settings, run_cli, settings_parser
+
 from .programs import bundled_shaders_dir, find_programs
 from .sampler import Sampler, Samples
 from .stats import image_stats
 
-KEYS = {"right": "next", "n": "next", "left": "previous", "p": "previous", "r": "reseed", "space": "pause",
-        "s": "save", "o": "overlay", "q": "quit", "escape": "quit"}
+KEYS = {
+    "right": "next",
+    "n": "next",
+    "left": "previous",
+    "p": "previous",
+    "r": "reseed",
+    "space": "pause",
+    "s": "save",
+    "o": "overlay",
+    "q": "quit",
+    "escape": "quit",
+}
 
 _VERTEX = """#version 330
 out vec2 uv;
@@ -69,7 +79,7 @@ class LiveView:
         self.current = self.reseeds = 0
         self.paused = self.show_overlay = False
         self.clock = 0.0
-        self.frame: np.ndarray | None = None   # the last rendered image, (H, W, 3), without overlay
+        self.frame: np.ndarray | None = None  # the last rendered image, (H, W, 3), without overlay
 
     def key(self, action: str) -> str | None:
         """Apply one action (KEYS' values); -> a line to print, if any."""
@@ -103,10 +113,13 @@ class LiveView:
         if not self.show_overlay:
             return self.frame
         st = image_stats(self.frame[None])
-        lines = [f"{self.current + 1}/{len(self.programs)} {program.name}", f"family: {program.family}",
-                 f"seed {int(s.seed[0])}  t {self.clock:.2f}" + ("  paused" if self.paused else ""),
-                 f"TV {st['total_variation'][0]:.3f}  edges {st['edge_density'][0]:.3f}",
-                 f"entropy: colour {st['colour_entropy'][0]:.2f}  brightness {st['brightness_entropy'][0]:.2f}"]
+        lines = [
+            f"{self.current + 1}/{len(self.programs)} {program.name}",
+            f"family: {program.family}",
+            f"seed {int(s.seed[0])}  t {self.clock:.2f}" + ("  paused" if self.paused else ""),
+            f"TV {st['total_variation'][0]:.3f}  edges {st['edge_density'][0]:.3f}",
+            f"entropy: colour {st['colour_entropy'][0]:.2f}  brightness {st['brightness_entropy'][0]:.2f}",
+        ]
         return overlay(self.frame, lines)
 
 
@@ -133,10 +146,18 @@ def _open_window(size: int):
     return glfw, window
 
 
-def run(shaders: list[str], size: int, seed: int, save_dir: Path, frames: int | None,
-        keys: list[str], screenshot: Path | None) -> int:
+def run(
+    shaders: list[str],
+    size: int,
+    seed: int,
+    save_dir: Path,
+    frames: int | None,
+    keys: list[str],
+    screenshot: Path | None,
+) -> int:
     """The window loop -> frames shown. ``keys``: actions applied one per frame first (scripts, tests)."""
     import moderngl
+
     from .renderer import Renderer
 
     programs = find_programs(shaders)
@@ -152,7 +173,7 @@ def run(shaders: list[str], size: int, seed: int, save_dir: Path, frames: int | 
             if action == glfw.PRESS and key in names:
                 if names[key] == "quit":
                     glfw.set_window_should_close(window, True)
-                elif (line := view.key(names[key])):
+                elif line := view.key(names[key]):
                     print(f"synpat-view: {line}", file=sys.stderr)
 
         glfw.set_key_callback(window, on_key)
@@ -191,8 +212,9 @@ class LiveSettings:
     seed: int = option(0, "sampler seed of iSeed and iParams")
     save_dir: str = option(".", "folder for the PNGs the s key saves")
     frames: int = option(0, "quit after this many frames (0 = when the window closes)")
-    keys: str = option("", "comma-separated actions applied one per frame first "
-                           f"({', '.join(sorted(set(KEYS.values()) - {'quit'}))})")
+    keys: str = option(
+        "", f"comma-separated actions applied one per frame first ({', '.join(sorted(set(KEYS.values()) - {'quit'}))})"
+    )
     screenshot: str = option("", "with --frames: save the last frame's window as this PNG")
 
 
@@ -200,8 +222,10 @@ def validate(cfg: LiveSettings) -> LiveSettings:
     keys = [k for k in cfg.keys.split(",") if k]
     bad = [k for k in keys if k not in set(KEYS.values()) - {"quit"}]
     if bad or not 16 <= cfg.size <= 4096 or cfg.frames < 0:
-        raise UserError(f"--keys, --size, --frames: expected known actions, 16..4096, >= 1; "
-                        f"got {bad or cfg.keys!r}, {cfg.size}, {cfg.frames}")
+        raise UserError(
+            f"--keys, --size, --frames: expected known actions, 16..4096, >= 1; "
+            f"got {bad or cfg.keys!r}, {cfg.size}, {cfg.frames}"
+        )
     if cfg.screenshot and not cfg.frames:
         raise UserError("--screenshot: give --frames too (the screenshot is of the last frame)")
     return cfg
@@ -211,10 +235,19 @@ def _main(argv: Sequence[str] | None) -> None:
     parser = settings_parser(LiveSettings, "synpat-view --live", __doc__.split("\n\n")[0])
     cfg = validate(parse_settings(LiveSettings, argv, parser))
     shaders = list(cfg.shaders) or [str(bundled_shaders_dir())]
-    shown = run(shaders, cfg.size, cfg.seed, Path(cfg.save_dir), cfg.frames or None,
-                [k for k in cfg.keys.split(",") if k], Path(cfg.screenshot) if cfg.screenshot else None)
-    print(f"synpat-view: showed {shown} frames" + (f", screenshot {cfg.screenshot}" if cfg.screenshot else ""),
-          file=sys.stderr)
+    shown = run(
+        shaders,
+        cfg.size,
+        cfg.seed,
+        Path(cfg.save_dir),
+        cfg.frames or None,
+        [k for k in cfg.keys.split(",") if k],
+        Path(cfg.screenshot) if cfg.screenshot else None,
+    )
+    print(
+        f"synpat-view: showed {shown} frames" + (f", screenshot {cfg.screenshot}" if cfg.screenshot else ""),
+        file=sys.stderr,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,6 +21,7 @@ from synpat.core.errors import UserError
 from synpat.core.files import remove_dead_temporaries, write_json_atomic
 from synpat.core.locks import is_lock_file
 from synpat.core.ranks import Ranks
+
 from . import __version__
 from .programs import Program
 from .redraw import CONSTANT_RANGE, REDRAWS
@@ -36,15 +37,16 @@ MANIFEST = "manifest.json"
 @dataclass
 class Plan:
     """What the run makes: accepted programs (class id = position), sample count and shard count."""
+
     programs: list[Program]
     rejected: list[tuple[Program, str]]
-    dropped_programs: int   # of ``rejected``, by --filter-programs
-    renderer: str           # the GL renderer's name
-    group: int              # samples per program run (Sampler.group)
+    dropped_programs: int  # of ``rejected``, by --filter-programs
+    renderer: str  # the GL renderer's name
+    group: int  # samples per program run (Sampler.group)
     count: int
     shards: int
-    encoder: str            # what encodes the images (synpat.gen.jpeg), or the clips (synpat.gen.flac)
-    kind: str = "image"     # image, or sound: FLAC clips of sound programs
+    encoder: str  # what encodes the images (synpat.gen.jpeg), or the clips (synpat.gen.flac)
+    kind: str = "image"  # image, or sound: FLAC clips of sound programs
 
     def shard_range(self, shard: int, shard_size: int) -> tuple[int, int]:
         """The sample indices [start, stop) of ``shard``."""
@@ -55,11 +57,15 @@ def content_settings(cfg: GenConfig, plan: Plan) -> dict:
     """The settings that decide the shards' bytes; a resumed run must match them."""
     files = {"format": cfg.format, "quality": cfg.quality} if plan.kind == "image" else {}
     return {
-        **cfg.content(plan.kind), "count": plan.count, **files,
-        "shard_size": cfg.shard_size, "prefix": cfg.prefix,
+        **cfg.content(plan.kind),
+        "count": plan.count,
+        **files,
+        "shard_size": cfg.shard_size,
+        "prefix": cfg.prefix,
         "programs": [[p.name, p.hash] for p in plan.programs],
-        "redraws": {"tries": REDRAWS, "constant_range": CONSTANT_RANGE},   # one-colour samples drawn again
-        "group": plan.group, "encoder": plan.encoder,
+        "redraws": {"tries": REDRAWS, "constant_range": CONSTANT_RANGE},  # one-colour samples drawn again
+        "group": plan.group,
+        "encoder": plan.encoder,
     }
 
 
@@ -76,21 +82,24 @@ def _filtered(out: Path, cfg: GenConfig, plan: Plan, complete: list[str]) -> dic
             with open(out / f"{name}.idx") as f:
                 version, _, n = f.readline().partition(" ")
             kept += int(n) if version == INDEX_VERSION else 0
-    return {"filters": cfg.filters().settings(), "programs_dropped": plan.dropped_programs,
-            "samples_dropped": planned - kept, "samples_kept": kept}
+    return {
+        "filters": cfg.filters().settings(),
+        "programs_dropped": plan.dropped_programs,
+        "samples_dropped": planned - kept,
+        "samples_kept": kept,
+    }
 
 
 def manifest(out: Path, cfg: GenConfig, plan: Plan, complete: list[str]) -> dict:
     sound = {"sample_rate": cfg.sample_rate, "duration": cfg.duration, "channels": cfg.channels}
     return {
         "synpat_version": __version__,
-        "kind": plan.kind,   # sound manifests also carry the clips' sample_rate, duration and channels
+        "kind": plan.kind,  # sound manifests also carry the clips' sample_rate, duration and channels
         **(sound if plan.kind == "sound" else {}),
         "settings": content_settings(cfg, plan),
         "config": {k: v for k, v in asdict(cfg).items() if k not in ("resume", "overwrite")},
         "renderer": plan.renderer,
-        "programs": [{"class": i, "name": p.name, "hash": p.hash, "path": p.path}
-                     for i, p in enumerate(plan.programs)],
+        "programs": [{"class": i, "name": p.name, "hash": p.hash, "path": p.path} for i, p in enumerate(plan.programs)],
         "rejected": [{"name": p.name, "hash": p.hash, "path": p.path, "reason": r} for p, r in plan.rejected],
         "shards": {"total": plan.shards, "complete": complete},
         "samples": plan.count,
@@ -114,7 +123,9 @@ def check_output(out: Path, cfg: GenConfig, ranks: Ranks) -> None:
         # Ranks of one job share the folder: a sibling's manifest (or the manifest it is writing) is
         # expected; prepare_output checks that its settings are ours.
         if not (ranks.world_size > 1 and any(n == MANIFEST or n.startswith(f".{MANIFEST}.") for n in names)):
-            raise UserError(f"--out {out}: folder is not empty; pass --resume to finish it or --overwrite to replace it")
+            raise UserError(
+                f"--out {out}: folder is not empty; pass --resume to finish it or --overwrite to replace it"
+            )
 
 
 def make_output_folder(out: Path) -> None:
@@ -127,7 +138,7 @@ def make_output_folder(out: Path) -> None:
 def completed(out: Path, cfg: GenConfig, plan: Plan) -> list[str]:
     """The names of the shards written in ``out`` (a tar is renamed into place when done; a shard the filters
     emptied is its index alone)."""
-    present = set(os.listdir(out))   # one listing, not a stat per shard
+    present = set(os.listdir(out))  # one listing, not a stat per shard
     names = (shard_name(cfg.prefix, s) for s in range(plan.shards))
     return [n for n in names if shard_done(out, n, present)]
 
@@ -186,13 +197,17 @@ def _clear(out: Path, cfg: GenConfig, plan: Plan, ranks: Ranks, mine: range) -> 
 
 def _check_same_settings(out: Path, cfg: GenConfig, plan: Plan, existing: dict) -> None:
     want, have = content_settings(cfg, plan), existing.get("settings", {})
-    if have.get("encoder") not in (None, want["encoder"]):   # None: a manifest without it, named below
-        raise UserError(f"{out / MANIFEST}: its shards were encoded by {have.get('encoder')}, this run would use "
-                        f"{want['encoder']} (other bytes); use the same --jpeg-encoder, or --overwrite")
+    if have.get("encoder") not in (None, want["encoder"]):  # None: a manifest without it, named below
+        raise UserError(
+            f"{out / MANIFEST}: its shards were encoded by {have.get('encoder')}, this run would use "
+            f"{want['encoder']} (other bytes); use the same --jpeg-encoder, or --overwrite"
+        )
     diff = [k for k in want if want[k] != have.get(k)]
     if diff:
-        raise UserError(f"{out / MANIFEST}: made with other settings ({', '.join(diff)} differ); "
-                        "use the same settings, or --overwrite")
+        raise UserError(
+            f"{out / MANIFEST}: made with other settings ({', '.join(diff)} differ); "
+            "use the same settings, or --overwrite"
+        )
 
 
 def prepare_output(out: Path, cfg: GenConfig, plan: Plan, ranks: Ranks, mine: range) -> list[str]:
@@ -200,13 +215,16 @@ def prepare_output(out: Path, cfg: GenConfig, plan: Plan, ranks: Ranks, mine: ra
     the manifest; -> the damaged shards' lines. The caller holds the lock on ``mine``."""
     if cfg.overwrite:
         _clear(out, cfg, plan, ranks, mine)
-    existing = None if cfg.overwrite else _read_manifest(out)   # a sibling rank may not have removed it yet
+    existing = None if cfg.overwrite else _read_manifest(out)  # a sibling rank may not have removed it yet
     if existing is not None:
         _check_same_settings(out, cfg, plan, existing)
-    elif not cfg.overwrite and (cfg.resume or ranks.world_size > 1) and any(
-            p.name.endswith(".tar") for p in out.iterdir()):
+    elif (
+        not cfg.overwrite
+        and (cfg.resume or ranks.world_size > 1)
+        and any(p.name.endswith(".tar") for p in out.iterdir())
+    ):
         raise UserError(f"--out {out}: holds tars but no {MANIFEST}; pass --overwrite to replace them")
     damaged = remove_damaged_shards(out, cfg, mine)
-    remove_dead_temporaries(out / MANIFEST)   # a manifest refresh cut short by a kill
+    remove_dead_temporaries(out / MANIFEST)  # a manifest refresh cut short by a kill
     write_manifest(out, cfg, plan)
     return damaged

@@ -35,8 +35,14 @@ def _ticks(lo: float, hi: float) -> list[float]:
     return [lo + (hi - lo) * k / 4 for k in range(5)]
 
 
-def _frame(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], x: tuple[float, float],
-           y: tuple[float, float] | None, xlabel: str, ylabel: str) -> None:
+def _frame(
+    draw: ImageDraw.ImageDraw,
+    box: tuple[int, int, int, int],
+    x: tuple[float, float],
+    y: tuple[float, float] | None,
+    xlabel: str,
+    ylabel: str,
+) -> None:
     """Axes box with 5 ticks on x (and y when given) and labels."""
     x0, y0, x1, y1 = box
     font = _font()
@@ -56,8 +62,9 @@ def _frame(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], x: tuple[f
         draw.text((x0, y0 - 14), ylabel, fill=INK, font=font)
 
 
-def histogram_panels(values: dict[str, np.ndarray], title: str, bins: int = 30,
-                     panel: tuple[int, int] = (260, 120)) -> Image.Image:
+def histogram_panels(
+    values: dict[str, np.ndarray], title: str, bins: int = 30, panel: tuple[int, int] = (260, 120)
+) -> Image.Image:
     """One histogram per group (rows of 3 panels) on a shared x range: values {group: (n,)}."""
     groups = list(values)
     every = np.concatenate([np.asarray(v, dtype=np.float64) for v in values.values()])
@@ -81,14 +88,20 @@ def histogram_panels(values: dict[str, np.ndarray], title: str, bins: int = 30,
         bw = pw / bins
         for b, s in enumerate(share):
             if s > 0:
-                draw.rectangle((x0 + b * bw, y0 + ph - s / top * (ph - 4), x0 + (b + 1) * bw - 1, y0 + ph),
-                               fill=colours[g])
+                draw.rectangle(
+                    (x0 + b * bw, y0 + ph - s / top * (ph - 4), x0 + (b + 1) * bw - 1, y0 + ph), fill=colours[g]
+                )
         _frame(draw, box, (lo, hi), None, "", f"{name} (n={len(values[name])}, peak {top:.0%})")
     return img
 
 
-def scatter(points: dict[str, tuple[np.ndarray, np.ndarray]], xlabel: str, ylabel: str, title: str,
-            size: tuple[int, int] = (720, 520)) -> Image.Image:
+def scatter(
+    points: dict[str, tuple[np.ndarray, np.ndarray]],
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    size: tuple[int, int] = (720, 520),
+) -> Image.Image:
     """A scatter coloured by group, with a legend: points {group: (x (n,), y (n,))}."""
     groups = list(points)
     xs = np.concatenate([np.asarray(p[0], dtype=np.float64) for p in points.values()])

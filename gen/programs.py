@@ -8,27 +8,28 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import importlib.util
 import re
 from dataclasses import dataclass
-import importlib.util
 from pathlib import Path
 
 from synpat.core.errors import UserError
+
+from . import sound_grammar
 from .glsl import fragment_only_reason, program_kind
 from .grammar import parse_source, program_sources
-from . import sound_grammar
 
 SUFFIXES = (".glsl", ".frag")
-SOUNDS_FOLDER = "sounds"          # the bundled sound programs: a folder of the bundled shaders that the image set leaves out
-BUNDLED_SOUNDS = "bundled:sounds"   # --shaders word for them
+SOUNDS_FOLDER = "sounds"  # the bundled sound programs: a folder of the bundled shaders that the image set leaves out
+BUNDLED_SOUNDS = "bundled:sounds"  # --shaders word for them
 UNKNOWN_FAMILY = "other"
 _FAMILY = re.compile(r"^[ \t]*//[ \t]*family[ \t]*:[ \t]*([\w.-]+)", re.M)
 
 
 @dataclass(frozen=True)
 class Program:
-    name: str    # path relative to the folder it was found in, without suffix, '/'-separated
-    path: str    # the file it came from
+    name: str  # path relative to the folder it was found in, without suffix, '/'-separated
+    path: str  # the file it came from
     source: str
 
     @property
@@ -82,12 +83,12 @@ def decode_source(data: bytes) -> str:
     write first), UTF-16 by its byte order mark, else Latin-1 byte for byte. NUL bytes are kept:
     the renderer rejects such a program with its reason (glsl.check_text)."""
     if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8):]
+        data = data[len(codecs.BOM_UTF8) :]
     elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError:
-            pass   # not UTF-16 after all: read byte for byte below, and rejected for its NUL bytes
+            pass  # not UTF-16 after all: read byte for byte below, and rejected for its NUL bytes
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -96,14 +97,18 @@ def decode_source(data: bytes) -> str:
 
 def procedural_programs(n: int, seed: int) -> list[Program]:
     """The first n programs of the grammar's set ``seed`` (gen/grammar.py)."""
-    return [Program(name=name, path=f"procedural:{n}@{seed}/{name}", source=source)
-            for name, source in program_sources(n, seed)]
+    return [
+        Program(name=name, path=f"procedural:{n}@{seed}/{name}", source=source)
+        for name, source in program_sources(n, seed)
+    ]
 
 
 def procedural_sound_programs(n: int, seed: int) -> list[Program]:
     """The first n programs of the sound grammar's set ``seed`` (gen/sound_grammar.py)."""
-    return [Program(name=name, path=f"{sound_grammar.PREFIX}{n}@{seed}/{name}", source=source)
-            for name, source in sound_grammar.program_sources(n, seed)]
+    return [
+        Program(name=name, path=f"{sound_grammar.PREFIX}{n}@{seed}/{name}", source=source)
+        for name, source in sound_grammar.program_sources(n, seed)
+    ]
 
 
 def _kind_or_none(program: Program) -> str | None:
@@ -123,8 +128,10 @@ def run_kind(programs: list[Program]) -> str:
     images = [p for p, k in zip(programs, kinds) if k not in ("sound", None)]
     if sounds and images:
         image = images[0]
-        raise UserError(f"--shaders: image and sound programs in one run ({image.path} draws images, "
-                        f"{sounds[0].path} makes sound); give one kind")
+        raise UserError(
+            f"--shaders: image and sound programs in one run ({image.path} draws images, "
+            f"{sounds[0].path} makes sound); give one kind"
+        )
     return "sound" if sounds else "image"
 
 

@@ -1,25 +1,25 @@
 """synpat-programs: write a procedural program set as .glsl files (they render unchanged through --shaders DIR).
 
-    synpat-programs --n 1000 --seed 0 --out programs/
-    synpat-programs --n 1000 --sound --out sound_programs/     (procedural-sound:N, gen/sound_grammar.py)
+synpat-programs --n 1000 --seed 0 --out programs/
+synpat-programs --n 1000 --sound --out sound_programs/     (procedural-sound:N, gen/sound_grammar.py)
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from synpat.core.errors import UserError
-from synpat.core.settings import option, parse_settings, run_cli, settings_parser
 from synpat.core.files import check_writable_folder, write_atomic
 from synpat.core.locks import is_lock_file, writer_lock
 from synpat.core.progress import Progress
+from synpat.core.settings import option, parse_settings, run_cli, settings_parser
+
 from .grammar import MAX_PROGRAMS
 from .programs import SUFFIXES, procedural_programs, procedural_sound_programs
 from .sampler import check_seed
-
 
 TOOL = "synpat-programs"
 
@@ -36,7 +36,7 @@ def write_programs(n: int, seed: int, out: Path, sound: bool = False, overwrite:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UserError(f"--out {out}: cannot create ({e.strerror})") from None
-    with writer_lock(out, TOOL, 0, MAX_PROGRAMS, "programs"):   # a second run at once is refused, named
+    with writer_lock(out, TOOL, 0, MAX_PROGRAMS, "programs"):  # a second run at once is refused, named
         if any(not is_lock_file(p.name, TOOL) for p in out.iterdir()):
             if not overwrite:
                 raise UserError(f"--out {out}: folder is not empty; pass --overwrite to replace the programs in it")

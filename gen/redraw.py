@@ -11,16 +11,16 @@ REDRAWS times. What is still one colour after that is kept and counted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import moderngl
 import numpy as np
 
 from .sampler import Samples
 
-CONSTANT_RANGE = 2    # an image whose values span no more than this (per channel) is one colour
-REDRAWS = 3           # new draws tried for a sample before a one-colour image is kept
+CONSTANT_RANGE = 2  # an image whose values span no more than this (per channel) is one colour
+REDRAWS = 3  # new draws tried for a sample before a one-colour image is kept
 
 _GROUP = 256
 _SPREAD = f"""#version 430
@@ -72,9 +72,10 @@ class SpreadPass:
 @dataclass
 class Redraws:
     """How a renderer redraws one-colour samples, and the counts over its use."""
-    redraw: Callable[[Samples, int], Samples]   # Sampler.redraw: (samples, attempt >= 1) -> new draws
-    redrawn: int = 0       # samples whose first draw was one colour
-    flat: list[np.ndarray] = field(default_factory=list)   # index arrays: still one colour after REDRAWS
+
+    redraw: Callable[[Samples, int], Samples]  # Sampler.redraw: (samples, attempt >= 1) -> new draws
+    redrawn: int = 0  # samples whose first draw was one colour
+    flat: list[np.ndarray] = field(default_factory=list)  # index arrays: still one colour after REDRAWS
 
     @property
     def constant(self) -> int:
@@ -97,6 +98,6 @@ class Redraws:
             chunk = chunk.replace(rows, self.redraw(chunk.take(rows), attempt))
             render_rows(chunk, rows)
             rows = rows[flat(len(chunk))[rows]]
-        if len(rows):   # a stream runs forever: keep only what is there
+        if len(rows):  # a stream runs forever: keep only what is there
             self.flat.append(chunk.index[rows])
         return chunk

@@ -23,24 +23,24 @@ from dataclasses import dataclass
 
 import moderngl
 import numpy as np
-
-from . import glsl
 from synpat.core.devices import DEVICE_ENV, default_egl_device
 from synpat.core.errors import UserError
+
+from . import glsl
 from .programs import Program
 from .redraw import CONSTANT_RANGE, REDRAWS, Redraws, SpreadPass
 from .sampler import TIME_RANGE, Sampler, Samples, hash64
 
 BACKENDS = ("auto", "compute", "fragment")
-CHANNEL_SIZE = 256        # 2D channel textures (units 0-3, one per channel)
-CUBE_SIZE = 64            # the cube map a channel sampled with a direction gets (unit 4)
-VOLUME_SIZE = 32          # the 3D texture a channel declared 3d gets (unit 5)
+CHANNEL_SIZE = 256  # 2D channel textures (units 0-3, one per channel)
+CUBE_SIZE = 64  # the cube map a channel sampled with a direction gets (unit 4)
+VOLUME_SIZE = 32  # the 3D texture a channel declared 3d gets (unit 5)
 _UNITS = {"cube": 4, "3d": 5}
-PROBE_SAMPLES = 8         # probe images rendered per program, one at a time, within its time limit
-MIN_PROBES = 3            # fewer probe images than this within the limit: too slow
-MAX_NAN = 0.99            # default --max-nan: largest fraction of NaN channel values in the probes (a GPU
-                          # shows NaN as 0: real programs draw on NaN backgrounds of 58-95% of their pixels)
-CACHE_PROGRAMS = 1024     # compiled programs a renderer keeps (least recently used go first)
+PROBE_SAMPLES = 8  # probe images rendered per program, one at a time, within its time limit
+MIN_PROBES = 3  # fewer probe images than this within the limit: too slow
+MAX_NAN = 0.99  # default --max-nan: largest fraction of NaN channel values in the probes (a GPU
+# shows NaN as 0: real programs draw on NaN backgrounds of 58-95% of their pixels)
+CACHE_PROGRAMS = 1024  # compiled programs a renderer keeps (least recently used go first)
 
 
 class CompileError(Exception):
@@ -74,12 +74,14 @@ def gl_context(device: int | None = None) -> moderngl.Context:
                 _CONTEXTS[key] = moderngl.create_standalone_context(backend="egl", require=430, device_index=index)
         except Exception as e:  # glcontext raises plain Exception
             default = " (the default)" if device is None else ""
-            raise UserError(f"cannot open an OpenGL 4.3 context on EGL device {index}{default}: {e} "
-                            "(headless EGL needs the packages libegl1 libegl-mesa0 libgl1-mesa-dri)") from None
+            raise UserError(
+                f"cannot open an OpenGL 4.3 context on EGL device {index}{default}: {e} "
+                "(headless EGL needs the packages libegl1 libegl-mesa0 libgl1-mesa-dri)"
+            ) from None
     return _CONTEXTS[key]
 
 
-ZERO_INIT_ENV = "glsl_zero_init"     # Mesa's switch: every GLSL variable starts at 0, as in WebGL
+ZERO_INIT_ENV = "glsl_zero_init"  # Mesa's switch: every GLSL variable starts at 0, as in WebGL
 _ZERO_INIT_NOTE = b"ATTENTION: default value of option glsl_zero_init overridden by environment."
 
 
@@ -133,16 +135,19 @@ def channel_texture_data(size: int = CHANNEL_SIZE, layers: int = 1, lane: int = 
 
 
 def _channel_resolution(kind: str) -> tuple[float, float, float]:
-    return {"2d": (CHANNEL_SIZE, CHANNEL_SIZE, 1.0), "cube": (CUBE_SIZE, CUBE_SIZE, 1.0),
-            "3d": (VOLUME_SIZE, VOLUME_SIZE, VOLUME_SIZE)}[kind]
+    return {
+        "2d": (CHANNEL_SIZE, CHANNEL_SIZE, 1.0),
+        "cube": (CUBE_SIZE, CUBE_SIZE, 1.0),
+        "3d": (VOLUME_SIZE, VOLUME_SIZE, VOLUME_SIZE),
+    }[kind]
 
 
 @dataclass
 class _Compiled:
     backend: str
-    program: moderngl.ComputeShader | moderngl.Program   # the image (a splat program's resolve)
+    program: moderngl.ComputeShader | moderngl.Program  # the image (a splat program's resolve)
     vao: moderngl.VertexArray | None = None
-    points: moderngl.ComputeShader | None = None         # a splat program's box and point passes
+    points: moderngl.ComputeShader | None = None  # a splat program's box and point passes
 
     def release(self) -> None:
         for obj in (self.vao, self.points, self.program):
@@ -151,8 +156,9 @@ class _Compiled:
 
 
 def _as_program(samples: Samples, program: int) -> Samples:
-    return Samples(samples.index, np.full(len(samples), program, dtype=np.int64), samples.time,
-                   samples.seed, samples.params)
+    return Samples(
+        samples.index, np.full(len(samples), program, dtype=np.int64), samples.time, samples.seed, samples.params
+    )
 
 
 def _set_uniform(prog, name: str, value) -> None:
@@ -164,9 +170,16 @@ class Renderer:
     """Renders programs at ``width`` x ``height`` on one GL context, ``max_batch`` images a call at most,
     keeping the ``cache_programs`` most recently used programs compiled."""
 
-    def __init__(self, width: int, height: int | None = None, backend: str = "auto",
-                 device: int | None = None, max_batch: int = 256, ctx: moderngl.Context | None = None,
-                 cache_programs: int = CACHE_PROGRAMS):
+    def __init__(
+        self,
+        width: int,
+        height: int | None = None,
+        backend: str = "auto",
+        device: int | None = None,
+        max_batch: int = 256,
+        ctx: moderngl.Context | None = None,
+        cache_programs: int = CACHE_PROGRAMS,
+    ):
         if backend not in BACKENDS:
             raise UserError(f"--backend: expected one of {', '.join(BACKENDS)}, got '{backend}'")
         self.width, self.height = int(width), int(height or width)
@@ -174,27 +187,29 @@ class Renderer:
             raise UserError(f"--size: expected 1..8192 pixels, got {self.width}x{self.height}")
         self.backend = backend
         self.device = device
-        self.ctx = ctx or gl_context(device)   # ctx: a window's context (the live viewer)
+        self.ctx = ctx or gl_context(device)  # ctx: a window's context (the live viewer)
         self.make_current()
         image_bytes = self.width * self.height * 4
         ssbo_limit = self.ctx.info["GL_MAX_SHADER_STORAGE_BLOCK_SIZE"]
         self.max_batch = max(1, min(int(max_batch), ssbo_limit // image_bytes, 2048))
         self.cache_programs = max(1, int(cache_programs))
-        self._compiled: OrderedDict[tuple[str, str], _Compiled | CompileError] = OrderedDict()   # LRU order
+        self._compiled: OrderedDict[tuple[str, str], _Compiled | CompileError] = OrderedDict()  # LRU order
         self._samples = self.ctx.buffer(reserve=self.max_batch * 32)
-        self._output = None   # the output SSBO, made on first use
+        self._output = None  # the output SSBO, made on first use
         self._density = None  # splat programs' density and box SSBOs, made on first use
         self._box = None
         self.splat_slots = max(1, min(self.max_batch, ssbo_limit // (image_bytes * glsl.SPLAT_WORDS)))
-        self._atlas = None    # the fragment stage's framebuffer (no attachments), made on first use
-        self._spread = None   # the one-colour test of synpat.gen.redraw, made on first use
+        self._atlas = None  # the fragment stage's framebuffer (no attachments), made on first use
+        self._spread = None  # the one-colour test of synpat.gen.redraw, made on first use
         tex = self.ctx.texture((CHANNEL_SIZE, CHANNEL_SIZE), 4, channel_texture_data().tobytes())
         tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
         tex.repeat_x = tex.repeat_y = True
         for unit in range(4):
             tex.use(location=unit)
         cube = self.ctx.texture_cube((CUBE_SIZE, CUBE_SIZE), 4, channel_texture_data(CUBE_SIZE, 6, lane=8).tobytes())
-        volume = self.ctx.texture3d((VOLUME_SIZE,) * 3, 4, channel_texture_data(VOLUME_SIZE, VOLUME_SIZE, lane=9).tobytes())
+        volume = self.ctx.texture3d(
+            (VOLUME_SIZE,) * 3, 4, channel_texture_data(VOLUME_SIZE, VOLUME_SIZE, lane=9).tobytes()
+        )
         for t, kind in ((cube, "cube"), (volume, "3d")):
             t.filter = (moderngl.LINEAR, moderngl.LINEAR)
             t.use(location=_UNITS[kind])
@@ -215,8 +230,7 @@ class Renderer:
         context stays for the next renderer. Calling it again does nothing."""
         if self._channel:
             self.make_current()
-        objects = [self._samples, self._output, self._atlas, self._spread, self._density, self._box,
-                   *self._channel]
+        objects = [self._samples, self._output, self._atlas, self._spread, self._density, self._box, *self._channel]
         for obj in objects:
             if obj is not None:
                 obj.release()
@@ -227,7 +241,7 @@ class Renderer:
         self._samples = self._output = self._atlas = self._spread = self._density = self._box = None
         self._channel = ()
 
-    def __enter__(self) -> "Renderer":
+    def __enter__(self) -> Renderer:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -245,8 +259,9 @@ class Renderer:
         if self.backend == "auto":
             return "fragment" if reason else "compute"
         if self.backend == "compute" and reason:
-            raise CompileError(f"{program.path}: cannot use the compute backend: {reason} "
-                               "(use --backend auto or fragment)")
+            raise CompileError(
+                f"{program.path}: cannot use the compute backend: {reason} (use --backend auto or fragment)"
+            )
         return self.backend
 
     def compile(self, program: Program) -> _Compiled:
@@ -289,10 +304,15 @@ class Renderer:
             splat = glsl.program_kind(program.source) == "splat"
         except ValueError as e:
             raise CompileError(f"{program.path}: {e}") from None
-        if splat and self.width * self.height * 4 * glsl.SPLAT_WORDS > self.ctx.info["GL_MAX_SHADER_STORAGE_BLOCK_SIZE"]:
-            raise CompileError(f"{program.path}: a splat program's density buffer at {self.width}x{self.height} "
-                               f"exceeds this GL device's largest storage block "
-                               f"({self.ctx.info['GL_MAX_SHADER_STORAGE_BLOCK_SIZE'] >> 20} MiB); use a smaller --size")
+        if (
+            splat
+            and self.width * self.height * 4 * glsl.SPLAT_WORDS > self.ctx.info["GL_MAX_SHADER_STORAGE_BLOCK_SIZE"]
+        ):
+            raise CompileError(
+                f"{program.path}: a splat program's density buffer at {self.width}x{self.height} "
+                f"exceeds this GL device's largest storage block "
+                f"({self.ctx.info['GL_MAX_SHADER_STORAGE_BLOCK_SIZE'] >> 20} MiB); use a smaller --size"
+            )
         channels = declared or glsl.DEFAULT_CHANNELS
         while True:
             try:
@@ -310,10 +330,10 @@ class Renderer:
             _set_uniform(prog, "iTimeDelta", 1.0 / 60.0)
             _set_uniform(prog, "iMouse", (0.0, 0.0, 0.0, 0.0))
             _set_uniform(prog, "iSampleRate", 44100.0)
-            if "iChannelResolution" in prog:   # the driver may report a shorter array when only [0] is used
+            if "iChannelResolution" in prog:  # the driver may report a shorter array when only [0] is used
                 res = prog["iChannelResolution"]
                 values = [_channel_resolution(kind) for kind in channels]
-                res.value = values[:res.array_length] if res.array_length > 1 else values[0]
+                res.value = values[: res.array_length] if res.array_length > 1 else values[0]
             for i, kind in enumerate(channels):
                 _set_uniform(prog, f"iChannel{i}", _UNITS.get(kind, i))
         if compiled.points is not None:
@@ -323,10 +343,12 @@ class Renderer:
     def _link(self, source: str, backend: str, channels: tuple[str, ...], splat: bool) -> _Compiled:
         points = self.ctx.compute_shader(glsl.splat_source(source, channels)) if splat else None
         if backend == "compute":
-            return _Compiled(backend, self.ctx.compute_shader(glsl.compute_source(source, channels, splat)),
-                             points=points)
-        prog = self.ctx.program(vertex_shader=glsl.FULLSCREEN_VERTEX,
-                                fragment_shader=glsl.fragment_source(source, channels, splat))
+            return _Compiled(
+                backend, self.ctx.compute_shader(glsl.compute_source(source, channels, splat)), points=points
+            )
+        prog = self.ctx.program(
+            vertex_shader=glsl.FULLSCREEN_VERTEX, fragment_shader=glsl.fragment_source(source, channels, splat)
+        )
         return _Compiled(backend, prog, self.ctx.vertex_array(prog, []), points)
 
     @property
@@ -351,8 +373,9 @@ class Renderer:
         uint8 in sample order."""
         return self.render_varied(programs, samples)[0]
 
-    def render_varied(self, programs: list[Program], samples: Samples,
-                      redraws: Redraws | None = None) -> tuple[np.ndarray, Samples]:
+    def render_varied(
+        self, programs: list[Program], samples: Samples, redraws: Redraws | None = None
+    ) -> tuple[np.ndarray, Samples]:
         """As render_many, drawing one-colour samples again when ``redraws`` is given (synpat.gen.redraw)
         -> (images (N, H, W, 3) uint8, the Samples rendered) in sample order."""
         rgba, order, rendered = self._render_readback(programs, samples, redraws)
@@ -368,20 +391,22 @@ class Renderer:
         out[order] = rgba
         return out
 
-    def _render_readback(self, programs: list[Program], samples: Samples,
-                         redraws: Redraws | None = None) -> tuple[np.ndarray, np.ndarray, Samples]:
+    def _render_readback(
+        self, programs: list[Program], samples: Samples, redraws: Redraws | None = None
+    ) -> tuple[np.ndarray, np.ndarray, Samples]:
         """Render and read back to host memory -> (images (N, H, W, 4) uint8 sorted by program,
         order (N,): their rows in ``samples``, the Samples rendered in ``samples``' order)."""
         out = np.empty((len(samples), self.height, self.width, 4), dtype=np.uint8)
 
         def read(first: int, n: int) -> None:
-            self.output_buffer.read_into(out[first:first + n], size=n * self.width * self.height * 4)
+            self.output_buffer.read_into(out[first : first + n], size=n * self.width * self.height * 4)
 
         order, rendered = self.render_in_program_order(programs, samples, read, redraws)
         return out, order, rendered
 
-    def render_in_program_order(self, programs: list[Program], samples: Samples, read,
-                                redraws: Redraws | None = None) -> tuple[np.ndarray, Samples]:
+    def render_in_program_order(
+        self, programs: list[Program], samples: Samples, read, redraws: Redraws | None = None
+    ) -> tuple[np.ndarray, Samples]:
         """Render ``samples`` sorted by program, ``max_batch`` at a time; after each chunk calls
         ``read(first, n)`` while the output SSBO holds sorted images [first, first + n) as (n, H, W)
         RGBA8 words (readback here; the GPU path maps the buffer into CUDA instead). With
@@ -393,7 +418,7 @@ class Renderer:
         for first, chunk in self.render_chunks(programs, samples.take(order), redraws):
             read(first, len(chunk))
             if redraws is not None:
-                rendered = rendered.replace(order[first:first + len(chunk)], chunk)
+                rendered = rendered.replace(order[first : first + len(chunk)], chunk)
         return order, rendered
 
     def render_chunks(self, programs: list[Program], samples: Samples, redraws: Redraws | None = None):
@@ -401,10 +426,14 @@ class Renderer:
         (first, the chunk's Samples as rendered) while the output SSBO holds images [first, first + n)."""
         for first in range(0, len(samples), self.max_batch):
             chunk = samples.take(np.arange(first, min(len(samples), first + self.max_batch)))
-            self.make_current()   # the caller may have used another context since the last chunk
+            self.make_current()  # the caller may have used another context since the last chunk
             self._render_rows(programs, chunk, np.arange(len(chunk)))
             if redraws is not None:
-                chunk = redraws.apply(lambda n: self._spread_of(n) <= CONSTANT_RANGE, lambda c, rows: self._render_rows(programs, c, rows), chunk)
+                chunk = redraws.apply(
+                    lambda n: self._spread_of(n) <= CONSTANT_RANGE,
+                    lambda c, rows: self._render_rows(programs, c, rows),
+                    chunk,
+                )
             yield first, chunk
 
     def _render_rows(self, programs: list[Program], chunk: Samples, rows: np.ndarray) -> None:
@@ -461,7 +490,7 @@ class Renderer:
         self._density.bind_to_storage_buffer(2)
         self._box.bind_to_storage_buffer(3)
         empty_box = np.zeros((self.splat_slots, glsl.SPLAT_BOX_WORDS), np.uint32)
-        empty_box[:, :2] = 0xFFFFFFFF   # min keys start high, max keys and the largest hits at 0
+        empty_box[:, :2] = 0xFFFFFFFF  # min keys start high, max keys and the largest hits at 0
         points = compiled.points
         for base in range(first, first + n, self.splat_slots):
             count = min(self.splat_slots, first + n - base)
@@ -470,7 +499,7 @@ class Renderer:
             for prog in (points, compiled.program):
                 _set_uniform(prog, "_sp_first", base)
                 _set_uniform(prog, "_sp_splat_first", base)
-            for phase, chains in ((0, glsl.SPLAT_BOX_CHAINS), (1, self.splat_points // glsl.SPLAT_STEPS)):   # _sp_chains
+            for phase, chains in ((0, glsl.SPLAT_BOX_CHAINS), (1, self.splat_points // glsl.SPLAT_STEPS)):  # _sp_chains
                 _set_uniform(points, "_sp_phase", phase)
                 points.run(-(-chains // glsl.SPLAT_GROUP), 1, count)
                 self.ctx.memory_barrier()
@@ -481,7 +510,7 @@ class Renderer:
                 self.ctx.finish()
 
     def _dispatch_compute(self, compiled: _Compiled, first: int, n: int) -> None:
-        _set_uniform(compiled.program, "_sp_first", first)   # gone when the program writes nothing
+        _set_uniform(compiled.program, "_sp_first", first)  # gone when the program writes nothing
         gx, gy = glsl.COMPUTE_GROUP
         compiled.program.run((self.width + gx - 1) // gx, (self.height + gy - 1) // gy, n)
 
@@ -510,8 +539,13 @@ class Renderer:
 
     # -- validation --------------------------------------------------------------------------
 
-    def check(self, program: Program, time_limit: float = 30.0, max_nan: float = MAX_NAN,
-              time_range: tuple[float, float] = TIME_RANGE) -> str | None:
+    def check(
+        self,
+        program: Program,
+        time_limit: float = 30.0,
+        max_nan: float = MAX_NAN,
+        time_range: tuple[float, float] = TIME_RANGE,
+    ) -> str | None:
         """Compile and render probe images at the run's size and iTime range; None if the program
         is usable, else the reason it is rejected.
 
@@ -536,15 +570,21 @@ class Renderer:
                 break
         n = len(images)
         if n < MIN_PROBES:
-            return (f"{program.path}: too slow: {seconds / n:.1f} s an image at {self.width}x{self.height}, "
-                    f"{n} of the {MIN_PROBES} probe images needed in --check-seconds {time_limit:g}")
-        images = np.stack(images)                                          # (n, H, W, 4)
-        nan = float((255 - images[..., 3].astype(np.float64)).mean() / 255)   # alpha counts bad channels
+            return (
+                f"{program.path}: too slow: {seconds / n:.1f} s an image at {self.width}x{self.height}, "
+                f"{n} of the {MIN_PROBES} probe images needed in --check-seconds {time_limit:g}"
+            )
+        images = np.stack(images)  # (n, H, W, 4)
+        nan = float((255 - images[..., 3].astype(np.float64)).mean() / 255)  # alpha counts bad channels
         if nan > max_nan:
-            return (f"{program.path}: renders NaN in {100 * nan:.0f}% of its probe images' channel values "
-                    f"(--max-nan {max_nan:g})")
-        flat = redraws.constant   # probes the GPU's one-colour test still flagged after their redraws
+            return (
+                f"{program.path}: renders NaN in {100 * nan:.0f}% of its probe images' channel values "
+                f"(--max-nan {max_nan:g})"
+            )
+        flat = redraws.constant  # probes the GPU's one-colour test still flagged after their redraws
         if 2 * flat > n:
-            return (f"{program.path}: renders constant images ({flat} of {n} probe images are one colour "
-                    f"after {REDRAWS} new draws each)")
+            return (
+                f"{program.path}: renders constant images ({flat} of {n} probe images are one colour "
+                f"after {REDRAWS} new draws each)"
+            )
         return None

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-
 from synpat.core.errors import UserError
 
 TIME_RANGE = (0.1, 10.0)
@@ -25,12 +24,12 @@ MIX_BLOCK = 1000
 # default_group: (largest set, run length) -- sets up to 64 programs are not grouped; a set too
 # large for a renderer's cache of compiled programs compiles a program for every run, so its
 # runs are longer.
-GROUPS = ((64, 1), (1024, 16))   # 1024: the renderer's CACHE_PROGRAMS
+GROUPS = ((64, 1), (1024, 16))  # 1024: the renderer's CACHE_PROGRAMS
 LONG_GROUP = 64
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _STREAMS = {"order": 1, "time": 2, "seed": 3, "params": 4, "mix": 5, "member": 6, "redraw": 7}
-_REDRAW_LANES = 8        # lanes of the "redraw" stream per attempt: time, seed, 4 params (2 spare)
+_REDRAW_LANES = 8  # lanes of the "redraw" stream per attempt: time, seed, 4 params (2 spare)
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -50,7 +49,7 @@ def hash64(seed: int, stream: str, index: np.ndarray, lane: int = 0) -> np.ndarr
 
 def _unit(h: np.ndarray) -> np.ndarray:
     """uint64 hashes -> float32 uniform in [0, 1) (24 bits, exact in float32)."""
-    return ((h >> np.uint64(40)).astype(np.float64) * 2.0 ** -24).astype(np.float32)
+    return ((h >> np.uint64(40)).astype(np.float64) * 2.0**-24).astype(np.float32)
 
 
 def default_group(num_programs: int) -> int:
@@ -70,7 +69,7 @@ def mix_quotas(weights: tuple[float, ...], slots: int) -> np.ndarray:
     """(F,) slots per family out of ``slots``, proportional to ``weights`` (largest remainder)."""
     share = np.asarray(weights, dtype=np.float64) / float(sum(weights)) * slots
     quota = np.floor(share).astype(np.int64)
-    extra = np.argsort(-(share - quota), kind="stable")[:slots - int(quota.sum())]
+    extra = np.argsort(-(share - quota), kind="stable")[: slots - int(quota.sum())]
     quota[extra] += 1
     return quota
 
@@ -105,19 +104,20 @@ def mixed_programs(seed: int, index: np.ndarray, family_of: tuple[int, ...], wei
 @dataclass(frozen=True)
 class Samples:
     """What to render for N samples (all arrays of length N)."""
-    index: np.ndarray    # (N,) int64, global sample index
+
+    index: np.ndarray  # (N,) int64, global sample index
     program: np.ndarray  # (N,) int64, program id (class)
-    time: np.ndarray     # (N,) float32, iTime
-    seed: np.ndarray     # (N,) uint32, iSeed
-    params: np.ndarray   # (N, 4) float32, iParams in [0, 1)
+    time: np.ndarray  # (N,) float32, iTime
+    seed: np.ndarray  # (N,) uint32, iSeed
+    params: np.ndarray  # (N, 4) float32, iParams in [0, 1)
 
     def __len__(self) -> int:
         return len(self.index)
 
-    def take(self, rows: np.ndarray) -> "Samples":
+    def take(self, rows: np.ndarray) -> Samples:
         return Samples(self.index[rows], self.program[rows], self.time[rows], self.seed[rows], self.params[rows])
 
-    def replace(self, rows: np.ndarray, other: "Samples") -> "Samples":
+    def replace(self, rows: np.ndarray, other: Samples) -> Samples:
         """A copy with ``rows`` (M,) taken from ``other`` (M samples)."""
         fields = [a.copy() for a in (self.index, self.program, self.time, self.seed, self.params)]
         for mine, theirs in zip(fields, (other.index, other.program, other.time, other.seed, other.params)):
@@ -125,7 +125,7 @@ class Samples:
         return Samples(*fields)
 
 
-SEEDS = 2 ** 64   # a seed is 64 bits: 0 <= seed < SEEDS (hash64 would wrap any other silently)
+SEEDS = 2**64  # a seed is 64 bits: 0 <= seed < SEEDS (hash64 would wrap any other silently)
 
 
 def check_seed(seed: int, what: str) -> None:
@@ -138,8 +138,10 @@ def check_mix(mix: dict[str, float]) -> None:
     """UserError unless every --mix weight is finite and >= 0 and their sum is finite and positive."""
     weights = list(mix.values())
     if not all(math.isfinite(w) and w >= 0 for w in weights) or not (0 < sum(weights) < math.inf):
-        raise UserError("--mix: expected family=weight pairs with finite weights >= 0 and a positive finite sum, got "
-                        + ",".join(f"{k}={v:g}" for k, v in mix.items()))
+        raise UserError(
+            "--mix: expected family=weight pairs with finite weights >= 0 and a positive finite sum, got "
+            + ",".join(f"{k}={v:g}" for k, v in mix.items())
+        )
 
 
 @dataclass(frozen=True)
@@ -147,8 +149,8 @@ class Sampler:
     num_programs: int
     seed: int = 0
     time_range: tuple[float, float] = TIME_RANGE
-    mix: tuple[tuple[int, ...], tuple[float, ...]] | None = None   # (family of each program, family weights)
-    group: int = 1       # consecutive indices of one program (a run)
+    mix: tuple[tuple[int, ...], tuple[float, ...]] | None = None  # (family of each program, family weights)
+    group: int = 1  # consecutive indices of one program (a run)
 
     def __call__(self, index: np.ndarray) -> Samples:
         """index: (N,) int64 global sample indices -> their Samples."""
@@ -172,11 +174,14 @@ class Sampler:
     def _draw(self, index: np.ndarray, program: np.ndarray, time_key, seed_key, params_key) -> Samples:
         """Samples of ``index`` (N,) with iTime, iSeed, iParams from the hash (stream, first lane) keys."""
         lo, hi = self.time_range
-        time = (lo + (hi - lo) * _unit(hash64(self.seed, time_key[0], index, time_key[1])).astype(np.float64)).astype(np.float32)
+        time = (lo + (hi - lo) * _unit(hash64(self.seed, time_key[0], index, time_key[1])).astype(np.float64)).astype(
+            np.float32
+        )
         time = np.minimum(time, np.nextafter(np.float32(hi), np.float32(lo)))
         seed = (hash64(self.seed, seed_key[0], index, seed_key[1]) >> np.uint64(32)).astype(np.uint32)
-        params = np.stack([_unit(hash64(self.seed, params_key[0], index, params_key[1] + lane)) for lane in range(4)],
-                          axis=1)
+        params = np.stack(
+            [_unit(hash64(self.seed, params_key[0], index, params_key[1] + lane)) for lane in range(4)], axis=1
+        )
         return Samples(index, program, time, seed, params)
 
     def range(self, start: int, stop: int) -> Samples:

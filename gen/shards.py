@@ -14,17 +14,16 @@ import io
 import json
 import os
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 from PIL import Image
-
 from synpat.core.errors import UserError
 from synpat.core.files import temporary_name, write_atomic
 
 FORMATS = ("jpg", "png", "webp")
-MEDIA = FORMATS + ("flac",)   # a sample's main file: an image, or a sound program's clip
+MEDIA = FORMATS + ("flac",)  # a sample's main file: an image, or a sound program's clip
 KEY_DIGITS = 9
 INDEX_VERSION = "v1.2"
 _BLOCK = 512
@@ -66,8 +65,8 @@ def _header(name: str, size: int) -> bytes:
 
 
 _TEMPLATE = bytearray(_header("", 0))
-_TEMPLATE[148:156] = b" " * 8                 # the checksum field counts as spaces
-_TEMPLATE_SUM = sum(_TEMPLATE) - sum(_TEMPLATE[124:136])   # without the size field
+_TEMPLATE[148:156] = b" " * 8  # the checksum field counts as spaces
+_TEMPLATE_SUM = sum(_TEMPLATE) - sum(_TEMPLATE[124:136])  # without the size field
 
 
 def member_header(name: str, size: int) -> bytes:
@@ -77,7 +76,7 @@ def member_header(name: str, size: int) -> bytes:
     if len(raw) >= 100:
         return _header(name, size)
     header = bytearray(_TEMPLATE)
-    header[:len(raw)] = raw
+    header[: len(raw)] = raw
     size_field = b"%011o\0" % size
     header[124:136] = size_field
     checksum = _TEMPLATE_SUM + sum(raw) + sum(size_field)
@@ -116,8 +115,9 @@ def sample_files(image: bytes, fmt: str, cls: int, meta: dict) -> dict[str, byte
     return {fmt: image, "cls": str(cls).encode(), "json": json.dumps(meta, sort_keys=True).encode()}
 
 
-def write_shard(out_dir: Path, name: str, samples: list[tuple[str, dict[str, bytes]]] | None = None,
-                members: list | None = None) -> int:
+def write_shard(
+    out_dir: Path, name: str, samples: list[tuple[str, dict[str, bytes]]] | None = None, members: list | None = None
+) -> int:
     """Write ``name``.idx then ``name``.tar, each atomically (the tar last: its presence means done),
     from samples [(key, {ext: data})] or ready sample_members; -> tar bytes. A shard without samples
     (the filters dropped them all) is no tar: readers would refuse a tar without members, so only
@@ -130,7 +130,7 @@ def write_shard(out_dir: Path, name: str, samples: list[tuple[str, dict[str, byt
     return len(data)
 
 
-EMPTY_INDEX = f"{INDEX_VERSION} 0\n"   # the index of a shard whose samples the filters all dropped
+EMPTY_INDEX = f"{INDEX_VERSION} 0\n"  # the index of a shard whose samples the filters all dropped
 
 
 def shard_done(out_dir: Path, name: str, present: set[str] | None = None) -> bool:

@@ -13,9 +13,9 @@ import json
 from typing import TYPE_CHECKING
 
 import numpy as np
-
 from synpat.core.errors import UserError
 from synpat.core.progress import format_seconds
+
 from .flac import encode_flac, require_soundfile
 from .jpeg import Encoder
 from .programs import Program
@@ -35,18 +35,29 @@ def sound_encoder(cfg: GenConfig) -> Encoder:
         raise UserError("--jpeg-encoder gpu encodes images; sound programs are written as FLAC")
     require_soundfile()
     import soundfile
+
     return Encoder(f"flac (libsndfile {soundfile.__libsndfile_version__})")
 
 
 def clip_meta(program: Program, cls: int, samples: Samples, row: int, cfg: GenConfig) -> dict:
-    return {"program": program.name, "family": program.family, "hash": program.hash, "class": cls,
-            "index": int(samples.index[row]), "time": float(samples.time[row]), "seed": int(samples.seed[row]),
-            "params": [float(x) for x in samples.params[row]], "sample_rate": cfg.sample_rate,
-            "duration": cfg.duration, "channels": cfg.channels}
+    return {
+        "program": program.name,
+        "family": program.family,
+        "hash": program.hash,
+        "class": cls,
+        "index": int(samples.index[row]),
+        "time": float(samples.time[row]),
+        "seed": int(samples.seed[row]),
+        "params": [float(x) for x in samples.params[row]],
+        "sample_rate": cfg.sample_rate,
+        "duration": cfg.duration,
+        "channels": cfg.channels,
+    }
 
 
-def clip_members(waves: np.ndarray, first: int, samples: Samples, plan: Plan, cfg: GenConfig,
-                 stats: dict | None) -> list:
+def clip_members(
+    waves: np.ndarray, first: int, samples: Samples, plan: Plan, cfg: GenConfig, stats: dict | None
+) -> list:
     """waves (n, C, S) float32 in [-1, 1] of sample rows [first, first + n) -> their tar members
     (shards.sample_members), encoded in an encode worker: KEY.flac, KEY.cls, KEY.json."""
     members = []
@@ -56,8 +67,11 @@ def clip_members(waves: np.ndarray, first: int, samples: Samples, plan: Plan, cf
         meta = clip_meta(plan.programs[cls], cls, samples, row, cfg)
         if stats is not None:
             meta["stats"] = stats_row(stats, row)
-        files = {"flac": encode_flac(wave, cfg.sample_rate), "cls": str(cls).encode(),
-                 "json": json.dumps(meta, sort_keys=True).encode()}
+        files = {
+            "flac": encode_flac(wave, cfg.sample_rate),
+            "cls": str(cls).encode(),
+            "json": json.dumps(meta, sort_keys=True).encode(),
+        }
         members.append(sample_members(sample_key(int(samples.index[row])), files))
     return members
 
@@ -76,6 +90,8 @@ def sound_summary_line(s: dict) -> str:
         extra += f", {s['nan_samples']} NaN samples written as 0"
     shards = f"{s['shards']} shard" + ("" if s["shards"] == 1 else "s")
     channels = "mono" if s["channels"] == 1 else "stereo"
-    return (f"{s['label']}: wrote {s['images']} clips in {shards}{extra} ({s['duration']:g} s {s['sample_rate']} Hz "
-            f"{channels} flac, {s['bytes'] / 2**20:.1f} MiB) from {s['programs']} programs ({s['rejected']} rejected) "
-            f"in {format_seconds(s['seconds'])}, {rate:.1f} clips/s -> {s['out']}")
+    return (
+        f"{s['label']}: wrote {s['images']} clips in {shards}{extra} ({s['duration']:g} s {s['sample_rate']} Hz "
+        f"{channels} flac, {s['bytes'] / 2**20:.1f} MiB) from {s['programs']} programs ({s['rejected']} rejected) "
+        f"in {format_seconds(s['seconds'])}, {rate:.1f} clips/s -> {s['out']}"
+    )

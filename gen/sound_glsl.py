@@ -99,8 +99,14 @@ def _epilogue(source: str) -> str:
 
 def _wrap(source: str, header: str, index: str, main: str) -> str:
     extensions, compat = glsl.extensions_and_compat(source)
-    return _PRELUDE.format(extensions=extensions, prelude_line=glsl.line_directive(1), stage_header=header,
-                           index_function=index, main=main, compat=compat) + glsl.user_block(source, _epilogue(source))
+    return _PRELUDE.format(
+        extensions=extensions,
+        prelude_line=glsl.line_directive(1),
+        stage_header=header,
+        index_function=index,
+        main=main,
+        compat=compat,
+    ) + glsl.user_block(source, _epilogue(source))
 
 
 def compute_source(source: str) -> str:

@@ -27,6 +27,7 @@ import hashlib
 import re
 
 from synpat.core.errors import UserError
+
 from .grammar import MAX_PROGRAMS, _f, _Rng
 
 SOUND_GRAMMAR_VERSION = 1
@@ -61,11 +62,19 @@ float resonance(float f, float F, float B) {
     return 1.0 / sqrt((1.0 - r * r) * (1.0 - r * r) + (r / q) * (r / q));
 }"""
 
-_VOWELS = [(730, 1090, 2440), (530, 1840, 2480), (270, 2290, 3010), (570, 840, 2410), (300, 870, 2240),
-           (660, 1720, 2410), (490, 1350, 1690)]
+_VOWELS = [
+    (730, 1090, 2440),
+    (530, 1840, 2480),
+    (270, 2290, 3010),
+    (570, 840, 2410),
+    (300, 870, 2240),
+    (660, 1720, 2410),
+    (490, 1350, 1690),
+]
 
 
 # -- sources: a GLSL expression body computing float x from f0, pt (phase time), nt (note time), s --
+
 
 def _harmonic(r: _Rng, i: int) -> tuple[str, str, float]:
     partials = r.integer(4, 32)
@@ -92,8 +101,11 @@ def _fm(r: _Rng, i: int) -> tuple[str, str, float]:
 
 def _filtered(r: _Rng, i: int) -> tuple[str, str, float]:
     wave = r.pick(["saw", "square", "pulse"])
-    amp = {"saw": "1.0 / fk", "square": "(k % 2 == 1 ? 1.0 / fk : 0.0)",
-           "pulse": f"sin(3.14159265 * fk * {_f(r.uniform(0.1, 0.4))}) / fk"}[wave]
+    amp = {
+        "saw": "1.0 / fk",
+        "square": "(k % 2 == 1 ? 1.0 / fk : 0.0)",
+        "pulse": f"sin(3.14159265 * fk * {_f(r.uniform(0.1, 0.4))}) / fk",
+    }[wave]
     code = f"""\
     float fc = mix({_f(r.uniform(200.0, 600.0))}, {_f(r.uniform(1500.0, 5000.0))}, P.y) * (1.0 + {_f(r.uniform(0.0, 5.0))} * exp(-nt / {_f(r.uniform(0.05, 0.5))}));
     float q = {_f(r.uniform(0.7, 8.0))};
@@ -155,11 +167,19 @@ def _formant(r: _Rng, i: int) -> tuple[str, str, float]:
     return "formants", code, 1.0
 
 
-_SOURCES = [(_harmonic, 2.0), (_fm, 1.5), (_filtered, 1.5), (_modal, 1.0), (_bandnoise, 1.0), (_colourednoise, 0.7),
-            (_formant, 1.0)]
+_SOURCES = [
+    (_harmonic, 2.0),
+    (_fm, 1.5),
+    (_filtered, 1.5),
+    (_modal, 1.0),
+    (_bandnoise, 1.0),
+    (_colourednoise, 0.7),
+    (_formant, 1.0),
+]
 
 
 # -- motions: pt, the phase time, from nt -----------------------------------------------------
+
 
 def _motion(r: _Rng) -> tuple[str, str]:
     kind = r.pick(["steady", "vibrato", "glide", "siren"], [2.0, 1.0, 1.0, 0.7])
@@ -167,23 +187,32 @@ def _motion(r: _Rng) -> tuple[str, str]:
         return kind, "float pt = nt;"
     if kind == "vibrato":
         rate = r.uniform(3.0, 8.0)
-        return kind, f"float pt = nt - mix(0.0, {_f(r.uniform(0.005, 0.04))}, P.z) * cos({_f(6.2831853 * rate)} * nt) / {_f(6.2831853 * rate)};"
+        return (
+            kind,
+            f"float pt = nt - mix(0.0, {_f(r.uniform(0.005, 0.04))}, P.z) * cos({_f(6.2831853 * rate)} * nt) / {_f(6.2831853 * rate)};",
+        )
     if kind == "glide":
         lr = r.uniform(-2.0, 2.0) * 0.6931
         lr = lr if abs(lr) > 0.1 else 0.3
-        return kind, f"float lr = {_f(lr)} * (0.5 + P.z), T = {_f(r.uniform(0.1, 1.0))};\n    float pt = T / lr * (exp(lr * min(nt, T) / T) - 1.0) + exp(lr) * max(nt - T, 0.0);"
+        return (
+            kind,
+            f"float lr = {_f(lr)} * (0.5 + P.z), T = {_f(r.uniform(0.1, 1.0))};\n    float pt = T / lr * (exp(lr * min(nt, T) / T) - 1.0) + exp(lr) * max(nt - T, 0.0);",
+        )
     rate = r.uniform(0.3, 3.0)
     return kind, f"float pt = nt - mix(0.05, 0.4, P.z) * cos({_f(6.2831853 * rate)} * nt) / {_f(6.2831853 * rate)};"
 
 
 # -- layers -----------------------------------------------------------------------------------
 
+
 def _layer(r: _Rng, i: int, sounding: bool) -> tuple[str, str]:
     """-> (recipe words, GLSL block adding layer i into vec2 out). ``sounding``: this layer must
     sound most of the time (a drone or dense notes)."""
     name, body, _ = r.pick([s for s, _ in _SOURCES], [w for _, w in _SOURCES])(r, i)
     motion, pt = _motion(r)
-    rhythm = r.pick(["notes", "drone"] if sounding else ["notes", "drone", "events"], None if sounding else [1.0, 0.7, 1.0])
+    rhythm = r.pick(
+        ["notes", "drone"] if sounding else ["notes", "drone", "events"], None if sounding else [1.0, 0.7, 1.0]
+    )
     f0lo = r.uniform(50.0, 400.0)
     steps = r.integer(0, 36)
     pan = r.uniform(0.0, 1.0)

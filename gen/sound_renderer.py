@@ -20,19 +20,19 @@ from dataclasses import dataclass
 
 import moderngl
 import numpy as np
+from synpat.core.errors import UserError
 
 from . import sound_glsl
 from .glsl import FULLSCREEN_VERTEX, program_kind
-from synpat.core.errors import UserError
 from .programs import Program
 from .redraw import REDRAWS, Redraws
 from .renderer import BACKENDS, CACHE_PROGRAMS, MAX_NAN, MIN_PROBES, PROBE_SAMPLES, CompileError, gl_context
 from .sampler import TIME_RANGE, Sampler, Samples
 
-SAMPLE_RATE = 16000       # default --sample-rate
-DURATION = 10.24          # default --duration, seconds (the AudioMAE input)
-CHANNELS = 1              # default --channels: the mono mixdown
-SILENT_DBFS = -60.0       # a clip whose RMS is below this is silent, drawn again
+SAMPLE_RATE = 16000  # default --sample-rate
+DURATION = 10.24  # default --duration, seconds (the AudioMAE input)
+CHANNELS = 1  # default --channels: the mono mixdown
+SILENT_DBFS = -60.0  # a clip whose RMS is below this is silent, drawn again
 MAX_SAMPLES_PER_CLIP = 1 << 24
 
 _GROUP = 256
@@ -125,9 +125,17 @@ class SoundRenderer:
     """Renders sound programs as clips of ``duration`` seconds at ``sample_rate`` with ``channels``
     (1: mono mixdown, 2: stereo), ``max_batch`` clips a chunk at most, on one GL context."""
 
-    def __init__(self, sample_rate: int = SAMPLE_RATE, duration: float = DURATION, channels: int = CHANNELS,
-                 backend: str = "auto", device: int | None = None, max_batch: int = 256,
-                 ctx: moderngl.Context | None = None, cache_programs: int = CACHE_PROGRAMS):
+    def __init__(
+        self,
+        sample_rate: int = SAMPLE_RATE,
+        duration: float = DURATION,
+        channels: int = CHANNELS,
+        backend: str = "auto",
+        device: int | None = None,
+        max_batch: int = 256,
+        ctx: moderngl.Context | None = None,
+        cache_programs: int = CACHE_PROGRAMS,
+    ):
         if backend not in BACKENDS:
             raise UserError(f"--backend: expected one of {', '.join(BACKENDS)}, got '{backend}'")
         if not 1000 <= int(sample_rate) <= 384000:
@@ -137,16 +145,20 @@ class SoundRenderer:
         self.sample_rate, self.channels, self.backend, self.device = int(sample_rate), int(channels), backend, device
         self.length = int(round(float(duration) * self.sample_rate))
         if not (duration > 0 and 1 <= self.length <= MAX_SAMPLES_PER_CLIP):
-            raise UserError(f"--duration: expected a positive number of seconds up to "
-                            f"{MAX_SAMPLES_PER_CLIP / self.sample_rate:g}, got {duration}")
+            raise UserError(
+                f"--duration: expected a positive number of seconds up to "
+                f"{MAX_SAMPLES_PER_CLIP / self.sample_rate:g}, got {duration}"
+            )
         self.duration = self.length / self.sample_rate
         self.ctx = ctx or gl_context(device)
         self.make_current()
         clip_bytes = self.channels * self.length * 4
         limit = self.ctx.info["GL_MAX_SHADER_STORAGE_BLOCK_SIZE"]
         if clip_bytes > limit:
-            raise UserError(f"--duration {duration}: a clip of {clip_bytes >> 20} MiB exceeds this GL device's largest "
-                            f"storage block ({limit >> 20} MiB)")
+            raise UserError(
+                f"--duration {duration}: a clip of {clip_bytes >> 20} MiB exceeds this GL device's largest "
+                f"storage block ({limit >> 20} MiB)"
+            )
         self.max_batch = max(1, min(int(max_batch), limit // clip_bytes, 2048))
         self.cache_programs = max(1, int(cache_programs))
         self._compiled: OrderedDict[tuple[str, str], _Compiled | CompileError] = OrderedDict()
@@ -182,7 +194,7 @@ class SoundRenderer:
         self._compiled.clear()
         self._samples = self._output = self._levels = self._atlas = None
 
-    def __enter__(self) -> "SoundRenderer":
+    def __enter__(self) -> SoundRenderer:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -231,8 +243,9 @@ class SoundRenderer:
             if backend == "compute":
                 compiled = _Compiled(backend, self.ctx.compute_shader(sound_glsl.compute_source(program.source)))
             else:
-                prog = self.ctx.program(vertex_shader=FULLSCREEN_VERTEX,
-                                        fragment_shader=sound_glsl.fragment_source(program.source))
+                prog = self.ctx.program(
+                    vertex_shader=FULLSCREEN_VERTEX, fragment_shader=sound_glsl.fragment_source(program.source)
+                )
                 compiled = _Compiled(backend, prog, self.ctx.vertex_array(prog, []))
         except moderngl.Error as e:
             raise CompileError(sound_glsl.first_error(str(e), program.path, program.source)) from None
@@ -255,30 +268,34 @@ class SoundRenderer:
 
     def render(self, program: Program, samples: Samples) -> np.ndarray:
         """-> waves (N, C, S) float32 in [-1, 1]."""
-        return self.render_many([program], Samples(samples.index, np.zeros(len(samples), np.int64), samples.time,
-                                                    samples.seed, samples.params))
+        return self.render_many(
+            [program],
+            Samples(samples.index, np.zeros(len(samples), np.int64), samples.time, samples.seed, samples.params),
+        )
 
     def render_many(self, programs: list[Program], samples: Samples) -> np.ndarray:
         """Clips of several programs (``samples.program`` indexes ``programs``) -> (N, C, S) float32."""
         return self.render_measured(programs, samples)[0]
 
-    def render_measured(self, programs: list[Program], samples: Samples, redraws: Redraws | None = None,
-                        raw: bool = False) -> tuple[np.ndarray, np.ndarray, Samples]:
+    def render_measured(
+        self, programs: list[Program], samples: Samples, redraws: Redraws | None = None, raw: bool = False
+    ) -> tuple[np.ndarray, np.ndarray, Samples]:
         """-> (waves (N, C, S) float32 clipped to [-1, 1] (as rendered with ``raw``), levels (N, 3): mean
         square, NaN fraction and clipped fraction of each clip, the Samples rendered), in sample order;
         silent clips drawn again when ``redraws`` is given."""
         waves = np.empty((len(samples), self.channels, self.length), dtype=np.float32)
 
         def read(first: int, n: int) -> None:
-            self.output_buffer.read_into(waves[first:first + n], size=n * self.channels * self.length * 4)
+            self.output_buffer.read_into(waves[first : first + n], size=n * self.channels * self.length * 4)
 
         order, levels, rendered = self.render_in_program_order(programs, samples, read, redraws)
         out = np.empty_like(waves)
         out[order] = waves
         return (out if raw else clip_waves(out)), levels, rendered
 
-    def render_in_program_order(self, programs: list[Program], samples: Samples, read,
-                                redraws: Redraws | None = None) -> tuple[np.ndarray, np.ndarray, Samples]:
+    def render_in_program_order(
+        self, programs: list[Program], samples: Samples, read, redraws: Redraws | None = None
+    ) -> tuple[np.ndarray, np.ndarray, Samples]:
         """Render ``samples`` sorted by program, ``max_batch`` at a time; after each chunk calls
         ``read(first, n)`` while the output SSBO holds sorted clips [first, first + n) as (n, C, S)
         float32 (readback here; synpat.gen.gl_cuda maps the buffer into CUDA instead). -> (order (N,):
@@ -291,13 +308,13 @@ class SoundRenderer:
         for first in range(0, len(samples), self.max_batch):
             rows = np.arange(first, min(len(samples), first + self.max_batch))
             chunk = ordered.take(rows)
-            self.make_current()   # the caller may have used another context since the last chunk
+            self.make_current()  # the caller may have used another context since the last chunk
             self._render_rows(programs, chunk, np.arange(len(chunk)))
             measured = {}
 
             def flat(n: int) -> np.ndarray:
-                measured["levels"] = self._measure(n)
-                return silent(measured["levels"])
+                measured["levels"] = self._measure(n)  # noqa: B023 (called within this iteration)
+                return silent(measured["levels"])  # noqa: B023
 
             if redraws is not None:
                 chunk = redraws.apply(flat, lambda c, r: self._render_rows(programs, c, r), chunk)
@@ -353,8 +370,13 @@ class SoundRenderer:
 
     # -- validation --------------------------------------------------------------------------
 
-    def check(self, program: Program, time_limit: float = 30.0, max_nan: float = MAX_NAN,
-              time_range: tuple[float, float] = TIME_RANGE) -> str | None:
+    def check(
+        self,
+        program: Program,
+        time_limit: float = 30.0,
+        max_nan: float = MAX_NAN,
+        time_range: tuple[float, float] = TIME_RANGE,
+    ) -> str | None:
         """Compile and render probe clips at the run's duration, rate and iTime range, as
         Renderer.check does for images; None if usable, else why not: too slow, more than
         ``max_nan`` of the probes' samples NaN, or most probe clips silent even after REDRAWS
@@ -374,13 +396,19 @@ class SoundRenderer:
                 break
         n = len(levels)
         if n < MIN_PROBES:
-            return (f"{program.path}: too slow: {seconds / n:.1f} s a {self.duration:g} s clip at {self.sample_rate} Hz, "
-                    f"{n} of the {MIN_PROBES} probe clips needed in --check-seconds {time_limit:g}")
+            return (
+                f"{program.path}: too slow: {seconds / n:.1f} s a {self.duration:g} s clip at {self.sample_rate} Hz, "
+                f"{n} of the {MIN_PROBES} probe clips needed in --check-seconds {time_limit:g}"
+            )
         nan = float(np.mean([lv[1] for lv in levels]))
         if nan > max_nan:
-            return f"{program.path}: renders NaN in {100 * nan:.0f}% of its probe clips' samples (--max-nan {max_nan:g})"
+            return (
+                f"{program.path}: renders NaN in {100 * nan:.0f}% of its probe clips' samples (--max-nan {max_nan:g})"
+            )
         quiet = redraws.constant
         if 2 * quiet > n:
-            return (f"{program.path}: renders silence ({quiet} of {n} probe clips below {SILENT_DBFS:g} dBFS RMS "
-                    f"after {REDRAWS} new draws each)")
+            return (
+                f"{program.path}: renders silence ({quiet} of {n} probe clips below {SILENT_DBFS:g} dBFS RMS "
+                f"after {REDRAWS} new draws each)"
+            )
         return None

@@ -27,10 +27,10 @@ from dataclasses import dataclass, fields
 from typing import NamedTuple
 
 import numpy as np
-
 from synpat.core.devices import cpu_render_note, cuda_device_of_egl, gl_device_index, warn
 from synpat.core.errors import UserError
 from synpat.core.settings import option
+
 from .check_cache import accept_cached
 from .checks import CheckSettings
 from .filters import StatFilters, filter_programs
@@ -88,38 +88,61 @@ def parse_mix(text: str) -> dict[str, float]:
 class SourceSpec:
     """Every setting that decides which samples a source renders and how they look (the flags of
     synpat-gen and of the stream have these names)."""
+
     shaders: list[str] = option(
-        [], "folders (searched recursively for *.glsl, *.frag), files, or procedural:N[@SEED] (a generated set, "
-            "seeded by --seed); default: the bundled programs", nargs="+", metavar="PATH")
+        [],
+        "folders (searched recursively for *.glsl, *.frag), files, or procedural:N[@SEED] (a generated set, "
+        "seeded by --seed); default: the bundled programs",
+        nargs="+",
+        metavar="PATH",
+    )
     size: tuple[int, int] = option((224, 224), "N or WxH pixels", type=parse_size)
     seed: int = option(0, "seed of the sampler (and of procedural program sets)", type=int)
     time_range: tuple[float, float] = option(TIME_RANGE, "iTime range MIN,MAX", type=parse_range)
-    backend: str = option("auto", "how programs render: a compute shader, a fragment shader, or auto (per program)",
-                          choices=BACKENDS)
+    backend: str = option(
+        "auto", "how programs render: a compute shader, a fragment shader, or auto (per program)", choices=BACKENDS
+    )
     gl_device: int | None = option(None, "EGL device index (default: LOCAL_RANK when launched)", type=int)
-    group: int | None = option(None, "consecutive samples of one program (a run); default 1 up to 64 programs, "
-                                     "16 up to 1024, 64 above", type=int)
+    group: int | None = option(
+        None,
+        "consecutive samples of one program (a run); default 1 up to 64 programs, 16 up to 1024, 64 above",
+        type=int,
+    )
     strict: bool = option(False, "a program that is rejected stops the run")
-    check_seconds: float = option(CHECK_SECONDS, "reject a program that cannot render 3 of its 8 probe images in "
-                                                 "this time", type=float)
-    max_nan: float = option(MAX_NAN, "reject a program when more than this fraction of its probe images' channel "
-                                     "values is NaN (a NaN channel renders as 0 and +-Inf clamps, as on a GPU)",
-                            type=float)
+    check_seconds: float = option(
+        CHECK_SECONDS, "reject a program that cannot render 3 of its 8 probe images in this time", type=float
+    )
+    max_nan: float = option(
+        MAX_NAN,
+        "reject a program when more than this fraction of its probe images' channel "
+        "values is NaN (a NaN channel renders as 0 and +-Inf clamps, as on a GPU)",
+        type=float,
+    )
     # statistics and filters (synpat.gen.stats: TV, entropies, Canny edge density)
     stats: bool = option(False, "store each image's statistics in its json")
     max_tv: float | None = option(None, "drop images whose total variation is above this", type=float)
-    min_std: float | None = option(None, "drop images whose per-channel standard deviation (mean of R, G, B; 0..1) "
-                                         "is below this", type=float)
+    min_std: float | None = option(
+        None, "drop images whose per-channel standard deviation (mean of R, G, B; 0..1) is below this", type=float
+    )
     max_edge: float | None = option(None, "drop images whose Canny edge density is above this", type=float)
-    filter_programs: bool = option(False, "apply the filters to each program's 8 probe images instead: drop a "
-                                          "program when more than half fail")
-    mix: dict[str, float] | None = option(None, "share of each program family ('// family:' line) in the samples; "
-                                                "families not named get none", type=parse_mix, metavar="FAMILY=W,...")
+    filter_programs: bool = option(
+        False, "apply the filters to each program's 8 probe images instead: drop a program when more than half fail"
+    )
+    mix: dict[str, float] | None = option(
+        None,
+        "share of each program family ('// family:' line) in the samples; families not named get none",
+        type=parse_mix,
+        metavar="FAMILY=W,...",
+    )
     # sound programs (a program kind that renders clips, not images)
     duration: float = option(DURATION, "seconds of a sound program's clip", type=float)
     sample_rate: int = option(SAMPLE_RATE, "samples per second of a sound program's clip", type=int)
-    channels: int = option(CHANNELS, "channels of a sound program's clip: 1 the mono mixdown of its (left, right), "
-                                     "2 stereo", type=int, choices=(1, 2))
+    channels: int = option(
+        CHANNELS,
+        "channels of a sound program's clip: 1 the mono mixdown of its (left, right), 2 stereo",
+        type=int,
+        choices=(1, 2),
+    )
 
     def filters(self) -> StatFilters:
         return StatFilters(self.max_tv, self.min_std, self.max_edge)
@@ -136,7 +159,7 @@ class SourceSpec:
 
     def validate(self) -> None:
         """UserError, naming the flag, for the first setting out of its range."""
-        filters = self.filters()   # its values are checked as it is made
+        filters = self.filters()  # its values are checked as it is made
         if len(self.size) != 2 or min(self.size) < 1:
             raise UserError(f"--size: expected positive sizes, got {self.size}")
         if self.backend not in BACKENDS:
@@ -146,36 +169,58 @@ class SourceSpec:
         if not 0 <= self.max_nan <= 1:
             raise UserError(f"--max-nan: expected a fraction in 0..1, got {self.max_nan}")
         if not (0 <= self.time_range[0] < self.time_range[1] and all(map(math.isfinite, self.time_range))):
-            raise UserError(f"--time-range: expected finite 0 <= MIN < MAX, got {self.time_range[0]:g},{self.time_range[1]:g}")
+            raise UserError(
+                f"--time-range: expected finite 0 <= MIN < MAX, got {self.time_range[0]:g},{self.time_range[1]:g}"
+            )
         if self.group is not None and self.group < 1:
             raise UserError(f"--group: expected a positive number, got {self.group}")
         if self.filter_programs and not filters.active:
             raise UserError("--filter-programs: give at least one of --max-tv, --min-std, --max-edge")
-        if not 0 <= self.seed < 2**64:   # the sampler hashes the seed's 64 bits: 2**64 would alias 0
+        if not 0 <= self.seed < 2**64:  # the sampler hashes the seed's 64 bits: 2**64 would alias 0
             raise UserError(f"--seed: expected 0 <= seed < 2**64, got {self.seed}")
-        if self.mix is not None and (not all(map(math.isfinite, self.mix.values()))
-                                     or min(self.mix.values(), default=-1) < 0 or sum(self.mix.values()) <= 0):
-            raise UserError(f"--mix: expected family=weight pairs with finite weights >= 0 and a positive sum, got {self.mix}")
+        if self.mix is not None and (
+            not all(map(math.isfinite, self.mix.values()))
+            or min(self.mix.values(), default=-1) < 0
+            or sum(self.mix.values()) <= 0
+        ):
+            raise UserError(
+                f"--mix: expected family=weight pairs with finite weights >= 0 and a positive sum, got {self.mix}"
+            )
         if not (math.isfinite(self.duration) and self.duration > 0) or self.sample_rate < 1:
-            raise UserError(f"--duration, --sample-rate: expected positive numbers, got {self.duration}, {self.sample_rate}")
+            raise UserError(
+                f"--duration, --sample-rate: expected positive numbers, got {self.duration}, {self.sample_rate}"
+            )
         if self.channels not in (1, 2):
             raise UserError(f"--channels: expected 1 (mono mixdown) or 2 (stereo), got {self.channels}")
 
     def validate_sound(self) -> None:
         """UserError for the image-only settings, in a source of sound programs."""
         if self.filters().active or self.filter_programs:
-            raise UserError("--max-tv, --min-std, --max-edge and --filter-programs filter images; "
-                            "these are sound programs (filter sound shards with synpat-stats' statistics)")
+            raise UserError(
+                "--max-tv, --min-std, --max-edge and --filter-programs filter images; "
+                "these are sound programs (filter sound shards with synpat-stats' statistics)"
+            )
 
     def content(self, kind: str = "image") -> dict:
         """The settings that decide the samples' content, as a manifest records them (``kind``: of the
         programs; a sound source records its clips' duration, rate and channels instead of a size)."""
-        media = ({"size": list(self.size)} if kind == "image" else
-                 {"kind": kind, "duration": self.duration, "sample_rate": self.sample_rate, "channels": self.channels})
-        return {"seed": self.seed, **media, "time_range": list(self.time_range), "backend": self.backend,
-                "stats": {"store": self.stats, "filters": self.filters().settings(),
-                          "filter_programs": self.filter_programs},
-                "mix": dict(sorted(self.mix.items())) if self.mix is not None else None}
+        media = (
+            {"size": list(self.size)}
+            if kind == "image"
+            else {"kind": kind, "duration": self.duration, "sample_rate": self.sample_rate, "channels": self.channels}
+        )
+        return {
+            "seed": self.seed,
+            **media,
+            "time_range": list(self.time_range),
+            "backend": self.backend,
+            "stats": {
+                "store": self.stats,
+                "filters": self.filters().settings(),
+                "filter_programs": self.filter_programs,
+            },
+            "mix": dict(sorted(self.mix.items())) if self.mix is not None else None,
+        }
 
 
 def spec_of(settings: SourceSpec) -> SourceSpec:
@@ -183,7 +228,9 @@ def spec_of(settings: SourceSpec) -> SourceSpec:
     return SourceSpec(**{f.name: getattr(settings, f.name) for f in fields(SourceSpec)})
 
 
-def family_mix(programs: list[Program], mix: dict[str, float] | None) -> tuple[tuple[int, ...], tuple[float, ...]] | None:
+def family_mix(
+    programs: list[Program], mix: dict[str, float] | None
+) -> tuple[tuple[int, ...], tuple[float, ...]] | None:
     """--mix over the run's programs -> (family index of each program, weight of each family), or None."""
     if mix is None:
         return None
@@ -196,9 +243,10 @@ def family_mix(programs: list[Program], mix: dict[str, float] | None) -> tuple[t
 
 class Batch(NamedTuple):
     """What a source renders for indices [start, stop): the samples the filters kept, in index order."""
+
     samples: Samples
-    pixels: object                            # (N, H, W, 3) uint8: numpy, or a torch tensor on the GPU
-    stats: dict[str, np.ndarray] | None       # (N,) or (N, 3) per statistic (synpat.gen.stats), when measured
+    pixels: object  # (N, H, W, 3) uint8: numpy, or a torch tensor on the GPU
+    stats: dict[str, np.ndarray] | None  # (N,) or (N, 3) per statistic (synpat.gen.stats), when measured
 
 
 class PatternSource:
@@ -209,26 +257,35 @@ class PatternSource:
     ``cuda_index``: the CUDA device this process uses (the EGL device paired with it renders, unless
     the spec's gl_device says otherwise). ``programs``: accepted programs given (no checks)."""
 
-    def __init__(self, spec: SourceSpec, *, rank: int = 0, world_size: int = 1, cuda_index: int | None = None,
-                 max_batch: int = 256, tool: str = "synpat", programs: list[Program] | None = None):
+    def __init__(
+        self,
+        spec: SourceSpec,
+        *,
+        rank: int = 0,
+        world_size: int = 1,
+        cuda_index: int | None = None,
+        max_batch: int = 256,
+        tool: str = "synpat",
+        programs: list[Program] | None = None,
+    ):
         spec.validate()
         self.spec, self.rank, self.world_size, self.cuda_index = spec, rank, world_size, cuda_index
         self.max_batch, self.tool = max_batch, tool
         self._programs = programs
-        self.rejected: list[tuple[Program, str]] = []   # programs the checks or --filter-programs dropped
-        self.dropped_programs = 0                         # of those, by --filter-programs
+        self.rejected: list[tuple[Program, str]] = []  # programs the checks or --filter-programs dropped
+        self.dropped_programs = 0  # of those, by --filter-programs
         self._sampler: Sampler | None = None
         # one-colour samples (silent clips) are drawn again (synpat.gen.redraw); it counts them over the source's life
         self.redraws = Redraws(lambda samples, attempt: self.sampler.redraw(samples, attempt))
         self._renderer: Renderer | SoundRenderer | None = None
-        self._found: list[Program] | None = programs   # the programs the spec names, before the checks
+        self._found: list[Program] | None = programs  # the programs the spec names, before the checks
         self._gl_stats: GLStats | None = None
         self._pixel_device: str | None = None
         self._interop = None
-        self.dropped_samples = 0   # samples the filters dropped
-        self.constant = 0          # samples kept although still one colour after their redraws
-        self.clipped = 0           # sound: samples beyond [-1, 1], clipped
-        self.nan = 0               # sound: NaN samples, written as 0
+        self.dropped_samples = 0  # samples the filters dropped
+        self.constant = 0  # samples kept although still one colour after their redraws
+        self.clipped = 0  # sound: samples beyond [-1, 1], clipped
+        self.nan = 0  # sound: NaN samples, written as 0
 
     # -- the renderer ------------------------------------------------------------------------
 
@@ -253,11 +310,13 @@ class PatternSource:
             s = self.spec
             device = gl_device_index(s.gl_device, self.cuda_index)
             if self.kind == "sound":
-                self._renderer = SoundRenderer(s.sample_rate, s.duration, s.channels, backend=s.backend, device=device,
-                                               max_batch=self.max_batch)
+                self._renderer = SoundRenderer(
+                    s.sample_rate, s.duration, s.channels, backend=s.backend, device=device, max_batch=self.max_batch
+                )
             else:
-                self._renderer = Renderer(s.size[0], s.size[1], backend=s.backend, device=device,
-                                          max_batch=self.max_batch)
+                self._renderer = Renderer(
+                    s.size[0], s.size[1], backend=s.backend, device=device, max_batch=self.max_batch
+                )
             warn(cpu_render_note(self.tool, self._renderer.device_name, self.cuda_index))
         return self._renderer
 
@@ -275,13 +334,17 @@ class PatternSource:
             return self.renderer
         if self._interop is None:
             import torch
+
             from .gl_cuda import open_interop
+
             target = torch.device(device)
             index = target.index if target.index is not None else torch.cuda.current_device()
             paired = cuda_device_of_egl(self.renderer.device)
             if paired is not None and paired != index:
-                warn(f"{self.tool} on {device}: the renderer is on EGL device {self.renderer.device} (cuda:{paired}); "
-                     "reading images back through the host")
+                warn(
+                    f"{self.tool} on {device}: the renderer is on EGL device {self.renderer.device} (cuda:{paired}); "
+                    "reading images back through the host"
+                )
                 self._interop = False
             else:
                 self._interop = open_interop(self.renderer, torch.device("cuda", index), self.tool) or False
@@ -302,7 +365,7 @@ class PatternSource:
             self._renderer.release()
             self._renderer = None
 
-    def __enter__(self) -> "PatternSource":
+    def __enter__(self) -> PatternSource:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -322,9 +385,19 @@ class PatternSource:
         or fatal with --strict), then --filter-programs."""
         s, renderer, kind = self.spec, self.renderer, self.kind
         programs = self.found
-        settings = CheckSettings(s.size[0], s.size[1], s.backend, renderer.device, s.check_seconds, max_nan=s.max_nan,
-                                 time_range=s.time_range, kind=kind, sample_rate=s.sample_rate, duration=s.duration,
-                                 channels=s.channels)
+        settings = CheckSettings(
+            s.size[0],
+            s.size[1],
+            s.backend,
+            renderer.device,
+            s.check_seconds,
+            max_nan=s.max_nan,
+            time_range=s.time_range,
+            kind=kind,
+            sample_rate=s.sample_rate,
+            duration=s.duration,
+            channels=s.channels,
+        )
         accepted, rejected = accept_cached(programs, settings, self.rank, self.world_size)
         if rejected and s.strict:
             raise UserError(f"{rejected[0][1]} (--strict)")
@@ -346,8 +419,9 @@ class PatternSource:
     def sampler(self) -> Sampler:
         if self._sampler is None:
             n, s = len(self.programs), self.spec
-            self._sampler = Sampler(n, s.seed, s.time_range, mix=family_mix(self.programs, s.mix),
-                                    group=s.group or default_group(n))
+            self._sampler = Sampler(
+                n, s.seed, s.time_range, mix=family_mix(self.programs, s.mix), group=s.group or default_group(n)
+            )
         return self._sampler
 
     def samples(self, start: int, stop: int) -> Samples:
@@ -366,13 +440,13 @@ class PatternSource:
         through the SoundRenderer (spec.duration, spec.sample_rate)."""
         programs, redraws = self.programs, self.redraws
         flat_before = len(redraws.flat)
-        if self.kind == "sound":   # clips (N, C, S) float32; silent ones drawn again; statistics on the host
+        if self.kind == "sound":  # clips (N, C, S) float32; silent ones drawn again; statistics on the host
             pixels, levels, samples = self._pixel_path().render_measured(programs, samples, redraws)
             values = self.renderer.channels * self.renderer.length
             self.clipped += int(round(float(levels[:, 2].sum()) * values))
             self.nan += int(round(float(levels[:, 1].sum()) * values))
             stats = sound_stats(pixels, self.spec.sample_rate) if self.spec.stats else None
-        elif self.spec.measures:   # measured chunk by chunk on the GPU while each chunk is there (host pixels)
+        elif self.spec.measures:  # measured chunk by chunk on the GPU while each chunk is there (host pixels)
             if self._gl_stats is None:
                 self._gl_stats = GLStats(self.renderer)
             pixels, stats, samples = render_measured(self.renderer, self._gl_stats, programs, samples, redraws)

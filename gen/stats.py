@@ -18,12 +18,12 @@ from __future__ import annotations
 import numpy as np
 
 COLOUR_LEVELS = 8
-EDGE_LOW, EDGE_HIGH = 0.1, 0.2       # hysteresis thresholds on the luma gradient (0..1 scale)
+EDGE_LOW, EDGE_HIGH = 0.1, 0.2  # hysteresis thresholds on the luma gradient (0..1 scale)
 STAT_NAMES = ("colour_entropy", "brightness_entropy", "total_variation", "edge_density")
-LUMA_WEIGHTS = (299, 587, 114)                 # luma = (299 R + 587 G + 114 B) / 255000
+LUMA_WEIGHTS = (299, 587, 114)  # luma = (299 R + 587 G + 114 B) / 255000
 LUMA_SCALE = np.float32(1.0 / 255000.0)
-BLUR_TAPS = np.array([1, 4, 7, 4, 1], dtype=np.float32) / 17.0   # ~Gaussian, sigma ~1
-SECTOR_TAN = (np.float32(0.41421356), np.float32(2.41421356))      # tan 22.5 and 67.5 degrees
+BLUR_TAPS = np.array([1, 4, 7, 4, 1], dtype=np.float32) / 17.0  # ~Gaussian, sigma ~1
+SECTOR_TAN = (np.float32(0.41421356), np.float32(2.41421356))  # tan 22.5 and 67.5 degrees
 
 
 def _check(images: np.ndarray) -> np.ndarray:
@@ -45,7 +45,7 @@ def entropy_of_counts(counts: np.ndarray) -> np.ndarray:
     p = counts / counts.sum(axis=1, keepdims=True).astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(counts > 0, -p * np.log2(np.where(counts > 0, p, 1.0)), 0.0)
-    return terms.sum(axis=1).astype(np.float32) + np.float32(0.0)   # + 0.0 turns -0.0 into 0.0
+    return terms.sum(axis=1).astype(np.float32) + np.float32(0.0)  # + 0.0 turns -0.0 into 0.0
 
 
 def luma_sum(images: np.ndarray) -> np.ndarray:
@@ -63,7 +63,7 @@ def colour_entropy(images: np.ndarray) -> np.ndarray:
     bits = int(np.log2(COLOUR_LEVELS))
     q = (_check(images) >> np.uint8(8 - bits)).astype(np.uint16)
     codes = (q[..., 0] << np.uint16(2 * bits)) | (q[..., 1] << np.uint16(bits)) | q[..., 2]
-    return _entropy(codes.reshape(len(q), -1), COLOUR_LEVELS ** 3)
+    return _entropy(codes.reshape(len(q), -1), COLOUR_LEVELS**3)
 
 
 def brightness_entropy(images: np.ndarray) -> np.ndarray:
@@ -101,9 +101,9 @@ def _blur(g: np.ndarray) -> np.ndarray:
     """(N, H, W) -> same shape, separable 5-tap Gaussian with edge replication."""
     h, w = g.shape[1:]
     p = np.pad(g, ((0, 0), (2, 2), (0, 0)), mode="edge")
-    g = sum(k * p[:, i:i + h] for i, k in enumerate(BLUR_TAPS))
+    g = sum(k * p[:, i : i + h] for i, k in enumerate(BLUR_TAPS))
     p = np.pad(g, ((0, 0), (0, 0), (2, 2)), mode="edge")
-    return sum(k * p[:, :, i:i + w] for i, k in enumerate(BLUR_TAPS))
+    return sum(k * p[:, :, i : i + w] for i, k in enumerate(BLUR_TAPS))
 
 
 def canny(images: np.ndarray, low: float = EDGE_LOW, high: float = EDGE_HIGH) -> np.ndarray:
@@ -126,21 +126,21 @@ def _canny_luma(grey: np.ndarray, low: float, high: float) -> np.ndarray:
     """grey: (N, H, W) float32 in 0..1 -> (N, H, W) bool edges."""
     g = np.pad(_blur(grey), ((0, 0), (1, 1), (1, 1)), mode="edge")
     # Sobel, normalised so a 0 -> 1 step gives magnitude 1
-    cols = g[:, :-2] + 2 * g[:, 1:-1] + g[:, 2:]                # vertical smoothing, (N, H, W + 2)
-    rows = g[:, :, :-2] + 2 * g[:, :, 1:-1] + g[:, :, 2:]       # horizontal smoothing, (N, H + 2, W)
+    cols = g[:, :-2] + 2 * g[:, 1:-1] + g[:, 2:]  # vertical smoothing, (N, H, W + 2)
+    rows = g[:, :, :-2] + 2 * g[:, :, 1:-1] + g[:, :, 2:]  # horizontal smoothing, (N, H + 2, W)
     gx = (cols[:, :, 2:] - cols[:, :, :-2]) * np.float32(0.25)
     gy = (rows[:, 2:] - rows[:, :-2]) * np.float32(0.25)
-    mag = gx * gx + gy * gy                                    # squared magnitude
+    mag = gx * gx + gy * gy  # squared magnitude
     # direction quantised to 0, 45, 90, 135 degrees; keep a pixel that is a maximum along it
     ax, ay = np.abs(gx), np.abs(gy)
-    flat = ay <= SECTOR_TAN[0] * ax                            # within 22.5 degrees of horizontal
-    steep = ay >= SECTOR_TAN[1] * ax                           # within 22.5 degrees of vertical
+    flat = ay <= SECTOR_TAN[0] * ax  # within 22.5 degrees of horizontal
+    steep = ay >= SECTOR_TAN[1] * ax  # within 22.5 degrees of vertical
     rising = (gx * gy) > 0
     m = np.pad(mag, ((0, 0), (1, 1), (1, 1)))
     h, w = mag.shape[1:]
 
     def at(dy: int, dx: int) -> np.ndarray:
-        return m[:, 1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
+        return m[:, 1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
 
     diagonal = ~(flat | steep)
     sectors = (flat, diagonal & rising, steep, diagonal & ~rising)
@@ -177,17 +177,22 @@ def image_stats(images: np.ndarray) -> dict[str, np.ndarray]:
     images = _check(images)
     x = images.reshape(len(images), -1, 3)
     m = x.shape[1]
-    total = x.sum(axis=1, dtype=np.int64)                                  # exact sums, (N, 3)
+    total = x.sum(axis=1, dtype=np.int64)  # exact sums, (N, 3)
     squares = np.einsum("npc,npc->nc", x.astype(np.int32), x.astype(np.int32), dtype=np.int64)
     mean, std = moments_of_sums(total, squares, m)
     lsum = luma_sum(images)
-    return {"colour_entropy": colour_entropy(images), "brightness_entropy": _brightness_entropy(lsum),
-            "total_variation": total_variation(images),
-            "edge_density": _edge_density(lsum.astype(np.float32) * LUMA_SCALE),
-            "mean": mean, "std": std}
+    return {
+        "colour_entropy": colour_entropy(images),
+        "brightness_entropy": _brightness_entropy(lsum),
+        "total_variation": total_variation(images),
+        "edge_density": _edge_density(lsum.astype(np.float32) * LUMA_SCALE),
+        "mean": mean,
+        "std": std,
+    }
 
 
 def stats_row(stats: dict[str, np.ndarray], row: int) -> dict:
     """One image's statistics as JSON-ready floats (rounded to 5 digits)."""
-    return {k: (round(float(v[row]), 5) if v.ndim == 1 else [round(float(x), 5) for x in v[row]])
-            for k, v in stats.items()}
+    return {
+        k: (round(float(v[row]), 5) if v.ndim == 1 else [round(float(x), 5) for x in v[row]]) for k, v in stats.items()
+    }

@@ -19,23 +19,23 @@ from __future__ import annotations
 import csv
 import io
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from PIL import Image
-
 from synpat.core.errors import UserError
-from synpat.core.settings import option, parse_settings, run_cli, settings_parser
 from synpat.core.files import check_writable_folder, write_atomic, write_json_atomic
 from synpat.core.progress import Progress
+from synpat.core.settings import option, parse_settings, run_cli, settings_parser
+
+from . import plots
 from .contact import SOUND_TILE_ASPECT, contact_sheet, is_sound_shards, picture, shard_paths
 from .programs import UNKNOWN_FAMILY, Program, find_programs, run_kind
 from .sampler import Sampler, check_seed
 from .shards import shard_samples
 from .stats import image_stats
-from . import plots
 
 TABLE_STATS = ("colour_entropy", "brightness_entropy", "total_variation", "edge_density", "std")
 THUMBS = 8
@@ -45,12 +45,13 @@ BATCH = 256
 @dataclass
 class Measured:
     """Statistics of N images (or clips): their program and family, and the statistics, each (N,)."""
+
     program: list[str] = field(default_factory=list)
     family: list[str] = field(default_factory=list)
-    names: tuple[str, ...] = TABLE_STATS                   # the statistics measured
+    names: tuple[str, ...] = TABLE_STATS  # the statistics measured
     scatter: tuple[str, str] = ("total_variation", "brightness_entropy")
     values: dict[str, list[float]] = field(default_factory=dict)
-    thumbs: dict[str, list[Image.Image]] = field(default_factory=dict)   # program -> first THUMBS images
+    thumbs: dict[str, list[Image.Image]] = field(default_factory=dict)  # program -> first THUMBS images
 
     def __post_init__(self) -> None:
         self.values = self.values or {k: [] for k in self.names}
@@ -72,7 +73,8 @@ class Measured:
 
 
 def measure_programs(sources: list[str], per_program: int, size: int, seed: int, backend: str) -> Measured:
-    from .renderer import CompileError, Renderer   # the GL context only when programs are rendered
+    from .renderer import CompileError, Renderer  # the GL context only when programs are rendered
+
     programs = find_programs(sources)
     if run_kind(programs) == "sound":
         return measure_sound_programs(programs, per_program, seed, backend)
@@ -100,6 +102,7 @@ def measure_sound_programs(programs: list[Program], per_program: int, seed: int,
     from .renderer import CompileError
     from .sound_renderer import SoundRenderer
     from .sound_stats import STATS, log_mel, sound_stats, spectrogram_image
+
     renderer = SoundRenderer(backend=backend, max_batch=min(per_program, BATCH))
     samples = Sampler(1, seed=seed).range(0, per_program)
     out = Measured(names=STATS, scatter=("spectral_centroid", "spectral_flatness"))
@@ -118,6 +121,7 @@ def measure_sound_shards(paths: list[Path]) -> Measured:
     """Sound statistics of every clip (stored by ``synpat-gen --stats``, else computed), spectrogram thumbs."""
     from .flac import decode_flac
     from .sound_stats import STATS, sound_stats
+
     out = Measured(names=STATS, scatter=("spectral_centroid", "spectral_flatness"))
     progress = Progress(len(paths), "synpat-stats", unit="shards")
     for path in paths:
@@ -140,7 +144,7 @@ def measure_shards(sources: list[str]) -> Measured:
     if is_sound_shards(sources):
         return measure_sound_shards(shard_paths(sources))
     out = Measured()
-    pending: dict[tuple[str, str], list[np.ndarray]] = {}   # images still to measure, per program
+    pending: dict[tuple[str, str], list[np.ndarray]] = {}  # images still to measure, per program
 
     def flush(key: tuple[str, str]) -> None:
         if pending.get(key):
@@ -183,10 +187,14 @@ def tables(m: Measured) -> tuple[list[dict], list[dict]]:
     values = {k: np.asarray(v) for k, v in m.values.items()}
     program, family = np.asarray(m.program), np.asarray(m.family)
     family_of = dict(zip(m.program, m.family))
-    per_program = [{"program": p, "family": family_of[p], **_summary(values, program == p)}
-                   for p in sorted(set(m.program), key=lambda p: (family_of[p], p))]
-    per_family = [{"family": f, "programs": len({p for p in m.program if family_of[p] == f}),
-                   **_summary(values, family == f)} for f in sorted(set(m.family))]
+    per_program = [
+        {"program": p, "family": family_of[p], **_summary(values, program == p)}
+        for p in sorted(set(m.program), key=lambda p: (family_of[p], p))
+    ]
+    per_family = [
+        {"family": f, "programs": len({p for p in m.program if family_of[p] == f}), **_summary(values, family == f)}
+        for f in sorted(set(m.family))
+    ]
     return per_program, per_family
 
 
@@ -233,16 +241,34 @@ def write_report(m: Measured, out: Path, tile: int = 96) -> list[Path]:
     x, y = m.scatter
     points = {f: (values[x][family == f], values[y][family == f]) for f in families}
     if m.names == TABLE_STATS:
-        put("scatter_tv_brightness.png", _png(plots.scatter(points, "total variation", "brightness entropy (bits)",
-                                                            "TV vs brightness entropy, one dot per image")))
+        put(
+            "scatter_tv_brightness.png",
+            _png(
+                plots.scatter(
+                    points,
+                    "total variation",
+                    "brightness entropy (bits)",
+                    "TV vs brightness entropy, one dot per image",
+                )
+            ),
+        )
     else:
-        put("scatter_centroid_flatness.png", _png(plots.scatter(points, "spectral centroid (Hz)", "spectral flatness",
-                                                                "centroid vs flatness, one dot per clip")))
+        put(
+            "scatter_centroid_flatness.png",
+            _png(
+                plots.scatter(
+                    points, "spectral centroid (Hz)", "spectral flatness", "centroid vs flatness, one dot per clip"
+                )
+            ),
+        )
     family_of = dict(zip(m.program, m.family))
     for f in families:
         names = sorted(p for p in m.thumbs if family_of[p] == f)
         rows = {i: (name, m.thumbs[name]) for i, name in enumerate(names)}
-        put(f"contact_{f}.png", _png(contact_sheet(rows, tile, None if m.names == TABLE_STATS else SOUND_TILE_ASPECT * tile)))
+        put(
+            f"contact_{f}.png",
+            _png(contact_sheet(rows, tile, None if m.names == TABLE_STATS else SOUND_TILE_ASPECT * tile)),
+        )
     return written
 
 
@@ -253,8 +279,9 @@ def _is_shards(source: str) -> bool:
 
 @dataclass
 class StatsSettings:
-    sources: tuple[str, ...] = option((), "shard folders or .tar files; or program folders or .glsl files",
-                                      positional=True)
+    sources: tuple[str, ...] = option(
+        (), "shard folders or .tar files; or program folders or .glsl files", positional=True
+    )
     out: str = option("stats_report", "report folder")
     per_program: int = option(16, "samples rendered per program (programs only)")
     size: int = option(128, "render size in pixels (programs only)")
@@ -267,27 +294,36 @@ def validate(cfg: StatsSettings) -> StatsSettings:
     if not cfg.sources:
         raise UserError("no sources: give shard folders or .tar files, or program folders or .glsl files")
     if cfg.per_program < 1 or not 8 <= cfg.size <= 4096 or cfg.tile < 8:
-        raise UserError(f"--per-program, --size, --tile: expected >= 1, 8..4096, >= 8; "
-                        f"got {cfg.per_program}, {cfg.size}, {cfg.tile}")
+        raise UserError(
+            f"--per-program, --size, --tile: expected >= 1, 8..4096, >= 8; "
+            f"got {cfg.per_program}, {cfg.size}, {cfg.tile}"
+        )
     return cfg
 
 
 def _main(argv: Sequence[str] | None) -> None:
-    cfg = validate(parse_settings(StatsSettings, argv, settings_parser(
-        StatsSettings, "synpat-stats", __doc__.split("\n\n")[0])))
-    missing = [s for s in cfg.sources if not Path(s).exists() and ":" not in s]   # procedural:N, bundled:sounds
+    cfg = validate(
+        parse_settings(StatsSettings, argv, settings_parser(StatsSettings, "synpat-stats", __doc__.split("\n\n")[0]))
+    )
+    missing = [s for s in cfg.sources if not Path(s).exists() and ":" not in s]  # procedural:N, bundled:sounds
     if missing:
         raise UserError(f"{missing[0]}: no such shard or program folder or file")
     check_seed(cfg.seed, "--seed")
-    check_writable_folder(Path(cfg.out), "--out")   # before the work, not after it
+    check_writable_folder(Path(cfg.out), "--out")  # before the work, not after it
     kinds = {_is_shards(s) for s in cfg.sources}
     if len(kinds) > 1:
         raise UserError("give either shards or programs, not both")
-    m = measure_shards(cfg.sources) if kinds == {True} else measure_programs(
-        cfg.sources, cfg.per_program, cfg.size, cfg.seed, cfg.backend)
+    m = (
+        measure_shards(cfg.sources)
+        if kinds == {True}
+        else measure_programs(cfg.sources, cfg.per_program, cfg.size, cfg.seed, cfg.backend)
+    )
     written = write_report(m, Path(cfg.out), cfg.tile)
-    print(f"synpat-stats: {len(m.program)} images of {len(set(m.program))} programs in {len(set(m.family))} "
-          f"families -> {len(written)} files in {cfg.out}", file=sys.stderr)
+    print(
+        f"synpat-stats: {len(m.program)} images of {len(set(m.program))} programs in {len(set(m.family))} "
+        f"families -> {len(written)} files in {cfg.out}",
+        file=sys.stderr,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-
 from synpat.core.errors import UserError
 from synpat.core.settings import option
+
 from .programs import Program
 from .redraw import Redraws
 from .source import Batch, PatternSource, SourceSpec, spec_of
@@ -30,6 +30,7 @@ from .source import Batch, PatternSource, SourceSpec, spec_of
 class StreamConfig(SourceSpec):
     """Every setting of a PatternStream: the source's (the same meaning as synpat-gen's flags) and
     the stream's own."""
+
     batch_size: int = option(64, "samples per rank and step (before the filters)")
     rank: int = option(0, "this consumer's rank")
     world_size: int = option(1, "consumers sharing the stream")
@@ -54,8 +55,15 @@ class PatternStream:
         cfg.validate()
         self.cfg = cfg
         self.step = cfg.start_step
-        self.source = PatternSource(spec_of(cfg), rank=cfg.rank, world_size=cfg.world_size, cuda_index=cuda_index,
-                                    max_batch=cfg.batch_size, tool="stream", programs=programs)
+        self.source = PatternSource(
+            spec_of(cfg),
+            rank=cfg.rank,
+            world_size=cfg.world_size,
+            cuda_index=cuda_index,
+            max_batch=cfg.batch_size,
+            tool="stream",
+            programs=programs,
+        )
 
     @property
     def programs(self) -> list[Program]:
@@ -95,8 +103,10 @@ class PatternStream:
         """A stream of sound programs' next ``(waves (B, C, S) float32 in [-1, 1], labels (B,) int64)``
         (numpy, or waves as a torch CUDA tensor after ``pixels_to("cuda:N")``); advances the stream."""
         if self.source.kind != "sound":
-            raise UserError(f"{' '.join(map(str, self.cfg.shaders))}: not sound programs (no mainSound); "
-                            "their batches are images (next_batch)")
+            raise UserError(
+                f"{' '.join(map(str, self.cfg.shaders))}: not sound programs (no mainSound); "
+                "their batches are images (next_batch)"
+            )
         samples, waves, _ = self.next_batch()
         return waves, samples.program.copy()
 
@@ -104,7 +114,7 @@ class PatternStream:
         """Release the renderer's GL objects (a later batch opens a fresh renderer)."""
         self.source.close()
 
-    def __enter__(self) -> "PatternStream":
+    def __enter__(self) -> PatternStream:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -1,4 +1,5 @@
 """Synthetic audio datasets written by the tests (numpy + soundfile), in the layouts synpat reads."""
+
 from __future__ import annotations
 
 import csv
@@ -93,7 +94,7 @@ def make_image_encoder(path: Path, embed_dim: int = 96, depth: int = 2, num_head
         img_size=64, patch_size=16, in_chans=3, num_classes=0, embed_dim=embed_dim, depth=depth, num_heads=num_heads
     )
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
-    path.with_suffix(".json").write_text(json.dumps(
-        {"embed_dim": embed_dim, "depth": depth, "num_heads": num_heads, "patch_size": 16, "img_size": 64}
-    ))
+    path.with_suffix(".json").write_text(
+        json.dumps({"embed_dim": embed_dim, "depth": depth, "num_heads": num_heads, "patch_size": 16, "img_size": 64})
+    )
     return path

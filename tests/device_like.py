@@ -8,12 +8,14 @@ hidden, and packages the device lacks (DALI, soundfile, glfw) failing to import.
 Child processes inherit it: the hiding and blocking are a sitecustomize.py on PYTHONPATH, which
 every Python process started with that PYTHONPATH runs.
 """
+
 from __future__ import annotations
 
 import os
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 REPO = Path(__file__).resolve().parents[1]
 DEVICE_LACKS = ("nvidia.dali", "soundfile", "glfw")
@@ -57,12 +59,16 @@ def device_like_env(folder: Path, blocked=DEVICE_LACKS, repo: Path = REPO, base:
     env = dict(os.environ if base is None else base)
     env["PYTHONPATH"] = os.pathsep.join([str(site), str(links)])
     env[BLOCK_ENV] = ",".join(blocked)
-    env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
-                                  if p and not Path(p, "synpat-gen").exists())   # no console scripts
+    env["PATH"] = os.pathsep.join(
+        p for p in env.get("PATH", "").split(os.pathsep) if p and not Path(p, "synpat-gen").exists()
+    )  # no console scripts
     return env
 
 
 if __name__ == "__main__":
-    env = device_like_env(Path(sys.argv[1]), sys.argv[2].split(",") if len(sys.argv) > 2 else DEVICE_LACKS,
-                          Path(sys.argv[3]).resolve() if len(sys.argv) > 3 else REPO)
+    env = device_like_env(
+        Path(sys.argv[1]),
+        sys.argv[2].split(",") if len(sys.argv) > 2 else DEVICE_LACKS,
+        Path(sys.argv[3]).resolve() if len(sys.argv) > 3 else REPO,
+    )
     print(" ".join(f"{k}={env[k]}" for k in ("PYTHONPATH", BLOCK_ENV, "PATH")))

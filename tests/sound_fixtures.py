@@ -5,6 +5,7 @@ clip by seed: KEY.flac (16-bit FLAC), KEY.cls, KEY.json per sample, a DALI .idx 
 manifest.json with "kind": "sound", "sample_rate", "duration", "channels", as the sound renderer
 writes them.
 """
+
 from __future__ import annotations
 
 import io
@@ -13,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-
 from synpat.gen.shards import sample_key, shard_name, write_shard
 
 RECIPES = ("sine", "chord", "noise", "clicks")
@@ -43,8 +43,15 @@ def flac_bytes(wave: np.ndarray, rate: int) -> bytes:
     return buf.getvalue()
 
 
-def write_sound_shards(out: Path, count: int = 64, shard_size: int = 32, duration: float = 0.5,
-                       sample_rate: int = 16000, channels: int = 1, seed: int = 0) -> Path:
+def write_sound_shards(
+    out: Path,
+    count: int = 64,
+    shard_size: int = 32,
+    duration: float = 0.5,
+    sample_rate: int = 16000,
+    channels: int = 1,
+    seed: int = 0,
+) -> Path:
     """`count` clips, class = index % len(RECIPES), in tars of `shard_size`, plus manifest.json."""
     out.mkdir(parents=True, exist_ok=True)
     samples = int(round(duration * sample_rate))
@@ -55,15 +62,37 @@ def write_sound_shards(out: Path, count: int = 64, shard_size: int = 32, duratio
             cls = i % len(RECIPES)
             rng = np.random.default_rng([seed, i])
             wave = clip(RECIPES[cls], rng, samples, sample_rate, channels)
-            meta = {"program": RECIPES[cls], "hash": RECIPES[cls], "class": cls, "iTime": 0.0, "iSeed": i,
-                    "iParams": [0.0] * 4, "sample_rate": sample_rate, "duration": duration}
-            rows.append((sample_key(i), {"flac": flac_bytes(wave, sample_rate), "cls": str(cls).encode(),
-                                         "json": json.dumps(meta).encode()}))
+            meta = {
+                "program": RECIPES[cls],
+                "hash": RECIPES[cls],
+                "class": cls,
+                "iTime": 0.0,
+                "iSeed": i,
+                "iParams": [0.0] * 4,
+                "sample_rate": sample_rate,
+                "duration": duration,
+            }
+            rows.append(
+                (
+                    sample_key(i),
+                    {
+                        "flac": flac_bytes(wave, sample_rate),
+                        "cls": str(cls).encode(),
+                        "json": json.dumps(meta).encode(),
+                    },
+                )
+            )
         name = shard_name("synpat", first // shard_size)
         write_shard(out, name, rows)
         shards.append(name)
-    manifest = {"kind": "sound", "sample_rate": sample_rate, "duration": duration, "channels": channels,
-                "count": count, "programs": [{"name": r, "class": c} for c, r in enumerate(RECIPES)],
-                "shards": {"total": len(shards), "complete": [f"{s}.tar" for s in shards]}}
+    manifest = {
+        "kind": "sound",
+        "sample_rate": sample_rate,
+        "duration": duration,
+        "channels": channels,
+        "count": count,
+        "programs": [{"name": r, "class": c} for c, r in enumerate(RECIPES)],
+        "shards": {"total": len(shards), "complete": [f"{s}.tar" for s in shards]},
+    }
     (out / "manifest.json").write_text(json.dumps(manifest))
     return out

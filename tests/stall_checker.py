@@ -4,6 +4,7 @@ as a runaway loop does, so the checker's timeout and kill paths are tested on an
     python tests/stall_checker.py NAME                  # the checker child, hanging on program NAME
     python tests/stall_checker.py NAME --gen ARGS...    # synpat-gen ARGS whose checker hangs on NAME
 """
+
 import sys
 import time
 from pathlib import Path
@@ -17,11 +18,14 @@ def stalling(name: str) -> tuple[str, ...]:
 def main(argv: list[str]) -> int:
     name, rest = argv[0], argv[1:]
     from synpat.gen import checks
+
     if rest[:1] == ["--gen"]:
         checks.CHECKER = stalling(name)
         from synpat.gen.cli import main as gen_main
+
         return gen_main(rest[1:])
     from synpat.gen.renderer import Renderer
+
     check = Renderer.check
 
     def hang_on_name(self, program, *args):

@@ -1,4 +1,5 @@
 """Audio reading, fbanks, dataset layouts and folds (real WAV files written here)."""
+
 from __future__ import annotations
 
 import logging
@@ -7,11 +8,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-
 from audio_fixtures import CLASSES, make_esc50, make_folder, make_speechcommands
-from synpat.core.errors import UserError
-from synpat.audio.fbank import AudioReadError, FbankShape, clip_fbank, compute_fbanks, read_wave
 from synpat.audio.clip_sets import assign_folds, load_task
+from synpat.audio.fbank import AudioReadError, FbankShape, clip_fbank, compute_fbanks, read_wave
+from synpat.core.errors import UserError
 
 
 def tone(rate: int, seconds: float = 1.0, freq: float = 1000.0) -> np.ndarray:
@@ -137,8 +137,14 @@ def test_folder_layout_and_stratified_folds(tmp_path):
 
 def test_csv_layout_multilabel_and_folds(tmp_path):
     root = make_folder(tmp_path / "f", per_class=2)
-    rows = ["path,label,fold", "tone/tone_0.wav,tone,1", "tone/tone_1.wav,tone;noise,2",
-            "noise/noise_0.wav,noise|chirp,1", "chirp/chirp_0.wav,chirp,2", ""]
+    rows = [
+        "path,label,fold",
+        "tone/tone_0.wav,tone,1",
+        "tone/tone_1.wav,tone;noise,2",
+        "noise/noise_0.wav,noise|chirp,1",
+        "chirp/chirp_0.wav,chirp,2",
+        "",
+    ]
     (root / "list.csv").write_text("\n".join(rows))
     task = load_task(f"csv:{root / 'list.csv'}")
     assert task.multilabel and task.classes == ["chirp", "noise", "tone"]
@@ -150,12 +156,15 @@ def test_csv_layout_multilabel_and_folds(tmp_path):
         load_task(f"csv:{root / 'bad.csv'}")
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("esc50:/nonexistent/esc", "is not a folder"),
-    ("wav:/tmp", "unknown data layout 'wav'"),
-    ("esc50", "must be LAYOUT:PATH"),
-    ("csv:/nonexistent.csv", "not found"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("esc50:/nonexistent/esc", "is not a folder"),
+        ("wav:/tmp", "unknown data layout 'wav'"),
+        ("esc50", "must be LAYOUT:PATH"),
+        ("csv:/nonexistent.csv", "not found"),
+    ],
+)
 def test_bad_specs(spec, message):
     with pytest.raises(UserError, match=message):
         load_task(spec)

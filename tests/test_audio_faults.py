@@ -1,10 +1,10 @@
 """Audio-side bad input: a missing clip, random bytes as weights, a corrupt JSON beside weights."""
+
 from __future__ import annotations
 
 import os
 
 import pytest
-
 from synpat.audio.fbank import AudioReadError, read_wave
 from synpat.core.errors import UserError
 from synpat.train.weights import read_meta, read_tensors
@@ -21,7 +21,9 @@ def test_random_bytes_and_a_corrupt_json_are_one_line_without_a_pickle_hint(tmp_
     noise.write_bytes(os.urandom(4096))
     with pytest.raises(UserError) as err:
         read_tensors(noise)
-    assert str(err.value).startswith(f"{noise}: not a readable torch checkpoint (") and "trust-pickle" not in str(err.value)
+    assert str(err.value).startswith(f"{noise}: not a readable torch checkpoint (") and "trust-pickle" not in str(
+        err.value
+    )
     weights = tmp_path / "w.safetensors"
     (tmp_path / "w.json").write_text('{"arch": ')
     with pytest.raises(UserError) as err:

@@ -4,7 +4,6 @@ import shutil
 import threading
 
 import pytest
-
 from synpat.core.errors import UserError
 from synpat.gen import check_cache
 from synpat.gen.check_cache import accept_cached
@@ -73,7 +72,7 @@ def test_renderer_code_driver_or_settings_change_invalidates(small_shaders, monk
             monkeypatch.setattr(check_cache, "code_digest", lambda: "edited renderer.py")
         accept_cached(programs, settings, identity=identity, check=counting)
         assert counting.checked == ["fbm", "voronoi", "waves"], change
-    same_but_device = CheckSettings(32, 32, time_limit=5.0, device=3)   # the device index is not part of the key
+    same_but_device = CheckSettings(32, 32, time_limit=5.0, device=3)  # the device index is not part of the key
     assert check_cache.check_key(same_but_device, "x") == check_cache.check_key(SETTINGS, "x")
 
 
@@ -82,13 +81,16 @@ def test_ranks_agree_even_when_one_ranks_checks_would_time_out(small_shaders, mo
     shaders = with_broken(small_shaders)
     programs = find_programs([shaders])
 
-    def timing_out(chunk, settings):   # what rank 1 would decide on its own: every program timed out
+    def timing_out(chunk, settings):  # what rank 1 would decide on its own: every program timed out
         rank1_checked.extend(chunk)
         return [f"{p.path}: timed out" for p in chunk]
 
     rank1_checked, result = [], {}
-    waiting = threading.Thread(target=lambda: result.update(
-        r1=accept_cached(programs, SETTINGS, rank=1, world_size=2, check=timing_out, wait_seconds=120)))
+    waiting = threading.Thread(
+        target=lambda: result.update(
+            r1=accept_cached(programs, SETTINGS, rank=1, world_size=2, check=timing_out, wait_seconds=120)
+        )
+    )
     waiting.start()
     r0 = accept_cached(programs, SETTINGS, rank=0, world_size=2)
     waiting.join(60)

@@ -1,5 +1,6 @@
 """Which device: the EGL <-> CUDA pairing, --gl-device over GLCONTEXT_DEVICE_INDEX, the CPU-render
 note, and renderers that give their GL memory back (real EGL contexts on this machine)."""
+
 from __future__ import annotations
 
 import os
@@ -7,14 +8,19 @@ import subprocess
 import sys
 
 import pytest
-
-from synpat.core.devices import (cpu_render_note, cuda_device_of_egl, egl_cuda_devices, egl_device_for_cuda,
-                                 gl_device_index, renders_on_cpu)
+from synpat.core.devices import (
+    cpu_render_note,
+    cuda_device_of_egl,
+    egl_cuda_devices,
+    egl_device_for_cuda,
+    gl_device_index,
+    renders_on_cpu,
+)
 from synpat.core.errors import UserError
 
 
 def test_the_egl_device_is_the_one_whose_cuda_device_matches():
-    devices = (None, 1, 0)   # llvmpipe first, then two GPUs enumerated in the other order
+    devices = (None, 1, 0)  # llvmpipe first, then two GPUs enumerated in the other order
     assert egl_device_for_cuda(0, devices) == 2
     assert egl_device_for_cuda(1, devices) == 1
     assert egl_device_for_cuda(2, devices) is None
@@ -47,17 +53,20 @@ def test_a_gpu_machine_rendering_on_llvmpipe_says_so_in_one_line():
 
 
 def run_python(code: str, **env) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **env})
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env={**os.environ, **env}
+    )
 
 
 def test_an_explicit_device_is_not_overridden_by_glcontext_device_index():
     # glcontext alone would open device 7, which does not exist here, and fail.
-    code = ("from synpat.gen.renderer import Renderer; import os; r = Renderer(16, device=0); "
-            "print(r.device_name, os.environ['GLCONTEXT_DEVICE_INDEX'])")
+    code = (
+        "from synpat.gen.renderer import Renderer; import os; r = Renderer(16, device=0); "
+        "print(r.device_name, os.environ['GLCONTEXT_DEVICE_INDEX'])"
+    )
     result = run_python(code, GLCONTEXT_DEVICE_INDEX="7")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split()[-1] == "7"   # the user's variable is restored
+    assert result.stdout.split()[-1] == "7"  # the user's variable is restored
 
 
 def test_released_renderers_give_their_gl_memory_back():
@@ -96,12 +105,11 @@ print(cycle(True), cycle(False))
 def test_interop_batch_equals_readback_and_the_stream_pairs_its_gl_device():
     import numpy as np
     import torch
-
     from synpat.core.devices import renders_on_cpu
+    from synpat.gen.gl_cuda import CudaRenderer
     from synpat.gen.programs import bundled_shaders_dir, find_programs
     from synpat.gen.renderer import Renderer
     from synpat.gen.sampler import Sampler
-    from synpat.gen.gl_cuda import CudaRenderer
 
     device = torch.device("cuda", 0)
     gl = gl_device_index(None, 0)
@@ -118,12 +126,13 @@ def test_interop_batch_equals_readback_and_the_stream_pairs_its_gl_device():
 
 
 def test_the_cuda_device_of_an_egl_device():
-    devices = (None, 1, 0)   # llvmpipe first, then two GPUs in EGL's order
+    devices = (None, 1, 0)  # llvmpipe first, then two GPUs in EGL's order
     assert [cuda_device_of_egl(i, devices) for i in (None, 0, 1, 2, 3)] == [None, None, 1, 0, None]
 
 
 def test_the_default_egl_device_is_glcontexts_index():
     from synpat.core.devices import default_egl_device
+
     assert default_egl_device({}) == 0
     assert default_egl_device({"GLCONTEXT_DEVICE_INDEX": "2"}) == 2
     for bad in ("two", "-1"):

@@ -1,13 +1,14 @@
 """The docs match the code: every `synpat-*` command the README and docs/ name runs with --help, every
 relative link and every repository path they name exists, every "docs/design.md §N" the code cites is a
 section of docs/design.md, and docs/design.md names every module of the four stages."""
+
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "benchmarks" / "RESULTS.md"]
@@ -52,7 +53,7 @@ def anchors(page: Path) -> set[str]:
 def test_every_relative_link_and_anchor_exists(page):
     missing = []
     for target in LINK.findall(page.read_text()):
-        if re.match(r"[a-z]+:", target):   # https:, mailto:
+        if re.match(r"[a-z]+:", target):  # https:, mailto:
             continue
         path, _, anchor = target.partition("#")
         file = (page.parent / path).resolve() if path else page
@@ -89,7 +90,10 @@ def test_design_citations_in_the_code_point_into_docs_design():
 
 def test_design_names_every_module():
     design = (ROOT / "docs" / "design.md").read_text()
-    missing = [f"{folder}/{path.name}" for folder in ("core", "gen", "train", "audio")
-               for path in sorted((ROOT / folder).glob("*.py"))
-               if path.stem != "__init__" and f"`{path.stem}`" not in design]
+    missing = [
+        f"{folder}/{path.name}"
+        for folder in ("core", "gen", "train", "audio")
+        for path in sorted((ROOT / folder).glob("*.py"))
+        if path.stem != "__init__" and f"`{path.stem}`" not in design
+    ]
     assert not missing, f"docs/design.md §2 does not name {missing}"

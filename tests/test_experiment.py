@@ -1,19 +1,38 @@
 """synpat-experiment end to end at toy size: render, pre-train, transfer, fine-tune both conditions,
 baseline, report; a re-run skips every finished stage; changed settings into the same --out are refused."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
-from PIL import Image
-
 from audio_fixtures import make_esc50
+from PIL import Image
 from synpat.audio.experiment import main
 from synpat.gen.programs import bundled_shaders_dir, find_programs
 
-TOY = ["--images", "600", "--img-size", "32", "--pretrain-steps", "6", "--pretrain-batch", "16",
-       "--finetune-epochs", "2", "--finetune-batch", "16", "--mel-bins", "32", "--threads", "2", "--test-folds", "1,2",
-       "--set", "pretrain_blr=0.001"]
+TOY = [
+    "--images",
+    "600",
+    "--img-size",
+    "32",
+    "--pretrain-steps",
+    "6",
+    "--pretrain-batch",
+    "16",
+    "--finetune-epochs",
+    "2",
+    "--finetune-batch",
+    "16",
+    "--mel-bins",
+    "32",
+    "--threads",
+    "2",
+    "--test-folds",
+    "1,2",
+    "--set",
+    "pretrain_blr=0.001",
+]
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +53,8 @@ def test_report_compares_both_conditions_on_the_same_folds(finished):
     for name in ("scratch", "pre-trained"):
         assert len(conditions[name]["per_fold"]) == 2 and all(0 <= v <= 1 for v in conditions[name]["per_fold"])
     assert report["gain"]["per_fold"] == pytest.approx(
-        [p - s for p, s in zip(conditions["pre-trained"]["per_fold"], conditions["scratch"]["per_fold"])])
+        [p - s for p, s in zip(conditions["pre-trained"]["per_fold"], conditions["scratch"]["per_fold"])]
+    )
     bundled = len(find_programs([bundled_shaders_dir()]))
     assert report["pretrain"]["steps"] == 6 and report["programs"]["count"] == bundled
     pre = json.loads((out / "finetune" / "pretrained" / "results.json").read_text())
@@ -86,29 +106,71 @@ def test_every_value_of_a_pretrain_config_file_reaches_the_pretraining(tmp_path)
     from synpat.core.errors import UserError
     from synpat.train.pretrain_config import PretrainConfig, parse_config
 
-    mine = {"mask_ratio": 0.6, "norm_pix_loss": False, "accum_steps": 2, "epochs": 5, "min_lr": 1e-6, "warmup": 0.2,
-            "weight_decay": 0.1, "beta1": 0.8, "beta2": 0.9, "engine": "deepspeed", "precision": "fp16",
-            "deepspeed": "zero1_fp32", "compile": "off", "loader": "dali", "num_workers": 3, "log_every": 7,
-            "save_every": 50, "keep_checkpoints": 3, "recon_every": 0, "recon_images": 4,
-            "model": "mae_vit_tiny_patch16", "img_size": 32, "seed": 4}   # the last three as the experiment's
+    mine = {
+        "mask_ratio": 0.6,
+        "norm_pix_loss": False,
+        "accum_steps": 2,
+        "epochs": 5,
+        "min_lr": 1e-6,
+        "warmup": 0.2,
+        "weight_decay": 0.1,
+        "beta1": 0.8,
+        "beta2": 0.9,
+        "engine": "deepspeed",
+        "precision": "fp16",
+        "deepspeed": "zero1_fp32",
+        "compile": "off",
+        "loader": "dali",
+        "num_workers": 3,
+        "log_every": 7,
+        "save_every": 50,
+        "keep_checkpoints": 3,
+        "recon_every": 0,
+        "recon_images": 4,
+        "model": "mae_vit_tiny_patch16",
+        "img_size": 32,
+        "seed": 4,
+    }  # the last three as the experiment's
     decided = {"data", "stream", "out", "batch_size", "blr", "steps", "threads", "resume", "overwrite"}
     assert set(mine) | decided == {f.name for f in fields(PretrainConfig)}, "a new setting: add it to this test"
     file = tmp_path / "pretrain.yaml"
     file.write_text(json.dumps({}))
-    cfg = ExperimentConfig(data="esc50:x", out=str(tmp_path / "exp"), img_size=32, model="mae_vit_tiny_patch16",
-                           seed=4, pretrain_batch=8, pretrain_blr=2e-3, threads=1, pretrain_config=str(file))
+    cfg = ExperimentConfig(
+        data="esc50:x",
+        out=str(tmp_path / "exp"),
+        img_size=32,
+        model="mae_vit_tiny_patch16",
+        seed=4,
+        pretrain_batch=8,
+        pretrain_blr=2e-3,
+        threads=1,
+        pretrain_config=str(file),
+    )
     without = asdict(parse_config(pretrain_argv(cfg, tmp_path / "shards", tmp_path / "p", 12, 0)[3:]))
     assert [without[k] for k in ("loader", "num_workers", "warmup", "save_every", "recon_every")] == [
-        "torch", 1, 0.1, 100, 250]   # the experiment's recipe, where the file says nothing
+        "torch",
+        1,
+        0.1,
+        100,
+        250,
+    ]  # the experiment's recipe, where the file says nothing
     assert all(mine[k] != without[k] for k in mine if k not in ("model", "img_size", "seed"))
     file.write_text(json.dumps(mine))
     argv = pretrain_argv(cfg, tmp_path / "shards", tmp_path / "exp" / "pretrain", 12, 0)
     got = asdict(parse_config(argv[3:]))
     assert {k: got[k] for k in mine} == mine
     assert (got["data"], got["steps"], got["batch_size"], got["blr"], got["threads"], got["resume"]) == (
-        str(tmp_path / "shards"), 12, 8, 2e-3, 1, "auto")
-    for clash, message in (({"img_size": 64}, "img_size=64, but the experiment sets it to 32"),
-                           ({"out": "elsewhere"}, "out is set by the experiment for each stage")):
+        str(tmp_path / "shards"),
+        12,
+        8,
+        2e-3,
+        1,
+        "auto",
+    )
+    for clash, message in (
+        ({"img_size": 64}, "img_size=64, but the experiment sets it to 32"),
+        ({"out": "elsewhere"}, "out is set by the experiment for each stage"),
+    ):
         file.write_text(json.dumps(clash))
         with pytest.raises(UserError, match=message):
             pretrain_argv(cfg, tmp_path / "shards", tmp_path / "p", 12, 0)
@@ -121,16 +183,35 @@ def test_every_value_of_a_finetune_config_file_reaches_both_conditions(tmp_path)
     from synpat.audio.finetune_config import FinetuneConfig
     from synpat.core.errors import UserError
 
-    mine = {"layer_decay": 0.9, "warmup_epochs": 2.0, "min_lr": 1e-7, "weight_decay": 0.01, "drop_path": 0.2,
-            "mixup": 0.0, "label_smoothing": 0.0, "freq_mask": 4, "time_mask": 0, "time_roll": False,
-            "patchout": 0.1, "val_fraction": 0.0, "device": "cpu", "strict": True}
+    mine = {
+        "layer_decay": 0.9,
+        "warmup_epochs": 2.0,
+        "min_lr": 1e-7,
+        "weight_decay": 0.01,
+        "drop_path": 0.2,
+        "mixup": 0.0,
+        "label_smoothing": 0.0,
+        "freq_mask": 4,
+        "time_mask": 0,
+        "time_roll": False,
+        "patchout": 0.1,
+        "val_fraction": 0.0,
+        "device": "cpu",
+        "strict": True,
+    }
     file = tmp_path / "finetune.json"
     file.write_text(json.dumps(mine))
     cfg = ExperimentConfig(data="esc50:x", out=str(tmp_path / "exp"), finetune_config=str(file), finetune_epochs=3)
     for init in ("none", "t.safetensors"):
         got = asdict(finetune_config(cfg, init, tmp_path / init, (32, 96), probe=False))
         assert {k: got[k] for k in mine} == mine
-        assert (got["init"], got["epochs"], got["mel_bins"], got["frames"], got["model"]) == (init, 3, 32, 96, "vit_tiny")
+        assert (got["init"], got["epochs"], got["mel_bins"], got["frames"], got["model"]) == (
+            init,
+            3,
+            32,
+            96,
+            "vit_tiny",
+        )
     assert all(mine[k] != v for k, v in asdict(FinetuneConfig()).items() if k in mine)
     file.write_text(json.dumps({"epochs": 50}))
     with pytest.raises(UserError, match="epochs=50, but the experiment sets it to 3"):

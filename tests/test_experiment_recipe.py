@@ -1,8 +1,8 @@
 """synpat-experiment's defaults are the measured recipe: full-band 2-frame tokens, blr 5e-3, its budget printed."""
+
 from __future__ import annotations
 
 import pytest
-
 from synpat.audio.experiment import ExperimentConfig, budget_line, finetune_config, token_patch, validate
 from synpat.core.errors import UserError
 
@@ -19,8 +19,16 @@ def test_the_recipe_reaches_both_conditions(tmp_path):
     for init in ("none", "enc.safetensors"):
         ft = finetune_config(cfg, init, tmp_path / "f", (128, 96), probe=False)
         assert (ft.patch, ft.stride, ft.blr, ft.epochs, ft.batch_size) == ("128x2", "", 5e-3, 30, 32)
-    assert finetune_config(validate(ExperimentConfig(data="esc50:x", out=str(tmp_path), finetune_patch="square")),
-                           "none", tmp_path, (128, 96), probe=False).patch == ""
+    assert (
+        finetune_config(
+            validate(ExperimentConfig(data="esc50:x", out=str(tmp_path), finetune_patch="square")),
+            "none",
+            tmp_path,
+            (128, 96),
+            probe=False,
+        ).patch
+        == ""
+    )
 
 
 def test_bad_patches_are_one_line_errors(tmp_path):
@@ -32,6 +40,8 @@ def test_bad_patches_are_one_line_errors(tmp_path):
 
 def test_budget_line_names_every_unit():
     line = budget_line(ExperimentConfig(test_folds="1,2", probe=True))
-    assert line == ("budget: render 20000 images 64px; pre-train mae_vit_tiny_patch16 for 1000 steps x batch 64 "
-                    "(64000 images seen); fine-tune 30 epochs x 2 test fold(s) x 2 conditions + 2 linear probes "
-                    "(batch 32, blr 0.005, patch 128x2)")
+    assert line == (
+        "budget: render 20000 images 64px; pre-train mae_vit_tiny_patch16 for 1000 steps x batch 64 "
+        "(64000 images seen); fine-tune 30 epochs x 2 test fold(s) x 2 conditions + 2 linear probes "
+        "(batch 32, blr 0.005, patch 128x2)"
+    )

@@ -3,7 +3,6 @@
 from collections import Counter
 
 import numpy as np
-
 from synpat.gen import fractaldb
 from synpat.gen.programs import UNKNOWN_FAMILY, Program, bundled_shaders_dir
 from synpat.gen.renderer import Renderer
@@ -17,7 +16,10 @@ def test_every_bundled_program_names_its_family(bundled_programs):
     assert UNKNOWN_FAMILY not in families
     assert len(bundled_programs) >= 48 and len(families) >= 12
     assert all(families[f] >= 6 for f in PAPER_FAMILIES), families
-    assert Program("x", "x.glsl", "// family: dead_leaves\nvoid mainImage(out vec4 c, in vec2 f) {}").family == "dead_leaves"
+    assert (
+        Program("x", "x.glsl", "// family: dead_leaves\nvoid mainImage(out vec4 c, in vec2 f) {}").family
+        == "dead_leaves"
+    )
     assert Program("x", "x.glsl", "// dead_leaves -- family: prose, not a header").family == UNKNOWN_FAMILY
 
 
@@ -45,4 +47,4 @@ def test_bundled_categories_are_what_the_generator_writes(tmp_path):
     program = Program("ifs", str(paths[0]), paths[0].read_text())
     images = Renderer(48, backend="compute", max_batch=4).render(program, Sampler(1, seed=2).range(0, 4))
     lit = (images.max(axis=3) > 0).reshape(4, -1).mean(axis=1)
-    assert (lit > 0.01).all() and (lit < 0.9).all()                  # a shape on black, not empty, not full
+    assert (lit > 0.01).all() and (lit < 0.9).all()  # a shape on black, not empty, not full

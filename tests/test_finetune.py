@@ -1,22 +1,31 @@
 """synpat-finetune end to end on a synthetic 4-class task in ESC-50 layout (CPU, a tiny ViT)."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
 import torch
+from audio_fixtures import CLASSES, make_esc50, make_folder, make_image_encoder
 from PIL import Image
 from safetensors.torch import load_file
-
-from audio_fixtures import CLASSES, make_esc50, make_folder, make_image_encoder
 from synpat.audio.finetune import main
 from synpat.audio.finetune_config import FinetuneConfig, parse_config
 from synpat.audio.transfer import transfer_file
 
 # The small-data recipe: 64 mel x 96 frames, a 2-block 96-d ViT, no drop path, 30 epochs.
 SMALL = {
-    "mel_bins": 64, "frames": 96, "batch_size": 16, "epochs": 30, "blr": 0.02, "warmup_epochs": 3,
-    "freq_mask": 8, "time_mask": 16, "patchout": 0.25, "drop_path": 0.0, "threads": 1,
+    "mel_bins": 64,
+    "frames": 96,
+    "batch_size": 16,
+    "epochs": 30,
+    "blr": 0.02,
+    "warmup_epochs": 3,
+    "freq_mask": 8,
+    "time_mask": 16,
+    "patchout": 0.25,
+    "drop_path": 0.0,
+    "threads": 1,
 }
 
 
@@ -69,8 +78,19 @@ def test_outputs(finetuned, capsys):
 def test_linear_probe_freezes_encoder(esc, audio_init, tmp_path, capsys):
     """Two epochs of probing: outputs exist and the encoder weights are exactly the transferred ones."""
     out = tmp_path / "probe"
-    args = ["--init", str(audio_init), "--data", f"esc50:{esc}", "--out", str(out), "--linear-probe",
-            "--epochs", "2", "--blr", "0.1"] + [f"--{k.replace('_', '-')}={v}" for k, v in SMALL.items() if k != "epochs"]
+    args = [
+        "--init",
+        str(audio_init),
+        "--data",
+        f"esc50:{esc}",
+        "--out",
+        str(out),
+        "--linear-probe",
+        "--epochs",
+        "2",
+        "--blr",
+        "0.1",
+    ] + [f"--{k.replace('_', '-')}={v}" for k, v in SMALL.items() if k != "epochs"]
     assert main(args) == 0
     stdout = capsys.readouterr().out
     assert stdout.count("epoch ") == 10 and "img/s" not in stdout and "clips/s" in stdout and "ETA" in stdout
@@ -87,11 +107,42 @@ def test_scratch_multilabel_csv_with_stratified_folds(tmp_path):
     rows = [f"{c}/{c}_{i}.wav,{c}" + (";noise" if c == "clicks" else "") for c in CLASSES for i in range(4)]
     (root / "list.csv").write_text("\n".join(rows) + "\n")
     out = tmp_path / "ml"
-    assert main(["--data", f"csv:{root / 'list.csv'}", "--out", str(out), "--folds", "2", "--epochs", "1",
-                 "--model", "vit_tiny", "--depth", "1", "--embed-dim", "64", "--num-heads", "2", "--mel-bins", "32",
-                 "--frames", "64", "--batch-size", "8", "--threads", "1"]) == 0
+    assert (
+        main(
+            [
+                "--data",
+                f"csv:{root / 'list.csv'}",
+                "--out",
+                str(out),
+                "--folds",
+                "2",
+                "--epochs",
+                "1",
+                "--model",
+                "vit_tiny",
+                "--depth",
+                "1",
+                "--embed-dim",
+                "64",
+                "--num-heads",
+                "2",
+                "--mel-bins",
+                "32",
+                "--frames",
+                "64",
+                "--batch-size",
+                "8",
+                "--threads",
+                "1",
+            ]
+        )
+        == 0
+    )
     results = json.loads((out / "results.json").read_text())
-    assert results["data"]["multilabel"] and results["protocol"] == "2-fold cross-validation (stratified folds), every fold held out in turn"
+    assert (
+        results["data"]["multilabel"]
+        and results["protocol"] == "2-fold cross-validation (stratified folds), every fold held out in turn"
+    )
     assert 0 < results["mean"]["mAP"] <= 1 and "accuracy" in results["mean"]
     assert not (out / "confusion.png").exists()
 
@@ -106,15 +157,18 @@ def test_config_defaults_are_the_maskspec_recipe():
     assert parsed.epochs == 3 and parsed.time_roll is False and parsed.batch_size == 64
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--data", "esc50:/nonexistent/esc"], "esc50 root /nonexistent/esc is not a folder"),
-    (["--data", "flac:/tmp"], "unknown data layout 'flac'"),
-    (["--data", "esc50:ESC", "--epochs", "0"], "bad config value epochs=0"),
-    (["--data", "esc50:ESC", "--epochs", "ten"], "bad config value epochs='ten': not a int"),
-    (["--data", "esc50:ESC", "--batchsize", "3"], "unrecognized arguments"),
-    (["--data", "esc50:ESC", "--config", "CFG"], "unknown config key(s) 'learning_rate'"),
-    (["--data", "esc50:ESC", "--init", "/nonexistent/a.safetensors"], "not found"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--data", "esc50:/nonexistent/esc"], "esc50 root /nonexistent/esc is not a folder"),
+        (["--data", "flac:/tmp"], "unknown data layout 'flac'"),
+        (["--data", "esc50:ESC", "--epochs", "0"], "bad config value epochs=0"),
+        (["--data", "esc50:ESC", "--epochs", "ten"], "bad config value epochs='ten': not a int"),
+        (["--data", "esc50:ESC", "--batchsize", "3"], "unrecognized arguments"),
+        (["--data", "esc50:ESC", "--config", "CFG"], "unknown config key(s) 'learning_rate'"),
+        (["--data", "esc50:ESC", "--init", "/nonexistent/a.safetensors"], "not found"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2(extra, message, esc, tmp_path, capsys):
     cfg = tmp_path / "bad.json"
     cfg.write_text(json.dumps({"learning_rate": 0.1}))
@@ -135,32 +189,51 @@ def test_recipe_follows_the_clips_and_the_init_file(esc, audio_init, tmp_path):
     derived = resolve(cfg, load_task(cfg.data)).cfg
     assert (derived.mel_bins, derived.frames, derived.freq_mask, derived.time_mask) == (128, 160, 24, 30)
     assert derived.layer_decay == pytest.approx(0.5 ** (1 / 13), abs=1e-4) and derived.model == "vit_tiny"
-    assert (derived.embed_dim, derived.depth, derived.num_heads, derived.folds) == (192, 12, 3, 5)   # nothing left at 0
+    assert (derived.embed_dim, derived.depth, derived.num_heads, derived.folds) == (192, 12, 3, 5)  # nothing left at 0
     cfg = parse_config(["--data", f"esc50:{esc}", "--out", str(tmp_path / "o"), "--init", str(audio_init)])
     derived = resolve(cfg, load_task(cfg.data)).cfg
     assert (derived.mel_bins, derived.frames, derived.model) == (64, 96, "custom")
-    assert resolve(derived, load_task(cfg.data)).cfg == derived   # resolving twice changes nothing
-    cfg = parse_config(["--data", f"esc50:{esc}", "--out", str(tmp_path / "o"), "--init", str(audio_init), "--frames", "128"])
+    assert resolve(derived, load_task(cfg.data)).cfg == derived  # resolving twice changes nothing
+    cfg = parse_config(
+        ["--data", f"esc50:{esc}", "--out", str(tmp_path / "o"), "--init", str(audio_init), "--frames", "128"]
+    )
     with pytest.raises(Exception, match="contradicts .* input shape 64x96"):
         resolve(cfg, load_task(cfg.data))
 
 
 def test_chosen_test_folds_only(esc, audio_init, tmp_path):
     out = tmp_path / "two"
-    args = ["--init", str(audio_init), "--data", f"esc50:{esc}", "--out", str(out), "--test-folds", "2,4",
-            "--epochs", "1", "--threads", "1", "--batch-size", "16"]
+    args = [
+        "--init",
+        str(audio_init),
+        "--data",
+        f"esc50:{esc}",
+        "--out",
+        str(out),
+        "--test-folds",
+        "2,4",
+        "--epochs",
+        "1",
+        "--threads",
+        "1",
+        "--batch-size",
+        "16",
+    ]
     assert main(args) == 0
     results = json.loads((out / "results.json").read_text())
     assert [r["name"] for r in results["rounds"]] == ["fold2", "fold4"]
     assert results["protocol"].endswith("folds 2,4 held out in turn")
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--test-folds", "7"], "--test-folds 7: fold 7 does not exist, the folds are 1..5"),
-    (["--folds", "4"], "defines 5 folds"),
-    (["--blr", "inf"], "bad config value blr=inf: not a finite number"),
-    (["--min-lr", "0.5"], "bad config value min_lr=0.5: must not exceed the peak lr"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--test-folds", "7"], "--test-folds 7: fold 7 does not exist, the folds are 1..5"),
+        (["--folds", "4"], "defines 5 folds"),
+        (["--blr", "inf"], "bad config value blr=inf: not a finite number"),
+        (["--min-lr", "0.5"], "bad config value min_lr=0.5: must not exceed the peak lr"),
+    ],
+)
 def test_bad_choices_are_refused_before_any_work(extra, message, esc, tmp_path, capsys):
     assert main(["--data", f"esc50:{esc}", "--out", str(tmp_path / "o")] + extra) == 2
     err = capsys.readouterr().err
@@ -178,9 +251,32 @@ def test_unwritable_out_is_refused_before_training(esc, tmp_path, capsys):
 
 def test_a_nan_loss_stops_with_one_line(esc, tmp_path, capsys):
     out = tmp_path / "nan"
-    args = ["--data", f"esc50:{esc}", "--out", str(out), "--model", "vit_tiny", "--depth", "1", "--embed-dim", "64",
-            "--num-heads", "2", "--mel-bins", "32", "--epochs", "3", "--blr", "1e12", "--warmup-epochs", "0",
-            "--threads", "1", "--test-folds", "1"]
+    args = [
+        "--data",
+        f"esc50:{esc}",
+        "--out",
+        str(out),
+        "--model",
+        "vit_tiny",
+        "--depth",
+        "1",
+        "--embed-dim",
+        "64",
+        "--num-heads",
+        "2",
+        "--mel-bins",
+        "32",
+        "--epochs",
+        "3",
+        "--blr",
+        "1e12",
+        "--warmup-epochs",
+        "0",
+        "--threads",
+        "1",
+        "--test-folds",
+        "1",
+    ]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "the loss is nan" in err and err.count("\n") == 1, err

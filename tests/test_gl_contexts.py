@@ -5,7 +5,6 @@ device and index 0 are one context. Real EGL contexts (Mesa llvmpipe here, one p
 import moderngl
 import numpy as np
 import pytest
-
 from synpat.core.devices import DEVICE_ENV
 from synpat.gen.programs import bundled_shaders_dir, find_programs
 from synpat.gen.renderer import Renderer, gl_context
@@ -30,19 +29,19 @@ def test_two_renderers_on_two_contexts_rendering_in_turn_each_give_their_own_ima
     samples = [Sampler(3, seed=s).range(0, 6) for s in (1, 2, 3)]
     sizes = (32, 24)
     reference = []
-    with Renderer(sizes[0], backend=backend, max_batch=4) as alone:   # the process's one context
+    with Renderer(sizes[0], backend=backend, max_batch=4) as alone:  # the process's one context
         reference.append([alone.render_many(programs, s) for s in samples])
     with Renderer(sizes[1], backend=backend, max_batch=4) as alone:
         reference.append([alone.render_many(programs[::-1], s) for s in samples])
 
     contexts, renderers = [], []
     try:
-        for which, size in enumerate(sizes):   # made while its context is the newest (current); renders
+        for which, size in enumerate(sizes):  # made while its context is the newest (current); renders
             contexts.append(standalone_context())
             renderers.append(Renderer(size, backend=backend, max_batch=4, ctx=contexts[-1]))
             got = renderers[which].render_many(programs if which == 0 else programs[::-1], samples[0])
             np.testing.assert_array_equal(got, reference[which][0], err_msg=f"renderer {which}, turn 0")
-        for turn in (1, 2):   # then in turn: a, b, then b, a
+        for turn in (1, 2):  # then in turn: a, b, then b, a
             for which in (turn % 2, 1 - turn % 2)[::-1]:
                 got = renderers[which].render_many(programs if which == 0 else programs[::-1], samples[turn])
                 np.testing.assert_array_equal(got, reference[which][turn], err_msg=f"renderer {which}, turn {turn}")
@@ -60,7 +59,7 @@ def test_a_renderer_made_while_another_context_is_current_checks_and_compiles_on
     first = Renderer(16, backend="compute", max_batch=2)
     other = standalone_context()
     try:
-        assert first.check(programs[0]) is None   # compile + probes on first's context
+        assert first.check(programs[0]) is None  # compile + probes on first's context
         samples = Sampler(1, seed=4).range(0, 2)
         a = first.render(programs[0], samples)
         with Renderer(16, backend="compute", max_batch=2, ctx=other) as second:

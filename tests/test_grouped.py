@@ -6,7 +6,6 @@ import json
 import numpy as np
 import pytest
 import webdataset as wds
-
 from conftest import run_gen
 from synpat.core.errors import UserError
 from synpat.gen.programs import find_programs
@@ -18,13 +17,13 @@ from synpat.gen.stream import PatternStream, StreamConfig
 def test_runs_are_balanced_and_group_1_is_the_old_sampler():
     s = Sampler(7, seed=3, group=4).range(0, 7 * 4 * 3)
     runs = s.program.reshape(-1, 4)
-    assert (runs == runs[:, :1]).all()                                # each run is one program
+    assert (runs == runs[:, :1]).all()  # each run is one program
     for block in runs[:, 0].reshape(3, 7):
-        assert sorted(block) == list(range(7))                        # each block of runs holds every program once
-    assert len(set(s.seed)) == len(s) and len({tuple(p) for p in s.params}) == len(s)   # per-sample inputs still differ
+        assert sorted(block) == list(range(7))  # each block of runs holds every program once
+    assert len(set(s.seed)) == len(s) and len({tuple(p) for p in s.params}) == len(s)  # per-sample inputs still differ
     one = Sampler(7, seed=3).range(0, 50)
     np.testing.assert_array_equal(one.program, Sampler(7, seed=3, group=1).range(0, 50).program)
-    np.testing.assert_array_equal(s.seed, Sampler(7, seed=3).range(0, 84).seed)   # only the program depends on group
+    np.testing.assert_array_equal(s.seed, Sampler(7, seed=3).range(0, 84).seed)  # only the program depends on group
     assert [default_group(n) for n in (16, 64, 65, 1000, 1024, 1025, 21000)] == [1, 1, 16, 16, 16, 64, 64]
 
 
@@ -45,15 +44,31 @@ def test_compiled_programs_are_bounded_and_an_evicted_program_renders_the_same()
     samples = Sampler(12, seed=1).range(0, 12)
     first = renderer.render_many(programs, samples)
     assert len(renderer._compiled) == 5
-    again = renderer.render_many(programs, samples)                  # every program was evicted and rebuilt
+    again = renderer.render_many(programs, samples)  # every program was evicted and rebuilt
     np.testing.assert_array_equal(first, again)
     assert len(renderer._compiled) == 5
 
 
 def test_stream_equals_shards_with_runs_and_the_manifest_records_the_group(tmp_path):
     out = tmp_path / "shards"
-    proc = run_gen("--shaders", "procedural:6@4", "--out", out, "--count", 48, "--size", 32, "--shard-size", 16,
-                   "--seed", 5, "--format", "png", "--group", 4)
+    proc = run_gen(
+        "--shaders",
+        "procedural:6@4",
+        "--out",
+        out,
+        "--count",
+        48,
+        "--size",
+        32,
+        "--shard-size",
+        16,
+        "--seed",
+        5,
+        "--format",
+        "png",
+        "--group",
+        4,
+    )
     assert proc.returncode == 0, proc.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["settings"]["group"] == 4

@@ -1,6 +1,7 @@
 """`synpat.hear` attacked as a hostile user and as HEAR's tools would: arrays of any byte order or
 width, tensors with grad or sparse, too loud audio, numpy hop values, devices without the model,
 a model cast to half, model JSONs that disagree with their weights; batching and window edges."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,6 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
-
 from audio_fixtures import make_image_encoder
 from synpat.audio import hear as hear_impl
 from synpat.audio.transfer import transfer_file
@@ -60,16 +59,20 @@ def test_numpy_arrays_of_any_byte_order_width_or_writability(model, audio):
         warnings.simplefilter("error")
         for array in (samples.astype(">f4"), samples.astype(">f8"), samples.astype(np.longdouble), readonly):
             torch.testing.assert_close(get_scene_embeddings(array, model), want, rtol=1e-5, atol=1e-5)
-        torch.testing.assert_close(get_scene_embeddings(np.round(samples * 32768).astype(">i2"), model), want,
-                                   rtol=1e-3, atol=1e-3)
+        torch.testing.assert_close(
+            get_scene_embeddings(np.round(samples * 32768).astype(">i2"), model), want, rtol=1e-3, atol=1e-3
+        )
 
 
 def test_tensors_with_grad_sparse_or_strided(model, audio):
     want_emb, want_ts = get_timestamp_embeddings(audio, model)
     with warnings.catch_warnings():
-        warnings.simplefilter("error")                       # no "requires_grad ... to a scalar" warning
-        for given in (audio.clone().requires_grad_(), audio.to_sparse(),
-                      torch.stack([audio, -audio], 2).reshape(2, -1)[:, ::2]):
+        warnings.simplefilter("error")  # no "requires_grad ... to a scalar" warning
+        for given in (
+            audio.clone().requires_grad_(),
+            audio.to_sparse(),
+            torch.stack([audio, -audio], 2).reshape(2, -1)[:, ::2],
+        ):
             emb, ts = get_timestamp_embeddings(given, model)
             assert torch.equal(emb, want_emb) and torch.equal(ts, want_ts) and not emb.requires_grad
 
@@ -78,23 +81,28 @@ def test_bad_arrays_get_one_line(model, audio):
     with pytest.raises(UserError) as err:
         get_scene_embeddings([[0.0] * 500, [0.0] * 600], model)
     assert str(err.value).startswith("audio: not an (n, samples) array (setting an array element with a sequence.")
-    packed = getattr(torch, "float4_e2m1fn_x2", None)                   # two 4-bit floats per element
+    packed = getattr(torch, "float4_e2m1fn_x2", None)  # two 4-bit floats per element
     if packed is not None:
         with pytest.raises(UserError) as err:
             get_scene_embeddings(torch.zeros(2, RATE, dtype=packed), model)
-        assert str(err.value) == ("audio: dtype float4_e2m1fn_x2 is not audio; expected float samples in [-1, 1] "
-                                  "or integer PCM")
+        assert str(err.value) == (
+            "audio: dtype float4_e2m1fn_x2 is not audio; expected float samples in [-1, 1] or integer PCM"
+        )
     with pytest.raises(UserError) as err:
-        get_scene_embeddings(audio[:1].T, model)                  # one clip passed as (samples, 1)
-    assert str(err.value) == ("audio: clips of 1 samples (0.0625 ms) are shorter than one 25 ms fbank window (400 "
-                              "samples at 16000 Hz); nothing to embed; is it (samples, n)? pass audio.T")
+        get_scene_embeddings(audio[:1].T, model)  # one clip passed as (samples, 1)
+    assert str(err.value) == (
+        "audio: clips of 1 samples (0.0625 ms) are shorter than one 25 ms fbank window (400 "
+        "samples at 16000 Hz); nothing to embed; is it (samples, n)? pass audio.T"
+    )
 
 
 def test_float_too_loud_for_the_spectrogram_is_refused(model, audio):
     """Peaks above ~3e16 overflow the float32 fbank and gave NaN embeddings with only the 'loud' warning;
     float64 beyond float32's range was called 'NaN or Inf'."""
-    line = (r"audio: float samples peak at [0-9.]+e\+{}, above 1e\+15, where the float32 spectrogram overflows; "
-            r"scale them to \[-1, 1\] \(divide by the PCM's full scale\)")
+    line = (
+        r"audio: float samples peak at [0-9.]+e\+{}, above 1e\+15, where the float32 spectrogram overflows; "
+        r"scale them to \[-1, 1\] \(divide by the PCM's full scale\)"
+    )
     for given, exponent in ((audio * 4e19, 19), (audio.double() * 4e39, 39)):
         with pytest.raises(UserError) as err:
             get_timestamp_embeddings(given, model)
@@ -115,7 +123,7 @@ def test_hop_ms_as_numpy_numbers_and_not_finite(model_file, tmp_path):
     copy = tmp_path / "nan.safetensors"
     shutil.copy(model_file, copy)
     meta = json.loads(model_file.with_suffix(".json").read_text())
-    copy.with_suffix(".json").write_text(json.dumps({**meta, "hear_hop_ms": float("nan")}))   # json writes NaN
+    copy.with_suffix(".json").write_text(json.dumps({**meta, "hear_hop_ms": float("nan")}))  # json writes NaN
     with pytest.raises(UserError, match=r"nan\.json: hear_hop_ms nan: expected a hop in ms"):
         load_model(str(copy))
 
@@ -154,16 +162,24 @@ def _with_json(model_file, tmp_path, name, **changes) -> str:
 def test_model_json_that_disagrees_with_its_weights(model_file, tmp_path):
     """A JSON naming fewer blocks or no qkv bias loaded silently (the extra tensors dropped); malformed
     fields gave tracebacks or NaN embeddings (norm_std 0)."""
-    arch_line = ("expected an object of positive integers embed_dim, depth, num_heads (dividing embed_dim) and "
-                 "patch_size, a positive mlp_ratio, a true/false qkv_bias")
+    arch_line = (
+        "expected an object of positive integers embed_dim, depth, num_heads (dividing embed_dim) and "
+        "patch_size, a positive mlp_ratio, a true/false qkv_bias"
+    )
     shape_line = "expected [mel_bins, frames], whole numbers of at least one 16-pixel patch"
     norm_line = "expected finite numbers, norm_std > 0"
     cases = {
-        "depth1": ({"arch": {"depth": 1}}, "12 tensors the model of {json} has no place for, e.g. "
-                   "['blocks.1.attn.proj.bias', 'blocks.1.attn.proj.weight', 'blocks.1.attn.qkv.bias']: does its arch "
-                   "match the weights?"),
-        "nobias": ({"arch": {"qkv_bias": False}}, "2 tensors the model of {json} has no place for, e.g. "
-                   "['blocks.0.attn.qkv.bias', 'blocks.1.attn.qkv.bias']: does its arch match the weights?"),
+        "depth1": (
+            {"arch": {"depth": 1}},
+            "12 tensors the model of {json} has no place for, e.g. "
+            "['blocks.1.attn.proj.bias', 'blocks.1.attn.proj.weight', 'blocks.1.attn.qkv.bias']: does its arch "
+            "match the weights?",
+        ),
+        "nobias": (
+            {"arch": {"qkv_bias": False}},
+            "2 tensors the model of {json} has no place for, e.g. "
+            "['blocks.0.attn.qkv.bias', 'blocks.1.attn.qkv.bias']: does its arch match the weights?",
+        ),
         "heads5": ({"arch": {"num_heads": 5}}, arch_line),
         "dimstr": ({"arch": {"embed_dim": "96"}}, arch_line),
         "nodepth": ({"arch": {"depth": None}}, arch_line),
@@ -196,8 +212,10 @@ def test_wrong_model_arguments_get_one_line(model_file, model, audio):
         for given, kind in ((str(model_file), "str"), (None, "NoneType"), (audio, "Tensor")):
             with pytest.raises(UserError) as err:
                 embed(audio if kind != "Tensor" else model, given)
-            assert str(err.value) == (f"model: got {kind}, expected what synpat.hear.load_model(FILE) returns "
-                                      "(get_*_embeddings(audio, model))")
+            assert str(err.value) == (
+                f"model: got {kind}, expected what synpat.hear.load_model(FILE) returns "
+                "(get_*_embeddings(audio, model))"
+            )
     for given in (123, str(model_file).encode(), [str(model_file)]):
         with pytest.raises(UserError) as err:
             load_model(given)
@@ -211,8 +229,10 @@ def test_wrong_model_arguments_get_one_line(model_file, model, audio):
 def test_image_encoder_is_named_with_what_to_do(image_file):
     with pytest.raises(UserError) as err:
         load_model(str(image_file))
-    assert str(err.value) == (f"{image_file}: an image encoder (its JSON names img_size, no input_shape); make an "
-                              "audio encoder of it first: synpat-transfer FILE --out audio.safetensors")
+    assert str(err.value) == (
+        f"{image_file}: an image encoder (its JSON names img_size, no input_shape); make an "
+        "audio encoder of it first: synpat-transfer FILE --out audio.safetensors"
+    )
 
 
 def test_no_clip_leaks_into_another_at_window_edges(model):
@@ -220,8 +240,18 @@ def test_no_clip_leaks_into_another_at_window_edges(model):
     size: same kernels), and alone it gets them to float rounding (BLAS differs with the batch size), at
     lengths one sample around a column's span and the model's 8-column window, and over two windows (61 s)."""
     span, hop = 2800, 2560
-    lengths = (400, 401, span - 1, span, span + 1, 1400 + 7 * hop - 1, 1400 + 7 * hop, 1400 + 7 * hop + 1,
-               1400 + 8 * hop + 1400 + 1, 61 * RATE + 1)
+    lengths = (
+        400,
+        401,
+        span - 1,
+        span,
+        span + 1,
+        1400 + 7 * hop - 1,
+        1400 + 7 * hop,
+        1400 + 7 * hop + 1,
+        1400 + 8 * hop + 1400 + 1,
+        61 * RATE + 1,
+    )
     torch.manual_seed(5)
     for samples in lengths:
         clip = (torch.rand(samples) - 0.5) * 0.5

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from audio_fixtures import make_esc50, make_image_encoder
 from synpat.audio import sound_tasks as st
 from synpat.audio.clip_sets import load_task
@@ -27,8 +26,13 @@ SOUNDFONT = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
 
 
 def run_module(module: str, *args, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", module, *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return subprocess.run(
+        [sys.executable, "-m", module, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
 
 
 def one_line(proc) -> str:
@@ -53,13 +57,33 @@ def write_rows(meta: Path, fields: list[str], rows: list[dict], bom: bool = Fals
 
 # -- 1: synpat-experiment reuses a stage only when everything it read is unchanged ---------------
 
-TOY = ["--images", "200", "--img-size", "32", "--pretrain-steps", "3", "--pretrain-batch", "16",
-       "--finetune-epochs", "1", "--finetune-batch", "16", "--mel-bins", "32", "--threads", "2", "--test-folds", "1,2",
-       "--folds", "5"]
+TOY = [
+    "--images",
+    "200",
+    "--img-size",
+    "32",
+    "--pretrain-steps",
+    "3",
+    "--pretrain-batch",
+    "16",
+    "--finetune-epochs",
+    "1",
+    "--finetune-batch",
+    "16",
+    "--mel-bins",
+    "32",
+    "--threads",
+    "2",
+    "--test-folds",
+    "1,2",
+    "--folds",
+    "5",
+]
 
 
 def test_experiment_reuses_only_stages_whose_inputs_are_unchanged(tmp_path, capsys):
     from synpat.audio.experiment import main
+
     esc = make_esc50(tmp_path / "esc", per_class=5, seed=2)
     out = tmp_path / "run"
     args = ["--data", f"esc50:{esc}", "--out", str(out)] + TOY
@@ -70,36 +94,45 @@ def test_experiment_reuses_only_stages_whose_inputs_are_unchanged(tmp_path, caps
 
     meta = esc / "meta" / "esc50.csv"
     fields, rows = csv_rows(meta)
-    rows[0]["category"], rows[0]["target"] = rows[-1]["category"], rows[-1]["target"]   # relabel one clip
-    write_rows(meta, fields, rows[:3] + rows[5:])                                        # and delete two rows
+    rows[0]["category"], rows[0]["target"] = rows[-1]["category"], rows[-1]["target"]  # relabel one clip
+    write_rows(meta, fields, rows[:3] + rows[5:])  # and delete two rows
     assert main(args) == 0
     printed = capsys.readouterr().out
     report = json.loads((out / "report.json").read_text())
-    assert report["reused"] == ["render", "pretrain", "transfer"], printed   # they do not read the task's data
+    assert report["reused"] == ["render", "pretrain", "transfer"], printed  # they do not read the task's data
     assert "fine-tune pretrained: 1 epochs per fold" in printed and "baseline: log-mel" in printed
-    assert "Reused from an earlier run with the same inputs (data, settings, code): render, pretrain, transfer." \
+    assert (
+        "Reused from an earlier run with the same inputs (data, settings, code): render, pretrain, transfer."
         in (out / "report.md").read_text()
+    )
     pre = json.loads((out / "finetune" / "pretrained" / "results.json").read_text())
     scratch = json.loads((out / "finetune" / "scratch" / "results.json").read_text())
     baseline = json.loads((out / "baseline.json").read_text())
     assert report["task"]["clips"] == pre["data"]["used"] == scratch["data"]["used"] == baseline["clips"] == 18
 
-    assert main(args) == 0   # nothing changed: every stage reused
+    assert main(args) == 0  # nothing changed: every stage reused
     assert capsys.readouterr().out.count("inputs are unchanged, skipped") == 6
     assert json.loads((out / "report.json").read_text())["reused"] == [
-        "render", "pretrain", "transfer", "fine-tune pretrained", "fine-tune scratch", "baseline"]
+        "render",
+        "pretrain",
+        "transfer",
+        "fine-tune pretrained",
+        "fine-tune scratch",
+        "baseline",
+    ]
 
 
 def test_the_data_key_follows_labels_rows_and_clip_contents(tmp_path):
     from synpat.audio.stage_reuse import task_fingerprint
+
     esc = make_esc50(tmp_path / "esc", per_class=2, seed=2)
     spec, meta = f"esc50:{esc}", esc / "meta" / "esc50.csv"
     fields, rows = csv_rows(meta)
     keys = {task_fingerprint(load_task(spec))}
-    assert task_fingerprint(load_task(spec)) in keys                 # the same data, the same key
+    assert task_fingerprint(load_task(spec)) in keys  # the same data, the same key
     clip = esc / "audio" / rows[1]["filename"]
     original = clip.read_bytes()
-    clip.write_bytes(original[:-2] + bytes(2))                     # one sample's bytes
+    clip.write_bytes(original[:-2] + bytes(2))  # one sample's bytes
     keys.add(task_fingerprint(load_task(spec)))
     clip.write_bytes(original)
     assert task_fingerprint(load_task(spec)) in keys and len(keys) == 2
@@ -114,6 +147,7 @@ def test_the_data_key_follows_labels_rows_and_clip_contents(tmp_path):
 
 # -- 8, 15: the task's listing --------------------------------------------------------------------
 
+
 def test_a_csv_with_a_byte_order_mark_loads_in_every_tool(tmp_path):
     esc = make_esc50(tmp_path / "esc", per_class=3, seed=1)
     plain = load_task(f"esc50:{esc}")
@@ -124,8 +158,11 @@ def test_a_csv_with_a_byte_order_mark_loads_in_every_tool(tmp_path):
     with_bom = load_task(f"esc50:{esc}")
     assert with_bom.clips == plain.clips and with_bom.classes == plain.classes
     listing = tmp_path / "list.csv"
-    listing.write_bytes(codecs.BOM_UTF8 + "path,label\r\n".encode() + "".join(
-        f"{esc / 'audio' / r['filename']},{r['category']}\r\n" for r in rows).encode())
+    listing.write_bytes(
+        codecs.BOM_UTF8
+        + b"path,label\r\n"
+        + "".join(f"{esc / 'audio' / r['filename']},{r['category']}\r\n" for r in rows).encode()
+    )
     assert len(load_task(f"csv:{listing}").clips) == len(rows)
     proc = run_module("synpat.audio.sound_tasks", "baseline", esc, "--folds", "3")
     assert proc.returncode == 0, proc.stderr
@@ -145,24 +182,40 @@ def test_a_missing_clip_is_skipped_and_named_by_the_baseline_as_by_finetune(tmp_
 
 # -- 10, 11, 24: synpat-audio-tasks build ---------------------------------------------------------
 
+
 def test_a_killed_build_leaves_nothing_the_next_build_keeps_and_negative_snr_is_a_value(tmp_path):
     try:
         st.find_tools("keywords")
     except UserError as err:
         pytest.skip(str(err))
     out = tmp_path / "task"
-    argv = [sys.executable, "-m", "synpat.audio.sound_tasks", "build", "keywords", "--out", str(out),
-            "--classes", "yes,no,up", "--per-class", "4", "--folds", "2", "--jobs", "1"]
+    argv = [
+        sys.executable,
+        "-m",
+        "synpat.audio.sound_tasks",
+        "build",
+        "keywords",
+        "--out",
+        str(out),
+        "--classes",
+        "yes,no,up",
+        "--per-class",
+        "4",
+        "--folds",
+        "2",
+        "--jobs",
+        "1",
+    ]
     killed = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while not list(tmp_path.glob(f".{out.name}.building-*/audio/*.wav")):   # kill it mid-way
+    while not list(tmp_path.glob(f".{out.name}.building-*/audio/*.wav")):  # kill it mid-way
         assert killed.poll() is None and time.monotonic() < deadline
         time.sleep(0.1)
     killed.send_signal(signal.SIGKILL)
     killed.wait()
     left = [p.name for p in tmp_path.iterdir()]
     assert len(left) == 1 and left[0].startswith(f".{out.name}.building-"), left
-    live = tmp_path / f".{out.name}.building-{os.getpid()}"   # a live builder's folder (this process) stays
+    live = tmp_path / f".{out.name}.building-{os.getpid()}"  # a live builder's folder (this process) stays
     live.mkdir()
     proc = subprocess.run(argv + ["--snr-db", "-5,10"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -179,12 +232,18 @@ def test_a_soundfont_must_be_a_soundfont(tmp_path, capsys):
     for path in ("/etc/passwd", fake):
         assert st.main(["build", "pitch", "--out", str(tmp_path / "t"), "--soundfont", str(path)]) == 2
         err = capsys.readouterr().err.strip()
-        assert err.startswith(f"synpat-audio-tasks: error: --soundfont {path}: not a SoundFont (expected an .sf2/.sf3 "
-                              "file starting with RIFF....sfbk") and "\n" not in err, err
+        assert (
+            err.startswith(
+                f"synpat-audio-tasks: error: --soundfont {path}: not a SoundFont (expected an .sf2/.sf3 "
+                "file starting with RIFF....sfbk"
+            )
+            and "\n" not in err
+        ), err
     assert not (tmp_path / "t").exists()
 
 
 # -- 12, 23: model files and shapes ---------------------------------------------------------------
+
 
 def test_an_init_json_that_disagrees_with_its_weights_is_refused(tmp_path):
     encoder = make_image_encoder(tmp_path / "enc.safetensors", depth=2)
@@ -197,27 +256,44 @@ def test_an_init_json_that_disagrees_with_its_weights_is_refused(tmp_path):
     with pytest.raises(UserError, match=f"{model}: its JSON says depth 1, its weights have 2"):
         read_model_file(model)
     esc = make_esc50(tmp_path / "esc", per_class=2, seed=1)
-    line = one_line(run_module("synpat.audio.finetune", "--data", f"esc50:{esc}", "--init", model,
-                               "--out", tmp_path / "ft", "--epochs", "1"))
+    line = one_line(
+        run_module(
+            "synpat.audio.finetune",
+            "--data",
+            f"esc50:{esc}",
+            "--init",
+            model,
+            "--out",
+            tmp_path / "ft",
+            "--epochs",
+            "1",
+        )
+    )
     assert "its JSON says depth 1, its weights have 2" in line
 
 
 def test_a_huge_input_shape_is_refused_with_the_memory_it_needs(tmp_path):
     encoder = make_image_encoder(tmp_path / "enc.safetensors", depth=1)
     began = time.monotonic()
-    line = one_line(run_module("synpat.audio.transfer", encoder, "--out", tmp_path / "a.safetensors",
-                               "--input-shape", "100000x100000"))
+    line = one_line(
+        run_module(
+            "synpat.audio.transfer", encoder, "--out", tmp_path / "a.safetensors", "--input-shape", "100000x100000"
+        )
+    )
     assert time.monotonic() - began < 60
-    assert "input shape 100000x100000 gives 39062500 patches of 16x16, more than 16384 (its position table alone " \
-           "needs 14.0 GiB" in line, line
+    assert (
+        "input shape 100000x100000 gives 39062500 patches of 16x16, more than 16384 (its position table alone "
+        "needs 14.0 GiB" in line
+    ), line
     assert not (tmp_path / "a.safetensors").exists()
 
 
 # -- found in the hostile round after the 25 ------------------------------------------------------
 
+
 def test_a_listing_that_is_not_utf8_is_one_line(tmp_path):
     listing = tmp_path / "list.csv"
-    listing.write_bytes("path,label\r\na.wav,yes\r\n".encode("utf-16"))   # what some spreadsheets save as "Unicode text"
+    listing.write_bytes("path,label\r\na.wav,yes\r\n".encode("utf-16"))  # what some spreadsheets save as "Unicode text"
     with pytest.raises(UserError) as err:
         load_task(f"csv:{listing}")
     assert str(err.value) == f'{listing}: not UTF-8 text; expected a UTF-8 CSV file (a spreadsheet\'s "CSV UTF-8")'
@@ -229,21 +305,37 @@ def test_a_listing_that_is_not_utf8_is_one_line(tmp_path):
 
 def test_two_experiments_in_one_folder_at_once_give_one_line(tmp_path):
     from synpat.audio.stage_reuse import StageRecords
+
     esc = make_esc50(tmp_path / "esc", per_class=1, seed=1)
     out = tmp_path / "run"
-    running = StageRecords(out)   # an experiment running in OUT (this process)
+    running = StageRecords(out)  # an experiment running in OUT (this process)
     line = one_line(run_module("synpat.audio.experiment", "--data", f"esc50:{esc}", "--out", out, *TOY))
-    assert line == f"synpat-experiment: error: --out {out}: another synpat-experiment (pid {os.getpid()}) is " \
-                   "running there; wait for it to end"
-    assert sorted(p.name for p in (out / "stages").iterdir()) == [".lock"]   # it did nothing
+    assert (
+        line == f"synpat-experiment: error: --out {out}: another synpat-experiment (pid {os.getpid()}) is "
+        "running there; wait for it to end"
+    )
+    assert sorted(p.name for p in (out / "stages").iterdir()) == [".lock"]  # it did nothing
     del running
-    StageRecords(out)   # ended: the folder is free again
+    StageRecords(out)  # ended: the folder is free again
 
 
 def test_finetune_refuses_a_huge_input_before_reading_clips(tmp_path):
     esc = make_esc50(tmp_path / "esc", per_class=1, seed=1)
     began = time.monotonic()
-    line = one_line(run_module("synpat.audio.finetune", "--data", f"esc50:{esc}", "--out", tmp_path / "ft",
-                               "--model", "vit_tiny", "--frames", "10000000", "--epochs", "1"))
+    line = one_line(
+        run_module(
+            "synpat.audio.finetune",
+            "--data",
+            f"esc50:{esc}",
+            "--out",
+            tmp_path / "ft",
+            "--model",
+            "vit_tiny",
+            "--frames",
+            "10000000",
+            "--epochs",
+            "1",
+        )
+    )
     assert "input shape 128x10000000 gives 5000000 patches of 16x16, more than 16384" in line, line
     assert time.monotonic() - began < 120 and not (tmp_path / "ft").exists()

@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from synpat.core.errors import UserError
 from synpat.gen.shards import encode_image, write_shard
 from synpat.train.labels import ascii_labels, parse_label
@@ -43,8 +42,10 @@ def test_one_label_rule_in_both_loaders_with_a_named_error(tmp_path, loader, bad
     tar = shard_with(tmp_path / "shards", [b"1", b"22", b"3", bad, b"5", b"6", b"7", b"8"])
     with pytest.raises(UserError) as err:
         read_all(tar.parent, loader)
-    assert f"--data: {tar}: member 000000003.cls: cannot decode (the .cls holds {bad!r}; expected a class id of 1 " \
-           "to 9 ASCII digits)" in str(err.value), str(err.value)
+    assert (
+        f"--data: {tar}: member 000000003.cls: cannot decode (the .cls holds {bad!r}; expected a class id of 1 "
+        "to 9 ASCII digits)" in str(err.value)
+    ), str(err.value)
 
 
 @pytest.mark.parametrize("loader", ["dali", "torch"])
@@ -72,16 +73,19 @@ def test_a_sample_without_cls_is_named(tmp_path, loader):
     tar = shard_with(tmp_path / "shards", [b"1", b"2", None, b"4", b"5", b"6", b"7", b"8"])
     with pytest.raises(UserError) as err:
         read_all(tar.parent, loader)
-    if loader == "dali":   # DALI's own message was empty ("Critical error when building pipeline:")
-        assert str(err.value) == (f"--data: {tar}: sample 000000002: no .cls member (a training sample needs an image "
-                                  "and its .cls; it has jpg)")
-    else:                  # webdataset's, which names the missing part
+    if loader == "dali":  # DALI's own message was empty ("Critical error when building pipeline:")
+        assert str(err.value) == (
+            f"--data: {tar}: sample 000000002: no .cls member (a training sample needs an image "
+            "and its .cls; it has jpg)"
+        )
+    else:  # webdataset's, which names the missing part
         assert "didn't find ['cls']" in str(err.value)
 
 
 @pytest.mark.parametrize("ratio", ["0", "1", "-0.5", "0.999"])
 def test_mask_ratio_must_mask_and_leave_patches(ratio):
     from synpat.train.pretrain_config import parse_config
+
     with pytest.raises(UserError, match=f"bad config value mask_ratio={float(ratio)!r}: must be in \\(0, 1\\)"):
         parse_config(["--data", "x", "--model", "mae_vit_tiny_patch16", "--img-size", "64", "--mask-ratio", ratio])
     assert parse_config(["--data", "x", "--mask-ratio", "0.5"]).mask_ratio == 0.5
@@ -91,9 +95,31 @@ def test_ctrl_c_during_pretraining_is_one_line(tmp_path):
     shards = tmp_path / "shards"
     shard_with(shards, [str(i % 3).encode() for i in range(64)])
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, str(PRETRAIN), *TINY, "--data", str(shards), "--out", str(out),
-                             "--batch-size", "8", "--steps", "100000", "--log-every", "1", "--save-every", "2",
-                             "--recon-every", "0"], stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env())
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(PRETRAIN),
+            *TINY,
+            "--data",
+            str(shards),
+            "--out",
+            str(out),
+            "--batch-size",
+            "8",
+            "--steps",
+            "100000",
+            "--log-every",
+            "1",
+            "--save-every",
+            "2",
+            "--recon-every",
+            "0",
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env(),
+    )
     deadline = time.monotonic() + 300
     while not (out / "log.jsonl").exists() or len((out / "log.jsonl").read_text().splitlines()) < 3:
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()

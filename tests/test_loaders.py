@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 import webdataset as wds
-
 from conftest import run_gen
 from synpat.core.errors import UserError
 from synpat.gen.source import SourceSpec
@@ -26,14 +25,29 @@ def shards(tmp_path_factory):
     """96 png images at 32x32 of three programs, 4 shards, seed 5; and the program folder."""
     from conftest import SMALL_SET
     from synpat.gen.programs import bundled_shaders_dir
+
     root = tmp_path_factory.mktemp("loaders")
     folder = root / "shaders"
     folder.mkdir()
     for name in SMALL_SET:
         shutil.copy(bundled_shaders_dir() / f"{name}.glsl", folder)
     out = root / "shards"
-    proc = run_gen("--shaders", folder, "--out", out, "--count", 96, "--size", 32, "--shard-size", 24,
-                   "--seed", 5, "--format", "png")
+    proc = run_gen(
+        "--shaders",
+        folder,
+        "--out",
+        out,
+        "--count",
+        96,
+        "--size",
+        32,
+        "--shard-size",
+        24,
+        "--seed",
+        5,
+        "--format",
+        "png",
+    )
     assert proc.returncode == 0, proc.stderr
     return out, folder
 
@@ -67,13 +81,15 @@ def test_shard_loader_contract(engine, shards):
             assert x.shape == (B, 3, 24, 24) and x.dtype == torch.float32 and y.dtype == torch.int64
             assert LOW - 1e-3 <= x.min() and x.max() <= HIGH + 1e-3 and x.std() > 0.2
     first = torch.cat([y for _, y in batches])
-    assert first.tolist() != shard_labels(out)     # shuffled, not in file order
+    assert first.tolist() != shard_labels(out)  # shuffled, not in file order
 
 
 def test_dali_ranks_split_the_epoch(shards):
     out, _ = shards
-    halves = [build_loader(LoaderConfig(data=str(out), batch_size=B, image_size=24, loader="dali",
-                                        rank=r, world_size=2)) for r in (0, 1)]
+    halves = [
+        build_loader(LoaderConfig(data=str(out), batch_size=B, image_size=24, loader="dali", rank=r, world_size=2))
+        for r in (0, 1)
+    ]
     assert [len(h) for h in halves] == [3, 3]
     labels = [torch.cat([y for _, y in h]).tolist() for h in halves]
     assert collections.Counter(labels[0] + labels[1]) == collections.Counter(shard_labels(out))
@@ -112,8 +128,7 @@ def test_stream_images_equal_shard_images_byte_for_byte(shards):
 @pytest.mark.parametrize("engine", ["dali", "torch"])
 def test_stream_loader_contract(engine, shards):
     _, folder = shards
-    loader = build_loader(LoaderConfig(source=spec(folder), batch_size=B, image_size=24,
-                                       loader=engine, seed=5))
+    loader = build_loader(LoaderConfig(source=spec(folder), batch_size=B, image_size=24, loader=engine, seed=5))
     it = iter(loader)
     for _ in range(3):
         x, y = next(it)
@@ -121,8 +136,9 @@ def test_stream_loader_contract(engine, shards):
         assert y.shape == (B,) and y.dtype == torch.int64 and 0 <= y.min() and y.max() <= 2
         assert LOW - 1e-3 <= x.min() and x.max() <= HIGH + 1e-3
     expect = next(PatternStream(StreamConfig(shaders=[str(folder)], batch_size=B, size=(32, 32), seed=5)))[1]
-    first = next(iter(build_loader(LoaderConfig(source=spec(folder), batch_size=B, image_size=24,
-                                                loader=engine, seed=5))))[1]
+    first = next(
+        iter(build_loader(LoaderConfig(source=spec(folder), batch_size=B, image_size=24, loader=engine, seed=5)))
+    )[1]
     assert first.tolist() == expect.tolist()
 
 
@@ -132,8 +148,11 @@ def test_a_resumed_stream_repeats_the_uninterrupted_batches(engine, shards):
     _, folder = shards
 
     def loader(start: int):
-        return iter(build_loader(LoaderConfig(source=spec(folder), batch_size=B, image_size=24,
-                                              loader=engine, seed=5, start_step=start)))
+        return iter(
+            build_loader(
+                LoaderConfig(source=spec(folder), batch_size=B, image_size=24, loader=engine, seed=5, start_step=start)
+            )
+        )
 
     whole = loader(0)
     batches = [next(whole) for _ in range(3)]
@@ -146,8 +165,12 @@ def test_a_resumed_stream_repeats_the_uninterrupted_batches(engine, shards):
 def test_dali_and_torch_crop_the_stream_alike(shards):
     """Both paths take the same crop and flip for a step: their outputs agree up to resampling filters."""
     _, folder = shards
-    out = [next(iter(build_loader(LoaderConfig(source=spec(folder), batch_size=B, image_size=24,
-                                                loader=engine, seed=5))))[0] for engine in ("dali", "torch")]
+    out = [
+        next(iter(build_loader(LoaderConfig(source=spec(folder), batch_size=B, image_size=24, loader=engine, seed=5))))[
+            0
+        ]
+        for engine in ("dali", "torch")
+    ]
     for dali, plain in zip(*out):
         assert torch.corrcoef(torch.stack([dali.flatten(), plain.flatten()]))[0, 1] > 0.8
         assert (dali - plain).abs().mean() < 0.35
@@ -181,7 +204,7 @@ def test_bad_loader_config_is_a_user_error(shards, tmp_path):
 def test_a_new_epoch_starts_fresh_after_one_left_early(engine, shards):
     out, _ = shards
     loader = build_loader(LoaderConfig(data=str(out), batch_size=B, image_size=24, loader=engine))
-    next(iter(loader))                     # leave the first epoch after one batch
+    next(iter(loader))  # leave the first epoch after one batch
     loader.set_epoch(1)
     assert len(list(loader)) == 96 // B
 
@@ -189,8 +212,7 @@ def test_a_new_epoch_starts_fresh_after_one_left_early(engine, shards):
 def test_torch_augmentation_is_reproducible_per_batch(shards):
     """Crops depend on (seed, rank, step), so a stream resumed at step k repeats batch k exactly."""
     _, folder = shards
-    cfg = dict(source=spec(folder), batch_size=B, image_size=24,
-               loader="torch", seed=5)
+    cfg = dict(source=spec(folder), batch_size=B, image_size=24, loader="torch", seed=5)
     it = iter(build_loader(LoaderConfig(**cfg)))
     batches = [next(it)[0] for _ in range(3)]
     resumed = next(iter(build_loader(LoaderConfig(**cfg, start_step=2))))[0]

@@ -1,12 +1,12 @@
 """The MAE model: timm-compatible encoder, masking, loss, patches."""
+
 from __future__ import annotations
 
 import pytest
 import timm
 import torch
-from timm.models.vision_transformer import VisionTransformer
-
 from synpat.train.mae import MODELS, build_mae
+from timm.models.vision_transformer import VisionTransformer
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
@@ -14,10 +14,18 @@ def test_encoder_loads_into_timm_and_gives_the_same_features(name):
     torch.manual_seed(0)
     mae = build_mae(name).eval()
     enc = MODELS[name].encoder
-    with torch.device("meta"):   # skip timm's own initialisation: every tensor is replaced
-        vit = (timm.create_model(MODELS[name].timm_name, pretrained=False, num_classes=0) if MODELS[name].timm_name
-               else VisionTransformer(patch_size=enc.patch_size, embed_dim=enc.embed_dim, depth=enc.depth,
-                                      num_heads=enc.num_heads, num_classes=0)).eval()
+    with torch.device("meta"):  # skip timm's own initialisation: every tensor is replaced
+        vit = (
+            timm.create_model(MODELS[name].timm_name, pretrained=False, num_classes=0)
+            if MODELS[name].timm_name
+            else VisionTransformer(
+                patch_size=enc.patch_size,
+                embed_dim=enc.embed_dim,
+                depth=enc.depth,
+                num_heads=enc.num_heads,
+                num_classes=0,
+            )
+        ).eval()
     vit.load_state_dict(mae.encoder_state_dict(), strict=True, assign=True)
     x = torch.randn(1, 3, 224, 224)
     with torch.no_grad():
@@ -50,7 +58,7 @@ def test_position_codes_are_fixed_sincos():
     for pos in (mae.pos_embed, mae.decoder_pos_embed):
         assert not pos.requires_grad
         assert pos.shape[1] == 1 + 16
-        assert torch.all(pos[0, 0] == 0)                       # class token row
+        assert torch.all(pos[0, 0] == 0)  # class token row
         assert pos[0, 1:].abs().max() <= 1 and len(torch.unique(pos[0, 1:], dim=0)) == 16
 
 
@@ -84,9 +92,9 @@ def test_loss_counts_masked_patches_only():
     mask = torch.zeros(2, 16)
     mask[:, :12] = 1
     changed = pred.clone()
-    changed[:, 12:] += 5                                         # visible patches: no effect
+    changed[:, 12:] += 5  # visible patches: no effect
     assert mae.loss(imgs, pred, mask) == mae.loss(imgs, changed, mask)
-    changed[:, 0] += 5                                           # a masked patch: raises the loss
+    changed[:, 0] += 5  # a masked patch: raises the loss
     assert mae.loss(imgs, changed, mask) > mae.loss(imgs, pred, mask)
     # norm_pix_loss: the exact standardised target scores 0
     target = mae.patchify(imgs)

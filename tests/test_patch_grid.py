@@ -1,7 +1,7 @@
 """Patch shape and stride of the audio ViT (audio/patch_grid.py, vit_audio.build_audio_vit)."""
+
 import pytest
 import torch
-
 from synpat.audio.patch_grid import grid_of, parse_pair, resize_kernel
 from synpat.audio.vit_audio import build_audio_vit, load_encoder_state
 from synpat.core.errors import UserError
@@ -19,7 +19,7 @@ def test_parse_pair_and_errors():
 
 def test_grid_counts_overlapping_tokens():
     assert grid_of((128, 96), (16, 16), (16, 16)) == (8, 6)
-    assert grid_of((128, 96), (16, 16), (16, 10)) == (8, 9)      # AST-style time overlap: (96-16)//10+1
+    assert grid_of((128, 96), (16, 16), (16, 10)) == (8, 9)  # AST-style time overlap: (96-16)//10+1
     assert grid_of((128, 96), (16, 4), (16, 4)) == (8, 24)
     with pytest.raises(UserError, match="smaller than one"):
         grid_of((8, 96), (16, 4), (16, 4))
@@ -41,11 +41,12 @@ def test_pretrained_kernel_is_resampled_to_keep_its_response():
     torch.manual_seed(0)
     square = build_audio_vit(ViTArch(64, 1, 2, patch_size=16), (16, 16), num_classes=0)
     with torch.no_grad():
-        square.patch_embed.proj.weight.copy_(torch.nn.functional.interpolate(
-            torch.randn(64, 1, 4, 4), size=(16, 16), mode="bilinear"))
+        square.patch_embed.proj.weight.copy_(
+            torch.nn.functional.interpolate(torch.randn(64, 1, 4, 4), size=(16, 16), mode="bilinear")
+        )
     narrow = build_audio_vit(ViTArch(64, 1, 2, patch_size=16), (16, 4), num_classes=0, patch=(16, 4))
     before = narrow.patch_embed(torch.ones(1, 1, 16, 4))
-    with pytest.raises(UserError, match="patch_embed.proj.weight has shape"):   # only on request
+    with pytest.raises(UserError, match="patch_embed.proj.weight has shape"):  # only on request
         load_encoder_state(narrow, square.state_dict())
     load_encoder_state(narrow, square.state_dict(), resample=True)
     column = torch.randn(1, 1, 16, 1)

@@ -1,5 +1,6 @@
 """pre-training under faults and bad input: shards without an index (pipe:), corrupt content, a used
 --out, a resume with other settings, a full disk; each one line and nothing partial left."""
+
 from __future__ import annotations
 
 import json
@@ -11,7 +12,6 @@ import tarfile
 from pathlib import Path
 
 import pytest
-
 from synpat.core.errors import UserError
 from synpat.gen.programs import bundled_shaders_dir
 from synpat.train.loaders import LoaderConfig, TorchShardLoader
@@ -26,16 +26,40 @@ def small_shards(tmp_path_factory) -> Path:
     """128 images at 64 px in 2 shards of 64, with .idx."""
     out = tmp_path_factory.mktemp("shards")
     programs = [bundled_shaders_dir() / f"{name}.glsl" for name in ("fbm", "waves")]
-    result = subprocess.run([sys.executable, "-m", "synpat.gen.cli", "--shaders", *map(str, programs),
-                             "--out", str(out), "--count", "128", "--size", "64", "--shard-size", "64",
-                             "--overwrite"], capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "synpat.gen.cli",
+            "--shaders",
+            *map(str, programs),
+            "--out",
+            str(out),
+            "--count",
+            "128",
+            "--size",
+            "64",
+            "--shard-size",
+            "64",
+            "--overwrite",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     return out
 
 
 def pretrain(*args, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(PRETRAIN), *TINY, *map(str, args)], capture_output=True, text=True,
-                          env=env(), timeout=600, **kwargs)
+    return subprocess.run(
+        [sys.executable, str(PRETRAIN), *TINY, *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env(),
+        timeout=600,
+        **kwargs,
+    )
 
 
 def error_line(result) -> str:
@@ -52,7 +76,7 @@ def corrupt_copy(shards: Path, folder: Path) -> tuple[Path, str]:
     with tarfile.open(tar) as t:
         member = [m for m in t.getmembers() if m.name.endswith(".jpg")][5]
     data = bytearray(tar.read_bytes())
-    data[member.offset_data:member.offset_data + member.size] = bytes(member.size)
+    data[member.offset_data : member.offset_data + member.size] = bytes(member.size)
     tar.write_bytes(bytes(data))
     return tar, member.name
 
@@ -69,7 +93,7 @@ def test_shards_without_index_train_by_steps_and_by_epochs_counted_once(small_sh
     result = pretrain("--data", url, "--out", out, *FAST, "--epochs", "2")
     assert result.returncode == 0, result.stderr[-3000:]
     records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in records] == list(range(1, 17))   # 2 epochs of 128 images / 16
+    assert [r["step"] for r in records] == list(range(1, 17))  # 2 epochs of 128 images / 16
     assert records[-1]["epoch"] == 2
 
 
@@ -83,8 +107,10 @@ def test_corrupt_content_names_the_tar_and_member_and_leaves_no_output(small_sha
     assert f"pretrain: error: {err.value}" == expected
     for loader in ("torch", "dali"):
         out = tmp_path / f"run_{loader}"
-        assert error_line(pretrain("--data", tar.parent, "--out", out, "--loader", loader, *FAST,
-                                   "--epochs", "1")) == expected
+        assert (
+            error_line(pretrain("--data", tar.parent, "--out", out, "--loader", loader, *FAST, "--epochs", "1"))
+            == expected
+        )
         assert not out.exists()
 
 
@@ -95,17 +121,23 @@ def test_used_out_resume_with_other_settings_and_full_disk(small_shards, tmp_pat
     log = (out / "log.jsonl").read_text()
     assert error_line(pretrain(*args, "--steps", "2")) == (
         f"pretrain: error: --out {out}: holds a run (checkpoints, log.jsonl, tb, recon, config.json, "
-        "encoder.safetensors, encoder.json); pass --resume auto to continue it or --overwrite to replace it")
+        "encoder.safetensors, encoder.json); pass --resume auto to continue it or --overwrite to replace it"
+    )
     assert (out / "log.jsonl").read_text() == log
-    line = error_line(pretrain(*args, "--steps", "3", "--resume", "auto", "--img-size", "32",
-                               "--deepspeed", "zero1_fp32"))
-    assert line == (f"pretrain: error: --resume {out / 'checkpoints' / 'step_00000002'}: made with other settings "
-                    "(img_size 64 -> 32; zero_stage 0 -> 1; engine 'torch' -> 'deepspeed'); use the checkpoint's settings, "
-                    "or start a new --out")
+    line = error_line(
+        pretrain(*args, "--steps", "3", "--resume", "auto", "--img-size", "32", "--deepspeed", "zero1_fp32")
+    )
+    assert line == (
+        f"pretrain: error: --resume {out / 'checkpoints' / 'step_00000002'}: made with other settings "
+        "(img_size 64 -> 32; zero_stage 0 -> 1; engine 'torch' -> 'deepspeed'); use the checkpoint's settings, "
+        "or start a new --out"
+    )
+
     # A full disk while saving: files may grow to 1 MB (a checkpoint needs more): one line, no partial step.
     def small_disk():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (2**20, 2**20))
+
     line = error_line(pretrain(*args, "--steps", "3", "--save-every", "1", "--resume", "auto", preexec_fn=small_disk))
     assert line.startswith(f"pretrain: error: {out / 'checkpoints'}: cannot save checkpoint step_00000003 (")
     assert line.endswith("); is the disk full?")
@@ -125,8 +157,10 @@ def test_bad_numbers_and_files_in_the_config_are_one_line(tmp_path):
 
     assert error("--blr", "inf") == "bad config value blr=inf: not a finite number"
     assert error("--set", "min_lr=nan") == "bad config value min_lr=nan: not a finite number"
-    assert error("--min-lr", "1") == ("bad config value min_lr=1.0: must not exceed the peak learning rate "
-                                      "blr x batch_size x accum_steps / 256 = 3.75e-05")
+    assert error("--min-lr", "1") == (
+        "bad config value min_lr=1.0: must not exceed the peak learning rate "
+        "blr x batch_size x accum_steps / 256 = 3.75e-05"
+    )
     latin = tmp_path / "c.json"
     latin.write_bytes('{"model": "caf\xe9"}'.encode("latin-1"))
     assert error("--config", str(latin)) == f"config file {latin}: not UTF-8 text (byte 14); expected JSON or YAML"
@@ -139,5 +173,8 @@ def test_resume_from_a_folder_that_is_no_checkpoint_writes_nothing(small_shards,
     out, nothing = tmp_path / "run", tmp_path / "nothing"
     nothing.mkdir()
     line = error_line(pretrain("--data", small_shards, "--out", out, *FAST, "--steps", "1", "--resume", nothing))
-    assert line == f"pretrain: error: --resume {nothing}: no rng_rank0.pt (not a pretrain checkpoint, or written by other ranks)"
+    assert (
+        line
+        == f"pretrain: error: --resume {nothing}: no rng_rank0.pt (not a pretrain checkpoint, or written by other ranks)"
+    )
     assert not out.exists()

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from synpat.gen.programs import Program
 from synpat.gen.renderer import CompileError, Renderer
 from synpat.gen.sampler import Sampler
@@ -54,7 +53,7 @@ def test_deterministic(bundled_programs, compute):
     samples = Sampler(1, seed=5).range(100, 104)
     p = bundled_programs[0]
     np.testing.assert_array_equal(compute.render(p, samples), compute.render(p, samples))
-    fresh = Renderer(SIZE, backend="compute", max_batch=3)   # other batch split, same bytes
+    fresh = Renderer(SIZE, backend="compute", max_batch=3)  # other batch split, same bytes
     np.testing.assert_array_equal(compute.render(p, samples), fresh.render(p, samples))
 
 
@@ -130,7 +129,7 @@ def test_auto_falls_back_to_fragment_for_derivatives_and_textures():
     auto = Renderer(SIZE, backend="auto")
     assert auto.backend_for(p) == "fragment" and auto.check(p) is None
     img = auto.render(p, Sampler(1).range(0, 2))
-    assert img[..., 1].std() > 5 and img[..., 2].std() > 20     # derivatives and the noise texture
+    assert img[..., 1].std() > 5 and img[..., 2].std() > 20  # derivatives and the noise texture
     with pytest.raises(CompileError, match="cannot use the compute backend"):
         Renderer(SIZE, backend="compute").compile(p)
 
@@ -151,4 +150,4 @@ def test_constant_and_nan_programs_are_rejected(compute, fragment):
     for r in (compute, fragment):
         assert "constant" in r.check(program(constant))
         assert "NaN in 67%" in r.check(program(nan), max_nan=0.5)
-        assert "constant" in r.check(program(nan))               # NaN shows as 0: one colour
+        assert "constant" in r.check(program(nan))  # NaN shows as 0: one colour

@@ -1,5 +1,4 @@
 import numpy as np
-
 from synpat.gen.sampler import TIME_RANGE, Sampler
 
 

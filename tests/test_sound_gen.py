@@ -9,9 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import webdataset as wds
-from PIL import Image
-
 from conftest import kill_gen, run_gen
+from PIL import Image
 from synpat.gen.flac import decode_flac, quantise
 from synpat.gen.programs import bundled_shaders_dir
 from synpat.gen.stream import PatternStream, StreamConfig
@@ -19,8 +18,10 @@ from synpat.gen.stream import PatternStream, StreamConfig
 RATE = 8000
 COMMON = ("--duration", "0.25", "--sample-rate", str(RATE), "--shard-size", "8", "--seed", "5", "--workers", "2")
 TONE = "vec2 mainSound(int samp, float time) {\n    return vec2(0.5 * sin(6.2831853 * 440.0 * time));\n}\n"
-BEAT = ("// family: beat\nvec2 mainSound(float time) {\n"
-        "    return vec2(0.3 * sin(6.2831853 * (200.0 + 400.0 * iParams.x) * time), 0.2 * sin(6.2831853 * 100.0 * time));\n}\n")
+BEAT = (
+    "// family: beat\nvec2 mainSound(float time) {\n"
+    "    return vec2(0.3 * sin(6.2831853 * (200.0 + 400.0 * iParams.x) * time), 0.2 * sin(6.2831853 * 100.0 * time));\n}\n"
+)
 NAN = "vec2 mainSound(float time) { return vec2(sqrt(-1.0 - time)); }\n"
 SILENT = "vec2 mainSound(float time) { return vec2(0.0); }\n"
 
@@ -57,7 +58,12 @@ def test_sound_shards_hold_flac_clips_of_the_programs_with_their_metadata(sounds
     assert proc.returncode == 0, proc.stderr
     assert "wrote 20 clips in 3 shards" in proc.stderr and "0.25 s 8000 Hz mono flac" in proc.stderr
     manifest = json.loads((out / "manifest.json").read_text())
-    assert (manifest["kind"], manifest["sample_rate"], manifest["duration"], manifest["channels"]) == ("sound", RATE, 0.25, 1)
+    assert (manifest["kind"], manifest["sample_rate"], manifest["duration"], manifest["channels"]) == (
+        "sound",
+        RATE,
+        0.25,
+        1,
+    )
     assert [p["name"] for p in manifest["programs"]] == ["beat", "tone"]
     samples = read_samples(out)
     assert len(samples) == 20 and set(samples[0]) >= {"flac", "cls", "json"}
@@ -72,7 +78,7 @@ def test_sound_shards_hold_flac_clips_of_the_programs_with_their_metadata(sounds
         peak = np.fft.rfftfreq(2000, 1.0 / RATE)[spectrum.argmax()]
         if meta["program"] == "tone":
             assert peak == 440.0
-        else:   # the louder partial of the mixdown: 200 + 400 iParams.x Hz
+        else:  # the louder partial of the mixdown: 200 + 400 iParams.x Hz
             assert abs(peak - (200 + 400 * meta["params"][0])) <= 4
 
 
@@ -107,8 +113,14 @@ def test_two_ranks_write_the_shards_of_one(sounds, tmp_path):
     single, split = tmp_path / "single", tmp_path / "split"
     args = ["--shaders", str(sounds), "--count", "30", *COMMON]
     assert run_gen(*args, "--out", single).returncode == 0
-    procs = [subprocess.Popen([sys.executable, "-m", "synpat.gen.cli", *args, "--out", str(split), "--rank", str(r),
-                               "--world-size", "2"], stderr=subprocess.PIPE, text=True) for r in (0, 1)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "synpat.gen.cli", *args, "--out", str(split), "--rank", str(r), "--world-size", "2"],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for r in (0, 1)
+    ]
     errs = [p.communicate(timeout=300)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], errs
     assert tars(split) == tars(single)
@@ -153,7 +165,7 @@ def test_the_stream_yields_the_clips_the_shards_hold(sounds, tmp_path):
     assert np.abs(waves).max() <= 1.0
     stored = read_samples(out)
     np.testing.assert_array_equal(labels, [int(s["cls"]) for s in stored])
-    with PatternStream(cfg) as again:   # next_waves: the same batches (the sound loaders' call)
+    with PatternStream(cfg) as again:  # next_waves: the same batches (the sound loaders' call)
         w, l = again.next_waves()
         np.testing.assert_array_equal(w, waves[:8])
         np.testing.assert_array_equal(l, labels[:8])
@@ -166,17 +178,36 @@ def test_view_and_stats_on_sound_shards(tmp_path):
     proc = run_gen("--shaders", "bundled:sounds", "--out", out, "--per-shader", 2, *COMMON, "--stats")
     assert proc.returncode == 0, proc.stderr
     stored = read_samples(out)
-    assert {"level_dbfs", "spectral_centroid", "spectral_flatness", "onset_rate"} == set(json.loads(stored[0]["json"])["stats"])
+    assert {"level_dbfs", "spectral_centroid", "spectral_flatness", "onset_rate"} == set(
+        json.loads(stored[0]["json"])["stats"]
+    )
     sheet = tmp_path / "sheet.png"
-    view = subprocess.run([sys.executable, "-m", "synpat.gen.contact", str(out), "--out", str(sheet), "--per-program", "2",
-                           "--tile", "32"], capture_output=True, text=True)
+    view = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "synpat.gen.contact",
+            str(out),
+            "--out",
+            str(sheet),
+            "--per-program",
+            "2",
+            "--tile",
+            "32",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert view.returncode == 0, view.stderr
     image = np.asarray(Image.open(sheet))
     programs = len(json.loads((out / "manifest.json").read_text())["programs"])
     assert image.shape[0] == programs * 36 + 4 and image.shape[1] == 150 + 2 * (96 + 4) + 4
     report = tmp_path / "report"
-    stats = subprocess.run([sys.executable, "-m", "synpat.gen.stats_report", str(out), "--out", str(report)],
-                           capture_output=True, text=True)
+    stats = subprocess.run(
+        [sys.executable, "-m", "synpat.gen.stats_report", str(out), "--out", str(report)],
+        capture_output=True,
+        text=True,
+    )
     assert stats.returncode == 0, stats.stderr
     families = json.loads((report / "families.json").read_text())
     assert len(families) >= 8 and {"level_dbfs_mean", "onset_rate_mean"} <= set(families[0])
@@ -188,8 +219,11 @@ def test_view_and_stats_on_sound_shards(tmp_path):
 
 def test_stats_on_sound_programs_renders_clips_and_measures_them(sounds, tmp_path):
     report = tmp_path / "report"
-    proc = subprocess.run([sys.executable, "-m", "synpat.gen.stats_report", str(sounds), "--out", str(report),
-                           "--per-program", "2"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "synpat.gen.stats_report", str(sounds), "--out", str(report), "--per-program", "2"],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     rows = {r["program"]: r for r in json.loads((report / "programs.json").read_text())}
     assert set(rows) == {"beat", "tone"} and rows["tone"]["images"] == 2

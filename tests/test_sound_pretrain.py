@@ -1,6 +1,7 @@
 """Pre-training on sounds: train/pretrain.py on sound shards (DALI and torch loaders, mono and stereo),
 the mix of sounds and images, the input kinds, a stream of waves, and the exported encoder taken
 as it is by synpat-finetune --init and the HEAR API."""
+
 from __future__ import annotations
 
 import json
@@ -11,20 +12,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
 from audio_fixtures import make_esc50
+from PIL import Image
 from sound_fixtures import write_sound_shards
 from synpat.core.errors import UserError
 from synpat.gen.programs import bundled_shaders_dir
 from synpat.train.batched_fbank import BatchedFbank
-from synpat.train.input_kinds import (ImageAsSpectrogram, ModelInput, SoundFormat, SpectrogramInput, Standardiser,
-                                      data_kind, spectrogram_frames)
 from synpat.train.image_aug import MEAN, STD
+from synpat.train.input_kinds import (
+    ImageAsSpectrogram,
+    ModelInput,
+    SoundFormat,
+    SpectrogramInput,
+    Standardiser,
+    data_kind,
+    spectrogram_frames,
+)
 from synpat.train.loaders import LoaderConfig
 from synpat.train.pretrain_config import parse_config
 from synpat.train.sound_loaders import SoundStreamLoader, TorchSoundShardLoader
-from test_pretrain import log, pretrain, run, PRETRAIN, TINY
+from test_pretrain import PRETRAIN, TINY, log, pretrain, run
 
 SMALL = ["--batch-size", "8", "--log-every", "1", "--recon-every", "0", "--save-every", "0"]
 
@@ -39,9 +46,27 @@ def sound_shards(tmp_path_factory) -> Path:
 def image_shards(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("images")
     programs = [bundled_shaders_dir() / f"{name}.glsl" for name in ("fbm", "waves")]
-    result = subprocess.run([sys.executable, "-m", "synpat.gen.cli", "--shaders", *map(str, programs), "--out",
-                             str(out), "--count", "64", "--size", "64", "--shard-size", "32", "--overwrite"],
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "synpat.gen.cli",
+            "--shaders",
+            *map(str, programs),
+            "--out",
+            str(out),
+            "--count",
+            "64",
+            "--size",
+            "64",
+            "--shard-size",
+            "32",
+            "--overwrite",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     return out
 
@@ -50,8 +75,24 @@ def image_shards(tmp_path_factory) -> Path:
 def sound_run(sound_shards, tmp_path_factory) -> Path:
     """20 steps of the tiny MAE on the sound shards through DALI (the default loader)."""
     out = tmp_path_factory.mktemp("sound_run")
-    pretrain("--data", sound_shards, "--out", out, "--loader", "dali", "--steps", "20", "--batch-size", "8",
-             "--log-every", "5", "--recon-every", "0", "--save-every", "0")
+    pretrain(
+        "--data",
+        sound_shards,
+        "--out",
+        out,
+        "--loader",
+        "dali",
+        "--steps",
+        "20",
+        "--batch-size",
+        "8",
+        "--log-every",
+        "5",
+        "--recon-every",
+        "0",
+        "--save-every",
+        "0",
+    )
     return out
 
 
@@ -79,12 +120,18 @@ def test_pretrains_on_sound_shards_and_exports_an_audio_encoder(sound_run):
     meta = json.loads((sound_run / "encoder.json").read_text())
     norm = json.loads((sound_run / "input_norm.json").read_text())["sound"]
     assert meta["kind"] == "pretrained-sound" and meta["in_chans"] == 1 and meta["input_shape"] == [128, 48]
-    assert meta["arch"] == {"embed_dim": 192, "depth": 12, "num_heads": 3, "patch_size": 16, "mlp_ratio": 4.0,
-                            "qkv_bias": True}
+    assert meta["arch"] == {
+        "embed_dim": 192,
+        "depth": 12,
+        "num_heads": 3,
+        "patch_size": 16,
+        "mlp_ratio": 4.0,
+        "qkv_bias": True,
+    }
     assert (meta["norm_mean"], meta["norm_std"]) == (norm["mean"], norm["std"])
-    assert -20 < norm["mean"] < 0 and 1 < norm["std"] < 20   # log-mel of clips at -6 dBFS
+    assert -20 < norm["mean"] < 0 and 1 < norm["std"] < 20  # log-mel of clips at -6 dBFS
     picture = Image.open(sound_run / "recon" / "step_00000020.png")
-    assert picture.size == (8 * 48 + 7 * 2, 3 * 128 + 2 * 2)   # 8 spectrograms 128 mel x 48 frames, three rows
+    assert picture.size == (8 * 48 + 7 * 2, 3 * 128 + 2 * 2)  # 8 spectrograms 128 mel x 48 frames, three rows
     grey = np.asarray(picture)[:128]
     assert (grey[..., 0] == grey[..., 2]).all() and grey.std() > 10
 
@@ -98,13 +145,15 @@ def test_the_export_is_the_encoder_finetune_and_hear_take(sound_run, tmp_path):
 
     weights = sound_run / "encoder.safetensors"
     state, meta = read_model_file(weights)
-    vit = build_audio_vit(__import__("synpat.train.vit_arch", fromlist=["ViTArch"]).ViTArch.from_json(meta["arch"]),
-                          tuple(meta["input_shape"]))
+    vit = build_audio_vit(
+        __import__("synpat.train.vit_arch", fromlist=["ViTArch"]).ViTArch.from_json(meta["arch"]),
+        tuple(meta["input_shape"]),
+    )
     load_encoder_state(vit, state)
     mae = build_mae("mae_vit_tiny_patch16", img_size=(128, 48), in_chans=1).eval()
     mae.load_state_dict(state, strict=False)
     x = torch.randn(2, 1, 128, 48)
-    with torch.no_grad():   # the audio ViT's tokens through its fc_norm are the MAE encoder's output
+    with torch.no_grad():  # the audio ViT's tokens through its fc_norm are the MAE encoder's output
         torch.testing.assert_close(vit.fc_norm(vit.eval().forward_features(x)), mae.features(x), rtol=0, atol=1e-5)
 
     model = load_model(str(weights))
@@ -113,23 +162,34 @@ def test_the_export_is_the_encoder_finetune_and_hear_take(sound_run, tmp_path):
     assert get_scene_embeddings(torch.randn(3, 16000) * 0.1, model).shape == (3, 192)
 
     esc = make_esc50(tmp_path / "esc", per_class=5, seed=1)
-    result = finetune(FinetuneConfig(init=str(weights), data=f"esc50:{esc}", out=str(tmp_path / "ft"), epochs=1,
-                                     batch_size=8, test_folds="1", threads=1))
+    result = finetune(
+        FinetuneConfig(
+            init=str(weights),
+            data=f"esc50:{esc}",
+            out=str(tmp_path / "ft"),
+            epochs=1,
+            batch_size=8,
+            test_folds="1",
+            threads=1,
+        )
+    )
     assert result["config"]["mel_bins"] == 128 and result["config"]["frames"] == 48
     assert result["arch"] == meta["arch"] and 0 <= result["mean"]["accuracy"] <= 1
 
 
 def test_torch_loader_matches_the_shards_and_keeps_stereo(tmp_path):
     shards = write_sound_shards(tmp_path / "stereo", count=16, shard_size=8, duration=0.25, channels=2)
-    loader = TorchSoundShardLoader(LoaderConfig(data=str(shards), batch_size=4, loader="torch", num_workers=0,
-                                                device="cpu"), sorted(map(str, shards.glob("*.tar"))),
-                                   SoundFormat(16000, 0.25, 2))
+    loader = TorchSoundShardLoader(
+        LoaderConfig(data=str(shards), batch_size=4, loader="torch", num_workers=0, device="cpu"),
+        sorted(map(str, shards.glob("*.tar"))),
+        SoundFormat(16000, 0.25, 2),
+    )
     batches = list(loader)
     assert len(batches) == len(loader) == 4
     waves, labels = batches[0]
     assert waves.shape == (4, 2, 4000) and waves.dtype == torch.float32 and labels.dtype == torch.int64
     assert 0.3 < waves.abs().max() <= 0.51 and set(torch.cat([b[1] for b in batches]).tolist()) == {0, 1, 2, 3}
-    torch.testing.assert_close(waves[:, 0], waves[:, 1])   # the fixture writes one wave on both channels
+    torch.testing.assert_close(waves[:, 0], waves[:, 1])  # the fixture writes one wave on both channels
 
 
 def test_stereo_resumed_sound_run_repeats_the_uninterrupted_one(tmp_path):
@@ -137,8 +197,24 @@ def test_stereo_resumed_sound_run_repeats_the_uninterrupted_one(tmp_path):
     repeat exactly: the same batches and the same fbank standardisation (input_norm.json, not a new first batch)."""
     shards = write_sound_shards(tmp_path / "stereo", count=48, shard_size=16, duration=0.25, channels=2)
     out = tmp_path / "run"
-    args = ("--data", shards, "--loader", "torch", "--out", out, "--steps", "4", "--batch-size", "8",
-            "--log-every", "1", "--save-every", "2", "--recon-every", "0")
+    args = (
+        "--data",
+        shards,
+        "--loader",
+        "torch",
+        "--out",
+        out,
+        "--steps",
+        "4",
+        "--batch-size",
+        "8",
+        "--log-every",
+        "1",
+        "--save-every",
+        "2",
+        "--recon-every",
+        "0",
+    )
     pretrain(*args)
     norm = (out / "input_norm.json").read_text()
     checkpoints = out / "checkpoints"
@@ -155,8 +231,19 @@ def test_stereo_resumed_sound_run_repeats_the_uninterrupted_one(tmp_path):
 
 def test_mix_pretrains_on_sounds_and_images_in_one_batch(sound_shards, image_shards, tmp_path):
     out = tmp_path / "mix"
-    pretrain("--data", image_shards, "--mix-data", sound_shards, "--sound-share", "0.25", "--out", out,
-             "--steps", "3", *SMALL)
+    pretrain(
+        "--data",
+        image_shards,
+        "--mix-data",
+        sound_shards,
+        "--sound-share",
+        "0.25",
+        "--out",
+        out,
+        "--steps",
+        "3",
+        *SMALL,
+    )
     norm = json.loads((out / "input_norm.json").read_text())
     assert set(norm) == {"image", "sound"} and 0 < norm["image"]["mean"] < 1
     meta = json.loads((out / "encoder.json").read_text())
@@ -166,15 +253,18 @@ def test_mix_pretrains_on_sounds_and_images_in_one_batch(sound_shards, image_sha
     assert Image.open(out / "recon" / "step_00000003.png").size == (8 * 48 + 7 * 2, 3 * 128 + 2 * 2)
 
 
-@pytest.mark.parametrize("extra,message", [
-    (["--mix-data", "IMAGES"], "--mix-data IMAGES: image shards like --data's"),
-    (["--mix-data", "SOUNDS", "--sound-share", "0.001"], "leaving at least one clip and one image"),
-])
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--mix-data", "IMAGES"], "--mix-data IMAGES: image shards like --data's"),
+        (["--mix-data", "SOUNDS", "--sound-share", "0.001"], "leaving at least one clip and one image"),
+    ],
+)
 def test_bad_mixes_are_one_line(extra, message, image_shards, sound_shards, tmp_path):
     extra = [str(image_shards) if a == "IMAGES" else str(sound_shards) if a == "SOUNDS" else a for a in extra]
     message = message.replace("IMAGES", str(image_shards))
     result = run(PRETRAIN, *TINY, "--data", image_shards, "--out", tmp_path / "o", "--steps", "1", *extra)
-    last = result.stderr.strip().splitlines()[-1]   # (torch may warn about CUDA before it)
+    last = result.stderr.strip().splitlines()[-1]  # (torch may warn about CUDA before it)
     assert result.returncode == 2 and last.startswith("pretrain: error: ") and message in last, result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "o").exists()
@@ -182,11 +272,11 @@ def test_bad_mixes_are_one_line(extra, message, image_shards, sound_shards, tmp_
 
 def test_image_as_spectrogram_is_standardised_luminance(tmp_path):
     rgb = torch.tensor([1.0, 0.5, 0.0])
-    imgs = ((rgb[:, None, None] - torch.tensor(MEAN)[:, None, None]) / torch.tensor(STD)[:, None, None])
+    imgs = (rgb[:, None, None] - torch.tensor(MEAN)[:, None, None]) / torch.tensor(STD)[:, None, None]
     imgs = imgs.expand(3, 64, 64).repeat(2, 1, 1, 1).clone()
-    imgs[1] = imgs[1] * 0 + ((0 - torch.tensor(MEAN)) / torch.tensor(STD))[:, None, None]   # black
+    imgs[1] = imgs[1] * 0 + ((0 - torch.tensor(MEAN)) / torch.tensor(STD))[:, None, None]  # black
     standardise = Standardiser(tmp_path, rank=0)
-    standardise.stats["image"] = (0.0, 1.0)   # raw luminance out
+    standardise.stats["image"] = (0.0, 1.0)  # raw luminance out
     out = ImageAsSpectrogram(128, 48, standardise)(imgs)
     assert out.shape == (2, 1, 128, 48)
     torch.testing.assert_close(out[0], torch.full((1, 128, 48), 0.299 + 0.587 * 0.5), rtol=0, atol=1e-5)
@@ -195,7 +285,8 @@ def test_image_as_spectrogram_is_standardised_luminance(tmp_path):
 
 def test_a_stream_of_image_programs_is_an_image_input():
     from synpat.train.pretrain_inputs import stream_kind
-    assert stream_kind([str(bundled_shaders_dir())], 0) == "image"   # image and splat programs alike
+
+    assert stream_kind([str(bundled_shaders_dir())], 0) == "image"  # image and splat programs alike
 
 
 class FakeSoundStream:
@@ -216,13 +307,16 @@ class FakeSoundStream:
 
 def test_a_stream_of_waves_goes_through_the_same_fbank(tmp_path):
     fmt = SoundFormat(16000, 0.5, 2)
-    source = parse_config(["--stream", "fake/", "--steps", "1", "--duration", "0.5", "--sample-rate", "16000"]).stream_source()
-    assert (source.duration, source.sample_rate) == (0.5, 16000)   # what the stream renders the clips at
+    source = parse_config(
+        ["--stream", "fake/", "--steps", "1", "--duration", "0.5", "--sample-rate", "16000"]
+    ).stream_source()
+    assert (source.duration, source.sample_rate) == (0.5, 16000)  # what the stream renders the clips at
     loader = SoundStreamLoader(LoaderConfig(source=source, batch_size=4, device="cpu"), FakeSoundStream(4, fmt.samples))
     (waves, labels), (again, _) = [b for b, _ in zip(loader, range(2))]
     assert waves.shape == (4, 2, 8000) and labels.tolist() == [0, 1, 2, 3] and not torch.equal(waves, again)
-    to_input = ModelInput("sound", torch.device("cpu"), torch.float32,
-                          SpectrogramInput(fmt, 128, 48, Standardiser(tmp_path, rank=0)))
+    to_input = ModelInput(
+        "sound", torch.device("cpu"), torch.float32, SpectrogramInput(fmt, 128, 48, Standardiser(tmp_path, rank=0))
+    )
     x = to_input(waves)
     mean, std = to_input.norm("sound")
     torch.testing.assert_close(x * std + mean, BatchedFbank(128)(waves[:, 0])[:, None], rtol=0, atol=1e-4)

@@ -3,6 +3,7 @@ their layout, folds, determinism and SNR; the missing-tool message; the log-mel 
 
 The engines come from Debian packages (quickstart.sh installs them); without them the build tests
 skip and say which packages to install. The messages and argument checks run everywhere."""
+
 from __future__ import annotations
 
 import csv
@@ -16,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-
 from synpat.audio import sound_tasks as st
 from synpat.audio.baseline import logmel_logreg
 from synpat.audio.clip_sets import load_task
@@ -35,8 +35,18 @@ def need_tools(kind: str) -> None:
 
 def tiny_build(kind: str, out: Path, seed: int = 0, jobs: int = 1, keep_parts: bool = True) -> Path:
     need_tools(kind)
-    st.build(kind, out, per_class=4, folds=2, seed=seed, snr_db=SNR[kind], classes=TINY[kind].split(","),
-             jobs=jobs, keep_parts=keep_parts, quiet=True)
+    st.build(
+        kind,
+        out,
+        per_class=4,
+        folds=2,
+        seed=seed,
+        snr_db=SNR[kind],
+        classes=TINY[kind].split(","),
+        jobs=jobs,
+        keep_parts=keep_parts,
+        quiet=True,
+    )
     return out
 
 
@@ -49,6 +59,7 @@ def tiny(tmp_path_factory):
         if kind not in made:
             made[kind] = tiny_build(kind, tmp_path_factory.mktemp(kind) / "task", jobs=2 if kind == "keywords" else 1)
         return made[kind]
+
     return get
 
 
@@ -80,7 +91,7 @@ def test_layout_and_audio_format(built):
         info = sf.info(str(task / "audio" / row["filename"]))
         assert (info.samplerate, info.channels, info.frames, info.subtype) == (16000, 1, 16000, "PCM_16")
         wave, _ = sf.read(str(task / "audio" / row["filename"]), dtype="float64")
-        rms_db = 20 * math.log10(np.sqrt(np.mean(wave ** 2)))
+        rms_db = 20 * math.log10(np.sqrt(np.mean(wave**2)))
         assert np.abs(wave).max() <= st.PEAK + 1e-3 and -40 < rms_db < -14
     meta = json.loads((task / "task.json").read_text())
     assert meta["kind"] == kind and meta["sample_rate"] == 16000 and meta["samples"] == 16000
@@ -124,12 +135,12 @@ def test_snr_is_what_was_drawn(built):
         sound, _ = sf.read(str(task / "parts" / f"{stem}.sound.wav"), dtype="float64")
         noise, _ = sf.read(str(task / "parts" / f"{stem}.noise.wav"), dtype="float64")
         assert np.abs(mix - (sound + noise)).max() < 3 / 32768
-        measured = 10 * math.log10(np.sum(sound ** 2) / np.sum(noise ** 2))
+        measured = 10 * math.log10(np.sum(sound**2) / np.sum(noise**2))
         assert abs(measured - float(row["snr_db"])) < 0.01
         assert lo - 0.01 <= measured <= hi + 0.01
         # and on the 16-bit file itself, with the sound part known
         residual = mix - sound
-        assert abs(10 * math.log10(np.sum(sound ** 2) / np.sum(residual ** 2)) - measured) < 0.1
+        assert abs(10 * math.log10(np.sum(sound**2) / np.sum(residual**2)) - measured) < 0.1
 
 
 @pytest.mark.parametrize("kind", ["keywords", "pitch"])
@@ -138,7 +149,9 @@ def test_same_seed_same_bytes(kind, tiny, tmp_path):
     first = tiny(kind)
     again = tiny_build(kind, tmp_path / "again", jobs=1 if kind == "keywords" else 2, keep_parts=False)
     names = sorted(str(p.relative_to(again)) for p in again.rglob("*") if p.is_file())
-    assert names == sorted(str(p.relative_to(first)) for p in first.rglob("*") if p.is_file() and p.parent.name != "parts")
+    assert names == sorted(
+        str(p.relative_to(first)) for p in first.rglob("*") if p.is_file() and p.parent.name != "parts"
+    )
     for name in names:
         assert (again / name).read_bytes() == (first / name).read_bytes(), name
     other = tiny_build(kind, tmp_path / "other", seed=1, keep_parts=False)
@@ -164,8 +177,9 @@ def test_existing_folder_refused_then_overwritten(tiny, capsys, tmp_path):
 
 def run_cli(args, path: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": path}
-    return subprocess.run([sys.executable, "-m", "synpat.audio.sound_tasks", *args], capture_output=True,
-                          text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "synpat.audio.sound_tasks", *args], capture_output=True, text=True, env=env, timeout=120
+    )
 
 
 def test_missing_tools_named_with_debian_packages(tmp_path):
@@ -175,7 +189,8 @@ def test_missing_tools_named_with_debian_packages(tmp_path):
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines() == [
         "synpat-audio-tasks: error: keywords needs espeak-ng, sox, not found; install the Debian packages: "
-        "apt-get install espeak-ng sox"]
+        "apt-get install espeak-ng sox"
+    ]
     assert not (tmp_path / "kw").exists()
     sox = st.shutil.which("sox")
     if sox:  # only fluidsynth missing
@@ -191,18 +206,22 @@ def test_missing_soundfont_named(monkeypatch, capsys, tmp_path):
     assert st.main(["build", "instrument", "--out", str(tmp_path / "i")]) == 2
     assert capsys.readouterr().err.strip() == (
         "synpat-audio-tasks: error: instrument needs a General-MIDI soundfont, not found; "
-        "install the Debian packages: apt-get install timgm6mb-soundfont")
+        "install the Debian packages: apt-get install timgm6mb-soundfont"
+    )
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--snr-db", "20,0"], "--snr-db '20,0'"),
-    (["--snr-db", "loud"], "--snr-db 'loud'"),
-    (["--classes", "yes,maybe"], "--classes 'yes,maybe'"),
-    (["--folds", "9"], "at most 8 disjoint folds"),
-    (["--folds", "1"], "at least 2 folds"),
-    (["--per-class", "3"], "--per-class 3"),
-    (["--duration", "0.1"], "--duration 0.1"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--snr-db", "20,0"], "--snr-db '20,0'"),
+        (["--snr-db", "loud"], "--snr-db 'loud'"),
+        (["--classes", "yes,maybe"], "--classes 'yes,maybe'"),
+        (["--folds", "9"], "at most 8 disjoint folds"),
+        (["--folds", "1"], "at least 2 folds"),
+        (["--per-class", "3"], "--per-class 3"),
+        (["--duration", "0.1"], "--duration 0.1"),
+    ],
+)
 def test_bad_arguments_are_one_line(args, message, capsys, tmp_path):
     assert st.main(["build", "keywords", "--out", str(tmp_path / "x"), *args]) == 2
     err = capsys.readouterr().err
@@ -212,8 +231,9 @@ def test_bad_arguments_are_one_line(args, message, capsys, tmp_path):
 
 def test_an_unknown_kind_is_one_line(capsys, tmp_path):
     assert st.main(["build", "nope", "--out", str(tmp_path / "x")]) == 2
-    assert capsys.readouterr().err == ("synpat-audio-tasks: error: build: unknown task kind 'nope'; "
-                                       "use one of keywords, pitch, instrument\n")
+    assert capsys.readouterr().err == (
+        "synpat-audio-tasks: error: build: unknown task kind 'nope'; use one of keywords, pitch, instrument\n"
+    )
 
 
 def test_midi_file_structure():
@@ -223,7 +243,7 @@ def test_midi_file_structure():
     assert data[14:18] == b"MTrk" and int.from_bytes(data[18:22], "big") == len(track)
     assert bytes([0xC0, 40]) in track and track.endswith(b"\xff\x2f\x00")
     assert bytes([0x81, 0x70, 0x90, 69, 100]) in track  # on at 0.25 s = 240 ticks (120 bpm), as a VLQ
-    assert bytes([0x83, 0x60, 0x80, 69, 0]) in track    # off 0.5 s = 480 ticks later
+    assert bytes([0x83, 0x60, 0x80, 69, 0]) in track  # off 0.5 s = 480 ticks later
 
 
 def test_baseline_on_tiny_task(built, capsys):
@@ -242,7 +262,15 @@ def test_baseline_well_above_chance_on_an_easy_build(tmp_path):
     """4 words, 12 clips each, 3 folds of unseen voices, SNR 30 dB: chance is 0.25."""
     need_tools("keywords")
     task = tmp_path / "easy"
-    st.build("keywords", task, per_class=12, folds=3, seed=1, snr_db=(30.0, 30.0),
-             classes=["yes", "no", "stop", "left"], quiet=True)
+    st.build(
+        "keywords",
+        task,
+        per_class=12,
+        folds=3,
+        seed=1,
+        snr_db=(30.0, 30.0),
+        classes=["yes", "no", "stop", "left"],
+        quiet=True,
+    )
     result = logmel_logreg(task)
     assert len(result["per_fold"]) == 3 and result["mean"] >= 0.5, result

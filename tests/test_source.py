@@ -6,7 +6,6 @@ from dataclasses import asdict, fields
 import numpy as np
 import pytest
 import webdataset as wds
-
 from synpat.core.errors import UserError
 from synpat.gen.cli import SOUND, build_parser
 from synpat.gen.generate import GenConfig, generate
@@ -16,7 +15,7 @@ from synpat.gen.stream import PatternStream, StreamConfig
 
 COUNT, BATCH = 24, 8
 BASE = {"size": (24, 24), "seed": 4}
-SETTINGS = {   # a non-default value of each setting of the source
+SETTINGS = {  # a non-default value of each setting of the source
     "mix": {"mix": {"procedural_noise": 3.0, "cellular": 1.0}},
     "filters": {"min_std": 0.16},
     "filter_programs": {"max_tv": 0.1, "filter_programs": True},
@@ -38,10 +37,18 @@ def streamed(spec: SourceSpec, steps: int) -> tuple:
     pixels, stats or None), concatenated."""
     with PatternStream(StreamConfig(**vars(spec), batch_size=BATCH)) as stream:
         batches = [stream.next_batch() for _ in range(steps)]
-    stats = None if batches[0].stats is None else {k: np.concatenate([b.stats[k] for b in batches])
-                                                  for k in batches[0].stats}
-    return (np.concatenate([b.samples.index for b in batches]), np.concatenate([b.samples.program for b in batches]),
-            np.concatenate([b.samples.time for b in batches]), np.concatenate([b.pixels for b in batches]), stats)
+    stats = (
+        None
+        if batches[0].stats is None
+        else {k: np.concatenate([b.stats[k] for b in batches]) for k in batches[0].stats}
+    )
+    return (
+        np.concatenate([b.samples.index for b in batches]),
+        np.concatenate([b.samples.program for b in batches]),
+        np.concatenate([b.samples.time for b in batches]),
+        np.concatenate([b.pixels for b in batches]),
+        stats,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +62,10 @@ def default_shards(tmp_path_factory, small_shaders_module):
 @pytest.fixture(scope="module")
 def small_shaders_module(tmp_path_factory):
     import shutil
+
     from conftest import SMALL_SET
     from synpat.gen.programs import bundled_shaders_dir
+
     folder = tmp_path_factory.mktemp("shaders")
     for name in SMALL_SET:
         shutil.copy(bundled_shaders_dir() / f"{name}.glsl", folder)
@@ -83,7 +92,7 @@ def test_stream_equals_shards_for_each_setting(name, small_shaders_module, defau
     if name == "filter_programs":
         assert summary["dropped_programs"] == 1 and program.max() == 1
     same = [s["json"] for s in shards] == [s["json"] for s in default_shards]
-    assert same == (name == "check_limits")   # the limits only decide which programs pass: here all of them
+    assert same == (name == "check_limits")  # the limits only decide which programs pass: here all of them
 
 
 def test_a_source_renders_any_range_alike(small_shaders):
@@ -99,10 +108,16 @@ def test_a_source_renders_any_range_alike(small_shaders):
 
 
 def test_spec_validation_names_the_setting():
-    for bad, flag in (({"group": 0}, "--group"), ({"time_range": (5.0, 1.0)}, "--time-range"),
-                      ({"max_nan": 2.0}, "--max-nan"), ({"min_std": 3.0}, "--min-std"),
-                      ({"filter_programs": True}, "--filter-programs"), ({"mix": {"a": -1.0}}, "--mix"),
-                      ({"backend": "vulkan"}, "--backend"), ({"sample_rate": 0}, "--sample-rate")):
+    for bad, flag in (
+        ({"group": 0}, "--group"),
+        ({"time_range": (5.0, 1.0)}, "--time-range"),
+        ({"max_nan": 2.0}, "--max-nan"),
+        ({"min_std": 3.0}, "--min-std"),
+        ({"filter_programs": True}, "--filter-programs"),
+        ({"mix": {"a": -1.0}}, "--mix"),
+        ({"backend": "vulkan"}, "--backend"),
+        ({"sample_rate": 0}, "--sample-rate"),
+    ):
         with pytest.raises(UserError, match=flag):
             SourceSpec(shaders=["x"], **bad).validate()
     with pytest.raises(UserError, match="batch size"):
@@ -115,9 +130,18 @@ def test_synpat_gen_flags_are_the_config_fields():
     defaults = vars(build_parser().parse_args([]))
     assert defaults == asdict(GenConfig())
     assert set(SOUND) <= set(defaults)
-    args = vars(build_parser().parse_args(["--mix", "a=1,b=2", "--time-range", "1,2", "--size", "8x4", "--stats",
-                                           "--group", "3", "--max-tv", "0.5"]))
+    args = vars(
+        build_parser().parse_args(
+            ["--mix", "a=1,b=2", "--time-range", "1,2", "--size", "8x4", "--stats", "--group", "3", "--max-tv", "0.5"]
+        )
+    )
     cfg = GenConfig(**args)
-    assert (cfg.mix, cfg.time_range, cfg.size, cfg.stats, cfg.group, cfg.max_tv) == \
-        ({"a": 1.0, "b": 2.0}, (1.0, 2.0), (8, 4), True, 3, 0.5)
+    assert (cfg.mix, cfg.time_range, cfg.size, cfg.stats, cfg.group, cfg.max_tv) == (
+        {"a": 1.0, "b": 2.0},
+        (1.0, 2.0),
+        (8, 4),
+        True,
+        3,
+        0.5,
+    )
     assert {f.name for f in fields(SourceSpec)} <= {f.name for f in fields(GenConfig)}

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import run_gen
 from synpat.core.errors import UserError
 from synpat.gen.source import SourceSpec
@@ -18,12 +17,15 @@ from synpat.gen.stream import PatternStream, StreamConfig
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("flag,value,expected", [
-    ("--seed", "-1", "--seed: expected 0 <= seed < 2**64"),
-    ("--seed", str(2**64), "--seed: expected 0 <= seed < 2**64"),   # the sampler would alias it to seed 0
-    ("--mix", "fbm=nan", "--mix: expected family=weight pairs with finite weights"),
-    ("--mix", "fbm=inf,waves=1", "--mix: expected family=weight pairs with finite weights"),
-])
+@pytest.mark.parametrize(
+    "flag,value,expected",
+    [
+        ("--seed", "-1", "--seed: expected 0 <= seed < 2**64"),
+        ("--seed", str(2**64), "--seed: expected 0 <= seed < 2**64"),  # the sampler would alias it to seed 0
+        ("--mix", "fbm=nan", "--mix: expected family=weight pairs with finite weights"),
+        ("--mix", "fbm=inf,waves=1", "--mix: expected family=weight pairs with finite weights"),
+    ],
+)
 def test_bad_seed_and_mix_give_one_line_and_write_nothing(small_shaders, tmp_path, flag, value, expected):
     out = tmp_path / "out"
     result = run_gen("--shaders", small_shaders, "--out", out, "--count", "4", "--size", "32", flag, value)
@@ -74,7 +76,12 @@ def test_overwrite_gets_past_a_damaged_manifest_and_removes_every_old_shard(smal
     result = run_gen(*args, "--count", "10", "--overwrite")
     assert result.returncode == 0, result.stderr[-2000:]
     assert sorted(p.name for p in out.iterdir()) == [
-        "manifest.json", "synpat-000000.idx", "synpat-000000.tar", "synpat-000001.idx", "synpat-000001.tar"]
+        "manifest.json",
+        "synpat-000000.idx",
+        "synpat-000000.tar",
+        "synpat-000001.idx",
+        "synpat-000001.tar",
+    ]
     assert json.loads((out / "manifest.json").read_text())["shards"]["complete"] == ["synpat-000000", "synpat-000001"]
 
 
@@ -82,16 +89,43 @@ def test_pretrain_stream_with_sample_filters_trains_and_resumes(small_shaders, t
     """The filters drop samples, so a stream batch holds fewer than --batch-size images: the masks
     follow the batch (they were drawn for --batch-size and the MAE refused the smaller batch)."""
     out = tmp_path / "run"
-    args = [sys.executable, str(REPO / "train" / "pretrain.py"), "--model", "mae_vit_tiny_patch16", "--img-size", "32",
-            "--threads", "1", "--num-workers", "1", "--loader", "torch", "--batch-size", "8", "--log-every", "1",
-            "--recon-every", "0", "--save-every", "1", "--stream", str(small_shaders), "--min-std", "0.15",
-            "--max-tv", "0.5", "--out", str(out)]
+    args = [
+        sys.executable,
+        str(REPO / "train" / "pretrain.py"),
+        "--model",
+        "mae_vit_tiny_patch16",
+        "--img-size",
+        "32",
+        "--threads",
+        "1",
+        "--num-workers",
+        "1",
+        "--loader",
+        "torch",
+        "--batch-size",
+        "8",
+        "--log-every",
+        "1",
+        "--recon-every",
+        "0",
+        "--save-every",
+        "1",
+        "--stream",
+        str(small_shaders),
+        "--min-std",
+        "0.15",
+        "--max-tv",
+        "0.5",
+        "--out",
+        str(out),
+    ]
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
     env.update(OMP_NUM_THREADS="1")
     first = subprocess.run([*args, "--steps", "2"], capture_output=True, text=True, env=env, timeout=600)
     assert first.returncode == 0, first.stderr[-2000:]
-    again = subprocess.run([*args, "--steps", "3", "--resume", "auto"], capture_output=True, text=True, env=env,
-                           timeout=600)
+    again = subprocess.run(
+        [*args, "--steps", "3", "--resume", "auto"], capture_output=True, text=True, env=env, timeout=600
+    )
     assert again.returncode == 0, again.stderr[-2000:]
     records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2, 3] and all(np.isfinite(r["loss"]) for r in records)

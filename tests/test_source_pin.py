@@ -9,20 +9,52 @@ They hold for this software stack's renderer (Mesa llvmpipe here); a GPU driver 
 import hashlib
 
 import pytest
-
 from conftest import run_gen
 
 RUNS = {
     "default": ("--count", "24", "--size", "32", "--shard-size", "12", "--seed", "7"),
-    "settings": ("--count", "30", "--size", "32x24", "--shard-size", "12", "--seed", "3",
-                 "--mix", "procedural_noise=2,cellular=1", "--min-std", "0.16", "--stats", "--group", "2",
-                 "--time-range", "1,5", "--quality", "80"),
-    "filter_programs": ("--count", "16", "--size", "24", "--shard-size", "8", "--seed", "11",
-                        "--format", "png", "--max-tv", "0.1", "--filter-programs"),
+    "settings": (
+        "--count",
+        "30",
+        "--size",
+        "32x24",
+        "--shard-size",
+        "12",
+        "--seed",
+        "3",
+        "--mix",
+        "procedural_noise=2,cellular=1",
+        "--min-std",
+        "0.16",
+        "--stats",
+        "--group",
+        "2",
+        "--time-range",
+        "1,5",
+        "--quality",
+        "80",
+    ),
+    "filter_programs": (
+        "--count",
+        "16",
+        "--size",
+        "24",
+        "--shard-size",
+        "8",
+        "--seed",
+        "11",
+        "--format",
+        "png",
+        "--max-tv",
+        "0.1",
+        "--filter-programs",
+    ),
 }
 
-DROPPED = {"settings": "filters dropped 11 of 30 samples and 0 programs",   # the filters do work here
-           "filter_programs": "filters dropped 0 of 16 samples and 1 programs"}
+DROPPED = {
+    "settings": "filters dropped 11 of 30 samples and 0 programs",  # the filters do work here
+    "filter_programs": "filters dropped 0 of 16 samples and 1 programs",
+}
 
 PINNED = {
     "default": {
@@ -49,8 +81,11 @@ PINNED = {
 
 
 def digests(folder) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.iterdir()) if p.suffix in (".tar", ".idx")}
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.iterdir())
+        if p.suffix in (".tar", ".idx")
+    }
 
 
 @pytest.mark.parametrize("run", sorted(RUNS))

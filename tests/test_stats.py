@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from synpat.gen import stats
 
 RNG = np.random.default_rng(0)
@@ -19,7 +18,7 @@ def gradient(size=32):
 
 def step(size=32):
     img = np.zeros((1, size, size, 3), np.uint8)
-    img[:, :, size // 2:] = 255
+    img[:, :, size // 2 :] = 255
     return img
 
 
@@ -34,10 +33,10 @@ def test_constant_image_has_zero_tv_entropies_and_edges():
 def test_white_noise_tv_above_gradient_and_entropy_bounds():
     noise = RNG.integers(0, 256, (4, 64, 64, 3), dtype=np.uint8)
     tv = stats.total_variation(noise)
-    assert tv.shape == (4,) and tv.min() > 0.3                       # E|U1 - U2| = 1/3 for uniform values
+    assert tv.shape == (4,) and tv.min() > 0.3  # E|U1 - U2| = 1/3 for uniform values
     assert stats.total_variation(gradient()).max() < 0.02
     ce, be = stats.colour_entropy(noise), stats.brightness_entropy(noise)
-    assert 8.4 < ce.min() and ce.max() <= 9.0                         # 512 colours, 4096 pixels each
+    assert 8.4 < ce.min() and ce.max() <= 9.0  # 512 colours, 4096 pixels each
     assert 6.5 < be.min() and be.max() <= 8.0
     # two colours in equal parts: exactly one bit of each
     s = stats.image_stats(step())
@@ -54,13 +53,13 @@ def test_tv_of_a_step_counts_one_jump_per_row():
 
 def test_canny_finds_a_step_edge_as_one_line():
     edges = stats.canny(step())[0]
-    assert edges.sum(axis=0).tolist() == [0] * 16 + [32] + [0] * 15      # one full column at the step
+    assert edges.sum(axis=0).tolist() == [0] * 16 + [32] + [0] * 15  # one full column at the step
     assert stats.edge_density(step())[0] == pytest.approx(1 / 32)
-    assert not stats.canny(gradient()).any()                             # a gentle ramp is no edge
+    assert not stats.canny(gradient()).any()  # a gentle ramp is no edge
     square = np.zeros((1, 40, 40, 3), np.uint8)
     square[:, 10:30, 10:30] = 200
     ring = stats.canny(square)[0]
-    assert ring.sum() > 70 and ring[9:31, 9:31].sum() == ring.sum()   # a closed outline at the square's border
+    assert ring.sum() > 70 and ring[9:31, 9:31].sum() == ring.sum()  # a closed outline at the square's border
     assert ring[9:31, 9:31].any(axis=0)[[0, -1]].any() and not ring[12:28, 12:28].any()
 
 
@@ -68,7 +67,7 @@ def test_batch_equals_one_by_one_and_rejects_bad_input():
     batch = np.concatenate([constant(1), step(), RNG.integers(0, 256, (1, 32, 32, 3), dtype=np.uint8)])
     together = stats.image_stats(batch)
     for i in range(3):
-        alone = stats.image_stats(batch[i:i + 1])
+        alone = stats.image_stats(batch[i : i + 1])
         for k in together:
             np.testing.assert_allclose(together[k][i], alone[k][0], rtol=1e-6)
     row = stats.stats_row(together, 1)

@@ -1,10 +1,10 @@
 """synpat-experiment --sweep: set names, their programs, the table, and one toy sweep end to end."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
-
 from audio_fixtures import make_esc50
 from synpat.audio.experiment import main
 from synpat.audio.sweep import parse_sets, pearson, set_sources, slug, sweep_table
@@ -40,11 +40,24 @@ def test_pearson():
 
 
 def test_table_lists_each_set_and_the_correlation():
-    row = lambda name, tv, score: {"set": name, "programs": 2, "score": score, "gain": score - 0.5, "folds_better": 1,
-                                   "per_fold": [score, score], "probe": None,
-                                   "stats": {"total_variation": tv, "brightness_entropy": 3.0, "edge_density": 0.1}}
-    doc = {"metric": "accuracy", "sets": [row("tv:low", 0.02, 0.7), row("tv:high", 0.09, 0.6)], "scratch": 0.5,
-           "probe_scratch": None, "baseline": 0.55, "tv_correlation": {"score": None, "probe": None}}
+    row = lambda name, tv, score: {
+        "set": name,
+        "programs": 2,
+        "score": score,
+        "gain": score - 0.5,
+        "folds_better": 1,
+        "per_fold": [score, score],
+        "probe": None,
+        "stats": {"total_variation": tv, "brightness_entropy": 3.0, "edge_density": 0.1},
+    }
+    doc = {
+        "metric": "accuracy",
+        "sets": [row("tv:low", 0.02, 0.7), row("tv:high", 0.09, 0.6)],
+        "scratch": 0.5,
+        "probe_scratch": None,
+        "baseline": 0.55,
+        "tv_correlation": {"score": None, "probe": None},
+    }
     text = sweep_table(doc)
     assert "| tv:low | 2 | 0.020 | 3.00 | 0.100 | 0.700 | +0.200 (1 of 2 folds) |" in text
     assert "| (log-mel + LR) | | | | | 0.550 | |" in text and "n/a (fewer than 3 sets)" in text
@@ -53,9 +66,28 @@ def test_table_lists_each_set_and_the_correlation():
 def test_toy_sweep_end_to_end(tmp_path):
     esc = make_esc50(tmp_path / "esc", per_class=8, seed=2)
     out = tmp_path / "sweep"
-    toy = ["--images", "200", "--img-size", "32", "--pretrain-steps", "3", "--pretrain-batch", "16",
-           "--finetune-epochs", "1", "--finetune-batch", "16", "--mel-bins", "32", "--threads", "1",
-           "--test-folds", "1,2", "--set", "pretrain_blr=0.001"]
+    toy = [
+        "--images",
+        "200",
+        "--img-size",
+        "32",
+        "--pretrain-steps",
+        "3",
+        "--pretrain-batch",
+        "16",
+        "--finetune-epochs",
+        "1",
+        "--finetune-batch",
+        "16",
+        "--mel-bins",
+        "32",
+        "--threads",
+        "1",
+        "--test-folds",
+        "1,2",
+        "--set",
+        "pretrain_blr=0.001",
+    ]
     assert main(["--data", f"esc50:{esc}", "--out", str(out), "--sweep", "family:dead_leaves,procedural:3"] + toy) == 0
     doc = json.loads((out / "sweep.json").read_text())
     assert [r["set"] for r in doc["sets"]] == ["family:dead_leaves", "procedural:3"]
@@ -63,6 +95,6 @@ def test_toy_sweep_end_to_end(tmp_path):
         assert r["programs"] >= 2 and 0 < r["stats"]["total_variation"] < 1 and len(r["per_fold"]) == 2
         assert r["gain"] == pytest.approx(r["score"] - doc["scratch"])
     base = json.loads((out / "baseline.json").read_text())["per_fold"]
-    assert doc["baseline"] == pytest.approx((base[0] + base[1]) / 2)   # the tested folds', not all five
+    assert doc["baseline"] == pytest.approx((base[0] + base[1]) / 2)  # the tested folds', not all five
     assert (out / "sets" / "family-dead_leaves" / "pretrain" / "encoder.safetensors").is_file()
     assert "| family:dead_leaves |" in (out / "sweep.md").read_text()

@@ -1,4 +1,5 @@
 """synpat-transfer: image ViT encoder -> 1-channel audio encoder."""
+
 from __future__ import annotations
 
 import json
@@ -6,13 +7,12 @@ import json
 import pytest
 import timm
 import torch
-from safetensors.torch import load_file, save_file
-
 from audio_fixtures import make_image_encoder
+from safetensors.torch import load_file, save_file
 from synpat.audio.transfer import main, transfer_file
+from synpat.audio.vit_audio import build_audio_vit, load_encoder_state
 from synpat.train.posembed import sincos_pos_embed_2d
 from synpat.train.vit_arch import ViTArch
-from synpat.audio.vit_audio import build_audio_vit, load_encoder_state
 
 
 @pytest.fixture()
@@ -27,19 +27,28 @@ def test_grey_image_property(encoder, tmp_path):
     old, new = load_file(str(encoder)), load_file(str(out))
     assert new["patch_embed.proj.weight"].shape == (96, 1, 16, 16)
     grey = torch.randn(2, 1, 64, 128)
-    before = torch.nn.functional.conv2d(grey.expand(-1, 3, -1, -1), old["patch_embed.proj.weight"],
-                                        old["patch_embed.proj.bias"], stride=16)
+    before = torch.nn.functional.conv2d(
+        grey.expand(-1, 3, -1, -1), old["patch_embed.proj.weight"], old["patch_embed.proj.bias"], stride=16
+    )
     after = torch.nn.functional.conv2d(grey, new["patch_embed.proj.weight"], new["patch_embed.proj.bias"], stride=16)
     assert before.shape == (2, 96, 4, 8)
     torch.testing.assert_close(after, before, rtol=1e-5, atol=1e-5)
     # blocks are copied unchanged, and the whole thing loads strictly into a 1-channel timm ViT
     torch.testing.assert_close(new["blocks.1.attn.qkv.weight"], old["blocks.1.attn.qkv.weight"])
     vit = timm.models.vision_transformer.VisionTransformer(
-        img_size=(64, 128), in_chans=1, num_classes=0, embed_dim=96, depth=2, num_heads=3)
+        img_size=(64, 128), in_chans=1, num_classes=0, embed_dim=96, depth=2, num_heads=3
+    )
     vit.load_state_dict(new, strict=True)
     meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["input_shape"] == [64, 128] and meta["grid"] == [4, 8]
-    assert meta["arch"] == {"embed_dim": 96, "depth": 2, "num_heads": 3, "patch_size": 16, "mlp_ratio": 4.0, "qkv_bias": True}
+    assert meta["arch"] == {
+        "embed_dim": 96,
+        "depth": 2,
+        "num_heads": 3,
+        "patch_size": 16,
+        "mlp_ratio": 4.0,
+        "qkv_bias": True,
+    }
     assert meta["transfer"]["patch_embed"].startswith("summed over 3")
 
 
@@ -85,13 +94,16 @@ def test_transferred_encoder_feeds_finetune_model(encoder, tmp_path):
     assert model(torch.randn(2, 1, 64, 96)).shape == (2, 5)
 
 
-@pytest.mark.parametrize("case, message", [
-    ("missing", "not found"),
-    ("garbage", "not a readable torch checkpoint"),
-    ("unrecognised", "unrecognised state dict"),
-    ("shape", "not a positive multiple of the patch size 16"),
-    ("json", "says embed_dim=128"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("missing", "not found"),
+        ("garbage", "not a readable torch checkpoint"),
+        ("unrecognised", "unrecognised state dict"),
+        ("shape", "not a positive multiple of the patch size 16"),
+        ("json", "says embed_dim=128"),
+    ],
+)
 def test_errors_are_one_line(case, message, encoder, tmp_path, capsys):
     src, shape = encoder, "128x1024"
     if case == "missing":
@@ -124,4 +136,6 @@ def test_pretrainer_mae_state_dict(tmp_path):
     assert meta["arch"]["embed_dim"] == 192 and meta["arch"]["depth"] == 12 and meta["arch"]["num_heads"] == 3
     out = load_file(str(tmp_path / "audio.safetensors"))
     assert set(out) == {k for k in mae.encoder_state_dict()}
-    torch.testing.assert_close(out["patch_embed.proj.weight"], mae.state_dict()["patch_embed.proj.weight"].sum(1, keepdim=True))
+    torch.testing.assert_close(
+        out["patch_embed.proj.weight"], mae.state_dict()["patch_embed.proj.weight"].sum(1, keepdim=True)
+    )

@@ -3,6 +3,7 @@
 after every rank has finished writing it. A checkpoint is written as step_XXXXXXXX.partial and
 renamed when complete; settings.json holds the settings a resumed run must share (model, image
 size, DeepSpeed stage and precision, ranks), compared before anything is loaded."""
+
 from __future__ import annotations
 
 import io
@@ -15,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-
 from synpat.core.errors import UserError
 from synpat.core.files import write_atomic, write_json_atomic
 
@@ -27,6 +27,7 @@ class TrainState:
     """Where training stands, as a checkpoint stores it. `batch` counts the batches of `epoch` already
     consumed (an epoch's last batch moves on to (epoch + 1, 0)); `micro` counts micro-batches since
     the start (it seeds the masks and is a stream's position)."""
+
     epoch: int = 0
     batch: int = 0
     micro: int = 0
@@ -66,8 +67,9 @@ class Checkpoints:
         tag = f"step_{engine.global_steps:08d}"
         partial = self.dir / f"{tag}.partial"
         try:
-            engine.save_checkpoint(str(self.dir), tag=partial.name, client_state={"position": asdict(state)},
-                                   save_latest=False)
+            engine.save_checkpoint(
+                str(self.dir), tag=partial.name, client_state={"position": asdict(state)}, save_latest=False
+            )
             write_atomic(partial / f"rng_rank{self.rank}.pt", _torch_bytes(rng_state()))
             if self.rank == 0:
                 write_json_atomic(partial / SETTINGS, self.settings)
@@ -77,11 +79,11 @@ class Checkpoints:
             raise UserError(f"{self.dir}: cannot save checkpoint {tag} ({reason}); is the disk full?") from None
         dist.barrier()
         if self.rank == 0:
-            shutil.rmtree(self.dir / tag, ignore_errors=True)   # a checkpoint of this step from an earlier run
+            shutil.rmtree(self.dir / tag, ignore_errors=True)  # a checkpoint of this step from an earlier run
             partial.rename(self.dir / tag)
             write_json_atomic(self.dir / "latest.json", {"tag": tag, "step": engine.global_steps})
             tags = sorted(p.name for p in self.dir.glob("step_*") if p.is_dir() and not p.suffix)
-            for old in tags[:-self.keep]:
+            for old in tags[: -self.keep]:
                 shutil.rmtree(self.dir / old, ignore_errors=True)
         dist.barrier()
 
@@ -100,15 +102,17 @@ class Checkpoints:
             raise UserError(f"--resume {folder}: no {rng.name} (not a pretrain checkpoint, or written by other ranks)")
         path = folder / SETTINGS
         if not path.is_file():
-            return   # written before checkpoints recorded their settings
+            return  # written before checkpoints recorded their settings
         try:
             saved = json.loads(path.read_text())
         except (OSError, ValueError) as err:
             raise UserError(f"{path}: unreadable ({err})") from None
         diff = [f"{k} {saved.get(k)!r} -> {v!r}" for k, v in self.settings.items() if saved.get(k) != v]
         if diff:
-            raise UserError(f"--resume {folder}: made with other settings ({'; '.join(diff)}); "
-                            "use the checkpoint's settings, or start a new --out")
+            raise UserError(
+                f"--resume {folder}: made with other settings ({'; '.join(diff)}); "
+                "use the checkpoint's settings, or start a new --out"
+            )
 
     def load(self, engine, folder: Path, world_size: int) -> TrainState:
         """Restore weights, optimiser, schedule, step and this rank's RNG; -> where training stands."""

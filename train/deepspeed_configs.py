@@ -3,14 +3,15 @@ precision (fp32|bf16|fp16), named 'zero2_bf16' and so on, or a user's own file.
 
     python -m synpat.train.deepspeed_configs zero2_bf16 --out ds.json    # a file to start editing from
 """
+
 from __future__ import annotations
 
 import json
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from synpat.core.errors import UserError
 from synpat.core.files import write_atomic
@@ -28,13 +29,20 @@ def generated_config(stage: int, precision: str) -> dict:
     if stage >= 2:
         zero.update(contiguous_gradients=True, overlap_comm=False, reduce_bucket_size=500_000_000)
         zero.update(allgather_bucket_size=500_000_000) if stage == 2 else zero.update(
-            stage3_prefetch_bucket_size=50_000_000, stage3_param_persistence_threshold=100_000)
+            stage3_prefetch_bucket_size=50_000_000, stage3_param_persistence_threshold=100_000
+        )
     cfg = {"optimizer": {"type": "AdamW", "params": {"torch_adam": True}}, "zero_optimization": zero}
     if precision == "bf16":
         cfg["bf16"] = {"enabled": True}
     elif precision == "fp16":
-        cfg["fp16"] = {"enabled": True, "loss_scale": 0, "initial_scale_power": 16, "loss_scale_window": 1000,
-                       "hysteresis": 2, "min_loss_scale": 1}
+        cfg["fp16"] = {
+            "enabled": True,
+            "loss_scale": 0,
+            "initial_scale_power": 16,
+            "loss_scale_window": 1000,
+            "hysteresis": 2,
+            "min_loss_scale": 1,
+        }
     cfg.update(gradient_clipping=0.0, steps_per_print=1_000_000_000, wall_clock_breakdown=False)
     return cfg
 
@@ -66,7 +74,6 @@ def load_deepspeed_config(path: str | Path) -> dict:
     if not isinstance(obj, dict):
         raise UserError(f"DeepSpeed config {path}: expected a JSON object")
     return obj
-
 
 
 @dataclass

@@ -6,6 +6,7 @@ DeepSpeed on CPU (docs/design.md §4): gloo, `"torch_adam": true` (FusedAdam wou
 ~2 min), and the first `initialize` builds `deepspeed_shm_comm` into TORCH_EXTENSIONS_DIR (30-110 s
 once, ~1.5 s later).
 """
+
 from __future__ import annotations
 
 import json
@@ -13,11 +14,11 @@ import os
 import socket
 
 import torch
-from torch import nn
-
 from synpat.core.devices import local_rank, torch_device
 from synpat.core.errors import UserError
 from synpat.train.optim import WarmupCosine, param_groups
+from torch import nn
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -39,13 +40,21 @@ def init_distributed() -> tuple[int, int, torch.device]:
     device = torch_device(None, local_rank())
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    import deepspeed   # here, not at import: `--help` and the torch engine's imports stay quiet and quick
+    import deepspeed  # here, not at import: `--help` and the torch engine's imports stay quiet and quick
+
     deepspeed.init_distributed(dist_backend="nccl" if device.type == "cuda" else "gloo", verbose=False)
     return torch.distributed.get_rank(), torch.distributed.get_world_size(), device
 
 
-def fill_deepspeed_config(base: dict, micro_batch: int, accum_steps: int, world_size: int, lr: float,
-                          betas: tuple[float, float], weight_decay: float) -> dict:
+def fill_deepspeed_config(
+    base: dict,
+    micro_batch: int,
+    accum_steps: int,
+    world_size: int,
+    lr: float,
+    betas: tuple[float, float],
+    weight_decay: float,
+) -> dict:
     """The batch sizes and AdamW settings come from the pre-training config and replace the file's;
     ZeRO stage, precision, clipping, buckets and `torch_adam` stay as the file says."""
     cfg = json.loads(json.dumps(base))
@@ -62,17 +71,22 @@ def fill_deepspeed_config(base: dict, micro_batch: int, accum_steps: int, world_
 def build_engine(model: nn.Module, ds_config: dict, weight_decay: float, schedule: dict | None = None):
     """-> DeepSpeed engine over `model` with AdamW (param groups) and, given `schedule`
     (peak_lr, warmup_steps, total_steps, min_lr), the WarmupCosine schedule."""
+
     def scheduler(optimizer):
         return WarmupCosine(optimizer, **schedule)
 
     import deepspeed
     from pydantic import ValidationError
+
     try:
-        engine, *_ = deepspeed.initialize(model=model, model_parameters=param_groups(model, weight_decay),
-                                          config=ds_config, lr_scheduler=scheduler if schedule else None)
-    except ValidationError as err:   # DeepSpeed checks its config with pydantic
+        engine, *_ = deepspeed.initialize(
+            model=model,
+            model_parameters=param_groups(model, weight_decay),
+            config=ds_config,
+            lr_scheduler=scheduler if schedule else None,
+        )
+    except ValidationError as err:  # DeepSpeed checks its config with pydantic
         first = err.errors()[0]
         where = ".".join(map(str, first["loc"]))
         raise UserError(f"DeepSpeed config: {where}: {first['msg']} (got {first.get('input')!r})") from None
     return engine
-

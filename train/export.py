@@ -1,5 +1,6 @@
 """The pre-trained encoder as the audio stage reads it: `encoder.safetensors` under timm
 VisionTransformer names plus `encoder.json` naming the timm model and its shape."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,7 +8,6 @@ from pathlib import Path
 import timm
 import torch
 from safetensors.torch import save
-
 from synpat.core.files import write_atomic, write_json_atomic
 from synpat.train.mae import MAE
 from synpat.train.weights import read_weights
@@ -18,10 +18,11 @@ WEIGHTS, META = "encoder.safetensors", "encoder.json"
 def full_fp32_state(engine) -> dict[str, torch.Tensor]:
     """The whole model's parameters as float32 CPU tensors: the optimiser's fp32 master copy where
     DeepSpeed keeps one (bf16/fp16, ZeRO 1-3), else the weights. Collective: call on every rank."""
-    if hasattr(engine, "full_fp32_state"):   # the torch engine: its weights are the fp32 masters
+    if hasattr(engine, "full_fp32_state"):  # the torch engine: its weights are the fp32 masters
         return engine.full_fp32_state()
-    import deepspeed   # a DeepSpeed engine: DeepSpeed is loaded already
+    import deepspeed  # a DeepSpeed engine: DeepSpeed is loaded already
     from deepspeed.utils import safe_get_full_fp32_param
+
     params = dict(engine.module.named_parameters())
     flat_masters = fp16_optimizer_masters(getattr(engine, "optimizer", None))
     state = {}
@@ -44,7 +45,7 @@ def fp16_optimizer_masters(optimizer) -> dict[int, torch.Tensor]:
     for params, flat in zip(groups, flats):
         offset = 0
         for param in params:
-            masters[id(param)] = flat[offset:offset + param.numel()].view_as(param)
+            masters[id(param)] = flat[offset : offset + param.numel()].view_as(param)
             offset += param.numel()
     return masters
 
@@ -52,16 +53,27 @@ def fp16_optimizer_masters(optimizer) -> dict[int, torch.Tensor]:
 def encoder_meta(model: MAE) -> dict:
     """What `timm.create_model` needs to rebuild the encoder: its timm name, the ViTArch fields
     (the audio stage reads these keys), input size and channels."""
-    return {"model": model.arch.timm_name, **model.arch.encoder.to_json(), "img_size": model.img_size,
-            "in_chans": model.in_chans, "global_pool": "token", "pos_embed": "sincos-2d (fixed)"}
+    return {
+        "model": model.arch.timm_name,
+        **model.arch.encoder.to_json(),
+        "img_size": model.img_size,
+        "in_chans": model.in_chans,
+        "global_pool": "token",
+        "pos_embed": "sincos-2d (fixed)",
+    }
 
 
 def spectrogram_meta(model: MAE, kind: str, norm_mean: float, norm_std: float) -> dict:
     """The keys that make an encoder pre-trained on spectrograms (1 channel, (mel, frames) input) an
     audio model as synpat-finetune --init and the HEAR API read it: its ViTArch ("arch"), "input_shape"
     [mel, frames] and the fbank standardisation it was trained with."""
-    return {"kind": f"pretrained-{kind}", "arch": model.arch.encoder.to_json(), "input_shape": list(model.img_size),
-            "norm_mean": norm_mean, "norm_std": norm_std}
+    return {
+        "kind": f"pretrained-{kind}",
+        "arch": model.arch.encoder.to_json(),
+        "input_shape": list(model.img_size),
+        "norm_mean": norm_mean,
+        "norm_std": norm_std,
+    }
 
 
 def export_encoder(model: MAE, state: dict[str, torch.Tensor], out: str | Path, **extra) -> Path:
@@ -77,7 +89,8 @@ def export_encoder(model: MAE, state: dict[str, torch.Tensor], out: str | Path, 
 def load_encoder(folder: str | Path) -> torch.nn.Module:
     """The exported encoder as a timm VisionTransformer (strict load, no head)."""
     state, meta = read_weights(Path(folder) / WEIGHTS, required_meta=("model", "img_size", "in_chans"))
-    model = timm.create_model(meta["model"], pretrained=False, num_classes=0, img_size=meta["img_size"],
-                              in_chans=meta["in_chans"])
+    model = timm.create_model(
+        meta["model"], pretrained=False, num_classes=0, img_size=meta["img_size"], in_chans=meta["in_chans"]
+    )
     model.load_state_dict(state, strict=True)
     return model

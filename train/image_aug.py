@@ -23,9 +23,16 @@ def dali_augment(images, size: int, scale: tuple[float, float] = SCALE):
     """images: DALI HWC uint8 batch -> (B, 3, size, size) float, normalised."""
     import nvidia.dali.fn as fn
     import nvidia.dali.types as types
+
     images = fn.random_resized_crop(images, size=(size, size), random_area=scale, random_aspect_ratio=RATIO)
-    return fn.crop_mirror_normalize(images, mirror=fn.random.coin_flip(), dtype=types.FLOAT, output_layout="CHW",
-                                    mean=[255 * m for m in MEAN], std=[255 * s for s in STD])
+    return fn.crop_mirror_normalize(
+        images,
+        mirror=fn.random.coin_flip(),
+        dtype=types.FLOAT,
+        output_layout="CHW",
+        mean=[255 * m for m in MEAN],
+        std=[255 * s for s in STD],
+    )
 
 
 def dali_augment_boxes(images, boxes, size: int):
@@ -35,14 +42,21 @@ def dali_augment_boxes(images, boxes, size: int):
     import nvidia.dali.fn as fn
     import nvidia.dali.math as dmath
     import nvidia.dali.types as types
+
     cx, cy, sw, h = (boxes[i] for i in range(4))
     w = dmath.abs(sw)
     # DALI's ROI follows the layout's spatial order: (y, x) for HWC.
     start = fn.stack(cy - h / 2, cx - w / 2)
     end = fn.stack(cy + h / 2, cx + w / 2)
     images = fn.resize(images, size=(size, size), roi_start=start, roi_end=end, roi_relative=True)
-    return fn.crop_mirror_normalize(images, mirror=fn.cast(sw < 0, dtype=types.INT32), dtype=types.FLOAT,
-                                    output_layout="CHW", mean=[255 * m for m in MEAN], std=[255 * s for s in STD])
+    return fn.crop_mirror_normalize(
+        images,
+        mirror=fn.cast(sw < 0, dtype=types.INT32),
+        dtype=types.FLOAT,
+        output_layout="CHW",
+        mean=[255 * m for m in MEAN],
+        std=[255 * s for s in STD],
+    )
 
 
 def crop_boxes(n: int, scale: tuple[float, float], generator: torch.Generator) -> torch.Tensor:
@@ -55,12 +69,13 @@ def crop_boxes(n: int, scale: tuple[float, float], generator: torch.Generator) -
     h = torch.sqrt(area / ratio).clamp(max=1.0)
     cx = w / 2 + (1 - w) * u[:, 2]
     cy = h / 2 + (1 - h) * u[:, 3]
-    flip = (u[:, 4] < 0.5).float() * 2 - 1     # -1 mirrors
+    flip = (u[:, 4] < 0.5).float() * 2 - 1  # -1 mirrors
     return torch.stack([cx, cy, w * flip, h], dim=1)
 
 
-def torch_augment(images: torch.Tensor, size: int, generator: torch.Generator,
-                  scale: tuple[float, float] = SCALE) -> torch.Tensor:
+def torch_augment(
+    images: torch.Tensor, size: int, generator: torch.Generator, scale: tuple[float, float] = SCALE
+) -> torch.Tensor:
     """images: (B, H, W, 3) uint8 (any device) -> (B, 3, size, size) float32, normalised."""
     b = images.shape[0]
     x = images.permute(0, 3, 1, 2).float().div_(255)

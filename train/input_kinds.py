@@ -17,6 +17,7 @@ mel x frames: the crop's height becomes the mel axis and its width the time axis
 its own standardisation (the image statistics of the first batch), so both kinds enter the
 encoder with mean 0 and std 1.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,7 +27,6 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-
 from synpat.core.errors import UserError
 from synpat.core.files import write_json_atomic
 from synpat.train.batched_fbank import SAMPLE_RATE, BatchedFbank, frames_in, samples_for
@@ -34,7 +34,7 @@ from synpat.train.image_aug import MEAN, STD
 from synpat.train.shard_list import is_remote
 
 KINDS = ("image", "sound")
-LUMA = (0.299, 0.587, 0.114)   # ITU-R BT.601
+LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601
 NORM_FILE = "input_norm.json"
 
 
@@ -89,11 +89,15 @@ def data_kind(data: str) -> tuple[str, SoundFormat | None]:
     try:
         fmt = SoundFormat(int(doc["sample_rate"]), float(doc["duration"]), int(doc.get("channels", 1)))
     except (KeyError, TypeError, ValueError) as err:
-        raise UserError(f"{path}: a sound manifest needs sample_rate (int), duration (seconds) and channels "
-                        f"(int) ({type(err).__name__}: {err})") from None
+        raise UserError(
+            f"{path}: a sound manifest needs sample_rate (int), duration (seconds) and channels "
+            f"(int) ({type(err).__name__}: {err})"
+        ) from None
     if fmt.sample_rate <= 0 or fmt.channels <= 0 or frames_in(fmt.samples_16k) < 1:
-        raise UserError(f"{path}: sample_rate {fmt.sample_rate}, duration {fmt.duration}, channels {fmt.channels}: "
-                        f"expected positive values and clips of at least one 25 ms frame")
+        raise UserError(
+            f"{path}: sample_rate {fmt.sample_rate}, duration {fmt.duration}, channels {fmt.channels}: "
+            f"expected positive values and clips of at least one 25 ms frame"
+        )
     return "sound", fmt
 
 
@@ -124,8 +128,9 @@ class Standardiser:
     @staticmethod
     def _measure(x: torch.Tensor) -> tuple[float, float]:
         """Mean and std of x over every rank's batch (all ranks get the same numbers)."""
-        sums = torch.stack([x.double().sum(), x.double().pow(2).sum(),
-                            torch.tensor(x.numel(), dtype=torch.float64, device=x.device)])
+        sums = torch.stack(
+            [x.double().sum(), x.double().pow(2).sum(), torch.tensor(x.numel(), dtype=torch.float64, device=x.device)]
+        )
         if dist.is_initialized():
             dist.all_reduce(sums)
         total, squares, n = sums.tolist()
@@ -147,9 +152,10 @@ class SpectrogramInput(torch.nn.Module):
 
     def spectrogram(self, waves: torch.Tensor) -> torch.Tensor:
         """waves (B, C, S) -> raw log-mel (B, 1, mel_bins, frames) float32."""
-        mono = waves.float().mean(dim=1)                                   # (B, S)
+        mono = waves.float().mean(dim=1)  # (B, S)
         if self.fmt.sample_rate != SAMPLE_RATE:
             import torchaudio.functional as AF
+
             mono = AF.resample(mono, self.fmt.sample_rate, SAMPLE_RATE)
         need = samples_for(self.frames)
         mono = F.pad(mono, (0, need - mono.shape[1])) if mono.shape[1] < need else mono[:, :need]
@@ -169,7 +175,7 @@ class ImageAsSpectrogram(torch.nn.Module):
         self.offset = float((torch.tensor(LUMA) * torch.tensor(MEAN)).sum())
 
     def forward(self, imgs: torch.Tensor) -> torch.Tensor:
-        luma = (imgs.float() * self.weights).sum(dim=1, keepdim=True) + self.offset   # (B, 1, S, S) in [0, 1]
+        luma = (imgs.float() * self.weights).sum(dim=1, keepdim=True) + self.offset  # (B, 1, S, S) in [0, 1]
         luma = F.interpolate(luma, size=self.shape, mode="bilinear", align_corners=False, antialias=True)
         return self.standardise("image", luma)
 
@@ -178,8 +184,14 @@ class ModelInput:
     """A loader batch -> the MAE's input on `device` in `dtype`: images as they are, waves through
     SpectrogramInput, a mix `(waves, imgs)` as both, sounds first, in one batch."""
 
-    def __init__(self, kind: str, device: torch.device, dtype: torch.dtype, sound: SpectrogramInput | None = None,
-                 image: ImageAsSpectrogram | None = None):
+    def __init__(
+        self,
+        kind: str,
+        device: torch.device,
+        dtype: torch.dtype,
+        sound: SpectrogramInput | None = None,
+        image: ImageAsSpectrogram | None = None,
+    ):
         self.kind, self.device, self.dtype = kind, device, dtype
         self.sound = sound.to(device) if sound is not None else None
         self.image = image.to(device) if image is not None else None

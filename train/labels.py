@@ -6,10 +6,9 @@ refused, naming the shard and the member, by both."""
 from __future__ import annotations
 
 import torch
-
 from synpat.core.errors import UserError
 
-MAX_DIGITS = 9   # class ids 0 .. 999,999,999
+MAX_DIGITS = 9  # class ids 0 .. 999,999,999
 _SPACE = b" \t\r\n"
 
 
@@ -37,9 +36,9 @@ def ascii_labels(cls: torch.Tensor) -> torch.Tensor:
     digit = (c >= 48) & (c <= 57)
     space = (c == 32) | (c == 9) | (c == 10) | (c == 13)
     count = digit.sum(1)
-    runs = (digit & ~torch.nn.functional.pad(digit, (1, 0))[:, :-1]).sum(1)   # runs of digits
+    runs = (digit & ~torch.nn.functional.pad(digit, (1, 0))[:, :-1]).sum(1)  # runs of digits
     ok = (digit | space).all(1) & (count >= 1) & (count <= MAX_DIGITS) & (runs == 1)
-    after = digit.flip(1).cumsum(1).flip(1) - digit.long()     # digits to the right of each position
+    after = digit.flip(1).cumsum(1).flip(1) - digit.long()  # digits to the right of each position
     value = torch.where(digit & ok[:, None], (c - 48) * torch.pow(10, after.clamp(max=MAX_DIGITS)), 0).sum(1)
     return torch.where(ok, value, -1)
 
@@ -49,6 +48,9 @@ def batch_labels(cls: torch.Tensor, urls: list[str]) -> torch.Tensor:
     labels = ascii_labels(cls)
     if bool((labels < 0).any()):
         from synpat.train.shard_list import first_bad_sample
+
         bad = first_bad_sample(urls)
-        raise UserError(f"--data: {bad}" if bad else f"--data: a .cls breaks the label rule ({MAX_DIGITS} digits at most)")
+        raise UserError(
+            f"--data: {bad}" if bad else f"--data: a .cls breaks the label rule ({MAX_DIGITS} digits at most)"
+        )
     return labels

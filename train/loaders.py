@@ -22,15 +22,22 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-
 from synpat.core.devices import torch_device
 from synpat.core.errors import UserError
 from synpat.gen.source import SourceSpec, spec_of
 from synpat.gen.stream import PatternStream, StreamConfig
-from synpat.train.labels import batch_labels, decode_cls
 from synpat.train.image_aug import SCALE, crop_boxes, dali_augment, dali_augment_boxes, torch_augment
-from synpat.train.shard_list import (check_tar, count_tar_samples, expand_urls, first_bad_sample, index_path,
-                                    index_samples, is_remote, shard_read_error)
+from synpat.train.labels import batch_labels, decode_cls
+from synpat.train.shard_list import (
+    check_tar,
+    count_tar_samples,
+    expand_urls,
+    first_bad_sample,
+    index_path,
+    index_samples,
+    is_remote,
+    shard_read_error,
+)
 
 LOADERS = ("dali", "torch")
 IMAGE_EXTS = ("jpg", "png", "webp")
@@ -38,18 +45,18 @@ IMAGE_EXTS = ("jpg", "png", "webp")
 
 @dataclass
 class LoaderConfig:
-    data: str | list[str] | None = None      # shards: folders, files, brace patterns, URLs
-    source: SourceSpec | None = None         # or the pattern source rendered live (programs, size, seed, ...)
-    batch_size: int = 64                     # per rank
-    image_size: int = 224                    # after augmentation
+    data: str | list[str] | None = None  # shards: folders, files, brace patterns, URLs
+    source: SourceSpec | None = None  # or the pattern source rendered live (programs, size, seed, ...)
+    batch_size: int = 64  # per rank
+    image_size: int = 224  # after augmentation
     loader: str = "dali"
     seed: int = 0
     rank: int = 0
     world_size: int = 1
-    num_workers: int = 2                     # DALI threads / torch DataLoader workers (shards)
+    num_workers: int = 2  # DALI threads / torch DataLoader workers (shards)
     scale: tuple[float, float] = SCALE
-    device: str | None = None                # default: cuda:LOCAL_RANK when CUDA is there, else cpu
-    start_step: int = 0                      # stream: resume from this global batch step
+    device: str | None = None  # default: cuda:LOCAL_RANK when CUDA is there, else cpu
+    start_step: int = 0  # stream: resume from this global batch step
 
     def validate(self) -> None:
         if (self.data is None) == (self.source is None):
@@ -94,12 +101,13 @@ def stream_batches(cfg: LoaderConfig, stream: PatternStream):
 
 # -- DALI ----------------------------------------------------------------------------------------
 
+
 def _dali_device_id(cfg: LoaderConfig) -> int | None:
     device = cfg.torch_device
     return device.index if device.type == "cuda" else None
 
 
-DALI_GPU_THREADS = 8   # host threads of a GPU pipeline at least: `mixed` decoding parses and Huffman-decodes on the host
+DALI_GPU_THREADS = 8  # host threads of a GPU pipeline at least: `mixed` decoding parses and Huffman-decodes on the host
 
 
 def dali_threads(num_workers: int, on_gpu: bool, cpus: int | None = None, ranks_per_node: int = 1) -> int:
@@ -129,19 +137,32 @@ class DaliShardLoader:
         counts = [index_samples(u) for u in urls]
         self.samples = sum(counts) if None not in counts else None
 
-        threads = dali_threads(cfg.num_workers, device_id is not None,
-                               ranks_per_node=int(os.environ.get("LOCAL_WORLD_SIZE") or 1))
+        threads = dali_threads(
+            cfg.num_workers, device_id is not None, ranks_per_node=int(os.environ.get("LOCAL_WORLD_SIZE") or 1)
+        )
 
-        @pipeline_def(batch_size=cfg.batch_size, num_threads=threads, device_id=device_id,
-                      seed=cfg.seed * 1000 + cfg.rank, prefetch_queue_depth=2)
+        @pipeline_def(
+            batch_size=cfg.batch_size,
+            num_threads=threads,
+            device_id=device_id,
+            seed=cfg.seed * 1000 + cfg.rank,
+            prefetch_queue_depth=2,
+        )
         def pipeline():
             encoded, cls = fn.readers.webdataset(
-                paths=urls, index_paths=indexes if all(map(lambda p: index_path(p).is_file(), urls)) else None,
-                ext=[";".join(IMAGE_EXTS), "cls"], missing_component_behavior="error",
-                random_shuffle=True, initial_fill=min(4096, 4 * cfg.batch_size), shard_id=cfg.rank,
-                num_shards=cfg.world_size, name="reader")
-            images = fn.decoders.image(encoded, device="mixed" if device_id is not None else "cpu",
-                                       output_type=types.RGB)
+                paths=urls,
+                index_paths=indexes if all(map(lambda p: index_path(p).is_file(), urls)) else None,
+                ext=[";".join(IMAGE_EXTS), "cls"],
+                missing_component_behavior="error",
+                random_shuffle=True,
+                initial_fill=min(4096, 4 * cfg.batch_size),
+                shard_id=cfg.rank,
+                num_shards=cfg.world_size,
+                name="reader",
+            )
+            images = fn.decoders.image(
+                encoded, device="mixed" if device_id is not None else "cpu", output_type=types.RGB
+            )
             return dali_augment(images, cfg.image_size, cfg.scale), fn.pad(cls, fill_value=32)
 
         self.pipe = pipeline()
@@ -149,11 +170,17 @@ class DaliShardLoader:
             self.pipe.build()
         except RuntimeError as e:
             bad = first_bad_sample(urls)
-            raise UserError(f"--data: {bad}" if bad else
-                            f"--data: DALI cannot read the shards: {str(e).strip().splitlines()[0]}") from None
+            raise UserError(
+                f"--data: {bad}" if bad else f"--data: DALI cannot read the shards: {str(e).strip().splitlines()[0]}"
+            ) from None
         self.urls = urls
-        self.iterator = DALIGenericIterator([self.pipe], ["images", "cls"], reader_name="reader",
-                                            last_batch_policy=LastBatchPolicy.DROP, auto_reset=True)
+        self.iterator = DALIGenericIterator(
+            [self.pipe],
+            ["images", "cls"],
+            reader_name="reader",
+            last_batch_policy=LastBatchPolicy.DROP,
+            auto_reset=True,
+        )
         self._unfinished = False
 
     def __len__(self) -> int:
@@ -163,7 +190,7 @@ class DaliShardLoader:
         """DALI reshuffles every epoch by itself (seeded at construction)."""
 
     def __iter__(self):
-        if self._unfinished:   # the last epoch was left early and DALI cannot reset mid-epoch: finish it
+        if self._unfinished:  # the last epoch was left early and DALI cannot reset mid-epoch: finish it
             for _ in self.iterator:
                 pass
         self._unfinished = True
@@ -172,8 +199,9 @@ class DaliShardLoader:
                 yield batch[0]["images"], batch_labels(batch[0]["cls"], self.urls).to(batch[0]["images"].device)
         except RuntimeError as e:
             bad = first_bad_sample(self.urls)
-            raise UserError(f"--data: {bad}" if bad else
-                            f"--data: reading the shards failed: {str(e).strip().splitlines()[0]}") from None
+            raise UserError(
+                f"--data: {bad}" if bad else f"--data: reading the shards failed: {str(e).strip().splitlines()[0]}"
+            ) from None
         self._unfinished = False
 
 
@@ -193,15 +221,26 @@ class DaliStreamLoader:
         on_gpu = device_id is not None
 
         # prefetch_queue_depth=1: DALI asks for the next batch only when one is taken (no render-ahead).
-        @pipeline_def(batch_size=cfg.batch_size, num_threads=max(1, cfg.num_workers), device_id=device_id,
-                      seed=cfg.seed * 1000 + cfg.rank, prefetch_queue_depth=1, exec_async=False, exec_pipelined=False)
+        @pipeline_def(
+            batch_size=cfg.batch_size,
+            num_threads=max(1, cfg.num_workers),
+            device_id=device_id,
+            seed=cfg.seed * 1000 + cfg.rank,
+            prefetch_queue_depth=1,
+            exec_async=False,
+            exec_pipelined=False,
+        )
         def pipeline():
-            images, labels = fn.external_source(source=lambda: self._take("batch"), num_outputs=2, batch=True,
-                                                device="gpu" if on_gpu else "cpu",
-                                                layout=["HWC", ""], dtype=[types.UINT8, types.INT64],
-                                                cuda_stream=torch.cuda.current_stream(cfg.torch_device) if on_gpu else None)
-            boxes = fn.external_source(source=lambda: self._take("boxes"), batch=True, device="cpu",
-                                       dtype=types.FLOAT)
+            images, labels = fn.external_source(
+                source=lambda: self._take("batch"),
+                num_outputs=2,
+                batch=True,
+                device="gpu" if on_gpu else "cpu",
+                layout=["HWC", ""],
+                dtype=[types.UINT8, types.INT64],
+                cuda_stream=torch.cuda.current_stream(cfg.torch_device) if on_gpu else None,
+            )
+            boxes = fn.external_source(source=lambda: self._take("boxes"), batch=True, device="cpu", dtype=types.FLOAT)
             return dali_augment_boxes(images, boxes, cfg.image_size), labels
 
         self.pipe = pipeline()
@@ -215,7 +254,7 @@ class DaliStreamLoader:
             images, labels = next(self.batches)
             gen = torch.Generator().manual_seed(hash((self.cfg.seed, self.cfg.rank, 0, self.step)) & 0x7FFFFFFFFFFFFFFF)
             self.step += 1
-            if not images.is_cuda:   # DALI takes host batches as numpy (torch CPU tensors make it probe CUDA)
+            if not images.is_cuda:  # DALI takes host batches as numpy (torch CPU tensors make it probe CUDA)
                 images, labels = images.numpy(), labels.numpy()
             # on the GPU DALI copies them on torch's current stream, which waits for the render
             self._pending = {"batch": (images, labels), "boxes": crop_boxes(len(labels), self.cfg.scale, gen).numpy()}
@@ -230,6 +269,7 @@ class DaliStreamLoader:
 
 
 # -- torch ---------------------------------------------------------------------------------------
+
 
 def _augment_batches(batches, cfg: LoaderConfig, epoch: int, first: int):
     """(images (B, H, W, 3) uint8, labels) -> augmented on cfg's device. Batch i draws its crops from a
@@ -249,7 +289,7 @@ class TorchShardLoader:
             if not is_remote(u):
                 check_tar(u)
         self.cfg, self.epoch = cfg, 0
-        self.urls = urls[cfg.rank::cfg.world_size]
+        self.urls = urls[cfg.rank :: cfg.world_size]
         if not self.urls:
             raise UserError(f"--data: {len(urls)} shards cannot feed {cfg.world_size} ranks (one shard each at least)")
         self.counts = [None if is_remote(u) else index_samples(u) for u in self.urls]
@@ -268,7 +308,7 @@ class TorchShardLoader:
         """Batches per epoch: each DataLoader worker reads its own shards and drops its partial batch."""
         if self.samples is None:
             raise TypeError("the number of samples is unknown (no .idx beside the shards)")
-        return sum(sum(self.counts[w::self.workers]) // self.cfg.batch_size for w in range(self.workers))
+        return sum(sum(self.counts[w :: self.workers]) // self.cfg.batch_size for w in range(self.workers))
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -280,24 +320,35 @@ class TorchShardLoader:
             raise UserError(f"--data: {shard_read_error(exn)}") from None
 
         cfg = self.cfg
-        return (wds.WebDataset(self.urls, shardshuffle=len(self.urls), seed=cfg.seed + self.epoch,
-                               nodesplitter=None, workersplitter=wds.split_by_worker, handler=fail, empty_check=False)
-                .shuffle(min(4096, 4 * cfg.batch_size), rng=random.Random(cfg.seed + self.epoch))
-                .decode(decode_cls, "rgb8", handler=fail)
-                .to_tuple(";".join(IMAGE_EXTS), "cls", handler=fail)
-                .map_tuple(np.asarray, int)
-                .batched(cfg.batch_size, partial=False))
+        return (
+            wds.WebDataset(
+                self.urls,
+                shardshuffle=len(self.urls),
+                seed=cfg.seed + self.epoch,
+                nodesplitter=None,
+                workersplitter=wds.split_by_worker,
+                handler=fail,
+                empty_check=False,
+            )
+            .shuffle(min(4096, 4 * cfg.batch_size), rng=random.Random(cfg.seed + self.epoch))
+            .decode(decode_cls, "rgb8", handler=fail)
+            .to_tuple(";".join(IMAGE_EXTS), "cls", handler=fail)
+            .map_tuple(np.asarray, int)
+            .batched(cfg.batch_size, partial=False)
+        )
 
     def __iter__(self):
         workers = self.workers if self.cfg.num_workers > 0 else 0
-        pin = self.cfg.torch_device.type == "cuda"   # pinned batches: the non_blocking copy below is asynchronous
-        batches = _start_workers(torch.utils.data.DataLoader(self._dataset(), batch_size=None, num_workers=workers,
-                                                             pin_memory=pin))
+        pin = self.cfg.torch_device.type == "cuda"  # pinned batches: the non_blocking copy below is asynchronous
+        batches = _start_workers(
+            torch.utils.data.DataLoader(self._dataset(), batch_size=None, num_workers=workers, pin_memory=pin)
+        )
         try:
             yield from _augment_batches(batches, self.cfg, self.epoch, 0)
-        except UserError as err:   # from a worker, wrapped with its traceback: keep the message
-            raise UserError(str(err).strip().splitlines()[-1].removeprefix(f"{UserError.__module__}.UserError: ")) \
-                from None
+        except UserError as err:  # from a worker, wrapped with its traceback: keep the message
+            raise UserError(
+                str(err).strip().splitlines()[-1].removeprefix(f"{UserError.__module__}.UserError: ")
+            ) from None
 
 
 def _start_workers(loader: torch.utils.data.DataLoader):
@@ -328,9 +379,16 @@ class TorchStreamLoader:
 def build_stream(cfg: LoaderConfig) -> PatternStream:
     """The PatternStream of cfg's source for this rank, rendering on the EGL device paired with cfg's GPU."""
     device = cfg.torch_device
-    return PatternStream(StreamConfig(**vars(spec_of(cfg.source)), batch_size=cfg.batch_size, rank=cfg.rank,
-                                      world_size=cfg.world_size, start_step=cfg.start_step),
-                         cuda_index=device.index if device.type == "cuda" else None)
+    return PatternStream(
+        StreamConfig(
+            **vars(spec_of(cfg.source)),
+            batch_size=cfg.batch_size,
+            rank=cfg.rank,
+            world_size=cfg.world_size,
+            start_step=cfg.start_step,
+        ),
+        cuda_index=device.index if device.type == "cuda" else None,
+    )
 
 
 def build_loader(cfg: LoaderConfig):

@@ -7,20 +7,20 @@ The encoder's parameters carry timm's VisionTransformer names (`patch_embed.*`, 
 Autoencoders Are Scalable Vision Learners" (2021): encode the visible 25% of the patches,
 decode all patches from the visible tokens plus mask tokens, MSE on the masked patches only.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import partial
 
 import torch
+from synpat.train.posembed import pos_embed_with_cls
+from synpat.train.vit_arch import VIT_SIZES, ViTArch, timm_name
 from timm.layers import PatchEmbed
 from timm.models.vision_transformer import Block
 from torch import nn
 
-from synpat.train.posembed import pos_embed_with_cls
-from synpat.train.vit_arch import VIT_SIZES, ViTArch, timm_name
-
-LayerNorm = partial(nn.LayerNorm, eps=1e-6)   # timm's ViT norm
+LayerNorm = partial(nn.LayerNorm, eps=1e-6)  # timm's ViT norm
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class MAEArch:
         return timm_name(self.encoder)
 
 
-MODELS: dict[str, MAEArch] = {   # the factories: name -> encoder size + decoder shape
+MODELS: dict[str, MAEArch] = {  # the factories: name -> encoder size + decoder shape
     "mae_vit_tiny_patch16": MAEArch(VIT_SIZES["vit_tiny"], 128, 4, 4),
     # CPU scale: 8 px patches give 64 px images 64 patches (16 visible) instead of 16 (4 visible)
     "mae_vit_tiny_patch8": MAEArch(replace(VIT_SIZES["vit_tiny"], patch_size=8), 128, 4, 4),
@@ -50,8 +50,14 @@ ENCODER_TENSORS = ("cls_token", "pos_embed")
 
 
 class MAE(nn.Module):
-    def __init__(self, arch: MAEArch, img_size: int | tuple[int, int] = 224, in_chans: int = 3,
-                 mask_ratio: float = 0.75, norm_pix_loss: bool = True):
+    def __init__(
+        self,
+        arch: MAEArch,
+        img_size: int | tuple[int, int] = 224,
+        in_chans: int = 3,
+        mask_ratio: float = 0.75,
+        norm_pix_loss: bool = True,
+    ):
         """img_size: a square side, or (H, W) (a spectrogram's (mel bins, frames): the position grid is
         then (H/p) rows of frequency x (W/p) columns of time); in_chans: 3 for images, 1 for spectrograms."""
         super().__init__()
@@ -66,8 +72,10 @@ class MAE(nn.Module):
         self.num_patches = grid[0] * grid[1]
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
         self.pos_embed = nn.Parameter(pos_embed_with_cls(dim, *grid), requires_grad=False)
-        self.blocks = nn.ModuleList(Block(dim, enc.num_heads, enc.mlp_ratio, qkv_bias=enc.qkv_bias, norm_layer=LayerNorm)
-                                    for _ in range(enc.depth))
+        self.blocks = nn.ModuleList(
+            Block(dim, enc.num_heads, enc.mlp_ratio, qkv_bias=enc.qkv_bias, norm_layer=LayerNorm)
+            for _ in range(enc.depth)
+        )
         self.norm = LayerNorm(dim)
 
         # decoder
@@ -76,7 +84,8 @@ class MAE(nn.Module):
         self.decoder_pos_embed = nn.Parameter(pos_embed_with_cls(ddim, *grid), requires_grad=False)
         self.decoder_blocks = nn.ModuleList(
             Block(ddim, arch.decoder_heads, enc.mlp_ratio, qkv_bias=True, norm_layer=LayerNorm)
-            for _ in range(arch.decoder_depth))
+            for _ in range(arch.decoder_depth)
+        )
         self.decoder_norm = LayerNorm(ddim)
         self.decoder_pred = nn.Linear(ddim, p * p * in_chans)
         self._init_weights()
@@ -129,16 +138,16 @@ class MAE(nn.Module):
         -> latent (N, 1 + K, D) with K = L * (1 - mask_ratio) visible tokens after the class token,
            mask (N, L) float (1 = masked), restore (N, L) long (index of each patch in the shuffled order).
         """
-        x = self.patch_embed(imgs) + self.pos_embed[:, 1:]                   # (N, L, D)
+        x = self.patch_embed(imgs) + self.pos_embed[:, 1:]  # (N, L, D)
         n, length, dim = x.shape
         keep = int(length * (1 - self.mask_ratio))
-        shuffle = torch.argsort(noise, dim=1)                               # ascending: kept first
+        shuffle = torch.argsort(noise, dim=1)  # ascending: kept first
         restore = torch.argsort(shuffle, dim=1)
-        visible = shuffle[:, :keep]                                         # (N, K)
-        x = torch.gather(x, 1, visible[..., None].expand(-1, -1, dim))      # (N, K, D)
+        visible = shuffle[:, :keep]  # (N, K)
+        x = torch.gather(x, 1, visible[..., None].expand(-1, -1, dim))  # (N, K, D)
         mask = torch.ones(n, length, device=x.device, dtype=x.dtype)
         mask[:, :keep] = 0
-        mask = torch.gather(mask, 1, restore)                               # back to patch order
+        mask = torch.gather(mask, 1, restore)  # back to patch order
         cls = (self.cls_token + self.pos_embed[:, :1]).expand(n, -1, -1)
         x = torch.cat([cls, x], dim=1)
         for block in self.blocks:
@@ -147,11 +156,11 @@ class MAE(nn.Module):
 
     def decode(self, latent: torch.Tensor, restore: torch.Tensor) -> torch.Tensor:
         """latent (N, 1 + K, D), restore (N, L) -> predicted patches (N, L, p*p*C)."""
-        x = self.decoder_embed(latent)                                      # (N, 1 + K, Dd)
+        x = self.decoder_embed(latent)  # (N, 1 + K, Dd)
         n, visible, ddim = x.shape
         masks = self.mask_token.expand(n, restore.shape[1] + 1 - visible, -1)
-        x_ = torch.cat([x[:, 1:], masks], dim=1)                            # (N, L, Dd) shuffled order
-        x_ = torch.gather(x_, 1, restore[..., None].expand(-1, -1, ddim))   # patch order
+        x_ = torch.cat([x[:, 1:], masks], dim=1)  # (N, L, Dd) shuffled order
+        x_ = torch.gather(x_, 1, restore[..., None].expand(-1, -1, ddim))  # patch order
         x = torch.cat([x[:, :1], x_], dim=1) + self.decoder_pos_embed
         for block in self.decoder_blocks:
             x = block(x)
@@ -164,7 +173,7 @@ class MAE(nn.Module):
         if self.norm_pix_loss:
             mean, var = target.mean(dim=-1, keepdim=True), target.var(dim=-1, keepdim=True)
             target = (target - mean) / (var + 1e-6) ** 0.5
-        per_patch = ((pred.float() - target) ** 2).mean(dim=-1)            # (N, L)
+        per_patch = ((pred.float() - target) ** 2).mean(dim=-1)  # (N, L)
         mask = mask.float()
         return (per_patch * mask).sum() / mask.sum()
 
@@ -191,4 +200,3 @@ class MAE(nn.Module):
 def build_mae(name: str, **kwargs) -> MAE:
     """`name` from MODELS (e.g. 'mae_vit_base_patch16'); kwargs go to MAE (img_size, mask_ratio, ...)."""
     return MAE(MODELS[name], **kwargs)
-

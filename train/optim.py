@@ -1,5 +1,6 @@
 """The one optimisation recipe of pre-training and fine-tuning: AdamW parameter groups (weight decay
 for weight matrices only, optional layer-wise lr decay) and the warm-up + cosine schedule."""
+
 from __future__ import annotations
 
 import math
@@ -7,7 +8,7 @@ import re
 
 import torch
 
-BLOCK_NAME = re.compile(r"^blocks\.(\d+)\.")   # timm ViT parameter names of block i
+BLOCK_NAME = re.compile(r"^blocks\.(\d+)\.")  # timm ViT parameter names of block i
 NO_DECAY_TENSORS = ("cls_token", "mask_token", "pos_embed", "decoder_pos_embed")
 
 
@@ -35,7 +36,9 @@ def param_groups(model: torch.nn.Module, weight_decay: float, layer_decay: float
             continue
         scale = layer_decay ** (depth + 1 - layer_id(name, depth))
         decay = weight_decay if decays(name, param) else 0.0
-        groups.setdefault((scale, decay), {"params": [], "weight_decay": decay, "lr_scale": scale})["params"].append(param)
+        groups.setdefault((scale, decay), {"params": [], "weight_decay": decay, "lr_scale": scale})["params"].append(
+            param
+        )
     return list(groups.values())
 
 

@@ -12,6 +12,7 @@ encoder.safetensors + encoder.json (timm ViT names). `--resume auto` continues f
 checkpoint: weights, optimiser, schedule, step, RNG state and data position (with --loader torch
 or a stream the batches are then those an uninterrupted run sees).
 """
+
 from __future__ import annotations
 
 import json
@@ -26,13 +27,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-
 from synpat.core.errors import UserError
 from synpat.core.files import write_atomic, write_json_atomic
 from synpat.core.progress import Progress, format_seconds
 from synpat.core.settings import run_cli
-from synpat.train.deepspeed_configs import config_precision, deepspeed_config, generated_config
 from synpat.train.checkpoints import Checkpoints, TrainState
+from synpat.train.deepspeed_configs import config_precision, deepspeed_config, generated_config
 from synpat.train.deepspeed_setup import build_engine, fill_deepspeed_config, init_distributed
 from synpat.train.export import export_encoder, full_fp32_state, spectrogram_meta
 from synpat.train.input_kinds import NORM_FILE
@@ -46,14 +46,15 @@ from synpat.train.torch_engine import TorchEngine
 PROG = "pretrain"
 
 
-def mask_noise(seed: int, micro_step: int, rank: int, batch: int, world_size: int, num_patches: int,
-               device: torch.device) -> torch.Tensor:
+def mask_noise(
+    seed: int, micro_step: int, rank: int, batch: int, world_size: int, num_patches: int, device: torch.device
+) -> torch.Tensor:
     """-> (batch, L) uniform noise for this rank's slice of the global micro-batch at `micro_step`.
     A pure function of (seed, micro_step, global sample position): resuming needs no mask RNG state,
     and N ranks draw the masks one process drawing the whole global batch would."""
     gen = torch.Generator(device=device).manual_seed(seed * 1_000_003 + micro_step)
     noise = torch.rand(batch * world_size, num_patches, generator=gen, device=device)
-    return noise[rank * batch:(rank + 1) * batch]
+    return noise[rank * batch : (rank + 1) * batch]
 
 
 class Logs:
@@ -64,6 +65,7 @@ class Logs:
         """``resumed_step``: the checkpoint's step a resumed run continues from (None: a fresh run). The
         records after it, written before the run was stopped, are dropped: the resumed run writes them again."""
         from torch.utils.tensorboard import SummaryWriter
+
         if resumed_step is not None:
             keep_log_until(out / "log.jsonl", resumed_step)
         self.jsonl = open(out / "log.jsonl", "a" if resumed_step is not None else "w")
@@ -77,6 +79,7 @@ class Logs:
 
     def picture(self, path: Path, step: int) -> None:
         from PIL import Image
+
         self.tb.add_image("pretrain/reconstruction", np.asarray(Image.open(path)), step, dataformats="HWC")
 
     def close(self) -> None:
@@ -99,9 +102,18 @@ def keep_log_until(path: Path, step: int) -> None:
 
 
 def loader_config(cfg: PretrainConfig, rank: int, world_size: int, start_step: int) -> LoaderConfig:
-    return LoaderConfig(data=cfg.data or None, source=cfg.stream_source() if cfg.stream else None,
-                        batch_size=cfg.batch_size, image_size=cfg.img_size, loader=cfg.loader, seed=cfg.seed,
-                        rank=rank, world_size=world_size, num_workers=cfg.num_workers, start_step=start_step)
+    return LoaderConfig(
+        data=cfg.data or None,
+        source=cfg.stream_source() if cfg.stream else None,
+        batch_size=cfg.batch_size,
+        image_size=cfg.img_size,
+        loader=cfg.loader,
+        seed=cfg.seed,
+        rank=rank,
+        world_size=world_size,
+        num_workers=cfg.num_workers,
+        start_step=start_step,
+    )
 
 
 def epoch_batches(loader, device, needed: bool) -> int | None:
@@ -112,7 +124,7 @@ def epoch_batches(loader, device, needed: bool) -> int | None:
         loader.count_samples()
     try:
         mine = len(loader)
-    except TypeError:   # not known
+    except TypeError:  # not known
         mine = -1
     n = torch.tensor(mine, device=device)
     dist.all_reduce(n, op=dist.ReduceOp.MIN)
@@ -122,8 +134,10 @@ def epoch_batches(loader, device, needed: bool) -> int | None:
 def total_steps(cfg: PretrainConfig, batches_per_epoch: int | None) -> int:
     """Optimiser steps of the run: cfg.steps, or epochs x batches per rank per epoch / accumulation."""
     if batches_per_epoch is not None and batches_per_epoch // cfg.accum_steps == 0:
-        raise UserError(f"--data holds fewer than batch_size x accum_steps = {cfg.batch_size * cfg.accum_steps} "
-                        "images per rank: use more shards or a smaller batch")
+        raise UserError(
+            f"--data holds fewer than batch_size x accum_steps = {cfg.batch_size * cfg.accum_steps} "
+            "images per rank: use more shards or a smaller batch"
+        )
     return cfg.steps or cfg.epochs * (batches_per_epoch // cfg.accum_steps)
 
 
@@ -140,8 +154,20 @@ def pictures(engine, model: MAE, imgs: torch.Tensor, noise: torch.Tensor, path: 
 class Trainer:
     """One rank's pre-training: the engine, its logs and pictures; `train_one_epoch` runs the steps."""
 
-    def __init__(self, cfg: PretrainConfig, engine, model: MAE, out: Path, rank: int, world: int, device,
-                 steps: int, checkpoints: Checkpoints, logs: Logs | None, to_input=None):
+    def __init__(
+        self,
+        cfg: PretrainConfig,
+        engine,
+        model: MAE,
+        out: Path,
+        rank: int,
+        world: int,
+        device,
+        steps: int,
+        checkpoints: Checkpoints,
+        logs: Logs | None,
+        to_input=None,
+    ):
         self.cfg, self.engine, self.model, self.out = cfg, engine, model, out
         self.rank, self.world, self.device, self.steps = rank, world, device, steps
         self.checkpoints, self.logs = checkpoints, logs
@@ -149,10 +175,11 @@ class Trainer:
         # loader batch -> model input (images as they come; waves -> spectrograms: train/input_kinds.py)
         self.to_input = to_input or (lambda images: images.to(self.device, self.dtype, non_blocking=True))
         self.global_batch = cfg.global_batch(world)
-        self.progress = (Progress((steps - engine.global_steps) * self.global_batch, PROG, unit="img")
-                         if rank == 0 else None)
+        self.progress = (
+            Progress((steps - engine.global_steps) * self.global_batch, PROG, unit="img") if rank == 0 else None
+        )
         self.first_loss = self.last_loss = None
-        self.fixed = None   # (imgs, noise) shown in every reconstruction picture
+        self.fixed = None  # (imgs, noise) shown in every reconstruction picture
         self.window_loss, self.window_n, self.window_t = torch.zeros((), device=device), 0, time.perf_counter()
 
     @property
@@ -164,13 +191,14 @@ class Trainer:
         last step; `state` moves along with every batch."""
         cfg, engine = self.cfg, self.engine
         loader.set_epoch(state.epoch)
-        first = 0 if cfg.stream else state.batch   # a stream already starts at state.micro
+        first = 0 if cfg.stream else state.batch  # a stream already starts at state.micro
         for images, _ in islice(iter(loader), first, per_epoch):
             images = self.to_input(images)
-            noise = mask_noise(cfg.seed, state.micro, self.rank, cfg.batch_size, self.world,
-                               self.model.num_patches, self.device)[:len(images)]   # a stream's filters drop some
+            noise = mask_noise(
+                cfg.seed, state.micro, self.rank, cfg.batch_size, self.world, self.model.num_patches, self.device
+            )[: len(images)]  # a stream's filters drop some
             if self.fixed is None:
-                self.fixed = (images[:cfg.recon_images].clone(), noise[:cfg.recon_images].clone())
+                self.fixed = (images[: cfg.recon_images].clone(), noise[: cfg.recon_images].clone())
             before = engine.global_steps
             loss, _, _ = engine(images, noise)
             engine.backward(loss)
@@ -178,11 +206,11 @@ class Trainer:
             state.batch_done(per_epoch)
             self.window_loss += loss.detach().float()
             self.window_n += 1
-            if engine.global_steps > before:   # an optimiser step (not inside gradient accumulation)
+            if engine.global_steps > before:  # an optimiser step (not inside gradient accumulation)
                 self.after_step(engine.global_steps, state)
             if self.done:
                 return
-        if per_epoch is None and not cfg.stream:   # shards of unknown length: their end ends the epoch
+        if per_epoch is None and not cfg.stream:  # shards of unknown length: their end ends the epoch
             state.epoch, state.batch = state.epoch + 1, 0
 
     def after_step(self, step: int, state: TrainState) -> None:
@@ -190,7 +218,7 @@ class Trainer:
         cfg, last = self.cfg, step >= self.steps
         if step % cfg.log_every == 0 or last:
             self.log(step, state)
-        if self.progress:   # after the log, so the line shows this step's loss
+        if self.progress:  # after the log, so the line shows this step's loss
             self.progress.update(self.global_batch)
         if (cfg.recon_every and step % cfg.recon_every == 0) or last:
             path = self.out / "recon" / f"step_{step:08d}.png"
@@ -210,8 +238,17 @@ class Trainer:
         now = time.perf_counter()
         rate = self.window_n * self.cfg.batch_size * self.world / (now - self.window_t)
         if self.logs:
-            self.logs.write({"step": step, "epoch": state.epoch, "images": step * self.global_batch,
-                             "loss": mean_loss, "lr": self.engine.get_lr()[0], "img_per_s": rate, "time": time.time()})
+            self.logs.write(
+                {
+                    "step": step,
+                    "epoch": state.epoch,
+                    "images": step * self.global_batch,
+                    "loss": mean_loss,
+                    "lr": self.engine.get_lr()[0],
+                    "img_per_s": rate,
+                    "time": time.time(),
+                }
+            )
             self.progress.label = f"{PROG} step {step}/{self.steps} loss {mean_loss:.4f}"
         self.window_loss.zero_()
         self.window_n, self.window_t = 0, now
@@ -221,9 +258,11 @@ class Trainer:
         if self.first_loss is None:
             return f"{PROG}: {self.cfg.model} already complete ({step} steps); encoder {weights}"
         seconds = self.progress.elapsed
-        return (f"{PROG}: {self.cfg.model} {step} steps ({step * self.global_batch} images, {self.world} rank(s)) "
-                f"in {format_seconds(seconds)}, {self.progress.done / max(seconds, 1e-9):.1f} img/s, "
-                f"loss {self.first_loss:.4f} -> {self.last_loss:.4f}; encoder {weights}")
+        return (
+            f"{PROG}: {self.cfg.model} {step} steps ({step * self.global_batch} images, {self.world} rank(s)) "
+            f"in {format_seconds(seconds)}, {self.progress.done / max(seconds, 1e-9):.1f} img/s, "
+            f"loss {self.first_loss:.4f} -> {self.last_loss:.4f}; encoder {weights}"
+        )
 
 
 def run_precision(cfg: PretrainConfig, ds_config: dict | None, device: torch.device) -> str:
@@ -231,12 +270,20 @@ def run_precision(cfg: PretrainConfig, ds_config: dict | None, device: torch.dev
     return config_precision(ds_config) if ds_config is not None else cfg.precision_on(device.type)
 
 
-def run_settings(cfg: PretrainConfig, ds_config: dict | None, world: int, device: torch.device, plan: InputPlan) -> dict:
+def run_settings(
+    cfg: PretrainConfig, ds_config: dict | None, world: int, device: torch.device, plan: InputPlan
+) -> dict:
     """What a checkpoint records and a resumed run must match (the torch engine counts as ZeRO stage 0)."""
-    return {"model": cfg.model, "img_size": cfg.img_size, "norm_pix_loss": cfg.norm_pix_loss,
-            "zero_stage": (ds_config or {}).get("zero_optimization", {}).get("stage", 0),
-            "precision": run_precision(cfg, ds_config, device), "world_size": world, "engine": cfg.engine_name,
-            **plan.settings()}
+    return {
+        "model": cfg.model,
+        "img_size": cfg.img_size,
+        "norm_pix_loss": cfg.norm_pix_loss,
+        "zero_stage": (ds_config or {}).get("zero_optimization", {}).get("stage", 0),
+        "precision": run_precision(cfg, ds_config, device),
+        "world_size": world,
+        "engine": cfg.engine_name,
+        **plan.settings(),
+    }
 
 
 def engine_config(cfg: PretrainConfig, device: torch.device) -> dict | None:
@@ -247,12 +294,21 @@ def engine_config(cfg: PretrainConfig, device: torch.device) -> dict | None:
     return deepspeed_config(cfg.deepspeed) if cfg.deepspeed else generated_config(0, cfg.precision_on(device.type))
 
 
-def build_any_engine(cfg: PretrainConfig, model: MAE, ds_config: dict | None, device: torch.device, world: int,
-                     schedule: dict):
+def build_any_engine(
+    cfg: PretrainConfig, model: MAE, ds_config: dict | None, device: torch.device, world: int, schedule: dict
+):
     """The torch engine or DeepSpeed's, compiled when the run asks for it."""
     if ds_config is None:
-        engine = TorchEngine(model, device, run_precision(cfg, None, device), cfg.lr(world), (cfg.beta1, cfg.beta2),
-                             cfg.weight_decay, cfg.accum_steps, schedule)
+        engine = TorchEngine(
+            model,
+            device,
+            run_precision(cfg, None, device),
+            cfg.lr(world),
+            (cfg.beta1, cfg.beta2),
+            cfg.weight_decay,
+            cfg.accum_steps,
+            schedule,
+        )
     else:
         engine = build_engine(model, ds_config, cfg.weight_decay, schedule)
     if cfg.compiles_on(device.type):
@@ -260,8 +316,16 @@ def build_any_engine(cfg: PretrainConfig, model: MAE, ds_config: dict | None, de
     return engine
 
 
-RUN_OUTPUTS = ("checkpoints", "log.jsonl", "tb", "recon", "config.json", "encoder.safetensors", "encoder.json",
-               NORM_FILE)
+RUN_OUTPUTS = (
+    "checkpoints",
+    "log.jsonl",
+    "tb",
+    "recon",
+    "config.json",
+    "encoder.safetensors",
+    "encoder.json",
+    NORM_FILE,
+)
 
 
 def check_out(cfg: PretrainConfig, out: Path, rank: int) -> None:
@@ -270,8 +334,10 @@ def check_out(cfg: PretrainConfig, out: Path, rank: int) -> None:
         raise UserError(f"--out {out}: exists and is not a folder")
     used = [name for name in RUN_OUTPUTS if (out / name).exists()]
     if used and not cfg.resume and not cfg.overwrite:
-        raise UserError(f"--out {out}: holds a run ({', '.join(used)}); pass --resume auto to continue it "
-                        "or --overwrite to replace it")
+        raise UserError(
+            f"--out {out}: holds a run ({', '.join(used)}); pass --resume auto to continue it "
+            "or --overwrite to replace it"
+        )
     if cfg.overwrite and rank == 0:
         for name in used:
             path = out / name
@@ -298,45 +364,68 @@ def train(argv) -> None:
 
 
 def run(cfg: PretrainConfig, ds_base: dict | None, out: Path, rank: int, world: int, device) -> None:
-    ds_config = None if ds_base is None else fill_deepspeed_config(
-        ds_base, cfg.batch_size, cfg.accum_steps, world, cfg.lr(world), (cfg.beta1, cfg.beta2), cfg.weight_decay)
+    ds_config = (
+        None
+        if ds_base is None
+        else fill_deepspeed_config(
+            ds_base, cfg.batch_size, cfg.accum_steps, world, cfg.lr(world), (cfg.beta1, cfg.beta2), cfg.weight_decay
+        )
+    )
     plan = plan_input(cfg, MODELS[cfg.model].encoder.patch_size)
     checkpoints = Checkpoints(out, rank, cfg.keep_checkpoints, run_settings(cfg, ds_config, world, device, plan))
     resume_from = checkpoints.find(cfg.resume) if cfg.resume else None
     if resume_from is not None:
-        checkpoints.check(resume_from)   # before anything is built or written
+        checkpoints.check(resume_from)  # before anything is built or written
 
-    torch.manual_seed(cfg.seed)   # the same initial weights on every rank
+    torch.manual_seed(cfg.seed)  # the same initial weights on every rank
     random.seed(cfg.seed + rank)
     np.random.seed(cfg.seed + rank)
-    model = build_mae(cfg.model, img_size=plan.size, in_chans=plan.in_chans, mask_ratio=cfg.mask_ratio,
-                      norm_pix_loss=cfg.norm_pix_loss)
+    model = build_mae(
+        cfg.model,
+        img_size=plan.size,
+        in_chans=plan.in_chans,
+        mask_ratio=cfg.mask_ratio,
+        norm_pix_loss=cfg.norm_pix_loss,
+    )
     loader = None if cfg.stream else build_input_loader(plan, cfg, loader_config(cfg, rank, world, 0))
     # Epochs need the batches per epoch (counted once when the shards have no .idx); so do ranks,
     # which must all take the same number of steps. One rank training by steps can read on unknowing.
     per_epoch = None if loader is None else epoch_batches(loader, device, cfg.steps == 0 or world > 1)
     steps = total_steps(cfg, per_epoch)
-    schedule = {"peak_lr": cfg.lr(world), "warmup_steps": int(cfg.warmup * steps), "total_steps": steps,
-                "min_lr": cfg.min_lr}
+    schedule = {
+        "peak_lr": cfg.lr(world),
+        "warmup_steps": int(cfg.warmup * steps),
+        "total_steps": steps,
+        "min_lr": cfg.min_lr,
+    }
     engine = build_any_engine(cfg, model, ds_config, device, world, schedule)
 
     state = TrainState(world_size=world)
     if resume_from is not None:
         state = checkpoints.load(engine, resume_from, world)
-    if loader is None:   # a stream starts where the run stopped
+    if loader is None:  # a stream starts where the run stopped
         loader = build_input_loader(plan, cfg, loader_config(cfg, rank, world, state.micro))
-    try:   # only now that data and checkpoint are found: a run refused for bad input leaves no output folder
+    try:  # only now that data and checkpoint are found: a run refused for bad input leaves no output folder
         (out / "recon").mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise UserError(f"--out {out}: cannot make the output folder ({err.strerror})") from None
     logs = Logs(out, None if resume_from is None else engine.global_steps) if rank == 0 else None
     try:
         if rank == 0:
-            write_json_atomic(out / "config.json", {**asdict(cfg), "world_size": world,
-                                                    "run_precision": run_precision(cfg, ds_config, device),
-                                                    "deepspeed_config": ds_config})
-        to_input = None if plan.kind == "image" else model_input(plan, out, rank, device,
-                                                                 next(engine.module.parameters()).dtype)
+            write_json_atomic(
+                out / "config.json",
+                {
+                    **asdict(cfg),
+                    "world_size": world,
+                    "run_precision": run_precision(cfg, ds_config, device),
+                    "deepspeed_config": ds_config,
+                },
+            )
+        to_input = (
+            None
+            if plan.kind == "image"
+            else model_input(plan, out, rank, device, next(engine.module.parameters()).dtype)
+        )
         trainer = Trainer(cfg, engine, model, out, rank, world, device, steps, checkpoints, logs, to_input)
         while not trainer.done:
             trainer.train_one_epoch(loader, state, per_epoch)
@@ -346,8 +435,15 @@ def run(cfg: PretrainConfig, ds_base: dict | None, out: Path, rank: int, world: 
             trainer.progress.close()
             step = engine.global_steps
             spectrogram = {} if to_input is None else spectrogram_meta(model, plan.kind, *to_input.norm("sound"))
-            weights = export_encoder(model, weights_state, out, mae_model=cfg.model, steps=step,
-                                     images=step * trainer.global_batch, **spectrogram)
+            weights = export_encoder(
+                model,
+                weights_state,
+                out,
+                mae_model=cfg.model,
+                steps=step,
+                images=step * trainer.global_batch,
+                **spectrogram,
+            )
             print(trainer.summary(weights), flush=True)
     finally:
         if logs:

@@ -5,12 +5,13 @@ Defaults are the MAE recipe (He et al. 2021) as docs/design.md §3 states it: Vi
 normalised-pixel loss, AdamW(0.9, 0.95), weight decay 0.05, lr = blr * global batch / 256 with
 blr 1.5e-4, 40 of 800 epochs of linear warm-up (5%) then cosine.
 """
+
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from synpat.core.errors import UserError
 from synpat.core.settings import check_ranges, option, parse_settings, settings_parser
@@ -21,32 +22,39 @@ from synpat.train.deepspeed_configs import is_config_name
 from synpat.train.mae import MODELS
 
 
-
 @dataclass
 class PretrainConfig:
-    data: str = option("", "WebDataset shards: a folder, a brace pattern 'shards/synpat-{000000..000099}.tar', "
-                         "or pipe:/URL shards")
+    data: str = option(
+        "", "WebDataset shards: a folder, a brace pattern 'shards/synpat-{000000..000099}.tar', or pipe:/URL shards"
+    )
     stream: str = option("", "render live instead: shader folders/files, comma-separated (needs steps)")
-    mix_data: str = option("", "shards of the other kind (images with sound --data, or sounds with image --data) "
-                             "mixed into every batch: one pre-training on both, on spectrogram-shaped input")
+    mix_data: str = option(
+        "",
+        "shards of the other kind (images with sound --data, or sounds with image --data) "
+        "mixed into every batch: one pre-training on both, on spectrogram-shaped input",
+    )
     sound_share: float = option(0.5, "with mix_data: the share of every batch that is sound clips (the rest images)")
     mel_bins: int = option(128, "sound input: mel bins of the log-mel spectrogram (frames follow the clip duration)")
     duration: float = option(DURATION, "stream of sound programs: seconds per clip (sound shards: their manifest's)")
-    sample_rate: int = option(SAMPLE_RATE, "stream of sound programs: samples per second (sound shards: their "
-                                           "manifest's)")
+    sample_rate: int = option(
+        SAMPLE_RATE, "stream of sound programs: samples per second (sound shards: their manifest's)"
+    )
     # the stream's source (synpat-gen's flags of the same names; the stream renders at img_size)
     time_range: str = option(f"{TIME_RANGE[0]:g},{TIME_RANGE[1]:g}", "stream: iTime range MIN,MAX")
     group: int = option(0, "stream: consecutive samples of one program; 0: synpat-gen's default for the program count")
     mix: str = option("", "stream: FAMILY=W,... share of each program family; empty: every program alike")
     max_tv: float = option(1.0, "stream: drop images whose total variation is above this (1 keeps every image)")
-    min_std: float = option(0.0, "stream: drop images whose mean per-channel std (0..1) is below this "
-                                 "(0 keeps every image)")
+    min_std: float = option(
+        0.0, "stream: drop images whose mean per-channel std (0..1) is below this (0 keeps every image)"
+    )
     max_edge: float = option(1.0, "stream: drop images whose Canny edge density is above this (1 keeps every image)")
     filter_programs: bool = option(False, "stream: apply the filters to each program's probe images instead")
-    check_seconds: float = option(CHECK_SECONDS, "stream: reject a program that cannot render 3 of its 8 probe "
-                                                 "images in this time")
-    max_nan: float = option(MAX_NAN, "stream: reject a program when more than this fraction of its probe "
-                                     "images' channel values is NaN")
+    check_seconds: float = option(
+        CHECK_SECONDS, "stream: reject a program that cannot render 3 of its 8 probe images in this time"
+    )
+    max_nan: float = option(
+        MAX_NAN, "stream: reject a program when more than this fraction of its probe images' channel values is NaN"
+    )
     out: str = option("runs/pretrain", "output folder: checkpoints/, log.jsonl, tb/, recon/, encoder.safetensors")
     model: str = option("mae_vit_base_patch16", f"one of {'|'.join(MODELS)}")
     img_size: int = option(224, "training image size (a multiple of the patch size)")
@@ -62,13 +70,20 @@ class PretrainConfig:
     weight_decay: float = option(0.05, "AdamW weight decay (not on norms, biases, tokens, position codes)")
     beta1: float = option(0.9, "AdamW beta1")
     beta2: float = option(0.95, "AdamW beta2")
-    engine: str = option("auto", "torch (DDP, torch.compile, autocast, fused AdamW) | deepspeed (ZeRO, offload) | "
-                                 "auto (deepspeed when --deepspeed is given, else torch)")
-    precision: str = option("auto", "auto (bf16 on a GPU, fp32 on CPU) | fp32 | bf16 | fp16; a named --deepspeed "
-                                    "config's precision wins")
-    deepspeed: str = option("", "DeepSpeed config: a bundled name (zero{0,1,2,3}_{fp32,bf16,fp16}) or a JSON path; "
-                               "it sets ZeRO stage, precision, clipping, buckets (default with --engine deepspeed: "
-                               "zero0 at --precision)")
+    engine: str = option(
+        "auto",
+        "torch (DDP, torch.compile, autocast, fused AdamW) | deepspeed (ZeRO, offload) | "
+        "auto (deepspeed when --deepspeed is given, else torch)",
+    )
+    precision: str = option(
+        "auto", "auto (bf16 on a GPU, fp32 on CPU) | fp32 | bf16 | fp16; a named --deepspeed config's precision wins"
+    )
+    deepspeed: str = option(
+        "",
+        "DeepSpeed config: a bundled name (zero{0,1,2,3}_{fp32,bf16,fp16}) or a JSON path; "
+        "it sets ZeRO stage, precision, clipping, buckets (default with --engine deepspeed: "
+        "zero0 at --precision)",
+    )
     compile: str = option("auto", "torch.compile the model: auto (on with the torch engine on a GPU) | on | off")
     loader: str = option("dali", "dali (the product path) | torch (the plain reference)")
     num_workers: int = option(2, "loader worker processes per rank")
@@ -90,11 +105,21 @@ class PretrainConfig:
                 parsed[name] = parse(getattr(self, name)) if getattr(self, name) else None
             except argparse.ArgumentTypeError as err:
                 raise UserError(f"bad config value {name}={getattr(self, name)!r}: {err}") from None
-        return SourceSpec(shaders=self.stream.split(","), size=(self.img_size, self.img_size), seed=self.seed,
-                          group=self.group or None, max_tv=self.max_tv if self.max_tv < 1 else None,
-                          min_std=self.min_std or None, max_edge=self.max_edge if self.max_edge < 1 else None,
-                          filter_programs=self.filter_programs, check_seconds=self.check_seconds,
-                          max_nan=self.max_nan, duration=self.duration, sample_rate=self.sample_rate, **parsed)
+        return SourceSpec(
+            shaders=self.stream.split(","),
+            size=(self.img_size, self.img_size),
+            seed=self.seed,
+            group=self.group or None,
+            max_tv=self.max_tv if self.max_tv < 1 else None,
+            min_std=self.min_std or None,
+            max_edge=self.max_edge if self.max_edge < 1 else None,
+            filter_programs=self.filter_programs,
+            check_seconds=self.check_seconds,
+            max_nan=self.max_nan,
+            duration=self.duration,
+            sample_rate=self.sample_rate,
+            **parsed,
+        )
 
     def global_batch(self, world_size: int) -> int:
         return self.batch_size * self.accum_steps * world_size
@@ -112,19 +137,46 @@ class PretrainConfig:
         return self.precision if self.precision != "auto" else ("bf16" if device_type == "cuda" else "fp32")
 
     def compiles_on(self, device_type: str) -> bool:
-        return self.compile == "on" or (self.compile == "auto" and self.engine_name == "torch" and device_type == "cuda")
+        return self.compile == "on" or (
+            self.compile == "auto" and self.engine_name == "torch" and device_type == "cuda"
+        )
 
 
-_POSITIVE = ("img_size", "mel_bins", "duration", "sample_rate", "batch_size", "accum_steps", "blr", "log_every",
-             "keep_checkpoints", "recon_images")
-_NON_NEGATIVE = ("epochs", "steps", "min_lr", "weight_decay", "num_workers", "threads", "save_every", "recon_every",
-                 "group")
-_CHOICES = {"loader": ("torch", "dali"), "model": tuple(MODELS), "engine": ("auto", "torch", "deepspeed"),
-            "precision": ("auto", "fp32", "bf16", "fp16"), "compile": ("auto", "on", "off")}
+_POSITIVE = (
+    "img_size",
+    "mel_bins",
+    "duration",
+    "sample_rate",
+    "batch_size",
+    "accum_steps",
+    "blr",
+    "log_every",
+    "keep_checkpoints",
+    "recon_images",
+)
+_NON_NEGATIVE = (
+    "epochs",
+    "steps",
+    "min_lr",
+    "weight_decay",
+    "num_workers",
+    "threads",
+    "save_every",
+    "recon_every",
+    "group",
+)
+_CHOICES = {
+    "loader": ("torch", "dali"),
+    "model": tuple(MODELS),
+    "engine": ("auto", "torch", "deepspeed"),
+    "precision": ("auto", "fp32", "bf16", "fp16"),
+    "compile": ("auto", "on", "off"),
+}
 
 
 def validate(cfg: PretrainConfig) -> PretrainConfig:
     """Raise UserError for a value outside its range; return cfg."""
+
     def bad(name: str, why: str) -> UserError:
         return UserError(f"bad config value {name}={getattr(cfg, name)!r}: {why}")
 
@@ -137,9 +189,12 @@ def validate(cfg: PretrainConfig) -> PretrainConfig:
         raise bad("img_size", f"must be a multiple of the patch size {patch}")
     patches = (cfg.img_size // patch) ** 2
     if not 0 < cfg.mask_ratio < 1 or not 1 <= int(patches * (1 - cfg.mask_ratio)) < patches:
-        raise bad("mask_ratio", f"must be in (0, 1) and mask at least one of the {patches} patches "
-                                "and leave at least one visible (the loss is over the masked ones)")
-    peak = cfg.lr(1)   # the lowest peak, of one rank (more ranks scale it up)
+        raise bad(
+            "mask_ratio",
+            f"must be in (0, 1) and mask at least one of the {patches} patches "
+            "and leave at least one visible (the loss is over the masked ones)",
+        )
+    peak = cfg.lr(1)  # the lowest peak, of one rank (more ranks scale it up)
     if cfg.min_lr > peak:
         raise bad("min_lr", f"must not exceed the peak learning rate blr x batch_size x accum_steps / 256 = {peak:g}")
     if not 0 <= cfg.warmup < 1:
@@ -149,10 +204,13 @@ def validate(cfg: PretrainConfig) -> PretrainConfig:
             raise bad(name, "must be in [0, 1)")
     if bool(cfg.data) == bool(cfg.stream):
         raise UserError("give exactly one of --data SHARDS or --stream SHADERS")
-    if cfg.mix_data and (cfg.stream or not 0 < cfg.sound_share < 1
-                         or not 1 <= round(cfg.sound_share * cfg.batch_size) < cfg.batch_size):
-        raise UserError("--mix-data mixes two shard sets (not a stream) with --sound-share in (0, 1) leaving "
-                        f"at least one clip and one image in each batch of {cfg.batch_size}")
+    if cfg.mix_data and (
+        cfg.stream or not 0 < cfg.sound_share < 1 or not 1 <= round(cfg.sound_share * cfg.batch_size) < cfg.batch_size
+    ):
+        raise UserError(
+            "--mix-data mixes two shard sets (not a stream) with --sound-share in (0, 1) leaving "
+            f"at least one clip and one image in each batch of {cfg.batch_size}"
+        )
     if cfg.stream and cfg.steps == 0:
         raise UserError("--stream renders forever: give --steps N")
     if cfg.stream:
@@ -172,6 +230,10 @@ def validate(cfg: PretrainConfig) -> PretrainConfig:
 
 def parse_config(argv: Sequence[str] | None, prog: str = "pretrain") -> PretrainConfig:
     """Defaults <- config file <- --set <- flags; validated."""
-    parser = settings_parser(PretrainConfig, prog, "Pre-train an MAE on synthetic-pattern shards or a live stream (torch engine or DeepSpeed).")
+    parser = settings_parser(
+        PretrainConfig,
+        prog,
+        "Pre-train an MAE on synthetic-pattern shards or a live stream (torch engine or DeepSpeed).",
+    )
     parser.add_argument("--local_rank", "--local-rank", type=int, help="set by launchers; LOCAL_RANK is used")
     return validate(parse_settings(PretrainConfig, argv, parser))

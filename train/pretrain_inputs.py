@@ -3,17 +3,24 @@ manifest's kind), --mix-data and --stream: images (the MAE at img_size, 3 channe
 (log-mel spectrograms, 1 channel, mel_bins x the frames of the clip duration) or a mix of both
 (spectrogram-shaped, sound_share of every batch from sound shards, the rest images as luminance).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
-
 from synpat.core.errors import UserError
 from synpat.gen.programs import find_programs
-from synpat.train.input_kinds import (ImageAsSpectrogram, ModelInput, SoundFormat, SpectrogramInput, Standardiser,
-                                      data_kind, spectrogram_frames)
+from synpat.train.input_kinds import (
+    ImageAsSpectrogram,
+    ModelInput,
+    SoundFormat,
+    SpectrogramInput,
+    Standardiser,
+    data_kind,
+    spectrogram_frames,
+)
 from synpat.train.loaders import LoaderConfig, build_loader, build_stream
 from synpat.train.shard_list import expand_urls
 from synpat.train.sound_loaders import MixLoader, SoundStreamLoader, build_sound_loader
@@ -53,8 +60,9 @@ def plan_input(cfg, patch: int) -> InputPlan:
         if cfg.mix_data:
             other, other_fmt = data_kind(cfg.mix_data)
             if other == kind:
-                raise UserError(f"--mix-data {cfg.mix_data}: {other} shards like --data's; mix sound shards with "
-                                "image shards")
+                raise UserError(
+                    f"--mix-data {cfg.mix_data}: {other} shards like --data's; mix sound shards with image shards"
+                )
             kind, fmt = "mix", fmt or other_fmt
     if kind == "image":
         return InputPlan("image", None, cfg.img_size, 3)

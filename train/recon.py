@@ -1,4 +1,5 @@
 """Reconstruction pictures: for each image a column of original | masked | reconstruction."""
+
 from __future__ import annotations
 
 import io
@@ -7,11 +8,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-
 from synpat.core.files import write_atomic
 from synpat.train.image_aug import MEAN, STD
 
-GAP = 2   # pixels between tiles
+GAP = 2  # pixels between tiles
 
 
 def to_uint8(imgs: torch.Tensor) -> np.ndarray:
@@ -35,12 +35,15 @@ def recon_rows(model, imgs: torch.Tensor, pred: torch.Tensor, mask: torch.Tensor
     visible ones (MAE's 'reconstruction + visible'). C = 3: images; C = 1: spectrograms."""
     p, channels = model.arch.encoder.patch_size, imgs.shape[1]
     to_uint8_of = to_uint8 if channels == 3 else spectrogram_to_uint8
-    pixel_mask = model.unpatchify(mask.float()[..., None].expand(-1, -1, p * p * channels).cpu())   # 1 = masked
+    pixel_mask = model.unpatchify(mask.float()[..., None].expand(-1, -1, p * p * channels).cpu())  # 1 = masked
     imgs = imgs.float().cpu()
     recon = model.reconstruct(imgs, pred.float().cpu())
-    grey = torch.zeros_like(imgs)   # 0 in normalised space = the ImageNet mean colour (the mean level of a spectrogram)
-    return [to_uint8_of(imgs), to_uint8_of(imgs * (1 - pixel_mask) + grey * pixel_mask),
-            to_uint8_of(imgs * (1 - pixel_mask) + recon * pixel_mask)]
+    grey = torch.zeros_like(imgs)  # 0 in normalised space = the ImageNet mean colour (the mean level of a spectrogram)
+    return [
+        to_uint8_of(imgs),
+        to_uint8_of(imgs * (1 - pixel_mask) + grey * pixel_mask),
+        to_uint8_of(imgs * (1 - pixel_mask) + recon * pixel_mask),
+    ]
 
 
 def grid(rows: list[np.ndarray]) -> np.ndarray:
@@ -49,7 +52,7 @@ def grid(rows: list[np.ndarray]) -> np.ndarray:
     out = np.full((len(rows) * (h + GAP) - GAP, n * (w + GAP) - GAP, 3), 255, np.uint8)
     for r, row in enumerate(rows):
         for i in range(n):
-            out[r * (h + GAP):r * (h + GAP) + h, i * (w + GAP):i * (w + GAP) + w] = row[i]
+            out[r * (h + GAP) : r * (h + GAP) + h, i * (w + GAP) : i * (w + GAP) + w] = row[i]
     return out
 
 

@@ -13,7 +13,6 @@ import tarfile
 from pathlib import Path
 
 from braceexpand import braceexpand
-
 from synpat.core.errors import UserError
 from synpat.gen.shards import folder_shards
 
@@ -26,8 +25,11 @@ def is_remote(url: str) -> bool:
 
 def expand_urls(data: str | list[str]) -> list[str]:
     """-> the shard URLs, in order; local ones checked to exist."""
-    items = data.split() if isinstance(data, str) and not data.startswith("pipe:") else (
-        [data] if isinstance(data, str) else list(data))
+    items = (
+        data.split()
+        if isinstance(data, str) and not data.startswith("pipe:")
+        else ([data] if isinstance(data, str) else list(data))
+    )
     urls: list[str] = []
     for item in items:
         if is_remote(item):
@@ -89,6 +91,7 @@ def _key(member: str) -> str:
 def count_tar_samples(url: str) -> int:
     """Samples (distinct keys) in a shard of any source webdataset reads (file, pipe:, http://), read once."""
     from webdataset.gopen import gopen
+
     try:
         with gopen(url) as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
             return len({_key(m.name) for m in tar if m.isfile()})
@@ -100,6 +103,7 @@ def _why(err: BaseException | None) -> str:
     """Why a member does not decode, in one line (PIL's own message names only a memory buffer)."""
     from PIL import UnidentifiedImageError
     from synpat.train.labels import LabelError
+
     if isinstance(err, UnidentifiedImageError):
         return "not a readable image"
     if isinstance(err, LabelError):
@@ -110,6 +114,7 @@ def _why(err: BaseException | None) -> str:
 def shard_read_error(exn: Exception) -> str:
     """A webdataset reading or decoding error -> one line naming the shard and member where known."""
     from webdataset.autodecode import DecodingError
+
     if isinstance(exn, DecodingError):
         return f"{exn.url}: member {exn.key}.{exn.k}: cannot decode ({_why(exn.__cause__)})"
     text = " ".join(str(a) for a in exn.args if a is not None) or type(exn).__name__
@@ -122,6 +127,7 @@ def first_bad_sample(urls: list[str]) -> str | None:
     as 'TAR: member NAME: why', or None. Called after a loader failed."""
     from PIL import Image
     from synpat.train.labels import parse_label
+
     for url in urls:
         if is_remote(url):
             continue

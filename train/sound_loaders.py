@@ -14,6 +14,7 @@ A stream of sound programs: `SoundStreamLoader` takes batches from a stream whos
 returns (waves (B, C, S) float32 array or tensor, labels (B,) int) and keeps its ``step``.
 `MixLoader` zips a sound loader and an image loader into ((waves, imgs), labels) batches.
 """
+
 from __future__ import annotations
 
 import io
@@ -23,20 +24,18 @@ import random
 import numpy as np
 import soundfile as sf
 import torch
-
 from synpat.core.errors import UserError
 from synpat.train.input_kinds import SoundFormat
-from synpat.train.loaders import (LoaderConfig, TorchShardLoader, _dali_device_id, _start_workers,
-                                  dali_threads)
-from synpat.train.shard_list import check_tar, first_bad_sample, index_path, index_samples, is_remote, shard_read_error
 from synpat.train.labels import batch_labels, parse_label
+from synpat.train.loaders import LoaderConfig, TorchShardLoader, _dali_device_id, _start_workers, dali_threads
+from synpat.train.shard_list import check_tar, first_bad_sample, index_path, index_samples, is_remote, shard_read_error
 
 SOUND_EXT = "flac"
 
 
 def decode_clip(data: bytes, samples: int) -> np.ndarray:
     """A FLAC (any soundfile format) file's bytes -> (channels, samples) float32, cut or zero-padded."""
-    wave, _ = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)   # (S, C)
+    wave, _ = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)  # (S, C)
     out = np.zeros((wave.shape[1], samples), np.float32)
     n = min(samples, wave.shape[0])
     out[:, :n] = wave[:n].T
@@ -61,25 +60,40 @@ class TorchSoundShardLoader(TorchShardLoader):
             raise UserError(f"--data: {shard_read_error(exn)}") from None
 
         cfg, samples = self.cfg, self.fmt.samples
-        return (wds.WebDataset(self.urls, shardshuffle=len(self.urls), seed=cfg.seed + self.epoch,
-                               nodesplitter=None, workersplitter=wds.split_by_worker, handler=fail, empty_check=False)
-                .shuffle(min(4096, 4 * cfg.batch_size), rng=random.Random(cfg.seed + self.epoch))
-                .to_tuple(SOUND_EXT, "cls", handler=fail)
-                .map_tuple(lambda data: decode_clip(data, samples), parse_label, handler=fail)
-                .batched(cfg.batch_size, partial=False))
+        return (
+            wds.WebDataset(
+                self.urls,
+                shardshuffle=len(self.urls),
+                seed=cfg.seed + self.epoch,
+                nodesplitter=None,
+                workersplitter=wds.split_by_worker,
+                handler=fail,
+                empty_check=False,
+            )
+            .shuffle(min(4096, 4 * cfg.batch_size), rng=random.Random(cfg.seed + self.epoch))
+            .to_tuple(SOUND_EXT, "cls", handler=fail)
+            .map_tuple(lambda data: decode_clip(data, samples), parse_label, handler=fail)
+            .batched(cfg.batch_size, partial=False)
+        )
 
     def __iter__(self):
         workers = self.workers if self.cfg.num_workers > 0 else 0
-        device = self.cfg.torch_device   # pinned batches on a GPU: the non_blocking copy below is asynchronous
-        batches = _start_workers(torch.utils.data.DataLoader(self._dataset(), batch_size=None, num_workers=workers,
-                                                             pin_memory=device.type == "cuda"))
+        device = self.cfg.torch_device  # pinned batches on a GPU: the non_blocking copy below is asynchronous
+        batches = _start_workers(
+            torch.utils.data.DataLoader(
+                self._dataset(), batch_size=None, num_workers=workers, pin_memory=device.type == "cuda"
+            )
+        )
         try:
             for waves, labels in batches:
-                yield (torch.as_tensor(waves).to(device, non_blocking=True),
-                       torch.as_tensor(labels).long().to(device, non_blocking=True))
-        except UserError as err:   # from a worker, wrapped with its traceback: keep the message
-            raise UserError(str(err).strip().splitlines()[-1].removeprefix(f"{UserError.__module__}.UserError: ")) \
-                from None
+                yield (
+                    torch.as_tensor(waves).to(device, non_blocking=True),
+                    torch.as_tensor(labels).long().to(device, non_blocking=True),
+                )
+        except UserError as err:  # from a worker, wrapped with its traceback: keep the message
+            raise UserError(
+                str(err).strip().splitlines()[-1].removeprefix(f"{UserError.__module__}.UserError: ")
+            ) from None
 
 
 class DaliSoundShardLoader:
@@ -99,19 +113,34 @@ class DaliSoundShardLoader:
         self.samples = sum(counts) if None not in counts else None
         indexes = [str(index_path(u)) for u in urls] if all(index_path(u).is_file() for u in urls) else None
 
-        threads = dali_threads(cfg.num_workers, device_id is not None,   # decoding runs on the host
-                               ranks_per_node=int(os.environ.get("LOCAL_WORLD_SIZE") or 1))
+        threads = dali_threads(
+            cfg.num_workers,
+            device_id is not None,  # decoding runs on the host
+            ranks_per_node=int(os.environ.get("LOCAL_WORLD_SIZE") or 1),
+        )
 
-        @pipeline_def(batch_size=cfg.batch_size, num_threads=threads, device_id=device_id,
-                      seed=cfg.seed * 1000 + cfg.rank, prefetch_queue_depth=2)
+        @pipeline_def(
+            batch_size=cfg.batch_size,
+            num_threads=threads,
+            device_id=device_id,
+            seed=cfg.seed * 1000 + cfg.rank,
+            prefetch_queue_depth=2,
+        )
         def pipeline():
             encoded, cls = fn.readers.webdataset(
-                paths=urls, index_paths=indexes, ext=[SOUND_EXT, "cls"], missing_component_behavior="error",
-                random_shuffle=True, initial_fill=min(4096, 4 * cfg.batch_size), shard_id=cfg.rank,
-                num_shards=cfg.world_size, name="reader")
-            audio, _ = fn.decoders.audio(encoded, dtype=types.FLOAT, downmix=False)      # (S, C), CPU
+                paths=urls,
+                index_paths=indexes,
+                ext=[SOUND_EXT, "cls"],
+                missing_component_behavior="error",
+                random_shuffle=True,
+                initial_fill=min(4096, 4 * cfg.batch_size),
+                shard_id=cfg.rank,
+                num_shards=cfg.world_size,
+                name="reader",
+            )
+            audio, _ = fn.decoders.audio(encoded, dtype=types.FLOAT, downmix=False)  # (S, C), CPU
             audio = fn.slice(audio, start=[0], shape=[fmt.samples], axes=[0], out_of_bounds_policy="pad")
-            audio = fn.transpose(audio, perm=[1, 0])                                    # (C, S)
+            audio = fn.transpose(audio, perm=[1, 0])  # (C, S)
             return (audio.gpu() if device_id is not None else audio), fn.pad(cls, fill_value=32)
 
         self.pipe = pipeline()
@@ -119,11 +148,13 @@ class DaliSoundShardLoader:
             self.pipe.build()
         except RuntimeError as e:
             bad = first_bad_sample(urls)
-            raise UserError(f"--data: {bad}" if bad else
-                            f"--data: DALI cannot read the shards: {str(e).strip().splitlines()[0]}") from None
+            raise UserError(
+                f"--data: {bad}" if bad else f"--data: DALI cannot read the shards: {str(e).strip().splitlines()[0]}"
+            ) from None
         self.urls = urls
-        self.iterator = DALIGenericIterator([self.pipe], ["waves", "cls"], reader_name="reader",
-                                            last_batch_policy=LastBatchPolicy.DROP, auto_reset=True)
+        self.iterator = DALIGenericIterator(
+            [self.pipe], ["waves", "cls"], reader_name="reader", last_batch_policy=LastBatchPolicy.DROP, auto_reset=True
+        )
         self._unfinished = False
 
     def __len__(self) -> int:
@@ -133,7 +164,7 @@ class DaliSoundShardLoader:
         """DALI reshuffles every epoch by itself (seeded at construction)."""
 
     def __iter__(self):
-        if self._unfinished:   # the last epoch was left early and DALI cannot reset mid-epoch: finish it
+        if self._unfinished:  # the last epoch was left early and DALI cannot reset mid-epoch: finish it
             for _ in self.iterator:
                 pass
         self._unfinished = True
@@ -142,8 +173,9 @@ class DaliSoundShardLoader:
                 yield batch[0]["waves"], batch_labels(batch[0]["cls"], self.urls).to(batch[0]["waves"].device)
         except RuntimeError as e:
             bad = first_bad_sample(self.urls)
-            raise UserError(f"--data: {bad}" if bad else
-                            f"--data: reading the shards failed: {str(e).strip().splitlines()[0]}") from None
+            raise UserError(
+                f"--data: {bad}" if bad else f"--data: reading the shards failed: {str(e).strip().splitlines()[0]}"
+            ) from None
         self._unfinished = False
 
 

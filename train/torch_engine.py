@@ -7,6 +7,7 @@ stays for ZeRO-2/3 and offload.
 A checkpoint folder holds `torch_engine.pt` (weights, optimiser, schedule, loss scaler, step and
 the caller's client_state), written by rank 0 (DDP keeps every rank's weights equal).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -15,13 +16,16 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-from torch import nn
-
 from synpat.core.files import write_atomic
 from synpat.train.optim import WarmupCosine, param_groups
+from torch import nn
 
 STATE_FILE = "torch_engine.pt"
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}   # precision name -> dtype: the one table
+DTYPES = {
+    "fp32": torch.float32,
+    "bf16": torch.bfloat16,
+    "fp16": torch.float16,
+}  # precision name -> dtype: the one table
 
 
 def enable_tf32() -> None:
@@ -34,21 +38,39 @@ class TorchEngine:
     """model -> a trainable engine on `device`: `engine(*inputs)` runs the forward under autocast,
     `backward(loss)`, `step()` (an optimiser step every `accum_steps` micro-steps)."""
 
-    def __init__(self, model: nn.Module, device: torch.device, precision: str, lr: float,
-                 betas: tuple[float, float], weight_decay: float, accum_steps: int = 1, schedule: dict | None = None):
+    def __init__(
+        self,
+        model: nn.Module,
+        device: torch.device,
+        precision: str,
+        lr: float,
+        betas: tuple[float, float],
+        weight_decay: float,
+        accum_steps: int = 1,
+        schedule: dict | None = None,
+    ):
         self.module = model.to(device)
         self.device, self.precision, self.accum_steps = device, precision, accum_steps
         self.dtype = DTYPES[precision]
         if device.type == "cuda":
             enable_tf32()
-        self.optimizer = torch.optim.AdamW(param_groups(model, weight_decay), lr=lr, betas=betas,
-                                           weight_decay=weight_decay, fused=device.type == "cuda")
+        self.optimizer = torch.optim.AdamW(
+            param_groups(model, weight_decay),
+            lr=lr,
+            betas=betas,
+            weight_decay=weight_decay,
+            fused=device.type == "cuda",
+        )
         self.scheduler = WarmupCosine(self.optimizer, **schedule) if schedule else None
         self.scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
         distributed = dist.is_initialized() and dist.get_world_size() > 1
-        self.ddp = (nn.parallel.DistributedDataParallel(self.module, device_ids=[device.index] if device.type == "cuda"
-                                                        else None, gradient_as_bucket_view=True)
-                    if distributed else None)
+        self.ddp = (
+            nn.parallel.DistributedDataParallel(
+                self.module, device_ids=[device.index] if device.type == "cuda" else None, gradient_as_bucket_view=True
+            )
+            if distributed
+            else None
+        )
         self.forward = self.ddp or self.module
         self.global_steps = 0
         self.micro_steps = 0
@@ -67,8 +89,10 @@ class TorchEngine:
 
     def __call__(self, *inputs):
         sync = self.ddp is None or self.boundary or not torch.is_grad_enabled()
-        with (contextlib.nullcontext() if sync else self.ddp.no_sync()), \
-                torch.autocast(self.device.type, dtype=self.dtype, enabled=self.precision != "fp32"):
+        with (
+            contextlib.nullcontext() if sync else self.ddp.no_sync(),
+            torch.autocast(self.device.type, dtype=self.dtype, enabled=self.precision != "fp32"),
+        ):
             return self.forward(*inputs)
 
     def backward(self, loss: torch.Tensor) -> None:
@@ -91,9 +115,14 @@ class TorchEngine:
         return [group["lr"] for group in self.optimizer.param_groups]
 
     def state_dict(self) -> dict:
-        return {"module": self.module.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict() if self.scheduler else None,
-                "scaler": self.scaler.state_dict(), "global_steps": self.global_steps, "micro_steps": self.micro_steps}
+        return {
+            "module": self.module.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+            "scaler": self.scaler.state_dict(),
+            "global_steps": self.global_steps,
+            "micro_steps": self.micro_steps,
+        }
 
     def save_checkpoint(self, save_dir: str, tag: str, client_state: dict, save_latest: bool = False) -> None:
         """Write save_dir/tag/torch_engine.pt (rank 0; all ranks hold the same state)."""

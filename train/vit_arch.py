@@ -1,9 +1,10 @@
 """The one description of ViT shapes: `ViTArch` and the named sizes every stage uses
 (MAE encoders, audio encoders, exported metadata, `--model` choices)."""
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Mapping
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class ViTArch:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, obj: Mapping) -> "ViTArch":
+    def from_json(cls, obj: Mapping) -> ViTArch:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in obj.items() if k in names})
 

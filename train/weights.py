@@ -1,16 +1,16 @@
 """The one weights reader: tensors from `.safetensors` or torch checkpoints, and the JSON that
 describes a weights file (`<stem>.json` beside it). Every failure is a UserError naming the file."""
+
 from __future__ import annotations
 
 import json
 import pickle
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
-
 from synpat.core.errors import UserError
 
 
@@ -53,7 +53,9 @@ def read_tensors(path: str | Path, trust_pickle: bool = False) -> object:
         return torch.load(path, map_location="cpu", weights_only=not trust_pickle)
     except pickle.UnpicklingError as err:
         if "Weights only load failed" in str(err) and "GLOBAL" in str(err):
-            raise UserError(f"{path} holds Python objects besides tensors; pass --trust-pickle if you trust its source") from None
+            raise UserError(
+                f"{path} holds Python objects besides tensors; pass --trust-pickle if you trust its source"
+            ) from None
         raise UserError(f"{path}: not a readable torch checkpoint ({str(err).splitlines()[0]})") from None
     except Exception as err:  # torch.load on a non-checkpoint fails in many ways (KeyError, EOFError, RuntimeError...)
         first = (str(err).splitlines() or [type(err).__name__])[0]
