@@ -39,5 +39,6 @@ if [ "$what" = demo ]; then
     synpat-view demo/shards --out demo/contact.png --per-program 8
     python train/pretrain.py --config train/configs/demo_cpu.json --data demo/shards --out demo/pretrain --resume auto
 else
+    ruff check . && ruff format --check .   # the linter and formatter (pyproject.toml [tool.ruff])
     python -m pytest -q tests "${@:2}"
 fi
