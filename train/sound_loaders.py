@@ -22,7 +22,6 @@ import os
 import random
 
 import numpy as np
-import soundfile as sf
 import torch
 from synpat.core.errors import UserError
 from synpat.train.input_kinds import SoundFormat
@@ -35,7 +34,9 @@ SOUND_EXT = "flac"
 
 def decode_clip(data: bytes, samples: int) -> np.ndarray:
     """A FLAC (any soundfile format) file's bytes -> (channels, samples) float32, cut or zero-padded."""
-    wave, _ = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)  # (S, C)
+    import soundfile  # where used: a GPU machine without it still trains on images (gpu_check's device-like run)
+
+    wave, _ = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)  # (S, C)
     out = np.zeros((wave.shape[1], samples), np.float32)
     n = min(samples, wave.shape[0])
     out[:, :n] = wave[:n].T
