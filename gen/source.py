@@ -38,7 +38,7 @@ from .gl_stats import GLStats, render_measured
 from .programs import Program, find_programs, run_kind
 from .redraw import Redraws
 from .renderer import BACKENDS, MAX_NAN, Renderer
-from .sampler import TIME_RANGE, Sampler, Samples, default_group
+from .sampler import TIME_RANGE, Sampler, Samples, check_mix, check_seed, default_group
 from .sound_renderer import CHANNELS, DURATION, SAMPLE_RATE, SoundRenderer
 from .sound_stats import sound_stats
 
@@ -176,16 +176,9 @@ class SourceSpec:
             raise UserError(f"--group: expected a positive number, got {self.group}")
         if self.filter_programs and not filters.active:
             raise UserError("--filter-programs: give at least one of --max-tv, --min-std, --max-edge")
-        if not 0 <= self.seed < 2**64:  # the sampler hashes the seed's 64 bits: 2**64 would alias 0
-            raise UserError(f"--seed: expected 0 <= seed < 2**64, got {self.seed}")
-        if self.mix is not None and (
-            not all(map(math.isfinite, self.mix.values()))
-            or min(self.mix.values(), default=-1) < 0
-            or sum(self.mix.values()) <= 0
-        ):
-            raise UserError(
-                f"--mix: expected family=weight pairs with finite weights >= 0 and a positive sum, got {self.mix}"
-            )
+        check_seed(self.seed, "--seed")  # the sampler hashes the seed's 64 bits: 2**64 would alias 0
+        if self.mix is not None:
+            check_mix(self.mix)
         if not (math.isfinite(self.duration) and self.duration > 0) or self.sample_rate < 1:
             raise UserError(
                 f"--duration, --sample-rate: expected positive numbers, got {self.duration}, {self.sample_rate}"
