@@ -129,8 +129,11 @@ def arch_disagreement(state: Mapping[str, torch.Tensor], arch: Mapping) -> str |
     found = {"depth": max(blocks) + 1 if blocks else 0}
     proj = state.get("patch_embed.proj.weight")  # (embed_dim, channels, patch, patch)
     if proj is not None and proj.dim() == 4:
-        found.update(embed_dim=proj.shape[0], patch_size=proj.shape[-1])
+        found["embed_dim"] = proj.shape[0]
+        if proj.shape[-1] == proj.shape[-2]:  # a fine-tuned kernel may be MELxFRAMES (audio/patch_grid.py)
+            found["patch_size"] = proj.shape[-1]
     for key, have in found.items():
-        if key in arch and arch[key] != have:
+        # a value that is not a whole number is the JSON reader's to refuse (it names what it expected)
+        if isinstance(arch.get(key), int) and not isinstance(arch[key], bool) and arch[key] != have:
             return f"its JSON says {key} {arch[key]}, its weights have {have}"
     return None

@@ -162,19 +162,21 @@ def test_the_torch_engine_takes_its_precision_from_the_settings_not_a_deepspeed_
     and a checkpoint records it as before (ZeRO stage 0); DeepSpeed's comes from its config."""
     from synpat.train.pretrain import engine_config, run_settings
     from synpat.train.pretrain_config import parse_config
+    from synpat.train.pretrain_inputs import InputPlan
 
     cpu = torch.device("cpu")
+    IMAGES = InputPlan("image", None, 224, 3)
     for flags, precision in (([], "fp32"), (["--precision", "bf16"], "bf16")):
         cfg = parse_config(["--data", "x", *flags])
         assert engine_config(cfg, cpu) is None
-        assert {k: run_settings(cfg, None, 1, cpu)[k] for k in ("precision", "zero_stage", "engine")} == {
+        assert {k: run_settings(cfg, None, 1, cpu, IMAGES)[k] for k in ("precision", "zero_stage", "engine")} == {
             "precision": precision,
             "zero_stage": 0,
             "engine": "torch",
         }
     cfg = parse_config(["--data", "x", "--deepspeed", "zero2_fp16"])
     ds = engine_config(cfg, cpu)
-    assert {k: run_settings(cfg, ds, 1, cpu)[k] for k in ("precision", "zero_stage", "engine")} == {
+    assert {k: run_settings(cfg, ds, 1, cpu, IMAGES)[k] for k in ("precision", "zero_stage", "engine")} == {
         "precision": "fp16",
         "zero_stage": 2,
         "engine": "deepspeed",
