@@ -34,10 +34,11 @@ from synpat.audio.experiment import (
     baseline,
     finetune,
     fold_scores,
-    input_shape,
     pretrain,
     render,
 )
+from synpat.audio.finetune import input_shape, typical_clip
+from synpat.audio.stage_reuse import code_version, stage_key, task_fingerprint
 from synpat.audio.transfer import transfer_file
 from synpat.core.errors import UserError
 from synpat.core.files import write_atomic, write_json_atomic
@@ -130,8 +131,9 @@ def sweep(cfg: ExperimentConfig) -> dict:
         f"{cfg.pretrain_steps} pre-training steps; scratch and baseline once",
         flush=True,
     )
-    shape = input_shape(cfg, task, MODELS[cfg.model].encoder.patch_size)
+    shape = input_shape(cfg.mel_bins, cfg.frames, typical_clip(task), MODELS[cfg.model].encoder.patch_size)
     shared = Stages(out, 3 if cfg.probe else 2)
+    shared.keys["data"] = data_key = task_fingerprint(task)  # what each stage read decides its reuse
     scratch = finetune(cfg, out, shared, "scratch", "none", shape, probe=False)
     probe_scratch = finetune(cfg, out, shared, "scratch", "none", shape, probe=True) if cfg.probe else None
     base = baseline(cfg, out, shared)
@@ -141,12 +143,16 @@ def sweep(cfg: ExperimentConfig) -> dict:
         folder = out / "sets" / slug(name)
         one = replace(cfg, shaders=",".join(sources), out=str(folder), sweep="")
         stages = Stages(folder, 5 if cfg.probe else 4)
+        stages.keys["data"] = data_key
         print(f"{PROG}: set {name}: {len(sources)} source(s) -> {folder}", flush=True)
         rendered = render(one, folder, stages)
         pretrain(one, folder, stages)
         transferred = folder / "transferred.safetensors"
         if not transferred.is_file():
             transfer_file(folder / "pretrain" / "encoder.safetensors", transferred, shape)
+        stages.keys[str(transferred)] = stage_key(
+            {"pretrain": stages.keys["pretrain"], "shape": shape, "code": code_version("audio")}
+        )
         tuned = finetune(one, folder, stages, "pretrained", str(transferred), shape, probe=False)
         probed = finetune(one, folder, stages, "pretrained", str(transferred), shape, probe=True) if cfg.probe else None
         record = folder / "image_stats.json"
