@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -166,7 +167,63 @@ def _set_uniform(prog, name: str, value) -> None:
         prog[name].value = value
 
 
-class Renderer:
+class ProgramRenderer:
+    """What Renderer and SoundRenderer (synpat.gen.sound_renderer) share: the LRU of compiled programs
+    and the loop that renders a batch sorted by program, ``max_batch`` at a time. A subclass sets
+    ``ctx``, ``backend``, ``max_batch``, ``cache_programs`` and ``_compiled`` (an empty OrderedDict)
+    and implements ``_build_either(program)`` and ``_render_rows(programs, chunk, rows)``."""
+
+    def make_current(self) -> None:
+        """Make this renderer's GL context current on this thread. glcontext makes each new context
+        current and moderngl never switches back, so with two contexts in a process (a renderer per
+        EGL device, the interop check's two) GL calls would land in the newest one: every sequence
+        of GL calls here starts with this (as nvdiffrast does before each operation), and so must
+        a caller's own GL or CUDA-GL calls on this renderer's objects (synpat.gen.gl_cuda). The
+        context stays current afterwards, as a new context does."""
+        self.ctx.__enter__()
+
+    def compile(self, program: Program) -> _Compiled:
+        """The compiled program (kept in an LRU of ``cache_programs``); raises CompileError with a
+        ``FILE:LINE: message`` line. ``auto`` falls back to the fragment stage when compute fails."""
+        key = (program.hash, self.backend)
+        if key in self._compiled:
+            self._compiled.move_to_end(key)
+        else:
+            self.make_current()
+            try:
+                self._compiled[key] = self._build_either(program)
+            except CompileError as e:
+                self._compiled[key] = e
+            while len(self._compiled) > self.cache_programs:
+                _, old = self._compiled.popitem(last=False)
+                if not isinstance(old, CompileError):  # the subclass's compiled program
+                    old.release()
+        compiled = self._compiled[key]
+        if isinstance(compiled, CompileError):
+            raise compiled
+        return compiled
+
+    def render_chunks(
+        self,
+        programs: list[Program],
+        samples: Samples,
+        flat: Callable[[int], np.ndarray],
+        redraws: Redraws | None = None,
+    ):
+        """Render ``samples`` (sorted by program) ``max_batch`` at a time; after each chunk yields
+        (first, the chunk's Samples as rendered) while the output SSBO holds outputs [first, first + n).
+        With ``redraws``, a chunk's flat outputs (``flat(n)``: (n,) bool over outputs [0, n)) are
+        drawn and rendered again first (synpat.gen.redraw)."""
+        for first in range(0, len(samples), self.max_batch):
+            chunk = samples.take(np.arange(first, min(len(samples), first + self.max_batch)))
+            self.make_current()  # the caller may have used another context since the last chunk
+            self._render_rows(programs, chunk, np.arange(len(chunk)))
+            if redraws is not None:
+                chunk = redraws.apply(flat, lambda c, rows: self._render_rows(programs, c, rows), chunk)
+            yield first, chunk
+
+
+class Renderer(ProgramRenderer):
     """Renders programs at ``width`` x ``height`` on one GL context, ``max_batch`` images a call at most,
     keeping the ``cache_programs`` most recently used programs compiled."""
 
@@ -216,15 +273,6 @@ class Renderer:
         volume.repeat_x = volume.repeat_y = volume.repeat_z = True
         self._channel = (tex, cube, volume)
 
-    def make_current(self) -> None:
-        """Make this renderer's GL context current on this thread. glcontext makes each new context
-        current and moderngl never switches back, so with two contexts in a process (a renderer per
-        EGL device, the interop check's two) GL calls would land in the newest one: every sequence
-        of GL calls here starts with this (as nvdiffrast does before each operation), and so must
-        a caller's own GL or CUDA-GL calls on this renderer's objects (synpat.gen.gl_cuda). The
-        context stays current afterwards, as a new context does."""
-        self.ctx.__enter__()
-
     def release(self) -> None:
         """Free this renderer's GL objects (buffers, textures, compiled programs); the process's GL
         context stays for the next renderer. Calling it again does nothing."""
@@ -263,27 +311,6 @@ class Renderer:
                 f"{program.path}: cannot use the compute backend: {reason} (use --backend auto or fragment)"
             )
         return self.backend
-
-    def compile(self, program: Program) -> _Compiled:
-        """The compiled program (kept in an LRU of ``cache_programs``); raises CompileError with a
-        ``FILE:LINE: message`` line."""
-        key = (program.hash, self.backend)
-        if key in self._compiled:
-            self._compiled.move_to_end(key)
-        else:
-            self.make_current()
-            try:
-                self._compiled[key] = self._build_either(program)
-            except CompileError as e:
-                self._compiled[key] = e
-            while len(self._compiled) > self.cache_programs:
-                _, old = self._compiled.popitem(last=False)
-                if isinstance(old, _Compiled):
-                    old.release()
-        compiled = self._compiled[key]
-        if isinstance(compiled, CompileError):
-            raise compiled
-        return compiled
 
     def _build_either(self, program: Program) -> _Compiled:
         """``auto``: a program compute cannot compile goes to the fragment stage when that can."""
@@ -415,26 +442,11 @@ class Renderer:
         ``samples``' order)."""
         order = np.argsort(samples.program, kind="stable")
         rendered = samples
-        for first, chunk in self.render_chunks(programs, samples.take(order), redraws):
+        for first, chunk in self.render_chunks(programs, samples.take(order), self._one_colour, redraws):
             read(first, len(chunk))
             if redraws is not None:
                 rendered = rendered.replace(order[first : first + len(chunk)], chunk)
         return order, rendered
-
-    def render_chunks(self, programs: list[Program], samples: Samples, redraws: Redraws | None = None):
-        """Render ``samples`` (sorted by program) ``max_batch`` at a time; after each chunk yields
-        (first, the chunk's Samples as rendered) while the output SSBO holds images [first, first + n)."""
-        for first in range(0, len(samples), self.max_batch):
-            chunk = samples.take(np.arange(first, min(len(samples), first + self.max_batch)))
-            self.make_current()  # the caller may have used another context since the last chunk
-            self._render_rows(programs, chunk, np.arange(len(chunk)))
-            if redraws is not None:
-                chunk = redraws.apply(
-                    lambda n: self._spread_of(n) <= CONSTANT_RANGE,
-                    lambda c, rows: self._render_rows(programs, c, rows),
-                    chunk,
-                )
-            yield first, chunk
 
     def _render_rows(self, programs: list[Program], chunk: Samples, rows: np.ndarray) -> None:
         """Upload ``chunk`` (sorted by program) and render its ``rows`` (ascending) into the same rows
@@ -457,6 +469,10 @@ class Renderer:
         if self._spread is None:
             self._spread = SpreadPass(self.ctx, self.max_batch, self.width * self.height)
         return self._spread(self.output_buffer, n)
+
+    def _one_colour(self, n: int) -> np.ndarray:
+        """(n,) bool: which output images [0, n) are of one colour (synpat.gen.redraw)."""
+        return self._spread_of(n) <= CONSTANT_RANGE
 
     @property
     def output_buffer(self) -> moderngl.Buffer:

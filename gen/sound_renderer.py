@@ -26,7 +26,16 @@ from . import sound_glsl
 from .glsl import FULLSCREEN_VERTEX, program_kind
 from .programs import Program
 from .redraw import REDRAWS, Redraws
-from .renderer import BACKENDS, CACHE_PROGRAMS, MAX_NAN, MIN_PROBES, PROBE_SAMPLES, CompileError, gl_context
+from .renderer import (
+    BACKENDS,
+    CACHE_PROGRAMS,
+    MAX_NAN,
+    MIN_PROBES,
+    PROBE_SAMPLES,
+    CompileError,
+    ProgramRenderer,
+    gl_context,
+)
 from .sampler import TIME_RANGE, Sampler, Samples
 
 SAMPLE_RATE = 16000  # default --sample-rate
@@ -121,7 +130,7 @@ def _set_uniform(prog, name: str, value) -> None:
         prog[name].value = value
 
 
-class SoundRenderer:
+class SoundRenderer(ProgramRenderer):
     """Renders sound programs as clips of ``duration`` seconds at ``sample_rate`` with ``channels``
     (1: mono mixdown, 2: stereo), ``max_batch`` clips a chunk at most, on one GL context."""
 
@@ -171,11 +180,6 @@ class SoundRenderer:
     def device_name(self) -> str:
         return self.ctx.info["GL_RENDERER"]
 
-    def make_current(self) -> None:
-        """Make this renderer's GL context current on this thread (as Renderer.make_current: every
-        sequence of GL calls here starts with it, and so must a caller's CUDA-GL calls on its buffer)."""
-        self.ctx.__enter__()
-
     @property
     def shape(self) -> tuple[int, int]:
         """(C, S) of one clip."""
@@ -201,27 +205,6 @@ class SoundRenderer:
         self.release()
 
     # -- programs ----------------------------------------------------------------------------
-
-    def compile(self, program: Program) -> _Compiled:
-        """The compiled program (an LRU of ``cache_programs``); raises CompileError with a
-        ``FILE:LINE: message`` line. ``auto`` falls back to the fragment stage when compute fails."""
-        key = (program.hash, self.backend)
-        if key in self._compiled:
-            self._compiled.move_to_end(key)
-        else:
-            self.make_current()
-            try:
-                self._compiled[key] = self._build_either(program)
-            except CompileError as e:
-                self._compiled[key] = e
-            while len(self._compiled) > self.cache_programs:
-                _, old = self._compiled.popitem(last=False)
-                if isinstance(old, _Compiled):
-                    old.release()
-        compiled = self._compiled[key]
-        if isinstance(compiled, CompileError):
-            raise compiled
-        return compiled
 
     def _build_either(self, program: Program) -> _Compiled:
         backend = "compute" if self.backend == "auto" else self.backend
@@ -304,24 +287,19 @@ class SoundRenderer:
         order = np.argsort(samples.program, kind="stable")
         rendered = samples
         levels = np.empty((len(samples), 3), dtype=np.float64)
-        ordered = samples.take(order)
-        for first in range(0, len(samples), self.max_batch):
-            rows = np.arange(first, min(len(samples), first + self.max_batch))
-            chunk = ordered.take(rows)
-            self.make_current()  # the caller may have used another context since the last chunk
-            self._render_rows(programs, chunk, np.arange(len(chunk)))
-            measured = {}
+        measured = {}  # the levels of the chunk's last measurement: its outputs as they stay
 
-            def flat(n: int) -> np.ndarray:
-                measured["levels"] = self._measure(n)  # noqa: B023 (called within this iteration)
-                return silent(measured["levels"])  # noqa: B023
+        def flat(n: int) -> np.ndarray:
+            measured["levels"] = self._measure(n)
+            return silent(measured["levels"])
 
+        for first, chunk in self.render_chunks(programs, samples.take(order), flat, redraws):
+            rows = order[first : first + len(chunk)]
             if redraws is not None:
-                chunk = redraws.apply(flat, lambda c, r: self._render_rows(programs, c, r), chunk)
-                rendered = rendered.replace(order[rows], chunk)
+                rendered = rendered.replace(rows, chunk)
             else:
-                flat(len(chunk))
-            levels[order[rows]] = measured["levels"]
+                measured["levels"] = self._measure(len(chunk))
+            levels[rows] = measured["levels"]
             read(first, len(chunk))
         return order, levels, rendered
 
