@@ -120,13 +120,61 @@ def dali_threads(num_workers: int, on_gpu: bool, cpus: int | None = None, ranks_
     return threads
 
 
-class DaliShardLoader:
+class DaliShardEpochs:
+    """A DALI pipeline over shards (its reader named "reader", its outputs (data, cls)) -> this rank's
+    share of every epoch as (data, labels (B,) int64 on data's device), the last short batch dropped;
+    ``key`` names the data. A shard DALI cannot build from or read is one --data line."""
+
+    def __init__(self, pipe, urls: list[str], key: str):
+        from nvidia.dali.plugin.base_iterator import LastBatchPolicy
+        from nvidia.dali.plugin.pytorch import DALIGenericIterator
+
+        self.pipe = pipe
+        try:
+            self.pipe.build()
+        except RuntimeError as e:
+            bad = first_bad_sample(urls)
+            raise UserError(
+                f"--data: {bad}" if bad else f"--data: DALI cannot read the shards: {str(e).strip().splitlines()[0]}"
+            ) from None
+        self.urls, self.key = urls, key
+        self.iterator = DALIGenericIterator(
+            [self.pipe],
+            [key, "cls"],
+            reader_name="reader",
+            last_batch_policy=LastBatchPolicy.DROP,
+            auto_reset=True,
+        )
+        self._unfinished = False
+
+    def __len__(self) -> int:
+        return len(self.iterator)
+
+    def set_epoch(self, epoch: int) -> None:
+        """DALI reshuffles every epoch by itself (seeded at construction)."""
+
+    def __iter__(self):
+        if self._unfinished:  # the last epoch was left early and DALI cannot reset mid-epoch: finish it
+            for _ in self.iterator:
+                pass
+        self._unfinished = True
+        try:
+            for batch in self.iterator:
+                data = batch[0][self.key]
+                yield data, batch_labels(batch[0]["cls"], self.urls).to(data.device)
+        except RuntimeError as e:
+            bad = first_bad_sample(self.urls)
+            raise UserError(
+                f"--data: {bad}" if bad else f"--data: reading the shards failed: {str(e).strip().splitlines()[0]}"
+            ) from None
+        self._unfinished = False
+
+
+class DaliShardLoader(DaliShardEpochs):
     """DALI readers.webdataset -> decode -> augmentation; this rank's share of every epoch."""
 
     def __init__(self, cfg: LoaderConfig, urls: list[str]):
         from nvidia.dali import fn, pipeline_def, types
-        from nvidia.dali.plugin.base_iterator import LastBatchPolicy
-        from nvidia.dali.plugin.pytorch import DALIGenericIterator
 
         if any(is_remote(u) for u in urls):
             raise UserError("--loader dali reads local shards only; use --loader torch for URLs")
@@ -165,44 +213,7 @@ class DaliShardLoader:
             )
             return dali_augment(images, cfg.image_size, cfg.scale), fn.pad(cls, fill_value=32)
 
-        self.pipe = pipeline()
-        try:
-            self.pipe.build()
-        except RuntimeError as e:
-            bad = first_bad_sample(urls)
-            raise UserError(
-                f"--data: {bad}" if bad else f"--data: DALI cannot read the shards: {str(e).strip().splitlines()[0]}"
-            ) from None
-        self.urls = urls
-        self.iterator = DALIGenericIterator(
-            [self.pipe],
-            ["images", "cls"],
-            reader_name="reader",
-            last_batch_policy=LastBatchPolicy.DROP,
-            auto_reset=True,
-        )
-        self._unfinished = False
-
-    def __len__(self) -> int:
-        return len(self.iterator)
-
-    def set_epoch(self, epoch: int) -> None:
-        """DALI reshuffles every epoch by itself (seeded at construction)."""
-
-    def __iter__(self):
-        if self._unfinished:  # the last epoch was left early and DALI cannot reset mid-epoch: finish it
-            for _ in self.iterator:
-                pass
-        self._unfinished = True
-        try:
-            for batch in self.iterator:
-                yield batch[0]["images"], batch_labels(batch[0]["cls"], self.urls).to(batch[0]["images"].device)
-        except RuntimeError as e:
-            bad = first_bad_sample(self.urls)
-            raise UserError(
-                f"--data: {bad}" if bad else f"--data: reading the shards failed: {str(e).strip().splitlines()[0]}"
-            ) from None
-        self._unfinished = False
+        super().__init__(pipeline(), urls, "images")
 
 
 class DaliStreamLoader:

@@ -25,9 +25,16 @@ import numpy as np
 import torch
 from synpat.core.errors import UserError
 from synpat.train.input_kinds import SoundFormat
-from synpat.train.labels import batch_labels, parse_label
-from synpat.train.loaders import LoaderConfig, TorchShardLoader, _dali_device_id, _start_workers, dali_threads
-from synpat.train.shard_list import check_tar, first_bad_sample, index_path, index_samples, is_remote, shard_read_error
+from synpat.train.labels import parse_label
+from synpat.train.loaders import (
+    DaliShardEpochs,
+    LoaderConfig,
+    TorchShardLoader,
+    _dali_device_id,
+    _start_workers,
+    dali_threads,
+)
+from synpat.train.shard_list import check_tar, index_path, index_samples, is_remote, shard_read_error
 
 SOUND_EXT = "flac"
 
@@ -97,13 +104,11 @@ class TorchSoundShardLoader(TorchShardLoader):
             ) from None
 
 
-class DaliSoundShardLoader:
+class DaliSoundShardLoader(DaliShardEpochs):
     """DALI readers.webdataset -> decoders.audio -> cut/pad to the clip length; this rank's share of every epoch."""
 
     def __init__(self, cfg: LoaderConfig, urls: list[str], fmt: SoundFormat):
         from nvidia.dali import fn, pipeline_def, types
-        from nvidia.dali.plugin.base_iterator import LastBatchPolicy
-        from nvidia.dali.plugin.pytorch import DALIGenericIterator
 
         if any(is_remote(u) for u in urls):
             raise UserError("--loader dali reads local shards only; use --loader torch for URLs")
@@ -144,40 +149,7 @@ class DaliSoundShardLoader:
             audio = fn.transpose(audio, perm=[1, 0])  # (C, S)
             return (audio.gpu() if device_id is not None else audio), fn.pad(cls, fill_value=32)
 
-        self.pipe = pipeline()
-        try:
-            self.pipe.build()
-        except RuntimeError as e:
-            bad = first_bad_sample(urls)
-            raise UserError(
-                f"--data: {bad}" if bad else f"--data: DALI cannot read the shards: {str(e).strip().splitlines()[0]}"
-            ) from None
-        self.urls = urls
-        self.iterator = DALIGenericIterator(
-            [self.pipe], ["waves", "cls"], reader_name="reader", last_batch_policy=LastBatchPolicy.DROP, auto_reset=True
-        )
-        self._unfinished = False
-
-    def __len__(self) -> int:
-        return len(self.iterator)
-
-    def set_epoch(self, epoch: int) -> None:
-        """DALI reshuffles every epoch by itself (seeded at construction)."""
-
-    def __iter__(self):
-        if self._unfinished:  # the last epoch was left early and DALI cannot reset mid-epoch: finish it
-            for _ in self.iterator:
-                pass
-        self._unfinished = True
-        try:
-            for batch in self.iterator:
-                yield batch[0]["waves"], batch_labels(batch[0]["cls"], self.urls).to(batch[0]["waves"].device)
-        except RuntimeError as e:
-            bad = first_bad_sample(self.urls)
-            raise UserError(
-                f"--data: {bad}" if bad else f"--data: reading the shards failed: {str(e).strip().splitlines()[0]}"
-            ) from None
-        self._unfinished = False
+        super().__init__(pipeline(), urls, "waves")
 
 
 class SoundStreamLoader:
