@@ -6,6 +6,7 @@ Frames are 25 ms Hanning windows every 10 ms at 16 kHz, so `frames` fbank frames
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,7 +17,14 @@ import soundfile as sf
 import torch
 import torchaudio.compliance.kaldi as kaldi
 import torchaudio.functional as AF
-from synpat.train.batched_fbank import HOP, SAMPLE_RATE, WINDOW  # 16 kHz, 25 ms, 10 ms: one source for both paths
+from synpat.train.batched_fbank import (  # 16 kHz, 25 ms, 10 ms: one source for both paths
+    HOP,
+    SAMPLE_RATE,
+    WINDOW,
+    BatchedFbank,
+    frames_in,
+    samples_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -82,26 +90,23 @@ def log_mel(wave: torch.Tensor, mel_bins: int) -> torch.Tensor:
     )
 
 
-def log_mel_batch(waves: torch.Tensor, mel_bins: int, max_frames: int = 1 << 15) -> torch.Tensor:
-    """`log_mel` of every row of a 16 kHz `(n, samples)` batch (samples >= 400): `(n, frames, mel_bins)`.
+@functools.lru_cache(maxsize=8)
+def _batched_fbank(mel_bins: int, device: torch.device) -> BatchedFbank:
+    return BatchedFbank(mel_bins).to(device)
 
-    Fbank frames are independent (each reads its own 400 samples; no dither), so the rows are laid
-    end to end, each padded to a whole number of hops, and transformed in one call; the frames that
-    straddle two rows are dropped. About `max_frames` frames are transformed per call.
-    """
+
+def log_mel_batch(waves: torch.Tensor, mel_bins: int, max_frames: int = 1 << 15) -> torch.Tensor:
+    """`log_mel` of every row of a 16 kHz `(n, samples)` batch (samples >= 400): `(n, frames, mel_bins)`,
+    by the batched fbank of training (train/batched_fbank.py) on the batch's device, about `max_frames`
+    frames a pass (a pass reads the samples of its frames only: frames are independent)."""
     n, samples = waves.shape
-    frames = 1 + (samples - WINDOW) // HOP
-    spare = -(-WINDOW // HOP) - 1  # frames of a padded row that straddle the next row
-    step = max(1, max_frames // max(1, n))
-    pieces = []
-    for first in range(0, frames, step):
-        count = min(step, frames - first)
-        rows = waves[:, first * HOP : first * HOP + WINDOW + (count - 1) * HOP]
-        rows = torch.nn.functional.pad(rows, (0, (spare + 1) * HOP - WINDOW))  # (n, (count + spare) * HOP)
-        spec = log_mel(rows.reshape(-1), mel_bins)  # (n * (count + spare) - spare, mel)
-        spec = torch.nn.functional.pad(spec, (0, 0, 0, spare)).reshape(n, count + spare, mel_bins)
-        pieces.append(spec[:, :count])
-    return torch.cat(pieces, dim=1)
+    frames, step = frames_in(samples), max(1, max_frames // max(1, n))
+    fbank = _batched_fbank(mel_bins, waves.device)
+    passes = [
+        fbank(waves[:, first * HOP : first * HOP + samples_for(min(step, frames - first))])  # (n, mel, count)
+        for first in range(0, frames, step)
+    ]
+    return torch.cat(passes, dim=2).transpose(1, 2)
 
 
 def clip_fbank(wave: torch.Tensor, shape: FbankShape) -> torch.Tensor:
