@@ -373,7 +373,10 @@ def splat_source(source: str, channels: tuple[str, ...] = DEFAULT_CHANNELS) -> s
 
 
 _SPLAT_STEP = re.compile(r"\bsplatStep[ \t\n]*\(")
-_MAIN_SOUND = re.compile(r"\bvec2\s+mainSound\s*\(")
+# a definition or declaration of mainSound, whatever type it returns: one returning float is a sound
+# program with a wrong return type, which its compile error names
+_MAIN_SOUND = re.compile(r"\b(?!return\b)\w+\s+mainSound\s*\(")
+_MAIN_IMAGE = re.compile(r"\bmainImage\b")
 _KIND_COMMENT = re.compile(r"//[ \t]*kind[ \t]*:[ \t]*(.*?)[ \t]*$", re.I)  # `// kind: splat` (any case)
 
 
@@ -421,6 +424,13 @@ def program_kind(source: str) -> str:
             "or `vec2 mainSound(float time)`; none found"
         )
     return kind
+
+
+def has_entry(source: str) -> bool:
+    """The program names mainImage or defines mainSound; an empty file, or one of helpers only, does
+    neither, so it counts for no kind (the checks reject it with their reason)."""
+    text = strip_comments(source)
+    return bool(_MAIN_IMAGE.search(text) or _MAIN_SOUND.search(text))
 
 
 # Mesa: "0:12(5): error: ..."; NVIDIA: "0(12) : error C0000: ..."

@@ -16,7 +16,7 @@ from pathlib import Path
 from synpat.core.errors import UserError
 
 from . import sound_grammar
-from .glsl import fragment_only_reason, program_kind
+from .glsl import fragment_only_reason, has_entry, program_kind
 from .grammar import parse_source, program_sources
 
 SUFFIXES = (".glsl", ".frag")
@@ -112,16 +112,19 @@ def procedural_sound_programs(n: int, seed: int) -> list[Program]:
 
 
 def _kind_or_none(program: Program) -> str | None:
-    """The program's kind, or None for a bad ``// kind:`` line (the checks reject that program)."""
+    """The program's kind, or None for a bad ``// kind:`` line or a file with neither mainImage nor
+    mainSound, an empty one say (the checks reject that program)."""
     try:
-        return program.kind
+        kind = program.kind
     except UserError:
         return None
+    return kind if kind != "image" or has_entry(program.source) else None
 
 
 def run_kind(programs: list[Program]) -> str:
     """``sound`` when the programs are sound programs, ``image`` when none is (splat programs are
-    images; a program with a bad ``// kind:`` line counts for neither: the checks reject it);
+    images; a program with a bad ``// kind:`` line or no mainImage or mainSound counts for neither:
+    the checks reject it);
     UserError naming one of each when a run mixes them."""
     kinds = [_kind_or_none(p) for p in programs]
     sounds = [p for p, k in zip(programs, kinds) if k == "sound"]

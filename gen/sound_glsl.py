@@ -15,7 +15,9 @@ same time axis Shadertoy plays it on.
 Output: float32 into one SSBO, clip-major, (N, C, S): C = 1 is the mono mixdown (L + R) / 2,
 C = 2 keeps L and R. Values are written as the program returns them (NaN and beyond [-1, 1]
 included); synpat.gen.sound_renderer measures, then clips them.
-  compute  x = sample within the clip (groups of SOUND_GROUP), z = clip.
+  compute  x, y = sample within the clip (groups of SOUND_GROUP along x, rows of x groups along y:
+           a clip longer than GL's largest x count of groups times SOUND_GROUP takes several rows),
+           z = clip.
   fragment pixels are samples: pixel (x, y) of the atlas is sample y x width + x of the draw,
            clip = that / S.
 """
@@ -28,8 +30,8 @@ from . import glsl
 
 SOUND_GROUP = 64
 CHANNELS = (1, 2)
-_TWO_ARGS = re.compile(r"\bvec2\s+mainSound\s*\(\s*(?:in\s+)?int\b")
-_ONE_ARG = re.compile(r"\bvec2\s+mainSound\s*\(\s*(?:in\s+)?float\b")
+_TWO_ARGS = re.compile(r"\b(?!return\b)\w+\s+mainSound\s*\(\s*(?:in\s+)?int\b")
+_ONE_ARG = re.compile(r"\b(?!return\b)\w+\s+mainSound\s*\(\s*(?:in\s+)?float\b")
 ENTRY = "vec2 mainSound(int samp, float time)"
 
 _PRELUDE = """\
@@ -67,8 +69,9 @@ void _sp_write(uint clip, uint s) {{
 _COMPUTE_HEADER = f"layout(local_size_x = {SOUND_GROUP}) in;"
 _COMPUTE_INDEX = "uint _sp_clip() { return _sp_first + gl_GlobalInvocationID.z; }"
 _COMPUTE_MAIN = """void main() {
-    if (gl_GlobalInvocationID.x >= _sp_length) return;
-    _sp_write(_sp_clip(), gl_GlobalInvocationID.x);
+    uint s = gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x + gl_GlobalInvocationID.x;
+    if (s >= _sp_length) return;
+    _sp_write(_sp_clip(), s);
 }
 """
 
@@ -83,6 +86,14 @@ _FRAGMENT_MAIN = """void main() {
     _sp_write(_sp_clip(), g % _sp_length);
 }
 """
+
+
+def compute_groups(length: int, max_x: int) -> tuple[int, int]:
+    """The (x, y) work groups that cover ``length`` samples of a clip, x at most ``max_x`` (the GL
+    device's GL_MAX_COMPUTE_WORK_GROUP_COUNT[0], 65535 on most): one row while it is enough."""
+    groups = -(-int(length) // SOUND_GROUP)
+    x = max(1, min(groups, int(max_x)))
+    return x, -(-groups // x)
 
 
 def signature(source: str) -> int:

@@ -29,6 +29,7 @@ import re
 from synpat.core.errors import UserError
 
 from .grammar import MAX_PROGRAMS, _f, _Rng
+from .sampler import check_seed
 
 SOUND_GRAMMAR_VERSION = 1
 PREFIX = "procedural-sound:"
@@ -293,7 +294,9 @@ def parse_source(text: str, default_seed: int) -> tuple[int, int] | None:
     n = int(m.group(1))
     if not 1 <= n <= MAX_PROGRAMS:
         raise UserError(f"--shaders {text}: expected 1 <= N <= {MAX_PROGRAMS}, got {n}")
-    return n, default_seed if m.group(2) is None else int(m.group(2))
+    seed = default_seed if m.group(2) is None else int(m.group(2))
+    check_seed(seed, f"--shaders {text}")
+    return n, seed
 
 
 def program_sources(n: int, seed: int) -> list[tuple[str, str]]:

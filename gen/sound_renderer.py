@@ -172,6 +172,7 @@ class SoundRenderer(ProgramRenderer):
         self.cache_programs = max(1, int(cache_programs))
         self._compiled: OrderedDict[tuple[str, str], _Compiled | CompileError] = OrderedDict()
         self._samples = self.ctx.buffer(reserve=self.max_batch * 32)
+        self._groups = sound_glsl.compute_groups(self.length, self.ctx.info["GL_MAX_COMPUTE_WORK_GROUP_COUNT"][0])
         self._output = None
         self._levels = None
         self._atlas = None
@@ -324,7 +325,7 @@ class SoundRenderer(ProgramRenderer):
                 compiled = self.compile(programs[int(chunk.program[run[0]])])
                 _set_uniform(compiled.program, "_sp_first", int(run[0]))
                 if compiled.backend == "compute":
-                    compiled.program.run(-(-self.length // sound_glsl.SOUND_GROUP), 1, len(run))
+                    compiled.program.run(*self._groups, len(run))
                 else:
                     self._draw_fragment(compiled, int(run[0]), len(run))
         self.ctx.memory_barrier()
