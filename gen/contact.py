@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 from synpat.core.errors import UserError
 from synpat.core.files import check_writable_folder, write_atomic
 from synpat.core.settings import option, parse_settings, run_cli, settings_parser
 
-from .shards import folder_shards, shard_samples
+from .shards import folder_shards, naming_sample, shard_samples
 
 FLAC_MAGIC = b"fLaC"
 SOUND_TILE_ASPECT = 3  # a spectrogram tile is this many times wider than high
@@ -65,10 +65,11 @@ def collect(paths: list[Path], per_program: int) -> dict[int, tuple[str, list[Im
         return classes is not None and len(rows) == classes and all(len(r) >= per_program for _, r in rows.values())
 
     for path in paths:
-        for data, meta in shard_samples(path):
+        for key, data, meta in shard_samples(path, keys=True):
             row = rows.setdefault(int(meta["class"]), (meta["program"], []))[1]
             if len(row) < per_program:
-                row.append(picture(data))
+                with naming_sample(path, key):
+                    row.append(picture(data))
             if full():
                 return rows
     return rows
@@ -76,14 +77,20 @@ def collect(paths: list[Path], per_program: int) -> dict[int, tuple[str, list[Im
 
 def picture(data: bytes) -> Image.Image:
     """A sample's file as a picture: an image as it is, a FLAC clip as its log-mel spectrogram
-    (synpat.gen.sound_stats: 128 mel bands, low frequencies at the bottom)."""
+    (synpat.gen.sound_stats: 128 mel bands, low frequencies at the bottom); ValueError saying why
+    for a file that cannot be read."""
     if data[:4] == FLAC_MAGIC:
         from .flac import decode_flac
         from .sound_stats import log_mel, spectrogram_image
 
         wave, rate = decode_flac(data)
         return Image.fromarray(spectrogram_image(log_mel(wave[None], rate)[0]))
-    return Image.open(io.BytesIO(data)).convert("RGB")
+    try:
+        return Image.open(io.BytesIO(data)).convert("RGB")
+    except UnidentifiedImageError:
+        raise ValueError("not a readable image or FLAC clip (format not recognised)") from None
+    except (OSError, Image.DecompressionBombError) as e:
+        raise ValueError(f"not a readable image ({e})") from None
 
 
 def contact_sheet(rows: dict[int, tuple[str, list[Image.Image]]], tile: int, width: int | None = None) -> Image.Image:

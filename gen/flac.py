@@ -46,7 +46,12 @@ def encode_flac(wave: np.ndarray, sample_rate: int) -> bytes:
 
 
 def decode_flac(data: bytes) -> tuple[np.ndarray, int]:
-    """A FLAC file's bytes -> (wave (C, S) float32 in [-1, 1], sample rate)."""
+    """A FLAC file's bytes -> (wave (C, S) float32 in [-1, 1], sample rate); ValueError saying why
+    for bytes libsndfile cannot read (a damaged or foreign file)."""
     sf = _soundfile()
-    frames, rate = sf.read(io.BytesIO(data), dtype="int16", always_2d=True)
+    try:
+        frames, rate = sf.read(io.BytesIO(data), dtype="int16", always_2d=True)
+    except sf.SoundFileError as e:
+        reason = str(e).rsplit(": ", 1)[-1].strip() or type(e).__name__  # libsndfile's words, not our BytesIO
+        raise ValueError(f"not a readable FLAC clip ({reason})") from None
     return (frames.T.astype(np.float32) / FLAC_SCALE), int(rate)

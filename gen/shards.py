@@ -15,6 +15,7 @@ import json
 import os
 import tarfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -199,9 +200,20 @@ def shard_files(out_dir: Path, name: str) -> list[Path]:
     return paths + [temporary_name(p) for p in paths]
 
 
-def shard_samples(path: Path) -> Iterator[tuple[bytes, dict]]:
-    """(encoded image or FLAC clip, its json) for each sample of a synpat shard, in order; a shard that
-    cannot be read is a UserError naming it. A sample's files are consecutive: key.jpg, key.cls, key.json."""
+@contextmanager
+def naming_sample(path: Path, key: str) -> Iterator[None]:
+    """Decode sample ``key`` of shard ``path`` inside: a ValueError, a file that cannot be read,
+    becomes a UserError naming the shard, the sample and why."""
+    try:
+        yield
+    except ValueError as e:
+        raise UserError(f"{path}: sample {key}: {e}") from None
+
+
+def shard_samples(path: Path, keys: bool = False) -> Iterator[tuple]:
+    """(encoded image or FLAC clip, its json) for each sample of a synpat shard, in order, with
+    ``keys`` (sample key, encoded file, json); a shard that cannot be read is a UserError naming it.
+    A sample's files are consecutive: key.jpg, key.cls, key.json."""
     try:
         with tarfile.open(path) as tar:
             current, files = None, {}
@@ -215,7 +227,8 @@ def shard_samples(path: Path) -> Iterator[tuple[bytes, dict]]:
                 image = next((files[f] for f in MEDIA if f in files), None)
                 if image is None or "json" not in files:
                     continue
-                yield image, json.loads(files.pop("json"))
+                meta = json.loads(files.pop("json"))
+                yield (key, image, meta) if keys else (image, meta)
     except (tarfile.TarError, KeyError, ValueError, OSError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UserError(f"{path}: not a readable synpat shard ({first})") from None

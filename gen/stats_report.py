@@ -34,7 +34,7 @@ from . import plots
 from .contact import SOUND_TILE_ASPECT, contact_sheet, is_sound_shards, picture, shard_paths
 from .programs import UNKNOWN_FAMILY, Program, find_programs, run_kind
 from .sampler import Sampler, check_seed
-from .shards import shard_samples
+from .shards import naming_sample, shard_samples
 from .stats import image_stats
 
 TABLE_STATS = ("colour_entropy", "brightness_entropy", "total_variation", "edge_density", "std")
@@ -125,15 +125,18 @@ def measure_sound_shards(paths: list[Path]) -> Measured:
     out = Measured(names=STATS, scatter=("spectral_centroid", "spectral_flatness"))
     progress = Progress(len(paths), "synpat-stats", unit="shards")
     for path in paths:
-        for data, meta in shard_samples(path):
+        for key, data, meta in shard_samples(path, keys=True):
             program, family = meta["program"], meta.get("family", UNKNOWN_FAMILY)
-            if "stats" in meta:
+            thumb = len(out.thumbs.get(program, ())) < THUMBS
+            with naming_sample(path, key):
+                wave, rate = decode_flac(data) if "stats" not in meta else (None, None)
+                pictures = [picture(data)] if thumb else []
+            if wave is None:
                 out.add(program, family, {k: np.array([meta["stats"][k]]) for k in STATS})
             else:
-                wave, rate = decode_flac(data)
                 out.add(program, family, sound_stats(wave[None], rate))
-            if len(out.thumbs.get(program, ())) < THUMBS:
-                out.thumb(program, [picture(data)])
+            if pictures:
+                out.thumb(program, pictures)
         progress.update(1)
     progress.close()
     return out
@@ -153,10 +156,11 @@ def measure_shards(sources: list[str]) -> Measured:
     paths = shard_paths(sources)
     progress = Progress(len(paths), "synpat-stats", unit="shards")
     for path in paths:
-        for image, meta in shard_samples(path):
+        for key, image, meta in shard_samples(path, keys=True):
             program, family = meta["program"], meta.get("family", UNKNOWN_FAMILY)
             needs = "stats" not in meta or len(out.thumbs.get(program, ())) < THUMBS
-            pixels = np.asarray(Image.open(io.BytesIO(image)).convert("RGB")) if needs else None
+            with naming_sample(path, key):
+                pixels = np.asarray(picture(image)) if needs else None
             if "stats" in meta:
                 out.add(program, family, {k: np.array([meta["stats"][k]]) for k in TABLE_STATS})
             else:

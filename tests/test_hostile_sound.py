@@ -5,19 +5,30 @@ pre-training. Small: clips of 0.25 s at 8 kHz, a few dozen at most."""
 
 from __future__ import annotations
 
+import io
 import json
+import subprocess
+import sys
+import tarfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import run_gen
+from PIL import Image
+from sound_fixtures import write_sound_shards
 from synpat.gen.programs import Program, find_programs, run_kind
 from synpat.gen.sampler import Sampler
+from synpat.gen.shards import sample_key, write_shard
 from synpat.gen.sound_renderer import SoundRenderer
 from test_sound_gen import BEAT, TONE, one_error_line
 
 RATE = 8000
 COMMON = ("--duration", "0.25", "--sample-rate", str(RATE), "--shard-size", "8", "--seed", "5", "--workers", "1")
+
+
+def run_tool(module: str, *args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", module, *map(str, args)], capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture
@@ -87,3 +98,72 @@ def test_a_procedural_sound_seed_out_of_range_is_refused(seed, tmp_path):
     line = one_error_line(run_gen("--shaders", f"procedural-sound:2@{seed}", "--out", out, "--count", 4, *COMMON))
     assert f"--shaders procedural-sound:2@{seed}: expected a seed in 0..18446744073709551615 (64 bits)" in line
     assert not out.exists()
+
+
+# -- damaged sound shards: synpat-view, synpat-stats ----------------------------------------------
+
+
+def overwrite_member(tar: Path, suffix: str, data: bytes, nth: int = 0) -> str:
+    """Overwrite the start of the ``nth`` member ending in ``suffix`` in place (the tar stays a tar,
+    its index right): -> the member's name."""
+    with tarfile.open(tar) as t:
+        member = [m for m in t.getmembers() if m.name.endswith(suffix)][nth]
+    with open(tar, "r+b") as f:
+        f.seek(member.offset_data)
+        f.write(data[: member.size])
+    return member.name
+
+
+@pytest.fixture
+def sound_shards(tmp_path) -> Path:
+    """16 quarter-second clips (sound_fixtures: numpy + soundfile) in 2 shards, with a manifest."""
+    return write_sound_shards(tmp_path / "shards", count=16, shard_size=8, duration=0.25, sample_rate=RATE)
+
+
+def view(*args) -> subprocess.CompletedProcess:
+    return run_tool("synpat.gen.contact", *args)
+
+
+def stats(*args) -> subprocess.CompletedProcess:
+    return run_tool("synpat.gen.stats_report", *args)
+
+
+def test_a_flac_of_garbage_bytes_is_one_line_naming_shard_and_sample(sound_shards, tmp_path):
+    """A clip whose bytes are not FLAC was a PIL (view) or libsndfile (stats) traceback."""
+    tar = sound_shards / "synpat-000001.tar"
+    name = overwrite_member(tar, ".flac", b"\xde\xad\xbe\xef" * 64, nth=2)
+    assert name == "000000010.flac"
+    line = one_error_line(view(sound_shards, "--out", tmp_path / "sheet.png", "--per-program", 4))
+    assert (
+        line
+        == f"synpat-view: error: {tar}: sample 000000010: not a readable image or FLAC clip (format not recognised)"
+    )
+    assert not (tmp_path / "sheet.png").exists()
+    line = one_error_line(stats(sound_shards, "--out", tmp_path / "report"))
+    assert line == f"synpat-stats: error: {tar}: sample 000000010: not a readable FLAC clip (Format not recognised.)"
+    # a FLAC whose header is right and whose frames are garbage
+    overwrite_member(tar, ".flac", b"fLaC" + b"\x00" * 40 + b"\xff" * 4000, nth=3)
+    (tar.parent / "synpat-000000.tar").unlink()
+    line = one_error_line(stats(tar, "--out", tmp_path / "report2"))
+    assert line.startswith(f"synpat-stats: error: {tar}: sample 000000010: not a readable FLAC clip (")
+
+
+def test_a_sound_manifest_over_image_members_is_one_line(sound_shards, tmp_path):
+    """A folder whose manifest says sound but whose samples are images (a manifest copied over):
+    synpat-stats names the first sample it cannot read as FLAC; synpat-view draws what is there."""
+    images = tmp_path / "images"
+    images.mkdir()
+    png = io.BytesIO()
+    Image.fromarray(np.full((16, 16, 3), 128, np.uint8)).save(png, "PNG")
+    meta = {"program": "grey", "class": 0}
+    rows = [(sample_key(i), {"png": png.getvalue(), "cls": b"0", "json": json.dumps(meta).encode()}) for i in range(4)]
+    write_shard(images, "synpat-000000", rows)
+    (images / "manifest.json").write_text((sound_shards / "manifest.json").read_text())
+    line = one_error_line(stats(images, "--out", tmp_path / "report"))
+    assert line == (
+        f"synpat-stats: error: {images / 'synpat-000000.tar'}: sample 000000000: "
+        "not a readable FLAC clip (Format not recognised.)"
+    )
+    drawn = view(images, "--out", tmp_path / "sheet.png", "--per-program", 2)
+    assert drawn.returncode == 0, drawn.stderr
+    assert Image.open(tmp_path / "sheet.png").size[1] == 96 + 8
