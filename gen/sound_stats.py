@@ -128,8 +128,9 @@ _COLOURS = np.array(
 
 def spectrogram_image(mel: np.ndarray, dynamic_range: float = 8.0) -> np.ndarray:
     """mel (M, T) log10 power -> (M, T, 3) uint8, high frequencies at the top, the top
-    ``dynamic_range`` decades (10 dB each) of the clip mapped onto a colour ramp."""
-    top = mel.max()
+    ``dynamic_range`` decades (10 dB each) of the clip mapped onto a colour ramp; the ramp's top is
+    never below FLOOR + ``dynamic_range``, so a silent clip (all FLOOR) is drawn dark, not bright."""
+    top = max(float(mel.max()), np.log10(FLOOR) + dynamic_range)
     v = np.clip((mel - (top - dynamic_range)) / dynamic_range, 0.0, 1.0)[::-1]
     pos = v * (len(_COLOURS) - 1)
     i = np.minimum(pos.astype(np.int64), len(_COLOURS) - 2)

@@ -21,6 +21,7 @@ from synpat.gen.programs import Program, find_programs, run_kind
 from synpat.gen.sampler import Sampler
 from synpat.gen.shards import sample_key, write_shard
 from synpat.gen.sound_renderer import SoundRenderer
+from synpat.gen.sound_stats import log_mel, spectrogram_image
 from test_sound_gen import BEAT, TONE, one_error_line
 
 RATE = 8000
@@ -167,3 +168,14 @@ def test_a_sound_manifest_over_image_members_is_one_line(sound_shards, tmp_path)
     drawn = view(images, "--out", tmp_path / "sheet.png", "--per-program", 2)
     assert drawn.returncode == 0, drawn.stderr
     assert Image.open(tmp_path / "sheet.png").size[1] == 96 + 8
+
+
+def test_a_silent_clip_is_drawn_dark_not_bright():
+    """A clip of digital silence (a silent clip written after its redraws) has a constant log-mel at
+    the floor; scaled to its own maximum it came out the brightest colour of the ramp, the loudest
+    tile of a contact sheet."""
+    t = np.arange(RATE, dtype=np.float32) / RATE
+    waves = np.stack([np.zeros(RATE, np.float32), 0.5 * np.sin(2 * np.pi * 440 * t)])[:, None]
+    silent, tone = (spectrogram_image(m) for m in log_mel(waves, RATE))
+    assert (silent == silent[0, 0]).all() and silent[0, 0].sum() < 60  # one dark colour
+    assert tone.max() > 200 and tone.reshape(-1, 3).sum(1).max() > 3 * silent[0, 0].sum()
