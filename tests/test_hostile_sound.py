@@ -17,11 +17,15 @@ import pytest
 from conftest import run_gen
 from PIL import Image
 from sound_fixtures import write_sound_shards
+from synpat.core.errors import UserError
 from synpat.gen.programs import Program, find_programs, run_kind
 from synpat.gen.sampler import Sampler
 from synpat.gen.shards import sample_key, write_shard
 from synpat.gen.sound_renderer import SoundRenderer
 from synpat.gen.sound_stats import log_mel, spectrogram_image
+from synpat.train.input_kinds import SoundFormat
+from synpat.train.loaders import LoaderConfig
+from synpat.train.sound_loaders import build_sound_loader
 from test_sound_gen import BEAT, TONE, one_error_line
 
 RATE = 8000
@@ -179,3 +183,43 @@ def test_a_silent_clip_is_drawn_dark_not_bright():
     silent, tone = (spectrogram_image(m) for m in log_mel(waves, RATE))
     assert (silent == silent[0, 0]).all() and silent[0, 0].sum() < 60  # one dark colour
     assert tone.max() > 200 and tone.reshape(-1, 3).sum(1).max() > 3 * silent[0, 0].sum()
+
+
+# -- damaged sound shards: the pre-training loaders -----------------------------------------------
+
+
+def read_sounds(shards: Path, loader: str) -> int:
+    cfg = LoaderConfig(data=str(shards), batch_size=4, loader=loader, num_workers=1, device="cpu")
+    urls = sorted(map(str, shards.glob("*.tar")))
+    return sum(len(labels) for _, labels in build_sound_loader(cfg, SoundFormat(RATE, 0.25, 1), urls))
+
+
+@pytest.mark.parametrize("loader", ["dali", "torch"])
+def test_a_flac_of_garbage_bytes_is_named_by_both_sound_loaders(sound_shards, loader):
+    """DALI's failure was explained as 'no .jpg, .png or .webp member' (the image loaders' check);
+    the torch loader's named a memory buffer ('Error opening <_io.BytesIO object at 0x...>')."""
+    assert read_sounds(sound_shards, loader) == 16
+    tar = sound_shards / "synpat-000001.tar"
+    overwrite_member(tar, ".flac", b"\xde\xad\xbe\xef" * 64, nth=2)
+    with pytest.raises(UserError) as err:
+        read_sounds(sound_shards, loader)
+    assert str(err.value) == (
+        f"--data: {tar}: member 000000010.flac: cannot decode (not a readable FLAC clip (Format not recognised.))"
+    )
+
+
+@pytest.mark.parametrize("loader", ["dali", "torch"])
+def test_image_members_under_a_sound_manifest_are_named_by_both_sound_loaders(tmp_path, loader):
+    """A sound manifest over image samples: the missing .flac is named with what the sample holds."""
+    shards = tmp_path / "images"
+    shards.mkdir()
+    png = io.BytesIO()
+    Image.fromarray(np.full((16, 16, 3), 128, np.uint8)).save(png, "PNG")
+    rows = [(sample_key(i), {"png": png.getvalue(), "cls": b"0", "json": b"{}"}) for i in range(8)]
+    write_shard(shards, "synpat-000000", rows)
+    with pytest.raises(UserError) as err:
+        read_sounds(shards, loader)
+    assert str(err.value) == (
+        f"--data: {shards / 'synpat-000000.tar'}: sample 000000000: no .flac member "
+        "(a training sample needs a clip and its .cls; it has cls, json, png)"
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import torch
 from synpat.core.errors import UserError
+from synpat.train.shard_list import IMAGE_MEDIA
 
 MAX_DIGITS = 9  # class ids 0 .. 999,999,999
 _SPACE = b" \t\r\n"
@@ -43,13 +44,14 @@ def ascii_labels(cls: torch.Tensor) -> torch.Tensor:
     return torch.where(ok, value, -1)
 
 
-def batch_labels(cls: torch.Tensor, urls: list[str]) -> torch.Tensor:
-    """ascii_labels of a DALI batch; UserError naming the first bad member of ``urls`` when a row breaks the rule."""
+def batch_labels(cls: torch.Tensor, urls: list[str], media: tuple[str, ...] = IMAGE_MEDIA) -> torch.Tensor:
+    """ascii_labels of a DALI batch; UserError naming the first bad member of ``urls`` (samples of
+    ``media`` and .cls members: shard_list.first_bad_sample) when a row breaks the rule."""
     labels = ascii_labels(cls)
     if bool((labels < 0).any()):
         from synpat.train.shard_list import first_bad_sample
 
-        bad = first_bad_sample(urls)
+        bad = first_bad_sample(urls, media)
         raise UserError(
             f"--data: {bad}" if bad else f"--data: a .cls breaks the label rule ({MAX_DIGITS} digits at most)"
         )

@@ -29,6 +29,7 @@ from synpat.gen.stream import PatternStream, StreamConfig
 from synpat.train.image_aug import SCALE, crop_boxes, dali_augment, dali_augment_boxes, torch_augment
 from synpat.train.labels import batch_labels, decode_cls
 from synpat.train.shard_list import (
+    IMAGE_MEDIA,
     check_tar,
     count_tar_samples,
     expand_urls,
@@ -40,7 +41,6 @@ from synpat.train.shard_list import (
 )
 
 LOADERS = ("dali", "torch")
-IMAGE_EXTS = ("jpg", "png", "webp")
 
 
 @dataclass
@@ -123,9 +123,10 @@ def dali_threads(num_workers: int, on_gpu: bool, cpus: int | None = None, ranks_
 class DaliShardEpochs:
     """A DALI pipeline over shards (its reader named "reader", its outputs (data, cls)) -> this rank's
     share of every epoch as (data, labels (B,) int64 on data's device), the last short batch dropped;
-    ``key`` names the data. A shard DALI cannot build from or read is one --data line."""
+    ``key`` names the data, ``media`` the members it is read from (shard_list.IMAGE_MEDIA or
+    SOUND_MEDIA). A shard DALI cannot build from or read is one --data line."""
 
-    def __init__(self, pipe, urls: list[str], key: str):
+    def __init__(self, pipe, urls: list[str], key: str, media: tuple[str, ...] = IMAGE_MEDIA):
         from nvidia.dali.plugin.base_iterator import LastBatchPolicy
         from nvidia.dali.plugin.pytorch import DALIGenericIterator
 
@@ -133,11 +134,11 @@ class DaliShardEpochs:
         try:
             self.pipe.build()
         except RuntimeError as e:
-            bad = first_bad_sample(urls)
+            bad = first_bad_sample(urls, media)
             raise UserError(
                 f"--data: {bad}" if bad else f"--data: DALI cannot read the shards: {str(e).strip().splitlines()[0]}"
             ) from None
-        self.urls, self.key = urls, key
+        self.urls, self.key, self.media = urls, key, media
         self.iterator = DALIGenericIterator(
             [self.pipe],
             [key, "cls"],
@@ -161,9 +162,9 @@ class DaliShardEpochs:
         try:
             for batch in self.iterator:
                 data = batch[0][self.key]
-                yield data, batch_labels(batch[0]["cls"], self.urls).to(data.device)
+                yield data, batch_labels(batch[0]["cls"], self.urls, self.media).to(data.device)
         except RuntimeError as e:
-            bad = first_bad_sample(self.urls)
+            bad = first_bad_sample(self.urls, self.media)
             raise UserError(
                 f"--data: {bad}" if bad else f"--data: reading the shards failed: {str(e).strip().splitlines()[0]}"
             ) from None
@@ -200,7 +201,7 @@ class DaliShardLoader(DaliShardEpochs):
             encoded, cls = fn.readers.webdataset(
                 paths=urls,
                 index_paths=indexes if all(map(lambda p: index_path(p).is_file(), urls)) else None,
-                ext=[";".join(IMAGE_EXTS), "cls"],
+                ext=[";".join(IMAGE_MEDIA), "cls"],
                 missing_component_behavior="error",
                 random_shuffle=True,
                 initial_fill=min(4096, 4 * cfg.batch_size),
@@ -343,7 +344,7 @@ class TorchShardLoader:
             )
             .shuffle(min(4096, 4 * cfg.batch_size), rng=random.Random(cfg.seed + self.epoch))
             .decode(decode_cls, "rgb8", handler=fail)
-            .to_tuple(";".join(IMAGE_EXTS), "cls", handler=fail)
+            .to_tuple(";".join(IMAGE_MEDIA), "cls", handler=fail)
             .map_tuple(np.asarray, int)
             .batched(cfg.batch_size, partial=False)
         )

@@ -17,6 +17,8 @@ from synpat.core.errors import UserError
 from synpat.gen.shards import folder_shards
 
 _TAR_MAGIC = b"ustar"
+IMAGE_MEDIA = ("jpg", "png", "webp")  # the member a training sample's image is in
+SOUND_MEDIA = ("flac",)  # ... its clip, in sound shards
 
 
 def is_remote(url: str) -> bool:
@@ -108,6 +110,8 @@ def _why(err: BaseException | None) -> str:
         return "not a readable image"
     if isinstance(err, LabelError):
         return str(err)
+    if type(err).__module__ == "soundfile":  # libsndfile's reason; its message names only a memory buffer
+        return f"not a readable FLAC clip ({str(err).rsplit(': ', 1)[-1].strip()})"
     return f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}" if err else "unknown"
 
 
@@ -121,10 +125,11 @@ def shard_read_error(exn: Exception) -> str:
     return f"reading the shards failed: {type(exn).__name__}: {text.splitlines()[0]}"
 
 
-def first_bad_sample(urls: list[str]) -> str | None:
-    """The first member of the local shards that does not decode (an image PIL cannot read, a .cls
-    that breaks the label rule of train/labels.py) or the first sample without an image or a .cls,
-    as 'TAR: member NAME: why', or None. Called after a loader failed."""
+def first_bad_sample(urls: list[str], media: tuple[str, ...] = IMAGE_MEDIA) -> str | None:
+    """The first member of the local shards that does not decode (an image PIL cannot read, a clip
+    libsndfile cannot read, a .cls that breaks the label rule of train/labels.py) or the first sample
+    without its ``media`` member (IMAGE_MEDIA, or SOUND_MEDIA for sound shards) or a .cls, as
+    'TAR: member NAME: why', or None. Called after a loader failed."""
     from PIL import Image
     from synpat.train.labels import parse_label
 
@@ -138,31 +143,38 @@ def first_bad_sample(urls: list[str]) -> str | None:
                     if not member.isfile():
                         continue
                     if _key(member.name) != key:
-                        if key is not None and (missing := _missing_part(exts)):
+                        if key is not None and (missing := _missing_part(exts, media)):
                             return f"{url}: sample {key}: {missing}"
                         key, exts = _key(member.name), set()
                     data = tar.extractfile(member).read()
                     ext = member.name.rsplit(".", 1)[-1]
                     exts.add(ext)
                     try:
-                        if ext in ("jpg", "png", "webp"):
+                        if ext in media and ext in IMAGE_MEDIA:
                             with Image.open(io.BytesIO(data)) as im:
                                 im.load()
+                        elif ext in media:
+                            import soundfile
+
+                            soundfile.read(io.BytesIO(data), dtype="int16")
                         elif ext == "cls":
                             parse_label(data)
-                    except (OSError, ValueError, SyntaxError) as err:
+                    except (OSError, ValueError, SyntaxError, RuntimeError) as err:  # RuntimeError: libsndfile's
                         return f"{url}: member {member.name}: cannot decode ({_why(err)})"
-                if key is not None and (missing := _missing_part(exts)):
+                if key is not None and (missing := _missing_part(exts, media)):
                     return f"{url}: sample {key}: {missing}"
         except (OSError, tarfile.TarError) as err:
             return f"{url}: not a readable tar ({err})"
     return None
 
 
-def _missing_part(exts: set[str]) -> str | None:
-    """What a sample with members of these extensions lacks for training, or None."""
+def _missing_part(exts: set[str], media: tuple[str, ...] = IMAGE_MEDIA) -> str | None:
+    """What a sample with members of these extensions lacks for training (its ``media`` member and
+    its .cls), or None."""
+    what = "an image" if media == IMAGE_MEDIA else "a clip"
     if "cls" not in exts:
-        return f"no .cls member (a training sample needs an image and its .cls; it has {', '.join(sorted(exts))})"
-    if not exts & {"jpg", "png", "webp"}:
-        return "no .jpg, .png or .webp member (a training sample needs an image and its .cls)"
+        return f"no .cls member (a training sample needs {what} and its .cls; it has {', '.join(sorted(exts))})"
+    if not exts & set(media):
+        listed = ", ".join(f".{m}" for m in media[:-1]) + (" or " if len(media) > 1 else "") + f".{media[-1]}"
+        return f"no {listed} member (a training sample needs {what} and its .cls; it has {', '.join(sorted(exts))})"
     return None

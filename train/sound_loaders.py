@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from synpat.core.errors import UserError
 from synpat.train.input_kinds import SoundFormat
-from synpat.train.labels import parse_label
+from synpat.train.labels import decode_cls
 from synpat.train.loaders import (
     DaliShardEpochs,
     LoaderConfig,
@@ -34,9 +34,17 @@ from synpat.train.loaders import (
     _start_workers,
     dali_threads,
 )
-from synpat.train.shard_list import check_tar, index_path, index_samples, is_remote, shard_read_error
+from synpat.train.shard_list import (
+    SOUND_MEDIA,
+    check_tar,
+    first_bad_sample,
+    index_path,
+    index_samples,
+    is_remote,
+    shard_read_error,
+)
 
-SOUND_EXT = "flac"
+SOUND_EXT = SOUND_MEDIA[0]
 
 
 def decode_clip(data: bytes, samples: int) -> np.ndarray:
@@ -63,9 +71,14 @@ class TorchSoundShardLoader(TorchShardLoader):
 
     def _dataset(self):
         import webdataset as wds
+        from webdataset.autodecode import DecodingError
 
         def fail(exn):
-            raise UserError(f"--data: {shard_read_error(exn)}") from None
+            bad = None if isinstance(exn, DecodingError) else first_bad_sample(self.urls, SOUND_MEDIA)
+            raise UserError(f"--data: {bad or shard_read_error(exn)}") from None
+
+        def decode_flac(key: str, data: bytes) -> np.ndarray | None:  # a webdataset decoder: the .flac member
+            return decode_clip(data, samples) if key == f".{SOUND_EXT}" else None
 
         cfg, samples = self.cfg, self.fmt.samples
         return (
@@ -79,8 +92,8 @@ class TorchSoundShardLoader(TorchShardLoader):
                 empty_check=False,
             )
             .shuffle(min(4096, 4 * cfg.batch_size), rng=random.Random(cfg.seed + self.epoch))
+            .decode(decode_flac, decode_cls, handler=fail)  # a member that fails is named (DecodingError)
             .to_tuple(SOUND_EXT, "cls", handler=fail)
-            .map_tuple(lambda data: decode_clip(data, samples), parse_label, handler=fail)
             .batched(cfg.batch_size, partial=False)
         )
 
@@ -149,7 +162,7 @@ class DaliSoundShardLoader(DaliShardEpochs):
             audio = fn.transpose(audio, perm=[1, 0])  # (C, S)
             return (audio.gpu() if device_id is not None else audio), fn.pad(cls, fill_value=32)
 
-        super().__init__(pipeline(), urls, "waves")
+        super().__init__(pipeline(), urls, "waves", SOUND_MEDIA)
 
 
 class SoundStreamLoader:
