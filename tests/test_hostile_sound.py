@@ -23,7 +23,7 @@ from synpat.gen.sampler import Sampler
 from synpat.gen.shards import sample_key, write_shard
 from synpat.gen.sound_renderer import SoundRenderer
 from synpat.gen.sound_stats import log_mel, spectrogram_image
-from synpat.train.input_kinds import SoundFormat
+from synpat.train.input_kinds import SoundFormat, data_kind
 from synpat.train.loaders import LoaderConfig
 from synpat.train.sound_loaders import build_sound_loader
 from test_sound_gen import BEAT, TONE, one_error_line
@@ -223,3 +223,27 @@ def test_image_members_under_a_sound_manifest_are_named_by_both_sound_loaders(tm
         f"--data: {shards / 'synpat-000000.tar'}: sample 000000000: no .flac member "
         "(a training sample needs a clip and its .cls; it has cls, json, png)"
     )
+
+
+# -- several folders in one --data ----------------------------------------------------------------
+
+
+def test_one_data_of_two_kinds_or_two_sound_formats_is_one_line(sound_shards, tmp_path):
+    """Only the first folder's manifest was read: 8 kHz clips after 16 kHz ones were taken as 16 kHz
+    (an octave up, twice as fast), and image shards after sound ones were fed to the sound loader."""
+    slow = write_sound_shards(tmp_path / "slow", count=8, shard_size=8, duration=0.25, sample_rate=RATE // 2)
+    same = write_sound_shards(tmp_path / "same", count=8, shard_size=8, duration=0.25, sample_rate=RATE)
+    images = tmp_path / "images"
+    images.mkdir()
+    (images / "manifest.json").write_text(json.dumps({"kind": "image"}))
+    fmt = SoundFormat(RATE, 0.25, 1)
+    assert data_kind(f"{sound_shards} {same}") == ("sound", fmt)
+    assert data_kind(f"{sound_shards}/synpat-000000.tar {same}/synpat-{{000000..000000}}.tar") == ("sound", fmt)
+    with pytest.raises(UserError) as err:
+        data_kind(f"{sound_shards} {slow}")
+    assert str(err.value) == (
+        f"--data: {sound_shards} holds 0.25 s clips at 8000 Hz (mono) but {slow} holds 0.25 s clips at 4000 Hz "
+        "(mono); one --data takes shards of one kind and format (--mix-data adds images to sound shards)"
+    )
+    with pytest.raises(UserError, match=f"--data: {images} holds images but {sound_shards} holds 0.25 s clips"):
+        data_kind(f"{images} {sound_shards}")

@@ -56,13 +56,16 @@ class SoundFormat:
         return int(round(self.duration * SAMPLE_RATE))
 
 
-def manifest_of(data: str) -> tuple[Path, dict] | None:
-    """The manifest.json of a --data value (a folder, or the folder of its first local shard); None
-    for remote shards or a folder without one."""
-    first = data.split()[0] if data and not data.startswith("pipe:") else data
-    if not first or is_remote(first):
-        return None
-    folder = Path(first) if Path(first).is_dir() else Path(first).parent
+def _folders(data: str) -> list[Path]:
+    """The folders of a --data value's local items (a folder, or the folder of a shard file or brace
+    pattern), in order, each once; remote shards have none."""
+    items = [data] if data.startswith("pipe:") else data.split()
+    folders = [Path(i) if Path(i).is_dir() else Path(i).parent for i in items if i and not is_remote(i)]
+    return list(dict.fromkeys(folders))
+
+
+def manifest_of(folder: Path) -> tuple[Path, dict] | None:
+    """The manifest.json of a shard folder; None for a folder without one."""
     path = folder / "manifest.json"
     if not path.is_file():
         return None
@@ -75,9 +78,10 @@ def manifest_of(data: str) -> tuple[Path, dict] | None:
     return path, doc
 
 
-def data_kind(data: str) -> tuple[str, SoundFormat | None]:
-    """-> ('image', None) or ('sound', its SoundFormat) for a --data value, from its manifest."""
-    found = manifest_of(data)
+def folder_kind(folder: Path) -> tuple[str, SoundFormat | None]:
+    """-> ('image', None) or ('sound', its SoundFormat) for a shard folder, from its manifest (none:
+    images)."""
+    found = manifest_of(folder)
     if found is None:
         return "image", None
     path, doc = found
@@ -99,6 +103,29 @@ def data_kind(data: str) -> tuple[str, SoundFormat | None]:
             f"expected positive values and clips of at least one 25 ms frame"
         )
     return "sound", fmt
+
+
+def _described(kind: str, fmt: SoundFormat | None) -> str:
+    if fmt is None:
+        return "images"
+    channels = "mono" if fmt.channels == 1 else f"{fmt.channels} channels"
+    return f"{fmt.duration:g} s clips at {fmt.sample_rate} Hz ({channels})"
+
+
+def data_kind(data: str) -> tuple[str, SoundFormat | None]:
+    """-> ('image', None) or ('sound', its SoundFormat) for a --data value, from the manifests of its
+    folders, which must agree (remote shards: images); UserError naming two that differ."""
+    found = [(folder, folder_kind(folder)) for folder in _folders(data or "")]
+    if not found:
+        return "image", None
+    first, kind = found[0]
+    for folder, other in found[1:]:
+        if other != kind:
+            raise UserError(
+                f"--data: {first} holds {_described(*kind)} but {folder} holds {_described(*other)}; one --data "
+                "takes shards of one kind and format (--mix-data adds images to sound shards)"
+            )
+    return kind
 
 
 def spectrogram_frames(fmt: SoundFormat, patch: int) -> int:
