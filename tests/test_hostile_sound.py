@@ -25,6 +25,8 @@ from synpat.gen.sound_renderer import SoundRenderer
 from synpat.gen.sound_stats import log_mel, spectrogram_image
 from synpat.train.input_kinds import SoundFormat, data_kind
 from synpat.train.loaders import LoaderConfig
+from synpat.train.pretrain_config import parse_config
+from synpat.train.pretrain_inputs import plan_input
 from synpat.train.sound_loaders import build_sound_loader
 from test_sound_gen import BEAT, TONE, one_error_line
 
@@ -247,3 +249,26 @@ def test_one_data_of_two_kinds_or_two_sound_formats_is_one_line(sound_shards, tm
     )
     with pytest.raises(UserError, match=f"--data: {images} holds images but {sound_shards} holds 0.25 s clips"):
         data_kind(f"{images} {sound_shards}")
+
+
+# -- a stream of sound programs: its clip length --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "duration,rate",
+    [("1e9", "8000"), ("0.001", "8000"), ("3000", "8000")],
+)
+def test_a_stream_clip_too_long_or_shorter_than_a_frame_is_one_line(duration, rate):
+    """--duration 1e9 was a traceback allocating 50 GB for the positional grid; --duration 0.001
+    (8 samples, no 25 ms frame) trained on zero-padding, where a sound manifest saying the same is
+    refused."""
+    argv = ["--stream", "procedural-sound:2", "--duration", duration, "--sample-rate", rate, "--steps", "1"]
+    cfg = parse_config([*argv, "--model", "mae_vit_tiny_patch16"])
+    with pytest.raises(UserError) as err:
+        plan_input(cfg, 16)
+    assert str(err.value) == (
+        f"--duration {float(duration):g} at --sample-rate {rate}: expected clips of at least one 25 ms frame "
+        "and at most 16,777,216 samples"
+    )
+    ok = plan_input(parse_config([*argv[:3], "1", *argv[4:], "--model", "mae_vit_tiny_patch16"]), 16)
+    assert (ok.kind, ok.size, ok.in_chans) == ("sound", (128, 96), 1)

@@ -29,11 +29,13 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from synpat.core.errors import UserError
 from synpat.core.files import write_json_atomic
+from synpat.gen.sound_renderer import MAX_SAMPLES_PER_CLIP
 from synpat.train.batched_fbank import SAMPLE_RATE, BatchedFbank, frames_in, samples_for
 from synpat.train.image_aug import MEAN, STD
 from synpat.train.shard_list import is_remote
 
 KINDS = ("image", "sound")
+MAX_SAMPLES = MAX_SAMPLES_PER_CLIP  # the longest clip synpat-gen renders, in samples
 LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601
 NORM_FILE = "input_norm.json"
 
@@ -97,12 +99,17 @@ def folder_kind(folder: Path) -> tuple[str, SoundFormat | None]:
             f"{path}: a sound manifest needs sample_rate (int), duration (seconds) and channels "
             f"(int) ({type(err).__name__}: {err})"
         ) from None
-    if fmt.sample_rate <= 0 or fmt.channels <= 0 or frames_in(fmt.samples_16k) < 1:
+    if not usable_format(fmt):
         raise UserError(
             f"{path}: sample_rate {fmt.sample_rate}, duration {fmt.duration}, channels {fmt.channels}: "
-            f"expected positive values and clips of at least one 25 ms frame"
+            f"expected positive values and clips of at least one 25 ms frame and at most {MAX_SAMPLES:,} samples"
         )
     return "sound", fmt
+
+
+def usable_format(fmt: SoundFormat) -> bool:
+    """Clips of at least one 25 ms fbank frame and at most MAX_SAMPLES samples, at a positive rate."""
+    return fmt.sample_rate > 0 and fmt.channels > 0 and frames_in(fmt.samples_16k) >= 1 and fmt.samples <= MAX_SAMPLES
 
 
 def _described(kind: str, fmt: SoundFormat | None) -> str:

@@ -13,6 +13,7 @@ import torch
 from synpat.core.errors import UserError
 from synpat.gen.programs import find_programs
 from synpat.train.input_kinds import (
+    MAX_SAMPLES,
     ImageAsSpectrogram,
     ModelInput,
     SoundFormat,
@@ -20,6 +21,7 @@ from synpat.train.input_kinds import (
     Standardiser,
     data_kind,
     spectrogram_frames,
+    usable_format,
 )
 from synpat.train.loaders import LoaderConfig, build_loader, build_stream
 from synpat.train.shard_list import expand_urls
@@ -55,6 +57,11 @@ def plan_input(cfg, patch: int) -> InputPlan:
     if cfg.stream:
         kind = stream_kind(cfg.stream.split(","), cfg.seed)
         fmt = SoundFormat(cfg.sample_rate, cfg.duration) if kind == "sound" else None
+        if fmt is not None and not usable_format(fmt):  # before a model of that many frames is built
+            raise UserError(
+                f"--duration {cfg.duration:g} at --sample-rate {cfg.sample_rate}: expected clips of at least "
+                f"one 25 ms frame and at most {MAX_SAMPLES:,} samples"
+            )
     else:
         kind, fmt = data_kind(cfg.data)
         if cfg.mix_data:
