@@ -155,8 +155,8 @@ class SoundRenderer(ProgramRenderer):
         self.length = int(round(float(duration) * self.sample_rate))
         if not (duration > 0 and 1 <= self.length <= MAX_SAMPLES_PER_CLIP):
             raise UserError(
-                f"--duration: expected a positive number of seconds up to "
-                f"{MAX_SAMPLES_PER_CLIP / self.sample_rate:g}, got {duration}"
+                f"--duration: expected seconds from one sample ({1 / self.sample_rate:g}) to "
+                f"{MAX_SAMPLES_PER_CLIP / self.sample_rate:g} at --sample-rate {self.sample_rate}, got {duration}"
             )
         self.duration = self.length / self.sample_rate
         self.ctx = ctx or gl_context(device)

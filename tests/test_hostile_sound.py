@@ -272,3 +272,16 @@ def test_a_stream_clip_too_long_or_shorter_than_a_frame_is_one_line(duration, ra
     )
     ok = plan_input(parse_config([*argv[:3], "1", *argv[4:], "--model", "mae_vit_tiny_patch16"]), 16)
     assert (ok.kind, ok.size, ok.in_chans) == ("sound", (128, 96), 1)
+
+
+@pytest.mark.parametrize("duration", ["0.00001", "1e9"])
+def test_a_duration_of_no_sample_or_too_many_names_both_bounds(sounds, tmp_path, duration):
+    """1e-05 s at 8 kHz (no sample) was refused as 'expected a positive number of seconds', which
+    it is."""
+    out = tmp_path / "out"
+    line = one_error_line(run_gen("--shaders", sounds, "--out", out, "--count", 4, *COMMON, "--duration", duration))
+    assert line == (
+        f"synpat-gen: error: --duration: expected seconds from one sample (0.000125) to 2097.15 at --sample-rate "
+        f"8000, got {float(duration)}"
+    )
+    assert not out.exists()
