@@ -29,6 +29,9 @@ import re
 from . import glsl
 
 SOUND_GROUP = 64
+# time = float(samp) / iSampleRate in float32 is the sample's time to within half a sample while
+# samp < 2^23 (past it the time axis steps by two samples and more, then stands still)
+EXACT_SAMPLES = 1 << 23
 CHANNELS = (1, 2)
 _TWO_ARGS = re.compile(r"\b(?!return\b)\w+\s+mainSound\s*\(\s*(?:in\s+)?int\b")
 _ONE_ARG = re.compile(r"\b(?!return\b)\w+\s+mainSound\s*\(\s*(?:in\s+)?float\b")

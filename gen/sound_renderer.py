@@ -42,7 +42,7 @@ SAMPLE_RATE = 16000  # default --sample-rate
 DURATION = 10.24  # default --duration, seconds (the AudioMAE input)
 CHANNELS = 1  # default --channels: the mono mixdown
 SILENT_DBFS = -60.0  # a clip whose RMS is below this is silent, drawn again
-MAX_SAMPLES_PER_CLIP = 1 << 24
+MAX_SAMPLES_PER_CLIP = sound_glsl.EXACT_SAMPLES  # a longer clip's time would no longer be exact to the sample
 
 _GROUP = 256
 _LEVEL = f"""#version 430

@@ -39,6 +39,7 @@ from .programs import Program, find_programs, run_kind
 from .redraw import Redraws
 from .renderer import BACKENDS, MAX_NAN, Renderer
 from .sampler import TIME_RANGE, Sampler, Samples, check_mix, check_seed, default_group
+from .sound_glsl import EXACT_SAMPLES
 from .sound_renderer import CHANNELS, DURATION, SAMPLE_RATE, SoundRenderer
 from .sound_stats import sound_stats
 
@@ -187,11 +188,20 @@ class SourceSpec:
             raise UserError(f"--channels: expected 1 (mono mixdown) or 2 (stereo), got {self.channels}")
 
     def validate_sound(self) -> None:
-        """UserError for the image-only settings, in a source of sound programs."""
+        """UserError for the image-only settings, in a source of sound programs, and for clips that
+        reach past the time float32 holds to the sample (EXACT_SAMPLES)."""
         if self.filters().active or self.filter_programs:
             raise UserError(
                 "--max-tv, --min-std, --max-edge and --filter-programs filter images; "
                 "these are sound programs (filter sound shards with synpat-stats' statistics)"
+            )
+        length = round(self.duration * self.sample_rate)  # a --duration too long alone: the renderer's line
+        if length <= EXACT_SAMPLES < round(self.time_range[1] * self.sample_rate) + length:
+            raise UserError(
+                f"--time-range {self.time_range[0]:g},{self.time_range[1]:g} with --duration {self.duration:g}: a sound "
+                f"program's time, float(samp) / iSampleRate in float32, is exact to the sample up to "
+                f"{EXACT_SAMPLES:,} samples ({EXACT_SAMPLES / self.sample_rate:g} s at {self.sample_rate} Hz); "
+                "expected MAX + duration up to that (later times play as steps, then as a constant)"
             )
 
     def content(self, kind: str = "image") -> dict:

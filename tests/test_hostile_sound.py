@@ -19,7 +19,7 @@ from PIL import Image
 from sound_fixtures import write_sound_shards
 from synpat.core.errors import UserError
 from synpat.gen.programs import Program, find_programs, run_kind
-from synpat.gen.sampler import Sampler
+from synpat.gen.sampler import Sampler, Samples
 from synpat.gen.shards import sample_key, write_shard
 from synpat.gen.sound_renderer import SoundRenderer
 from synpat.gen.sound_stats import log_mel, spectrogram_image
@@ -256,7 +256,7 @@ def test_one_data_of_two_kinds_or_two_sound_formats_is_one_line(sound_shards, tm
 
 @pytest.mark.parametrize(
     "duration,rate",
-    [("1e9", "8000"), ("0.001", "8000"), ("3000", "8000")],
+    [("1e9", "8000"), ("0.001", "8000"), ("1100", "8000")],
 )
 def test_a_stream_clip_too_long_or_shorter_than_a_frame_is_one_line(duration, rate):
     """--duration 1e9 was a traceback allocating 50 GB for the positional grid; --duration 0.001
@@ -268,7 +268,7 @@ def test_a_stream_clip_too_long_or_shorter_than_a_frame_is_one_line(duration, ra
         plan_input(cfg, 16)
     assert str(err.value) == (
         f"--duration {float(duration):g} at --sample-rate {rate}: expected clips of at least one 25 ms frame "
-        "and at most 16,777,216 samples"
+        "and at most 8,388,608 samples"
     )
     ok = plan_input(parse_config([*argv[:3], "1", *argv[4:], "--model", "mae_vit_tiny_patch16"]), 16)
     assert (ok.kind, ok.size, ok.in_chans) == ("sound", (128, 96), 1)
@@ -281,7 +281,36 @@ def test_a_duration_of_no_sample_or_too_many_names_both_bounds(sounds, tmp_path,
     out = tmp_path / "out"
     line = one_error_line(run_gen("--shaders", sounds, "--out", out, "--count", 4, *COMMON, "--duration", duration))
     assert line == (
-        f"synpat-gen: error: --duration: expected seconds from one sample (0.000125) to 2097.15 at --sample-rate "
+        f"synpat-gen: error: --duration: expected seconds from one sample (0.000125) to 1048.58 at --sample-rate "
         f"8000, got {float(duration)}"
     )
     assert not out.exists()
+
+
+def test_times_past_what_float32_holds_to_the_sample_are_refused(sounds, tmp_path):
+    """A 440 Hz tone at iTime 3e5 s rendered as a constant (float(samp) / iSampleRate stands still)
+    and at 5000 s as steps; a --time-range reaching past 2^23 samples is one line, nothing written."""
+    tone = Program("tone", "tone.glsl", TONE)
+    with SoundRenderer(sample_rate=RATE, duration=0.25) as renderer:
+        purity = []
+        for start in (1.0, 1000.0, 3e5):
+            probe = Samples(
+                np.zeros(1, np.int64),
+                np.zeros(1, np.int64),
+                np.array([start], np.float32),
+                np.ones(1, np.uint32),
+                np.zeros((1, 4), np.float32),
+            )
+            spectrum = np.abs(np.fft.rfft(renderer.render(tone, probe)[0, 0])) ** 2
+            purity.append(spectrum.max() / spectrum.sum())
+    assert purity[0] > 0.999 and purity[1] > 0.99 and np.argmax(spectrum) == 0  # 3e5 s: DC
+    out = tmp_path / "out"
+    line = one_error_line(run_gen("--shaders", sounds, "--out", out, "--count", 4, *COMMON, "--time-range", "0,1048.5"))
+    assert line == (
+        "synpat-gen: error: --time-range 0,1048.5 with --duration 0.25: a sound program's time, float(samp) / "
+        "iSampleRate in float32, is exact to the sample up to 8,388,608 samples (1048.58 s at 8000 Hz); expected "
+        "MAX + duration up to that (later times play as steps, then as a constant)"
+    )
+    assert not out.exists()
+    ok = run_gen("--shaders", sounds, "--out", out, "--count", 4, *COMMON, "--time-range", "0,1048.2")
+    assert ok.returncode == 0, ok.stderr
