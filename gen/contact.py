@@ -153,7 +153,8 @@ def _main(argv: Sequence[str] | None) -> None:
     buf = io.BytesIO()
     sheet.save(buf, fmt)
     write_atomic(Path(cfg.out), buf.getvalue())
-    print(f"synpat-view: {len(rows)} programs x {cfg.per_program} images -> {cfg.out}", file=sys.stderr)
+    cols = max(len(images) for _, images in rows.values())  # fewer than --per-program when the shards hold fewer
+    print(f"synpat-view: {len(rows)} programs x {cols} {'clips' if sound else 'images'} -> {cfg.out}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -173,6 +173,9 @@ def test_a_sound_manifest_over_image_members_is_one_line(sound_shards, tmp_path)
     )
     drawn = view(images, "--out", tmp_path / "sheet.png", "--per-program", 2)
     assert drawn.returncode == 0, drawn.stderr
+    assert f"synpat-view: 1 programs x 2 clips -> {tmp_path / 'sheet.png'}" in drawn.stderr
+    sheet = view(sound_shards, "--out", tmp_path / "sounds.png", "--per-program", 8)  # 4 clips of each of 4 recipes
+    assert f"synpat-view: 4 programs x 4 clips -> {tmp_path / 'sounds.png'}" in sheet.stderr  # said "x 8 images"
     assert Image.open(tmp_path / "sheet.png").size[1] == 96 + 8
 
 
