@@ -317,3 +317,18 @@ def test_times_past_what_float32_holds_to_the_sample_are_refused(sounds, tmp_pat
     assert not out.exists()
     ok = run_gen("--shaders", sounds, "--out", out, "--count", 4, *COMMON, "--time-range", "0,1048.2")
     assert ok.returncode == 0, ok.stderr
+
+
+def test_a_stream_folder_of_sound_programs_with_an_empty_file_is_a_sound_stream(sounds):
+    """pretrain --stream judged kinds by Program.kind alone: an empty file 'was' an image program, so
+    a folder of sound programs was 'image and sound programs in one stream'."""
+    (sounds / "empty.glsl").write_text("")
+    argv = ["--stream", str(sounds), "--duration", "1", "--steps", "1", "--model", "mae_vit_tiny_patch16"]
+    assert plan_input(parse_config(argv), 16).kind == "sound"
+    (sounds / "img.glsl").write_text("void mainImage(out vec4 c, in vec2 p) { c = vec4(p.x); }\n")
+    with pytest.raises(UserError) as err:
+        plan_input(parse_config(argv), 16)
+    assert str(err.value) == (
+        f"--stream: image and sound programs in one run ({sounds / 'img.glsl'} draws images, {sounds / 'beat.glsl'} "
+        "makes sound); give one kind (or --mix-data with shards)"
+    )

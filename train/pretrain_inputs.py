@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 from synpat.core.errors import UserError
-from synpat.gen.programs import find_programs
+from synpat.gen.programs import find_programs, run_kind
 from synpat.train.input_kinds import (
     MAX_SAMPLES,
     ImageAsSpectrogram,
@@ -44,12 +44,12 @@ class InputPlan:
 
 
 def stream_kind(shaders: list[str], seed: int) -> str:
-    """image | sound: the kind of input the stream's programs give (Program.kind 'sound', or an image
-    kind: 'image', 'splat'); UserError for both in one stream."""
-    sound = {p.kind == "sound" for p in find_programs(shaders, seed)}
-    if len(sound) > 1:
-        raise UserError("--stream: image and sound programs in one stream; give one kind (or --mix-data with shards)")
-    return "sound" if sound.pop() else "image"
+    """image | sound: the kind of input the stream's programs give (synpat.gen.programs.run_kind: a
+    file that is neither, an empty one say, is left to the checks); UserError for both in one stream."""
+    try:
+        return run_kind(find_programs(shaders, seed))
+    except UserError as e:
+        raise UserError(f"--stream: {str(e).removeprefix('--shaders: ')} (or --mix-data with shards)") from None
 
 
 def plan_input(cfg, patch: int) -> InputPlan:
