@@ -332,3 +332,14 @@ def test_a_stream_folder_of_sound_programs_with_an_empty_file_is_a_sound_stream(
         f"--stream: image and sound programs in one run ({sounds / 'img.glsl'} draws images, {sounds / 'beat.glsl'} "
         "makes sound); give one kind (or --mix-data with shards)"
     )
+
+
+def test_fewer_clips_than_a_batch_is_one_line_with_dali(sound_shards):
+    """16 clips, batch 32: DALI's iterator raised 'It seems that there is no data in the pipeline'
+    as a traceback (the torch loader's run already said it in one line); image shards alike."""
+    cfg = LoaderConfig(data=str(sound_shards), batch_size=32, loader="dali", num_workers=1, device="cpu")
+    with pytest.raises(UserError) as err:
+        build_sound_loader(cfg, SoundFormat(RATE, 0.25, 1), sorted(map(str, sound_shards.glob("*.tar"))))
+    assert (
+        str(err.value) == "--data holds fewer than batch_size = 32 samples per rank: use more shards or a smaller batch"
+    )

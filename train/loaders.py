@@ -139,13 +139,24 @@ class DaliShardEpochs:
                 f"--data: {bad}" if bad else f"--data: DALI cannot read the shards: {str(e).strip().splitlines()[0]}"
             ) from None
         self.urls, self.key, self.media = urls, key, media
-        self.iterator = DALIGenericIterator(
-            [self.pipe],
-            [key, "cls"],
-            reader_name="reader",
-            last_batch_policy=LastBatchPolicy.DROP,
-            auto_reset=True,
-        )
+        try:  # the iterator reads its first batch here
+            self.iterator = DALIGenericIterator(
+                [self.pipe],
+                [key, "cls"],
+                reader_name="reader",
+                last_batch_policy=LastBatchPolicy.DROP,
+                auto_reset=True,
+            )
+        except RuntimeError as e:
+            if "no data in the pipeline" in str(e):  # this rank's share is shorter than one batch
+                raise UserError(
+                    f"--data holds fewer than batch_size = {self.pipe.max_batch_size} samples per rank: "
+                    "use more shards or a smaller batch"
+                ) from None
+            bad = first_bad_sample(urls, media)
+            raise UserError(
+                f"--data: {bad}" if bad else f"--data: reading the shards failed: {str(e).strip().splitlines()[0]}"
+            ) from None
         self._unfinished = False
 
     def __len__(self) -> int:
