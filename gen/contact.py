@@ -39,11 +39,16 @@ def shard_paths(sources: list[str]) -> list[Path]:
 
 
 def is_sound_shards(sources: list[str]) -> bool:
-    """Whether the manifest beside the first shard says ``"kind": "sound"``."""
-    try:
-        return json.loads((shard_paths(sources)[0].parent / "manifest.json").read_text()).get("kind") == "sound"
-    except (OSError, ValueError, AttributeError):
+    """Whether the manifest beside the first shard says ``"kind": "sound"``; without a readable one
+    (a shard copied on its own), whether the first shard's first sample is a FLAC clip."""
+    paths = shard_paths(sources)
+    if not paths:
         return False
+    try:
+        return json.loads((paths[0].parent / "manifest.json").read_text()).get("kind") == "sound"
+    except (OSError, ValueError, AttributeError):
+        first = next(shard_samples(paths[0]), None)
+        return first is not None and first[0][:4] == FLAC_MAGIC
 
 
 def _class_count(paths: list[Path]) -> int | None:

@@ -343,3 +343,19 @@ def test_fewer_clips_than_a_batch_is_one_line_with_dali(sound_shards):
     assert (
         str(err.value) == "--data holds fewer than batch_size = 32 samples per rank: use more shards or a smaller batch"
     )
+
+
+def test_sound_shards_without_their_manifest_get_sound_statistics(sound_shards, tmp_path):
+    """A sound shard copied on its own (no manifest.json beside it) was measured as images: the
+    colour entropy and edge density of its spectrogram pictures."""
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    (alone / "clips.tar").write_bytes((sound_shards / "synpat-000000.tar").read_bytes())
+    proc = stats(alone / "clips.tar", "--out", tmp_path / "report")
+    assert proc.returncode == 0, proc.stderr
+    programs = json.loads((tmp_path / "report" / "programs.json").read_text())
+    assert len(programs) == 4 and {"level_dbfs_mean", "onset_rate_mean"} <= set(programs[0])
+    assert "colour_entropy_mean" not in programs[0]
+    sheet = view(alone / "clips.tar", "--out", tmp_path / "sheet.png", "--per-program", 2, "--tile", 32)
+    assert "4 programs x 2 clips" in sheet.stderr
+    assert Image.open(tmp_path / "sheet.png").size[0] == 150 + 2 * (3 * 32 + 4) + 4  # spectrogram tiles, 3:1
