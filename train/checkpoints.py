@@ -2,7 +2,8 @@
 (DeepSpeed's files + rng_rankN.pt + settings.json) with latest.json, which names a checkpoint only
 after every rank has finished writing it. A checkpoint is written as step_XXXXXXXX.partial and
 renamed when complete; settings.json holds the settings a resumed run must share (model, image
-size, DeepSpeed stage and precision, ranks), compared before anything is loaded."""
+size, DeepSpeed stage and precision, ranks, and under "config" every other setting that decides what
+is trained: the sample source, batch, optimiser, masks, seed), compared before anything is loaded."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from synpat.core.errors import UserError
 from synpat.core.files import write_atomic, write_json_atomic
 
 SETTINGS = "settings.json"
+CONFIG = "config"  # the settings' entry of every other setting that decides what is trained
 
 
 @dataclass
@@ -107,7 +109,14 @@ class Checkpoints:
             saved = json.loads(path.read_text())
         except (OSError, ValueError) as err:
             raise UserError(f"{path}: unreadable ({err})") from None
-        diff = [f"{k} {saved.get(k)!r} -> {v!r}" for k, v in self.settings.items() if saved.get(k) != v]
+        diff = [f"{k} {saved.get(k)!r} -> {v!r}" for k, v in self.settings.items() if k != CONFIG and saved.get(k) != v]
+        config = json.loads(json.dumps(self.settings.get(CONFIG, {})))  # as saved: tuples are lists
+        recorded = saved.get(CONFIG) or {}  # none in a checkpoint older than the record (and no key one of those lacks)
+        diff += [
+            f"{k} {recorded[k]!r} -> {v!r}"
+            for k, v in config.items()
+            if k in recorded and k not in self.settings and recorded[k] != v
+        ]
         if diff:
             raise UserError(
                 f"--resume {folder}: made with other settings ({'; '.join(diff)}); "

@@ -38,7 +38,7 @@ from synpat.train.export import export_encoder, full_fp32_state, spectrogram_met
 from synpat.train.input_kinds import NORM_FILE
 from synpat.train.loaders import LoaderConfig
 from synpat.train.mae import MAE, MODELS, build_mae
-from synpat.train.pretrain_config import PretrainConfig, parse_config
+from synpat.train.pretrain_config import PretrainConfig, parse_config, resume_settings
 from synpat.train.pretrain_inputs import InputPlan, build_input_loader, model_input, plan_input
 from synpat.train.recon import save_recon
 from synpat.train.torch_engine import TorchEngine
@@ -273,7 +273,8 @@ def run_precision(cfg: PretrainConfig, ds_config: dict | None, device: torch.dev
 def run_settings(
     cfg: PretrainConfig, ds_config: dict | None, world: int, device: torch.device, plan: InputPlan
 ) -> dict:
-    """What a checkpoint records and a resumed run must match (the torch engine counts as ZeRO stage 0)."""
+    """What a checkpoint records and a resumed run must match (the torch engine counts as ZeRO stage 0);
+    "config": every other setting that decides what is trained (pretrain_config.resume_settings)."""
     return {
         "model": cfg.model,
         "img_size": cfg.img_size,
@@ -283,6 +284,7 @@ def run_settings(
         "world_size": world,
         "engine": cfg.engine_name,
         **plan.settings(),
+        "config": resume_settings(cfg),
     }
 
 
