@@ -28,12 +28,14 @@ CONFIG = "config"  # the settings' entry of every other setting that decides wha
 class TrainState:
     """Where training stands, as a checkpoint stores it. `batch` counts the batches of `epoch` already
     consumed (an epoch's last batch moves on to (epoch + 1, 0)); `micro` counts micro-batches since
-    the start (it seeds the masks and is a stream's position)."""
+    the start (it seeds the masks and is a stream's position); `images` the images trained on since
+    the start over all ranks (fewer than micro x batch x ranks when a stream's filters drop samples)."""
 
     epoch: int = 0
     batch: int = 0
     micro: int = 0
     world_size: int = 1
+    images: int = 0
 
     def batch_done(self, per_epoch: int | None) -> None:
         self.micro += 1
@@ -123,8 +125,9 @@ class Checkpoints:
                 "use the checkpoint's settings, or start a new --out"
             )
 
-    def load(self, engine, folder: Path, world_size: int) -> TrainState:
-        """Restore weights, optimiser, schedule, step and this rank's RNG; -> where training stands."""
+    def load(self, engine, folder: Path, world_size: int, batch_size: int) -> TrainState:
+        """Restore weights, optimiser, schedule, step and this rank's RNG; -> where training stands (a
+        checkpoint written before the images were counted: micro-batches x batch_size x ranks)."""
         self.check(folder)
         rng = folder / f"rng_rank{self.rank}.pt"
         path, client = engine.load_checkpoint(str(folder.parent), tag=folder.name)
@@ -134,7 +137,7 @@ class Checkpoints:
         if position["world_size"] != world_size:
             raise UserError(f"--resume {folder}: written by {position['world_size']} ranks, this run has {world_size}")
         set_rng_state(torch.load(rng, weights_only=False))
-        return TrainState(**position)
+        return TrainState(**{"images": position["micro"] * batch_size * world_size, **position})
 
 
 def _torch_bytes(obj) -> bytes:
