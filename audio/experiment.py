@@ -47,7 +47,15 @@ from synpat.audio.finetune import run as run_finetune
 from synpat.audio.finetune_config import FinetuneConfig
 from synpat.audio.patch_grid import parse_pair
 from synpat.audio.score_plot import write_scores_png
-from synpat.audio.stage_reuse import StageRecords, code_version, file_sha256, stage_key, task_fingerprint
+from synpat.audio.stage_reuse import (
+    StageRecords,
+    baseline_key,
+    finetune_key,
+    pretrain_key,
+    render_key,
+    task_fingerprint,
+    transfer_key,
+)
 from synpat.audio.transfer import transfer_file
 from synpat.core.errors import UserError
 from synpat.core.files import write_atomic, write_json_atomic
@@ -211,6 +219,18 @@ class Arm:
     def finetune_name(self) -> str:
         return f"pretrained{self.suffix}"
 
+    @property
+    def pretrain_stage(self) -> str:
+        """The name of its pre-training stage (its record, and its key in Stages.keys)."""
+        return "pretrain" if self.kind == "images" else f"pretrain {self.kind}"
+
+    @property
+    def transfer_stage(self) -> str:
+        return "transfer" if self.kind == "images" else f"transfer {self.kind}"
+
+
+IMAGES_ARM = Arm("images", "pre-trained")  # the single-arm experiment's (and each --sweep set's)
+
 
 def arms_of(cfg: ExperimentConfig) -> list[Arm]:
     kinds = pretrain_arms(cfg)
@@ -270,15 +290,7 @@ def render(cfg: ExperimentConfig, out: Path, stages: Stages) -> dict:
     manifest = shards / "manifest.json"
     done = json.loads(manifest.read_text()).get("shards", {}) if manifest.is_file() else {}
     finished = bool(done) and len(done.get("complete", [])) == done.get("total")
-    key = stages.keys["render"] = stage_key(
-        {
-            "programs": [[p.name, p.hash] for p in find_programs(shader_sources(cfg), cfg.seed)],
-            "images": cfg.images,
-            "img_size": cfg.img_size,
-            "seed": cfg.seed,
-            "code": code_version("gen", "core"),
-        }
-    )
+    key = stages.keys["render"] = render_key(cfg, find_programs(shader_sources(cfg), cfg.seed))
     if finished and (out / "contact.png").is_file() and stages.records.reusable("render", key):
         stages.skip("render", f"{shards} is complete and its inputs are unchanged")
         return json.loads(manifest.read_text())
@@ -441,29 +453,13 @@ def pretrain(
 ) -> dict:
     """Stage 2: an arm's MAE (the images arm by default), resumed from its last checkpoint when a
     previous run stopped."""
-    arm = arm or Arm("images", "pre-trained")
+    arm = arm or IMAGES_ARM
     folder = arm.pretrain_folder(out)
     first = pretrain_arms(cfg)[0]
     steps = calibrated_steps(cfg, out, first, sound_shards) if cfg.pretrain_minutes else cfg.pretrain_steps
     meta = folder / "encoder.json"
-    name = "pretrain" if arm.kind == "images" else f"pretrain {arm.kind}"
-    key = stages.keys[name] = stage_key(
-        {
-            "render": stages.keys.get("render"),
-            "arm": arm.kind,
-            "model": cfg.model,
-            "img_size": cfg.img_size,
-            "steps": steps,
-            "epochs": cfg.pretrain_epochs,
-            "batch": cfg.pretrain_batch,
-            "blr": cfg.pretrain_blr,
-            "seed": cfg.seed,
-            "sounds": str(sound_shards) if sound_shards else None,
-            "sound_share": cfg.sound_share if arm.kind == "mix" else None,
-            "config": file_sha256(Path(cfg.pretrain_config)) if cfg.pretrain_config else None,
-            "code": code_version("train", "core"),
-        }
-    )
+    name = arm.pretrain_stage
+    key = stages.keys[name] = pretrain_key(cfg, stages.keys.get("render"), arm.kind, steps, sound_shards)
     if (
         meta.is_file()
         and json.loads(meta.read_text()).get("steps") == (steps or None)
@@ -527,14 +523,7 @@ def finetune(
     results = folder / "results.json"
     what = "linear probe" if probe else "fine-tune"
     recipe = finetune_config(cfg, init, folder, shape, probe)
-    key = stage_key(
-        {
-            "init": stages.keys[init] if init != "none" else "none",
-            "data": stages.keys["data"],
-            "config": asdict(recipe),
-            "code": code_version("audio", "train", "core"),
-        }
-    )
+    key = finetune_key(stages.keys[init] if init != "none" else "none", stages.keys["data"], recipe)
     if results.is_file() and stages.records.reusable(f"{what} {name}", key):
         stages.skip(f"{what} {name}", f"{results} exists and its inputs are unchanged")
         return json.loads(results.read_text())
@@ -551,7 +540,7 @@ def baseline(cfg: ExperimentConfig, out: Path, stages: Stages) -> dict | None:
     if not cfg.baseline or layout != "esc50":
         stages.skip("baseline", "off" if not cfg.baseline else f"not an ESC-50 layout ({layout})")
         return None
-    key = stage_key({"data": stages.keys["data"], "folds": cfg.folds, "seed": cfg.seed, "code": code_version("audio")})
+    key = baseline_key(cfg, stages.keys["data"])
     if record.is_file() and stages.records.reusable("baseline", key):
         stages.skip("baseline", f"{record} exists and its inputs are unchanged")
         return json.loads(record.read_text())
@@ -749,11 +738,8 @@ def experiment(cfg: ExperimentConfig) -> dict:
             "pretrain": pretrain(cfg, out, stages, arm, sound_shards),
         }
         transferred = arm.transferred(out)
-        step = "transfer" if arm.kind == "images" else f"transfer {arm.kind}"
-        pre = "pretrain" if arm.kind == "images" else f"pretrain {arm.kind}"
-        key = stages.keys[str(transferred)] = stage_key(
-            {"pretrain": stages.keys[pre], "shape": shape, "code": code_version("audio")}
-        )
+        step = arm.transfer_stage
+        key = stages.keys[str(transferred)] = transfer_key(stages.keys[arm.pretrain_stage], shape)
         if transferred.is_file() and stages.records.reusable(step, key):
             stages.skip(step, f"{transferred} exists and its inputs are unchanged")
         else:

@@ -7,6 +7,10 @@ packages it runs). A finished stage leaves ``OUT/stages/NAME.json`` holding its 
 reuses the stage's outputs only when that record holds the key computed now. A record with another
 key means the outputs are stale: the stage runs again (after its outputs are removed, where a stage
 would otherwise resume from them). ``reused`` lists the stages reused, for the report.
+
+Each stage kind's key comes from one function here (render_key, pretrain_key, transfer_key,
+finetune_key, baseline_key), which synpat-experiment and its --sweep both call, so the two cannot
+compute a stage's key in two ways.
 """
 
 from __future__ import annotations
@@ -15,11 +19,18 @@ import fcntl
 import hashlib
 import json
 import os
+from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from synpat.audio.clip_sets import AudioTask
 from synpat.core.errors import UserError
 from synpat.core.files import write_json_atomic
+from synpat.gen.programs import Program
+
+if TYPE_CHECKING:
+    from synpat.audio.experiment import ExperimentConfig
+    from synpat.audio.finetune_config import FinetuneConfig
 
 _PACKAGE = Path(__file__).resolve().parent.parent  # the folder holding synpat's packages (audio, gen, train, core)
 
@@ -60,6 +71,60 @@ def task_fingerprint(task: AudioTask) -> str:
 def stage_key(inputs: dict) -> str:
     """sha256 of a JSON-able dict of everything a stage read."""
     return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def render_key(cfg: ExperimentConfig, programs: list[Program]) -> str:
+    """Stage render: the programs (name, source hash), image count and size, seed, and gen's code."""
+    return stage_key(
+        {
+            "programs": [[p.name, p.hash] for p in programs],
+            "images": cfg.images,
+            "img_size": cfg.img_size,
+            "seed": cfg.seed,
+            "code": code_version("gen", "core"),
+        }
+    )
+
+
+def pretrain_key(cfg: ExperimentConfig, render: str | None, arm: str, steps: int, sound_shards: Path | None) -> str:
+    """Stage pretrain of one arm (images | sounds | mix): the render stage's key (None when no images
+    were rendered), the budget (``steps``, or the epochs), model, size, batch, lr, seed, the sound shards,
+    the --pretrain-config file's bytes and train's code."""
+    return stage_key(
+        {
+            "render": render,
+            "arm": arm,
+            "model": cfg.model,
+            "img_size": cfg.img_size,
+            "steps": steps,
+            "epochs": cfg.pretrain_epochs,
+            "batch": cfg.pretrain_batch,
+            "blr": cfg.pretrain_blr,
+            "seed": cfg.seed,
+            "sounds": str(sound_shards) if sound_shards else None,
+            "sound_share": cfg.sound_share if arm == "mix" else None,
+            "config": file_sha256(Path(cfg.pretrain_config)) if cfg.pretrain_config else None,
+            "code": code_version("train", "core"),
+        }
+    )
+
+
+def transfer_key(pretrain: str, shape: tuple[int, int]) -> str:
+    """Stage transfer: the pre-training stage's key, the task's input shape (mel bins, frames), audio's code."""
+    return stage_key({"pretrain": pretrain, "shape": shape, "code": code_version("audio")})
+
+
+def finetune_key(init: str, data: str, recipe: FinetuneConfig) -> str:
+    """Stage fine-tune or probe: the key of the transfer it starts from ('none': scratch), the task's
+    data key (task_fingerprint), the whole fine-tuning recipe and the code it runs."""
+    return stage_key(
+        {"init": init, "data": data, "config": asdict(recipe), "code": code_version("audio", "train", "core")}
+    )
+
+
+def baseline_key(cfg: ExperimentConfig, data: str) -> str:
+    """Stage baseline: the task's data key, folds, seed and audio's code."""
+    return stage_key({"data": data, "folds": cfg.folds, "seed": cfg.seed, "code": code_version("audio")})
 
 
 class StageRecords:

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from synpat.audio.clip_sets import load_task
 from synpat.audio.experiment import (
+    IMAGES_ARM,
     PROG,
     ExperimentConfig,
     Stages,
@@ -38,7 +39,7 @@ from synpat.audio.experiment import (
     render,
 )
 from synpat.audio.finetune import input_shape, typical_clip
-from synpat.audio.stage_reuse import code_version, stage_key, task_fingerprint
+from synpat.audio.stage_reuse import task_fingerprint, transfer_key
 from synpat.audio.transfer import transfer_file
 from synpat.core.errors import UserError
 from synpat.core.files import write_atomic, write_json_atomic
@@ -150,9 +151,7 @@ def sweep(cfg: ExperimentConfig) -> dict:
         transferred = folder / "transferred.safetensors"
         if not transferred.is_file():
             transfer_file(folder / "pretrain" / "encoder.safetensors", transferred, shape)
-        stages.keys[str(transferred)] = stage_key(
-            {"pretrain": stages.keys["pretrain"], "shape": shape, "code": code_version("audio")}
-        )
+        stages.keys[str(transferred)] = transfer_key(stages.keys[IMAGES_ARM.pretrain_stage], shape)
         tuned = finetune(one, folder, stages, "pretrained", str(transferred), shape, probe=False)
         probed = finetune(one, folder, stages, "pretrained", str(transferred), shape, probe=True) if cfg.probe else None
         record = folder / "image_stats.json"

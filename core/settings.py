@@ -58,15 +58,41 @@ def run_cli(prog: str, body: Callable[[Sequence[str] | None], None], argv: Seque
     return 0
 
 
-def option(default, help: str, *, positional: bool = False, **cli):
+def option(default, help: str, *, positional: bool = False, shown: Callable | None = None, **cli):
     """A settings field with its help text; ``positional``: a positional argument instead of a --flag.
-    A tuple default (of str) makes a field of several values. ``cli``: argparse keywords (type, choices,
-    metavar, nargs, default) for the parsers ``add_options`` builds; a list or dict default is copied per
-    instance."""
-    metadata = {"help": help, "positional": positional, **({"cli": cli} if cli else {})}
+    A tuple default (of str) makes a field of several values. ``shown``: the default as a user types it
+    (the inverse of its ``type``), where ``shown_default``'s rule does not give that. ``cli``: argparse
+    keywords (type, choices, metavar, nargs, default) for the parsers ``add_options`` builds; a list or
+    dict default is copied per instance."""
+    metadata = {
+        "help": help,
+        "positional": positional,
+        **({"shown": shown} if shown else {}),
+        **({"cli": cli} if cli else {}),
+    }
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=metadata)
     return field(default=default, metadata=metadata)
+
+
+def shown_default(f, several: bool) -> str:
+    """The default of field ``f`` as a user types it on the command line, for its help: its option's
+    ``shown`` of it; else the items of a tuple or list, separated by spaces when the option takes several
+    values (``several``: nargs) or joined by ',' when one value holds them (``--time-range 0.1,10.0``);
+    else str() of it."""
+    default = f.default_factory() if f.default is MISSING else f.default
+    if "shown" in f.metadata:
+        return f.metadata["shown"](default)
+    if isinstance(default, (tuple, list)):
+        return (" " if several else ",").join(map(str, default))
+    return str(default)
+
+
+def help_text(f, several: bool) -> str:
+    """Field ``f``'s help with its default as typed (none for an empty default), escaped for argparse."""
+    default = shown_default(f, several)
+    text = f"{f.metadata['help']} (default: {default})" if default else f.metadata["help"]
+    return text.replace("%", "%%")  # argparse formats help with %
 
 
 def coerce(name: str, value, default):
@@ -169,8 +195,8 @@ def add_settings(parser: argparse.ArgumentParser, cls) -> None:
     parser.add_argument("--config", help="JSON or YAML file of settings (overridden by --set, then by flags)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one setting")
     for f in fields(cls):
-        text = f"{f.metadata['help']} (default {f.default})".replace("%", "%%")  # argparse formats help with %
         many = isinstance(f.default, tuple)
+        text = help_text(f, many)
         if f.metadata.get("positional"):
             parser.add_argument(f.name, nargs="*" if many else "?", default=None, help=text)
             continue
@@ -205,15 +231,17 @@ def settings_from_args(cls, args: dict):
 
 
 def add_options(parser, cls, names: Sequence[str]) -> None:
-    """One ``--name`` flag per named field of ``cls`` on ``parser`` (or an argument group): help and
-    argparse keywords from its ``option``; a False boolean is a switch (store_true)."""
+    """One ``--name`` flag per named field of ``cls`` on ``parser`` (or an argument group): help (with
+    the default as typed: help_text) and argparse keywords from its ``option``; a False boolean is a
+    switch (store_true)."""
     by_name = {f.name: f for f in fields(cls)}
     for name in names:
         f = by_name[name]
         cli = dict(f.metadata.get("cli", {}))
         default = f.default_factory() if f.default is MISSING else f.default
         flag = "--" + name.replace("_", "-")
+        text = help_text(f, "nargs" in cli)
         if default is False and not cli:
-            parser.add_argument(flag, action="store_true", help=f.metadata["help"])
+            parser.add_argument(flag, action="store_true", help=text)
         else:
-            parser.add_argument(flag, **{"default": default, "help": f.metadata["help"], **cli})
+            parser.add_argument(flag, **{"default": default, "help": text, **cli})

@@ -23,11 +23,9 @@ SOUND = ("duration", "sample_rate", "channels")  # sound programs' settings (a g
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """One flag per GenConfig field (its default and help come from there); --count and --per-shader
-    exclude each other; the statistics and filters form a group of their own."""
-    p = Parser(
-        prog="synpat-gen", description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+    """One flag per GenConfig field (its default, shown as typed, and help come from there); --count and
+    --per-shader exclude each other; the statistics and filters form a group of their own."""
+    p = Parser(prog="synpat-gen", description=__doc__.split("\n\n")[0])
     add_options(p, GenConfig, [f.name for f in fields(GenConfig) if f.name not in STATS + COUNTS + SOUND])
     add_options(p.add_mutually_exclusive_group(), GenConfig, COUNTS)
     add_options(

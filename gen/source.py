@@ -58,6 +58,11 @@ def parse_size(text: str) -> tuple[int, int]:
     return size
 
 
+def format_size(size: tuple[int, int]) -> str:
+    """(320, 240) -> '320x240' (parse_size's input)."""
+    return f"{size[0]}x{size[1]}"
+
+
 def parse_range(text: str) -> tuple[float, float]:
     """'0.1,10' -> (0.1, 10.0)."""
     try:
@@ -97,7 +102,7 @@ class SourceSpec:
         nargs="+",
         metavar="PATH",
     )
-    size: tuple[int, int] = option((224, 224), "N or WxH pixels", type=parse_size)
+    size: tuple[int, int] = option((224, 224), "N or WxH pixels", type=parse_size, shown=format_size)
     seed: int = option(0, "seed of the sampler (and of procedural program sets)", type=int)
     time_range: tuple[float, float] = option(TIME_RANGE, "iTime range MIN,MAX", type=parse_range)
     backend: str = option(

@@ -114,6 +114,7 @@ def test_experiment_reuses_only_stages_whose_inputs_are_unchanged(tmp_path, caps
 
     assert main(args) == 0  # nothing changed: every stage reused
     assert capsys.readouterr().out.count("inputs are unchanged, skipped") == 6
+    assert recorded_keys(out) == keys_of(args)  # each record holds its stage kind's key function's value
     assert json.loads((out / "report.json").read_text())["reused"] == [
         "render",
         "pretrain",
@@ -122,6 +123,111 @@ def test_experiment_reuses_only_stages_whose_inputs_are_unchanged(tmp_path, caps
         "fine-tune scratch",
         "baseline",
     ]
+
+
+def recorded_keys(out: Path) -> dict[str, str]:
+    """The key each stage of an experiment folder recorded (OUT/stages/NAME.json)."""
+    return {p.stem: json.loads(p.read_text())["key"] for p in (out / "stages").glob("*.json")}
+
+
+def keys_of(args: list[str]) -> dict[str, str]:
+    """Each stage's key of the single-arm experiment ``args`` (a fixed --frames), from the stage kinds' key functions."""
+    from synpat.audio.experiment import finetune_config, parse_config, shader_sources
+    from synpat.audio.stage_reuse import (
+        baseline_key,
+        finetune_key,
+        pretrain_key,
+        render_key,
+        task_fingerprint,
+        transfer_key,
+    )
+    from synpat.gen.programs import find_programs
+
+    cfg = parse_config(args)
+    out, shape = Path(cfg.out), (cfg.mel_bins, cfg.frames)
+    data = task_fingerprint(load_task(cfg.data))
+    render = render_key(cfg, find_programs(shader_sources(cfg), cfg.seed))
+    transfer = transfer_key(pretrain_key(cfg, render, "images", cfg.pretrain_steps, None), shape)
+    init = str(out / "transferred.safetensors")
+    return {
+        "render": render,
+        "pretrain": pretrain_key(cfg, render, "images", cfg.pretrain_steps, None),
+        "transfer": transfer,
+        "fine-tune-pretrained": finetune_key(
+            transfer, data, finetune_config(cfg, init, out / "finetune" / "pretrained", shape, False)
+        ),
+        "fine-tune-scratch": finetune_key(
+            "none", data, finetune_config(cfg, "none", out / "finetune" / "scratch", shape, False)
+        ),
+        "baseline": baseline_key(cfg, data),
+    }
+
+
+def test_each_stage_kind_keys_by_one_function_with_the_keys_of_before(tmp_path):
+    """The experiment and the sweep take each stage's key from one function per stage kind, whose value is
+    the one the stages computed inline before (their recipes, written out below): a stage finished then is
+    still reused. Only audio/stage_reuse.py hashes a stage's inputs."""
+    from dataclasses import asdict
+
+    from synpat.audio import experiment, sweep
+    from synpat.audio.experiment import ExperimentConfig
+    from synpat.audio.finetune_config import FinetuneConfig
+    from synpat.audio.stage_reuse import (
+        baseline_key,
+        code_version,
+        file_sha256,
+        finetune_key,
+        pretrain_key,
+        render_key,
+        stage_key,
+        transfer_key,
+    )
+    from synpat.gen.programs import bundled_shaders_dir, find_programs
+
+    recipe = tmp_path / "pretrain.yaml"
+    recipe.write_text("mask_ratio: 0.6\n")
+    cfg = ExperimentConfig(data="esc50:x", out=str(tmp_path), images=200, img_size=32, pretrain_steps=3, seed=4)
+    programs = find_programs([str(bundled_shaders_dir() / "fbm.glsl")], cfg.seed)
+    assert render_key(cfg, programs) == stage_key(
+        {
+            "programs": [[p.name, p.hash] for p in programs],
+            "images": 200,
+            "img_size": 32,
+            "seed": 4,
+            "code": code_version("gen", "core"),
+        }
+    )
+    for arm, sounds, config in (("images", None, ""), ("sounds", tmp_path / "s", ""), ("mix", tmp_path, str(recipe))):
+        one = ExperimentConfig(**{**asdict(cfg), "pretrain_config": config})
+        assert pretrain_key(one, "R", arm, 7, sounds) == stage_key(
+            {
+                "render": "R",
+                "arm": arm,
+                "model": one.model,
+                "img_size": 32,
+                "steps": 7,
+                "epochs": one.pretrain_epochs,
+                "batch": one.pretrain_batch,
+                "blr": one.pretrain_blr,
+                "seed": 4,
+                "sounds": str(sounds) if sounds else None,
+                "sound_share": one.sound_share if arm == "mix" else None,
+                "config": file_sha256(recipe) if config else None,
+                "code": code_version("train", "core"),
+            }
+        )
+    assert transfer_key("P", (32, 128)) == stage_key(
+        {"pretrain": "P", "shape": (32, 128), "code": code_version("audio")}
+    )
+    tune = FinetuneConfig(epochs=2)
+    assert finetune_key("T", "D", tune) == stage_key(
+        {"init": "T", "data": "D", "config": asdict(tune), "code": code_version("audio", "train", "core")}
+    )
+    assert baseline_key(cfg, "D") == stage_key(
+        {"data": "D", "folds": cfg.folds, "seed": 4, "code": code_version("audio")}
+    )
+    for module in (experiment, sweep):
+        assert "stage_key(" not in Path(module.__file__).read_text(), module.__name__
 
 
 def test_the_data_key_follows_labels_rows_and_clip_contents(tmp_path):

@@ -178,3 +178,44 @@ def test_resume_from_a_folder_that_is_no_checkpoint_writes_nothing(small_shards,
         == f"pretrain: error: --resume {nothing}: no rng_rank0.pt (not a pretrain checkpoint, or written by other ranks)"
     )
     assert not out.exists()
+
+
+def test_a_resume_that_changes_what_is_trained_is_one_line_and_writes_nothing(tmp_path):
+    """A resumed stream run must render the checkpoint's samples: another time range, group, family mix,
+    filter, program set or batch is refused naming each field, before anything is written; the budget,
+    schedules and threads may change, and the programs may move to another folder."""
+    shaders = tmp_path / "shaders"
+    shaders.mkdir()
+    for name in ("fbm", "waves"):
+        (shaders / f"{name}.glsl").write_bytes((bundled_shaders_dir() / f"{name}.glsl").read_bytes())
+    out = tmp_path / "run"
+    args = ("--stream", shaders, "--out", out, *FAST)
+    first = pretrain(*args, "--steps", "2", "--save-every", "1")
+    assert first.returncode == 0, first.stderr[-3000:]
+    before = {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    checkpoint = out / "checkpoints" / "step_00000002"
+
+    def refused(*changed) -> str:
+        line = error_line(pretrain(*args, "--steps", "3", "--resume", "auto", *changed))
+        assert {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()} == before  # nothing written
+        prefix = f"pretrain: error: --resume {checkpoint}: made with other settings ("
+        suffix = "); use the checkpoint's settings, or start a new --out"
+        assert line.startswith(prefix) and line.endswith(suffix), line
+        return line.removeprefix(prefix).removesuffix(suffix)
+
+    assert refused("--time-range", "1,5", "--group", "2") == "time_range [0.1, 10.0] -> [1.0, 5.0]; group 0 -> 2"
+    assert refused("--mix", "other=1") == "mix None -> {'other': 1.0}"
+    assert refused("--min-std", "0.01", "--batch-size", "8") == "min_std 0.0 -> 0.01; batch_size 16 -> 8"
+    (shaders / "voronoi.glsl").write_bytes((bundled_shaders_dir() / "voronoi.glsl").read_bytes())
+    line = refused()
+    assert line.startswith("stream '2 programs sha256 ") and "' -> '3 programs sha256 " in line, line
+    assert refused("--stream", bundled_shaders_dir() / "fbm.glsl").startswith("stream '2 programs")
+    (shaders / "voronoi.glsl").unlink()
+
+    moved = tmp_path / "moved"
+    shaders.rename(moved)
+    again = pretrain(
+        "--stream", moved, "--out", out, *FAST, "--steps", "3", "--log-every", "3", "--threads", "2", "--resume", "auto"
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert [json.loads(line)["step"] for line in (out / "log.jsonl").read_text().splitlines()] == [1, 2, 3]

@@ -323,3 +323,30 @@ def test_a_stream_of_waves_goes_through_the_same_fbank(tmp_path):
     torch.testing.assert_close(x * std + mean, BatchedFbank(128)(waves[:, 0])[:, None], rtol=0, atol=1e-4)
     assert abs(float(x.mean())) < 1e-4 and abs(float(x.std()) - 1) < 1e-3
     assert json.loads((tmp_path / "input_norm.json").read_text())["sound"] == {"mean": mean, "std": std}
+
+
+def test_pretrains_on_a_live_stream_of_sound_programs(tmp_path):
+    """--stream of two bundled sound programs: real renders through the stream, no shards on disk."""
+    programs = [bundled_shaders_dir() / "sounds" / f"{name}.glsl" for name in ("additive_harmonic", "noise_rain")]
+    out = tmp_path / "run"
+    pretrain(
+        "--stream",
+        ",".join(map(str, programs)),
+        "--duration",
+        "0.5",
+        "--sample-rate",
+        "16000",
+        "--out",
+        out,
+        "--loader",
+        "torch",
+        "--steps",
+        "3",
+        *SMALL,
+    )
+    rows = log(out)
+    assert [r["step"] for r in rows] == [1, 2, 3] and [r["images"] for r in rows] == [8, 16, 24]
+    assert all(np.isfinite(r["loss"]) for r in rows)
+    meta = json.loads((out / "encoder.json").read_text())
+    assert meta["kind"] == "pretrained-sound" and meta["in_chans"] == 1 and meta["input_shape"] == [128, 48]
+    assert not list(out.rglob("*.tar")) and not list(out.rglob("*.flac"))  # nothing rendered to disk

@@ -133,3 +133,13 @@ def test_pretrain_stream_with_sample_filters_trains_and_resumes(small_shaders, t
     assert again.returncode == 0, again.stderr[-2000:]
     records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2, 3] and all(np.isfinite(r["loss"]) for r in records)
+    # the images counted are the samples the filters kept (not steps x batch), across the resume too
+    from synpat.train.pretrain_config import parse_config
+
+    spec = parse_config([*args[2:], "--steps", "3"]).stream_source()
+    with PatternStream(StreamConfig(**vars(spec), batch_size=8)) as stream:
+        kept = [len(stream.next_batch().samples) for _ in range(3)]
+    assert min(kept) < 8, kept  # the filters drop some samples, else this test could not fail
+    assert [r["images"] for r in records] == np.cumsum(kept).tolist()
+    assert f"3 steps ({sum(kept)} images, 1 rank(s))" in again.stdout.strip().splitlines()[-1]
+    assert json.loads((out / "encoder.json").read_text())["images"] == sum(kept)

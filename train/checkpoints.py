@@ -2,7 +2,8 @@
 (DeepSpeed's files + rng_rankN.pt + settings.json) with latest.json, which names a checkpoint only
 after every rank has finished writing it. A checkpoint is written as step_XXXXXXXX.partial and
 renamed when complete; settings.json holds the settings a resumed run must share (model, image
-size, DeepSpeed stage and precision, ranks), compared before anything is loaded."""
+size, DeepSpeed stage and precision, ranks, and under "config" every other setting that decides what
+is trained: the sample source, batch, optimiser, masks, seed), compared before anything is loaded."""
 
 from __future__ import annotations
 
@@ -20,18 +21,21 @@ from synpat.core.errors import UserError
 from synpat.core.files import write_atomic, write_json_atomic
 
 SETTINGS = "settings.json"
+CONFIG = "config"  # the settings' entry of every other setting that decides what is trained
 
 
 @dataclass
 class TrainState:
     """Where training stands, as a checkpoint stores it. `batch` counts the batches of `epoch` already
     consumed (an epoch's last batch moves on to (epoch + 1, 0)); `micro` counts micro-batches since
-    the start (it seeds the masks and is a stream's position)."""
+    the start (it seeds the masks and is a stream's position); `images` the images trained on since
+    the start over all ranks (fewer than micro x batch x ranks when a stream's filters drop samples)."""
 
     epoch: int = 0
     batch: int = 0
     micro: int = 0
     world_size: int = 1
+    images: int = 0
 
     def batch_done(self, per_epoch: int | None) -> None:
         self.micro += 1
@@ -107,15 +111,23 @@ class Checkpoints:
             saved = json.loads(path.read_text())
         except (OSError, ValueError) as err:
             raise UserError(f"{path}: unreadable ({err})") from None
-        diff = [f"{k} {saved.get(k)!r} -> {v!r}" for k, v in self.settings.items() if saved.get(k) != v]
+        diff = [f"{k} {saved.get(k)!r} -> {v!r}" for k, v in self.settings.items() if k != CONFIG and saved.get(k) != v]
+        config = json.loads(json.dumps(self.settings.get(CONFIG, {})))  # as saved: tuples are lists
+        recorded = saved.get(CONFIG) or {}  # none in a checkpoint older than the record (and no key one of those lacks)
+        diff += [
+            f"{k} {recorded[k]!r} -> {v!r}"
+            for k, v in config.items()
+            if k in recorded and k not in self.settings and recorded[k] != v
+        ]
         if diff:
             raise UserError(
                 f"--resume {folder}: made with other settings ({'; '.join(diff)}); "
                 "use the checkpoint's settings, or start a new --out"
             )
 
-    def load(self, engine, folder: Path, world_size: int) -> TrainState:
-        """Restore weights, optimiser, schedule, step and this rank's RNG; -> where training stands."""
+    def load(self, engine, folder: Path, world_size: int, batch_size: int) -> TrainState:
+        """Restore weights, optimiser, schedule, step and this rank's RNG; -> where training stands (a
+        checkpoint written before the images were counted: micro-batches x batch_size x ranks)."""
         self.check(folder)
         rng = folder / f"rng_rank{self.rank}.pt"
         path, client = engine.load_checkpoint(str(folder.parent), tag=folder.name)
@@ -125,7 +137,7 @@ class Checkpoints:
         if position["world_size"] != world_size:
             raise UserError(f"--resume {folder}: written by {position['world_size']} ranks, this run has {world_size}")
         set_rng_state(torch.load(rng, weights_only=False))
-        return TrainState(**position)
+        return TrainState(**{"images": position["micro"] * batch_size * world_size, **position})
 
 
 def _torch_bytes(obj) -> bytes:

@@ -38,7 +38,7 @@ from synpat.train.export import export_encoder, full_fp32_state, spectrogram_met
 from synpat.train.input_kinds import NORM_FILE
 from synpat.train.loaders import LoaderConfig
 from synpat.train.mae import MAE, MODELS, build_mae
-from synpat.train.pretrain_config import PretrainConfig, parse_config
+from synpat.train.pretrain_config import PretrainConfig, parse_config, resume_settings
 from synpat.train.pretrain_inputs import InputPlan, build_input_loader, model_input, plan_input
 from synpat.train.recon import save_recon
 from synpat.train.torch_engine import TorchEngine
@@ -181,6 +181,10 @@ class Trainer:
         self.first_loss = self.last_loss = None
         self.fixed = None  # (imgs, noise) shown in every reconstruction picture
         self.window_loss, self.window_n, self.window_t = torch.zeros((), device=device), 0, time.perf_counter()
+        # Images trained on: a stream's filters drop samples, so a batch may hold fewer than batch_size.
+        # This rank's since the last count (a host int: no synchronisation per step), then all ranks' since
+        # the last log line; count_images adds them to TrainState.images.
+        self.uncounted, self.window_images = 0, 0
 
     @property
     def done(self) -> bool:
@@ -199,6 +203,7 @@ class Trainer:
             )[: len(images)]  # a stream's filters drop some
             if self.fixed is None:
                 self.fixed = (images[: cfg.recon_images].clone(), noise[: cfg.recon_images].clone())
+            self.uncounted += len(images)
             before = engine.global_steps
             loss, _, _ = engine(images, noise)
             engine.backward(loss)
@@ -214,19 +219,34 @@ class Trainer:
             state.epoch, state.batch = state.epoch + 1, 0
 
     def after_step(self, step: int, state: TrainState) -> None:
-        """Log, picture and checkpoint on their schedules (and all three at the last step)."""
+        """Log, picture and checkpoint on their schedules (and all three at the last step); the images
+        are counted over the ranks before a log line or a checkpoint."""
         cfg, last = self.cfg, step >= self.steps
-        if step % cfg.log_every == 0 or last:
+        logs = step % cfg.log_every == 0 or last
+        saves = (cfg.save_every and step % cfg.save_every == 0) or last
+        counted = self.count_images(state) if logs or saves else 0
+        if logs:
             self.log(step, state)
-        if self.progress:  # after the log, so the line shows this step's loss
-            self.progress.update(self.global_batch)
+        if self.progress and counted:  # after the log, so the line shows this step's loss
+            self.progress.update(counted)
         if (cfg.recon_every and step % cfg.recon_every == 0) or last:
             path = self.out / "recon" / f"step_{step:08d}.png"
             pictures(self.engine, self.model, *self.fixed, path, self.rank)
             if self.logs:
                 self.logs.picture(path, step)
-        if (cfg.save_every and step % cfg.save_every == 0) or last:
+        if saves:
             self.checkpoints.save(self.engine, state)
+
+    def count_images(self, state: TrainState) -> int:
+        """Add the images every rank trained on since the last count to state.images (one collective,
+        every rank); -> how many."""
+        n = torch.tensor(self.uncounted, dtype=torch.int64, device=self.device)
+        dist.all_reduce(n)
+        counted = int(n.item())
+        state.images += counted
+        self.window_images += counted
+        self.uncounted = 0
+        return counted
 
     def log(self, step: int, state: TrainState) -> None:
         dist.all_reduce(self.window_loss)
@@ -236,13 +256,13 @@ class Trainer:
         self.first_loss = mean_loss if self.first_loss is None else self.first_loss
         self.last_loss = mean_loss
         now = time.perf_counter()
-        rate = self.window_n * self.cfg.batch_size * self.world / (now - self.window_t)
+        rate = self.window_images / (now - self.window_t)
         if self.logs:
             self.logs.write(
                 {
                     "step": step,
                     "epoch": state.epoch,
-                    "images": step * self.global_batch,
+                    "images": state.images,
                     "loss": mean_loss,
                     "lr": self.engine.get_lr()[0],
                     "img_per_s": rate,
@@ -251,15 +271,16 @@ class Trainer:
             )
             self.progress.label = f"{PROG} step {step}/{self.steps} loss {mean_loss:.4f}"
         self.window_loss.zero_()
-        self.window_n, self.window_t = 0, now
+        self.window_n, self.window_images, self.window_t = 0, 0, now
 
-    def summary(self, weights: Path) -> str:
+    def summary(self, weights: Path, images: int) -> str:
+        """The run's one line; ``images``: trained on since the start (TrainState.images)."""
         step = self.engine.global_steps
         if self.first_loss is None:
             return f"{PROG}: {self.cfg.model} already complete ({step} steps); encoder {weights}"
         seconds = self.progress.elapsed
         return (
-            f"{PROG}: {self.cfg.model} {step} steps ({step * self.global_batch} images, {self.world} rank(s)) "
+            f"{PROG}: {self.cfg.model} {step} steps ({images} images, {self.world} rank(s)) "
             f"in {format_seconds(seconds)}, {self.progress.done / max(seconds, 1e-9):.1f} img/s, "
             f"loss {self.first_loss:.4f} -> {self.last_loss:.4f}; encoder {weights}"
         )
@@ -273,7 +294,8 @@ def run_precision(cfg: PretrainConfig, ds_config: dict | None, device: torch.dev
 def run_settings(
     cfg: PretrainConfig, ds_config: dict | None, world: int, device: torch.device, plan: InputPlan
 ) -> dict:
-    """What a checkpoint records and a resumed run must match (the torch engine counts as ZeRO stage 0)."""
+    """What a checkpoint records and a resumed run must match (the torch engine counts as ZeRO stage 0);
+    "config": every other setting that decides what is trained (pretrain_config.resume_settings)."""
     return {
         "model": cfg.model,
         "img_size": cfg.img_size,
@@ -283,6 +305,7 @@ def run_settings(
         "world_size": world,
         "engine": cfg.engine_name,
         **plan.settings(),
+        "config": resume_settings(cfg),
     }
 
 
@@ -402,7 +425,7 @@ def run(cfg: PretrainConfig, ds_base: dict | None, out: Path, rank: int, world: 
 
     state = TrainState(world_size=world)
     if resume_from is not None:
-        state = checkpoints.load(engine, resume_from, world)
+        state = checkpoints.load(engine, resume_from, world, cfg.batch_size)
     if loader is None:  # a stream starts where the run stopped
         loader = build_input_loader(plan, cfg, loader_config(cfg, rank, world, state.micro))
     try:  # only now that data and checkpoint are found: a run refused for bad input leaves no output folder
@@ -441,10 +464,10 @@ def run(cfg: PretrainConfig, ds_base: dict | None, out: Path, rank: int, world: 
                 out,
                 mae_model=cfg.model,
                 steps=step,
-                images=step * trainer.global_batch,
+                images=state.images,
                 **spectrogram,
             )
-            print(trainer.summary(weights), flush=True)
+            print(trainer.summary(weights, state.images), flush=True)
     finally:
         if logs:
             logs.close()

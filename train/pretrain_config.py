@@ -9,17 +9,21 @@ blr 1.5e-4, 40 of 800 epochs of linear warm-up (5%) then cosine.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from synpat.core.errors import UserError
 from synpat.core.settings import check_ranges, option, parse_settings, settings_parser
+from synpat.gen.programs import find_programs
 from synpat.gen.renderer import MAX_NAN
 from synpat.gen.sampler import TIME_RANGE
 from synpat.gen.source import CHECK_SECONDS, DURATION, SAMPLE_RATE, SourceSpec, parse_mix, parse_range
 from synpat.train.deepspeed_configs import is_config_name
 from synpat.train.mae import MODELS
+from synpat.train.shard_list import is_remote
 
 
 @dataclass
@@ -140,6 +144,50 @@ class PretrainConfig:
         return self.compile == "on" or (
             self.compile == "auto" and self.engine_name == "torch" and device_type == "cuda"
         )
+
+
+# What a resumed run (--resume) may change: the budget (steps, epochs: a run extended), the schedules
+# of log lines, pictures and checkpoints, how many checkpoints are kept, CPU threads, compilation,
+# and where it is written. Every other setting decides what is trained (the samples and their order,
+# the model, the optimiser, the masks) and must be the checkpoint's: see resume_settings.
+RESUME_MAY_CHANGE = (
+    "out",
+    "steps",
+    "epochs",
+    "log_every",
+    "save_every",
+    "keep_checkpoints",
+    "recon_every",
+    "recon_images",
+    "threads",
+    "compile",
+    "resume",
+    "overwrite",
+)
+# Compared through what they decide, which a checkpoint records beside these settings (train/pretrain.py
+# run_settings): the engine, its ZeRO stage and its precision.
+RESUME_AS_RUN = ("engine", "precision", "deepspeed")
+
+
+def resume_settings(cfg: PretrainConfig) -> dict:
+    """The settings a checkpoint records and a resumed run must share (JSON-able): every field but
+    RESUME_MAY_CHANGE and RESUME_AS_RUN, with the sample source as what it decides: --data and --mix-data
+    as absolute paths (pipe:/URL shards as given), --stream as the programs it finds (their count and a
+    sha256 of their names and sources: a moved folder is the same stream, a program added is not), the
+    time range and family mix parsed."""
+    skip = set(RESUME_MAY_CHANGE + RESUME_AS_RUN)
+    values = {f.name: getattr(cfg, f.name) for f in fields(cfg) if f.name not in skip}
+    for name in ("data", "mix_data"):
+        if values[name] and not is_remote(values[name]):
+            values[name] = os.path.abspath(values[name])
+    if cfg.stream:
+        source = cfg.stream_source()
+        programs = find_programs(source.shaders, cfg.seed)
+        digest = hashlib.sha256("\n".join(f"{p.name} {p.hash}" for p in programs).encode()).hexdigest()[:16]
+        values["stream"] = f"{len(programs)} programs sha256 {digest}"
+        values["time_range"] = list(source.time_range)
+        values["mix"] = dict(sorted(source.mix.items())) if source.mix is not None else None
+    return values
 
 
 _POSITIVE = (
