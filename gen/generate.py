@@ -29,6 +29,7 @@ from .programs import Program
 from .sampler import Samples
 from .shards import (
     FORMATS,
+    draw_meta,
     encode_images,
     sample_files,
     sample_key,
@@ -137,17 +138,7 @@ def generate(cfg: GenConfig) -> dict:
 
 
 def sample_meta(program: Program, cls: int, samples: Samples, row: int, size: tuple[int, int]) -> dict:
-    return {
-        "program": program.name,
-        "family": program.family,
-        "hash": program.hash,
-        "class": cls,
-        "index": int(samples.index[row]),
-        "time": float(samples.time[row]),
-        "seed": int(samples.seed[row]),
-        "params": [float(x) for x in samples.params[row]],
-        "size": list(size),
-    }
+    return {**draw_meta(program, cls, samples, row), "size": list(size)}
 
 
 def encode_members(images, first: int, samples: Samples, plan: Plan, cfg: GenConfig, stats: dict | None = None) -> list:

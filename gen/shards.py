@@ -17,11 +17,16 @@ import tarfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 from synpat.core.errors import UserError
 from synpat.core.files import temporary_name, write_atomic
+
+if TYPE_CHECKING:
+    from .programs import Program
+    from .sampler import Samples
 
 FORMATS = ("jpg", "png", "webp")
 MEDIA = FORMATS + ("flac",)  # a sample's main file: an image, or a sound program's clip
@@ -32,6 +37,21 @@ _BLOCK = 512
 
 def shard_name(prefix: str, shard: int) -> str:
     return f"{prefix}-{shard:06d}"
+
+
+def draw_meta(program: Program, cls: int, samples: Samples, row: int) -> dict:
+    """The .json fields of every sample, image or clip: its program, class and draw (index, iTime,
+    iSeed, iParams) at ``row`` of ``samples``; each kind adds its own after them."""
+    return {
+        "program": program.name,
+        "family": program.family,
+        "hash": program.hash,
+        "class": cls,
+        "index": int(samples.index[row]),
+        "time": float(samples.time[row]),
+        "seed": int(samples.seed[row]),
+        "params": [float(x) for x in samples.params[row]],
+    }
 
 
 def sample_key(index: int) -> str:

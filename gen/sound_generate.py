@@ -20,7 +20,7 @@ from .flac import encode_flac, require_soundfile
 from .jpeg import Encoder
 from .programs import Program
 from .sampler import Samples
-from .shards import sample_key, sample_members
+from .shards import draw_meta, sample_key, sample_members
 from .sound_stats import stats_row
 
 if TYPE_CHECKING:
@@ -41,14 +41,7 @@ def sound_encoder(cfg: GenConfig) -> Encoder:
 
 def clip_meta(program: Program, cls: int, samples: Samples, row: int, cfg: GenConfig) -> dict:
     return {
-        "program": program.name,
-        "family": program.family,
-        "hash": program.hash,
-        "class": cls,
-        "index": int(samples.index[row]),
-        "time": float(samples.time[row]),
-        "seed": int(samples.seed[row]),
-        "params": [float(x) for x in samples.params[row]],
+        **draw_meta(program, cls, samples, row),
         "sample_rate": cfg.sample_rate,
         "duration": cfg.duration,
         "channels": cfg.channels,
