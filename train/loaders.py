@@ -304,6 +304,22 @@ def _augment_batches(batches, cfg: LoaderConfig, epoch: int, first: int):
         yield torch_augment(images, cfg.image_size, gen, cfg.scale), torch.as_tensor(labels).long().to(device)
 
 
+def shuffled_samples(urls: list[str], cfg: LoaderConfig, epoch: int, fail):
+    """The torch loaders' webdataset of ``urls``: shards shuffled and split over workers, samples
+    shuffled in a buffer, both seeded by ``cfg.seed + epoch``; ``fail`` handles a read error."""
+    import webdataset as wds
+
+    return wds.WebDataset(
+        urls,
+        shardshuffle=len(urls),
+        seed=cfg.seed + epoch,
+        nodesplitter=None,
+        workersplitter=wds.split_by_worker,
+        handler=fail,
+        empty_check=False,
+    ).shuffle(min(4096, 4 * cfg.batch_size), rng=random.Random(cfg.seed + epoch))
+
+
 class TorchShardLoader:
     """webdataset -> decode -> the batched torch augmentation; this rank takes every world_size-th shard."""
 
@@ -337,23 +353,12 @@ class TorchShardLoader:
         self.epoch = epoch
 
     def _dataset(self):
-        import webdataset as wds
-
         def fail(exn):
             raise UserError(f"--data: {shard_read_error(exn)}") from None
 
         cfg = self.cfg
         return (
-            wds.WebDataset(
-                self.urls,
-                shardshuffle=len(self.urls),
-                seed=cfg.seed + self.epoch,
-                nodesplitter=None,
-                workersplitter=wds.split_by_worker,
-                handler=fail,
-                empty_check=False,
-            )
-            .shuffle(min(4096, 4 * cfg.batch_size), rng=random.Random(cfg.seed + self.epoch))
+            shuffled_samples(self.urls, cfg, self.epoch, fail)
             .decode(decode_cls, "rgb8", handler=fail)
             .to_tuple(";".join(IMAGE_MEDIA), "cls", handler=fail)
             .map_tuple(np.asarray, int)

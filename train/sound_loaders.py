@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import io
 import os
-import random
 
 import numpy as np
 import torch
@@ -33,6 +32,7 @@ from synpat.train.loaders import (
     _dali_device_id,
     _start_workers,
     dali_threads,
+    shuffled_samples,
 )
 from synpat.train.shard_list import (
     SOUND_MEDIA,
@@ -70,7 +70,6 @@ class TorchSoundShardLoader(TorchShardLoader):
         self.fmt = fmt
 
     def _dataset(self):
-        import webdataset as wds
         from webdataset.autodecode import DecodingError
 
         def fail(exn):
@@ -82,16 +81,7 @@ class TorchSoundShardLoader(TorchShardLoader):
 
         cfg, samples = self.cfg, self.fmt.samples
         return (
-            wds.WebDataset(
-                self.urls,
-                shardshuffle=len(self.urls),
-                seed=cfg.seed + self.epoch,
-                nodesplitter=None,
-                workersplitter=wds.split_by_worker,
-                handler=fail,
-                empty_check=False,
-            )
-            .shuffle(min(4096, 4 * cfg.batch_size), rng=random.Random(cfg.seed + self.epoch))
+            shuffled_samples(self.urls, cfg, self.epoch, fail)
             .decode(decode_flac, decode_cls, handler=fail)  # a member that fails is named (DecodingError)
             .to_tuple(SOUND_EXT, "cls", handler=fail)
             .batched(cfg.batch_size, partial=False)
