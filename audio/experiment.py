@@ -45,7 +45,6 @@ from synpat.audio.clip_sets import load_task
 from synpat.audio.finetune import input_shape, typical_clip
 from synpat.audio.finetune import run as run_finetune
 from synpat.audio.finetune_config import FinetuneConfig
-from synpat.audio.patch_grid import parse_pair
 from synpat.audio.score_plot import write_scores_png
 from synpat.audio.stage_reuse import (
     StageRecords,
@@ -68,7 +67,7 @@ from synpat.gen.programs import bundled_shaders_dir, find_programs
 from synpat.train.batched_fbank import SAMPLE_RATE, samples_for
 from synpat.train.mae import MODELS
 from synpat.train.pretrain_config import PretrainConfig
-from synpat.train.vit_arch import VIT_SIZES
+from synpat.train.vit_arch import VIT_SIZES, parse_pair
 
 PROG = "synpat-experiment"
 ARMS = ("images", "sounds", "mix")
@@ -134,6 +133,15 @@ class ExperimentConfig:
     )
     clips: int = option(20000, "sound clips rendered for pre-training (as long as the task's input: its frames)")
     sound_share: float = option(0.5, "mix arm: the share of every pre-training batch that is sound clips")
+    sound_patch: str = option(
+        "",
+        "sounds and mix arms: the MAE's patch MELxFRAMES on spectrograms ('' = the model's square patch; "
+        "'tokens' = the fine-tuning tokens, so transfer keeps the patch embedding as trained)",
+    )
+
+    def sound_mae_patch(self) -> str:
+        """The sounds and mix arms' --patch for synpat-pretrain: '' (the model's own) or MELxFRAMES."""
+        return token_patch(self) if self.sound_patch == "tokens" else self.sound_patch
 
 
 def validate(cfg: ExperimentConfig) -> ExperimentConfig:
@@ -180,6 +188,12 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
         raise UserError(
             f"bad config value finetune_patch={cfg.finetune_patch!r}: taller than the {cfg.mel_bins} mel bins "
             f"(use {cfg.mel_bins}x{patch[1]})"
+        )
+    sound_patch = parse_pair(cfg.sound_mae_patch(), "sound_patch")
+    if sound_patch and cfg.mel_bins % sound_patch[0]:
+        raise UserError(
+            f"bad config value sound_patch={cfg.sound_patch!r}: its {sound_patch[0]} rows do not divide the "
+            f"{cfg.mel_bins} mel bins"
         )
     for name in ("pretrain_config", "finetune_config"):
         if getattr(cfg, name) and not Path(getattr(cfg, name)).is_file():
@@ -254,8 +268,10 @@ def budget_line(cfg: ExperimentConfig) -> str:
     conditions = len(pretrain_arms(cfg)) + 1  # the pre-trained arms and scratch
     arms = f"{conditions} conditions" + (f" + {conditions} linear probes" if cfg.probe else "")
     patch = token_patch(cfg) or "the encoder's square patch"
+    on_sounds = cfg.sound_mae_patch() and any(arm != "images" for arm in pretrain_arms(cfg))
+    sound_patch = f" ({cfg.sound_mae_patch()} patches on spectrograms)" if on_sounds else ""
     return (
-        f"budget: render {cfg.images} images {cfg.img_size}px; pre-train {cfg.model} for {pre}; fine-tune "
+        f"budget: render {cfg.images} images {cfg.img_size}px; pre-train {cfg.model}{sound_patch} for {pre}; fine-tune "
         f"{cfg.finetune_epochs} epochs x {folds} test fold(s) x {arms} (batch {cfg.finetune_batch}, blr "
         f"{cfg.finetune_blr:g}, patch {patch})"
     )
@@ -380,6 +396,8 @@ def pretrain_settings(
     """Every pre-training setting the experiment passes: its recipe, then the --pretrain-config file's
     values (each one kept), then what the experiment decides (shards, budget, model, size, batch, lr, seed)."""
     data = {"data": str(shards)} if arm == "images" else {"data": str(sound_shards), "mel_bins": cfg.mel_bins}
+    if arm != "images" and cfg.sound_mae_patch():
+        data["patch"] = cfg.sound_mae_patch()
     if arm == "mix":
         data.update(mix_data=str(shards), sound_share=cfg.sound_share)
     owned = {

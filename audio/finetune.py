@@ -32,7 +32,7 @@ from synpat.audio.confusion_png import write_confusion_png
 from synpat.audio.fbank import HOP, SAMPLE_RATE, WINDOW, AudioReadError, FbankShape, compute_fbanks
 from synpat.audio.finetune_config import FinetuneConfig, parse_config, test_folds
 from synpat.audio.metrics import accuracy, confusion, mean_average_precision
-from synpat.audio.patch_grid import grid_of, parse_pair
+from synpat.audio.patch_grid import grid_of
 from synpat.audio.vit_audio import build_audio_vit, check_input_shape, load_encoder_state, read_model_file
 from synpat.core.devices import torch_device
 from synpat.core.errors import UserError
@@ -40,7 +40,7 @@ from synpat.core.files import write_atomic, write_json_atomic
 from synpat.core.progress import Progress
 from synpat.core.settings import run_cli
 from synpat.train.optim import lr_at, param_groups, set_lr
-from synpat.train.vit_arch import VIT_SIZES, ViTArch
+from synpat.train.vit_arch import VIT_SIZES, ViTArch, parse_pair, with_patch
 
 
 @dataclass
@@ -126,19 +126,19 @@ def typical_clip(task: AudioTask) -> int | None:
 
 
 def frames_for(median: int | None, patch: int) -> int:
-    """Input frames for clips of `median` frames: rounded to the patch size (500 when unknown)."""
+    """Input frames for clips of `median` frames: rounded to the patch's width `patch` (500 when unknown)."""
     return max(patch, round((median or 500) / patch) * patch)
 
 
 def input_shape(mel_bins: int, frames: int, median: int | None, patch: int) -> tuple[int, int]:
     """(mel bins, frames) of the input: the given ones, else 128 and the median clip (`median`
-    frames, typical_clip) rounded to the patch size. synpat-experiment transfers to this shape."""
+    frames, typical_clip) rounded to the patch's width `patch` in frames. synpat-experiment transfers to this shape."""
     return mel_bins or 128, frames or frames_for(median, patch)
 
 
 def _recipe(cfg: FinetuneConfig, arch: ViTArch, init_meta: dict | None, task: AudioTask) -> FinetuneConfig:
     """resolve's part that follows the data: input shape, SpecAugment widths, layer decay, model name."""
-    p = arch.patch_size
+    ph, pw = arch.patch
     mel, frames = cfg.mel_bins, cfg.frames
     if init_meta is not None:
         init_mel, init_frames = init_meta["input_shape"]
@@ -150,11 +150,11 @@ def _recipe(cfg: FinetuneConfig, arch: ViTArch, init_meta: dict | None, task: Au
                 )
         mel, frames = init_mel, init_frames
     median = typical_clip(task)
-    mel, frames = input_shape(mel, frames, median, p)
-    if mel < p or frames < p:
-        raise UserError(f"input {mel}x{frames} is smaller than one {p}x{p} patch")
+    mel, frames = input_shape(mel, frames, median, pw)
+    if mel < ph or frames < pw:
+        raise UserError(f"input {mel}x{frames} is smaller than one {ph}x{pw} patch")
     grid_of((mel, frames), *patch_geometry(cfg, arch))
-    check_input_shape((mel - mel % p, frames - frames % p), p, arch.embed_dim)  # bounded: a huge one is refused
+    check_input_shape((mel - mel % ph, frames - frames % pw), (ph, pw), arch.embed_dim)  # a huge one is refused
     if median and frames > 2 * median:
         warn(f"input of {frames} frames is over twice the median clip ({median} frames): most of it is padding")
     freq_mask = round(0.19 * mel) if cfg.freq_mask < 0 else cfg.freq_mask
@@ -164,7 +164,7 @@ def _recipe(cfg: FinetuneConfig, arch: ViTArch, init_meta: dict | None, task: Au
             warn(
                 f"{name} {width} can hide more than half of the {size} {'mel bins' if name == 'freq_mask' else 'frames'}"
             )
-    name = next((n for n, known in VIT_SIZES.items() if known == arch), "custom")
+    name = next((n for n, known in VIT_SIZES.items() if known == with_patch(arch, known.patch)), "custom")
     return replace(
         cfg,
         mel_bins=mel,
@@ -177,8 +177,8 @@ def _recipe(cfg: FinetuneConfig, arch: ViTArch, init_meta: dict | None, task: Au
 
 
 def patch_geometry(cfg: FinetuneConfig, arch: ViTArch) -> tuple[tuple[int, int], tuple[int, int]]:
-    """(patch, stride) in (mel bins, frames): the config's, else the encoder's square patch."""
-    patch = parse_pair(cfg.patch, "patch") or (arch.patch_size, arch.patch_size)
+    """(patch, stride) in (mel bins, frames): the config's, else the encoder's own patch."""
+    patch = parse_pair(cfg.patch, "patch") or arch.patch
     return patch, parse_pair(cfg.stride, "stride") or patch
 
 
@@ -545,7 +545,7 @@ def run(cfg: FinetuneConfig) -> dict:
     best = max(results, key=lambda r: -math.inf if math.isnan(r.val_score) else r.val_score)
     model_meta = {
         "kind": "finetuned",
-        "arch": arch.to_json(),
+        "arch": with_patch(arch, patch_geometry(cfg, arch)[0]).to_json(),  # the tokens this model was trained on
         "input_shape": [cfg.mel_bins, cfg.frames],
         "patch_stride": [list(v) for v in patch_geometry(cfg, arch)],
         "classes": task.classes,

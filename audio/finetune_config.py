@@ -23,10 +23,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from synpat.audio.patch_grid import parse_pair
 from synpat.core.errors import UserError
 from synpat.core.settings import check_ranges, option, parse_settings, settings_parser
-from synpat.train.vit_arch import VIT_SIZES
+from synpat.train.vit_arch import VIT_SIZES, parse_pair
 
 
 @dataclass

@@ -6,8 +6,8 @@
 audio: (n, samples) mono 16 kHz, float in [-1, 1] or integer PCM, on any device; results are
 float32 on the CPU. `synpat.hear` is the same API under its short name.
 
-A *column* is one patch column of the spectrogram: p fbank frames (p = patch size; 16 frames read
-25 ms + 15 x 10 ms = 175 ms of audio); its embedding is the mean of its patch tokens (all mel
+A *column* is one patch column of the spectrogram: pw fbank frames (pw = the patch's width; 16 frames
+read 25 ms + 15 x 10 ms = 175 ms of audio, the 2 of a full-band 128x2 patch 35 ms); its embedding is the mean of its patch tokens (all mel
 rows) after the encoder. A timestamp is the centre of its column's audio, in ms from the clip's
 start. Columns lie on a grid of one hop (default one column, 160 ms; `hop_ms` may divide it) that
 holds the column starting at the clip's start, from its earliest centre >= 0 to its last centre
@@ -40,7 +40,7 @@ from synpat.audio.vit_audio import load_encoder_state, read_model_file
 from synpat.audio.vit_plain import PlainAudioViT
 from synpat.core.devices import torch_device
 from synpat.core.errors import UserError
-from synpat.train.vit_arch import ViTArch
+from synpat.train.vit_arch import ViTArch, with_patch
 from synpat.train.weights import meta_path, read_meta
 
 # Fbank statistics of AudioSet (as published with AST), used for models that carry none (transfer outputs).
@@ -82,43 +82,43 @@ class AudioEmbedder(torch.nn.Module):
     def __init__(self, arch: ViTArch, shape: FbankShape, norm: tuple[float, float], hop_frames: int | None = None):
         super().__init__()
         self.shape, self.norm_mean, self.norm_std = shape, norm[0], norm[1]
-        self.patch = arch.patch_size
-        self.hop_frames = hop_frames or self.patch
+        self.column = arch.patch[1]  # fbank frames of one patch column
+        self.hop_frames = hop_frames or self.column
         self.encoder = PlainAudioViT(arch, (shape.mel_bins, shape.frames))
         self.scene_embedding_size = self.timestamp_embedding_size = arch.embed_dim
 
     def __repr__(self) -> str:  # one line where HEAR's tools print the model
         arch = self.encoder
         return (
-            f"AudioEmbedder(ViT {self.timestamp_embedding_size}d x {len(arch.blocks)} blocks, patch {self.patch}, "
+            f"AudioEmbedder(ViT {self.timestamp_embedding_size}d x {len(arch.blocks)} blocks, patch {arch.patch_embed.proj.kernel_size[0]}x{self.column}, "
             f"input {self.shape.mel_bins}x{self.shape.frames}, timestamps every {self.hop_frames * 1000 * HOP // SAMPLE_RATE} ms, "
             f"on {arch.cls_token.device})"
         )
 
     @property
     def span(self) -> int:
-        """Samples one column reads: 400 + (p - 1) x 160."""
-        return WINDOW + (self.patch - 1) * HOP
+        """Samples one column reads: 400 + (pw - 1) x 160."""
+        return WINDOW + (self.column - 1) * HOP
 
     def _runs(self, spec: torch.Tensor) -> torch.Tensor:
-        """spec: (n, c * p, mel) normalised -> (n, c, d) column embeddings before fc_norm, the columns
+        """spec: (n, c * pw, mel) normalised -> (n, c, d) column embeddings before fc_norm, the columns
         encoded in runs of the model's width (the last run shorter)."""
         n, length, mel = spec.shape
-        columns, width = length // self.patch, self.encoder.cols
-        x = spec.transpose(1, 2)[:, None]  # (n, 1, mel, c * p)
+        columns, width = length // self.column, self.encoder.cols
+        x = spec.transpose(1, 2)[:, None]  # (n, 1, mel, c * pw)
         full, rest = divmod(columns, width)
         out = []
         if full:
-            windows = x[..., : full * width * self.patch].reshape(n, 1, mel, full, width * self.patch)
-            windows = windows.permute(0, 3, 1, 2, 4).reshape(n * full, 1, mel, width * self.patch)
+            windows = x[..., : full * width * self.column].reshape(n, 1, mel, full, width * self.column)
+            windows = windows.permute(0, 3, 1, 2, 4).reshape(n * full, 1, mel, width * self.column)
             out.append(self._encode(windows).reshape(n, full * width, -1))
         if rest:
-            out.append(self._encode(x[..., full * width * self.patch :]))
+            out.append(self._encode(x[..., full * width * self.column :]))
         return torch.cat(out, dim=1)
 
     def _encode(self, windows: torch.Tensor) -> torch.Tensor:
-        """windows: (B, 1, mel, c * p) -> (B, c, d), a few windows per encoder call."""
-        per_call = max(1, TOKENS_PER_CALL // (self.encoder.rows * windows.shape[-1] // self.patch))
+        """windows: (B, 1, mel, c * pw) -> (B, c, d), a few windows per encoder call."""
+        per_call = max(1, TOKENS_PER_CALL // (self.encoder.rows * windows.shape[-1] // self.column))
         dtype = self.encoder.cls_token.dtype  # the model's own (a user may have cast it with .half())
         return torch.cat(
             [self.encoder.patch_tokens(chunk.to(dtype)).float().mean(dim=1) for chunk in windows.split(per_call)]
@@ -133,15 +133,15 @@ class AudioEmbedder(torch.nn.Module):
         n, samples = audio.shape
         hop = hop_frames * HOP
         count, lead = column_grid(samples, hop, self.span)
-        frames = (count - 1) * hop_frames + self.patch
+        frames = (count - 1) * hop_frames + self.column
         padded = torch.nn.functional.pad(audio, (lead, WINDOW + (frames - 1) * HOP - lead - samples))
         spec = (log_mel_batch(padded, self.shape.mel_bins) - self.norm_mean) / self.norm_std  # (n, frames, mel)
-        offsets = self.patch // hop_frames  # encoder runs, each on columns one column apart
+        offsets = self.column // hop_frames  # encoder runs, each on columns one column apart
         columns = audio.new_empty(n, count, self.encoder.fc_norm.normalized_shape[0])
         for offset in range(min(offsets, count)):
             runs = len(range(offset, count, offsets))
             start = offset * hop_frames
-            columns[:, offset::offsets] = self._runs(spec[:, start : start + runs * self.patch])
+            columns[:, offset::offsets] = self._runs(spec[:, start : start + runs * self.column])
         centres = (self.span // 2 - lead + hop * torch.arange(count, dtype=torch.float64)) * 1000 / SAMPLE_RATE
         return columns, centres.float()
 
@@ -156,7 +156,7 @@ class AudioEmbedder(torch.nn.Module):
     def scene_embeddings(self, audio: torch.Tensor) -> torch.Tensor:
         """audio: (n, samples) -> (n, d): fc_norm of the mean of the clip's columns at one-column hop."""
         self.eval()
-        columns, _ = self._columns(self._on_device(audio), self.patch)
+        columns, _ = self._columns(self._on_device(audio), self.column)
         return self._fc_norm(columns.mean(dim=1))
 
     def _on_device(self, audio: torch.Tensor) -> torch.Tensor:
@@ -186,6 +186,25 @@ def _positive(value, kind: type | tuple[type, ...] = int) -> bool:
     return isinstance(value, kind) and not isinstance(value, bool) and math.isfinite(value) and value > 0
 
 
+def tokens_arch(where: Path, arch: ViTArch, patch_stride) -> ViTArch:
+    """The architecture with the patch of the model's tokens: a fine-tuned model's JSON records them as
+    "patch_stride" [[rows, cols], [rows, cols]] (older ones beside the encoder's square "arch"); UserError
+    for overlapping tokens (a stride below the patch), which the column embedder does not run."""
+    if patch_stride is None:
+        return arch
+    try:
+        patch, stride = (tuple(int(v) for v in pair) for pair in patch_stride)
+        assert len(patch) == len(stride) == 2 and min(patch + stride) > 0
+    except (TypeError, ValueError, AssertionError):
+        raise UserError(f"{where}: patch_stride {patch_stride!r}: expected [[rows, cols], [rows, cols]]") from None
+    if patch != stride:
+        raise UserError(
+            f"{where}: fine-tuned with overlapping tokens (patch {patch[0]}x{patch[1]}, stride "
+            f"{stride[0]}x{stride[1]}); the HEAR embedder runs patches that tile the spectrogram (stride = patch)"
+        )
+    return with_patch(arch, patch)
+
+
 def model_description(path: str | Path, meta: dict) -> tuple[ViTArch, FbankShape, tuple[float, float]]:
     """A model JSON's "arch", "input_shape" and "norm_mean"/"norm_std" (AudioSet's when absent), each
     checked: UserError naming the JSON, the field and what was expected."""
@@ -196,25 +215,28 @@ def model_description(path: str | Path, meta: dict) -> tuple[ViTArch, FbankShape
         arch = None
     if not (
         arch
-        and all(_positive(getattr(arch, k)) for k in ("embed_dim", "depth", "num_heads", "patch_size"))
+        and all(_positive(getattr(arch, k)) for k in ("embed_dim", "depth", "num_heads"))
+        and all(_positive(side) for side in arch.patch)
         and arch.embed_dim % arch.num_heads == 0
         and _positive(arch.mlp_ratio, (int, float))
         and isinstance(arch.qkv_bias, bool)
     ):
         raise UserError(
             f"{where}: arch {meta['arch']!r}: expected an object of positive integers embed_dim, depth, "
-            "num_heads (dividing embed_dim) and patch_size, a positive mlp_ratio, a true/false qkv_bias"
+            "num_heads (dividing embed_dim), patch_size (or [rows, cols]), a positive mlp_ratio, a true/false qkv_bias"
         )
+    arch = tokens_arch(where, arch, meta.get("patch_stride"))
     value = meta["input_shape"]
     if not (
         isinstance(value, list)
         and len(value) == 2
         and all(_positive(v) for v in value)
-        and min(value) >= arch.patch_size
+        and value[0] >= arch.patch[0]
+        and value[1] >= arch.patch[1]
     ):
         raise UserError(
             f"{where}: input_shape {value!r}: expected [mel_bins, frames], whole numbers of at least "
-            f"one {arch.patch_size}-pixel patch"
+            f"one {arch.patch[0]}x{arch.patch[1]} patch"
         )
     norm = tuple(meta.get(k, default) for k, default in (("norm_mean", AUDIOSET_MEAN), ("norm_std", AUDIOSET_STD)))
     if not (
@@ -244,9 +266,9 @@ def load_embedder(path: str | Path, device: str | torch.device = "cpu", hop_ms: 
     state, meta = read_model_file(path)
     arch, shape, norm = model_description(path, meta)
     if hop_ms is not None:
-        hop_frames = check_hop(hop_ms, arch.patch_size, "hop_ms")
+        hop_frames = check_hop(hop_ms, arch.patch[1], "hop_ms")
     elif meta.get(HOP_KEY) is not None:
-        hop_frames = check_hop(meta[HOP_KEY], arch.patch_size, f"{meta_path(path)}: {HOP_KEY}")
+        hop_frames = check_hop(meta[HOP_KEY], arch.patch[1], f"{meta_path(path)}: {HOP_KEY}")
     else:
         hop_frames = None
     model = AudioEmbedder(arch, shape, norm, hop_frames)
@@ -272,8 +294,8 @@ def load_embedder(path: str | Path, device: str | torch.device = "cpu", hop_ms: 
 
 def load_model(model_file_path: str = "", device: str = "cpu", hop_ms: float | None = None) -> AudioEmbedder:
     """Load a `.safetensors` audio encoder with its JSON; has sample_rate, scene_embedding_size,
-    timestamp_embedding_size. `hop_ms`: ms between timestamps (10, 20, 40, 80 or 160 for patch 16;
-    default: the JSON's "hear_hop_ms", else 160)."""
+    timestamp_embedding_size. `hop_ms`: ms between timestamps, a divisor of the patch column
+    (10, 20, 40, 80 or 160 for 16 frames; 10 or 20 for 2); default: the JSON's "hear_hop_ms", else one column)."""
     if not model_file_path:
         raise UserError(
             "load_model: synpat.hear has no default model; pass the .safetensors of an audio encoder "

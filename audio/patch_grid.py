@@ -11,20 +11,8 @@ pre-trained one to the resized content.
 
 from __future__ import annotations
 
-import re
-
 import torch
 from synpat.core.errors import UserError
-
-
-def parse_pair(text: str, name: str) -> tuple[int, int] | None:
-    """'16x4' -> (16, 4) (mel bins, frames); '' -> None; anything else a UserError naming `name`."""
-    if not text.strip():
-        return None
-    match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
-    if not match or not int(match.group(1)) or not int(match.group(2)):
-        raise UserError(f"bad config value {name}={text!r}: expected MELxFRAMES of positive numbers, e.g. '16x4'")
-    return int(match.group(1)), int(match.group(2))
 
 
 def grid_of(input_shape: tuple[int, int], patch: tuple[int, int], stride: tuple[int, int]) -> tuple[int, int]:

@@ -72,8 +72,8 @@ def infer_arch(state: Mapping[str, torch.Tensor], declared: Mapping, num_heads: 
     """Architecture from tensor shapes, checked against the exporter's JSON (`declared`) when there is one.
     Heads: JSON, else `num_heads`, else embed_dim // 64."""
     weight = state["patch_embed.proj.weight"]
-    if weight.ndim != 4 or weight.shape[2] != weight.shape[3]:
-        raise UserError(f"{path}: patch_embed.proj.weight has shape {tuple(weight.shape)}, expected (D, C, p, p)")
+    if weight.ndim != 4:
+        raise UserError(f"{path}: patch_embed.proj.weight has shape {tuple(weight.shape)}, expected (D, C, rows, cols)")
     embed_dim = state["cls_token"].shape[-1]
     depth = 1 + max(int(m.group(1)) for k in state if (m := BLOCK_NAME.match(k)))
     heads = declared.get("num_heads") or num_heads or max(1, embed_dim // 64)
@@ -85,13 +85,16 @@ def infer_arch(state: Mapping[str, torch.Tensor], declared: Mapping, num_heads: 
         embed_dim=int(embed_dim),
         depth=depth,
         num_heads=int(heads),
-        patch_size=int(weight.shape[-1]),
+        patch_size=int(weight.shape[-1])
+        if weight.shape[-1] == weight.shape[-2]
+        else tuple(map(int, weight.shape[-2:])),
         mlp_ratio=state["blocks.0.mlp.fc1.weight"].shape[0] / embed_dim,
         qkv_bias="blocks.0.attn.qkv.bias" in state,
     )
+    written = arch.to_json()  # patch_size as a JSON holds it
     for key in ("embed_dim", "depth", "patch_size"):
-        if key in declared and declared[key] != getattr(arch, key):
-            raise UserError(f"{meta_path(path)} says {key}={declared[key]} but the weights have {getattr(arch, key)}")
+        if key in declared and declared[key] != written[key]:
+            raise UserError(f"{meta_path(path)} says {key}={declared[key]} but the weights have {written[key]}")
     return arch
 
 
@@ -100,7 +103,7 @@ def transfer_state(
 ) -> tuple[dict[str, torch.Tensor], list[str]]:
     """Image encoder state -> 1-channel audio encoder state; returns (new state, dropped keys).
 
-    patch_embed.proj.weight: (D, C, p, p) -> (D, 1, p, p) by summing over C.
+    patch_embed.proj.weight: (D, C, ph, pw) -> (D, 1, ph, pw) by summing over C.
     pos_embed: (1, 1 + rows*cols, D), zero for the class token, sin-cos for the patch grid.
     """
     out, dropped = {}, []
@@ -112,10 +115,15 @@ def transfer_state(
         key = "norm." + key[8:] if key.startswith("fc_norm.") else key
         out[key] = value.float()
     out["patch_embed.proj.weight"] = state["patch_embed.proj.weight"].float().sum(dim=1, keepdim=True)
-    rows, cols = input_shape[0] // arch.patch_size, input_shape[1] // arch.patch_size
+    rows, cols = grid_size(input_shape, arch)
     pos = pos_embed_with_cls(arch.embed_dim, rows, cols)
     out["pos_embed"] = pos
     return out, sorted(dropped)
+
+
+def grid_size(input_shape: tuple[int, int], arch: ViTArch) -> tuple[int, int]:
+    """(rows, cols) of patches in an input of (mel bins, frames)."""
+    return input_shape[0] // arch.patch[0], input_shape[1] // arch.patch[1]
 
 
 def check_loads_in_timm(state: Mapping[str, torch.Tensor], arch: ViTArch, input_shape: tuple[int, int]) -> None:
@@ -152,7 +160,7 @@ def transfer_file(
     state = unwrap_state_dict(read_tensors(src, trust_pickle), src)
     declared = read_meta(src)
     arch = infer_arch(state, declared, num_heads, src)
-    check_input_shape(input_shape, arch.patch_size, arch.embed_dim)
+    check_input_shape(input_shape, arch.patch, arch.embed_dim)
     new_state, dropped = transfer_state(state, arch, input_shape)
     check_loads_in_timm(new_state, arch, input_shape)
     channels = state["patch_embed.proj.weight"].shape[1]
@@ -160,7 +168,7 @@ def transfer_file(
         "kind": "transferred",
         "arch": arch.to_json(),
         "input_shape": list(input_shape),
-        "grid": [input_shape[0] // arch.patch_size, input_shape[1] // arch.patch_size],
+        "grid": list(grid_size(input_shape, arch)),
         "source": str(src.resolve()),
         "source_json": declared or None,
         "transfer": {
@@ -204,7 +212,7 @@ def _main(argv: Sequence[str] | None) -> None:
     arch, grid = meta["arch"], meta["grid"]
     print(
         f"wrote {cfg.out}: ViT {arch['embed_dim']}d x {arch['depth']} blocks, {arch['num_heads']} heads, "
-        f"patch {arch['patch_size']}, grid {grid[0]}x{grid[1]}, patch embed {meta['transfer']['patch_embed']}, "
+        f"patch {'x'.join(map(str, ViTArch.from_json(arch).patch))}, grid {grid[0]}x{grid[1]}, patch embed {meta['transfer']['patch_embed']}, "
         f"{len(meta['transfer']['dropped'])} tensors dropped"
     )
 

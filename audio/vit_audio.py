@@ -24,17 +24,17 @@ if TYPE_CHECKING:  # timm is imported where a model is built: it pulls in torch.
 MAX_PATCHES = 16384  # 128 mel bins x 32768 frames (5.5 min) at 16 px: beyond it attention (patches^2) cannot train
 
 
-def check_input_shape(shape: tuple[int, int], patch_size: int, embed_dim: int | None = None) -> None:
-    """Raise UserError unless mel bins and frames are positive multiples of the patch size giving at
-    most MAX_PATCHES patches (the message says the memory a larger shape would need)."""
+def check_input_shape(shape: tuple[int, int], patch: tuple[int, int], embed_dim: int | None = None) -> None:
+    """Raise UserError unless mel bins and frames are positive multiples of the patch's (rows, cols)
+    giving at most MAX_PATCHES patches (the message says the memory a larger shape would need)."""
     mel, frames = shape
-    if mel <= 0 or frames <= 0 or mel % patch_size or frames % patch_size:
-        raise UserError(f"input shape {mel}x{frames} is not a positive multiple of the patch size {patch_size}")
-    patches = (mel // patch_size) * (frames // patch_size)
+    if mel <= 0 or frames <= 0 or mel % patch[0] or frames % patch[1]:
+        raise UserError(f"input shape {mel}x{frames} is not a positive multiple of the patch {patch[0]}x{patch[1]}")
+    patches = (mel // patch[0]) * (frames // patch[1])
     if patches > MAX_PATCHES:
         table = f"its position table alone needs {(patches + 1) * embed_dim * 4 / 2**30:.1f} GiB, " if embed_dim else ""
         raise UserError(
-            f"input shape {mel}x{frames} gives {patches} patches of {patch_size}x{patch_size}, more than "
+            f"input shape {mel}x{frames} gives {patches} patches of {patch[0]}x{patch[1]}, more than "
             f"{MAX_PATCHES} ({table}one attention map {patches**2 * 4 / 2**30:.0f} GiB); use fewer "
             "mel bins or frames"
         )
@@ -51,16 +51,16 @@ def build_audio_vit(
 ) -> VisionTransformer:
     """A 1-channel timm ViT for `(N, 1, mel, frames)` input with global average pooling of patch tokens.
 
-    The position code is the fixed sin-cos one for the (mel/p) x (frames/p) grid (frames not a
-    multiple of p: the last frames % p frames are not seen); the class token's position code is zero.
+    The position code is the fixed sin-cos one for the (mel/ph) x (frames/pw) grid (frames not a
+    multiple of pw: the last frames % pw frames are not seen); the class token's position code is zero.
     `patchout` is the fraction of patch tokens dropped at random while training (timm PatchDropout).
     `num_classes=0` gives an encoder whose output is the pooled `(N, embed_dim)` feature.
-    `patch` (mel, frames) replaces the square `arch.patch_size` kernel; `stride` (default: the
+    `patch` (mel, frames) replaces the encoder's own `arch.patch`; `stride` (default: the
     patch) below the patch makes tokens overlap (audio/patch_grid.py).
     """
     from timm.models.vision_transformer import VisionTransformer
 
-    patch = patch or (arch.patch_size, arch.patch_size)
+    patch = patch or arch.patch
     stride = stride or patch
     model = VisionTransformer(
         img_size=input_shape,
@@ -127,10 +127,11 @@ def arch_disagreement(state: Mapping[str, torch.Tensor], arch: Mapping) -> str |
     """Where an "arch" JSON (depth, embed_dim, patch_size) disagrees with the encoder weights ``state``, or None."""
     blocks = {int(k.split(".")[1]) for k in state if k.startswith("blocks.") and k.split(".")[1].isdigit()}
     found = {"depth": max(blocks) + 1 if blocks else 0}
-    proj = state.get("patch_embed.proj.weight")  # (embed_dim, channels, patch, patch)
+    proj = state.get("patch_embed.proj.weight")  # (embed_dim, channels, patch rows, patch cols)
     if proj is not None and proj.dim() == 4:
         found["embed_dim"] = proj.shape[0]
-        if proj.shape[-1] == proj.shape[-2]:  # a fine-tuned kernel may be MELxFRAMES (audio/patch_grid.py)
+        # a fine-tuned kernel may be MELxFRAMES other than the encoder's own (audio/patch_grid.py)
+        if proj.shape[-1] == proj.shape[-2]:
             found["patch_size"] = proj.shape[-1]
     for key, have in found.items():
         # a value that is not a whole number is the JSON reader's to refuse (it names what it expected)

@@ -58,17 +58,16 @@ class _Block(nn.Module):
 class _PatchEmbed(nn.Module):
     def __init__(self, arch: ViTArch):
         super().__init__()
-        self.proj = nn.Conv2d(1, arch.embed_dim, arch.patch_size, stride=arch.patch_size)
+        self.proj = nn.Conv2d(1, arch.embed_dim, arch.patch, stride=arch.patch)
 
 
 class PlainAudioViT(nn.Module):
-    """Encoder for `(B, 1, mel, frames)` spectrograms; `frames` any multiple of the patch up to the
-    model's own, `mel` the model's own."""
+    """Encoder for `(B, 1, mel, frames)` spectrograms; `frames` any multiple of the patch's width up to
+    the model's own, `mel` the model's own."""
 
     def __init__(self, arch: ViTArch, input_shape: tuple[int, int]):
         super().__init__()
-        self.patch = arch.patch_size
-        self.rows, self.cols = input_shape[0] // self.patch, input_shape[1] // self.patch
+        self.rows, self.cols = input_shape[0] // arch.patch[0], input_shape[1] // arch.patch[1]
         self.patch_embed = _PatchEmbed(arch)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, arch.embed_dim))
         self.blocks = nn.Sequential(*(_Block(arch) for _ in range(arch.depth)))
@@ -77,7 +76,7 @@ class PlainAudioViT(nn.Module):
         self.register_buffer("grid_pos", code[:, 1:].reshape(1, self.rows, self.cols, -1), persistent=False)
 
     def patch_tokens(self, spec: torch.Tensor) -> torch.Tensor:
-        """spec: (B, 1, mel, cols*p) -> patch tokens after the last block (B, rows, cols, D)
+        """spec: (B, 1, mel, cols*pw) -> patch tokens after the last block (B, rows, cols, D)
         (timm's forward_features without the class token)."""
         x = self.patch_embed.proj(spec)  # (B, D, rows, cols)
         b, d, rows, cols = x.shape

@@ -2,10 +2,10 @@
 
 import pytest
 import torch
-from synpat.audio.patch_grid import grid_of, parse_pair, resize_kernel
+from synpat.audio.patch_grid import grid_of, resize_kernel
 from synpat.audio.vit_audio import build_audio_vit, load_encoder_state
 from synpat.core.errors import UserError
-from synpat.train.vit_arch import ViTArch
+from synpat.train.vit_arch import ViTArch, parse_pair
 
 
 def test_parse_pair_and_errors():

@@ -15,7 +15,7 @@ from functools import partial
 
 import torch
 from synpat.train.posembed import pos_embed_with_cls
-from synpat.train.vit_arch import VIT_SIZES, ViTArch, timm_name
+from synpat.train.vit_arch import VIT_SIZES, ViTArch, timm_name, with_patch
 from timm.layers import PatchEmbed
 from timm.models.vision_transformer import Block
 from torch import nn
@@ -59,15 +59,16 @@ class MAE(nn.Module):
         norm_pix_loss: bool = True,
     ):
         """img_size: a square side, or (H, W) (a spectrogram's (mel bins, frames): the position grid is
-        then (H/p) rows of frequency x (W/p) columns of time); in_chans: 3 for images, 1 for spectrograms."""
+        then (H/ph) rows of frequency x (W/pw) columns of time, (ph, pw) = arch.encoder.patch);
+        in_chans: 3 for images, 1 for spectrograms."""
         super().__init__()
         self.arch, self.img_size, self.in_chans = arch, img_size, in_chans
         self.mask_ratio, self.norm_pix_loss = mask_ratio, norm_pix_loss
         enc = arch.encoder
-        p, dim, ddim = enc.patch_size, enc.embed_dim, arch.decoder_dim
+        (ph, pw), dim, ddim = enc.patch, enc.embed_dim, arch.decoder_dim
 
         # encoder (timm names)
-        self.patch_embed = PatchEmbed(img_size, p, in_chans, dim)
+        self.patch_embed = PatchEmbed(img_size, (ph, pw), in_chans, dim)
         grid = self.patch_embed.grid_size
         self.num_patches = grid[0] * grid[1]
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
@@ -87,7 +88,7 @@ class MAE(nn.Module):
             for _ in range(arch.decoder_depth)
         )
         self.decoder_norm = LayerNorm(ddim)
-        self.decoder_pred = nn.Linear(ddim, p * p * in_chans)
+        self.decoder_pred = nn.Linear(ddim, ph * pw * in_chans)
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -107,18 +108,18 @@ class MAE(nn.Module):
     # -- patches ------------------------------------------------------------------------------
 
     def patchify(self, imgs: torch.Tensor) -> torch.Tensor:
-        """imgs: (N, C, H, W) -> (N, L, p*p*C), patches row-major, pixels (py, px, c) inside a patch."""
+        """imgs: (N, C, H, W) -> (N, L, ph*pw*C), patches row-major, pixels (py, px, c) inside a patch."""
         n, c, h, w = imgs.shape
-        p = self.arch.encoder.patch_size
-        x = imgs.reshape(n, c, h // p, p, w // p, p)
-        return x.permute(0, 2, 4, 3, 5, 1).reshape(n, (h // p) * (w // p), p * p * c)
+        ph, pw = self.arch.encoder.patch
+        x = imgs.reshape(n, c, h // ph, ph, w // pw, pw)
+        return x.permute(0, 2, 4, 3, 5, 1).reshape(n, (h // ph) * (w // pw), ph * pw * c)
 
     def unpatchify(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (N, L, p*p*C) -> imgs (N, C, H, W); the inverse of patchify."""
-        p, c = self.arch.encoder.patch_size, self.in_chans
+        """x: (N, L, ph*pw*C) -> imgs (N, C, H, W); the inverse of patchify."""
+        (ph, pw), c = self.arch.encoder.patch, self.in_chans
         rows, cols = self.patch_embed.grid_size
-        x = x.reshape(x.shape[0], rows, cols, p, p, c)
-        return x.permute(0, 5, 1, 3, 2, 4).reshape(x.shape[0], c, rows * p, cols * p)
+        x = x.reshape(x.shape[0], rows, cols, ph, pw, c)
+        return x.permute(0, 5, 1, 3, 2, 4).reshape(x.shape[0], c, rows * ph, cols * pw)
 
     # -- encoder / decoder --------------------------------------------------------------------
 
@@ -155,7 +156,7 @@ class MAE(nn.Module):
         return self.norm(x), mask, restore
 
     def decode(self, latent: torch.Tensor, restore: torch.Tensor) -> torch.Tensor:
-        """latent (N, 1 + K, D), restore (N, L) -> predicted patches (N, L, p*p*C)."""
+        """latent (N, 1 + K, D), restore (N, L) -> predicted patches (N, L, ph*pw*C)."""
         x = self.decoder_embed(latent)  # (N, 1 + K, Dd)
         n, visible, ddim = x.shape
         masks = self.mask_token.expand(n, restore.shape[1] + 1 - visible, -1)
@@ -168,7 +169,7 @@ class MAE(nn.Module):
 
     def loss(self, imgs: torch.Tensor, pred: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Mean squared error on masked patches (float32); with norm_pix_loss each target patch is
-        standardised by its own mean and variance. imgs (N, C, H, W), pred (N, L, p*p*C), mask (N, L)."""
+        standardised by its own mean and variance. imgs (N, C, H, W), pred (N, L, ph*pw*C), mask (N, L)."""
         target = self.patchify(imgs).float()
         if self.norm_pix_loss:
             mean, var = target.mean(dim=-1, keepdim=True), target.var(dim=-1, keepdim=True)
@@ -178,13 +179,13 @@ class MAE(nn.Module):
         return (per_patch * mask).sum() / mask.sum()
 
     def forward(self, imgs: torch.Tensor, noise: torch.Tensor):
-        """imgs (N, C, H, W), noise (N, L) -> (loss scalar, pred (N, L, p*p*C), mask (N, L))."""
+        """imgs (N, C, H, W), noise (N, L) -> (loss scalar, pred (N, L, ph*pw*C), mask (N, L))."""
         latent, mask, restore = self.encode_masked(imgs, noise)
         pred = self.decode(latent, restore)
         return self.loss(imgs, pred, mask), pred, mask
 
     def reconstruct(self, imgs: torch.Tensor, pred: torch.Tensor) -> torch.Tensor:
-        """Predicted patches back in image space: pred (N, L, p*p*C) -> (N, C, H, W). With norm_pix_loss
+        """Predicted patches back in image space: pred (N, L, ph*pw*C) -> (N, C, H, W). With norm_pix_loss
         the prediction is de-standardised with the mean/variance of the true patch (as MAE shows it)."""
         if self.norm_pix_loss:
             target = self.patchify(imgs).float()
@@ -197,6 +198,10 @@ class MAE(nn.Module):
         return {k: v for k, v in self.state_dict().items() if k in ENCODER_TENSORS or k.startswith(ENCODER_PREFIXES)}
 
 
-def build_mae(name: str, **kwargs) -> MAE:
-    """`name` from MODELS (e.g. 'mae_vit_base_patch16'); kwargs go to MAE (img_size, mask_ratio, ...)."""
-    return MAE(MODELS[name], **kwargs)
+def build_mae(name: str, patch: tuple[int, int] | None = None, **kwargs) -> MAE:
+    """`name` from MODELS (e.g. 'mae_vit_base_patch16'), its patch replaced by `patch` (rows, cols) when
+    given (128x2: full-band 2-frame tokens on spectrograms); kwargs go to MAE (img_size, mask_ratio, ...)."""
+    arch = MODELS[name]
+    if patch is not None:
+        arch = replace(arch, encoder=with_patch(arch.encoder, patch))
+    return MAE(arch, **kwargs)

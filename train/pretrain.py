@@ -37,7 +37,7 @@ from synpat.train.deepspeed_setup import build_engine, fill_deepspeed_config, in
 from synpat.train.export import export_encoder, full_fp32_state, spectrogram_meta
 from synpat.train.input_kinds import NORM_FILE
 from synpat.train.loaders import LoaderConfig
-from synpat.train.mae import MAE, MODELS, build_mae
+from synpat.train.mae import MAE, build_mae
 from synpat.train.pretrain_config import PretrainConfig, parse_config, resume_settings
 from synpat.train.pretrain_inputs import InputPlan, build_input_loader, model_input, plan_input
 from synpat.train.recon import save_recon
@@ -276,11 +276,12 @@ class Trainer:
     def summary(self, weights: Path, images: int) -> str:
         """The run's one line; ``images``: trained on since the start (TrainState.images)."""
         step = self.engine.global_steps
+        model = self.cfg.model + (f" with {self.cfg.patch} patches" if self.cfg.patch else "")
         if self.first_loss is None:
-            return f"{PROG}: {self.cfg.model} already complete ({step} steps); encoder {weights}"
+            return f"{PROG}: {model} already complete ({step} steps); encoder {weights}"
         seconds = self.progress.elapsed
         return (
-            f"{PROG}: {self.cfg.model} {step} steps ({images} images, {self.world} rank(s)) "
+            f"{PROG}: {model} {step} steps ({images} images, {self.world} rank(s)) "
             f"in {format_seconds(seconds)}, {self.progress.done / max(seconds, 1e-9):.1f} img/s, "
             f"loss {self.first_loss:.4f} -> {self.last_loss:.4f}; encoder {weights}"
         )
@@ -394,7 +395,7 @@ def run(cfg: PretrainConfig, ds_base: dict | None, out: Path, rank: int, world: 
             ds_base, cfg.batch_size, cfg.accum_steps, world, cfg.lr(world), (cfg.beta1, cfg.beta2), cfg.weight_decay
         )
     )
-    plan = plan_input(cfg, MODELS[cfg.model].encoder.patch_size)
+    plan = plan_input(cfg)
     checkpoints = Checkpoints(out, rank, cfg.keep_checkpoints, run_settings(cfg, ds_config, world, device, plan))
     resume_from = checkpoints.find(cfg.resume) if cfg.resume else None
     if resume_from is not None:
@@ -405,6 +406,7 @@ def run(cfg: PretrainConfig, ds_base: dict | None, out: Path, rank: int, world: 
     np.random.seed(cfg.seed + rank)
     model = build_mae(
         cfg.model,
+        patch=cfg.patch_shape(),
         img_size=plan.size,
         in_chans=plan.in_chans,
         mask_ratio=cfg.mask_ratio,

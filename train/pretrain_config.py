@@ -24,6 +24,7 @@ from synpat.gen.source import CHECK_SECONDS, DURATION, SAMPLE_RATE, SourceSpec, 
 from synpat.train.deepspeed_configs import is_config_name
 from synpat.train.mae import MODELS
 from synpat.train.shard_list import is_remote
+from synpat.train.vit_arch import parse_pair
 
 
 @dataclass
@@ -61,6 +62,11 @@ class PretrainConfig:
     )
     out: str = option("runs/pretrain", "output folder: checkpoints/, log.jsonl, tb/, recon/, encoder.safetensors")
     model: str = option("mae_vit_base_patch16", f"one of {'|'.join(MODELS)}")
+    patch: str = option(
+        "",
+        "patch ROWSxCOLS in place of the model's square one, e.g. 128x2 on 128-mel spectrograms (full band, "
+        "2 frames: the tokens synpat-finetune uses); empty: the model's",
+    )
     img_size: int = option(224, "training image size (a multiple of the patch size)")
     mask_ratio: float = option(0.75, "fraction of patches masked")
     norm_pix_loss: bool = option(True, "standardise each target patch by its own mean and variance")
@@ -124,6 +130,10 @@ class PretrainConfig:
             sample_rate=self.sample_rate,
             **parsed,
         )
+
+    def patch_shape(self) -> tuple[int, int]:
+        """(rows, cols) of the encoder's patches: --patch, else the model's square patch."""
+        return parse_pair(self.patch, "patch") or MODELS[self.model].encoder.patch
 
     def global_batch(self, world_size: int) -> int:
         return self.batch_size * self.accum_steps * world_size
@@ -232,16 +242,11 @@ def validate(cfg: PretrainConfig) -> PretrainConfig:
     for name, choices in _CHOICES.items():
         if getattr(cfg, name) not in choices:
             raise bad(name, f"use one of {', '.join(choices)}")
-    patch = MODELS[cfg.model].encoder.patch_size
-    if cfg.img_size % patch:
-        raise bad("img_size", f"must be a multiple of the patch size {patch}")
-    patches = (cfg.img_size // patch) ** 2
-    if not 0 < cfg.mask_ratio < 1 or not 1 <= int(patches * (1 - cfg.mask_ratio)) < patches:
-        raise bad(
-            "mask_ratio",
-            f"must be in (0, 1) and mask at least one of the {patches} patches "
-            "and leave at least one visible (the loss is over the masked ones)",
-        )
+    if not 0 < cfg.mask_ratio < 1:
+        raise bad("mask_ratio", "must be in (0, 1)")
+    if not cfg.patch:  # the model's square patch: check the image size now (a --patch: once the input is known)
+        check_grid(cfg, (cfg.img_size, cfg.img_size), cfg.patch_shape(), "img_size")
+    cfg.patch_shape()  # a --patch that does not parse
     peak = cfg.lr(1)  # the lowest peak, of one rank (more ranks scale it up)
     if cfg.min_lr > peak:
         raise bad("min_lr", f"must not exceed the peak learning rate blr x batch_size x accum_steps / 256 = {peak:g}")
@@ -274,6 +279,22 @@ def validate(cfg: PretrainConfig) -> PretrainConfig:
     if cfg.resume not in ("", "auto") and not Path(cfg.resume).is_dir():
         raise bad("resume", "use 'auto' or an existing checkpoint folder")
     return cfg
+
+
+def check_grid(cfg: PretrainConfig, size: tuple[int, int], patch: tuple[int, int], field: str) -> None:
+    """UserError unless patches of `patch` (rows, cols) tile an input of `size` and cfg.mask_ratio masks at
+    least one of them and leaves at least one visible; `field` is the setting that gave `size`."""
+    if size[0] % patch[0] or size[1] % patch[1]:
+        raise UserError(
+            f"bad config value {field}={getattr(cfg, field)!r}: the input {size[0]}x{size[1]} is not a multiple "
+            f"of the patch {patch[0]}x{patch[1]}"
+        )
+    patches = (size[0] // patch[0]) * (size[1] // patch[1])
+    if not 1 <= int(patches * (1 - cfg.mask_ratio)) < patches:
+        raise UserError(
+            f"bad config value mask_ratio={cfg.mask_ratio!r}: must mask at least one of the {patches} patches "
+            "and leave at least one visible (the loss is over the masked ones)"
+        )
 
 
 def parse_config(argv: Sequence[str] | None, prog: str = "pretrain") -> PretrainConfig:

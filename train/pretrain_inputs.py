@@ -24,6 +24,7 @@ from synpat.train.input_kinds import (
     usable_format,
 )
 from synpat.train.loaders import LoaderConfig, build_loader, build_stream
+from synpat.train.pretrain_config import check_grid
 from synpat.train.shard_list import expand_urls
 from synpat.train.sound_loaders import MixLoader, SoundStreamLoader, build_sound_loader
 
@@ -52,8 +53,10 @@ def stream_kind(shaders: list[str], seed: int) -> str:
         raise UserError(f"--stream: {str(e).removeprefix('--shaders: ')} (or --mix-data with shards)") from None
 
 
-def plan_input(cfg, patch: int) -> InputPlan:
-    """The input of the run `cfg` (a PretrainConfig) for an encoder of this patch size."""
+def plan_input(cfg) -> InputPlan:
+    """The input of the run `cfg` (a PretrainConfig) for its encoder's patch (cfg.patch_shape());
+    UserError when the patches do not tile it."""
+    patch = cfg.patch_shape()
     if cfg.stream:
         kind = stream_kind(cfg.stream.split(","), cfg.seed)
         fmt = SoundFormat(cfg.sample_rate, cfg.duration) if kind == "sound" else None
@@ -72,10 +75,10 @@ def plan_input(cfg, patch: int) -> InputPlan:
                 )
             kind, fmt = "mix", fmt or other_fmt
     if kind == "image":
+        check_grid(cfg, (cfg.img_size, cfg.img_size), patch, "img_size")
         return InputPlan("image", None, cfg.img_size, 3)
-    shape = (cfg.mel_bins, spectrogram_frames(fmt, patch))
-    if shape[0] % patch:
-        raise UserError(f"bad config value mel_bins={cfg.mel_bins}: must be a multiple of the patch size {patch}")
+    shape = (cfg.mel_bins, spectrogram_frames(fmt, patch[1]))
+    check_grid(cfg, shape, patch, "mel_bins")
     return InputPlan(kind, fmt, shape, 1)
 
 

@@ -30,12 +30,12 @@ def spectrogram_to_uint8(specs: torch.Tensor) -> np.ndarray:
 
 
 def recon_rows(model, imgs: torch.Tensor, pred: torch.Tensor, mask: torch.Tensor) -> list[np.ndarray]:
-    """imgs (N, C, H, W), pred (N, L, p*p*C), mask (N, L) -> three (N, H, W, 3) uint8 rows: the
+    """imgs (N, C, H, W), pred (N, L, ph*pw*C), mask (N, L) -> three (N, H, W, 3) uint8 rows: the
     originals; the visible patches on grey; the prediction in the masked patches pasted beside the
     visible ones (MAE's 'reconstruction + visible'). C = 3: images; C = 1: spectrograms."""
-    p, channels = model.arch.encoder.patch_size, imgs.shape[1]
+    (ph, pw), channels = model.arch.encoder.patch, imgs.shape[1]
     to_uint8_of = to_uint8 if channels == 3 else spectrogram_to_uint8
-    pixel_mask = model.unpatchify(mask.float()[..., None].expand(-1, -1, p * p * channels).cpu())  # 1 = masked
+    pixel_mask = model.unpatchify(mask.float()[..., None].expand(-1, -1, ph * pw * channels).cpu())  # 1 = masked
     imgs = imgs.float().cpu()
     recon = model.reconstruct(imgs, pred.float().cpu())
     grey = torch.zeros_like(imgs)  # 0 in normalised space = the ImageNet mean colour (the mean level of a spectrogram)

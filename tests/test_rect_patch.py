@@ -1,0 +1,137 @@
+"""Rectangular patches end to end: an MAE pre-trained with full-band 128x2 patches on spectrograms
+(`synpat-pretrain --patch 128x2`) exports, transfers, fine-tunes and serves the HEAR API with that
+patch as it was trained (no resampling anywhere), and a fine-tuned model records the tokens it was
+fine-tuned on so that the HEAR API runs it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from audio_fixtures import make_esc50
+from PIL import Image
+from sound_fixtures import write_sound_shards
+from synpat.core.errors import UserError
+from synpat.train.mae import build_mae
+from synpat.train.vit_arch import VIT_SIZES, ViTArch, with_patch
+from test_pretrain import PRETRAIN, TINY, log, pretrain, run
+
+
+@pytest.mark.parametrize("patch", [(128, 2), (16, 4), (16, 16)])
+def test_mae_patches_round_trip(patch):
+    mae = build_mae("mae_vit_tiny_patch16", patch=patch, img_size=(128, 48), in_chans=1)
+    assert mae.num_patches == (128 // patch[0]) * (48 // patch[1])
+    assert mae.decoder_pred.out_features == patch[0] * patch[1]
+    x = torch.randn(2, 1, 128, 48)
+    patches = mae.patchify(x)
+    assert patches.shape == (2, mae.num_patches, patch[0] * patch[1])
+    torch.testing.assert_close(mae.unpatchify(patches), x, rtol=0, atol=0)
+    # patch 0 is the top-left block: rows 0..ph-1, columns 0..pw-1, row-major inside
+    torch.testing.assert_close(patches[0, 0], x[0, 0, : patch[0], : patch[1]].reshape(-1))
+    loss, pred, mask = mae(x, torch.rand(2, mae.num_patches))
+    assert pred.shape == patches.shape and torch.isfinite(loss) and mask.sum() == 2 * int(mae.num_patches * 0.75)
+
+
+def test_arch_json_keeps_square_patches_a_number():
+    tiny = VIT_SIZES["vit_tiny"]
+    assert tiny.to_json()["patch_size"] == 16 and tiny.patch == (16, 16)
+    rect = with_patch(tiny, (128, 2))
+    assert rect.to_json()["patch_size"] == [128, 2] and rect.patch == (128, 2)
+    assert ViTArch.from_json(json.loads(json.dumps(rect.to_json()))) == rect
+    assert ViTArch.from_json({**tiny.to_json(), "patch_size": [16, 16]}) == tiny
+    assert with_patch(rect, (16, 16)) == tiny
+
+
+@pytest.fixture(scope="module")
+def rect_run(tmp_path_factory) -> Path:
+    """12 steps of the tiny MAE with 128x2 patches on 0.5 s clips (128 mel x 48 frames: 24 patches)."""
+    shards = write_sound_shards(tmp_path_factory.mktemp("sounds"), count=64, shard_size=32, duration=0.5)
+    out = tmp_path_factory.mktemp("rect_run")
+    pretrain("--data", shards, "--out", out, "--patch", "128x2", "--steps", "12", "--batch-size", "8",
+             "--log-every", "4", "--recon-every", "0", "--save-every", "0")  # fmt: skip
+    return out
+
+
+def test_pretrains_with_full_band_patches(rect_run):
+    rows = log(rect_run)
+    assert [r["step"] for r in rows] == [4, 8, 12] and rows[-1]["loss"] < rows[0]["loss"], rows
+    meta = json.loads((rect_run / "encoder.json").read_text())
+    assert meta["arch"]["patch_size"] == [128, 2] and meta["input_shape"] == [128, 48]
+    assert meta["model"] is None  # timm has no name for it; the audio stage reads "arch"
+    from safetensors.torch import load_file
+
+    assert load_file(rect_run / "encoder.safetensors")["patch_embed.proj.weight"].shape == (192, 1, 128, 2)
+    picture = Image.open(rect_run / "recon" / "step_00000012.png")
+    assert picture.size == (8 * 48 + 7 * 2, 3 * 128 + 2 * 2)
+
+
+def test_full_band_encoder_transfers_finetunes_and_serves_hear_unresampled(rect_run, tmp_path):
+    from safetensors.torch import load_file
+    from synpat.audio.finetune import run as finetune
+    from synpat.audio.finetune_config import FinetuneConfig
+    from synpat.audio.transfer import transfer_file
+    from synpat.hear import get_scene_embeddings, get_timestamp_embeddings, load_model
+
+    encoder = load_file(rect_run / "encoder.safetensors")
+    meta = transfer_file(rect_run / "encoder.safetensors", tmp_path / "t.safetensors", (128, 96))
+    assert meta["arch"]["patch_size"] == [128, 2] and meta["grid"] == [1, 48]
+    moved = load_file(tmp_path / "t.safetensors")
+    torch.testing.assert_close(moved["patch_embed.proj.weight"], encoder["patch_embed.proj.weight"])
+
+    hear = load_model(str(tmp_path / "t.safetensors"))  # a transfer output serves HEAR directly
+    embeddings, times = get_timestamp_embeddings(torch.randn(2, 16000) * 0.1, hear)
+    assert embeddings.shape == (2, 50, 192) and times[0, 1] - times[0, 0] == 20  # one column: 2 frames, 20 ms
+
+    esc = make_esc50(tmp_path / "esc", per_class=5, seed=1)
+    result = finetune(
+        FinetuneConfig(init=str(tmp_path / "t.safetensors"), data=f"esc50:{esc}", out=str(tmp_path / "ft"),
+                       epochs=1, batch_size=8, test_folds="1", threads=1)
+    )  # fmt: skip
+    assert result["config"]["mel_bins"] == 128 and result["config"]["frames"] == 96
+    best = json.loads((tmp_path / "ft" / "best.json").read_text())
+    assert best["arch"]["patch_size"] == [128, 2] and best["patch_stride"] == [[128, 2], [128, 2]]
+    model = load_model(str(tmp_path / "ft" / "best.safetensors"))
+    assert get_scene_embeddings(torch.randn(3, 16000) * 0.1, model).shape == (3, 192)
+
+
+def test_hear_runs_a_model_finetuned_with_other_tokens(tmp_path):
+    """A scratch model fine-tuned with --patch 128x2 (the experiment's default): best.json says so, and
+    a JSON of the older layout (the square encoder arch beside patch_stride) loads too."""
+    from synpat.audio.finetune import run as finetune
+    from synpat.audio.finetune_config import FinetuneConfig
+    from synpat.hear import get_timestamp_embeddings, load_model
+
+    esc = make_esc50(tmp_path / "esc", per_class=4, seed=2)
+    finetune(
+        FinetuneConfig(init="none", model="vit_tiny", data=f"esc50:{esc}", out=str(tmp_path / "ft"), epochs=1,
+                       batch_size=8, test_folds="1", threads=1, patch="128x2")
+    )  # fmt: skip
+    path = tmp_path / "ft" / "best.json"
+    best = json.loads(path.read_text())
+    assert best["arch"]["patch_size"] == [128, 2]
+    weights = str(tmp_path / "ft" / "best.safetensors")
+    assert get_timestamp_embeddings(torch.zeros(1, 16000), load_model(weights))[0].shape == (1, 50, 192)
+
+    path.write_text(json.dumps({**best, "arch": {**best["arch"], "patch_size": 16}}))  # the older layout
+    assert get_timestamp_embeddings(torch.zeros(1, 16000), load_model(weights))[0].shape == (1, 50, 192)
+
+    path.write_text(json.dumps({**best, "patch_stride": [[128, 2], [128, 1]]}))
+    with pytest.raises(UserError, match=r"overlapping tokens .*\(stride = patch\)"):
+        load_model(weights)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--patch", "0x2"], "bad config value patch='0x2': expected MELxFRAMES"),
+        (["--patch", "48x2"], "mel_bins=128: the input 128x48 is not a multiple of the patch 48x2"),
+        (["--patch", "128x48", "--mask-ratio", "0.75"], "mask_ratio=0.75: must mask at least one of the 1 patches"),
+    ],
+)
+def test_bad_patches_are_one_line(args, message, tmp_path):
+    shards = write_sound_shards(tmp_path / "s", count=8, shard_size=8, duration=0.5)
+    result = run(PRETRAIN, *TINY, "--data", shards, "--out", tmp_path / "out", "--steps", "1", *args)
+    assert result.returncode == 2 and message in result.stderr, result.stderr[-2000:]
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
