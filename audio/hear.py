@@ -216,7 +216,9 @@ def model_description(path: str | Path, meta: dict) -> tuple[ViTArch, FbankShape
     if not (
         arch
         and all(_positive(getattr(arch, k)) for k in ("embed_dim", "depth", "num_heads"))
-        and all(_positive(side) for side in arch.patch)
+        and (
+            _positive(arch.patch_size) or (isinstance(arch.patch_size, tuple) and all(map(_positive, arch.patch_size)))
+        )
         and arch.embed_dim % arch.num_heads == 0
         and _positive(arch.mlp_ratio, (int, float))
         and isinstance(arch.qkv_bias, bool)

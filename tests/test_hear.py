@@ -47,7 +47,9 @@ def fresh_warnings(monkeypatch):
 def test_attributes(model):
     assert model.sample_rate == 16000
     assert model.scene_embedding_size == 96 and model.timestamp_embedding_size == 96
-    assert repr(model) == ("AudioEmbedder(ViT 96d x 2 blocks, patch 16, input 64x128, timestamps every 160 ms, on cpu)")
+    assert repr(model) == (
+        "AudioEmbedder(ViT 96d x 2 blocks, patch 16x16, input 64x128, timestamps every 160 ms, on cpu)"
+    )
 
 
 def test_plain_encoder_computes_what_timm_does(model_file, model):
@@ -193,7 +195,7 @@ def test_deterministic_and_batch_independent(model):
     alone = get_scene_embeddings(audio[1:], model)
     torch.testing.assert_close(alone[0], a[1], rtol=1e-4, atol=1e-4)
     assert not torch.allclose(a[0], a[1])  # different clips, different embeddings
-    columns, _ = model._columns(audio, model.patch)
+    columns, _ = model._columns(audio, model.column)
     torch.testing.assert_close(a, model.encoder.fc_norm(columns.mean(dim=1)))  # scene: mean of the columns
 
 

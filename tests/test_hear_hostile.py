@@ -163,10 +163,10 @@ def test_model_json_that_disagrees_with_its_weights(model_file, tmp_path):
     """A JSON naming fewer blocks or no qkv bias loaded silently (the extra tensors dropped); malformed
     fields gave tracebacks or NaN embeddings (norm_std 0)."""
     arch_line = (
-        "expected an object of positive integers embed_dim, depth, num_heads (dividing embed_dim) and "
-        "patch_size, a positive mlp_ratio, a true/false qkv_bias"
+        "expected an object of positive integers embed_dim, depth, num_heads (dividing embed_dim), "
+        "patch_size (or [rows, cols]), a positive mlp_ratio, a true/false qkv_bias"
     )
-    shape_line = "expected [mel_bins, frames], whole numbers of at least one 16-pixel patch"
+    shape_line = "expected [mel_bins, frames], whole numbers of at least one 16x16 patch"
     norm_line = "expected finite numbers, norm_std > 0"
     cases = {
         "depth1": (
@@ -181,6 +181,9 @@ def test_model_json_that_disagrees_with_its_weights(model_file, tmp_path):
         "heads5": ({"arch": {"num_heads": 5}}, arch_line),
         "dimstr": ({"arch": {"embed_dim": "96"}}, arch_line),
         "nodepth": ({"arch": {"depth": None}}, arch_line),
+        "nopatch": ({"arch": {"patch_size": None}}, arch_line),
+        "patch3": ({"arch": {"patch_size": [16, 16, 1]}}, arch_line),
+        "patchzero": ({"arch": {"patch_size": [16, 0]}}, arch_line),
         "shapestr": ({"input_shape": ["64", "128"]}, shape_line),
         "shape3": ({"input_shape": [64, 128, 1]}, shape_line),
         "shapeint": ({"input_shape": 64}, shape_line),

@@ -120,7 +120,7 @@ def test_used_out_resume_with_other_settings_and_full_disk(small_shards, tmp_pat
     assert pretrain(*args, "--steps", "2", "--save-every", "1").returncode == 0
     log = (out / "log.jsonl").read_text()
     assert error_line(pretrain(*args, "--steps", "2")) == (
-        f"pretrain: error: --out {out}: holds a run (checkpoints, log.jsonl, tb, recon, config.json, "
+        f"pretrain: error: --out {out}: holds a run (checkpoints, log.jsonl, tb, recon, config.json, run.json, "
         "encoder.safetensors, encoder.json); pass --resume auto to continue it or --overwrite to replace it"
     )
     assert (out / "log.jsonl").read_text() == log

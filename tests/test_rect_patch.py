@@ -15,6 +15,7 @@ from PIL import Image
 from sound_fixtures import write_sound_shards
 from synpat.core.errors import UserError
 from synpat.train.mae import build_mae
+from synpat.train.pretrain_config import parse_config
 from synpat.train.vit_arch import VIT_SIZES, ViTArch, with_patch
 from test_pretrain import PRETRAIN, TINY, log, pretrain, run
 
@@ -65,6 +66,9 @@ def test_pretrains_with_full_band_patches(rect_run):
     assert load_file(rect_run / "encoder.safetensors")["patch_embed.proj.weight"].shape == (192, 1, 128, 2)
     picture = Image.open(rect_run / "recon" / "step_00000012.png")
     assert picture.size == (8 * 48 + 7 * 2, 3 * 128 + 2 * 2)
+    again = parse_config(["--config", str(rect_run / "config.json")])  # the run's config.json is a config
+    assert again.patch == "128x2" and again.patch_shape() == (128, 2) and again.steps == 12
+    assert json.loads((rect_run / "run.json").read_text())["world_size"] == 1
 
 
 def test_full_band_encoder_transfers_finetunes_and_serves_hear_unresampled(rect_run, tmp_path):

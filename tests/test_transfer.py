@@ -100,7 +100,7 @@ def test_transferred_encoder_feeds_finetune_model(encoder, tmp_path):
         ("missing", "not found"),
         ("garbage", "not a readable torch checkpoint"),
         ("unrecognised", "unrecognised state dict"),
-        ("shape", "not a positive multiple of the patch size 16"),
+        ("shape", "not a positive multiple of the patch 16x16"),
         ("json", "says embed_dim=128"),
     ],
 )

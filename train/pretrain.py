@@ -346,6 +346,7 @@ RUN_OUTPUTS = (
     "tb",
     "recon",
     "config.json",
+    "run.json",
     "encoder.safetensors",
     "encoder.json",
     NORM_FILE,
@@ -437,10 +438,10 @@ def run(cfg: PretrainConfig, ds_base: dict | None, out: Path, rank: int, world: 
     logs = Logs(out, None if resume_from is None else engine.global_steps) if rank == 0 else None
     try:
         if rank == 0:
+            write_json_atomic(out / "config.json", asdict(cfg))  # what --config takes: the run again
             write_json_atomic(
-                out / "config.json",
+                out / "run.json",
                 {
-                    **asdict(cfg),
                     "world_size": world,
                     "run_precision": run_precision(cfg, ds_config, device),
                     "deepspeed_config": ds_config,

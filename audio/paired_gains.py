@@ -1,0 +1,86 @@
+"""Paired gains of pre-trained over scratch from `synpat-finetune` results, grouped by a label (a
+pre-training budget, an arm): `python -m synpat.audio.paired_gains`.
+
+    python -m synpat.audio.paired_gains --out ladder.png --title "keywords: gain vs budget" \\
+        --pair 1k exp/kw/finetune/pretrained_sounds/results.json exp/kw/finetune/scratch/results.json \\
+        --pair 1k seed1/pretrained/results.json seed1/scratch/results.json --pair 3k ...
+
+Each --pair is one fine-tuning run of each side over the same folds (the same task, folds and seed):
+its per-fold differences are paired by fold name. Pairs of one label are pooled (e.g. 2 seeds x 5 folds
+= 10 paired folds). Prints a Markdown table (mean ± sample std of the paired differences, how many are
+above zero, each difference) and writes the picture: a dot per paired fold, the mean and ± one std per
+label, lines at 0 (scratch) and at --target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from synpat.audio.score_plot import write_scores_png
+from synpat.core.errors import UserError
+from synpat.core.settings import run_cli
+
+
+def fold_scores(path: Path, metric: str) -> dict[str, float]:
+    """results.json of synpat-finetune -> {round name: its `metric`}."""
+    try:
+        rounds = json.loads(path.read_text())["rounds"]
+        return {r["name"]: float(r[metric]) for r in rounds}
+    except (OSError, ValueError) as err:
+        raise UserError(f"{path}: unreadable ({err})") from None
+    except (KeyError, TypeError):
+        raise UserError(f"{path}: expected synpat-finetune's results.json with rounds holding {metric!r}") from None
+
+
+def paired_differences(pretrained: Path, scratch: Path, metric: str) -> list[float]:
+    """pretrained - scratch per fold, in the pre-trained run's fold order; UserError unless both ran the same folds."""
+    pre, base = fold_scores(pretrained, metric), fold_scores(scratch, metric)
+    if pre.keys() != base.keys():
+        raise UserError(f"{pretrained} and {scratch} held out different folds ({sorted(pre)} vs {sorted(base)})")
+    return [pre[name] - base[name] for name in pre]
+
+
+def gains_table(groups: dict[str, list[float]]) -> str:
+    """{label: paired differences} -> Markdown table."""
+    lines = ["| label | paired folds | gain (mean ± std) | above 0 | differences |", "|---|---|---|---|---|"]
+    for label, diffs in groups.items():
+        std = statistics.stdev(diffs) if len(diffs) > 1 else 0.0
+        cells = " ".join(f"{d:+.3f}" for d in diffs)
+        above = sum(d > 0 for d in diffs)
+        lines.append(f"| {label} | {len(diffs)} | {statistics.fmean(diffs):+.3f} ± {std:.3f} | {above} | {cells} |")
+    return "\n".join(lines)
+
+
+def _main(argv: Sequence[str] | None) -> None:
+    parser = argparse.ArgumentParser(prog="paired_gains", description=__doc__.split("\n")[0])
+    parser.add_argument("--pair", nargs=3, action="append", metavar=("LABEL", "PRETRAINED", "SCRATCH"), default=[])
+    parser.add_argument("--out", default="", help="PNG of the gains (none when empty)")
+    parser.add_argument("--title", default="pre-trained minus scratch, paired by fold")
+    parser.add_argument("--metric", default="accuracy", help="the rounds' metric to compare")
+    parser.add_argument("--target", type=float, default=0.05, help="a reference line at this gain")
+    args = parser.parse_args(argv)
+    if not args.pair:
+        raise UserError("give at least one --pair LABEL PRETRAINED_RESULTS SCRATCH_RESULTS")
+    groups: dict[str, list[float]] = {}
+    for label, pretrained, scratch in args.pair:
+        groups.setdefault(label, []).extend(paired_differences(Path(pretrained), Path(scratch), args.metric))
+    print(gains_table(groups))
+    if args.out:
+        values = [d for diffs in groups.values() for d in diffs] + [0.0, args.target]
+        span = (min(-0.1, round(min(values) - 0.05, 1)), max(0.2, round(max(values) + 0.05, 1)))
+        marks = [(0.0, "scratch"), (args.target, f"{args.target:+.2f}")]
+        write_scores_png(args.out, list(groups.items()), args.title, None, f"{args.metric} gain", span, marks)
+        print(f"wrote {args.out}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_cli("paired_gains", _main, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
