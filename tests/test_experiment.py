@@ -141,6 +141,7 @@ def test_every_value_of_a_pretrain_config_file_reaches_the_pretraining(tmp_path)
         "filter_programs": True,
         "check_seconds": 10.0,
         "max_nan": 0.5,
+        "patch": "16x8",
         "model": "mae_vit_tiny_patch16",
         "img_size": 32,
         "seed": 4,
