@@ -66,7 +66,10 @@ def test_results_that_cannot_be_paired_are_one_line(tmp_path, capsys):
         (["--pair", "x", empty, empty], "empty.json: expected rounds of distinct names, found []"),
         (["--pair", "x", str(twice), good], "twice.json: expected rounds of distinct names, found ['fold1', 'fold1']"),
         (["--pair", "x", nan, good, "--out", str(tmp_path / "g.png")], "nan.json: accuracy is not a number in fold1"),
-        (["--pair", "x", good, good, "--out", str(tmp_path / "g.png"), "--target", "inf"], "--target inf: expected a finite"),
+        (
+            ["--pair", "x", good, good, "--out", str(tmp_path / "g.png"), "--target", "inf"],
+            "--target inf: expected a finite",
+        ),
     )
     for argv, message in cases:
         assert main(argv) == 2, argv

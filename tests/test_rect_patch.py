@@ -171,3 +171,100 @@ def test_resume_of_a_checkpoint_older_than_patch_is_refused_with_another_patch(t
     assert "made with other settings (patch '' -> '128x2')" in refused.stderr.strip().splitlines()[-1]
     pretrain(*common, "--steps", "2", "--resume", "auto", "--patch", "16x16")
     assert [r["step"] for r in log(out)] == [1, 2]
+
+
+def full_band_model(folder: Path) -> Path:
+    """A small 128x2 audio encoder (96d x 2 blocks, input 128x32) as synpat-transfer writes it."""
+    import timm
+    from safetensors.torch import save_file
+    from synpat.audio.transfer import transfer_file
+
+    torch.manual_seed(0)
+    vit = timm.models.vision_transformer.VisionTransformer(
+        img_size=(128, 16), patch_size=(128, 2), in_chans=1, num_classes=0, embed_dim=96, depth=2, num_heads=3
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in vit.state_dict().items()}, str(folder / "encoder.safetensors"))
+    (folder / "encoder.json").write_text(
+        json.dumps({"embed_dim": 96, "depth": 2, "num_heads": 3, "patch_size": [128, 2]})
+    )
+    transfer_file(folder / "encoder.safetensors", folder / "audio.safetensors", (128, 32))
+    return folder / "audio.safetensors"
+
+
+def edited(model: Path, name: str, edit) -> Path:
+    """A copy of `model` whose JSON `edit` changed in place."""
+    out = model.with_name(f"{name}.safetensors")
+    out.write_bytes(model.read_bytes())
+    meta = json.loads(model.with_suffix(".json").read_text())
+    edit(meta)
+    out.with_suffix(".json").write_text(json.dumps(meta))
+    return out
+
+
+def test_hand_edited_patches_are_one_line_naming_the_file(tmp_path):
+    """A [rows, cols] patch_size other than the kernel's, one of three numbers or a fraction, and a
+    patch_stride of fractions, strings or booleans: one line naming the file, from the HEAR API and from
+    synpat-finetune --init (which took them: tracebacks, a silently resampled kernel, int(2.5) = 2)."""
+    from synpat.audio.finetune import run as finetune
+    from synpat.audio.finetune_config import FinetuneConfig
+    from synpat.hear import load_model
+
+    model = full_band_model(tmp_path / "m")
+    esc = make_esc50(tmp_path / "esc", per_class=1, seed=3)
+
+    def arch(patch_size):
+        return lambda meta: meta["arch"].update(patch_size=patch_size)
+
+    def tokens(value):
+        return lambda meta: meta.update(patch_stride=value)
+
+    both = [
+        (arch([128, 4]), r"its JSON says patch_size \[128, 4\], its weights have \[128, 2\]"),
+        (arch([2, 128]), r"its JSON says patch_size \[2, 128\], its weights have \[128, 2\]"),
+        (arch([128, 2, 1]), r"arch .*: expected an object of positive integers"),
+        (arch([128, 2.5]), r"arch .*: expected an object of positive integers"),
+        (arch([True, 2]), r"arch .*: expected an object of positive integers"),
+    ]
+    hear_only = [
+        (tokens([[128, 2.5], [128, 2.5]]), r"patch_stride .*: expected \[\[rows, cols\], \[rows, cols\]\] of positive"),
+        (tokens([["128", "2"], ["128", "2"]]), r"patch_stride .*: expected \[\[rows, cols\]"),
+        (tokens([[True, 2], [True, 2]]), r"patch_stride .*: expected \[\[rows, cols\]"),
+        (tokens([[128, 2], [128, 4]]), r"fine-tuned with tokens with gaps between them \(patch 128x2, stride 128x4\)"),
+        (tokens([[64, 2], [64, 2]]), r"tensor patch_embed.proj.weight has shape \(96, 1, 128, 2\), the model needs"),
+    ]
+    for i, (edit, message) in enumerate(both + hear_only):
+        path = edited(model, f"e{i}", edit)
+        with pytest.raises(UserError, match=message) as err:
+            load_model(str(path))
+        assert f"e{i}." in str(err.value) and "\n" not in str(err.value), err.value
+        if i < len(both):
+            with pytest.raises(UserError, match=message):
+                finetune(
+                    FinetuneConfig(
+                        init=str(path), data=f"esc50:{esc}", out=str(tmp_path / f"ft{i}"), epochs=1, threads=1
+                    )
+                )
+
+
+def test_finetuning_an_older_finetuned_model_keeps_its_tokens(tmp_path):
+    """A fine-tuned model's JSON of the older layout (the encoder's square arch beside patch_stride, its
+    kernel 128x2) used as --init fine-tunes on its own 128x2 tokens (it was resampled to 16x16)."""
+    from safetensors.torch import load_file
+    from synpat.audio.finetune import run as finetune
+    from synpat.audio.finetune_config import FinetuneConfig
+
+    model = full_band_model(tmp_path / "m")
+    older = edited(
+        model,
+        "older",
+        lambda meta: meta.update(
+            kind="finetuned", patch_stride=[[128, 2], [128, 2]], arch={**meta["arch"], "patch_size": 16}
+        ),
+    )
+    esc = make_esc50(tmp_path / "esc", per_class=2, seed=4)
+    finetune(FinetuneConfig(init=str(older), data=f"esc50:{esc}", out=str(tmp_path / "ft"), epochs=1, batch_size=4,
+                            test_folds="1", threads=1))  # fmt: skip
+    best = json.loads((tmp_path / "ft" / "best.json").read_text())
+    assert best["patch_stride"] == [[128, 2], [128, 2]] and best["arch"]["patch_size"] == [128, 2]
+    assert load_file(tmp_path / "ft" / "best.safetensors")["patch_embed.proj.weight"].shape == (96, 1, 128, 2)
