@@ -140,8 +140,10 @@ class ExperimentConfig:
     )
 
     def sound_mae_patch(self) -> str:
-        """The sounds and mix arms' --patch for synpat-pretrain: '' (the model's own) or MELxFRAMES."""
-        return token_patch(self) if self.sound_patch == "tokens" else self.sound_patch
+        """The sounds and mix arms' --patch for synpat-pretrain: '' (the model's own) or MELxFRAMES, spelt one
+        way (' 128 X 2' is 128x2, 16x16 on a patch-16 model is ''): the pretrain stage's key holds it."""
+        patch = parse_pair(token_patch(self) if self.sound_patch == "tokens" else self.sound_patch, "sound_patch")
+        return "" if patch is None or patch == MODELS[self.model].encoder.patch else f"{patch[0]}x{patch[1]}"
 
 
 def validate(cfg: ExperimentConfig) -> ExperimentConfig:
@@ -189,7 +191,13 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
             f"bad config value finetune_patch={cfg.finetune_patch!r}: taller than the {cfg.mel_bins} mel bins "
             f"(use {cfg.mel_bins}x{patch[1]})"
         )
-    sound_patch = parse_pair(cfg.sound_mae_patch(), "sound_patch")
+    try:
+        sound_patch = parse_pair(cfg.sound_mae_patch(), "sound_patch")
+    except UserError:
+        raise UserError(
+            f"bad config value sound_patch={cfg.sound_patch!r}: expected '' (the model's patch), 'tokens' (the "
+            "fine-tuning tokens) or MELxFRAMES of positive numbers, e.g. '128x2'"
+        ) from None
     if sound_patch and cfg.mel_bins % sound_patch[0]:
         raise UserError(
             f"bad config value sound_patch={cfg.sound_patch!r}: its {sound_patch[0]} rows do not divide the "

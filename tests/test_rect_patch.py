@@ -268,3 +268,27 @@ def test_finetuning_an_older_finetuned_model_keeps_its_tokens(tmp_path):
     best = json.loads((tmp_path / "ft" / "best.json").read_text())
     assert best["patch_stride"] == [[128, 2], [128, 2]] and best["arch"]["patch_size"] == [128, 2]
     assert load_file(tmp_path / "ft" / "best.safetensors")["patch_embed.proj.weight"].shape == (96, 1, 128, 2)
+
+
+def test_experiment_sound_patch_is_spelt_once_and_keys_the_pretraining(tmp_path):
+    """--sound-patch: '' | tokens | MELxFRAMES. A bad one names all three (it said only MELxFRAMES); spellings
+    of one patch share the pre-training stage (' 128 X 2', 'tokens' and 128x2; 16x16 of a patch-16 model and
+    ''), another patch does not, and the images arm never depends on it."""
+    from synpat.audio.experiment import parse_config
+    from synpat.audio.stage_reuse import pretrain_key
+
+    (tmp_path / "snd").mkdir()
+    base = ["--data", f"esc50:{tmp_path}", "--out", str(tmp_path / "x"), "--sound-data", str(tmp_path / "snd"),
+            "--pretrain-on", "images,sounds,mix", "--pretrain-steps", "1", "--model", "mae_vit_tiny_patch16"]  # fmt: skip
+
+    def keys(patch: str) -> list[str]:
+        cfg = parse_config([*base, "--sound-patch", patch])
+        return [pretrain_key(cfg, "r", arm, 1, tmp_path / "snd") for arm in ("images", "sounds", "mix")]
+
+    square, rect = keys(""), keys("128x2")
+    assert keys("16x16") == square and keys(" 128 X 02") == rect and keys("tokens") == rect
+    assert square[0] == rect[0] and square[1:] != rect[1:] and keys("128x4")[1:] != rect[1:]
+    assert parse_config([*base, "--sound-patch", " 128 X 2"]).sound_mae_patch() == "128x2"
+    for bad in ("tokns", "square", "0x2"):
+        with pytest.raises(UserError, match=rf"sound_patch='{bad}': expected '' \(the model's patch\), 'tokens'"):
+            parse_config([*base, "--sound-patch", bad])
