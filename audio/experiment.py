@@ -30,6 +30,7 @@ weights; only its position grid follows the shape), so every arm fine-tunes the 
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import statistics
@@ -264,6 +265,16 @@ def token_patch(cfg: ExperimentConfig) -> str:
     keyword transformer's layout: a 1 s clip gets 48 tokens, as many as 16x16 patches give, each one 20 ms of the
     whole spectrum), 'square' -> '' (the encoder's own patch), else as given."""
     return {"": f"{cfg.mel_bins}x2", "square": ""}.get(cfg.finetune_patch, cfg.finetune_patch)
+
+
+def frame_unit(cfg: ExperimentConfig) -> int:
+    """The input's frames are a multiple of this, so that every arm's encoder tiles it when transferred: the
+    least common multiple of the patch widths pre-trained (the model's square patch on images, --sound-patch's
+    columns on the sounds and mix arms)."""
+    arms = pretrain_arms(cfg)
+    sound = parse_pair(cfg.sound_mae_patch(), "sound_patch") or MODELS[cfg.model].encoder.patch
+    widths = [MODELS[cfg.model].encoder.patch[1]] * ("images" in arms) + [sound[1]] * (arms != ["images"])
+    return math.lcm(*widths)
 
 
 def budget_line(cfg: ExperimentConfig) -> str:
@@ -727,7 +738,13 @@ def experiment(cfg: ExperimentConfig) -> dict:
     out = Path(cfg.out)
     task = load_task(cfg.data)  # a wrong task, programs or config file are refused before anything is written
     find_programs(shader_sources(cfg), cfg.seed)
-    shape = input_shape(cfg.mel_bins, cfg.frames, typical_clip(task), MODELS[cfg.model].encoder.patch_size)
+    unit = frame_unit(cfg)
+    if cfg.frames % unit:  # the transfer stage would refuse it, after the pre-training
+        raise UserError(
+            f"bad config value frames={cfg.frames}: must be a multiple of {unit}, the width of the pre-trained "
+            "patches (the model's on images, --sound-patch's on sounds) that the transfer tiles it with"
+        )
+    shape = input_shape(cfg.mel_bins, cfg.frames, typical_clip(task), unit)
     pretrain_settings(cfg, out / "shards", out / "pretrain", cfg.pretrain_steps, cfg.pretrain_epochs)
     finetune_config(cfg, "none", out, shape, probe=False)
     try:

@@ -292,3 +292,25 @@ def test_experiment_sound_patch_is_spelt_once_and_keys_the_pretraining(tmp_path)
     for bad in ("tokns", "square", "0x2"):
         with pytest.raises(UserError, match=rf"sound_patch='{bad}': expected '' \(the model's patch\), 'tokens'"):
             parse_config([*base, "--sound-patch", bad])
+
+
+def test_experiment_frames_tile_every_pretrained_patch(tmp_path):
+    """The input's frames are a multiple of every arm's patch width (with --sound-patch 128x3 the median clip
+    was rounded to 16 frames only, and the transfer stage refused the shape after the pre-training); frames
+    given that are none is refused before anything is written."""
+    from synpat.audio.experiment import experiment, frame_unit, parse_config
+
+    (tmp_path / "snd").mkdir()
+    esc = make_esc50(tmp_path / "esc", per_class=5, seed=5)
+    base = ["--data", f"esc50:{esc}", "--out", str(tmp_path / "x"), "--sound-data", str(tmp_path / "snd"),
+            "--pretrain-steps", "1", "--model", "mae_vit_tiny_patch16"]  # fmt: skip
+
+    def unit(arms: str, patch: str) -> int:
+        return frame_unit(parse_config([*base, "--pretrain-on", arms, "--sound-patch", patch]))
+
+    assert unit("images", "128x3") == 16 and unit("sounds", "") == 16 and unit("sounds", "128x2") == 2
+    assert unit("sounds,mix", "128x3") == 3 and unit("images,sounds", "128x3") == 48 and unit("mix", "16x5") == 5
+    cfg = parse_config([*base, "--pretrain-on", "images,sounds", "--sound-patch", "128x3", "--frames", "112"])
+    with pytest.raises(UserError, match=r"bad config value frames=112: must be a multiple of 48"):
+        experiment(cfg)
+    assert not (tmp_path / "x").exists()
