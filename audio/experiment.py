@@ -30,6 +30,7 @@ weights; only its position grid follows the shape), so every arm fine-tunes the 
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import statistics
@@ -140,8 +141,10 @@ class ExperimentConfig:
     )
 
     def sound_mae_patch(self) -> str:
-        """The sounds and mix arms' --patch for synpat-pretrain: '' (the model's own) or MELxFRAMES."""
-        return token_patch(self) if self.sound_patch == "tokens" else self.sound_patch
+        """The sounds and mix arms' --patch for synpat-pretrain: '' (the model's own) or MELxFRAMES, spelt one
+        way (' 128 X 2' is 128x2, 16x16 on a patch-16 model is ''): the pretrain stage's key holds it."""
+        patch = parse_pair(token_patch(self) if self.sound_patch == "tokens" else self.sound_patch, "sound_patch")
+        return "" if patch is None or patch == MODELS[self.model].encoder.patch else f"{patch[0]}x{patch[1]}"
 
 
 def validate(cfg: ExperimentConfig) -> ExperimentConfig:
@@ -189,7 +192,13 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
             f"bad config value finetune_patch={cfg.finetune_patch!r}: taller than the {cfg.mel_bins} mel bins "
             f"(use {cfg.mel_bins}x{patch[1]})"
         )
-    sound_patch = parse_pair(cfg.sound_mae_patch(), "sound_patch")
+    try:
+        sound_patch = parse_pair(cfg.sound_mae_patch(), "sound_patch")
+    except UserError:
+        raise UserError(
+            f"bad config value sound_patch={cfg.sound_patch!r}: expected '' (the model's patch), 'tokens' (the "
+            "fine-tuning tokens) or MELxFRAMES of positive numbers, e.g. '128x2'"
+        ) from None
     if sound_patch and cfg.mel_bins % sound_patch[0]:
         raise UserError(
             f"bad config value sound_patch={cfg.sound_patch!r}: its {sound_patch[0]} rows do not divide the "
@@ -256,6 +265,16 @@ def token_patch(cfg: ExperimentConfig) -> str:
     keyword transformer's layout: a 1 s clip gets 48 tokens, as many as 16x16 patches give, each one 20 ms of the
     whole spectrum), 'square' -> '' (the encoder's own patch), else as given."""
     return {"": f"{cfg.mel_bins}x2", "square": ""}.get(cfg.finetune_patch, cfg.finetune_patch)
+
+
+def frame_unit(cfg: ExperimentConfig) -> int:
+    """The input's frames are a multiple of this, so that every arm's encoder tiles it when transferred: the
+    least common multiple of the patch widths pre-trained (the model's square patch on images, --sound-patch's
+    columns on the sounds and mix arms)."""
+    arms = pretrain_arms(cfg)
+    sound = parse_pair(cfg.sound_mae_patch(), "sound_patch") or MODELS[cfg.model].encoder.patch
+    widths = [MODELS[cfg.model].encoder.patch[1]] * ("images" in arms) + [sound[1]] * (arms != ["images"])
+    return math.lcm(*widths)
 
 
 def budget_line(cfg: ExperimentConfig) -> str:
@@ -719,7 +738,13 @@ def experiment(cfg: ExperimentConfig) -> dict:
     out = Path(cfg.out)
     task = load_task(cfg.data)  # a wrong task, programs or config file are refused before anything is written
     find_programs(shader_sources(cfg), cfg.seed)
-    shape = input_shape(cfg.mel_bins, cfg.frames, typical_clip(task), MODELS[cfg.model].encoder.patch_size)
+    unit = frame_unit(cfg)
+    if cfg.frames % unit:  # the transfer stage would refuse it, after the pre-training
+        raise UserError(
+            f"bad config value frames={cfg.frames}: must be a multiple of {unit}, the width of the pre-trained "
+            "patches (the model's on images, --sound-patch's on sounds) that the transfer tiles it with"
+        )
+    shape = input_shape(cfg.mel_bins, cfg.frames, typical_clip(task), unit)
     pretrain_settings(cfg, out / "shards", out / "pretrain", cfg.pretrain_steps, cfg.pretrain_epochs)
     finetune_config(cfg, "none", out, shape, probe=False)
     try:

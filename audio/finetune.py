@@ -33,7 +33,14 @@ from synpat.audio.fbank import HOP, SAMPLE_RATE, WINDOW, AudioReadError, FbankSh
 from synpat.audio.finetune_config import FinetuneConfig, parse_config, test_folds
 from synpat.audio.metrics import accuracy, confusion, mean_average_precision
 from synpat.audio.patch_grid import grid_of
-from synpat.audio.vit_audio import build_audio_vit, check_input_shape, load_encoder_state, read_model_file
+from synpat.audio.vit_audio import (
+    build_audio_vit,
+    check_input_shape,
+    checked_arch,
+    load_encoder_state,
+    read_model_file,
+    recorded_tokens,
+)
 from synpat.core.devices import torch_device
 from synpat.core.errors import UserError
 from synpat.core.files import write_atomic, write_json_atomic
@@ -41,6 +48,7 @@ from synpat.core.progress import Progress
 from synpat.core.settings import run_cli
 from synpat.train.optim import lr_at, param_groups, set_lr
 from synpat.train.vit_arch import VIT_SIZES, ViTArch, parse_pair, with_patch
+from synpat.train.weights import meta_path
 
 
 @dataclass
@@ -94,7 +102,9 @@ def _arch(cfg: FinetuneConfig) -> tuple[ViTArch, dict | None, dict | None]:
     """(architecture, initial encoder state or None, init file's metadata or None)."""
     if cfg.init != "none":
         state, meta = read_model_file(cfg.init)
-        return ViTArch.from_json(meta["arch"]), state, meta
+        arch = checked_arch(meta_path(cfg.init), meta["arch"])
+        tokens = recorded_tokens(meta_path(cfg.init), meta.get("patch_stride"))  # a fine-tuned model's own patch
+        return (with_patch(arch, tokens[0]) if tokens else arch), state, meta
     preset = VIT_SIZES[cfg.model]
     arch = replace(
         preset,

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from synpat.audio.fbank import HOP, SAMPLE_RATE, WINDOW, FbankShape, log_mel_batch
-from synpat.audio.vit_audio import load_encoder_state, read_model_file
+from synpat.audio.vit_audio import checked_arch, load_encoder_state, positive, read_model_file, recorded_tokens
 from synpat.audio.vit_plain import PlainAudioViT
 from synpat.core.devices import torch_device
 from synpat.core.errors import UserError
@@ -182,57 +182,26 @@ def check_hop(hop_ms: float, patch: int, source: str) -> int:
     return int(frames)
 
 
-def _positive(value, kind: type | tuple[type, ...] = int) -> bool:
-    return isinstance(value, kind) and not isinstance(value, bool) and math.isfinite(value) and value > 0
-
-
-def tokens_arch(where: Path, arch: ViTArch, patch_stride) -> ViTArch:
-    """The architecture with the patch of the model's tokens: a fine-tuned model's JSON records them as
-    "patch_stride" [[rows, cols], [rows, cols]] (older ones beside the encoder's square "arch"); UserError
-    for overlapping tokens (a stride below the patch), which the column embedder does not run."""
-    if patch_stride is None:
-        return arch
-    try:
-        patch, stride = (tuple(int(v) for v in pair) for pair in patch_stride)
-        assert len(patch) == len(stride) == 2 and min(patch + stride) > 0
-    except (TypeError, ValueError, AssertionError):
-        raise UserError(f"{where}: patch_stride {patch_stride!r}: expected [[rows, cols], [rows, cols]]") from None
-    if patch != stride:
-        raise UserError(
-            f"{where}: fine-tuned with overlapping tokens (patch {patch[0]}x{patch[1]}, stride "
-            f"{stride[0]}x{stride[1]}); the HEAR embedder runs patches that tile the spectrogram (stride = patch)"
-        )
-    return with_patch(arch, patch)
-
-
 def model_description(path: str | Path, meta: dict) -> tuple[ViTArch, FbankShape, tuple[float, float]]:
     """A model JSON's "arch", "input_shape" and "norm_mean"/"norm_std" (AudioSet's when absent), each
     checked: UserError naming the JSON, the field and what was expected."""
     where = meta_path(path)
-    try:
-        arch = ViTArch.from_json(meta["arch"])
-    except (TypeError, AttributeError):
-        arch = None
-    if not (
-        arch
-        and all(_positive(getattr(arch, k)) for k in ("embed_dim", "depth", "num_heads"))
-        and (
-            _positive(arch.patch_size) or (isinstance(arch.patch_size, tuple) and all(map(_positive, arch.patch_size)))
-        )
-        and arch.embed_dim % arch.num_heads == 0
-        and _positive(arch.mlp_ratio, (int, float))
-        and isinstance(arch.qkv_bias, bool)
-    ):
-        raise UserError(
-            f"{where}: arch {meta['arch']!r}: expected an object of positive integers embed_dim, depth, "
-            "num_heads (dividing embed_dim), patch_size (or [rows, cols]), a positive mlp_ratio, a true/false qkv_bias"
-        )
-    arch = tokens_arch(where, arch, meta.get("patch_stride"))
+    arch = checked_arch(where, meta["arch"])
+    tokens = recorded_tokens(where, meta.get("patch_stride"))
+    if tokens:
+        (patch, stride), (rows, cols) = tokens, tokens[0]
+        if patch != stride:
+            kind = "overlapping tokens" if stride[0] < rows or stride[1] < cols else "tokens with gaps between them"
+            raise UserError(
+                f"{where}: fine-tuned with {kind} (patch {rows}x{cols}, stride {stride[0]}x{stride[1]}); the HEAR "
+                "embedder runs patches that tile the spectrogram (stride = patch)"
+            )
+        arch = with_patch(arch, patch)
     value = meta["input_shape"]
     if not (
         isinstance(value, list)
         and len(value) == 2
-        and all(_positive(v) for v in value)
+        and all(positive(v) for v in value)
         and value[0] >= arch.patch[0]
         and value[1] >= arch.patch[1]
     ):
@@ -245,7 +214,7 @@ def model_description(path: str | Path, meta: dict) -> tuple[ViTArch, FbankShape
         isinstance(norm[0], (int, float))
         and not isinstance(norm[0], bool)
         and math.isfinite(norm[0])
-        and _positive(norm[1], (int, float))
+        and positive(norm[1], (int, float))
     ):
         raise UserError(f"{where}: norm_mean {norm[0]!r}, norm_std {norm[1]!r}: expected finite numbers, norm_std > 0")
     return arch, FbankShape(*value), (float(norm[0]), float(norm[1]))
@@ -274,7 +243,10 @@ def load_embedder(path: str | Path, device: str | torch.device = "cpu", hop_ms: 
     else:
         hop_frames = None
     model = AudioEmbedder(arch, shape, norm, hop_frames)
-    load_encoder_state(model.encoder, state)
+    try:
+        load_encoder_state(model.encoder, state)
+    except UserError as err:  # the JSON's arch or patch_stride describes other weights
+        raise UserError(f"{path}: {err} (the model {meta_path(path)} describes)") from None
     own = model.encoder.state_dict().keys()
     unused = sorted(
         k

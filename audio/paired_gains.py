@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 from collections.abc import Sequence
@@ -27,14 +28,22 @@ from synpat.core.settings import run_cli
 
 
 def fold_scores(path: Path, metric: str) -> dict[str, float]:
-    """results.json of synpat-finetune -> {round name: its `metric`}."""
+    """results.json of synpat-finetune -> {round name: its `metric`}; UserError unless it holds at least one
+    round, each named once with a finite `metric`."""
     try:
         rounds = json.loads(path.read_text())["rounds"]
-        return {r["name"]: float(r[metric]) for r in rounds}
+        scores = [(str(r["name"]), float(r[metric])) for r in rounds]
     except (OSError, ValueError) as err:
         raise UserError(f"{path}: unreadable ({err})") from None
     except (KeyError, TypeError):
         raise UserError(f"{path}: expected synpat-finetune's results.json with rounds holding {metric!r}") from None
+    names = [name for name, _ in scores]
+    if not scores or len(set(names)) != len(names):
+        raise UserError(f"{path}: expected rounds of distinct names, found {names}")
+    bad = [name for name, value in scores if not math.isfinite(value)]
+    if bad:
+        raise UserError(f"{path}: {metric} is not a number in {', '.join(bad)}: nothing to pair there")
+    return dict(scores)
 
 
 def paired_differences(pretrained: Path, scratch: Path, metric: str) -> list[float]:
@@ -49,6 +58,7 @@ def gains_table(groups: dict[str, list[float]]) -> str:
     """{label: paired differences} -> Markdown table."""
     lines = ["| label | paired folds | gain (mean ± std) | above 0 | differences |", "|---|---|---|---|---|"]
     for label, diffs in groups.items():
+        label = label.replace("|", "\\|")  # a cell of its own
         std = statistics.stdev(diffs) if len(diffs) > 1 else 0.0
         cells = " ".join(f"{d:+.3f}" for d in diffs)
         above = sum(d > 0 for d in diffs)
@@ -66,6 +76,8 @@ def _main(argv: Sequence[str] | None) -> None:
     args = parser.parse_args(argv)
     if not args.pair:
         raise UserError("give at least one --pair LABEL PRETRAINED_RESULTS SCRATCH_RESULTS")
+    if not math.isfinite(args.target):
+        raise UserError(f"--target {args.target}: expected a finite gain for the reference line")
     groups: dict[str, list[float]] = {}
     for label, pretrained, scratch in args.pair:
         groups.setdefault(label, []).extend(paired_differences(Path(pretrained), Path(scratch), args.metric))

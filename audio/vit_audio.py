@@ -6,6 +6,7 @@ file with a JSON beside it (`<stem>.json`) holding the architecture ("arch") and
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -123,16 +124,64 @@ def read_model_file(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     return state, meta
 
 
+def positive(value, kind: type | tuple[type, ...] = int) -> bool:
+    """A finite number of `kind` above zero (a JSON true is no number)."""
+    return isinstance(value, kind) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+
+
+def checked_arch(where: Path | str, value) -> ViTArch:
+    """A model JSON's "arch" (`value`; `where`: the JSON) as a ViTArch; UserError naming the JSON and what was
+    expected unless it holds positive whole numbers (patch_size one or [rows, cols])."""
+    try:
+        arch = ViTArch.from_json(value)
+    except (TypeError, AttributeError):
+        arch = None
+    if not (
+        arch
+        and all(positive(getattr(arch, k)) for k in ("embed_dim", "depth", "num_heads"))
+        and (positive(arch.patch_size) or (isinstance(arch.patch_size, tuple) and all(map(positive, arch.patch_size))))
+        and arch.embed_dim % arch.num_heads == 0
+        and positive(arch.mlp_ratio, (int, float))
+        and isinstance(arch.qkv_bias, bool)
+    ):
+        raise UserError(
+            f"{where}: arch {value!r}: expected an object of positive integers embed_dim, depth, "
+            "num_heads (dividing embed_dim), patch_size (or [rows, cols]), a positive mlp_ratio, a true/false qkv_bias"
+        )
+    return arch
+
+
+def recorded_tokens(where: Path | str, value) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """A fine-tuned model JSON's "patch_stride" [[rows, cols], [rows, cols]] (`value`; None when absent): the
+    (patch, stride) of its tokens, which an older JSON records beside the encoder's square "arch"."""
+    if value is None:
+        return None
+    if not (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(pair, list) and len(pair) == 2 and all(map(positive, pair)) for pair in value)
+    ):
+        raise UserError(
+            f"{where}: patch_stride {value!r}: expected [[rows, cols], [rows, cols]] of positive whole numbers"
+        )
+    return tuple(value[0]), tuple(value[1])
+
+
 def arch_disagreement(state: Mapping[str, torch.Tensor], arch: Mapping) -> str | None:
     """Where an "arch" JSON (depth, embed_dim, patch_size) disagrees with the encoder weights ``state``, or None."""
     blocks = {int(k.split(".")[1]) for k in state if k.startswith("blocks.") and k.split(".")[1].isdigit()}
     found = {"depth": max(blocks) + 1 if blocks else 0}
     proj = state.get("patch_embed.proj.weight")  # (embed_dim, channels, patch rows, patch cols)
+    said = arch.get("patch_size")
     if proj is not None and proj.dim() == 4:
         found["embed_dim"] = proj.shape[0]
-        # a fine-tuned kernel may be MELxFRAMES other than the encoder's own (audio/patch_grid.py)
-        if proj.shape[-1] == proj.shape[-2]:
-            found["patch_size"] = proj.shape[-1]
+        kernel = list(proj.shape[-2:])
+        if isinstance(said, list) and len(said) == 2 and all(map(positive, said)) and said != kernel:
+            return f"its JSON says patch_size {said}, its weights have {kernel}"  # [rows, cols]: the kernel's own
+        # a fine-tuned kernel may be MELxFRAMES other than the square patch an older JSON names (its
+        # "patch_stride" says which)
+        if kernel[0] == kernel[1]:
+            found["patch_size"] = kernel[0]
     for key, have in found.items():
         # a value that is not a whole number is the JSON reader's to refuse (it names what it expected)
         if isinstance(arch.get(key), int) and not isinstance(arch[key], bool) and arch[key] != have:

@@ -52,3 +52,35 @@ def test_other_folds_are_one_line(tmp_path):
 def test_no_pair_is_refused(argv, capsys):
     assert main(argv) == 2
     assert "give at least one --pair" in capsys.readouterr().err
+
+
+def test_results_that_cannot_be_paired_are_one_line(tmp_path, capsys):
+    """No rounds, a round named twice, a score that is NaN (json writes it), a --target that is not finite:
+    each one clear line (they were tracebacks from statistics/the plot, or a 'different folds' that was not)."""
+    good = results(tmp_path / "good.json", {"fold1": 0.5, "fold2": 0.5})
+    empty = results(tmp_path / "empty.json", {})
+    nan = results(tmp_path / "nan.json", {"fold1": float("nan"), "fold2": 0.5})
+    twice = tmp_path / "twice.json"
+    twice.write_text(json.dumps({"rounds": [{"name": "fold1", "accuracy": 0.5}, {"name": "fold1", "accuracy": 0.9}]}))
+    cases = (
+        (["--pair", "x", empty, empty], "empty.json: expected rounds of distinct names, found []"),
+        (["--pair", "x", str(twice), good], "twice.json: expected rounds of distinct names, found ['fold1', 'fold1']"),
+        (["--pair", "x", nan, good, "--out", str(tmp_path / "g.png")], "nan.json: accuracy is not a number in fold1"),
+        (
+            ["--pair", "x", good, good, "--out", str(tmp_path / "g.png"), "--target", "inf"],
+            "--target inf: expected a finite",
+        ),
+    )
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "g.png").exists()
+
+
+def test_a_label_with_a_bar_stays_one_cell(tmp_path, capsys):
+    pre, base = results(tmp_path / "p.json", {"fold1": 0.75}), results(tmp_path / "s.json", {"fold1": 0.5})
+    assert main(["--pair", "sounds | 128x2", pre, base, "--pair", "with spaces", pre, base]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[2] == "| sounds \\| 128x2 | 1 | +0.250 ± 0.000 | 1 | +0.250 |"
+    assert rows[3].startswith("| with spaces | 1 |") and rows[2].replace("\\|", "").count("|") == 6

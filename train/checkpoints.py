@@ -22,6 +22,9 @@ from synpat.core.files import write_atomic, write_json_atomic
 
 SETTINGS = "settings.json"
 CONFIG = "config"  # the settings' entry of every other setting that decides what is trained
+# Settings recorded under CONFIG only since a later version, with the value that every checkpoint written
+# before then was made with (its absence is that value, not "anything goes").
+RECORDED_SINCE = {"patch": ""}  # --patch: the model's own square patch
 
 
 @dataclass
@@ -113,7 +116,8 @@ class Checkpoints:
             raise UserError(f"{path}: unreadable ({err})") from None
         diff = [f"{k} {saved.get(k)!r} -> {v!r}" for k, v in self.settings.items() if k != CONFIG and saved.get(k) != v]
         config = json.loads(json.dumps(self.settings.get(CONFIG, {})))  # as saved: tuples are lists
-        recorded = saved.get(CONFIG) or {}  # none in a checkpoint older than the record (and no key one of those lacks)
+        # none in a checkpoint older than the record (and no key one of those lacks), but RECORDED_SINCE's
+        recorded = {**RECORDED_SINCE, **(saved.get(CONFIG) or {})}
         diff += [
             f"{k} {recorded[k]!r} -> {v!r}"
             for k, v in config.items()

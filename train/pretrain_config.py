@@ -244,9 +244,11 @@ def validate(cfg: PretrainConfig) -> PretrainConfig:
             raise bad(name, f"use one of {', '.join(choices)}")
     if not 0 < cfg.mask_ratio < 1:
         raise bad("mask_ratio", "must be in (0, 1)")
+    shape = cfg.patch_shape()  # a --patch that does not parse: UserError
+    # one spelling of each patch (' 128 X 2' is 128x2; the model's own is ''): config.json, checkpoints, resume
+    cfg.patch = "" if shape == MODELS[cfg.model].encoder.patch else f"{shape[0]}x{shape[1]}"
     if not cfg.patch:  # the model's square patch: check the image size now (a --patch: once the input is known)
-        check_grid(cfg, (cfg.img_size, cfg.img_size), cfg.patch_shape(), "img_size")
-    cfg.patch_shape()  # a --patch that does not parse
+        check_grid(cfg, (cfg.img_size, cfg.img_size), shape, "img_size")
     peak = cfg.lr(1)  # the lowest peak, of one rank (more ranks scale it up)
     if cfg.min_lr > peak:
         raise bad("min_lr", f"must not exceed the peak learning rate blr x batch_size x accum_steps / 256 = {peak:g}")

@@ -77,6 +77,11 @@ def plan_input(cfg) -> InputPlan:
     if kind == "image":
         check_grid(cfg, (cfg.img_size, cfg.img_size), patch, "img_size")
         return InputPlan("image", None, cfg.img_size, 3)
+    if cfg.norm_pix_loss and patch == (1, 1):  # one value per patch: its variance is NaN, and so the loss
+        raise UserError(
+            f"bad config value patch={cfg.patch!r}: a 1x1 patch of a spectrogram is one value, which "
+            "norm_pix_loss cannot standardise; use a larger patch or --no-norm-pix-loss"
+        )
     shape = (cfg.mel_bins, spectrogram_frames(fmt, patch[1]))
     check_grid(cfg, shape, patch, "mel_bins")
     return InputPlan(kind, fmt, shape, 1)
