@@ -89,7 +89,9 @@ def render_key(cfg: ExperimentConfig, programs: list[Program]) -> str:
 def pretrain_key(cfg: ExperimentConfig, render: str | None, arm: str, steps: int, sound_shards: Path | None) -> str:
     """Stage pretrain of one arm (images | sounds | mix): the render stage's key (None when no images
     were rendered), the budget (``steps``, or the epochs), model, size, batch, lr, seed, the sound shards,
-    the sound arms' patch, the --pretrain-config file's bytes and train's code."""
+    a sound arm's --sound-patch (when not the model's own: the keys of before stay), the --pretrain-config
+    file's bytes and train's code."""
+    patch = cfg.sound_mae_patch() if arm != "images" else ""
     return stage_key(
         {
             "render": render,
@@ -103,7 +105,7 @@ def pretrain_key(cfg: ExperimentConfig, render: str | None, arm: str, steps: int
             "seed": cfg.seed,
             "sounds": str(sound_shards) if sound_shards else None,
             "sound_share": cfg.sound_share if arm == "mix" else None,
-            "patch": cfg.sound_mae_patch() if arm != "images" else "",
+            **({"patch": patch} if patch else {}),
             "config": file_sha256(Path(cfg.pretrain_config)) if cfg.pretrain_config else None,
             "code": code_version("train", "core"),
         }

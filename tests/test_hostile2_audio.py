@@ -216,6 +216,9 @@ def test_each_stage_kind_keys_by_one_function_with_the_keys_of_before(tmp_path):
                 "code": code_version("train", "core"),
             }
         )
+    tokens = ExperimentConfig(**{**asdict(cfg), "sound_patch": "tokens"})  # a sound arm's own patch: a new key
+    assert pretrain_key(tokens, "R", "images", 7, None) == pretrain_key(cfg, "R", "images", 7, None)
+    assert pretrain_key(tokens, "R", "sounds", 7, tmp_path) != pretrain_key(cfg, "R", "sounds", 7, tmp_path)
     assert transfer_key("P", (32, 128)) == stage_key(
         {"pretrain": "P", "shape": (32, 128), "code": code_version("audio")}
     )
