@@ -268,12 +268,12 @@ def test_a_stream_clip_too_long_or_shorter_than_a_frame_is_one_line(duration, ra
     argv = ["--stream", "procedural-sound:2", "--duration", duration, "--sample-rate", rate, "--steps", "1"]
     cfg = parse_config([*argv, "--model", "mae_vit_tiny_patch16"])
     with pytest.raises(UserError) as err:
-        plan_input(cfg, 16)
+        plan_input(cfg)
     assert str(err.value) == (
         f"--duration {float(duration):g} at --sample-rate {rate}: expected clips of at least one 25 ms frame "
         "and at most 8,388,608 samples"
     )
-    ok = plan_input(parse_config([*argv[:3], "1", *argv[4:], "--model", "mae_vit_tiny_patch16"]), 16)
+    ok = plan_input(parse_config([*argv[:3], "1", *argv[4:], "--model", "mae_vit_tiny_patch16"]))
     assert (ok.kind, ok.size, ok.in_chans) == ("sound", (128, 96), 1)
 
 
@@ -324,10 +324,10 @@ def test_a_stream_folder_of_sound_programs_with_an_empty_file_is_a_sound_stream(
     a folder of sound programs was 'image and sound programs in one stream'."""
     (sounds / "empty.glsl").write_text("")
     argv = ["--stream", str(sounds), "--duration", "1", "--steps", "1", "--model", "mae_vit_tiny_patch16"]
-    assert plan_input(parse_config(argv), 16).kind == "sound"
+    assert plan_input(parse_config(argv)).kind == "sound"
     (sounds / "img.glsl").write_text("void mainImage(out vec4 c, in vec2 p) { c = vec4(p.x); }\n")
     with pytest.raises(UserError) as err:
-        plan_input(parse_config(argv), 16)
+        plan_input(parse_config(argv))
     assert str(err.value) == (
         f"--stream: image and sound programs in one run ({sounds / 'img.glsl'} draws images, {sounds / 'beat.glsl'} "
         "makes sound); give one kind (or --mix-data with shards)"

@@ -251,7 +251,7 @@ def test_bad_config_is_one_line_and_exit_2(tmp_path):
     assert error("--batch-size", "-3") == "bad config value batch_size=-3: must be > 0"
     assert error("--batch-size", "many") == "bad config value batch_size='many': not a int"
     assert "use one of" in error("--model", "vit_huge")
-    assert "multiple of the patch size" in error("--img-size", "100")
+    assert "the input 100x100 is not a multiple of the patch 16x16" in error("--img-size", "100")
     assert "neither a bundled config" in error("--deepspeed", "zero9")
     yaml_file = tmp_path / "c.yaml"
     yaml_file.write_text("batch_size: 8\nepoch: 3\n")
