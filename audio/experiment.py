@@ -46,7 +46,7 @@ from synpat.audio.clip_sets import load_task
 from synpat.audio.finetune import input_shape, typical_clip
 from synpat.audio.finetune import run as run_finetune
 from synpat.audio.finetune_config import FinetuneConfig
-from synpat.audio.score_plot import write_scores_png
+from synpat.audio.score_plot import render_scores, write_png
 from synpat.audio.stage_reuse import (
     StageRecords,
     baseline_key,
@@ -673,12 +673,14 @@ def report(cfg: ExperimentConfig, out: Path, parts: dict, seconds: float) -> dic
     }
     write_json_atomic(out / "report.json", doc)
     title = f"{Path(cfg.data.partition(':')[2]).name}: {metric} per held-out fold"
-    write_scores_png(
+    write_png(
         out / "scores.png",
-        [(n, summary[n]["per_fold"]) for n, _ in conditions],
-        title,
-        chance=1 / classes if metric == "accuracy" else None,
-        metric=metric,
+        render_scores(
+            [(n, summary[n]["per_fold"]) for n, _ in conditions],
+            title,
+            chance=1 / classes if metric == "accuracy" else None,
+            metric=metric,
+        ),
     )
     budget = doc["pretrain"]
     lines = [

@@ -22,7 +22,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from synpat.audio.score_plot import write_scores_png
+from synpat.audio.score_plot import render_scores, write_png
 from synpat.core.errors import UserError
 from synpat.core.settings import run_cli
 
@@ -86,7 +86,7 @@ def _main(argv: Sequence[str] | None) -> None:
         values = [d for diffs in groups.values() for d in diffs] + [0.0, args.target]
         span = (min(-0.1, round(min(values) - 0.05, 1)), max(0.2, round(max(values) + 0.05, 1)))
         marks = [(0.0, "scratch"), (args.target, f"{args.target:+.2f}")]
-        write_scores_png(args.out, list(groups.items()), args.title, None, f"{args.metric} gain", span, marks)
+        write_png(args.out, render_scores(list(groups.items()), args.title, None, f"{args.metric} gain", span, marks))
         print(f"wrote {args.out}", file=sys.stderr)
 
 

@@ -78,15 +78,8 @@ def render_scores(
     return img
 
 
-def write_scores_png(
-    path: str | Path,
-    conditions: Sequence[tuple[str, Sequence[float]]],
-    title: str,
-    chance: float | None = None,
-    metric: str = "accuracy",
-    span: tuple[float, float] = (0.0, 1.0),
-    marks: Sequence[tuple[float, str]] = (),
-) -> None:
+def write_png(path: str | Path, img: Image.Image) -> None:
+    """Write `img` (render_scores') as a PNG, atomically."""
     buf = io.BytesIO()
-    render_scores(conditions, title, chance, metric, span, marks).save(buf, "PNG")
+    img.save(buf, "PNG")
     write_atomic(Path(path), buf.getvalue())
