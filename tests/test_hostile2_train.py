@@ -86,7 +86,9 @@ def test_a_sample_without_cls_is_named(tmp_path, loader):
 def test_mask_ratio_must_mask_and_leave_patches(ratio):
     from synpat.train.pretrain_config import parse_config
 
-    why = "must mask at least one of the 16 patches and leave at least one visible" if ratio == "0.999" else "must be in"
+    why = (
+        "must mask at least one of the 16 patches and leave at least one visible" if ratio == "0.999" else "must be in"
+    )
     with pytest.raises(UserError, match=f"bad config value mask_ratio={float(ratio)!r}: {why}"):
         parse_config(["--data", "x", "--model", "mae_vit_tiny_patch16", "--img-size", "64", "--mask-ratio", ratio])
     assert parse_config(["--data", "x", "--mask-ratio", "0.5"]).mask_ratio == 0.5
