@@ -122,6 +122,9 @@ def test_ctrl_c_during_pretraining_is_one_line(tmp_path):
         stdout=subprocess.PIPE,
         text=True,
         env=env(),
+        # Ctrl-C at a terminal: a suite started in the background (`cmd &` without job control) has
+        # SIGINT ignored, which its children would inherit
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 300
     while not (out / "log.jsonl").exists() or len((out / "log.jsonl").read_text().splitlines()) < 3:
