@@ -49,6 +49,9 @@ def fold_scores(path: Path, metric: str) -> dict[str, float]:
 def paired_differences(pretrained: Path, scratch: Path, metric: str) -> list[float]:
     """pretrained - scratch per fold, in the pre-trained run's fold order; UserError unless both ran the same folds."""
     pre, base = fold_scores(pretrained, metric), fold_scores(scratch, metric)
+    tasks = [json.loads(path.read_text()).get("data", {}).get("spec") for path in (pretrained, scratch)]
+    if tasks[0] != tasks[1]:
+        raise UserError(f"{pretrained} and {scratch} fine-tuned on different tasks ({tasks[0]} vs {tasks[1]})")
     if pre.keys() != base.keys():
         raise UserError(f"{pretrained} and {scratch} held out different folds ({sorted(pre)} vs {sorted(base)})")
     return [pre[name] - base[name] for name in pre]

@@ -12,10 +12,10 @@ from PIL import Image
 from synpat.audio.paired_gains import main
 
 
-def results(path: Path, scores: dict[str, float]) -> str:
-    """A results.json as synpat-finetune writes its rounds (name, accuracy, ...)."""
+def results(path: Path, scores: dict[str, float], task: str = "esc50:tasks/keywords") -> str:
+    """A results.json as synpat-finetune writes its task and rounds (name, accuracy, ...)."""
     rounds = [{"name": name, "accuracy": value, "train": 10, "test": 5} for name, value in scores.items()]
-    path.write_text(json.dumps({"rounds": rounds, "mean": {}, "std": {}}))
+    path.write_text(json.dumps({"data": {"spec": task}, "rounds": rounds, "mean": {}, "std": {}}))
     return str(path)
 
 
@@ -40,6 +40,7 @@ def test_other_folds_are_one_line(tmp_path):
     (tmp_path / "bad.json").write_text("{}")
     for pair, message in (
         ([pre, base], "held out different folds"),
+        ([pre, results(tmp_path / "pitch.json", {"fold1": 0.5}, "esc50:tasks/pitch")], "on different tasks"),
         ([pre, str(tmp_path / "bad.json")], "expected synpat-finetune's results.json"),
     ):
         done = subprocess.run(
