@@ -7,7 +7,8 @@ budget, folds and seeds:
 
 Stages, each written to OUT and skipped when a re-run finds it finished (a killed experiment
 re-runs only what is unfinished; pre-training resumes from its last checkpoint):
-  1. render   N images of the programs into OUT/shards (synpat-gen) and OUT/contact.png
+  1. render   --clips sound clips of --sound-shaders into OUT/sound_shards (the default arm, sounds), or
+              --images images of --shaders into OUT/shards and OUT/contact.png (images and mix arms)
   2. pretrain an MAE for the budget (steps, epochs, or minutes turned into steps by a timed
               calibration run) into OUT/pretrain (train/pretrain.py, its own process)
   3. transfer the encoder to a 1-channel audio ViT for the task's spectrogram shape
@@ -16,11 +17,12 @@ re-runs only what is unfinished; pre-training resumes from its last checkpoint):
   7. baseline log-mel statistics + logistic regression (ESC-50 layout), for scale
   8. report   OUT/report.json, OUT/report.md and OUT/scores.png (score per fold and condition)
 
-`--pretrain-on images,sounds,mix` runs one pre-training arm per kind, each with the same budget
+`--pretrain-on images,sounds,mix` (default: sounds) runs one pre-training arm per kind, each with the same budget
 (steps x batch) and the same fine-tuning, against the same scratch and log-mel baseline:
   images  the images school: RGB MAE at --img-size on the rendered images, transferred (above);
   sounds  the MAE on log-mel spectrograms of sound clips (--sound-data shards, or --clips clips of
-          --sound-shaders rendered into OUT/sound_shards), 1 channel, mel x frames;
+          --sound-shaders, as long as the task's input up to --sound-seconds, rendered into
+          OUT/sound_shards), 1 channel, mel x frames, patched like the fine-tuning tokens (--sound-patch);
   mix     both in one pre-training: --sound-share of every batch sound clips, the rest images as
           spectrogram-shaped luminance (train/input_kinds.py says how).
 Every arm's encoder goes through synpat-transfer to the task's input shape (a sound encoder keeps its
@@ -53,6 +55,7 @@ from synpat.audio.stage_reuse import (
     finetune_key,
     pretrain_key,
     render_key,
+    sound_render_key,
     task_fingerprint,
     transfer_key,
 )
@@ -64,8 +67,8 @@ from synpat.core.progress import format_seconds
 from synpat.core.settings import check_ranges, option, parse_settings, read_config_file, run_cli, settings_parser
 from synpat.gen import contact
 from synpat.gen.generate import GenConfig, generate
-from synpat.gen.programs import bundled_shaders_dir, find_programs
-from synpat.train.batched_fbank import SAMPLE_RATE, samples_for
+from synpat.gen.programs import bundled_shaders_dir, find_programs, run_kind
+from synpat.train.batched_fbank import SAMPLE_RATE, frames_in, samples_for
 from synpat.train.mae import MODELS
 from synpat.train.pretrain_config import PretrainConfig
 from synpat.train.vit_arch import VIT_SIZES, parse_pair
@@ -115,12 +118,13 @@ class ExperimentConfig:
     seed: int = option(0, "one seed for rendering, pre-training, folds and fine-tuning")
     sweep: str = option(
         "",
-        "pre-train one encoder per set instead (bundled, family:NAME, procedural:N, tv:low, "
-        "tv:high or a path; comma-separated) and tabulate transfer against image statistics",
+        "pre-train one encoder per image set instead (bundled, family:NAME, procedural:N, tv:low, "
+        "tv:high or a path; comma-separated; --pretrain-on is not used) and tabulate transfer against "
+        "image statistics",
     )
     threads: int = option(0, "torch CPU threads (0 = torch's default)")
     pretrain_on: str = option(
-        "images",
+        "sounds",
         "pre-training arms, comma-separated: images | sounds | mix (both kinds in "
         "one pre-training); each gets the same budget and fine-tuning",
     )
@@ -130,12 +134,19 @@ class ExperimentConfig:
         "(default: render --clips of --sound-shaders into OUT/sound_shards)",
     )
     sound_shaders: str = option(
-        "", "sound programs to render for the sounds and mix arms (folders/files, comma-separated) when no --sound-data"
+        "procedural-sound:1000",
+        "sound programs to render for the sounds and mix arms (folders/files or procedural-sound:N, "
+        "comma-separated) when no --sound-data",
     )
-    clips: int = option(20000, "sound clips rendered for pre-training (as long as the task's input: its frames)")
+    clips: int = option(20000, "sound clips rendered for pre-training")
+    sound_seconds: float = option(
+        1.0,
+        "the longest sound clip rendered for pre-training: clips are as long as the task's input up to this "
+        "(0 = no limit); the transfer extends the encoder's time positions to the task's frames",
+    )
     sound_share: float = option(0.5, "mix arm: the share of every pre-training batch that is sound clips")
     sound_patch: str = option(
-        "",
+        "tokens",
         "sounds and mix arms: the MAE's patch MELxFRAMES on spectrograms ('' = the model's square patch; "
         "'tokens' = the fine-tuning tokens, so transfer keeps the patch embedding as trained)",
     )
@@ -160,7 +171,7 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
             "finetune_blr",
             "mel_bins",
         ),
-        ("pretrain_steps", "pretrain_epochs", "pretrain_minutes", "frames", "folds", "threads"),
+        ("pretrain_steps", "pretrain_epochs", "pretrain_minutes", "frames", "folds", "threads", "sound_seconds"),
     )
     if not cfg.data:
         raise UserError("no audio task: give --data LAYOUT:PATH")
@@ -279,18 +290,25 @@ def frame_unit(cfg: ExperimentConfig) -> int:
 
 def budget_line(cfg: ExperimentConfig) -> str:
     """The compute this experiment will spend, in the units that set it (printed at the start)."""
+    kinds = pretrain_arms(cfg)
+    seen = "images" if kinds == ["images"] else "inputs"
     if cfg.pretrain_steps:
-        pre = f"{cfg.pretrain_steps} steps x batch {cfg.pretrain_batch} ({cfg.pretrain_steps * cfg.pretrain_batch} images seen)"
+        pre = f"{cfg.pretrain_steps} steps x batch {cfg.pretrain_batch} ({cfg.pretrain_steps * cfg.pretrain_batch} {seen} seen)"
     else:
         pre = f"{cfg.pretrain_epochs} epochs" if cfg.pretrain_epochs else f"{cfg.pretrain_minutes:g} minutes"
     folds = len([f for f in cfg.test_folds.split(",") if f.strip()]) or (cfg.folds or "every")
-    conditions = len(pretrain_arms(cfg)) + 1  # the pre-trained arms and scratch
+    conditions = len(kinds) + 1  # the pre-trained arms and scratch
     arms = f"{conditions} conditions" + (f" + {conditions} linear probes" if cfg.probe else "")
     patch = token_patch(cfg) or "the encoder's square patch"
-    on_sounds = cfg.sound_mae_patch() and any(arm != "images" for arm in pretrain_arms(cfg))
-    sound_patch = f" ({cfg.sound_mae_patch()} patches on spectrograms)" if on_sounds else ""
+    on_sounds = any(arm != "images" for arm in kinds)
+    renders = [f"{cfg.images} images {cfg.img_size}px"] if kinds != ["sounds"] else []
+    if on_sounds and not cfg.sound_data:
+        longest = f"at most {cfg.sound_seconds:g} s" if cfg.sound_seconds else "as long as the task's input"
+        renders.append(f"{cfg.clips} sound clips ({longest}) of {cfg.sound_shaders}")
+    render = f"render {' and '.join(renders)}; " if renders else ""
+    sound_patch = f" ({cfg.sound_mae_patch()} patches on spectrograms)" if on_sounds and cfg.sound_mae_patch() else ""
     return (
-        f"budget: render {cfg.images} images {cfg.img_size}px; pre-train {cfg.model}{sound_patch} for {pre}; fine-tune "
+        f"budget: {render}pre-train {cfg.model}{sound_patch} on {', '.join(kinds)} for {pre}; fine-tune "
         f"{cfg.finetune_epochs} epochs x {folds} test fold(s) x {arms} (batch {cfg.finetune_batch}, blr "
         f"{cfg.finetune_blr:g}, patch {patch})"
     )
@@ -355,19 +373,54 @@ def clip_seconds(shape: tuple[int, int]) -> float:
     return samples_for(shape[1]) / SAMPLE_RATE
 
 
+def sound_clip_frames(cfg: ExperimentConfig, shape: tuple[int, int]) -> int:
+    """Frames of the rendered sound clips: the task's input frames (shape[1]), or at most --sound-seconds
+    worth of them rounded down to the frame unit (so that the sound MAE's patches tile them)."""
+    if not cfg.sound_seconds:
+        return shape[1]
+    unit = frame_unit(cfg)
+    return min(shape[1], max(unit, frames_in(round(cfg.sound_seconds * SAMPLE_RATE)) // unit * unit))
+
+
+def sound_programs(cfg: ExperimentConfig) -> list:
+    """The --sound-shaders programs (synpat.gen.programs.Program); UserError naming --sound-shaders."""
+    try:
+        programs = find_programs([s for s in cfg.sound_shaders.split(",") if s], cfg.seed)
+        kind = run_kind(programs)
+    except UserError as err:
+        said = str(err)
+        raise UserError(
+            "--sound-shaders" + said.removeprefix("--shaders")
+            if said.startswith("--shaders")
+            else f"--sound-shaders {said}"
+        ) from None
+    if kind != "sound":
+        raise UserError(
+            f"--sound-shaders {cfg.sound_shaders}: image programs (mainImage); give sound programs (mainSound), "
+            "e.g. procedural-sound:1000 or bundled:sounds"
+        )
+    return programs
+
+
 def render_sounds(cfg: ExperimentConfig, out: Path, stages: Stages, shape: tuple[int, int]) -> Path:
     """The sound shards of the sounds and mix arms: --sound-data, or --clips clips of --sound-shaders
-    as long as the task's input, rendered into OUT/sound_shards (resumed when a previous run stopped)."""
+    (sound_clip_frames long) rendered into OUT/sound_shards (resumed when a previous run stopped, rendered
+    again when their inputs changed). Its key is stages.keys["render sounds"]."""
     if cfg.sound_data:
+        stages.keys["render sounds"] = str(Path(cfg.sound_data))
         stages.skip("render sounds", f"--sound-data {cfg.sound_data} given")
         return Path(cfg.sound_data)
     shards = out / "sound_shards"
+    seconds = clip_seconds((shape[0], sound_clip_frames(cfg, shape)))
+    key = stages.keys["render sounds"] = sound_render_key(cfg, sound_programs(cfg), seconds)
     manifest = shards / "manifest.json"
     done = json.loads(manifest.read_text()).get("shards", {}) if manifest.is_file() else {}
-    if done and len(done.get("complete", [])) == done.get("total"):
-        stages.skip("render sounds", f"{shards} is complete")
+    finished = bool(done) and len(done.get("complete", [])) == done.get("total")
+    if finished and stages.records.reusable("render sounds", key):
+        stages.skip("render sounds", f"{shards} is complete and its inputs are unchanged")
         return shards
-    seconds = clip_seconds(shape)
+    if stages.records.stale("render sounds", key):
+        shutil.rmtree(shards, ignore_errors=True)
     stages.start("render sounds", f"{cfg.clips} clips of {seconds:g} s into {shards}")
     generate(
         GenConfig(
@@ -382,6 +435,7 @@ def render_sounds(cfg: ExperimentConfig, out: Path, stages: Stages, shape: tuple
             sample_rate=SAMPLE_RATE,
         )
     )
+    stages.records.finished("render sounds", key)
     return shards
 
 
@@ -496,7 +550,8 @@ def pretrain(
     steps = calibrated_steps(cfg, out, first, sound_shards) if cfg.pretrain_minutes else cfg.pretrain_steps
     meta = folder / "encoder.json"
     name = arm.pretrain_stage
-    key = stages.keys[name] = pretrain_key(cfg, stages.keys.get("render"), arm.kind, steps, sound_shards)
+    sounds = stages.keys.get("render sounds") if arm.kind != "images" else None
+    key = stages.keys[name] = pretrain_key(cfg, stages.keys.get("render"), arm.kind, steps, sounds)
     if (
         meta.is_file()
         and json.loads(meta.read_text()).get("steps") == (steps or None)
@@ -739,7 +794,14 @@ def experiment(cfg: ExperimentConfig) -> dict:
     began = time.perf_counter()
     out = Path(cfg.out)
     task = load_task(cfg.data)  # a wrong task, programs or config file are refused before anything is written
-    find_programs(shader_sources(cfg), cfg.seed)
+    arms = arms_of(cfg)
+    if run_kind(find_programs(shader_sources(cfg), cfg.seed)) != "image" and any(a.kind != "sounds" for a in arms):
+        raise UserError(
+            f"--shaders {cfg.shaders}: sound programs (mainSound); the images and mix arms render images: "
+            "give image programs, or sound programs as --sound-shaders"
+        )
+    if any(a.kind != "images" for a in arms) and not cfg.sound_data:
+        sound_programs(cfg)
     unit = frame_unit(cfg)
     if cfg.frames % unit:  # the transfer stage would refuse it, after the pre-training
         raise UserError(
@@ -769,7 +831,6 @@ def experiment(cfg: ExperimentConfig) -> dict:
             )
     write_json_atomic(settings, asdict(cfg))
     print(f"{PROG}: {budget_line(cfg)}", flush=True)
-    arms = arms_of(cfg)
     images = any(a.kind != "sounds" for a in arms)
     sounds = any(a.kind != "images" for a in arms)
     per_arm = (3 + cfg.probe) * len(arms)  # pretrain, transfer, fine-tune (+ probe) of each arm

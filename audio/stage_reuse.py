@@ -86,9 +86,23 @@ def render_key(cfg: ExperimentConfig, programs: list[Program]) -> str:
     )
 
 
-def pretrain_key(cfg: ExperimentConfig, render: str | None, arm: str, steps: int, sound_shards: Path | None) -> str:
+def sound_render_key(cfg: ExperimentConfig, programs: list[Program], seconds: float) -> str:
+    """Stage render sounds: the sound programs (name, source hash), clip count and length, seed, gen's code."""
+    return stage_key(
+        {
+            "programs": [[p.name, p.hash] for p in programs],
+            "clips": cfg.clips,
+            "seconds": seconds,
+            "seed": cfg.seed,
+            "code": code_version("gen", "core"),
+        }
+    )
+
+
+def pretrain_key(cfg: ExperimentConfig, render: str | None, arm: str, steps: int, sounds: str | None) -> str:
     """Stage pretrain of one arm (images | sounds | mix): the render stage's key (None when no images
-    were rendered), the budget (``steps``, or the epochs), model, size, batch, lr, seed, the sound shards,
+    were rendered), the budget (``steps``, or the epochs), model, size, batch, lr, seed, the sound shards
+    (``sounds``: the render sounds stage's key, or the --sound-data folder),
     a sound arm's --sound-patch (when not the model's own: the keys of before stay), the --pretrain-config
     file's bytes and train's code."""
     patch = cfg.sound_mae_patch() if arm != "images" else ""
@@ -103,7 +117,7 @@ def pretrain_key(cfg: ExperimentConfig, render: str | None, arm: str, steps: int
             "batch": cfg.pretrain_batch,
             "blr": cfg.pretrain_blr,
             "seed": cfg.seed,
-            "sounds": str(sound_shards) if sound_shards else None,
+            "sounds": str(sounds) if sounds else None,
             "sound_share": cfg.sound_share if arm == "mix" else None,
             **({"patch": patch} if patch else {}),
             "config": file_sha256(Path(cfg.pretrain_config)) if cfg.pretrain_config else None,

@@ -142,7 +142,7 @@ def sweep(cfg: ExperimentConfig) -> dict:
     rows = []
     for name, sources in sets.items():
         folder = out / "sets" / slug(name)
-        one = replace(cfg, shaders=",".join(sources), out=str(folder), sweep="")
+        one = replace(cfg, shaders=",".join(sources), out=str(folder), sweep="", pretrain_on="images")
         stages = Stages(folder, 5 if cfg.probe else 4)
         stages.keys["data"] = data_key
         print(f"{PROG}: set {name}: {len(sources)} source(s) -> {folder}", flush=True)

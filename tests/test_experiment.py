@@ -12,6 +12,8 @@ from synpat.audio.experiment import main
 from synpat.gen.programs import bundled_shaders_dir, find_programs
 
 TOY = [
+    "--pretrain-on",
+    "images",
     "--images",
     "600",
     "--img-size",

@@ -9,6 +9,7 @@ import pytest
 from audio_fixtures import make_esc50
 from sound_fixtures import write_sound_shards
 from synpat.audio.experiment import main
+from synpat.gen.programs import bundled_shaders_dir
 
 TOY = [
     "--images",
@@ -107,7 +108,11 @@ def test_a_rerun_skips_every_arm(finished, capsys):
     "extra,message",
     [
         (["--pretrain-on", "images,video"], "pretrain_on='images,video': use one or more of images, sounds, mix"),
-        (["--pretrain-on", "sounds"], "needs sound clips: give --sound-data SHARDS or --sound-shaders"),
+        (["--sound-shaders", ""], "needs sound clips: give --sound-data SHARDS or --sound-shaders"),
+        (["--sound-shaders", "procedural-sound:0"], "procedural-sound:0"),
+        (["--sound-seconds", "-1"], "sound_seconds=-1.0: must be >= 0"),
+        (["--sound-shaders", str(bundled_shaders_dir())], "image programs (mainImage); give sound programs"),
+        (["--pretrain-on", "mix", "--shaders", "bundled:sounds"], "--shaders bundled:sounds: sound programs"),
     ],
 )
 def test_bad_arms_are_one_line(extra, message, tmp_path, capsys):
