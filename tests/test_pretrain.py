@@ -359,7 +359,7 @@ def equivalence_worker(tar: str, out: str, deepspeed: str) -> None:
     engine = build_engine(model, ds, 0.05, {"peak_lr": 1e-3, "warmup_steps": 1, "total_steps": 4, "min_lr": 0.0})
     losses = []
     for step in range(3):
-        loss, _, _ = engine(images, mask_noise(0, step, rank, batch, world, model.num_patches, device))
+        loss, _, _ = engine(images, mask_noise(0, step, rank, batch, world, model.patch_embed.grid_size, device))
         engine.backward(loss)
         engine.step()
         total = loss.detach().clone()

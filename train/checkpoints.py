@@ -24,7 +24,7 @@ SETTINGS = "settings.json"
 CONFIG = "config"  # the settings' entry of every other setting that decides what is trained
 # Settings recorded under CONFIG only since a later version, with the value that every checkpoint written
 # before then was made with (its absence is that value, not "anything goes").
-RECORDED_SINCE = {"patch": ""}  # --patch: the model's own square patch
+RECORDED_SINCE = {"patch": "", "mask_block": 1}  # --patch: the model's own square patch; patches masked alone
 
 
 @dataclass

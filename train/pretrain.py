@@ -47,13 +47,29 @@ PROG = "pretrain"
 
 
 def mask_noise(
-    seed: int, micro_step: int, rank: int, batch: int, world_size: int, num_patches: int, device: torch.device
+    seed: int,
+    micro_step: int,
+    rank: int,
+    batch: int,
+    world_size: int,
+    grid: tuple[int, int],
+    device: torch.device,
+    block: int = 1,
 ) -> torch.Tensor:
-    """-> (batch, L) uniform noise for this rank's slice of the global micro-batch at `micro_step`.
-    A pure function of (seed, micro_step, global sample position): resuming needs no mask RNG state,
+    """-> (batch, L) uniform noise for this rank's slice of the global micro-batch at `micro_step`, L = rows x
+    cols of the patch `grid` (the MAE keeps the patches of least noise). With `block` > 1 the patches of
+    `block` consecutive columns of a row share one value (ties broken left to right), so they are masked
+    together. A pure function of (seed, micro_step, global sample position): resuming needs no mask RNG state,
     and N ranks draw the masks one process drawing the whole global batch would."""
     gen = torch.Generator(device=device).manual_seed(seed * 1_000_003 + micro_step)
-    noise = torch.rand(batch * world_size, num_patches, generator=gen, device=device)
+    rows, cols = grid
+    if block == 1:
+        noise = torch.rand(batch * world_size, rows * cols, generator=gen, device=device)
+    else:
+        runs = torch.rand(batch * world_size, rows * -(-cols // block), generator=gen, device=device)
+        order = runs.argsort(dim=1).argsort(dim=1).view(len(runs), rows, -1)  # each run's place among its sample's
+        within = torch.arange(cols, device=device) % block
+        noise = (order.repeat_interleave(block, dim=2)[..., :cols] * block + within).flatten(1).float()
     return noise[rank * batch : (rank + 1) * batch]
 
 
@@ -199,7 +215,14 @@ class Trainer:
         for images, _ in islice(iter(loader), first, per_epoch):
             images = self.to_input(images)
             noise = mask_noise(
-                cfg.seed, state.micro, self.rank, cfg.batch_size, self.world, self.model.num_patches, self.device
+                cfg.seed,
+                state.micro,
+                self.rank,
+                cfg.batch_size,
+                self.world,
+                self.model.patch_embed.grid_size,
+                self.device,
+                cfg.mask_block,
             )[: len(images)]  # a stream's filters drop some
             if self.fixed is None:
                 self.fixed = (images[: cfg.recon_images].clone(), noise[: cfg.recon_images].clone())

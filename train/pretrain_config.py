@@ -69,6 +69,11 @@ class PretrainConfig:
     )
     img_size: int = option(224, "training image size (a multiple of the patch size)")
     mask_ratio: float = option(0.75, "fraction of patches masked")
+    mask_block: int = option(
+        1,
+        "mask the patch grid in runs of this many columns (time, on spectrograms): 1 masks each patch on its "
+        "own (MAE's); 8 on 128x2 tokens hides 160 ms at a time, so a masked frame cannot be copied from its neighbours",
+    )
     norm_pix_loss: bool = option(True, "standardise each target patch by its own mean and variance")
     batch_size: int = option(64, "images per rank per micro-step")
     accum_steps: int = option(1, "micro-steps per optimiser step (global batch = batch_size * accum_steps * ranks)")
@@ -211,6 +216,7 @@ _POSITIVE = (
     "log_every",
     "keep_checkpoints",
     "recon_images",
+    "mask_block",
 )
 _NON_NEGATIVE = (
     "epochs",
