@@ -40,7 +40,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from synpat.audio.baseline import logmel_logreg
@@ -380,6 +380,30 @@ def sound_clip_frames(cfg: ExperimentConfig, shape: tuple[int, int]) -> int:
         return shape[1]
     unit = frame_unit(cfg)
     return min(shape[1], max(unit, frames_in(round(cfg.sound_seconds * SAMPLE_RATE)) // unit * unit))
+
+
+def check_sound_clips(cfg: ExperimentConfig, shape: tuple[int, int]) -> None:
+    """UserError, before anything is rendered, when the sound clips to render (sound_clip_frames of the
+    task's input `shape`) are shorter than --sound-seconds can make them or give the sound MAE too few patches
+    to mask its mask_ratio of them and leave one visible (pre-training would refuse them after the render)."""
+    frames = sound_clip_frames(cfg, shape)
+    patch = parse_pair(cfg.sound_mae_patch(), "sound_patch") or MODELS[cfg.model].encoder.patch
+    patches = (cfg.mel_bins // patch[0]) * (frames // patch[1])
+    ratio = pretrain_settings(cfg, Path(), Path(), cfg.pretrain_steps, cfg.pretrain_epochs).get(
+        "mask_ratio", PretrainConfig.mask_ratio
+    )
+    asked = frames_in(round(cfg.sound_seconds * SAMPLE_RATE)) if cfg.sound_seconds else shape[1]
+    said = f"bad config value sound_seconds={cfg.sound_seconds:g}: sound clips of {frames} frames"
+    if frames > asked:
+        raise UserError(
+            f"{said} ({clip_seconds((shape[0], frames)):g} s) are the shortest the {patch[0]}x{patch[1]} "
+            "patches tile: give --sound-seconds of at least that"
+        )
+    if not 1 <= int(patches * (1 - ratio)) < patches:
+        raise UserError(
+            f"{said} (the task's input has {shape[1]}) give {patches} {patch[0]}x{patch[1]} patches, too few for "
+            f"the MAE to mask {ratio:g} of them and leave one visible: give longer clips"
+        )
 
 
 def sound_programs(cfg: ExperimentConfig) -> list:
@@ -790,6 +814,29 @@ def report(cfg: ExperimentConfig, out: Path, parts: dict, seconds: float) -> dic
     return doc
 
 
+# Settings an experiment.json lacks when written before they existed, with the value those experiments ran
+# with (not today's default): --sound-seconds came with the cap, before it the clips were the task's length.
+RECORDED_SINCE = {"sound_seconds": 0.0}
+# Settings only the sounds and mix arms read: an images-only experiment is the same whatever they say (so one
+# made before their defaults changed re-runs with --pretrain-on images).
+SOUND_SETTINGS = ("sound_data", "sound_shaders", "clips", "sound_seconds", "sound_share", "sound_patch")
+
+
+def changed_settings(before: dict, cfg: ExperimentConfig) -> list[str]:
+    """'NAME OLD -> NEW' of each setting of `cfg` that differs from the experiment.json dict `before`
+    (threads, probe and baseline may change; a setting it lacks had its RECORDED_SINCE value, else its default)."""
+    was = {**asdict(ExperimentConfig()), **RECORDED_SINCE, **before}
+    now = asdict(cfg)
+    ignored = {"threads", "probe", "baseline"}
+    try:
+        images_only = pretrain_arms(replace(cfg, pretrain_on=str(was["pretrain_on"]))) == ["images"]
+    except UserError:  # an experiment.json edited by hand: its arms are not ours
+        images_only = False
+    if images_only and pretrain_arms(cfg) == ["images"]:
+        ignored.update(SOUND_SETTINGS)
+    return [f"{k} {was[k]!r} -> {v!r}" for k, v in sorted(now.items()) if k not in ignored and was[k] != v]
+
+
 def experiment(cfg: ExperimentConfig) -> dict:
     began = time.perf_counter()
     out = Path(cfg.out)
@@ -809,6 +856,8 @@ def experiment(cfg: ExperimentConfig) -> dict:
             "patches (the model's on images, --sound-patch's on sounds) that the transfer tiles it with"
         )
     shape = input_shape(cfg.mel_bins, cfg.frames, typical_clip(task), unit)
+    if any(a.kind != "images" for a in arms) and not cfg.sound_data:
+        check_sound_clips(cfg, shape)
     pretrain_settings(cfg, out / "shards", out / "pretrain", cfg.pretrain_steps, cfg.pretrain_epochs)
     finetune_config(cfg, "none", out, shape, probe=False)
     try:
@@ -817,13 +866,7 @@ def experiment(cfg: ExperimentConfig) -> dict:
         raise UserError(f"--out {out}: cannot make the folder ({err.strerror})") from None
     settings = out / "experiment.json"
     if settings.is_file():
-        before = json.loads(settings.read_text())
-        defaults = asdict(ExperimentConfig())  # a setting an older experiment.json lacks had its default
-        changed = sorted(
-            k
-            for k, v in asdict(cfg).items()
-            if before.get(k, defaults[k]) != v and k not in ("threads", "probe", "baseline")
-        )
+        changed = changed_settings(json.loads(settings.read_text()), cfg)
         if changed:
             raise UserError(
                 f"--out {out} holds an experiment with other settings ({', '.join(changed)}): "

@@ -85,7 +85,7 @@ def test_changed_settings_into_the_same_out_are_refused(finished, capsys):
     esc, out = finished
     assert main(["--data", f"esc50:{esc}", "--out", str(out)] + TOY + ["--seed", "3"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "other settings (seed)" in err
+    assert err.count("\n") == 1 and "other settings (seed 0 -> 3)" in err
 
 
 def test_one_budget_only(tmp_path, capsys):
