@@ -66,3 +66,18 @@ def test_pretraining_with_blocks_runs_and_resumes_only_with_its_blocks(tmp_path)
     assert "made with other settings (mask_block 8 -> 1)" in refused.stderr.strip().splitlines()[-1]
     pretrain(*common, "--steps", "2", "--resume", "auto", "--patch", "128x2", "--mask-block", "8")
     assert [r["step"] for r in log(out)] == [1, 2]
+
+
+def test_a_block_that_leaves_one_mask_is_refused(tmp_path):
+    """Runs as long as a row of a one-row grid (the 128x2 tokens' 1x24 on 0.5 s) give every input the same
+    mask, the first quarter of time kept: refused naming the longest block the grid takes; images alike."""
+    from synpat.train.pretrain_inputs import plan_input
+
+    shards = write_sound_shards(tmp_path / "s", count=4, shard_size=4, duration=0.5)
+    tokens = ["--data", str(shards), "--patch", "128x2"]
+    assert plan_input(parse_config([*tokens, "--mask-block", "23"])).size == (128, 48)
+    for block in ("24", "64"):
+        with pytest.raises(UserError, match=f"mask_block={block}: the 1x24 patch grid .* use at most 23$"):
+            plan_input(parse_config([*tokens, "--mask-block", block]))
+    with pytest.raises(UserError, match="mask_block=3: the 2x2 patch grid .* use at most 2$"):
+        parse_config(["--data", str(shards), "--img-size", "32", "--mask-block", "3"])

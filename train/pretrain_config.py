@@ -290,8 +290,9 @@ def validate(cfg: PretrainConfig) -> PretrainConfig:
 
 
 def check_grid(cfg: PretrainConfig, size: tuple[int, int], patch: tuple[int, int], field: str) -> None:
-    """UserError unless patches of `patch` (rows, cols) tile an input of `size` and cfg.mask_ratio masks at
-    least one of them and leaves at least one visible; `field` is the setting that gave `size`."""
+    """UserError unless patches of `patch` (rows, cols) tile an input of `size`, cfg.mask_ratio masks at
+    least one of them and leaves at least one visible, and cfg.mask_block's runs fit a row with at least two
+    runs in the grid (else every input gets the same mask); `field` is the setting that gave `size`."""
     if size[0] % patch[0] or size[1] % patch[1]:
         raise UserError(
             f"bad config value {field}={getattr(cfg, field)!r}: the input {size[0]}x{size[1]} is not a multiple "
@@ -302,6 +303,14 @@ def check_grid(cfg: PretrainConfig, size: tuple[int, int], patch: tuple[int, int
         raise UserError(
             f"bad config value mask_ratio={cfg.mask_ratio!r}: must mask at least one of the {patches} patches "
             "and leave at least one visible (the loss is over the masked ones)"
+        )
+    rows, cols = size[0] // patch[0], size[1] // patch[1]
+    runs = rows * -(-cols // cfg.mask_block)  # the runs of --mask-block columns that the masks order
+    if cfg.mask_block > cols or runs < 2:
+        raise UserError(
+            f"bad config value mask_block={cfg.mask_block}: the {rows}x{cols} patch grid holds {runs} run(s) of "
+            f"{cfg.mask_block} columns, so every input would be masked alike; use at most "
+            f"{cols if rows > 1 else cols - 1}"
         )
 
 
