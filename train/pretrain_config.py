@@ -291,8 +291,9 @@ def validate(cfg: PretrainConfig) -> PretrainConfig:
 
 def check_grid(cfg: PretrainConfig, size: tuple[int, int], patch: tuple[int, int], field: str) -> None:
     """UserError unless patches of `patch` (rows, cols) tile an input of `size`, cfg.mask_ratio masks at
-    least one of them and leaves at least one visible, and cfg.mask_block's runs fit a row with at least two
-    runs in the grid (else every input gets the same mask); `field` is the setting that gave `size`."""
+    least one of them and leaves at least one visible, and cfg.mask_block's runs fit a row (less than a whole
+    row on a one-row grid, where one run would give every input the same mask); `field` is the setting that
+    gave `size`."""
     if size[0] % patch[0] or size[1] % patch[1]:
         raise UserError(
             f"bad config value {field}={getattr(cfg, field)!r}: the input {size[0]}x{size[1]} is not a multiple "
@@ -305,12 +306,11 @@ def check_grid(cfg: PretrainConfig, size: tuple[int, int], patch: tuple[int, int
             "and leave at least one visible (the loss is over the masked ones)"
         )
     rows, cols = size[0] // patch[0], size[1] // patch[1]
-    runs = rows * -(-cols // cfg.mask_block)  # the runs of --mask-block columns that the masks order
-    if cfg.mask_block > cols or runs < 2:
+    longest = cols if rows > 1 else cols - 1  # one row in one run: every input would get the same mask
+    if cfg.mask_block > longest:
+        why = "has one row: runs that long give every input the same mask" if rows == 1 else "ends a run with its row"
         raise UserError(
-            f"bad config value mask_block={cfg.mask_block}: the {rows}x{cols} patch grid holds {runs} run(s) of "
-            f"{cfg.mask_block} columns, so every input would be masked alike; use at most "
-            f"{cols if rows > 1 else cols - 1}"
+            f"bad config value mask_block={cfg.mask_block}: the {rows}x{cols} patch grid {why}; use at most {longest}"
         )
 
 
