@@ -22,7 +22,8 @@ re-runs only what is unfinished; pre-training resumes from its last checkpoint):
   images  the images school: RGB MAE at --img-size on the rendered images, transferred (above);
   sounds  the MAE on log-mel spectrograms of sound clips (--sound-data shards, or --clips clips of
           --sound-shaders, as long as the task's input up to --sound-seconds, rendered into
-          OUT/sound_shards), 1 channel, mel x frames, patched like the fine-tuning tokens (--sound-patch);
+          OUT/sound_shards), 1 channel, mel x frames, patched like the fine-tuning tokens (--sound-patch)
+          and masked in runs of 8 tokens (--sound-mask-block);
   mix     both in one pre-training: --sound-share of every batch sound clips, the rest images as
           spectrogram-shaped luminance (train/input_kinds.py says how).
 Every arm's encoder goes through synpat-transfer to the task's input shape (a sound encoder keeps its
@@ -150,6 +151,11 @@ class ExperimentConfig:
         "sounds and mix arms: the MAE's patch MELxFRAMES on spectrograms ('' = the model's square patch; "
         "'tokens' = the fine-tuning tokens, so transfer keeps the patch embedding as trained)",
     )
+    sound_mask_block: int = option(
+        8,
+        "sounds and mix arms: the MAE masks its patch grid in runs of this many columns (synpat-pretrain "
+        "--mask-block; 8 of the 2-frame tokens hide 160 ms at a time; 1 = each patch on its own)",
+    )
 
     def sound_mae_patch(self) -> str:
         """The sounds and mix arms' --patch for synpat-pretrain: '' (the model's own) or MELxFRAMES, spelt one
@@ -170,6 +176,7 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
             "finetune_batch",
             "finetune_blr",
             "mel_bins",
+            "sound_mask_block",
         ),
         ("pretrain_steps", "pretrain_epochs", "pretrain_minutes", "frames", "folds", "threads", "sound_seconds"),
     )
@@ -306,7 +313,9 @@ def budget_line(cfg: ExperimentConfig) -> str:
         longest = f"at most {cfg.sound_seconds:g} s" if cfg.sound_seconds else "as long as the task's input"
         renders.append(f"{cfg.clips} sound clips ({longest}) of {cfg.sound_shaders}")
     render = f"render {' and '.join(renders)}; " if renders else ""
-    sound_patch = f" ({cfg.sound_mae_patch()} patches on spectrograms)" if on_sounds and cfg.sound_mae_patch() else ""
+    masking = [f"{cfg.sound_mae_patch()} patches on spectrograms"] if cfg.sound_mae_patch() else []
+    masking += [f"masked in runs of {cfg.sound_mask_block}"] if cfg.sound_mask_block != 1 else []
+    sound_patch = f" ({', '.join(masking)})" if on_sounds and masking else ""
     return (
         f"budget: {render}pre-train {cfg.model}{sound_patch} on {', '.join(kinds)} for {pre}; fine-tune "
         f"{cfg.finetune_epochs} epochs x {folds} test fold(s) x {arms} (batch {cfg.finetune_batch}, blr "
@@ -404,6 +413,13 @@ def check_sound_clips(cfg: ExperimentConfig, shape: tuple[int, int]) -> None:
             f"{said} (the task's input has {shape[1]}) give {patches} {patch[0]}x{patch[1]} patches, too few for "
             f"the MAE to mask {ratio:g} of them and leave one visible: give longer clips"
         )
+    columns = frames // patch[1]
+    longest = columns if cfg.mel_bins // patch[0] > 1 else columns - 1  # as synpat-pretrain's check_grid
+    if cfg.sound_mask_block > longest:
+        raise UserError(
+            f"bad config value sound_mask_block={cfg.sound_mask_block}: the sound clips of {frames} frames give "
+            f"{columns} columns of {patch[0]}x{patch[1]} patches; use at most {longest}"
+        )
 
 
 def sound_programs(cfg: ExperimentConfig) -> list:
@@ -495,6 +511,8 @@ def pretrain_settings(
     data = {"data": str(shards)} if arm == "images" else {"data": str(sound_shards), "mel_bins": cfg.mel_bins}
     if arm != "images" and cfg.sound_mae_patch():
         data["patch"] = cfg.sound_mae_patch()
+    if arm != "images" and cfg.sound_mask_block != 1:
+        data["mask_block"] = cfg.sound_mask_block
     if arm == "mix":
         data.update(mix_data=str(shards), sound_share=cfg.sound_share)
     owned = {
@@ -816,10 +834,18 @@ def report(cfg: ExperimentConfig, out: Path, parts: dict, seconds: float) -> dic
 
 # Settings an experiment.json lacks when written before they existed, with the value those experiments ran
 # with (not today's default): --sound-seconds came with the cap, before it the clips were the task's length.
-RECORDED_SINCE = {"sound_seconds": 0.0}
+RECORDED_SINCE = {"sound_seconds": 0.0, "sound_mask_block": 1}
 # Settings only the sounds and mix arms read: an images-only experiment is the same whatever they say (so one
 # made before their defaults changed re-runs with --pretrain-on images).
-SOUND_SETTINGS = ("sound_data", "sound_shaders", "clips", "sound_seconds", "sound_share", "sound_patch")
+SOUND_SETTINGS = (
+    "sound_data",
+    "sound_shaders",
+    "clips",
+    "sound_seconds",
+    "sound_share",
+    "sound_patch",
+    "sound_mask_block",
+)
 
 
 def changed_settings(before: dict, cfg: ExperimentConfig) -> list[str]:

@@ -102,8 +102,8 @@ def sound_render_key(cfg: ExperimentConfig, programs: list[Program], seconds: fl
 def pretrain_key(cfg: ExperimentConfig, render: str | None, arm: str, steps: int, sounds: str | None) -> str:
     """Stage pretrain of one arm (images | sounds | mix): the render stage's key (None when no images
     were rendered), the budget (``steps``, or the epochs), model, size, batch, lr, seed, the sound shards
-    (``sounds``: the render sounds stage's key, or the --sound-data folder),
-    a sound arm's --sound-patch (when not the model's own: the keys of before stay), the --pretrain-config
+    (``sounds``: the render sounds stage's key, or the --sound-data folder), a sound arm's --sound-patch and
+    --sound-mask-block (when not the model's own patch or 1: the keys of before stay), the --pretrain-config
     file's bytes and train's code."""
     patch = cfg.sound_mae_patch() if arm != "images" else ""
     return stage_key(
@@ -120,6 +120,7 @@ def pretrain_key(cfg: ExperimentConfig, render: str | None, arm: str, steps: int
             "sounds": str(sounds) if sounds else None,
             "sound_share": cfg.sound_share if arm == "mix" else None,
             **({"patch": patch} if patch else {}),
+            **({"mask_block": cfg.sound_mask_block} if arm != "images" and cfg.sound_mask_block != 1 else {}),
             "config": file_sha256(Path(cfg.pretrain_config)) if cfg.pretrain_config else None,
             "code": code_version("train", "core"),
         }

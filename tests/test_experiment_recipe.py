@@ -42,14 +42,15 @@ def test_budget_line_names_every_unit():
     line = budget_line(ExperimentConfig(test_folds="1,2", probe=True))
     assert line == (
         "budget: render 20000 sound clips (at most 1 s) of procedural-sound:1000; pre-train mae_vit_tiny_patch16 "
-        "(128x2 patches on spectrograms) on sounds for 1000 steps x batch 64 (64000 inputs seen); fine-tune 30 "
-        "epochs x 2 test fold(s) x 2 conditions + 2 linear probes (batch 32, blr 0.005, patch 128x2)"
+        "(128x2 patches on spectrograms, masked in runs of 8) on sounds for 1000 steps x batch 64 (64000 inputs "
+        "seen); fine-tune 30 epochs x 2 test fold(s) x 2 conditions + 2 linear probes (batch 32, blr 0.005, patch "
+        "128x2)"
     )
     assert budget_line(ExperimentConfig(pretrain_on="images", test_folds="1")) == (
         "budget: render 20000 images 64px; pre-train mae_vit_tiny_patch16 on images for 1000 steps x batch 64 "
         "(64000 images seen); fine-tune 30 epochs x 1 test fold(s) x 2 conditions (batch 32, blr 0.005, patch 128x2)"
     )
-    both = budget_line(ExperimentConfig(pretrain_on="images,mix", sound_seconds=0, sound_patch=""))
+    both = budget_line(ExperimentConfig(pretrain_on="images,mix", sound_seconds=0, sound_patch="", sound_mask_block=1))
     assert both.startswith(
         "budget: render 20000 images 64px and 20000 sound clips (as long as the task's input) of "
         "procedural-sound:1000; pre-train mae_vit_tiny_patch16 on images, mix for"
@@ -58,9 +59,10 @@ def test_budget_line_names_every_unit():
 
 def test_the_default_arm_is_sounds_with_the_fine_tuning_tokens():
     cfg = ExperimentConfig()
-    assert (cfg.pretrain_on, cfg.sound_shaders, cfg.sound_patch, cfg.sound_mae_patch()) == (
+    assert (cfg.pretrain_on, cfg.sound_shaders, cfg.sound_patch, cfg.sound_mae_patch(), cfg.sound_mask_block) == (
         "sounds",
         "procedural-sound:1000",
         "tokens",
         "128x2",
+        8,
     )

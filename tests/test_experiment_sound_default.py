@@ -59,6 +59,7 @@ def test_the_default_arm_renders_capped_sound_clips_and_pretrains_on_tokens(fini
     assert frames_in(round(shards["duration"] * 16000)) == 48
     encoder = json.loads((out / "pretrain_sounds" / "encoder.json").read_text())
     assert encoder["arch"]["patch_size"] == [32, 2] and encoder["input_shape"] == [32, 48]
+    assert json.loads((out / "pretrain_sounds" / "config.json").read_text())["mask_block"] == 8
     transferred = json.loads((out / "transferred_sounds.json").read_text())
     assert transferred["input_shape"][1] > 48  # the task's clips are 1-2 s: the time grid was extended
     assert transferred["arch"]["patch_size"] == [32, 2]
@@ -88,3 +89,13 @@ def test_the_clips_key_and_length_follow_their_inputs(tmp_path):
     assert sound_clip_frames(replace(cfg, sound_seconds=0), (32, 498)) == 498
     assert sound_clip_frames(cfg, (32, 64)) == 64
     assert sound_clip_frames(replace(cfg, sound_patch=""), (32, 496)) == 96  # 16x16 patches: 96 frames
+
+
+def test_mask_blocks_longer_than_the_clips_allow_are_refused_before_rendering(tmp_path, capsys):
+    esc = make_esc50(tmp_path / "esc", per_class=2, seed=3)
+    out = tmp_path / "o"
+    argv = ["--data", f"esc50:{esc}", "--out", str(out), *TOY, "--sound-mask-block", "24"]
+    assert main(argv) == 2  # 0.5 s: 48 frames, 24 columns of 32x2 tokens in one row: at most 23
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "sound_mask_block=24: the sound clips of 48 frames give 24 columns" in err, err
+    assert "use at most 23" in err and not out.exists()

@@ -189,7 +189,14 @@ def test_each_stage_kind_keys_by_one_function_with_the_keys_of_before(tmp_path):
     recipe = tmp_path / "pretrain.yaml"
     recipe.write_text("mask_ratio: 0.6\n")
     cfg = ExperimentConfig(
-        data="esc50:x", out=str(tmp_path), images=200, img_size=32, pretrain_steps=3, seed=4, sound_patch=""
+        data="esc50:x",
+        out=str(tmp_path),
+        images=200,
+        img_size=32,
+        pretrain_steps=3,
+        seed=4,
+        sound_patch="",
+        sound_mask_block=1,
     )
     programs = find_programs([str(bundled_shaders_dir() / "fbm.glsl")], cfg.seed)
     assert render_key(cfg, programs) == stage_key(
@@ -223,6 +230,9 @@ def test_each_stage_kind_keys_by_one_function_with_the_keys_of_before(tmp_path):
     tokens = ExperimentConfig(**{**asdict(cfg), "sound_patch": "tokens"})  # a sound arm's own patch: a new key
     assert pretrain_key(tokens, "R", "images", 7, None) == pretrain_key(cfg, "R", "images", 7, None)
     assert pretrain_key(tokens, "R", "sounds", 7, "S") != pretrain_key(cfg, "R", "sounds", 7, "S")
+    blocks = ExperimentConfig(**{**asdict(cfg), "sound_mask_block": 8})  # masked in runs: a new key, sounds only
+    assert pretrain_key(blocks, "R", "images", 7, None) == pretrain_key(cfg, "R", "images", 7, None)
+    assert pretrain_key(blocks, "R", "mix", 7, "S") != pretrain_key(cfg, "R", "mix", 7, "S")
     assert transfer_key("P", (32, 128)) == stage_key(
         {"pretrain": "P", "shape": (32, 128), "code": code_version("audio")}
     )

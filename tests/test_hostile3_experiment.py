@@ -27,7 +27,7 @@ def old_experiment(out, esc, **before) -> list[str]:
     settings = asdict(ExperimentConfig(data=f"esc50:{esc}", out=str(out), clips=32, pretrain_steps=2))
     settings.update(pretrain_batch=8, finetune_epochs=1, mel_bins=32, threads=1, test_folds="1")
     settings.update({"pretrain_on": "images", "sound_shaders": "", "sound_patch": "", **before})
-    del settings["sound_seconds"]
+    del settings["sound_seconds"], settings["sound_mask_block"]
     out.mkdir()
     (out / "experiment.json").write_text(json.dumps(settings))
     return argv
@@ -39,6 +39,7 @@ def test_an_old_default_experiment_is_refused_naming_what_changed(tmp_path, esc,
     err = capsys.readouterr().err
     assert err.count("\n") == 1, err
     assert "pretrain_on 'images' -> 'sounds'" in err and "sound_patch '' -> 'tokens'" in err
+    assert "sound_mask_block 1 -> 8" in err  # it masked each patch on its own
 
 
 def test_an_images_only_experiment_is_not_held_by_the_sound_settings(tmp_path, esc, capsys):
@@ -50,7 +51,7 @@ def test_an_images_only_experiment_is_not_held_by_the_sound_settings(tmp_path, e
 
 def test_an_old_sounds_experiment_had_no_cap(tmp_path, esc, capsys):
     argv = old_experiment(tmp_path / "old", esc, pretrain_on="sounds", sound_shaders="procedural-sound:4")
-    assert main(argv + ["--sound-patch", ""]) == 2  # its clips were the task's length: --sound-seconds 0
+    assert main(argv + ["--sound-patch", "", "--sound-mask-block", "1"]) == 2  # its clips were the task's length
     assert "other settings (sound_seconds 0.0 -> 1.0):" in capsys.readouterr().err
 
 
