@@ -144,6 +144,7 @@ def test_every_value_of_a_pretrain_config_file_reaches_the_pretraining(tmp_path)
         "check_seconds": 10.0,
         "max_nan": 0.5,
         "patch": "16x8",
+        "mask_block": 2,
         "model": "mae_vit_tiny_patch16",
         "img_size": 32,
         "seed": 4,
@@ -191,6 +192,9 @@ def test_every_value_of_a_pretrain_config_file_reaches_the_pretraining(tmp_path)
         file.write_text(json.dumps(clash))
         with pytest.raises(UserError, match=message):
             pretrain_argv(cfg, tmp_path / "shards", tmp_path / "p", 12, 0)
+    file.write_text(json.dumps({"mask_block": 2}))  # the sounds arm's masking is --sound-mask-block's
+    with pytest.raises(UserError, match="mask_block=2, but the experiment sets it to 8"):
+        pretrain_argv(cfg, tmp_path / "shards", tmp_path / "p", 12, 0, "sounds", tmp_path / "sounds")
 
 
 def test_every_value_of_a_finetune_config_file_reaches_both_conditions(tmp_path):
