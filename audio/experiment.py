@@ -71,7 +71,7 @@ from synpat.gen.generate import GenConfig, generate
 from synpat.gen.programs import bundled_shaders_dir, find_programs, run_kind
 from synpat.train.batched_fbank import SAMPLE_RATE, frames_in, samples_for
 from synpat.train.mae import MODELS
-from synpat.train.pretrain_config import PretrainConfig
+from synpat.train.pretrain_config import PretrainConfig, longest_mask_block
 from synpat.train.vit_arch import VIT_SIZES, parse_pair
 
 PROG = "synpat-experiment"
@@ -414,7 +414,7 @@ def check_sound_clips(cfg: ExperimentConfig, shape: tuple[int, int]) -> None:
             f"the MAE to mask {ratio:g} of them and leave one visible: give longer clips"
         )
     columns = frames // patch[1]
-    longest = columns if cfg.mel_bins // patch[0] > 1 else columns - 1  # as synpat-pretrain's check_grid
+    longest = longest_mask_block(cfg.mel_bins // patch[0], columns)
     if cfg.sound_mask_block > longest:
         raise UserError(
             f"bad config value sound_mask_block={cfg.sound_mask_block}: the sound clips of {frames} frames give "
@@ -442,17 +442,19 @@ def sound_programs(cfg: ExperimentConfig) -> list:
     return programs
 
 
-def render_sounds(cfg: ExperimentConfig, out: Path, stages: Stages, shape: tuple[int, int]) -> Path:
+def render_sounds(
+    cfg: ExperimentConfig, out: Path, stages: Stages, shape: tuple[int, int], programs: list | None
+) -> Path:
     """The sound shards of the sounds and mix arms: --sound-data, or --clips clips of --sound-shaders
-    (sound_clip_frames long) rendered into OUT/sound_shards (resumed when a previous run stopped, rendered
-    again when their inputs changed). Its key is stages.keys["render sounds"]."""
+    (`programs`, as sound_programs found them; sound_clip_frames long) rendered into OUT/sound_shards (resumed
+    when a previous run stopped, rendered again when their inputs changed). Its key is stages.keys["render sounds"]."""
     if cfg.sound_data:
         stages.keys["render sounds"] = str(Path(cfg.sound_data))
         stages.skip("render sounds", f"--sound-data {cfg.sound_data} given")
         return Path(cfg.sound_data)
     shards = out / "sound_shards"
     seconds = clip_seconds((shape[0], sound_clip_frames(cfg, shape)))
-    key = stages.keys["render sounds"] = sound_render_key(cfg, sound_programs(cfg), seconds)
+    key = stages.keys["render sounds"] = sound_render_key(cfg, programs, seconds)
     manifest = shards / "manifest.json"
     done = json.loads(manifest.read_text()).get("shards", {}) if manifest.is_file() else {}
     finished = bool(done) and len(done.get("complete", [])) == done.get("total")
@@ -873,8 +875,7 @@ def experiment(cfg: ExperimentConfig) -> dict:
             f"--shaders {cfg.shaders}: sound programs (mainSound); the images and mix arms render images: "
             "give image programs, or sound programs as --sound-shaders"
         )
-    if any(a.kind != "images" for a in arms) and not cfg.sound_data:
-        sound_programs(cfg)
+    programs = sound_programs(cfg) if any(a.kind != "images" for a in arms) and not cfg.sound_data else None
     unit = frame_unit(cfg)
     if cfg.frames % unit:  # the transfer stage would refuse it, after the pre-training
         raise UserError(
@@ -882,7 +883,7 @@ def experiment(cfg: ExperimentConfig) -> dict:
             "patches (the model's on images, --sound-patch's on sounds) that the transfer tiles it with"
         )
     shape = input_shape(cfg.mel_bins, cfg.frames, typical_clip(task), unit)
-    if any(a.kind != "images" for a in arms) and not cfg.sound_data:
+    if programs is not None:
         check_sound_clips(cfg, shape)
     pretrain_settings(cfg, out / "shards", out / "pretrain", cfg.pretrain_steps, cfg.pretrain_epochs)
     finetune_config(cfg, "none", out, shape, probe=False)
@@ -906,7 +907,7 @@ def experiment(cfg: ExperimentConfig) -> dict:
     stages = Stages(out, images + sounds + per_arm + 3 + cfg.probe)
     stages.keys["data"] = task_fingerprint(task)
     parts = {"render": render(cfg, out, stages) if images else {}, "arms": {}}
-    sound_shards = render_sounds(cfg, out, stages, shape) if sounds else None
+    sound_shards = render_sounds(cfg, out, stages, shape, programs) if sounds else None
     for arm in arms:
         parts["arms"][arm.label] = arm_parts = {
             "kind": arm.kind,

@@ -289,6 +289,12 @@ def validate(cfg: PretrainConfig) -> PretrainConfig:
     return cfg
 
 
+def longest_mask_block(rows: int, cols: int) -> int:
+    """The longest --mask-block a rows x cols patch grid takes: a row (a run ends with its row), less one on a
+    one-row grid (one run over the whole row would give every input the same mask)."""
+    return cols if rows > 1 else cols - 1
+
+
 def check_grid(cfg: PretrainConfig, size: tuple[int, int], patch: tuple[int, int], field: str) -> None:
     """UserError unless patches of `patch` (rows, cols) tile an input of `size`, cfg.mask_ratio masks at
     least one of them and leaves at least one visible, and cfg.mask_block's runs fit a row (less than a whole
@@ -306,7 +312,7 @@ def check_grid(cfg: PretrainConfig, size: tuple[int, int], patch: tuple[int, int
             "and leave at least one visible (the loss is over the masked ones)"
         )
     rows, cols = size[0] // patch[0], size[1] // patch[1]
-    longest = cols if rows > 1 else cols - 1  # one row in one run: every input would get the same mask
+    longest = longest_mask_block(rows, cols)
     if cfg.mask_block > longest:
         why = "has one row: runs that long give every input the same mask" if rows == 1 else "ends a run with its row"
         raise UserError(
