@@ -232,7 +232,7 @@ def test_stereo_resumed_sound_run_repeats_the_uninterrupted_one(tmp_path):
 
 def test_mix_pretrains_on_sounds_and_images_in_one_batch(sound_shards, image_shards, tmp_path):
     out = tmp_path / "mix"
-    pretrain(
+    result = pretrain(
         "--data",
         image_shards,
         "--mix-data",
@@ -252,6 +252,7 @@ def test_mix_pretrains_on_sounds_and_images_in_one_batch(sound_shards, image_sha
     settings = json.loads(next((out / "checkpoints").glob("step_*/settings.json")).read_text())
     assert settings["input"] == "mix" and settings["input_shape"] == [128, 48]
     assert Image.open(out / "recon" / "step_00000003.png").size == (8 * 48 + 7 * 2, 3 * 128 + 2 * 2)
+    assert "3 steps (24 samples, 1 rank(s))" in result.stdout and "samples/s" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -329,7 +330,7 @@ def test_pretrains_on_a_live_stream_of_sound_programs(tmp_path):
     """--stream of two bundled sound programs: real renders through the stream, no shards on disk."""
     programs = [bundled_shaders_dir() / "sounds" / f"{name}.glsl" for name in ("additive_harmonic", "noise_rain")]
     out = tmp_path / "run"
-    pretrain(
+    result = pretrain(
         "--stream",
         ",".join(map(str, programs)),
         "--duration",
@@ -350,3 +351,6 @@ def test_pretrains_on_a_live_stream_of_sound_programs(tmp_path):
     meta = json.loads((out / "encoder.json").read_text())
     assert meta["kind"] == "pretrained-sound" and meta["in_chans"] == 1 and meta["input_shape"] == [128, 48]
     assert not list(out.rglob("*.tar")) and not list(out.rglob("*.flac"))  # nothing rendered to disk
+    summary = result.stdout.strip().splitlines()[-1]  # the progress and the summary count clips, not images
+    assert "3 steps (24 clips, 1 rank(s))" in summary and " clips/s, loss " in summary, summary
+    assert "clips/s" in result.stderr and "img/s" not in result.stderr

@@ -44,6 +44,7 @@ from synpat.train.recon import save_recon
 from synpat.train.torch_engine import TorchEngine
 
 PROG = "pretrain"
+UNITS = {"images": "img", "clips": "clips", "samples": "samples"}  # summary word -> progress rate unit
 
 
 def mask_noise(
@@ -183,6 +184,7 @@ class Trainer:
         checkpoints: Checkpoints,
         logs: Logs | None,
         to_input=None,
+        unit: str = "images",
     ):
         self.cfg, self.engine, self.model, self.out = cfg, engine, model, out
         self.rank, self.world, self.device, self.steps = rank, world, device, steps
@@ -191,8 +193,9 @@ class Trainer:
         # loader batch -> model input (images as they come; waves -> spectrograms: train/input_kinds.py)
         self.to_input = to_input or (lambda images: images.to(self.device, self.dtype, non_blocking=True))
         self.global_batch = cfg.global_batch(world)
+        self.unit = unit  # what a sample is called in the progress and summary lines (UNITS)
         self.progress = (
-            Progress((steps - engine.global_steps) * self.global_batch, PROG, unit="img") if rank == 0 else None
+            Progress((steps - engine.global_steps) * self.global_batch, PROG, unit=UNITS[unit]) if rank == 0 else None
         )
         self.first_loss = self.last_loss = None
         self.fixed = None  # (imgs, noise) shown in every reconstruction picture
@@ -304,8 +307,8 @@ class Trainer:
             return f"{PROG}: {model} already complete ({step} steps); encoder {weights}"
         seconds = self.progress.elapsed
         return (
-            f"{PROG}: {model} {step} steps ({images} images, {self.world} rank(s)) "
-            f"in {format_seconds(seconds)}, {self.progress.done / max(seconds, 1e-9):.1f} img/s, "
+            f"{PROG}: {model} {step} steps ({images} {self.unit}, {self.world} rank(s)) "
+            f"in {format_seconds(seconds)}, {self.progress.done / max(seconds, 1e-9):.1f} {UNITS[self.unit]}/s, "
             f"loss {self.first_loss:.4f} -> {self.last_loss:.4f}; encoder {weights}"
         )
 
@@ -475,7 +478,8 @@ def run(cfg: PretrainConfig, ds_base: dict | None, out: Path, rank: int, world: 
             if plan.kind == "image"
             else model_input(plan, out, rank, device, next(engine.module.parameters()).dtype)
         )
-        trainer = Trainer(cfg, engine, model, out, rank, world, device, steps, checkpoints, logs, to_input)
+        unit = {"image": "images", "sound": "clips", "mix": "samples"}[plan.kind]
+        trainer = Trainer(cfg, engine, model, out, rank, world, device, steps, checkpoints, logs, to_input, unit)
         while not trainer.done:
             trainer.train_one_epoch(loader, state, per_epoch)
 
