@@ -100,6 +100,9 @@ class ExperimentConfig:
         "", "a synpat-finetune config file, applied to both conditions alike (as --pretrain-config)"
     )
     finetune_epochs: int = option(30, "fine-tuning epochs per fold (both conditions)")
+    finetune_min_steps: int = option(
+        1000, "fine-tuning optimiser steps per fold at least: a small task's epochs are stretched to them (0 = off)"
+    )
     finetune_batch: int = option(32, "fine-tuning batch size (both conditions)")
     finetune_blr: float = option(5e-3, "fine-tuning base lr (both conditions)")
     finetune_patch: str = option(
@@ -178,7 +181,16 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
             "mel_bins",
             "sound_mask_block",
         ),
-        ("pretrain_steps", "pretrain_epochs", "pretrain_minutes", "frames", "folds", "threads", "sound_seconds"),
+        (
+            "pretrain_steps",
+            "pretrain_epochs",
+            "pretrain_minutes",
+            "frames",
+            "folds",
+            "threads",
+            "sound_seconds",
+            "finetune_min_steps",
+        ),
     )
     if not cfg.data:
         raise UserError("no audio task: give --data LAYOUT:PATH")
@@ -316,9 +328,10 @@ def budget_line(cfg: ExperimentConfig) -> str:
     masking = [f"{cfg.sound_mae_patch()} patches on spectrograms"] if cfg.sound_mae_patch() else []
     masking += [f"masked in runs of {cfg.sound_mask_block}"] if cfg.sound_mask_block != 1 else []
     sound_patch = f" ({', '.join(masking)})" if on_sounds and masking else ""
+    at_least = f" (at least {cfg.finetune_min_steps} steps)" if cfg.finetune_min_steps else ""
     return (
         f"budget: {render}pre-train {cfg.model}{sound_patch} on {', '.join(kinds)} for {pre}; fine-tune "
-        f"{cfg.finetune_epochs} epochs x {folds} test fold(s) x {arms} (batch {cfg.finetune_batch}, blr "
+        f"{cfg.finetune_epochs} epochs{at_least} x {folds} test fold(s) x {arms} (batch {cfg.finetune_batch}, blr "
         f"{cfg.finetune_blr:g}, patch {patch})"
     )
 
@@ -631,6 +644,7 @@ def finetune_config(cfg: ExperimentConfig, init: str, out: Path, shape: tuple[in
         "mel_bins": shape[0],
         "frames": shape[1],
         "epochs": cfg.finetune_epochs,
+        "min_steps": cfg.finetune_min_steps,
         "batch_size": cfg.finetune_batch,
         "blr": cfg.finetune_blr,
         "folds": cfg.folds,
@@ -663,7 +677,8 @@ def finetune(
     if results.is_file() and stages.records.reusable(f"{what} {name}", key):
         stages.skip(f"{what} {name}", f"{results} exists and its inputs are unchanged")
         return json.loads(results.read_text())
-    stages.start(f"{what} {name}", f"{cfg.finetune_epochs} epochs per fold from {init}")
+    at_least = f" (at least {cfg.finetune_min_steps} steps)" if cfg.finetune_min_steps else ""
+    stages.start(f"{what} {name}", f"{cfg.finetune_epochs} epochs{at_least} per fold from {init}")
     result = run_finetune(recipe)
     stages.records.finished(f"{what} {name}", key)
     return result
@@ -751,6 +766,7 @@ def report(cfg: ExperimentConfig, out: Path, parts: dict, seconds: float) -> dic
             k: first["config"][k]
             for k in (
                 "epochs",
+                "min_steps",
                 "batch_size",
                 "blr",
                 "layer_decay",
@@ -835,8 +851,9 @@ def report(cfg: ExperimentConfig, out: Path, parts: dict, seconds: float) -> dic
 
 
 # Settings an experiment.json lacks when written before they existed, with the value those experiments ran
-# with (not today's default): --sound-seconds came with the cap, before it the clips were the task's length.
-RECORDED_SINCE = {"sound_seconds": 0.0, "sound_mask_block": 1}
+# with (not today's default): --sound-seconds came with the cap, before it the clips were the task's length;
+# before --finetune-min-steps every fold trained for its epochs however few steps they made.
+RECORDED_SINCE = {"sound_seconds": 0.0, "sound_mask_block": 1, "finetune_min_steps": 0}
 # Settings only the sounds and mix arms read: an images-only experiment is the same whatever they say (so one
 # made before their defaults changed re-runs with --pretrain-on images).
 SOUND_SETTINGS = (

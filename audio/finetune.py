@@ -374,9 +374,10 @@ def train_round(
         train_y = train_y * (1 - cfg.label_smoothing) + cfg.label_smoothing / train_y.shape[1]
     n = len(data.train_x)
     steps = math.ceil(n / cfg.batch_size)  # batches per epoch, the last one partial
+    epochs, warmup = cfg.schedule(n)
     generator = torch.Generator().manual_seed(seed)
     pick = EpochPick(data, multilabel, device)
-    for epoch in range(cfg.epochs):
+    for epoch in range(epochs):
         model.train()
         start, total_loss = time.perf_counter(), 0.0
         for step, idx in enumerate(torch.randperm(n, generator=generator).split(cfg.batch_size)):
@@ -386,7 +387,7 @@ def train_round(
             x = spec_augment(x, cfg.freq_mask, cfg.time_mask, rng)
             if cfg.mixup > 0:
                 x, t = mixup(x, t, cfg.mixup, rng)
-            set_lr(optimizer, lr_at(epoch + step / steps, cfg.lr, cfg.warmup_epochs, cfg.epochs, cfg.min_lr))
+            set_lr(optimizer, lr_at(epoch + step / steps, cfg.lr, warmup, epochs, cfg.min_lr))
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
                 logits = model(x.to(device))
             loss = soft_loss(logits.float(), t.to(device), multilabel)
@@ -402,7 +403,7 @@ def train_round(
         note = pick.epoch_end(model, data.val_x, epoch, cfg.batch_size)
         progress.update(
             1,
-            f"{data.split.name} epoch {epoch + 1}/{cfg.epochs} loss {total_loss / n:.4f}{note} "
+            f"{data.split.name} epoch {epoch + 1}/{epochs} loss {total_loss / n:.4f}{note} "
             f"{n / (time.perf_counter() - start):.0f} clips/s",
         )
     val_score, kept_epoch, state = pick.best
@@ -456,15 +457,16 @@ def probe_round(
     head = ProbeHead(arch.embed_dim, data.train_y.shape[1]).to(device)
     optimizer = torch.optim.AdamW(head.parameters(), lr=cfg.lr, weight_decay=0.0)
     n, steps = len(train_f), math.ceil(len(train_f) / cfg.batch_size)
+    epochs, warmup = cfg.schedule(n)
     generator = torch.Generator().manual_seed(seed)
     pick = EpochPick(data, multilabel, device)
-    for epoch in range(cfg.epochs):
+    for epoch in range(epochs):
         head.train()
         start, total_loss = time.perf_counter(), 0.0
         for step, idx in enumerate(torch.randperm(n, generator=generator).split(cfg.batch_size)):
             if len(idx) < 2:  # BatchNorm needs two samples
                 continue
-            set_lr(optimizer, lr_at(epoch + step / steps, cfg.lr, cfg.warmup_epochs, cfg.epochs, cfg.min_lr))
+            set_lr(optimizer, lr_at(epoch + step / steps, cfg.lr, warmup, epochs, cfg.min_lr))
             loss = soft_loss(head(train_f[idx].to(device)), data.train_y[idx].to(device), multilabel)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -473,7 +475,7 @@ def probe_round(
         note = pick.epoch_end(head, val_f, epoch, max(len(val_f), 1))
         progress.update(
             1,
-            f"{data.split.name} probe epoch {epoch + 1}/{cfg.epochs} loss {total_loss / n:.4f}{note} "
+            f"{data.split.name} probe epoch {epoch + 1}/{epochs} loss {total_loss / n:.4f}{note} "
             f"{n / max(time.perf_counter() - start, 1e-9):.0f} clips/s",
         )
     val_score, kept_epoch, head_state = pick.best
@@ -545,7 +547,13 @@ def run(cfg: FinetuneConfig) -> dict:
     y = targets_of(task, cache.kept)
     multilabel = task.multilabel
     splits, protocol = make_splits(task, cache.kept, y, cfg, plan)
-    progress = Progress(cfg.epochs * len(splits), "synpat-finetune", unit="epochs", stream=sys.stdout, interval=0)
+    progress = Progress(
+        sum(cfg.schedule(len(s.train))[0] for s in splits),
+        "synpat-finetune",
+        unit="epochs",
+        stream=sys.stdout,
+        interval=0,
+    )
     one_round = probe_round if cfg.linear_probe else train_round
     results = [
         one_round(cfg, Round(s, cache.specs, y), arch, init_state, multilabel, device, progress, cfg.seed + i)
@@ -600,6 +608,7 @@ def run(cfg: FinetuneConfig) -> dict:
                 **r.metrics,
                 "val_score": None if math.isnan(r.val_score) else r.val_score,
                 "epoch": r.epoch,
+                "epochs": cfg.schedule(len(r.split.train))[0],
                 "norm_mean": r.norm[0],
                 "norm_std": r.norm[1],
             }

@@ -52,6 +52,11 @@ class FinetuneConfig:
     blr: float = option(1e-3, "base learning rate; lr = blr * batch_size / 256")
     layer_decay: float = option(0.0, "layer-wise lr decay, block i of L gets decay^(L+1-i) (0 = 0.5^(1/(L+1)))")
     warmup_epochs: float = option(5.0, "linear warm-up epochs, then cosine")
+    min_steps: int = option(
+        0,
+        "optimiser steps a fold trains for at least: fewer epochs x batches per epoch stretch the schedule "
+        "(epochs and warm-up alike) to it, so a small task is not stopped after a few hundred steps (0 = off)",
+    )
     min_lr: float = option(1e-6, "lr at the end of the cosine")
     weight_decay: float = option(0.05, "AdamW weight decay (not on biases, norms, tokens)")
     drop_path: float = option(0.1, "stochastic depth rate")
@@ -76,6 +81,15 @@ class FinetuneConfig:
     def lr(self) -> float:
         return self.blr * self.batch_size / 256
 
+    def schedule(self, clips: int) -> tuple[int, float]:
+        """(epochs, warm-up epochs) of a round with `clips` training clips: the configured ones, stretched
+        alike (the warm-up keeps its share) when they give fewer than min_steps optimiser steps."""
+        batches = math.ceil(clips / self.batch_size)
+        if self.epochs * batches >= self.min_steps:
+            return self.epochs, self.warmup_epochs
+        epochs = math.ceil(self.min_steps / batches)
+        return epochs, self.warmup_epochs * epochs / self.epochs
+
 
 _POSITIVE = ("batch_size", "epochs", "blr")
 _NON_NEGATIVE = (
@@ -86,6 +100,7 @@ _NON_NEGATIVE = (
     "depth",
     "num_heads",
     "warmup_epochs",
+    "min_steps",
     "min_lr",
     "weight_decay",
     "mixup",

@@ -24,6 +24,8 @@ TOY = [
     "16",
     "--finetune-epochs",
     "2",
+    "--finetune-min-steps",
+    "0",
     "--finetune-batch",
     "16",
     "--mel-bins",

@@ -18,7 +18,14 @@ def test_the_recipe_reaches_both_conditions(tmp_path):
     cfg = validate(ExperimentConfig(data="esc50:x", out=str(tmp_path)))
     for init in ("none", "enc.safetensors"):
         ft = finetune_config(cfg, init, tmp_path / "f", (128, 96), probe=False)
-        assert (ft.patch, ft.stride, ft.blr, ft.epochs, ft.batch_size) == ("128x2", "", 5e-3, 30, 32)
+        assert (ft.patch, ft.stride, ft.blr, ft.epochs, ft.batch_size, ft.min_steps) == (
+            "128x2",
+            "",
+            5e-3,
+            30,
+            32,
+            1000,
+        )
     assert (
         finetune_config(
             validate(ExperimentConfig(data="esc50:x", out=str(tmp_path), finetune_patch="square")),
@@ -43,12 +50,13 @@ def test_budget_line_names_every_unit():
     assert line == (
         "budget: render 20000 sound clips (at most 1 s) of procedural-sound:1000; pre-train mae_vit_tiny_patch16 "
         "(128x2 patches on spectrograms, masked in runs of 8) on sounds for 1000 steps x batch 64 (64000 inputs "
-        "seen); fine-tune 30 epochs x 2 test fold(s) x 2 conditions + 2 linear probes (batch 32, blr 0.005, patch "
+        "seen); fine-tune 30 epochs (at least 1000 steps) x 2 test fold(s) x 2 conditions + 2 linear probes (batch 32, blr 0.005, patch "
         "128x2)"
     )
     assert budget_line(ExperimentConfig(pretrain_on="images", test_folds="1")) == (
         "budget: render 20000 images 64px; pre-train mae_vit_tiny_patch16 on images for 1000 steps x batch 64 "
-        "(64000 images seen); fine-tune 30 epochs x 1 test fold(s) x 2 conditions (batch 32, blr 0.005, patch 128x2)"
+        "(64000 images seen); fine-tune 30 epochs (at least 1000 steps) x 1 test fold(s) x 2 conditions (batch 32, blr "
+        "0.005, patch 128x2)"
     )
     both = budget_line(ExperimentConfig(pretrain_on="images,mix", sound_seconds=0, sound_patch="", sound_mask_block=1))
     assert both.startswith(

@@ -27,6 +27,8 @@ TOY = [
     "8",
     "--finetune-epochs",
     "1",
+    "--finetune-min-steps",
+    "0",
     "--finetune-batch",
     "16",
     "--mel-bins",

@@ -225,9 +225,26 @@ def test_chosen_test_folds_only(esc, audio_init, tmp_path):
     assert results["protocol"].endswith("folds 2,4 held out in turn")
 
 
+def test_min_steps_stretch_a_small_tasks_schedule(esc, audio_init, tmp_path, capsys):
+    """A round with too few batches for --min-steps trains for more epochs, its warm-up stretched alike."""
+    recipe = FinetuneConfig(epochs=30, batch_size=32, warmup_epochs=5, min_steps=1000)
+    assert recipe.schedule(290) == (100, pytest.approx(100 / 6))  # 10 batches: 300 steps stretched
+    assert recipe.schedule(1080) == (30, 5.0)  # 34 batches x 30 = 1020 steps: enough
+    assert FinetuneConfig(epochs=30, batch_size=32).schedule(10) == (30, 5.0)  # min_steps 0: off
+    out = tmp_path / "stretched"
+    args = ["--init", str(audio_init), "--data", f"esc50:{esc}", "--out", str(out), "--test-folds", "2"]
+    args += ["--epochs", "1", "--min-steps", "20", "--batch-size", "16", "--threads", "1"]
+    assert main(args) == 0
+    (round_,) = json.loads((out / "results.json").read_text())["rounds"]
+    assert round_["train"] == 116 and round_["epochs"] == 3 and 1 <= round_["epoch"] <= 3  # 8 batches: 3 epochs
+    printed = capsys.readouterr().out
+    assert "fold2 epoch 3/3 " in printed and "3/3 epochs" in printed and "epoch 4/" not in printed
+
+
 @pytest.mark.parametrize(
     "extra, message",
     [
+        (["--min-steps", "-1"], "bad config value min_steps=-1"),
         (["--test-folds", "7"], "--test-folds 7: fold 7 does not exist, the folds are 1..5"),
         (["--folds", "4"], "defines 5 folds"),
         (["--blr", "inf"], "bad config value blr=inf: not a finite number"),

@@ -70,6 +70,8 @@ TOY = [
     "16",
     "--finetune-epochs",
     "1",
+    "--finetune-min-steps",
+    "0",
     "--finetune-batch",
     "16",
     "--mel-bins",

@@ -12,7 +12,18 @@ from audio_fixtures import make_esc50
 from synpat.audio.experiment import ExperimentConfig, main
 
 TOY = ["--sound-shaders", "procedural-sound:4", "--clips", "32", "--pretrain-steps", "2", "--pretrain-batch", "8"]
-TOY += ["--finetune-epochs", "1", "--mel-bins", "32", "--threads", "1", "--test-folds", "1"]
+TOY += [
+    "--finetune-epochs",
+    "1",
+    "--finetune-min-steps",
+    "0",
+    "--mel-bins",
+    "32",
+    "--threads",
+    "1",
+    "--test-folds",
+    "1",
+]
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +36,7 @@ def old_experiment(out, esc, **before) -> list[str]:
     the argv that made it, less the arm settings."""
     argv = ["--data", f"esc50:{esc}", "--out", str(out)] + TOY
     settings = asdict(ExperimentConfig(data=f"esc50:{esc}", out=str(out), clips=32, pretrain_steps=2))
-    settings.update(pretrain_batch=8, finetune_epochs=1, mel_bins=32, threads=1, test_folds="1")
+    settings.update(pretrain_batch=8, finetune_epochs=1, finetune_min_steps=0, mel_bins=32, threads=1, test_folds="1")
     settings.update({"pretrain_on": "images", "sound_shaders": "", "sound_patch": "", **before})
     del settings["sound_seconds"], settings["sound_mask_block"]
     out.mkdir()

@@ -77,6 +77,8 @@ def test_toy_sweep_end_to_end(tmp_path):
         "16",
         "--finetune-epochs",
         "1",
+        "--finetune-min-steps",
+        "0",
         "--finetune-batch",
         "16",
         "--mel-bins",
