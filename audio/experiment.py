@@ -887,7 +887,14 @@ def experiment(cfg: ExperimentConfig) -> dict:
     out = Path(cfg.out)
     task = load_task(cfg.data)  # a wrong task, programs or config file are refused before anything is written
     arms = arms_of(cfg)
-    if run_kind(find_programs(shader_sources(cfg), cfg.seed)) != "image" and any(a.kind != "sounds" for a in arms):
+    if not any(a.kind != "sounds" for a in arms):  # a sounds-only run never reads --shaders
+        if cfg.shaders != ExperimentConfig.shaders:
+            raise UserError(
+                f"--shaders {cfg.shaders}: the sounds arm pre-trains on --sound-shaders ({cfg.sound_shaders or 'none'})"
+                "; --shaders is for the images and mix arms: give these programs as --sound-shaders, or add "
+                "--pretrain-on images"
+            )
+    elif run_kind(find_programs(shader_sources(cfg), cfg.seed)) != "image":
         raise UserError(
             f"--shaders {cfg.shaders}: sound programs (mainSound); the images and mix arms render images: "
             "give image programs, or sound programs as --sound-shaders"

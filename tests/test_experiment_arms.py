@@ -115,6 +115,8 @@ def test_a_rerun_skips_every_arm(finished, capsys):
         (["--sound-seconds", "-1"], "sound_seconds=-1.0: must be >= 0"),
         (["--sound-shaders", str(bundled_shaders_dir())], "image programs (mainImage); give sound programs"),
         (["--pretrain-on", "mix", "--shaders", "bundled:sounds"], "--shaders bundled:sounds: sound programs"),
+        (["--shaders", "bundled:sounds"], "--shaders bundled:sounds: the sounds arm pre-trains on --sound-shaders"),
+        (["--shaders", "/no/such/dir"], "give these programs as --sound-shaders, or add --pretrain-on images"),
     ],
 )
 def test_bad_arms_are_one_line(extra, message, tmp_path, capsys):
