@@ -56,6 +56,7 @@ from synpat.audio.stage_reuse import (
     finetune_key,
     pretrain_key,
     render_key,
+    shard_folder_key,
     sound_render_key,
     task_fingerprint,
     transfer_key,
@@ -462,7 +463,7 @@ def render_sounds(
     (`programs`, as sound_programs found them; sound_clip_frames long) rendered into OUT/sound_shards (resumed
     when a previous run stopped, rendered again when their inputs changed). Its key is stages.keys["render sounds"]."""
     if cfg.sound_data:
-        stages.keys["render sounds"] = str(Path(cfg.sound_data))
+        stages.keys["render sounds"] = shard_folder_key(Path(cfg.sound_data))
         stages.skip("render sounds", f"--sound-data {cfg.sound_data} given")
         return Path(cfg.sound_data)
     shards = out / "sound_shards"

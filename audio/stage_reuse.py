@@ -99,10 +99,18 @@ def sound_render_key(cfg: ExperimentConfig, programs: list[Program], seconds: fl
     )
 
 
+def shard_folder_key(folder: Path) -> str:
+    """Stage render sounds when the clips are given (--sound-data): the folder, its manifest's bytes and each
+    shard's name, size and modification time, so clips rendered again into the same folder pre-train again."""
+    folder = Path(folder).resolve()
+    shards = [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in sorted(folder.glob("*.tar"))]
+    return stage_key({"folder": str(folder), "manifest": file_sha256(folder / "manifest.json"), "shards": shards})
+
+
 def pretrain_key(cfg: ExperimentConfig, render: str | None, arm: str, steps: int, sounds: str | None) -> str:
     """Stage pretrain of one arm (images | sounds | mix): the render stage's key (None when no images
     were rendered), the budget (``steps``, or the epochs), model, size, batch, lr, seed, the sound shards
-    (``sounds``: the render sounds stage's key, or the --sound-data folder), a sound arm's --sound-patch and
+    (``sounds``: the render sounds stage's key, from sound_render_key or shard_folder_key), a sound arm's --sound-patch and
     --sound-mask-block (when not the model's own patch or 1: the keys of before stay), the --pretrain-config
     file's bytes and train's code."""
     patch = cfg.sound_mae_patch() if arm != "images" else ""

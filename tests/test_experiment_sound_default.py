@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 from audio_fixtures import make_esc50
 from synpat.audio.experiment import ExperimentConfig, clip_seconds, main, sound_clip_frames
-from synpat.audio.stage_reuse import sound_render_key
+from synpat.audio.stage_reuse import shard_folder_key, sound_render_key
 from synpat.gen.programs import find_programs
 from synpat.train.batched_fbank import frames_in
 
@@ -91,6 +91,21 @@ def test_the_clips_key_and_length_follow_their_inputs(tmp_path):
     assert sound_clip_frames(replace(cfg, sound_seconds=0), (32, 498)) == 498
     assert sound_clip_frames(cfg, (32, 64)) == 64
     assert sound_clip_frames(replace(cfg, sound_patch=""), (32, 496)) == 96  # 16x16 patches: 96 frames
+
+
+def test_given_clips_are_keyed_by_their_contents_not_only_their_folder(tmp_path):
+    """--sound-data rendered again into the same folder must pre-train again (it was keyed by the path)."""
+    folder = tmp_path / "sounds"
+    folder.mkdir()
+    (folder / "manifest.json").write_text('{"kind": "sound", "count": 2}')
+    (folder / "shard-000000.tar").write_bytes(b"a" * 10)
+    key = shard_folder_key(folder)
+    assert shard_folder_key(tmp_path / "sounds" / ".." / "sounds") == key  # the same folder, spelt otherwise
+    (folder / "shard-000000.tar").write_bytes(b"b" * 11)
+    assert shard_folder_key(folder) != key
+    key = shard_folder_key(folder)
+    (folder / "manifest.json").write_text('{"kind": "sound", "count": 3}')
+    assert shard_folder_key(folder) != key
 
 
 def test_mask_blocks_longer_than_the_clips_allow_are_refused_before_rendering(tmp_path, capsys):
