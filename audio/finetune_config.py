@@ -84,7 +84,7 @@ class FinetuneConfig:
     def schedule(self, clips: int) -> tuple[int, float]:
         """(epochs, warm-up epochs) of a round with `clips` training clips: the configured ones, stretched
         alike (the warm-up keeps its share) when they give fewer than min_steps optimiser steps."""
-        batches = math.ceil(clips / self.batch_size)
+        batches = max(1, math.ceil(clips / self.batch_size))
         if self.epochs * batches >= self.min_steps:
             return self.epochs, self.warmup_epochs
         epochs = math.ceil(self.min_steps / batches)
