@@ -477,7 +477,9 @@ def render_sounds(
         return shards
     if stages.records.stale("render sounds", key):
         shutil.rmtree(shards, ignore_errors=True)
-    stages.start("render sounds", f"{cfg.clips} clips of {seconds:g} s into {shards}")
+        done = {}
+    resumed = f" (resumed: {len(done['complete'])} of {done['total']} shards there)" if done.get("complete") else ""
+    stages.start("render sounds", f"{cfg.clips} clips of {seconds:g} s into {shards}{resumed}")
     generate(
         GenConfig(
             shaders=[s for s in cfg.sound_shaders.split(",") if s],
