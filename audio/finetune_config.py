@@ -13,6 +13,9 @@ the mask widths) is worked out in one step, synpat.audio.finetune.resolve, befor
 - layer decay: 0.5 ** (1 / (depth + 1)), so the patch embedding learns at half the head's rate
   whatever the depth (0.95 for 12 blocks; MaskSpec's 0.75 left a transferred image encoder's
   embedding at 2% of the head's rate, too little to move it from images to spectrograms).
+`min_steps` (off by default; synpat-experiment sets 1000) stretches a small task's schedule, epochs and
+warm-up alike, to that many optimiser steps: 290 training clips at batch 32 make 10 steps an epoch, so 30
+epochs stop after 300 steps with the loss still falling (docs/experiments.md, "Enough steps").
 The linear probe follows MAE's probe recipe instead: frozen encoder features computed once,
 a BatchNorm (no affine) + linear head, no mixup, SpecAugment or weight decay.
 """
