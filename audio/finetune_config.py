@@ -83,11 +83,13 @@ class FinetuneConfig:
 
     def schedule(self, clips: int) -> tuple[int, float]:
         """(epochs, warm-up epochs) of a round with `clips` training clips: the configured ones, stretched
-        alike (the warm-up keeps its share) when they give fewer than min_steps optimiser steps."""
-        batches = max(1, math.ceil(clips / self.batch_size))
+        alike (the warm-up keeps its share) when they give fewer than min_steps optimiser steps. The linear
+        probe skips a last batch of one clip (its BatchNorm needs two), so that batch makes no step."""
+        last = clips % self.batch_size
+        batches = max(1, clips // self.batch_size + (last > (1 if self.linear_probe else 0)))
         if self.epochs * batches >= self.min_steps:
             return self.epochs, self.warmup_epochs
-        epochs = math.ceil(self.min_steps / batches)
+        epochs = -(-self.min_steps // batches)  # integer ceiling: a float loses steps past 2**53
         return epochs, self.warmup_epochs * epochs / self.epochs
 
 
