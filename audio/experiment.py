@@ -930,19 +930,36 @@ SOUND_SETTINGS = (
 )
 
 
+# Settings that name a file or folder (data: after its LAYOUT:): the same one spelt otherwise is no change.
+PATH_SETTINGS = ("data", "sound_data", "pretrain_config", "finetune_config")
+
+
+def spelt_alike(name: str, value):
+    """A setting's value with a path in it made absolute and normal ('esc50:./esc/' -> 'esc50:/abs/esc')."""
+    if name not in PATH_SETTINGS or not isinstance(value, str) or not value:
+        return value
+    layout, colon, where = value.partition(":") if name == "data" else ("", "", value)
+    return f"{layout}{colon}{Path(where).resolve() if where else where}"
+
+
 def changed_settings(before: dict, cfg: ExperimentConfig) -> list[str]:
     """'NAME OLD -> NEW' of each setting of `cfg` that differs from the experiment.json dict `before`
-    (threads, probe and baseline may change; a setting it lacks had its RECORDED_SINCE value, else its default)."""
+    (threads, probe and baseline may change; out is the folder it was found in, and a path spelt otherwise
+    is the same path; a setting it lacks had its RECORDED_SINCE value, else its default)."""
     was = {**asdict(ExperimentConfig()), **RECORDED_SINCE, **before}
     now = asdict(cfg)
-    ignored = {"threads", "probe", "baseline"}
+    ignored = {"threads", "probe", "baseline", "out"}
     try:
         images_only = pretrain_arms(replace(cfg, pretrain_on=str(was["pretrain_on"]))) == ["images"]
     except UserError:  # an experiment.json edited by hand: its arms are not ours
         images_only = False
     if images_only and pretrain_arms(cfg) == ["images"]:
         ignored.update(SOUND_SETTINGS)
-    return [f"{k} {was[k]!r} -> {v!r}" for k, v in sorted(now.items()) if k not in ignored and was[k] != v]
+    return [
+        f"{k} {was[k]!r} -> {v!r}"
+        for k, v in sorted(now.items())
+        if k not in ignored and spelt_alike(k, was[k]) != spelt_alike(k, v)
+    ]
 
 
 def as_it_ran(before: dict, changed: list[str]) -> str:

@@ -155,3 +155,25 @@ def test_a_config_file_setting_what_the_experiment_sets_is_told_its_flag(esc, tm
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and said in err, err
     assert not out.exists()
+
+
+def test_the_same_folders_spelt_otherwise_are_no_change(esc, sounds, tmp_path, monkeypatch, capsys):
+    """--out exp then --out /abs/exp/ (or --data esc50:esc/) named the same experiment, and were refused as
+    other settings ("out 'exp' -> '/abs/exp/'")."""
+    monkeypatch.chdir(esc.parent)
+    relative = ["--data", f"esc50:{esc.name}", "--out", "exp", *TOY, "--sound-data", f"./{sounds.name}"]
+    absolute = ["--data", f"esc50:{esc}/", "--out", f"{esc.parent / 'exp'}/", *TOY, "--sound-data", f"{sounds}/"]
+    (esc.parent / "sounds").symlink_to(sounds)
+    before = asdict(parse_config(relative))
+    assert changed_settings(before, parse_config(absolute)) == []
+    other = write_sound_shards(tmp_path / "other", count=8, shard_size=8)
+    moved = ["--data", f"esc50:{other}", "--out", "exp", *TOY, "--sound-data", str(other)]
+    assert changed_settings(before, parse_config(moved)) == [  # another folder is still a change
+        f"data 'esc50:{esc.name}' -> 'esc50:{other}'",
+        f"sound_data './{sounds.name}' -> '{other}'",
+    ]
+    (esc.parent / "exp").mkdir()
+    (esc.parent / "exp" / "experiment.json").write_text(json.dumps(before))
+    assert main(absolute + ["--seed", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "other settings (seed 0 -> 3):" in err, err
