@@ -945,16 +945,19 @@ def spelt_alike(name: str, value):
 def changed_settings(before: dict, cfg: ExperimentConfig) -> list[str]:
     """'NAME OLD -> NEW' of each setting of `cfg` that differs from the experiment.json dict `before`
     (threads, probe and baseline may change; out is the folder it was found in, and a path spelt otherwise
-    is the same path; a setting it lacks had its RECORDED_SINCE value, else its default)."""
+    is the same path; the settings of the arms neither run reads are not compared; a setting it lacks had its
+    RECORDED_SINCE value, else its default)."""
     was = {**asdict(ExperimentConfig()), **RECORDED_SINCE, **before}
     now = asdict(cfg)
     ignored = {"threads", "probe", "baseline", "out"}
     try:
-        images_only = pretrain_arms(replace(cfg, pretrain_on=str(was["pretrain_on"]))) == ["images"]
+        arms_were = pretrain_arms(replace(cfg, pretrain_on=str(was["pretrain_on"])))
     except UserError:  # an experiment.json edited by hand: its arms are not ours
-        images_only = False
-    if images_only and pretrain_arms(cfg) == ["images"]:
+        arms_were = []
+    if arms_were == ["images"] and pretrain_arms(cfg) == ["images"]:
         ignored.update(SOUND_SETTINGS)
+    if arms_were == ["sounds"] and pretrain_arms(cfg) == ["sounds"]:  # --shaders was not read (now refused)
+        ignored.add("shaders")
     return [
         f"{k} {was[k]!r} -> {v!r}"
         for k, v in sorted(now.items())

@@ -177,3 +177,22 @@ def test_the_same_folders_spelt_otherwise_are_no_change(esc, sounds, tmp_path, m
     assert main(absolute + ["--seed", "3"]) == 2
     err = capsys.readouterr().err
     assert "other settings (seed 0 -> 3):" in err, err
+
+
+def test_a_sounds_experiment_made_with_a_shaders_it_never_read_re_runs_without_it(esc, sounds, tmp_path, capsys):
+    """Before the refusal a sounds-only run took --shaders X in silence and wrote it to experiment.json; now
+    --shaders X is refused and leaving it out was refused as other settings (shaders 'X' -> 'bundled'):
+    the experiment could not be run again at all."""
+    out = tmp_path / "old"
+    argv = ["--data", f"esc50:{esc}", "--out", str(out), *TOY, "--sound-data", str(sounds)]
+    before = {**asdict(parse_config(argv)), "shaders": "procedural:4"}
+    assert changed_settings(before, parse_config(argv)) == []
+    assert changed_settings(before, parse_config(argv + ["--pretrain-on", "images"])) == [
+        "pretrain_on 'sounds' -> 'images'",
+        "shaders 'procedural:4' -> 'bundled'",  # an images arm reads it
+    ]
+    out.mkdir()
+    (out / "experiment.json").write_text(json.dumps(before))
+    assert main(argv + ["--seed", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "other settings (seed 0 -> 3):" in err, err
