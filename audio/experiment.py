@@ -194,6 +194,11 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
             "finetune_min_steps",
         ),
     )
+    if cfg.probe and cfg.finetune_batch < 2:
+        raise UserError(
+            f"bad config value finetune_batch={cfg.finetune_batch}: the --probe's BatchNorm needs batches of 2 "
+            "clips or more"
+        )
     if not cfg.data:
         raise UserError("no audio task: give --data LAYOUT:PATH")
     if not cfg.out:

@@ -128,6 +128,8 @@ def validate(cfg: FinetuneConfig) -> FinetuneConfig:
         raise bad("freq_mask" if cfg.freq_mask < -1 else "time_mask", "must be -1 (derive), 0 (off) or a width")
     if cfg.folds == 1:
         raise bad("folds", "cross-validation needs at least 2 folds")
+    if cfg.linear_probe and cfg.batch_size < 2:
+        raise bad("batch_size", "the linear probe's BatchNorm needs batches of 2 clips or more")
     test_folds(cfg)
     parse_pair(cfg.patch, "patch")
     parse_pair(cfg.stride, "stride")

@@ -196,3 +196,20 @@ def test_a_sounds_experiment_made_with_a_shaders_it_never_read_re_runs_without_i
     assert main(argv + ["--seed", "3"]) == 2
     err = capsys.readouterr().err
     assert "other settings (seed 0 -> 3):" in err, err
+
+
+def test_a_probe_in_batches_of_one_is_refused(esc, tmp_path, capsys):
+    """The probe skips batches of one clip (its BatchNorm needs two): --batch-size 1 trained nothing ("loss
+    0.0000") and reported the untrained head's scores as the probe's."""
+    out = tmp_path / "probe"
+    args = ["--data", f"esc50:{esc}", "--out", str(out), "--linear-probe", "--batch-size", "1"]
+    assert finetune_main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bad config value batch_size=1: the linear probe's BatchNorm needs" in err, err
+    assert not out.exists()
+    argv = ["--data", f"esc50:{esc}", "--out", str(out), *TOY, "--probe", "--finetune-batch", "1"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bad config value finetune_batch=1: the --probe's BatchNorm needs" in err, err
+    assert not out.exists()
+    assert parse_config(argv[:-3] + ["--finetune-batch", "1"]).finetune_batch == 1  # fine-tuning alone steps on one
