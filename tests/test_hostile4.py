@@ -213,3 +213,15 @@ def test_a_probe_in_batches_of_one_is_refused(esc, tmp_path, capsys):
     assert err.count("\n") == 1 and "bad config value finetune_batch=1: the --probe's BatchNorm needs" in err, err
     assert not out.exists()
     assert parse_config(argv[:-3] + ["--finetune-batch", "1"]).finetune_batch == 1  # fine-tuning alone steps on one
+
+
+def test_too_few_batches_for_the_accumulation_say_samples_not_images():
+    """synpat-pretrain's check of --data against batch x accumulation said "images" on sound clips too."""
+    from synpat.core.errors import UserError
+    from synpat.train.pretrain import total_steps
+    from synpat.train.pretrain_config import PretrainConfig
+
+    cfg = PretrainConfig(data="clips", batch_size=8, accum_steps=4, steps=0, epochs=1)
+    with pytest.raises(UserError, match=r"fewer than batch_size x accum_steps = 32 samples per rank"):
+        total_steps(cfg, 2)
+    assert total_steps(cfg, 8) == 2
