@@ -987,15 +987,14 @@ def experiment(cfg: ExperimentConfig) -> dict:
     arms = arms_of(cfg)
     if not any(a.kind != "sounds" for a in arms):  # a sounds-only run never reads --shaders
         if cfg.shaders != ExperimentConfig.shaders:
-            clips = (
-                f"the --sound-data clips ({cfg.sound_data})"
+            clips, instead = (
+                (f"the --sound-data clips ({cfg.sound_data})", "leave it out")
                 if cfg.sound_data
-                else f"--sound-shaders ({cfg.sound_shaders})"
+                else (f"--sound-shaders ({cfg.sound_shaders})", "give these programs as --sound-shaders")
             )
             raise UserError(
-                f"--shaders {cfg.shaders}: the sounds arm pre-trains on {clips}"
-                "; --shaders is for the images and mix arms: give these programs as --sound-shaders, or add "
-                "--pretrain-on images"
+                f"--shaders {cfg.shaders}: the sounds arm pre-trains on {clips}; --shaders is for the images and "
+                f"mix arms: {instead}, or add --pretrain-on images"
             )
     elif run_kind(find_programs(shader_sources(cfg), cfg.seed)) != "image":
         raise UserError(

@@ -62,6 +62,7 @@ def test_a_sounds_only_shaders_refusal_names_the_given_clips(esc, sounds, tmp_pa
     err = capsys.readouterr().err
     assert err.count("\n") == 1, err
     assert f"the sounds arm pre-trains on the --sound-data clips ({sounds})" in err and "procedural-sound" not in err
+    assert "mix arms: leave it out, or add --pretrain-on images" in err  # --sound-shaders would not be read either
     assert not out.exists()
 
 
