@@ -71,6 +71,7 @@ from synpat.gen import contact
 from synpat.gen.generate import GenConfig, generate
 from synpat.gen.programs import bundled_shaders_dir, find_programs, run_kind
 from synpat.train.batched_fbank import SAMPLE_RATE, frames_in, samples_for
+from synpat.train.input_kinds import folder_kind
 from synpat.train.mae import MODELS
 from synpat.train.pretrain_config import PretrainConfig, longest_mask_block
 from synpat.train.vit_arch import VIT_SIZES, parse_pair
@@ -193,6 +194,11 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
             "finetune_min_steps",
         ),
     )
+    if cfg.probe and cfg.finetune_batch < 2:
+        raise UserError(
+            f"bad config value finetune_batch={cfg.finetune_batch}: the --probe's BatchNorm needs batches of 2 "
+            "clips or more"
+        )
     if not cfg.data:
         raise UserError("no audio task: give --data LAYOUT:PATH")
     if not cfg.out:
@@ -214,6 +220,8 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
         )
     if cfg.sound_data and not Path(cfg.sound_data).is_dir():
         raise UserError(f"--sound-data {cfg.sound_data}: not a folder of sound shards")
+    if cfg.sound_data and any(arm != "images" for arm in arms):
+        sound_shard_folder(Path(cfg.sound_data))
     if "mix" in arms and not 0 < cfg.sound_share < 1:
         raise UserError(f"bad config value sound_share={cfg.sound_share}: must be in (0, 1)")
     patch = parse_pair(token_patch(cfg), "finetune_patch")
@@ -306,6 +314,21 @@ def frame_unit(cfg: ExperimentConfig) -> int:
     sound = parse_pair(cfg.sound_mae_patch(), "sound_patch") or MODELS[cfg.model].encoder.patch
     widths = [MODELS[cfg.model].encoder.patch[1]] * ("images" in arms) + [sound[1]] * (arms != ["images"])
     return math.lcm(*widths)
+
+
+def sound_shard_folder(folder: Path) -> None:
+    """UserError, one line, unless ``folder`` holds .tar shards and a manifest.json of kind sound (synpat-gen
+    with sound programs writes both): the pre-training would otherwise fail (or read images) minutes later."""
+    if not any(folder.glob("*.tar")):
+        raise UserError(
+            f"--sound-data {folder}: no .tar shards in this folder; expected sound shards as synpat-gen writes them"
+        )
+    if folder_kind(folder)[0] != "sound":
+        found = "a manifest.json of image shards" if (folder / "manifest.json").is_file() else "no manifest.json"
+        raise UserError(
+            f"--sound-data {folder}: {found}; expected sound shards with their manifest (kind \"sound\"), as "
+            "synpat-gen writes them from sound programs"
+        )
 
 
 def budget_line(cfg: ExperimentConfig) -> str:
@@ -501,17 +524,54 @@ def render_sounds(
 PRETRAIN_RECIPE = {"loader": "torch", "num_workers": 1, "warmup": 0.1, "save_every": 100, "recon_every": 250}
 
 
-def owned_values(what: str, file: str, values: dict, owned: dict, per_stage: Sequence[str]) -> None:
+# The synpat-experiment flag that sets each setting it decides for the pre-training and fine-tuning stages.
+PRETRAIN_FLAGS = {
+    "model": "--model",
+    "img_size": "--img-size",
+    "batch_size": "--pretrain-batch",
+    "blr": "--pretrain-blr",
+    "steps": "--pretrain-steps",
+    "epochs": "--pretrain-epochs",
+    "mel_bins": "--mel-bins",
+    "patch": "--sound-patch",
+    "mask_block": "--sound-mask-block",
+    "sound_share": "--sound-share",
+    "seed": "--seed",
+    "threads": "--threads",
+}
+FINETUNE_FLAGS = {
+    "data": "--data",
+    "model": "--model",
+    "mel_bins": "--mel-bins",
+    "frames": "--frames",
+    "epochs": "--finetune-epochs",
+    "min_steps": "--finetune-min-steps",
+    "batch_size": "--finetune-batch",
+    "blr": "--finetune-blr",
+    "folds": "--folds",
+    "test_folds": "--test-folds",
+    "seed": "--seed",
+    "threads": "--threads",
+    "patch": "--finetune-patch",
+    "stride": "--finetune-stride",
+}
+
+
+def owned_values(
+    what: str, file: str, values: dict, owned: dict, per_stage: Sequence[str], flags: dict[str, str]
+) -> None:
     """UserError when the config ``file`` sets one of the settings the experiment decides to another
-    value, or one it sets for each of its stages (output folders and the like)."""
+    value (naming the experiment's flag for it from ``flags``), or one it sets for each of its stages
+    (output folders and the like)."""
     for key in per_stage:
         if key in values:
             raise UserError(f"{what} {file}: {key} is set by the experiment for each stage: leave it out of the file")
     for key, value in owned.items():
         if key in values and values[key] != value:
+            flag = f"set it with {flags[key]}" if key in flags else "the experiment decides it"
             raise UserError(
                 f"{what} {file}: {key}={values[key]!r}, but the experiment sets it to {value!r} "
-                "(set it with the experiment's own flag, or leave it out of the file)"
+                f"({flag}, or leave it out of the file)"
             )
 
 
@@ -550,7 +610,12 @@ def pretrain_settings(
     values = read_config_file(PretrainConfig, cfg.pretrain_config) if cfg.pretrain_config else {}
     if cfg.pretrain_config:
         owned_values(
-            "--pretrain-config", cfg.pretrain_config, values, {k: v for k, v in owned.items() if k != "out"}, ("out",)
+            "--pretrain-config",
+            cfg.pretrain_config,
+            values,
+            {k: v for k, v in owned.items() if k != "out"},
+            ("out",),
+            PRETRAIN_FLAGS,
         )
     return {**PRETRAIN_RECIPE, **values, **owned}
 
@@ -658,7 +723,9 @@ def finetune_config(cfg: ExperimentConfig, init: str, out: Path, shape: tuple[in
         "stride": cfg.finetune_stride,
     }
     if cfg.finetune_config:
-        owned_values("--finetune-config", cfg.finetune_config, values, owned, ("init", "out", "linear_probe"))
+        owned_values(
+            "--finetune-config", cfg.finetune_config, values, owned, ("init", "out", "linear_probe"), FINETUNE_FLAGS
+        )
     return FinetuneConfig(**{**values, **owned, "init": init, "out": str(out), "linear_probe": probe})
 
 
@@ -870,19 +937,49 @@ SOUND_SETTINGS = (
 )
 
 
+# Settings that name a file or folder (data: after its LAYOUT:): the same one spelt otherwise is no change.
+PATH_SETTINGS = ("data", "sound_data", "pretrain_config", "finetune_config")
+
+
+def spelt_alike(name: str, value):
+    """A setting's value with a path in it made absolute and normal ('esc50:./esc/' -> 'esc50:/abs/esc')."""
+    if name not in PATH_SETTINGS or not isinstance(value, str) or not value:
+        return value
+    layout, colon, where = value.partition(":") if name == "data" else ("", "", value)
+    return f"{layout}{colon}{Path(where).resolve() if where else where}"
+
+
 def changed_settings(before: dict, cfg: ExperimentConfig) -> list[str]:
     """'NAME OLD -> NEW' of each setting of `cfg` that differs from the experiment.json dict `before`
-    (threads, probe and baseline may change; a setting it lacks had its RECORDED_SINCE value, else its default)."""
+    (threads, probe and baseline may change; out is the folder it was found in, and a path spelt otherwise
+    is the same path; the settings of the arms neither run reads are not compared; a setting it lacks had its
+    RECORDED_SINCE value, else its default)."""
     was = {**asdict(ExperimentConfig()), **RECORDED_SINCE, **before}
     now = asdict(cfg)
-    ignored = {"threads", "probe", "baseline"}
+    ignored = {"threads", "probe", "baseline", "out"}
     try:
-        images_only = pretrain_arms(replace(cfg, pretrain_on=str(was["pretrain_on"]))) == ["images"]
+        arms_were = pretrain_arms(replace(cfg, pretrain_on=str(was["pretrain_on"])))
     except UserError:  # an experiment.json edited by hand: its arms are not ours
-        images_only = False
-    if images_only and pretrain_arms(cfg) == ["images"]:
+        arms_were = []
+    if arms_were == ["images"] and pretrain_arms(cfg) == ["images"]:
         ignored.update(SOUND_SETTINGS)
-    return [f"{k} {was[k]!r} -> {v!r}" for k, v in sorted(now.items()) if k not in ignored and was[k] != v]
+    if arms_were == ["sounds"] and pretrain_arms(cfg) == ["sounds"]:  # --shaders was not read (now refused)
+        ignored.add("shaders")
+    return [
+        f"{k} {was[k]!r} -> {v!r}"
+        for k, v in sorted(now.items())
+        if k not in ignored and spelt_alike(k, was[k]) != spelt_alike(k, v)
+    ]
+
+
+def as_it_ran(before: dict, changed: list[str]) -> str:
+    """The refusal's hint for settings that came after the experiment.json ``before`` was written and whose
+    default is not what it ran with: the flags that run it as it ran ('' when none changed)."""
+    new = [k for k in RECORDED_SINCE if k not in before and any(c.startswith(f"{k} ") for c in changed)]
+    if not new:
+        return ""
+    flags = " ".join(f"--{k.replace('_', '-')} {RECORDED_SINCE[k]:g}" for k in new)
+    return f"; or add {flags} to run it as it was made (before {'that setting' if len(new) == 1 else 'those settings'} existed)"
 
 
 def experiment(cfg: ExperimentConfig) -> dict:
@@ -892,10 +989,14 @@ def experiment(cfg: ExperimentConfig) -> dict:
     arms = arms_of(cfg)
     if not any(a.kind != "sounds" for a in arms):  # a sounds-only run never reads --shaders
         if cfg.shaders != ExperimentConfig.shaders:
+            clips, instead = (
+                (f"the --sound-data clips ({cfg.sound_data})", "leave it out")
+                if cfg.sound_data
+                else (f"--sound-shaders ({cfg.sound_shaders})", "give these programs as --sound-shaders")
+            )
             raise UserError(
-                f"--shaders {cfg.shaders}: the sounds arm pre-trains on --sound-shaders ({cfg.sound_shaders or 'none'})"
-                "; --shaders is for the images and mix arms: give these programs as --sound-shaders, or add "
-                "--pretrain-on images"
+                f"--shaders {cfg.shaders}: the sounds arm pre-trains on {clips}; --shaders is for the images and "
+                f"mix arms: {instead}, or add --pretrain-on images"
             )
     elif run_kind(find_programs(shader_sources(cfg), cfg.seed)) != "image":
         raise UserError(
@@ -920,11 +1021,12 @@ def experiment(cfg: ExperimentConfig) -> dict:
         raise UserError(f"--out {out}: cannot make the folder ({err.strerror})") from None
     settings = out / "experiment.json"
     if settings.is_file():
-        changed = changed_settings(json.loads(settings.read_text()), cfg)
+        before = json.loads(settings.read_text())
+        changed = changed_settings(before, cfg)
         if changed:
             raise UserError(
                 f"--out {out} holds an experiment with other settings ({', '.join(changed)}): "
-                "use another --out, or delete it"
+                f"use another --out, or delete it{as_it_ran(before, changed)}"
             )
     write_json_atomic(settings, asdict(cfg))
     print(f"{PROG}: {budget_line(cfg)}", flush=True)

@@ -86,11 +86,13 @@ class FinetuneConfig:
 
     def schedule(self, clips: int) -> tuple[int, float]:
         """(epochs, warm-up epochs) of a round with `clips` training clips: the configured ones, stretched
-        alike (the warm-up keeps its share) when they give fewer than min_steps optimiser steps."""
-        batches = max(1, math.ceil(clips / self.batch_size))
+        alike (the warm-up keeps its share) when they give fewer than min_steps optimiser steps. The linear
+        probe skips a last batch of one clip (its BatchNorm needs two), so that batch makes no step."""
+        last = clips % self.batch_size
+        batches = max(1, clips // self.batch_size + (last > (1 if self.linear_probe else 0)))
         if self.epochs * batches >= self.min_steps:
             return self.epochs, self.warmup_epochs
-        epochs = math.ceil(self.min_steps / batches)
+        epochs = -(-self.min_steps // batches)  # integer ceiling: a float loses steps past 2**53
         return epochs, self.warmup_epochs * epochs / self.epochs
 
 
@@ -129,6 +131,8 @@ def validate(cfg: FinetuneConfig) -> FinetuneConfig:
         raise bad("freq_mask" if cfg.freq_mask < -1 else "time_mask", "must be -1 (derive), 0 (off) or a width")
     if cfg.folds == 1:
         raise bad("folds", "cross-validation needs at least 2 folds")
+    if cfg.linear_probe and cfg.batch_size < 2:
+        raise bad("batch_size", "the linear probe's BatchNorm needs batches of 2 clips or more")
     test_folds(cfg)
     parse_pair(cfg.patch, "patch")
     parse_pair(cfg.stride, "stride")

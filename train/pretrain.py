@@ -153,7 +153,7 @@ def total_steps(cfg: PretrainConfig, batches_per_epoch: int | None) -> int:
     if batches_per_epoch is not None and batches_per_epoch // cfg.accum_steps == 0:
         raise UserError(
             f"--data holds fewer than batch_size x accum_steps = {cfg.batch_size * cfg.accum_steps} "
-            "images per rank: use more shards or a smaller batch"
+            "samples per rank: use more shards or a smaller batch"
         )
     return cfg.steps or cfg.epochs * (batches_per_epoch // cfg.accum_steps)
 
