@@ -270,6 +270,14 @@ def test_finetuning_an_older_finetuned_model_keeps_its_tokens(tmp_path):
     assert load_file(tmp_path / "ft" / "best.safetensors")["patch_embed.proj.weight"].shape == (96, 1, 128, 2)
 
 
+def sound_folder_stub(folder: Path) -> None:
+    """What --sound-data is checked for before a run: a sound manifest and a .tar (an empty one: these tests
+    stop before any clip is read)."""
+    folder.mkdir()
+    (folder / "manifest.json").write_text(json.dumps({"kind": "sound", "sample_rate": 16000, "duration": 1.0}))
+    (folder / "shard-000000.tar").write_bytes(b"")
+
+
 def test_experiment_sound_patch_is_spelt_once_and_keys_the_pretraining(tmp_path):
     """--sound-patch: '' | tokens | MELxFRAMES. A bad one names all three (it said only MELxFRAMES); spellings
     of one patch share the pre-training stage (' 128 X 2', 'tokens' and 128x2; 16x16 of a patch-16 model and
@@ -277,7 +285,7 @@ def test_experiment_sound_patch_is_spelt_once_and_keys_the_pretraining(tmp_path)
     from synpat.audio.experiment import parse_config
     from synpat.audio.stage_reuse import pretrain_key
 
-    (tmp_path / "snd").mkdir()
+    sound_folder_stub(tmp_path / "snd")
     base = ["--data", f"esc50:{tmp_path}", "--out", str(tmp_path / "x"), "--sound-data", str(tmp_path / "snd"),
             "--pretrain-on", "images,sounds,mix", "--pretrain-steps", "1", "--model", "mae_vit_tiny_patch16"]  # fmt: skip
 
@@ -300,7 +308,7 @@ def test_experiment_frames_tile_every_pretrained_patch(tmp_path):
     given that are none is refused before anything is written."""
     from synpat.audio.experiment import experiment, frame_unit, parse_config
 
-    (tmp_path / "snd").mkdir()
+    sound_folder_stub(tmp_path / "snd")
     esc = make_esc50(tmp_path / "esc", per_class=5, seed=5)
     base = ["--data", f"esc50:{esc}", "--out", str(tmp_path / "x"), "--sound-data", str(tmp_path / "snd"),
             "--pretrain-steps", "1", "--model", "mae_vit_tiny_patch16"]  # fmt: skip
