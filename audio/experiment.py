@@ -331,6 +331,13 @@ def sound_shard_folder(folder: Path) -> None:
         )
 
 
+def finetune_epochs(cfg: ExperimentConfig) -> str:
+    """'30 epochs (at least 1000 steps)': the fine-tuning schedule as the budget and stage lines print it."""
+    return f"{cfg.finetune_epochs} epochs" + (
+        f" (at least {cfg.finetune_min_steps} steps)" if cfg.finetune_min_steps else ""
+    )
+
+
 def budget_line(cfg: ExperimentConfig) -> str:
     """The compute this experiment will spend, in the units that set it (printed at the start)."""
     kinds = pretrain_arms(cfg)
@@ -352,10 +359,9 @@ def budget_line(cfg: ExperimentConfig) -> str:
     masking = [f"{cfg.sound_mae_patch()} patches on spectrograms"] if cfg.sound_mae_patch() else []
     masking += [f"masked in runs of {cfg.sound_mask_block}"] if cfg.sound_mask_block != 1 else []
     sound_patch = f" ({', '.join(masking)})" if on_sounds and masking else ""
-    at_least = f" (at least {cfg.finetune_min_steps} steps)" if cfg.finetune_min_steps else ""
     return (
         f"budget: {render}pre-train {cfg.model}{sound_patch} on {', '.join(kinds)} for {pre}; fine-tune "
-        f"{cfg.finetune_epochs} epochs{at_least} x {folds} test fold(s) x {arms} (batch {cfg.finetune_batch}, blr "
+        f"{finetune_epochs(cfg)} x {folds} test fold(s) x {arms} (batch {cfg.finetune_batch}, blr "
         f"{cfg.finetune_blr:g}, patch {patch})"
     )
 
@@ -747,8 +753,7 @@ def finetune(
     if results.is_file() and stages.records.reusable(f"{what} {name}", key):
         stages.skip(f"{what} {name}", f"{results} exists and its inputs are unchanged")
         return json.loads(results.read_text())
-    at_least = f" (at least {cfg.finetune_min_steps} steps)" if cfg.finetune_min_steps else ""
-    stages.start(f"{what} {name}", f"{cfg.finetune_epochs} epochs{at_least} per fold from {init}")
+    stages.start(f"{what} {name}", f"{finetune_epochs(cfg)} per fold from {init}")
     result = run_finetune(recipe)
     stages.records.finished(f"{what} {name}", key)
     return result
