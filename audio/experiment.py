@@ -125,8 +125,8 @@ class ExperimentConfig:
     sweep: str = option(
         "",
         "pre-train one encoder per image set instead (bundled, family:NAME, procedural:N, tv:low, "
-        "tv:high or a path; comma-separated; --pretrain-on is not used) and tabulate transfer against "
-        "image statistics",
+        "tv:high or a path; comma-separated; --pretrain-on is not used, --shaders and --sound-data are refused) "
+        "and tabulate transfer against image statistics",
     )
     threads: int = option(0, "torch CPU threads (0 = torch's default)")
     pretrain_on: str = option(
@@ -207,6 +207,16 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
         raise UserError(f"bad config value model={cfg.model!r}: use one of {', '.join(MODELS)}")
     if cfg.img_size % MODELS[cfg.model].encoder.patch_size:
         raise UserError(f"bad config value img_size={cfg.img_size}: must be a multiple of the patch size")
+    if cfg.sweep and cfg.shaders != ExperimentConfig.shaders:  # each set names its own programs
+        raise UserError(
+            f"--shaders {cfg.shaders}: a sweep renders each set's own programs; give these as sets of --sweep "
+            f"(a folder or file is a set: --sweep {cfg.sweep},{cfg.shaders}) and leave --shaders out"
+        )
+    if cfg.sweep and cfg.sound_data:
+        raise UserError(
+            f"--sound-data {cfg.sound_data}: a sweep pre-trains every set on its images; leave --sound-data out, "
+            "or run synpat-experiment without --sweep to pre-train on the clips"
+        )
     budgets = [name for name in ("pretrain_steps", "pretrain_epochs", "pretrain_minutes") if getattr(cfg, name)]
     if len(budgets) != 1:
         raise UserError(
@@ -651,13 +661,23 @@ def run_child(argv: list[str], what: str) -> None:
         raise UserError(f"{what} failed (exit status {result.returncode}; its message is above)")
 
 
-def calibrated_steps(cfg: ExperimentConfig, out: Path, arm: str = "images", sound_shards: Path | None = None) -> int:
+def calibrated_steps(
+    cfg: ExperimentConfig, out: Path, arm: str = "images", sound_shards: Path | None = None, inputs: str | None = None
+) -> int:
     """--pretrain-minutes -> steps: time 30 steps in OUT/calibration, then steps = minutes x measured rate
-    (measured on the first arm; every arm then gets those steps)."""
+    (measured on the first arm; every arm then gets those steps). OUT/calibration.json keeps the result
+    with what it was measured on (the minutes, the pre-training settings and `inputs`, the key of the
+    rendered images or clips) and is measured again when one of them changed; a record from before it
+    kept them is used as it is."""
     record = out / "calibration.json"
-    if record.is_file():
-        return json.loads(record.read_text())["steps"]
     folder = out / "calibration"
+    settings = pretrain_settings(cfg, out / "shards", folder, 30, 0, arm, sound_shards)
+    measured_on = {"minutes": cfg.pretrain_minutes, "settings": settings, "inputs": inputs}
+    if record.is_file():
+        kept = json.loads(record.read_text())
+        if "measured_on" not in kept or kept["measured_on"] == json.loads(json.dumps(measured_on)):
+            return kept["steps"]
+        shutil.rmtree(folder, ignore_errors=True)  # a calibration run of other settings is not resumed
     run_child(
         pretrain_argv(cfg, out / "shards", folder, 30, 0, arm, sound_shards)
         + ["--log-every", "10", "--save-every", "0", "--recon-every", "0"],
@@ -666,7 +686,9 @@ def calibrated_steps(cfg: ExperimentConfig, out: Path, arm: str = "images", soun
     rows = [json.loads(line) for line in (folder / "log.jsonl").read_text().splitlines() if line.strip()]
     rate = statistics.median(r["img_per_s"] for r in rows[1:] or rows)  # the first window includes start-up
     steps = max(1, int(cfg.pretrain_minutes * 60 * rate / cfg.pretrain_batch))
-    write_json_atomic(record, {"minutes": cfg.pretrain_minutes, "img_per_s": rate, "steps": steps})
+    write_json_atomic(
+        record, {"minutes": cfg.pretrain_minutes, "img_per_s": rate, "steps": steps, "measured_on": measured_on}
+    )
     return steps
 
 
@@ -678,7 +700,11 @@ def pretrain(
     arm = arm or IMAGES_ARM
     folder = arm.pretrain_folder(out)
     first = pretrain_arms(cfg)[0]
-    steps = calibrated_steps(cfg, out, first, sound_shards) if cfg.pretrain_minutes else cfg.pretrain_steps
+    if cfg.pretrain_minutes:
+        inputs = f"{stages.keys.get('render')} {stages.keys.get('render sounds')}"  # the images and clips rendered
+        steps = calibrated_steps(cfg, out, first, sound_shards, inputs)
+    else:
+        steps = cfg.pretrain_steps
     meta = folder / "encoder.json"
     name = arm.pretrain_stage
     sounds = stages.keys.get("render sounds") if arm.kind != "images" else None

@@ -33,7 +33,9 @@ from synpat.audio.experiment import (
     ExperimentConfig,
     Stages,
     baseline,
+    calibrated_steps,
     finetune,
+    finetune_epochs,
     fold_scores,
     pretrain,
     render,
@@ -119,6 +121,24 @@ def pearson(x: list[float], y: list[float]) -> float | None:
     return float(np.corrcoef(x, y)[0, 1])
 
 
+def sweep_budget(cfg: ExperimentConfig, sets: int) -> str:
+    """The compute the sweep will spend (printed at the start): each set's render and pre-training, and
+    the fine-tuning of every set and of scratch."""
+    if cfg.pretrain_steps:
+        pre = f"{cfg.pretrain_steps} steps"
+    elif cfg.pretrain_epochs:
+        pre = f"{cfg.pretrain_epochs} epochs"
+    else:
+        pre = f"{cfg.pretrain_minutes:g} minutes (timed as steps on the first set; every set gets those steps)"
+    folds = len([f for f in cfg.test_folds.split(",") if f.strip()]) or (cfg.folds or "every")
+    probes = f" + {sets + 1} linear probes" if cfg.probe else ""
+    return (
+        f"sweep of {sets} sets, each {cfg.images} images {cfg.img_size}px and {cfg.model} pre-trained for {pre}, "
+        f"batch {cfg.pretrain_batch}; fine-tune {finetune_epochs(cfg)} x {folds} test fold(s) x {sets + 1} "
+        f"conditions{probes} (batch {cfg.finetune_batch}, blr {cfg.finetune_blr:g}); scratch and baseline once"
+    )
+
+
 def sweep(cfg: ExperimentConfig) -> dict:
     """Pre-train one encoder per set, score each on the task against the shared scratch run; -> sweep.json."""
     out = Path(cfg.out)
@@ -127,11 +147,7 @@ def sweep(cfg: ExperimentConfig) -> dict:
     sets = {name: set_sources(name, cfg.seed, cfg.img_size, bands) for name in parse_sets(cfg.sweep)}
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "sweep_settings.json", {**asdict(cfg), "sets": sets})
-    print(
-        f"{PROG}: sweep of {len(sets)} sets, each {cfg.images} images {cfg.img_size}px, {cfg.model}, "
-        f"{cfg.pretrain_steps} pre-training steps; scratch and baseline once",
-        flush=True,
-    )
+    print(f"{PROG}: {sweep_budget(cfg, len(sets))}", flush=True)
     shape = input_shape(cfg.mel_bins, cfg.frames, typical_clip(task), MODELS[cfg.model].encoder.patch_size)
     shared = Stages(out, 3 if cfg.probe else 2)
     shared.keys["data"] = data_key = task_fingerprint(task)  # what each stage read decides its reuse
@@ -140,6 +156,7 @@ def sweep(cfg: ExperimentConfig) -> dict:
     base = baseline(cfg, out, shared)
     metric = "mAP" if scratch["data"]["multilabel"] else "accuracy"
     rows = []
+    steps = cfg.pretrain_steps  # with --pretrain-minutes: measured on the first set
     for name, sources in sets.items():
         folder = out / "sets" / slug(name)
         one = replace(cfg, shaders=",".join(sources), out=str(folder), sweep="", pretrain_on="images")
@@ -147,7 +164,10 @@ def sweep(cfg: ExperimentConfig) -> dict:
         stages.keys["data"] = data_key
         print(f"{PROG}: set {name}: {len(sources)} source(s) -> {folder}", flush=True)
         rendered = render(one, folder, stages)
-        pretrain(one, folder, stages)
+        if cfg.pretrain_minutes and not steps:  # the same budget for every set: the first set's timing
+            steps = calibrated_steps(one, folder, "images", None, stages.keys.get("render"))
+            print(f"{PROG}: {cfg.pretrain_minutes:g} minutes of pre-training = {steps} steps on {name}", flush=True)
+        pretrain(replace(one, pretrain_steps=steps, pretrain_minutes=0) if steps else one, folder, stages)
         transferred = folder / "transferred.safetensors"
         if not transferred.is_file():
             transfer_file(folder / "pretrain" / "encoder.safetensors", transferred, shape)

@@ -63,7 +63,7 @@ def test_table_lists_each_set_and_the_correlation():
     assert "| (log-mel + LR) | | | | | 0.550 | |" in text and "n/a (fewer than 3 sets)" in text
 
 
-def test_toy_sweep_end_to_end(tmp_path):
+def test_toy_sweep_end_to_end(tmp_path, capsys):
     esc = make_esc50(tmp_path / "esc", per_class=8, seed=2)
     out = tmp_path / "sweep"
     toy = [
@@ -72,7 +72,9 @@ def test_toy_sweep_end_to_end(tmp_path):
         "--img-size",
         "32",
         "--pretrain-steps",
-        "3",
+        "0",
+        "--pretrain-minutes",
+        "0.03",
         "--pretrain-batch",
         "16",
         "--finetune-epochs",
@@ -91,6 +93,16 @@ def test_toy_sweep_end_to_end(tmp_path):
         "pretrain_blr=0.001",
     ]
     assert main(["--data", f"esc50:{esc}", "--out", str(out), "--sweep", "family:dead_leaves,procedural:3"] + toy) == 0
+    said = capsys.readouterr().out
+    assert "sweep of 2 sets, each 200 images 32px and mae_vit_tiny_patch16 pre-trained for 0.03 minutes" in said
+    assert "fine-tune 1 epochs x 2 test fold(s) x 3 conditions (batch 16" in said
+    calibration = json.loads((out / "sets" / "family-dead_leaves" / "calibration.json").read_text())
+    assert f"0.03 minutes of pre-training = {calibration['steps']} steps on family:dead_leaves" in said
+    assert not (out / "sets" / "procedural-3" / "calibration.json").exists()  # timed once, on the first set
+    for name in ("family-dead_leaves", "procedural-3"):  # the same budget for every set
+        assert (
+            json.loads((out / "sets" / name / "pretrain" / "encoder.json").read_text())["steps"] == calibration["steps"]
+        )
     doc = json.loads((out / "sweep.json").read_text())
     assert [r["set"] for r in doc["sets"]] == ["family:dead_leaves", "procedural:3"]
     for r in doc["sets"]:
@@ -100,3 +112,19 @@ def test_toy_sweep_end_to_end(tmp_path):
     assert doc["baseline"] == pytest.approx((base[0] + base[1]) / 2)  # the tested folds', not all five
     assert (out / "sets" / "family-dead_leaves" / "pretrain" / "encoder.safetensors").is_file()
     assert "| family:dead_leaves |" in (out / "sweep.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "flag, said",
+    [
+        (["--shaders", "bundled:x"], "--shaders bundled:x: a sweep renders each set's own programs"),
+        (["--sound-data", "clips"], "--sound-data clips: a sweep pre-trains every set on its images"),
+    ],
+)
+def test_sweep_refuses_inputs_it_would_not_read(tmp_path, capsys, flag, said):
+    esc = make_esc50(tmp_path / "esc", per_class=2, seed=1)
+    out = tmp_path / "sweep"
+    argv = ["--data", f"esc50:{esc}", "--out", str(out), "--sweep", "family:dead_leaves"] + flag
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert said in err and len(err.strip().splitlines()) == 1 and not out.exists()
