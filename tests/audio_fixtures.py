@@ -98,3 +98,11 @@ def make_image_encoder(path: Path, embed_dim: int = 96, depth: int = 2, num_head
         json.dumps({"embed_dim": embed_dim, "depth": depth, "num_heads": num_heads, "patch_size": 16, "img_size": 64})
     )
     return path
+
+
+def toy_sound_experiment(clips: int, pretrain_steps: int, *extra: str) -> list[str]:
+    """synpat-experiment flags for a toy run of the default (sounds) arm: `clips` clips of 4 grammar
+    programs, `pretrain_steps` steps of batch 8, one fine-tuning epoch on test fold 1, 32 mel bins; `extra` after."""
+    toy = ["--sound-shaders", "procedural-sound:4", "--clips", str(clips), "--pretrain-steps", str(pretrain_steps)]
+    toy += ["--pretrain-batch", "8", "--finetune-epochs", "1", "--finetune-min-steps", "0", "--mel-bins", "32"]
+    return toy + ["--threads", "1", "--test-folds", "1", *extra]

@@ -8,38 +8,13 @@ import json
 from dataclasses import replace
 
 import pytest
-from audio_fixtures import make_esc50
+from audio_fixtures import make_esc50, toy_sound_experiment
 from synpat.audio.experiment import ExperimentConfig, clip_seconds, main, sound_clip_frames
 from synpat.audio.stage_reuse import shard_folder_key, sound_render_key
 from synpat.gen.programs import find_programs
 from synpat.train.batched_fbank import frames_in
 
-TOY = [
-    "--sound-shaders",
-    "procedural-sound:4",
-    "--clips",
-    "48",
-    "--sound-seconds",
-    "0.5",
-    "--pretrain-steps",
-    "3",
-    "--pretrain-batch",
-    "8",
-    "--finetune-epochs",
-    "1",
-    "--finetune-min-steps",
-    "0",
-    "--finetune-batch",
-    "16",
-    "--mel-bins",
-    "32",
-    "--threads",
-    "1",
-    "--test-folds",
-    "1",
-    "--set",
-    "pretrain_blr=0.001",
-]
+TOY = toy_sound_experiment(48, 3, "--sound-seconds", "0.5", "--finetune-batch", "16", "--set", "pretrain_blr=0.001")
 
 
 @pytest.fixture(scope="module")

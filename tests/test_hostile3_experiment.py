@@ -8,22 +8,10 @@ import json
 from dataclasses import asdict
 
 import pytest
-from audio_fixtures import make_esc50
+from audio_fixtures import make_esc50, toy_sound_experiment
 from synpat.audio.experiment import ExperimentConfig, main
 
-TOY = ["--sound-shaders", "procedural-sound:4", "--clips", "32", "--pretrain-steps", "2", "--pretrain-batch", "8"]
-TOY += [
-    "--finetune-epochs",
-    "1",
-    "--finetune-min-steps",
-    "0",
-    "--mel-bins",
-    "32",
-    "--threads",
-    "1",
-    "--test-folds",
-    "1",
-]
+TOY = toy_sound_experiment(32, 2)
 
 
 @pytest.fixture(scope="module")
