@@ -209,8 +209,8 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
         raise UserError(f"bad config value img_size={cfg.img_size}: must be a multiple of the patch size")
     if cfg.sweep and cfg.shaders != ExperimentConfig.shaders:  # each set names its own programs
         raise UserError(
-            f"--shaders {cfg.shaders}: a sweep renders each set's own programs; give these as sets of --sweep "
-            f"(a folder or file is a set: --sweep {cfg.sweep},{cfg.shaders}) and leave --shaders out"
+            f"--shaders {cfg.shaders}: a sweep renders each set's own programs; leave --shaders out and add each "
+            f"folder or file as a set of its own (--sweep {cfg.sweep},PATH)"
         )
     if cfg.sweep and cfg.sound_data:
         raise UserError(
@@ -661,30 +661,39 @@ def run_child(argv: list[str], what: str) -> None:
         raise UserError(f"{what} failed (exit status {result.returncode}; its message is above)")
 
 
+RATE_FREE = ("data", "mix_data", "out", "threads", "resume", "overwrite", "steps", "epochs")  # not part of a timing
+
+
 def calibrated_steps(
-    cfg: ExperimentConfig, out: Path, arm: str = "images", sound_shards: Path | None = None, inputs: str | None = None
+    cfg: ExperimentConfig,
+    out: Path,
+    arm: str = "images",
+    sound_shards: Path | None = None,
+    shards: Path | None = None,
 ) -> int:
-    """--pretrain-minutes -> steps: time 30 steps in OUT/calibration, then steps = minutes x measured rate
-    (measured on the first arm; every arm then gets those steps). OUT/calibration.json keeps the result
-    with what it was measured on (the minutes, the pre-training settings and `inputs`, the key of the
-    rendered images or clips) and is measured again when one of them changed; a record from before it
-    kept them is used as it is."""
+    """--pretrain-minutes -> steps: time 30 steps in OUT/calibration on `shards` (default OUT/shards), then
+    steps = minutes x measured rate (measured on the first arm; every arm then gets those steps).
+    OUT/calibration.json keeps the rate with the pre-training settings it was measured with (less the
+    paths and --threads, which a re-run may change): other minutes reuse the rate, other settings are
+    timed again. A record from before it kept them is used for the minutes it was made for."""
     record = out / "calibration.json"
     folder = out / "calibration"
-    settings = pretrain_settings(cfg, out / "shards", folder, 30, 0, arm, sound_shards)
-    measured_on = {"minutes": cfg.pretrain_minutes, "settings": settings, "inputs": inputs}
-    if record.is_file():
-        kept = json.loads(record.read_text())
-        if "measured_on" not in kept or kept["measured_on"] == json.loads(json.dumps(measured_on)):
-            return kept["steps"]
+    argv = pretrain_argv(cfg, shards or out / "shards", folder, 30, 0, arm, sound_shards)
+    settings = pretrain_settings(cfg, shards or out / "shards", folder, 30, 0, arm, sound_shards)
+    measured_on = json.loads(json.dumps({k: v for k, v in settings.items() if k not in RATE_FREE}))
+    kept = json.loads(record.read_text()) if record.is_file() else {}
+    same = kept.get("measured_on") == measured_on
+    if (same or "measured_on" not in kept) and kept.get("minutes") == cfg.pretrain_minutes:
+        return kept["steps"]  # as timed before (a record from before the settings were kept: for its minutes)
+    if same:
+        rate = kept["img_per_s"]
+    else:
         shutil.rmtree(folder, ignore_errors=True)  # a calibration run of other settings is not resumed
-    run_child(
-        pretrain_argv(cfg, out / "shards", folder, 30, 0, arm, sound_shards)
-        + ["--log-every", "10", "--save-every", "0", "--recon-every", "0"],
-        "the pre-training calibration run",
-    )
-    rows = [json.loads(line) for line in (folder / "log.jsonl").read_text().splitlines() if line.strip()]
-    rate = statistics.median(r["img_per_s"] for r in rows[1:] or rows)  # the first window includes start-up
+        run_child(
+            argv + ["--log-every", "10", "--save-every", "0", "--recon-every", "0"], "the pre-training calibration run"
+        )
+        rows = [json.loads(line) for line in (folder / "log.jsonl").read_text().splitlines() if line.strip()]
+        rate = statistics.median(r["img_per_s"] for r in rows[1:] or rows)  # the first window includes start-up
     steps = max(1, int(cfg.pretrain_minutes * 60 * rate / cfg.pretrain_batch))
     write_json_atomic(
         record, {"minutes": cfg.pretrain_minutes, "img_per_s": rate, "steps": steps, "measured_on": measured_on}
@@ -700,11 +709,7 @@ def pretrain(
     arm = arm or IMAGES_ARM
     folder = arm.pretrain_folder(out)
     first = pretrain_arms(cfg)[0]
-    if cfg.pretrain_minutes:
-        inputs = f"{stages.keys.get('render')} {stages.keys.get('render sounds')}"  # the images and clips rendered
-        steps = calibrated_steps(cfg, out, first, sound_shards, inputs)
-    else:
-        steps = cfg.pretrain_steps
+    steps = calibrated_steps(cfg, out, first, sound_shards) if cfg.pretrain_minutes else cfg.pretrain_steps
     meta = folder / "encoder.json"
     name = arm.pretrain_stage
     sounds = stages.keys.get("render sounds") if arm.kind != "images" else None

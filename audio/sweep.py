@@ -132,10 +132,11 @@ def sweep_budget(cfg: ExperimentConfig, sets: int) -> str:
         pre = f"{cfg.pretrain_minutes:g} minutes (timed as steps on the first set; every set gets those steps)"
     folds = len([f for f in cfg.test_folds.split(",") if f.strip()]) or (cfg.folds or "every")
     probes = f" + {sets + 1} linear probes" if cfg.probe else ""
+    baseline = " and the log-mel baseline" if cfg.baseline and cfg.data.startswith("esc50:") else ""
     return (
         f"sweep of {sets} sets, each {cfg.images} images {cfg.img_size}px and {cfg.model} pre-trained for {pre}, "
         f"batch {cfg.pretrain_batch}; fine-tune {finetune_epochs(cfg)} x {folds} test fold(s) x {sets + 1} "
-        f"conditions{probes} (batch {cfg.finetune_batch}, blr {cfg.finetune_blr:g}); scratch and baseline once"
+        f"conditions{probes} (batch {cfg.finetune_batch}, blr {cfg.finetune_blr:g}); scratch{baseline} once"
     )
 
 
@@ -164,9 +165,9 @@ def sweep(cfg: ExperimentConfig) -> dict:
         stages.keys["data"] = data_key
         print(f"{PROG}: set {name}: {len(sources)} source(s) -> {folder}", flush=True)
         rendered = render(one, folder, stages)
-        if cfg.pretrain_minutes and not steps:  # the same budget for every set: the first set's timing
-            steps = calibrated_steps(one, folder, "images", None, stages.keys.get("render"))
-            print(f"{PROG}: {cfg.pretrain_minutes:g} minutes of pre-training = {steps} steps on {name}", flush=True)
+        if cfg.pretrain_minutes and not steps:  # the same budget for every set: timed once, on the first set's images
+            steps = calibrated_steps(one, out, "images", None, folder / "shards")
+            print(f"{PROG}: {cfg.pretrain_minutes:g} minutes of pre-training = {steps} steps for every set", flush=True)
         pretrain(replace(one, pretrain_steps=steps, pretrain_minutes=0) if steps else one, folder, stages)
         transferred = folder / "transferred.safetensors"
         if not transferred.is_file():
@@ -196,6 +197,7 @@ def sweep(cfg: ExperimentConfig) -> dict:
         "metric": metric,
         "config": asdict(cfg),
         "sets": rows,
+        "pretrain_steps": steps or None,  # None: --pretrain-epochs
         "scratch": statistics.fmean(fold_scores(scratch, metric).values()),
         "probe_scratch": statistics.fmean(fold_scores(probe_scratch, metric).values()) if probe_scratch else None,
         "baseline": statistics.fmean(base["per_fold"][int(f[4:]) - 1] for f in fold_scores(scratch, metric))

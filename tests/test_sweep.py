@@ -96,14 +96,16 @@ def test_toy_sweep_end_to_end(tmp_path, capsys):
     said = capsys.readouterr().out
     assert "sweep of 2 sets, each 200 images 32px and mae_vit_tiny_patch16 pre-trained for 0.03 minutes" in said
     assert "fine-tune 1 epochs x 2 test fold(s) x 3 conditions (batch 16" in said
-    calibration = json.loads((out / "sets" / "family-dead_leaves" / "calibration.json").read_text())
-    assert f"0.03 minutes of pre-training = {calibration['steps']} steps on family:dead_leaves" in said
-    assert not (out / "sets" / "procedural-3" / "calibration.json").exists()  # timed once, on the first set
+    assert "scratch and the log-mel baseline once" in said
+    calibration = json.loads((out / "calibration.json").read_text())  # timed once, for every set
+    assert f"0.03 minutes of pre-training = {calibration['steps']} steps for every set" in said
+    assert not list(out.glob("sets/*/calibration.json"))
     for name in ("family-dead_leaves", "procedural-3"):  # the same budget for every set
         assert (
             json.loads((out / "sets" / name / "pretrain" / "encoder.json").read_text())["steps"] == calibration["steps"]
         )
     doc = json.loads((out / "sweep.json").read_text())
+    assert doc["pretrain_steps"] == calibration["steps"]
     assert [r["set"] for r in doc["sets"]] == ["family:dead_leaves", "procedural:3"]
     for r in doc["sets"]:
         assert r["programs"] >= 2 and 0 < r["stats"]["total_variation"] < 1 and len(r["per_fold"]) == 2
@@ -117,7 +119,7 @@ def test_toy_sweep_end_to_end(tmp_path, capsys):
 @pytest.mark.parametrize(
     "flag, said",
     [
-        (["--shaders", "bundled:x"], "--shaders bundled:x: a sweep renders each set's own programs"),
+        (["--shaders", "bundled:x"], "--shaders bundled:x: a sweep renders each set's own programs; leave"),
         (["--sound-data", "clips"], "--sound-data clips: a sweep pre-trains every set on its images"),
     ],
 )
