@@ -68,6 +68,7 @@ class FoldResult:
     metrics: dict  # test scores with the kept weights
     val_score: float  # the kept epoch's validation score (nan without a validation set)
     epoch: int  # the kept epoch (1-based)
+    epochs: int  # the epochs trained (the schedule's, stretched to --min-steps)
     scores: torch.Tensor  # (len(test), C) held-out class scores
     state: dict
     norm: tuple[float, float]
@@ -414,6 +415,7 @@ def train_round(
         scores_of(scores, data.test_y, multilabel),
         val_score,
         kept_epoch,
+        epochs,
         scores,
         state,
         (data.mean, data.std),
@@ -495,6 +497,7 @@ def probe_round(
         scores_of(scores, data.test_y, multilabel),
         val_score,
         kept_epoch,
+        epochs,
         scores,
         state,
         (data.mean, data.std),
@@ -608,7 +611,7 @@ def run(cfg: FinetuneConfig) -> dict:
                 **r.metrics,
                 "val_score": None if math.isnan(r.val_score) else r.val_score,
                 "epoch": r.epoch,
-                "epochs": cfg.schedule(len(r.split.train))[0],
+                "epochs": r.epochs,
                 "norm_mean": r.norm[0],
                 "norm_std": r.norm[1],
             }
