@@ -9,7 +9,7 @@ Each --pair is one fine-tuning run of each side over the same folds (the same ta
 its per-fold differences are paired by fold name. Pairs of one label are pooled (e.g. 2 seeds x 5 folds
 = 10 paired folds). Prints a Markdown table (mean ± sample std of the paired differences, how many are
 above zero, each difference) and writes the picture: a dot per paired fold, the mean and ± one std per
-label, lines at 0 (scratch) and at --target.
+label, lines at 0 (--zero, default scratch) and at --target (none when 0).
 """
 
 from __future__ import annotations
@@ -69,13 +69,20 @@ def gains_table(groups: dict[str, list[float]]) -> str:
     return "\n".join(lines)
 
 
+def reference_marks(target: float, zero: str) -> list[tuple[float, str]]:
+    """The picture's reference lines: 0 named `zero` (what the gains are over), and the target gain
+    unless it is 0 (one line, one name)."""
+    return [(0.0, zero)] + ([(target, f"{target:+.2f}")] if target != 0 else [])
+
+
 def _main(argv: Sequence[str] | None) -> None:
     parser = argparse.ArgumentParser(prog="paired_gains", description=__doc__.split("\n")[0])
     parser.add_argument("--pair", nargs=3, action="append", metavar=("LABEL", "PRETRAINED", "SCRATCH"), default=[])
     parser.add_argument("--out", default="", help="PNG of the gains (none when empty)")
     parser.add_argument("--title", default="pre-trained minus scratch, paired by fold")
     parser.add_argument("--metric", default="accuracy", help="the rounds' metric to compare")
-    parser.add_argument("--target", type=float, default=0.05, help="a reference line at this gain")
+    parser.add_argument("--target", type=float, default=0.05, help="a reference line at this gain (0: none)")
+    parser.add_argument("--zero", default="scratch", help="the name of the line at 0: what the gains are over")
     args = parser.parse_args(argv)
     if not args.pair:
         raise UserError("give at least one --pair LABEL PRETRAINED_RESULTS SCRATCH_RESULTS")
@@ -88,7 +95,7 @@ def _main(argv: Sequence[str] | None) -> None:
     if args.out:
         values = [d for diffs in groups.values() for d in diffs] + [0.0, args.target]
         span = (min(-0.1, round(min(values) - 0.05, 1)), max(0.2, round(max(values) + 0.05, 1)))
-        marks = [(0.0, "scratch"), (args.target, f"{args.target:+.2f}")]
+        marks = reference_marks(args.target, args.zero)
         write_png(args.out, render_scores(list(groups.items()), args.title, None, f"{args.metric} gain", span, marks))
         print(f"wrote {args.out}", file=sys.stderr)
 

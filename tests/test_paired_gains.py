@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
-from synpat.audio.paired_gains import main
+from synpat.audio.paired_gains import main, reference_marks
 
 
 def results(path: Path, scores: dict[str, float], task: str = "esc50:tasks/keywords") -> str:
@@ -85,3 +85,8 @@ def test_a_label_with_a_bar_stays_one_cell(tmp_path, capsys):
     rows = capsys.readouterr().out.splitlines()
     assert rows[2] == "| sounds \\| 128x2 | 1 | +0.250 ± 0.000 | 1 | +0.250 |"
     assert rows[3].startswith("| with spaces | 1 |") and rows[2].replace("\\|", "").count("|") == 6
+
+
+def test_reference_lines_name_zero_and_skip_a_zero_target():
+    assert reference_marks(0.05, "scratch") == [(0.0, "scratch"), (0.05, "+0.05")]
+    assert reference_marks(0.0, "random encoder") == [(0.0, "random encoder")]  # not two labels on one line
