@@ -348,6 +348,16 @@ def finetune_epochs(cfg: ExperimentConfig) -> str:
     )
 
 
+def held_out_folds(cfg: ExperimentConfig) -> int | str:
+    """How many folds each condition is tested on: the --test-folds named, else --folds, else 'every'."""
+    return len([f for f in cfg.test_folds.split(",") if f.strip()]) or (cfg.folds or "every")
+
+
+def runs_baseline(cfg: ExperimentConfig) -> bool:
+    """Whether the log-mel + logistic-regression baseline runs: --baseline on an ESC-50-layout task."""
+    return cfg.baseline and cfg.data.partition(":")[0] == "esc50"
+
+
 def budget_line(cfg: ExperimentConfig) -> str:
     """The compute this experiment will spend, in the units that set it (printed at the start)."""
     kinds = pretrain_arms(cfg)
@@ -356,7 +366,7 @@ def budget_line(cfg: ExperimentConfig) -> str:
         pre = f"{cfg.pretrain_steps} steps x batch {cfg.pretrain_batch} ({cfg.pretrain_steps * cfg.pretrain_batch} {seen} seen)"
     else:
         pre = f"{cfg.pretrain_epochs} epochs" if cfg.pretrain_epochs else f"{cfg.pretrain_minutes:g} minutes"
-    folds = len([f for f in cfg.test_folds.split(",") if f.strip()]) or (cfg.folds or "every")
+    folds = held_out_folds(cfg)
     conditions = len(kinds) + 1  # the pre-trained arms and scratch
     arms = f"{conditions} conditions" + (f" + {conditions} linear probes" if cfg.probe else "")
     patch = token_patch(cfg) or "the encoder's square patch"
@@ -678,7 +688,6 @@ def calibrated_steps(
     timed again. A record from before it kept them is used for the minutes it was made for."""
     record = out / "calibration.json"
     folder = out / "calibration"
-    argv = pretrain_argv(cfg, shards or out / "shards", folder, 30, 0, arm, sound_shards)
     settings = pretrain_settings(cfg, shards or out / "shards", folder, 30, 0, arm, sound_shards)
     measured_on = json.loads(json.dumps({k: v for k, v in settings.items() if k not in RATE_FREE}))
     kept = json.loads(record.read_text()) if record.is_file() else {}
@@ -689,6 +698,7 @@ def calibrated_steps(
         rate = kept["img_per_s"]
     else:
         shutil.rmtree(folder, ignore_errors=True)  # a calibration run of other settings is not resumed
+        argv = pretrain_argv(cfg, shards or out / "shards", folder, 30, 0, arm, sound_shards)
         run_child(
             argv + ["--log-every", "10", "--save-every", "0", "--recon-every", "0"], "the pre-training calibration run"
         )
@@ -794,7 +804,7 @@ def baseline(cfg: ExperimentConfig, out: Path, stages: Stages) -> dict | None:
     """Stage 7: log-mel + logistic regression on the same folds (ESC-50 layout only)."""
     record = out / "baseline.json"
     layout, _, root = cfg.data.partition(":")
-    if not cfg.baseline or layout != "esc50":
+    if not runs_baseline(cfg):
         stages.skip("baseline", "off" if not cfg.baseline else f"not an ESC-50 layout ({layout})")
         return None
     key = baseline_key(cfg, stages.keys["data"])

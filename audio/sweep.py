@@ -37,8 +37,10 @@ from synpat.audio.experiment import (
     finetune,
     finetune_epochs,
     fold_scores,
+    held_out_folds,
     pretrain,
     render,
+    runs_baseline,
 )
 from synpat.audio.finetune import input_shape, typical_clip
 from synpat.audio.stage_reuse import task_fingerprint, transfer_key
@@ -130,9 +132,9 @@ def sweep_budget(cfg: ExperimentConfig, sets: int) -> str:
         pre = f"{cfg.pretrain_epochs} epochs"
     else:
         pre = f"{cfg.pretrain_minutes:g} minutes (timed as steps on the first set; every set gets those steps)"
-    folds = len([f for f in cfg.test_folds.split(",") if f.strip()]) or (cfg.folds or "every")
+    folds = held_out_folds(cfg)
     probes = f" + {sets + 1} linear probes" if cfg.probe else ""
-    baseline = " and the log-mel baseline" if cfg.baseline and cfg.data.startswith("esc50:") else ""
+    baseline = " and the log-mel baseline" if runs_baseline(cfg) else ""
     return (
         f"sweep of {sets} sets, each {cfg.images} images {cfg.img_size}px and {cfg.model} pre-trained for {pre}, "
         f"batch {cfg.pretrain_batch}; fine-tune {finetune_epochs(cfg)} x {folds} test fold(s) x {sets + 1} "

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from synpat.audio.experiment import ExperimentConfig, budget_line, finetune_config, token_patch, validate
+from synpat.audio.experiment import (
+    ExperimentConfig,
+    budget_line,
+    finetune_config,
+    held_out_folds,
+    runs_baseline,
+    token_patch,
+    validate,
+)
 from synpat.core.errors import UserError
 
 
@@ -63,6 +71,15 @@ def test_budget_line_names_every_unit():
         "budget: render 20000 images 64px and 20000 sound clips (as long as the task's input) of "
         "procedural-sound:1000; pre-train mae_vit_tiny_patch16 on images, mix for"
     )
+
+
+def test_held_out_folds_and_baseline_follow_the_flags():
+    assert held_out_folds(ExperimentConfig(test_folds="1, 3,")) == 2
+    assert held_out_folds(ExperimentConfig(test_folds="", folds=4)) == 4
+    assert held_out_folds(ExperimentConfig(test_folds="", folds=0)) == "every"
+    assert runs_baseline(ExperimentConfig(data="esc50:/d", baseline=True))
+    assert not runs_baseline(ExperimentConfig(data="esc50:/d", baseline=False))
+    assert not runs_baseline(ExperimentConfig(data="folder:/d", baseline=True))
 
 
 def test_the_default_arm_is_sounds_with_the_fine_tuning_tokens():
