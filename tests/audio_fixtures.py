@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -106,3 +107,10 @@ def toy_sound_experiment(clips: int, pretrain_steps: int, *extra: str) -> list[s
     toy = ["--sound-shaders", "procedural-sound:4", "--clips", str(clips), "--pretrain-steps", str(pretrain_steps)]
     toy += ["--pretrain-batch", "8", "--finetune-epochs", "1", "--finetune-min-steps", "0", "--mel-bins", "32"]
     return toy + ["--threads", "1", "--test-folds", "1", *extra]
+
+
+def finetune_results(path: Path, scores: dict[str, float], task: str = "esc50:tasks/keywords") -> str:
+    """A results.json as synpat-finetune writes its task and rounds (name, accuracy, ...); -> its path."""
+    rounds = [{"name": name, "accuracy": value, "train": 10, "test": 5} for name, value in scores.items()]
+    path.write_text(json.dumps({"data": {"spec": task}, "rounds": rounds, "mean": {}, "std": {}}))
+    return str(path)

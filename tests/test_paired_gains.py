@@ -5,18 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from audio_fixtures import finetune_results as results
 from PIL import Image
 from synpat.audio.paired_gains import main, reference_marks
-
-
-def results(path: Path, scores: dict[str, float], task: str = "esc50:tasks/keywords") -> str:
-    """A results.json as synpat-finetune writes its task and rounds (name, accuracy, ...)."""
-    rounds = [{"name": name, "accuracy": value, "train": 10, "test": 5} for name, value in scores.items()]
-    path.write_text(json.dumps({"data": {"spec": task}, "rounds": rounds, "mean": {}, "std": {}}))
-    return str(path)
 
 
 def test_pairs_by_fold_and_pools_a_label(tmp_path, capsys):
