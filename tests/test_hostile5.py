@@ -3,10 +3,12 @@ hostile user would: each test failed before its fix."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
 from PIL import Image
+from synpat.audio.paired_gains import main as paired_gains
 from test_paired_gains import results
 
 
@@ -23,3 +25,30 @@ def test_a_large_target_draws_a_few_round_ticks_in_time(tmp_path):
     # the grid lines are light grey rows across the plot: a handful, not one per pixel row
     grid = [y for y in range(img.height) if img.getpixel((img.width // 2 + 60, y)) == (225, 225, 225)]
     assert 2 <= len(grid) <= 30, len(grid)
+
+
+def test_the_same_run_twice_in_a_label_is_refused(tmp_path, capsys):
+    """--pair 1k A B --pair 1k A B pooled the same folds twice (4 'paired folds' from 2, a smaller std) in silence."""
+    pre = results(tmp_path / "p.json", {"fold1": 0.75, "fold2": 0.5})
+    base = results(tmp_path / "s.json", {"fold1": 0.5, "fold2": 0.5})
+    assert paired_gains(["--pair", "1k", pre, base, "--pair", "1k", str(tmp_path / "." / "p.json"), base]) == 2
+    err = capsys.readouterr().err
+    assert "--pair 1k" in err and "p.json" in err and "twice" in err and len(err.strip().splitlines()) == 1
+    # one run in two labels (as the docs' ladders do with a shared scratch) is still fine
+    assert paired_gains(["--pair", "1k", pre, base, "--pair", "3k", pre, base]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[2] == "| 1k | 2 | +0.125 ± 0.177 | 1 | +0.250 +0.000 |" and table[3].startswith("| 3k | 2 |")
+
+
+def test_results_whose_data_is_not_a_mapping_are_one_line(tmp_path):
+    """A results.json with "data": null was an AttributeError traceback."""
+    pre = tmp_path / "p.json"
+    pre.write_text(json.dumps({"data": None, "rounds": [{"name": "fold1", "accuracy": 0.5}]}))
+    base = results(tmp_path / "s.json", {"fold1": 0.5})
+    done = subprocess.run(
+        [sys.executable, "-m", "synpat.audio.paired_gains", "--pair", "x", str(pre), base],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "on different tasks (None vs esc50:tasks/keywords)" in done.stderr
