@@ -674,6 +674,20 @@ def run_child(argv: list[str], what: str) -> None:
 RATE_FREE = ("data", "mix_data", "out", "threads", "resume", "overwrite", "steps", "epochs")  # not part of a timing
 
 
+def kept_timing(record: Path) -> dict:
+    """OUT/calibration.json as calibrated_steps wrote it; {} (time again) when there is none or it is damaged
+    (not JSON, or no positive rate and whole steps), as a damaged stage record is no record."""
+    try:
+        kept = json.loads(record.read_text())
+    except (OSError, ValueError):  # missing, truncated, not UTF-8
+        return {}
+    if not isinstance(kept, dict):
+        return {}
+    rate, steps = kept.get("img_per_s"), kept.get("steps")
+    numbers = type(rate) in (int, float) and type(steps) is int  # not a bool, not a string
+    return kept if numbers and math.isfinite(rate) and rate > 0 and steps > 0 else {}
+
+
 def calibrated_steps(
     cfg: ExperimentConfig,
     out: Path,
@@ -690,7 +704,9 @@ def calibrated_steps(
     folder = out / "calibration"
     settings = pretrain_settings(cfg, shards or out / "shards", folder, 30, 0, arm, sound_shards)
     measured_on = json.loads(json.dumps({k: v for k, v in settings.items() if k not in RATE_FREE}))
-    kept = json.loads(record.read_text()) if record.is_file() else {}
+    if record.is_dir():  # refused before the calibration run, not after it
+        raise UserError(f"{record}: is a folder, expected the timing of --pretrain-minutes (delete it)")
+    kept = kept_timing(record)
     same = kept.get("measured_on") == measured_on
     if (same or "measured_on" not in kept) and kept.get("minutes") == cfg.pretrain_minutes:
         return kept["steps"]  # as timed before (a record from before the settings were kept: for its minutes)

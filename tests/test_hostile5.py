@@ -7,8 +7,12 @@ import json
 import subprocess
 import sys
 
+import pytest
 from PIL import Image
+from synpat.audio import experiment as exp
 from synpat.audio.paired_gains import main as paired_gains
+from synpat.core.errors import UserError
+from test_calibration import cfg_of, timed
 from test_paired_gains import results
 
 
@@ -52,3 +56,30 @@ def test_results_whose_data_is_not_a_mapping_are_one_line(tmp_path):
     )
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "on different tasks (None vs esc50:tasks/keywords)" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "content",
+    ['{"minutes": 2.0, "img_per_s": 4', "[1]", "null", '{"minutes": 2.0}', '{"minutes": 2.0, "steps": "7"}', b"\xff"],
+)
+def test_a_damaged_calibration_record_is_timed_again(tmp_path, content):
+    """A truncated, non-UTF-8 or hand-edited OUT/calibration.json was a traceback (JSONDecodeError,
+    AttributeError, KeyError, UnicodeDecodeError) or handed its 'steps' on as they were; now it counts as no
+    timing (as a damaged stage record does): the calibration run is made again (here it fails: no shards)."""
+    record = tmp_path / "calibration.json"
+    record.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(UserError, match="the pre-training calibration run failed"):
+        exp.calibrated_steps(cfg_of(tmp_path), tmp_path)
+
+
+def test_an_intact_record_still_gives_its_steps(tmp_path):
+    timed(tmp_path, cfg_of(tmp_path), rate=40.0, steps=600)
+    assert exp.calibrated_steps(cfg_of(tmp_path), tmp_path) == 600
+
+
+def test_a_calibration_record_that_is_a_folder_is_refused_before_timing(tmp_path):
+    """OUT/calibration.json as a folder: the calibration run was made, then writing its record failed."""
+    (tmp_path / "calibration.json").mkdir()
+    with pytest.raises(UserError, match=r"calibration.json: is a folder, expected .*--pretrain-minutes"):
+        exp.calibrated_steps(cfg_of(tmp_path), tmp_path)
+    assert not (tmp_path / "calibration").exists()  # nothing was run
