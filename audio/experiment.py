@@ -448,10 +448,14 @@ def clip_seconds(shape: tuple[int, int]) -> float:
 def sound_clip_frames(cfg: ExperimentConfig, shape: tuple[int, int]) -> int:
     """Frames of the rendered sound clips: the task's input frames (shape[1]), or at most --sound-seconds
     worth of them rounded down to the frame unit (so that the sound MAE's patches tile them)."""
-    if not cfg.sound_seconds:
-        return shape[1]
     unit = frame_unit(cfg)
-    return min(shape[1], max(unit, frames_in(round(cfg.sound_seconds * SAMPLE_RATE)) // unit * unit))
+    return min(shape[1], max(unit, asked_frames(cfg, shape) // unit * unit))
+
+
+def asked_frames(cfg: ExperimentConfig, shape: tuple[int, int]) -> int:
+    """Frames of --sound-seconds, at most the task's input frames shape[1] (0 = no limit; a length past the
+    input's is no limit either, however large: seconds x 16 kHz may not be a number)."""
+    return frames_in(round(min(cfg.sound_seconds or math.inf, clip_seconds(shape)) * SAMPLE_RATE))
 
 
 def check_sound_clips(cfg: ExperimentConfig, shape: tuple[int, int]) -> None:
@@ -464,7 +468,7 @@ def check_sound_clips(cfg: ExperimentConfig, shape: tuple[int, int]) -> None:
     ratio = pretrain_settings(cfg, Path(), Path(), cfg.pretrain_steps, cfg.pretrain_epochs).get(
         "mask_ratio", PretrainConfig.mask_ratio
     )
-    asked = frames_in(round(cfg.sound_seconds * SAMPLE_RATE)) if cfg.sound_seconds else shape[1]
+    asked = asked_frames(cfg, shape)
     said = f"bad config value sound_seconds={cfg.sound_seconds:g}: sound clips of {frames} frames"
     if frames > asked:
         raise UserError(

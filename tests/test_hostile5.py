@@ -8,8 +8,11 @@ import subprocess
 import sys
 
 import pytest
+from audio_fixtures import make_esc50
 from PIL import Image
 from synpat.audio import experiment as exp
+from synpat.audio.clip_sets import load_task
+from synpat.audio.finetune import typical_clip
 from synpat.audio.paired_gains import main as paired_gains
 from synpat.core.errors import UserError
 from test_calibration import cfg_of, timed
@@ -83,3 +86,19 @@ def test_a_calibration_record_that_is_a_folder_is_refused_before_timing(tmp_path
     with pytest.raises(UserError, match=r"calibration.json: is a folder, expected .*--pretrain-minutes"):
         exp.calibrated_steps(cfg_of(tmp_path), tmp_path)
     assert not (tmp_path / "calibration").exists()  # nothing was run
+
+
+@pytest.mark.parametrize("seconds", ["1e305", "1e20"])
+def test_a_huge_sound_seconds_is_no_limit(tmp_path, seconds):
+    """--sound-seconds 1e305 was an OverflowError traceback (seconds x 16 kHz is infinite); any length past the
+    task's input gives clips as long as the input, as --sound-seconds 10 does."""
+    esc = make_esc50(tmp_path / "esc", per_class=2, seed=1)
+    task = load_task(f"esc50:{esc}")
+    argv = ["--data", f"esc50:{esc}", "--out", str(tmp_path / "o"), "--mel-bins", "32", "--sound-seconds"]
+    for value in (seconds, "10"):
+        cfg = exp.parse_config([*argv, value])
+        shape = exp.input_shape(cfg.mel_bins, cfg.frames, typical_clip(task), exp.frame_unit(cfg))
+        exp.check_sound_clips(cfg, shape)
+        assert exp.sound_clip_frames(cfg, shape) == shape[1] == 140  # the task's clips
+    short = exp.parse_config([*argv, "0.5"])
+    assert exp.sound_clip_frames(short, (32, 152)) == 48  # 0.5 s: 48 frames, a multiple of the 2-frame tokens
