@@ -9,7 +9,7 @@ scratch condition and the log-mel baseline run once and are shared. Sets:
     procedural:N     N programs of the grammar (synpat-gen's procedural:N, seeded by --seed)
     tv:low, tv:high  the bundled programs below / at or above the median total variation of their
                      probe renders (the paper's smooth-vs-noisy question)
-    PATH             a folder or file of programs
+    PATH             a folder or file of image programs (sound programs are refused)
 
 OUT/sets/<set>/ holds each set's shards, encoder and scores (resumed like an experiment);
 OUT/sweep.json and OUT/sweep.md hold the table: per set its programs, the image statistics of
@@ -47,7 +47,7 @@ from synpat.audio.stage_reuse import task_fingerprint, transfer_key
 from synpat.audio.transfer import transfer_file
 from synpat.core.errors import UserError
 from synpat.core.files import write_atomic, write_json_atomic
-from synpat.gen.programs import bundled_shaders_dir, find_programs
+from synpat.gen.programs import bundled_shaders_dir, find_programs, run_kind
 from synpat.gen.stats_report import measure_programs, measure_shards
 from synpat.train.mae import MODELS
 
@@ -107,6 +107,15 @@ def set_sources(name: str, seed: int, img_size: int, bands: dict) -> list[str]:
         return bands[arg]
     if not Path(name).exists():
         raise UserError(f"sweep set {name!r}: not bundled, family:NAME, procedural:N, tv:low|high or a path")
+    try:
+        kind = run_kind(find_programs([name], seed))
+    except UserError as err:
+        raise UserError(f"sweep set {name!r}: {str(err).removeprefix('--shaders: ')}") from None
+    if kind != "image":  # rendered as clips and pre-trained on, then no image statistics: refused before
+        raise UserError(
+            f"sweep set {name!r}: sound programs (mainSound); a sweep pre-trains every set on images: give image "
+            "programs, or run synpat-experiment without --sweep with them as --sound-shaders"
+        )
     return [name]
 
 

@@ -12,9 +12,12 @@ from audio_fixtures import make_esc50
 from PIL import Image
 from synpat.audio import experiment as exp
 from synpat.audio.clip_sets import load_task
+from synpat.audio.experiment import main
 from synpat.audio.finetune import typical_clip
 from synpat.audio.paired_gains import main as paired_gains
+from synpat.audio.sweep import set_sources
 from synpat.core.errors import UserError
+from synpat.gen.programs import bundled_shaders_dir
 from test_calibration import cfg_of, timed
 from test_paired_gains import results
 
@@ -102,3 +105,28 @@ def test_a_huge_sound_seconds_is_no_limit(tmp_path, seconds):
         assert exp.sound_clip_frames(cfg, shape) == shape[1] == 140  # the task's clips
     short = exp.parse_config([*argv, "0.5"])
     assert exp.sound_clip_frames(short, (32, 152)) == 48  # 0.5 s: 48 frames, a multiple of the 2-frame tokens
+
+
+def test_a_sweep_set_of_sound_programs_is_refused_before_anything_runs(tmp_path, capsys):
+    """A PATH set of sound programs was rendered as clips, pre-trained on ('on 32px images', said the stage
+    line), fine-tuned, then the sweep died in a KeyError traceback ('total_variation') with nothing written;
+    a folder of both kinds said '--shaders:'. Both are one line before anything runs, as --shaders is."""
+    sounds = bundled_shaders_dir() / "sounds"
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    for program in (sounds / "speech_chant.glsl", bundled_shaders_dir() / "dead_leaves.glsl"):
+        (mixed / program.name).write_text(program.read_text())
+    with pytest.raises(UserError, match="sound programs"):  # the sweep below would run before
+        set_sources(str(sounds), 0, 32, {})
+    esc = make_esc50(tmp_path / "esc", per_class=2, seed=1)
+    for folder, said in (
+        (sounds, f"sweep set {str(sounds)!r}: sound programs (mainSound); a sweep pre-trains every set on images"),
+        (mixed, f"sweep set {str(mixed)!r}: image and sound programs in one run ("),
+    ):
+        out = tmp_path / "sweep"
+        assert main(["--data", f"esc50:{esc}", "--out", str(out), "--sweep", f"procedural:2,{folder}"]) == 2
+        err = capsys.readouterr().err
+        assert said in err and len(err.strip().splitlines()) == 1 and not out.exists(), err
+    assert set_sources(str(bundled_shaders_dir() / "dead_leaves.glsl"), 0, 32, {}) == [
+        str(bundled_shaders_dir() / "dead_leaves.glsl")
+    ]
