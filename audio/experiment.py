@@ -217,6 +217,11 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
             f"--sound-data {cfg.sound_data}: a sweep pre-trains every set on its images; leave --sound-data out, "
             "or run synpat-experiment without --sweep to pre-train on the clips"
         )
+    if cfg.sweep and pretrain_arms(cfg) not in (["images"], pretrain_arms(ExperimentConfig())):
+        raise UserError(
+            f"--pretrain-on {cfg.pretrain_on}: a sweep pre-trains every set on its images; leave --pretrain-on out, "
+            "or run synpat-experiment without --sweep for the sounds and mix arms"
+        )
     budgets = [name for name in ("pretrain_steps", "pretrain_epochs", "pretrain_minutes") if getattr(cfg, name)]
     if len(budgets) != 1:
         raise UserError(

@@ -130,3 +130,19 @@ def test_a_sweep_set_of_sound_programs_is_refused_before_anything_runs(tmp_path,
     assert set_sources(str(bundled_shaders_dir() / "dead_leaves.glsl"), 0, 32, {}) == [
         str(bundled_shaders_dir() / "dead_leaves.glsl")
     ]
+
+
+@pytest.mark.parametrize("arms", ["mix", "images,sounds", "sounds,mix"])
+def test_a_sweep_refuses_arms_it_would_not_run(tmp_path, capsys, arms):
+    """--sweep with --pretrain-on mix (or several arms) pre-trained every set on images alone, in silence, as
+    --shaders and --sound-data were before they were refused."""
+    with pytest.raises(UserError, match="a sweep pre-trains every set on its images"):  # before main() runs one
+        exp.parse_config(["--data", "esc50:x", "--out", "o", "--sweep", "a", "--pretrain-on", arms])
+    esc = make_esc50(tmp_path / "esc", per_class=2, seed=1)
+    out = tmp_path / "sweep"
+    assert main(["--data", f"esc50:{esc}", "--out", str(out), "--sweep", "procedural:2", "--pretrain-on", arms]) == 2
+    err = capsys.readouterr().err
+    assert f"--pretrain-on {arms}: a sweep pre-trains every set on its images" in err and not out.exists()
+    assert len(err.strip().splitlines()) == 1
+    for fine in ("images", "sounds"):  # images is what it runs; sounds is the default, which a sweep replaces
+        assert exp.parse_config(["--data", "esc50:x", "--out", "o", "--sweep", "a", "--pretrain-on", fine]).sweep
