@@ -644,11 +644,12 @@ def pretrain_settings(
     owned.update({"steps": steps} if steps else {"steps": 0, "epochs": epochs})
     values = read_config_file(PretrainConfig, cfg.pretrain_config) if cfg.pretrain_config else {}
     if cfg.pretrain_config:
+        sound = {"patch": cfg.sound_mae_patch(), "mask_block": cfg.sound_mask_block} if arm != "images" else {}
         owned_values(
             "--pretrain-config",
             cfg.pretrain_config,
             values,
-            {k: v for k, v in owned.items() if k != "out"},
+            {**sound, **{k: v for k, v in owned.items() if k != "out"}},  # a sound arm's, passed or not
             ("out",),
             PRETRAIN_FLAGS,
         )
@@ -1084,7 +1085,8 @@ def experiment(cfg: ExperimentConfig) -> dict:
     shape = input_shape(cfg.mel_bins, cfg.frames, typical_clip(task), unit)
     if programs is not None:
         check_sound_clips(cfg, shape)
-    pretrain_settings(cfg, out / "shards", out / "pretrain", cfg.pretrain_steps, cfg.pretrain_epochs)
+    for arm in arms:  # a --pretrain-config file that contradicts an arm's settings: refused before the renders
+        pretrain_settings(cfg, out / "shards", out, cfg.pretrain_steps, cfg.pretrain_epochs, arm.kind, out)
     finetune_config(cfg, "none", out, shape, probe=False)
     try:
         out.mkdir(parents=True, exist_ok=True)

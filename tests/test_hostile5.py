@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from audio_fixtures import make_esc50
+from audio_fixtures import make_esc50, toy_sound_experiment
 from PIL import Image
 from synpat.audio import experiment as exp
 from synpat.audio.clip_sets import load_task
@@ -146,3 +146,34 @@ def test_a_sweep_refuses_arms_it_would_not_run(tmp_path, capsys, arms):
     assert len(err.strip().splitlines()) == 1
     for fine in ("images", "sounds"):  # images is what it runs; sounds is the default, which a sweep replaces
         assert exp.parse_config(["--data", "esc50:x", "--out", "o", "--sweep", "a", "--pretrain-on", fine]).sweep
+
+
+def test_a_pretrain_config_cannot_set_what_the_sound_flags_decide(tmp_path):
+    """With --sound-mask-block 1 (or --sound-patch '', the model's own) a --pretrain-config file's mask_block
+    (patch) reached the sounds arm in silence; with any other value it was refused naming the flag."""
+    file = tmp_path / "pretrain.json"
+    for flags, values, said in (
+        ({"sound_mask_block": 1}, {"mask_block": 4}, "mask_block=4, but the experiment sets it to 1"),
+        ({"sound_patch": ""}, {"patch": "32x4"}, "patch='32x4', but the experiment sets it to ''"),
+    ):
+        file.write_text(json.dumps(values))
+        cfg = exp.ExperimentConfig(data="esc50:x", out=str(tmp_path), mel_bins=32, pretrain_config=str(file), **flags)
+        with pytest.raises(UserError, match=f"--sound-{'mask-block' if 'mask' in said else 'patch'}"):
+            exp.pretrain_settings(cfg, tmp_path, tmp_path, 10, 0, "sounds", tmp_path)
+        with pytest.raises(UserError, match=said):
+            exp.pretrain_settings(cfg, tmp_path, tmp_path, 10, 0, "mix", tmp_path)
+        assert exp.pretrain_settings(cfg, tmp_path, tmp_path, 10, 0)[next(iter(values))] == next(iter(values.values()))
+
+
+def test_a_pretrain_config_clash_is_refused_before_the_sound_render(tmp_path, capsys):
+    """The experiment checked a --pretrain-config file against the images arm only: a clash with the sounds
+    arm's --sound-mask-block was refused at pre-training, after the sound clips were rendered."""
+    file = tmp_path / "pretrain.json"
+    file.write_text(json.dumps({"mask_block": 2}))
+    esc = make_esc50(tmp_path / "esc", per_class=2, seed=1)
+    out = tmp_path / "exp"
+    argv = ["--data", f"esc50:{esc}", "--out", str(out), *toy_sound_experiment(16, 1, "--pretrain-config", str(file))]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "mask_block=2, but the experiment sets it to 8 (set it with --sound-mask-block" in err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
