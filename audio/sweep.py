@@ -39,6 +39,7 @@ from synpat.audio.experiment import (
     fold_scores,
     held_out_folds,
     pretrain,
+    pretrain_settings,
     render,
     runs_baseline,
 )
@@ -157,6 +158,7 @@ def sweep(cfg: ExperimentConfig) -> dict:
     task = load_task(cfg.data)
     bands: dict = {}
     sets = {name: set_sources(name, cfg.seed, cfg.img_size, bands) for name in parse_sets(cfg.sweep)}
+    pretrain_settings(cfg, out, out, cfg.pretrain_steps, cfg.pretrain_epochs)  # a --pretrain-config clash: refused
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "sweep_settings.json", {**asdict(cfg), "sets": sets})
     print(f"{PROG}: {sweep_budget(cfg, len(sets))}", flush=True)

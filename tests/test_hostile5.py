@@ -177,3 +177,18 @@ def test_a_pretrain_config_clash_is_refused_before_the_sound_render(tmp_path, ca
     err = capsys.readouterr().err
     assert "mask_block=2, but the experiment sets it to 8 (set it with --sound-mask-block" in err
     assert len(err.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_a_sweep_refuses_a_pretrain_config_clash_before_anything_runs(tmp_path, capsys):
+    """A sweep refused a --pretrain-config clash at the first set's pre-training, after the scratch fine-tuning,
+    the baseline and the first set's render."""
+    file = tmp_path / "pretrain.json"
+    file.write_text(json.dumps({"img_size": 64}))
+    esc = make_esc50(tmp_path / "esc", per_class=2, seed=1)
+    out = tmp_path / "sweep"
+    toy = ["--img-size", "32", "--images", "16", "--pretrain-steps", "1", "--finetune-epochs", "1", "--threads", "1"]
+    argv = ["--data", f"esc50:{esc}", "--out", str(out), "--sweep", "procedural:2", *toy, "--test-folds", "1"]
+    assert main([*argv, "--pretrain-config", str(file), "--finetune-min-steps", "0", "--mel-bins", "32"]) == 2
+    err = capsys.readouterr().err
+    assert "img_size=64, but the experiment sets it to 32 (set it with --img-size" in err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
