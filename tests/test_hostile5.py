@@ -192,3 +192,11 @@ def test_a_sweep_refuses_a_pretrain_config_clash_before_anything_runs(tmp_path, 
     err = capsys.readouterr().err
     assert "img_size=64, but the experiment sets it to 32 (set it with --img-size" in err
     assert len(err.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_one_results_file_as_both_sides_is_refused(tmp_path, capsys):
+    """--pair x A A printed a gain of +0.000 on every fold, as if pre-training changed nothing."""
+    pre = results(tmp_path / "p.json", {"fold1": 0.75, "fold2": 0.5})
+    assert paired_gains(["--pair", "x", pre, str(tmp_path / "." / "p.json")]) == 2
+    err = capsys.readouterr().err
+    assert "--pair x: " in err and "p.json is both sides" in err and len(err.strip().splitlines()) == 1
