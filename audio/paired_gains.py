@@ -102,9 +102,10 @@ def _main(argv: Sequence[str] | None) -> None:
         if run in runs:  # its folds would be pooled twice
             raise UserError(f"--pair {label}: {pretrained} is given twice for {label}; each pair is a run of its own")
         runs.add(run)
+        diffs = paired_differences(Path(pretrained), Path(scratch), args.metric)
         if run[1] == Path(scratch).resolve():
             raise UserError(f"--pair {label}: {pretrained} is both sides; give the pre-trained and the scratch run")
-        groups.setdefault(label, []).extend(paired_differences(Path(pretrained), Path(scratch), args.metric))
+        groups.setdefault(label, []).extend(diffs)
     print(gains_table(groups))
     if args.out:
         values = [d for diffs in groups.values() for d in diffs] + [0.0, args.target]
