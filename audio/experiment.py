@@ -125,7 +125,8 @@ class ExperimentConfig:
     sweep: str = option(
         "",
         "pre-train one encoder per image set instead (bundled, family:NAME, procedural:N, tv:low, "
-        "tv:high or a path; comma-separated; --pretrain-on is not used, --shaders and --sound-data are refused) "
+        "tv:high or a path of image programs; comma-separated; every set pre-trains on images: --shaders, "
+        "--sound-data and a --pretrain-on of mix or several arms are refused) "
         "and tabulate transfer against image statistics",
     )
     threads: int = option(0, "torch CPU threads (0 = torch's default)")

@@ -83,8 +83,15 @@ def reference_marks(target: float, zero: str) -> list[tuple[float, str]]:
 
 
 def _main(argv: Sequence[str] | None) -> None:
-    parser = argparse.ArgumentParser(prog="paired_gains", description=__doc__.split("\n")[0])
-    parser.add_argument("--pair", nargs=3, action="append", metavar=("LABEL", "PRETRAINED", "SCRATCH"), default=[])
+    parser = argparse.ArgumentParser(prog="paired_gains", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--pair",
+        nargs=3,
+        action="append",
+        metavar=("LABEL", "PRETRAINED", "SCRATCH"),
+        default=[],
+        help="two results.json of one task, folds and seed; the pairs of one label are pooled",
+    )
     parser.add_argument("--out", default="", help="PNG of the gains (none when empty)")
     parser.add_argument("--title", default="pre-trained minus scratch, paired by fold")
     parser.add_argument("--metric", default="accuracy", help="the rounds' metric to compare")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import fields
 
 import pytest
 from audio_fixtures import make_esc50, toy_sound_experiment
@@ -200,3 +201,15 @@ def test_one_results_file_as_both_sides_is_refused(tmp_path, capsys):
     assert paired_gains(["--pair", "x", pre, str(tmp_path / "." / "p.json")]) == 2
     err = capsys.readouterr().err
     assert "--pair x: " in err and "p.json is both sides" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_help_says_the_whole_sentence_and_the_sweep_refusals():
+    """paired_gains --help cut its description at a line end ('grouped by a label (a'); --sweep's help said
+    --pretrain-on was not used (mix and several arms are refused now)."""
+    said = subprocess.run(
+        [sys.executable, "-m", "synpat.audio.paired_gains", "--help"], capture_output=True, text=True
+    ).stdout
+    assert "grouped by a label (a pre-training budget, an arm)" in " ".join(said.split())
+    assert "the pairs of one label are pooled" in " ".join(said.split())
+    sweep = next(f for f in fields(exp.ExperimentConfig) if f.name == "sweep").metadata["help"]
+    assert "--pretrain-on of mix or several arms are refused" in sweep and "is not used" not in sweep
