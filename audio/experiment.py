@@ -707,7 +707,8 @@ def calibrated_steps(
     shards: Path | None = None,
 ) -> int:
     """--pretrain-minutes -> steps: time 30 steps in OUT/calibration on `shards` (default OUT/shards), then
-    steps = minutes x measured rate (measured on the first arm; every arm then gets those steps).
+    steps = minutes x measured inputs/s / the inputs of a step (batch x accum_steps), the rate measured on the
+    first arm (every arm then gets those steps).
     OUT/calibration.json keeps the rate with the pre-training settings it was measured with (less the
     paths and --threads, which a re-run may change): other minutes reuse the rate, other settings are
     timed again. A record from before it kept them is used for the minutes it was made for."""
@@ -731,7 +732,8 @@ def calibrated_steps(
         )
         rows = [json.loads(line) for line in (folder / "log.jsonl").read_text().splitlines() if line.strip()]
         rate = statistics.median(r["img_per_s"] for r in rows[1:] or rows)  # the first window includes start-up
-    steps = max(1, int(cfg.pretrain_minutes * 60 * rate / cfg.pretrain_batch))
+    per_step = cfg.pretrain_batch * settings.get("accum_steps", PretrainConfig.accum_steps)  # inputs a step trains
+    steps = max(1, int(cfg.pretrain_minutes * 60 * rate / per_step))
     write_json_atomic(
         record, {"minutes": cfg.pretrain_minutes, "img_per_s": rate, "steps": steps, "measured_on": measured_on}
     )

@@ -213,3 +213,14 @@ def test_the_help_says_the_whole_sentence_and_the_sweep_refusals():
     assert "the pairs of one label are pooled" in " ".join(said.split())
     sweep = next(f for f in fields(exp.ExperimentConfig) if f.name == "sweep").metadata["help"]
     assert "--pretrain-on of mix or several arms are refused" in sweep and "is not used" not in sweep
+
+
+def test_minutes_count_the_images_of_accumulated_micro_steps(tmp_path):
+    """With accum_steps in --pretrain-config every step trains accum_steps x batch inputs, but the steps were
+    minutes x rate / batch: pre-training ran accum_steps times the minutes asked."""
+    file = tmp_path / "pretrain.json"
+    file.write_text(json.dumps({"accum_steps": 4}))
+    cfg = cfg_of(tmp_path, pretrain_config=str(file))
+    timed(tmp_path, cfg, rate=40.0, steps=150)
+    four = cfg_of(tmp_path, pretrain_config=str(file), pretrain_minutes=4.0)
+    assert exp.calibrated_steps(four, tmp_path) == 300  # 4 min x 40 inputs/s / (batch 8 x 4 micro-steps)
