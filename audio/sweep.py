@@ -62,6 +62,14 @@ def parse_sets(text: str) -> list[str]:
         raise UserError(f"bad config value sweep={text!r}: give sets such as 'family:dead_leaves,tv:low,procedural:50'")
     if len(set(sets)) != len(sets):
         raise UserError(f"bad config value sweep={text!r}: a set is named twice")
+    folders: dict[str, str] = {}
+    for name in sets:  # two sets in one folder would overwrite each other's shards, encoder and scores
+        other = folders.setdefault(slug(name), name)
+        if other != name:
+            raise UserError(
+                f"bad config value sweep={text!r}: sets {other!r} and {name!r} would share the folder "
+                f"sets/{slug(name)}; name one of them otherwise (e.g. its path spelt another way)"
+            )
     return sets
 
 

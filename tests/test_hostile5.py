@@ -16,7 +16,7 @@ from synpat.audio.clip_sets import load_task
 from synpat.audio.experiment import main
 from synpat.audio.finetune import typical_clip
 from synpat.audio.paired_gains import main as paired_gains
-from synpat.audio.sweep import set_sources
+from synpat.audio.sweep import parse_sets, set_sources
 from synpat.core.errors import UserError
 from synpat.gen.programs import bundled_shaders_dir
 from test_calibration import cfg_of, timed
@@ -224,3 +224,15 @@ def test_minutes_count_the_images_of_accumulated_micro_steps(tmp_path):
     timed(tmp_path, cfg, rate=40.0, steps=150)
     four = cfg_of(tmp_path, pretrain_config=str(file), pretrain_minutes=4.0)
     assert exp.calibrated_steps(four, tmp_path) == 300  # 4 min x 40 inputs/s / (batch 8 x 4 micro-steps)
+
+
+def test_two_sets_of_one_folder_are_refused():
+    """'family:dead_leaves' and a path 'family-dead_leaves' (or 'a:b' and 'a-b') both wrote OUT/sets/family-dead_leaves:
+    the second set overwrote the first one's shards and encoder (and a re-run rendered them again, in turn)."""
+    for text, said in (
+        ("family:dead_leaves,family-dead_leaves", "sets 'family:dead_leaves' and 'family-dead_leaves' would share"),
+        ("x/a b,x/a-b", "sets 'x/a b' and 'x/a-b' would share the folder sets/x-a-b"),
+    ):
+        with pytest.raises(UserError, match=said):
+            parse_sets(text)
+    assert parse_sets("tv:low,tv:high,procedural:3") == ["tv:low", "tv:high", "procedural:3"]
