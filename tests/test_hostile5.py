@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from dataclasses import fields
+from dataclasses import asdict, fields, replace
+from pathlib import Path
 
 import pytest
 from audio_fixtures import make_esc50, toy_sound_experiment
@@ -236,3 +237,13 @@ def test_two_sets_of_one_folder_are_refused():
         with pytest.raises(UserError, match=said):
             parse_sets(text)
     assert parse_sets("tv:low,tv:high,procedural:3") == ["tv:low", "tv:high", "procedural:3"]
+
+
+def test_other_minutes_are_refused_by_an_experiment_and_reuse_the_rate_in_a_sweep(tmp_path):
+    """docs/experiments.md said 'other minutes reuse the rate' of an experiment, which refuses other minutes as
+    any other setting (another --out has no calibration.json); only a sweep re-run reuses the rate. The docs
+    now say so (this pins what they say; the sweep's reuse is test_calibration's)."""
+    cfg = cfg_of(tmp_path)
+    assert exp.changed_settings(asdict(cfg), replace(cfg, pretrain_minutes=4.0)) == ["pretrain_minutes 2.0 -> 4.0"]
+    text = " ".join((Path(__file__).parents[1] / "docs" / "experiments.md").read_text().split())
+    assert "sweep re-run with other minutes reuses the rate; an experiment refuses other minutes" in text
