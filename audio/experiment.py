@@ -125,7 +125,8 @@ class ExperimentConfig:
     sweep: str = option(
         "",
         "pre-train one encoder per image set instead (bundled, family:NAME, procedural:N, tv:low, "
-        "tv:high or a path; comma-separated; --pretrain-on is not used, --shaders and --sound-data are refused) "
+        "tv:high or a path of image programs; comma-separated; every set pre-trains on images: --shaders, "
+        "--sound-data and a --pretrain-on of mix or several arms are refused) "
         "and tabulate transfer against image statistics",
     )
     threads: int = option(0, "torch CPU threads (0 = torch's default)")
@@ -216,6 +217,11 @@ def validate(cfg: ExperimentConfig) -> ExperimentConfig:
         raise UserError(
             f"--sound-data {cfg.sound_data}: a sweep pre-trains every set on its images; leave --sound-data out, "
             "or run synpat-experiment without --sweep to pre-train on the clips"
+        )
+    if cfg.sweep and pretrain_arms(cfg) not in (["images"], pretrain_arms(ExperimentConfig())):
+        raise UserError(
+            f"--pretrain-on {cfg.pretrain_on}: a sweep pre-trains every set on its images; leave --pretrain-on out, "
+            "or run synpat-experiment without --sweep for the sounds and mix arms"
         )
     budgets = [name for name in ("pretrain_steps", "pretrain_epochs", "pretrain_minutes") if getattr(cfg, name)]
     if len(budgets) != 1:
@@ -448,10 +454,14 @@ def clip_seconds(shape: tuple[int, int]) -> float:
 def sound_clip_frames(cfg: ExperimentConfig, shape: tuple[int, int]) -> int:
     """Frames of the rendered sound clips: the task's input frames (shape[1]), or at most --sound-seconds
     worth of them rounded down to the frame unit (so that the sound MAE's patches tile them)."""
-    if not cfg.sound_seconds:
-        return shape[1]
     unit = frame_unit(cfg)
-    return min(shape[1], max(unit, frames_in(round(cfg.sound_seconds * SAMPLE_RATE)) // unit * unit))
+    return min(shape[1], max(unit, asked_frames(cfg, shape) // unit * unit))
+
+
+def asked_frames(cfg: ExperimentConfig, shape: tuple[int, int]) -> int:
+    """Frames of --sound-seconds, at most the task's input frames shape[1] (0 = no limit; a length past the
+    input's is no limit either, however large: seconds x 16 kHz may not be a number)."""
+    return frames_in(round(min(cfg.sound_seconds or math.inf, clip_seconds(shape)) * SAMPLE_RATE))
 
 
 def check_sound_clips(cfg: ExperimentConfig, shape: tuple[int, int]) -> None:
@@ -464,7 +474,7 @@ def check_sound_clips(cfg: ExperimentConfig, shape: tuple[int, int]) -> None:
     ratio = pretrain_settings(cfg, Path(), Path(), cfg.pretrain_steps, cfg.pretrain_epochs).get(
         "mask_ratio", PretrainConfig.mask_ratio
     )
-    asked = frames_in(round(cfg.sound_seconds * SAMPLE_RATE)) if cfg.sound_seconds else shape[1]
+    asked = asked_frames(cfg, shape)
     said = f"bad config value sound_seconds={cfg.sound_seconds:g}: sound clips of {frames} frames"
     if frames > asked:
         raise UserError(
@@ -635,11 +645,12 @@ def pretrain_settings(
     owned.update({"steps": steps} if steps else {"steps": 0, "epochs": epochs})
     values = read_config_file(PretrainConfig, cfg.pretrain_config) if cfg.pretrain_config else {}
     if cfg.pretrain_config:
+        sound = {"patch": cfg.sound_mae_patch(), "mask_block": cfg.sound_mask_block} if arm != "images" else {}
         owned_values(
             "--pretrain-config",
             cfg.pretrain_config,
             values,
-            {k: v for k, v in owned.items() if k != "out"},
+            {**sound, **{k: v for k, v in owned.items() if k != "out"}},  # a sound arm's, passed or not
             ("out",),
             PRETRAIN_FLAGS,
         )
@@ -674,6 +685,20 @@ def run_child(argv: list[str], what: str) -> None:
 RATE_FREE = ("data", "mix_data", "out", "threads", "resume", "overwrite", "steps", "epochs")  # not part of a timing
 
 
+def kept_timing(record: Path) -> dict:
+    """OUT/calibration.json as calibrated_steps wrote it; {} (time again) when there is none or it is damaged
+    (not JSON, or no positive rate and whole steps), as a damaged stage record is no record."""
+    try:
+        kept = json.loads(record.read_text())
+    except (OSError, ValueError):  # missing, truncated, not UTF-8
+        return {}
+    if not isinstance(kept, dict):
+        return {}
+    rate, steps = kept.get("img_per_s"), kept.get("steps")
+    numbers = type(rate) in (int, float) and type(steps) is int  # not a bool, not a string
+    return kept if numbers and math.isfinite(rate) and rate > 0 and steps > 0 else {}
+
+
 def calibrated_steps(
     cfg: ExperimentConfig,
     out: Path,
@@ -682,7 +707,8 @@ def calibrated_steps(
     shards: Path | None = None,
 ) -> int:
     """--pretrain-minutes -> steps: time 30 steps in OUT/calibration on `shards` (default OUT/shards), then
-    steps = minutes x measured rate (measured on the first arm; every arm then gets those steps).
+    steps = minutes x measured inputs/s / the inputs of a step (batch x accum_steps), the rate measured on the
+    first arm (every arm then gets those steps).
     OUT/calibration.json keeps the rate with the pre-training settings it was measured with (less the
     paths and --threads, which a re-run may change): other minutes reuse the rate, other settings are
     timed again. A record from before it kept them is used for the minutes it was made for."""
@@ -690,7 +716,9 @@ def calibrated_steps(
     folder = out / "calibration"
     settings = pretrain_settings(cfg, shards or out / "shards", folder, 30, 0, arm, sound_shards)
     measured_on = json.loads(json.dumps({k: v for k, v in settings.items() if k not in RATE_FREE}))
-    kept = json.loads(record.read_text()) if record.is_file() else {}
+    if record.is_dir():  # refused before the calibration run, not after it
+        raise UserError(f"{record}: is a folder, expected the timing of --pretrain-minutes (delete it)")
+    kept = kept_timing(record)
     same = kept.get("measured_on") == measured_on
     if (same or "measured_on" not in kept) and kept.get("minutes") == cfg.pretrain_minutes:
         return kept["steps"]  # as timed before (a record from before the settings were kept: for its minutes)
@@ -704,7 +732,8 @@ def calibrated_steps(
         )
         rows = [json.loads(line) for line in (folder / "log.jsonl").read_text().splitlines() if line.strip()]
         rate = statistics.median(r["img_per_s"] for r in rows[1:] or rows)  # the first window includes start-up
-    steps = max(1, int(cfg.pretrain_minutes * 60 * rate / cfg.pretrain_batch))
+    per_step = cfg.pretrain_batch * settings.get("accum_steps", PretrainConfig.accum_steps)  # inputs a step trains
+    steps = max(1, int(cfg.pretrain_minutes * 60 * rate / per_step))
     write_json_atomic(
         record, {"minutes": cfg.pretrain_minutes, "img_per_s": rate, "steps": steps, "measured_on": measured_on}
     )
@@ -1059,7 +1088,8 @@ def experiment(cfg: ExperimentConfig) -> dict:
     shape = input_shape(cfg.mel_bins, cfg.frames, typical_clip(task), unit)
     if programs is not None:
         check_sound_clips(cfg, shape)
-    pretrain_settings(cfg, out / "shards", out / "pretrain", cfg.pretrain_steps, cfg.pretrain_epochs)
+    for arm in arms:  # a --pretrain-config file that contradicts an arm's settings: refused before the renders
+        pretrain_settings(cfg, out / "shards", out, cfg.pretrain_steps, cfg.pretrain_epochs, arm.kind, out)
     finetune_config(cfg, "none", out, shape, probe=False)
     try:
         out.mkdir(parents=True, exist_ok=True)

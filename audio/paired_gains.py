@@ -7,9 +7,10 @@ pre-training budget, an arm): `python -m synpat.audio.paired_gains`.
 
 Each --pair is one fine-tuning run of each side over the same folds (the same task, folds and seed):
 its per-fold differences are paired by fold name. Pairs of one label are pooled (e.g. 2 seeds x 5 folds
-= 10 paired folds). Prints a Markdown table (mean ± sample std of the paired differences, how many are
-above zero, each difference) and writes the picture: a dot per paired fold, the mean and ± one std per
-label, lines at 0 (--zero, default scratch) and at --target (none when 0).
+= 10 paired folds; the same pre-trained run twice in one label is refused). Prints a Markdown table
+(mean ± sample std of the paired differences, how many are above zero, each difference) and writes the
+picture: a dot per paired fold, the mean and ± one std per label, lines at 0 (--zero, default scratch)
+and at --target (none when 0).
 """
 
 from __future__ import annotations
@@ -46,10 +47,16 @@ def fold_scores(path: Path, metric: str) -> dict[str, float]:
     return dict(scores)
 
 
+def task_of(path: Path) -> str | None:
+    """The task (data.spec) a results.json that fold_scores read was fine-tuned on; None when it does not say."""
+    data = json.loads(path.read_text()).get("data")
+    return data.get("spec") if isinstance(data, dict) else None
+
+
 def paired_differences(pretrained: Path, scratch: Path, metric: str) -> list[float]:
     """pretrained - scratch per fold, in the pre-trained run's fold order; UserError unless both ran the same folds."""
     pre, base = fold_scores(pretrained, metric), fold_scores(scratch, metric)
-    tasks = [json.loads(path.read_text()).get("data", {}).get("spec") for path in (pretrained, scratch)]
+    tasks = [task_of(path) for path in (pretrained, scratch)]
     if tasks[0] != tasks[1]:
         raise UserError(f"{pretrained} and {scratch} fine-tuned on different tasks ({tasks[0]} vs {tasks[1]})")
     if pre.keys() != base.keys():
@@ -76,8 +83,15 @@ def reference_marks(target: float, zero: str) -> list[tuple[float, str]]:
 
 
 def _main(argv: Sequence[str] | None) -> None:
-    parser = argparse.ArgumentParser(prog="paired_gains", description=__doc__.split("\n")[0])
-    parser.add_argument("--pair", nargs=3, action="append", metavar=("LABEL", "PRETRAINED", "SCRATCH"), default=[])
+    parser = argparse.ArgumentParser(prog="paired_gains", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--pair",
+        nargs=3,
+        action="append",
+        metavar=("LABEL", "PRETRAINED", "SCRATCH"),
+        default=[],
+        help="two results.json of one task, folds and seed; the pairs of one label are pooled",
+    )
     parser.add_argument("--out", default="", help="PNG of the gains (none when empty)")
     parser.add_argument("--title", default="pre-trained minus scratch, paired by fold")
     parser.add_argument("--metric", default="accuracy", help="the rounds' metric to compare")
@@ -89,8 +103,16 @@ def _main(argv: Sequence[str] | None) -> None:
     if not math.isfinite(args.target):
         raise UserError(f"--target {args.target}: expected a finite gain for the reference line")
     groups: dict[str, list[float]] = {}
+    runs: set[tuple[str, Path]] = set()
     for label, pretrained, scratch in args.pair:
-        groups.setdefault(label, []).extend(paired_differences(Path(pretrained), Path(scratch), args.metric))
+        run = (label, Path(pretrained).resolve())
+        if run in runs:  # its folds would be pooled twice
+            raise UserError(f"--pair {label}: {pretrained} is given twice for {label}; each pair is a run of its own")
+        runs.add(run)
+        diffs = paired_differences(Path(pretrained), Path(scratch), args.metric)
+        if run[1] == Path(scratch).resolve():
+            raise UserError(f"--pair {label}: {pretrained} is both sides; give the pre-trained and the scratch run")
+        groups.setdefault(label, []).extend(diffs)
     print(gains_table(groups))
     if args.out:
         values = [d for diffs in groups.values() for d in diffs] + [0.0, args.target]

@@ -39,6 +39,8 @@ def render_scores(
         return top + (hi - min(hi, max(lo, v))) / (hi - lo) * plot_h
 
     step = 0.2 if lo >= 0 else (0.05 if hi - lo <= 0.5 else 0.1)  # gains: round steps through zero
+    while (hi - lo) / step > 25:  # a wide span (a large --target): ten times longer steps, not a line per pixel
+        step *= 10
     for tick in range(math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9) + 1):
         v = tick * step
         draw.line([(left, y_of(v)), (width - right, y_of(v))], fill=(225, 225, 225))

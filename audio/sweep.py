@@ -9,7 +9,7 @@ scratch condition and the log-mel baseline run once and are shared. Sets:
     procedural:N     N programs of the grammar (synpat-gen's procedural:N, seeded by --seed)
     tv:low, tv:high  the bundled programs below / at or above the median total variation of their
                      probe renders (the paper's smooth-vs-noisy question)
-    PATH             a folder or file of programs
+    PATH             a folder or file of image programs (sound programs are refused)
 
 OUT/sets/<set>/ holds each set's shards, encoder and scores (resumed like an experiment);
 OUT/sweep.json and OUT/sweep.md hold the table: per set its programs, the image statistics of
@@ -39,6 +39,7 @@ from synpat.audio.experiment import (
     fold_scores,
     held_out_folds,
     pretrain,
+    pretrain_settings,
     render,
     runs_baseline,
 )
@@ -47,7 +48,7 @@ from synpat.audio.stage_reuse import task_fingerprint, transfer_key
 from synpat.audio.transfer import transfer_file
 from synpat.core.errors import UserError
 from synpat.core.files import write_atomic, write_json_atomic
-from synpat.gen.programs import bundled_shaders_dir, find_programs
+from synpat.gen.programs import bundled_shaders_dir, find_programs, run_kind
 from synpat.gen.stats_report import measure_programs, measure_shards
 from synpat.train.mae import MODELS
 
@@ -61,6 +62,14 @@ def parse_sets(text: str) -> list[str]:
         raise UserError(f"bad config value sweep={text!r}: give sets such as 'family:dead_leaves,tv:low,procedural:50'")
     if len(set(sets)) != len(sets):
         raise UserError(f"bad config value sweep={text!r}: a set is named twice")
+    folders: dict[str, str] = {}
+    for name in sets:  # two sets in one folder would overwrite each other's shards, encoder and scores
+        other = folders.setdefault(slug(name), name)
+        if other != name:
+            raise UserError(
+                f"bad config value sweep={text!r}: sets {other!r} and {name!r} would share the folder "
+                f"sets/{slug(name)}; name one of them otherwise (e.g. its path spelt another way)"
+            )
     return sets
 
 
@@ -107,6 +116,15 @@ def set_sources(name: str, seed: int, img_size: int, bands: dict) -> list[str]:
         return bands[arg]
     if not Path(name).exists():
         raise UserError(f"sweep set {name!r}: not bundled, family:NAME, procedural:N, tv:low|high or a path")
+    try:
+        kind = run_kind(find_programs([name], seed))
+    except UserError as err:
+        raise UserError(f"sweep set {name!r}: {str(err).removeprefix('--shaders: ')}") from None
+    if kind != "image":  # rendered as clips and pre-trained on, then no image statistics: refused before
+        raise UserError(
+            f"sweep set {name!r}: sound programs (mainSound); a sweep pre-trains every set on images: give image "
+            "programs, or run synpat-experiment without --sweep with them as --sound-shaders"
+        )
     return [name]
 
 
@@ -148,6 +166,7 @@ def sweep(cfg: ExperimentConfig) -> dict:
     task = load_task(cfg.data)
     bands: dict = {}
     sets = {name: set_sources(name, cfg.seed, cfg.img_size, bands) for name in parse_sets(cfg.sweep)}
+    pretrain_settings(cfg, out, out, cfg.pretrain_steps, cfg.pretrain_epochs)  # a --pretrain-config clash: refused
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "sweep_settings.json", {**asdict(cfg), "sets": sets})
     print(f"{PROG}: {sweep_budget(cfg, len(sets))}", flush=True)
