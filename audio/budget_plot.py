@@ -19,10 +19,9 @@ import math
 import statistics
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
-from synpat.audio.paired_gains import paired_differences, reference_marks
+from synpat.audio.paired_gains import pooled_differences, reference_marks
 from synpat.audio.score_plot import write_png
 from synpat.core.errors import UserError
 from synpat.core.settings import run_cli
@@ -152,10 +151,10 @@ def _main(argv: Sequence[str] | None) -> None:
         raise UserError("give at least one --point SERIES STEPS PRETRAINED_RESULTS SCRATCH_RESULTS")
     if not math.isfinite(args.target):
         raise UserError(f"--target {args.target}: expected a finite gain for the reference line")
+    points = [((series, budget_steps(steps)), pre, scratch) for series, steps, pre, scratch in args.point]
     ladder: Ladder = {}
-    for series, steps, pretrained, scratch in args.point:
-        diffs = paired_differences(Path(pretrained), Path(scratch), args.metric)
-        ladder.setdefault(series, {}).setdefault(budget_steps(steps), []).extend(diffs)
+    for (series, steps), diffs in pooled_differences(points, args.metric, "--point").items():
+        ladder.setdefault(series, {})[steps] = diffs
     print(ladder_table(ladder))
     if args.out:
         marks = reference_marks(args.target, args.zero)

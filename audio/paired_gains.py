@@ -22,10 +22,13 @@ import statistics
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from synpat.audio.score_plot import render_scores, write_png
 from synpat.core.errors import UserError
 from synpat.core.settings import run_cli
+
+K = TypeVar("K", str, tuple[str, int])
 
 
 def fold_scores(path: Path, metric: str) -> dict[str, float]:
@@ -62,6 +65,25 @@ def paired_differences(pretrained: Path, scratch: Path, metric: str) -> list[flo
     if pre.keys() != base.keys():
         raise UserError(f"{pretrained} and {scratch} held out different folds ({sorted(pre)} vs {sorted(base)})")
     return [pre[name] - base[name] for name in pre]
+
+
+def pooled_differences(pairs: Sequence[tuple[K, str, str]], metric: str, flag: str) -> dict[K, list[float]]:
+    """[(group, pretrained results, scratch results)] -> {group: paired differences, pooled in the order
+    given}; a group is a label or a (series, steps). UserError (naming `flag`) for a run given twice in one
+    group (its folds would count twice) or one results.json as both sides."""
+    groups: dict[K, list[float]] = {}
+    runs: set[tuple[K, Path]] = set()
+    for group, pretrained, scratch in pairs:
+        name = f"{group[0]} at {group[1]} steps" if isinstance(group, tuple) else group
+        run = (group, Path(pretrained).resolve())
+        if run in runs:
+            raise UserError(f"{flag} {name}: {pretrained} is given twice for {name}; each pair is a run of its own")
+        runs.add(run)
+        diffs = paired_differences(Path(pretrained), Path(scratch), metric)
+        if run[1] == Path(scratch).resolve():
+            raise UserError(f"{flag} {name}: {pretrained} is both sides; give the pre-trained and the scratch run")
+        groups.setdefault(group, []).extend(diffs)
+    return groups
 
 
 def gains_table(groups: dict[str, list[float]]) -> str:
@@ -102,17 +124,7 @@ def _main(argv: Sequence[str] | None) -> None:
         raise UserError("give at least one --pair LABEL PRETRAINED_RESULTS SCRATCH_RESULTS")
     if not math.isfinite(args.target):
         raise UserError(f"--target {args.target}: expected a finite gain for the reference line")
-    groups: dict[str, list[float]] = {}
-    runs: set[tuple[str, Path]] = set()
-    for label, pretrained, scratch in args.pair:
-        run = (label, Path(pretrained).resolve())
-        if run in runs:  # its folds would be pooled twice
-            raise UserError(f"--pair {label}: {pretrained} is given twice for {label}; each pair is a run of its own")
-        runs.add(run)
-        diffs = paired_differences(Path(pretrained), Path(scratch), args.metric)
-        if run[1] == Path(scratch).resolve():
-            raise UserError(f"--pair {label}: {pretrained} is both sides; give the pre-trained and the scratch run")
-        groups.setdefault(label, []).extend(diffs)
+    groups = pooled_differences(args.pair, args.metric, "--pair")
     print(gains_table(groups))
     if args.out:
         values = [d for diffs in groups.values() for d in diffs] + [0.0, args.target]

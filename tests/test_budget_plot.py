@@ -41,9 +41,9 @@ def test_budget_steps(text, steps):
 
 @pytest.mark.parametrize("text", ["0", "-1", "1.5", "many", "nank", "infk", ""])
 def test_bad_budgets_are_one_line(tmp_path, text):
-    pre = results(tmp_path / "p.json", {"fold1": 0.5})
+    pre, base = results(tmp_path / "p.json", {"fold1": 0.5}), results(tmp_path / "s.json", {"fold1": 0.5})
     done = subprocess.run(
-        [sys.executable, "-m", "synpat.audio.budget_plot", "--point", "kw", text, pre, pre],
+        [sys.executable, "-m", "synpat.audio.budget_plot", "--point", "kw", text, pre, base],
         capture_output=True,
         text=True,
     )
@@ -53,3 +53,13 @@ def test_bad_budgets_are_one_line(tmp_path, text):
 def test_no_point_is_refused(capsys):
     assert main([]) == 2
     assert "give at least one --point" in capsys.readouterr().err
+
+
+def test_a_run_twice_at_one_budget_is_refused(tmp_path, capsys):
+    """'1000' and '1k' are one budget: the same run under both would count its folds twice."""
+    pre, base = results(tmp_path / "p.json", {"fold1": 0.5}), results(tmp_path / "s.json", {"fold1": 0.25})
+    assert main(["--point", "kw", "1000", pre, base, "--point", "kw", "1k", pre, base]) == 2
+    assert "--point kw at 1000 steps: " in capsys.readouterr().err
+    assert main(["--point", "kw", "1k", pre, pre]) == 2
+    assert "is both sides" in capsys.readouterr().err
+    assert main(["--point", "kw", "1k", pre, base, "--point", "kw", "3k", pre, base]) == 0  # other budgets: fine
