@@ -140,12 +140,15 @@ def transfer_key(pretrain: str, shape: tuple[int, int]) -> str:
     return stage_key({"pretrain": pretrain, "shape": shape, "code": code_version("audio")})
 
 
+RUN_ONLY = ("threads", "out")  # how and where a fine-tune runs, not what it computes
+
+
 def finetune_key(init: str, data: str, recipe: FinetuneConfig) -> str:
     """Stage fine-tune or probe: the key of the transfer it starts from ('none': scratch), the task's
-    data key (task_fingerprint), the whole fine-tuning recipe and the code it runs."""
-    return stage_key(
-        {"init": init, "data": data, "config": asdict(recipe), "code": code_version("audio", "train", "core")}
-    )
+    data key (task_fingerprint), the fine-tuning recipe less RUN_ONLY (a re-run with other --threads or
+    another spelling of --out reuses the scores) and the code it runs."""
+    recipe_key = {k: v for k, v in asdict(recipe).items() if k not in RUN_ONLY}
+    return stage_key({"init": init, "data": data, "config": recipe_key, "code": code_version("audio", "train", "core")})
 
 
 def baseline_key(cfg: ExperimentConfig, data: str) -> str:

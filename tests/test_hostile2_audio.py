@@ -239,9 +239,12 @@ def test_each_stage_kind_keys_by_one_function_with_the_keys_of_before(tmp_path):
         {"pretrain": "P", "shape": (32, 128), "code": code_version("audio")}
     )
     tune = FinetuneConfig(epochs=2)
+    recipe = {k: v for k, v in asdict(tune).items() if k not in ("threads", "out")}
     assert finetune_key("T", "D", tune) == stage_key(
-        {"init": "T", "data": "D", "config": asdict(tune), "code": code_version("audio", "train", "core")}
+        {"init": "T", "data": "D", "config": recipe, "code": code_version("audio", "train", "core")}
     )
+    assert finetune_key("T", "D", FinetuneConfig(epochs=2, threads=1, out="/elsewhere")) == finetune_key("T", "D", tune)
+    assert finetune_key("T", "D", FinetuneConfig(epochs=3)) != finetune_key("T", "D", tune)
     assert baseline_key(cfg, "D") == stage_key(
         {"data": "D", "folds": cfg.folds, "seed": 4, "code": code_version("audio")}
     )
