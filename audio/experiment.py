@@ -682,7 +682,9 @@ def run_child(argv: list[str], what: str) -> None:
         raise UserError(f"{what} failed (exit status {result.returncode}; its message is above)")
 
 
-RATE_FREE = ("data", "mix_data", "out", "threads", "resume", "overwrite", "steps", "epochs")  # not part of a timing
+# not part of a timing: paths, threads, how a run starts and ends, and what the calibration run sets itself
+RATE_FREE = ("data", "mix_data", "out", "threads", "resume", "overwrite", "steps", "epochs")
+RATE_FREE += ("log_every", "save_every", "recon_every")
 
 
 def kept_timing(record: Path) -> dict:

@@ -30,6 +30,15 @@ def test_other_minutes_reuse_the_rate_and_paths_or_threads_do_not_count(tmp_path
     assert not (tmp_path / "calibration").exists()  # nothing was run
 
 
+def test_what_the_calibration_run_sets_itself_does_not_count(tmp_path):
+    """--save-every, --recon-every and --log-every of a --pretrain-config are overridden in the timing run."""
+    timed(tmp_path, cfg_of(tmp_path), rate=40.0, steps=600)
+    config = tmp_path / "pre.json"
+    config.write_text(json.dumps({"save_every": 50, "recon_every": 7, "log_every": 3}))
+    assert calibrated_steps(cfg_of(tmp_path, pretrain_config=str(config)), tmp_path) == 600  # not timed again
+    assert not (tmp_path / "calibration").exists()
+
+
 def test_a_record_from_before_is_kept_for_its_minutes_only(tmp_path):
     (tmp_path / "calibration.json").write_text(json.dumps({"minutes": 2.0, "img_per_s": 40.0, "steps": 555}))
     assert calibrated_steps(cfg_of(tmp_path), tmp_path) == 555
