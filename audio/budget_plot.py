@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 from PIL import Image, ImageDraw, ImageFont
 from synpat.audio.paired_gains import pooled_differences, reference_marks
-from synpat.audio.score_plot import write_png
+from synpat.audio.score_plot import check_png_name, write_png
 from synpat.core.errors import UserError
 from synpat.core.settings import run_cli
 
@@ -147,6 +147,7 @@ def _main(argv: Sequence[str] | None) -> None:
     parser.add_argument("--target", type=float, default=0.05, help="a reference line at this gain (0: none)")
     parser.add_argument("--zero", default="scratch", help="the name of the line at 0: what the gains are over")
     args = parser.parse_args(argv)
+    check_png_name(args.out)
     if not args.point:
         raise UserError("give at least one --point SERIES STEPS PRETRAINED_RESULTS SCRATCH_RESULTS")
     if not math.isfinite(args.target):

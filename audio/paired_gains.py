@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from synpat.audio.score_plot import render_scores, write_png
+from synpat.audio.score_plot import check_png_name, render_scores, write_png
 from synpat.core.errors import UserError
 from synpat.core.settings import run_cli
 
@@ -36,11 +36,15 @@ def fold_scores(path: Path, metric: str) -> dict[str, float]:
     round, each named once with a finite `metric`."""
     try:
         rounds = json.loads(path.read_text())["rounds"]
-        scores = [(str(r["name"]), float(r[metric])) for r in rounds]
+        raw = [(str(r["name"]), r[metric]) for r in rounds]
     except (OSError, ValueError) as err:
         raise UserError(f"{path}: unreadable ({err})") from None
     except (KeyError, TypeError):
         raise UserError(f"{path}: expected synpat-finetune's results.json with rounds holding {metric!r}") from None
+    text = [name for name, value in raw if isinstance(value, bool) or not isinstance(value, int | float)]
+    if text:  # a string or true/false where finetune writes a number
+        raise UserError(f"{path}: {metric} is not a number in {', '.join(text)}: nothing to pair there")
+    scores = [(name, float(value)) for name, value in raw]
     names = [name for name, _ in scores]
     if not scores or len(set(names)) != len(names):
         raise UserError(f"{path}: expected rounds of distinct names, found {names}")
@@ -120,6 +124,7 @@ def _main(argv: Sequence[str] | None) -> None:
     parser.add_argument("--target", type=float, default=0.05, help="a reference line at this gain (0: none)")
     parser.add_argument("--zero", default="scratch", help="the name of the line at 0: what the gains are over")
     args = parser.parse_args(argv)
+    check_png_name(args.out)
     if not args.pair:
         raise UserError("give at least one --pair LABEL PRETRAINED_RESULTS SCRATCH_RESULTS")
     if not math.isfinite(args.target):

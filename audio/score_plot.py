@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
+from synpat.core.errors import UserError
 from synpat.core.files import write_atomic
 
 COLOURS = [(120, 120, 120), (200, 90, 40), (31, 90, 170), (150, 150, 60), (90, 150, 200), (140, 60, 160)]
@@ -78,6 +79,12 @@ def render_scores(
         count = f"{len(scores)} folds" if lo >= 0 else f"{len(scores)} paired folds, {sum(v > 0 for v in scores)} > 0"
         draw.text((x, height - bottom + 50), count, fill=(90, 90, 90), font=small, anchor="mt")
     return img
+
+
+def check_png_name(out: str) -> None:
+    """A picture's --out (empty: none) must be named .png: the bytes written are a PNG. UserError otherwise."""
+    if out and Path(out).suffix.lower() != ".png":
+        raise UserError(f"--out {out}: expected a .png file name (the picture is a PNG)")
 
 
 def write_png(path: str | Path, img: Image.Image) -> None:

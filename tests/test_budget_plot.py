@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -63,3 +64,23 @@ def test_a_run_twice_at_one_budget_is_refused(tmp_path, capsys):
     assert main(["--point", "kw", "1k", pre, pre]) == 2
     assert "is both sides" in capsys.readouterr().err
     assert main(["--point", "kw", "1k", pre, base, "--point", "kw", "3k", pre, base]) == 0  # other budgets: fine
+
+
+def test_text_scores_and_other_picture_names_are_one_line(tmp_path, capsys):
+    """'0.7' or true where finetune writes a number (float() took them), and --out x.jpg (a PNG was written
+    under that name): each refused in one line, by paired_gains and budget_plot alike."""
+    from synpat.audio import paired_gains
+
+    base = results(tmp_path / "s.json", {"fold1": 0.5})
+    for bad in ("0.7", True):
+        pre = tmp_path / "p.json"
+        pre.write_text(
+            json.dumps({"data": {"spec": "esc50:tasks/keywords"}, "rounds": [{"name": "fold1", "accuracy": bad}]})
+        )
+        assert main(["--point", "kw", "1k", str(pre), base]) == 2
+        assert "accuracy is not a number in fold1" in capsys.readouterr().err
+    good = results(tmp_path / "g.json", {"fold1": 0.75})
+    assert main(["--out", str(tmp_path / "x.jpg"), "--point", "kw", "1k", good, base]) == 2
+    assert paired_gains.main(["--out", str(tmp_path / "x.jpg"), "--pair", "kw", good, base]) == 2
+    assert capsys.readouterr().err.count("expected a .png file name") == 2
+    assert not (tmp_path / "x.jpg").exists()
