@@ -21,8 +21,13 @@ import sys
 from collections.abc import Sequence
 
 from PIL import Image, ImageDraw, ImageFont
-from synpat.audio.paired_gains import pooled_differences, reference_marks
-from synpat.audio.score_plot import check_png_name, write_png
+from synpat.audio.paired_gains import (
+    add_picture_options,
+    check_picture_options,
+    pooled_differences,
+    reference_marks,
+)
+from synpat.audio.score_plot import write_png
 from synpat.core.errors import UserError
 from synpat.core.settings import run_cli
 
@@ -141,17 +146,9 @@ def _main(argv: Sequence[str] | None) -> None:
     parser.add_argument(
         "--point", nargs=4, action="append", metavar=("SERIES", "STEPS", "PRETRAINED", "SCRATCH"), default=[]
     )
-    parser.add_argument("--out", default="", help="PNG of the ladder (none when empty)")
-    parser.add_argument("--title", default="pre-trained minus scratch against pre-training budget, paired by fold")
-    parser.add_argument("--metric", default="accuracy", help="the rounds' metric to compare")
-    parser.add_argument("--target", type=float, default=0.05, help="a reference line at this gain (0: none)")
-    parser.add_argument("--zero", default="scratch", help="the name of the line at 0: what the gains are over")
+    add_picture_options(parser, "pre-trained minus scratch against pre-training budget, paired by fold")
     args = parser.parse_args(argv)
-    check_png_name(args.out)
-    if not args.point:
-        raise UserError("give at least one --point SERIES STEPS PRETRAINED_RESULTS SCRATCH_RESULTS")
-    if not math.isfinite(args.target):
-        raise UserError(f"--target {args.target}: expected a finite gain for the reference line")
+    check_picture_options(args, args.point, "--point SERIES STEPS PRETRAINED_RESULTS SCRATCH_RESULTS")
     points = [((series, budget_steps(steps)), pre, scratch) for series, steps, pre, scratch in args.point]
     ladder: Ladder = {}
     for (series, steps), diffs in pooled_differences(points, args.metric, "--point").items():

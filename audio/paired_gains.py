@@ -108,6 +108,26 @@ def reference_marks(target: float, zero: str) -> list[tuple[float, str]]:
     return [(0.0, zero)] + ([(target, f"{target:+.2f}")] if target != 0 else [])
 
 
+def add_picture_options(parser: argparse.ArgumentParser, title: str) -> None:
+    """--out, --title (default `title`), --metric, --target and --zero: the options of a paired-gains picture
+    (paired_gains and budget_plot)."""
+    parser.add_argument("--out", default="", help="PNG of the gains (none when empty)")
+    parser.add_argument("--title", default=title)
+    parser.add_argument("--metric", default="accuracy", help="the rounds' metric to compare")
+    parser.add_argument("--target", type=float, default=0.05, help="a reference line at this gain (0: none)")
+    parser.add_argument("--zero", default="scratch", help="the name of the line at 0: what the gains are over")
+
+
+def check_picture_options(args: argparse.Namespace, runs: list, usage: str) -> None:
+    """UserError for an --out not named .png, no runs given (`usage`: the flag to give), a --target that is
+    not finite."""
+    check_png_name(args.out)
+    if not runs:
+        raise UserError(f"give at least one {usage}")
+    if not math.isfinite(args.target):
+        raise UserError(f"--target {args.target}: expected a finite gain for the reference line")
+
+
 def _main(argv: Sequence[str] | None) -> None:
     parser = argparse.ArgumentParser(prog="paired_gains", description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -118,17 +138,9 @@ def _main(argv: Sequence[str] | None) -> None:
         default=[],
         help="two results.json of one task, folds and seed; the pairs of one label are pooled",
     )
-    parser.add_argument("--out", default="", help="PNG of the gains (none when empty)")
-    parser.add_argument("--title", default="pre-trained minus scratch, paired by fold")
-    parser.add_argument("--metric", default="accuracy", help="the rounds' metric to compare")
-    parser.add_argument("--target", type=float, default=0.05, help="a reference line at this gain (0: none)")
-    parser.add_argument("--zero", default="scratch", help="the name of the line at 0: what the gains are over")
+    add_picture_options(parser, "pre-trained minus scratch, paired by fold")
     args = parser.parse_args(argv)
-    check_png_name(args.out)
-    if not args.pair:
-        raise UserError("give at least one --pair LABEL PRETRAINED_RESULTS SCRATCH_RESULTS")
-    if not math.isfinite(args.target):
-        raise UserError(f"--target {args.target}: expected a finite gain for the reference line")
+    check_picture_options(args, args.pair, "--pair LABEL PRETRAINED_RESULTS SCRATCH_RESULTS")
     groups = pooled_differences(args.pair, args.metric, "--pair")
     print(gains_table(groups))
     if args.out:
