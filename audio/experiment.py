@@ -683,8 +683,10 @@ def run_child(argv: list[str], what: str) -> None:
 
 
 # not part of a timing: paths, threads, how a run starts and ends, and what the calibration run sets itself
-RATE_FREE = ("data", "mix_data", "out", "threads", "resume", "overwrite", "steps", "epochs")
-RATE_FREE += ("log_every", "save_every", "recon_every")
+RATE_FREE = (
+    *("data", "mix_data", "out", "threads", "resume", "overwrite", "steps", "epochs"),
+    *("log_every", "save_every", "recon_every"),
+)
 
 
 def kept_timing(record: Path) -> dict:
