@@ -25,12 +25,14 @@ LAYOUTS = ("esc50", "speechcommands", "folder", "csv")
 
 @dataclass(frozen=True)
 class Clip:
-    """One labelled file; `fold` (1-based) or `split` ('train'|'valid'|'test') when the dataset defines them."""
+    """One labelled file; `fold` (1-based) or `split` ('train'|'valid'|'test') when the dataset defines them;
+    `group`: the recording, voice or instrument it comes from, where the listing names one (GROUP_COLUMNS)."""
 
     path: Path
     labels: tuple[str, ...]
     fold: int | None = None
     split: str | None = None
+    group: str | None = None
 
 
 @dataclass
@@ -66,6 +68,10 @@ def _task(spec: str, clips: list[Clip], classes: list[str] | None = None) -> Aud
     return AudioTask(spec=spec, clips=clips, classes=names)
 
 
+# esc50 layout: the column naming each clip's source (ESC-50's own: src_file; synpat-audio-tasks: source), first found
+GROUP_COLUMNS = ("src_file", "source")
+
+
 def load_esc50(root: Path, spec: str) -> AudioTask:
     _require_dir(root, "esc50")
     meta = root / "meta" / "esc50.csv"
@@ -77,13 +83,15 @@ def load_esc50(root: Path, spec: str) -> AudioTask:
         missing = {"filename", "fold", "target", "category"} - set(reader.fieldnames or [])
         if missing:
             raise UserError(f"{meta} lacks columns {sorted(missing)}")
+        group_column = next((c for c in GROUP_COLUMNS if c in reader.fieldnames), None)
         for row in reader:
             try:
                 fold, target = int(row["fold"]), int(row["target"])
             except ValueError:
                 raise UserError(f"{meta} line {reader.line_num}: fold/target must be integers") from None
             names[target] = row["category"]
-            clips.append(Clip(root / "audio" / row["filename"], (row["category"],), fold=fold))
+            group = (row[group_column] or "").strip() if group_column else ""
+            clips.append(Clip(root / "audio" / row["filename"], (row["category"],), fold=fold, group=group or None))
     classes = [names[t] for t in sorted(names)]
     return _task(spec, clips, classes)
 

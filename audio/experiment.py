@@ -46,9 +46,10 @@ from pathlib import Path
 
 from synpat.audio.baseline import logmel_logreg
 from synpat.audio.clip_sets import load_task
-from synpat.audio.finetune import input_shape, typical_clip
+from synpat.audio.finetune import input_shape, require_groups, typical_clip
 from synpat.audio.finetune import run as run_finetune
 from synpat.audio.finetune_config import FinetuneConfig
+from synpat.audio.finetune_config import validate as finetune_validate
 from synpat.audio.score_plot import render_scores, write_png
 from synpat.audio.stage_reuse import (
     StageRecords,
@@ -927,6 +928,7 @@ def report(cfg: ExperimentConfig, out: Path, parts: dict, seconds: float) -> dic
                 "patchout",
                 "drop_path",
                 "val_fraction",
+                "val_split",
             )
         },
         "conditions": summary,
@@ -1094,7 +1096,7 @@ def experiment(cfg: ExperimentConfig) -> dict:
         check_sound_clips(cfg, shape)
     for arm in arms:  # a --pretrain-config file that contradicts an arm's settings: refused before the renders
         pretrain_settings(cfg, out / "shards", out, cfg.pretrain_steps, cfg.pretrain_epochs, arm.kind, out)
-    finetune_config(cfg, "none", out, shape, probe=False)
+    require_groups(task, finetune_validate(finetune_config(cfg, "none", out, shape, probe=False)))
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:

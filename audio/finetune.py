@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import save
 from synpat.audio.augmentation import mixup, spec_augment, time_roll
-from synpat.audio.clip_sets import AudioTask, assign_folds, load_task
+from synpat.audio.clip_sets import GROUP_COLUMNS, AudioTask, assign_folds, load_task
 from synpat.audio.confusion_png import write_confusion_png
 from synpat.audio.fbank import HOP, SAMPLE_RATE, WINDOW, AudioReadError, FbankShape, compute_fbanks
 from synpat.audio.finetune_config import FinetuneConfig, parse_config, test_folds
@@ -215,8 +215,21 @@ def targets_of(task: AudioTask, kept: list[int]) -> torch.Tensor:
     return y
 
 
+def require_groups(task: AudioTask, cfg: FinetuneConfig) -> None:
+    """UserError, before any work, when --val-split groups meets a clip with no source named."""
+    if cfg.val_split != "groups" or cfg.val_fraction <= 0:
+        return
+    unnamed = next((c for c in task.clips if c.group is None), None)
+    if unnamed is not None:
+        raise UserError(
+            f"--val-split groups: {task.spec} names no source for {unnamed.path.name} (the esc50 layout's "
+            f"{' or '.join(GROUP_COLUMNS)} column names each clip's source)"
+        )
+
+
 def fold_plan(task: AudioTask, cfg: FinetuneConfig) -> tuple[list[int] | None, int, list[int]]:
     """Before any spectrogram is computed: (fold of every clip or None for an official split, folds, test folds)."""
+    require_groups(task, cfg)
     if task.has_split:
         if cfg.test_folds:
             raise UserError(f"{task.spec} has an official train/test split: --test-folds does not apply")
@@ -249,6 +262,36 @@ def validation_rows(train: list[int], y: torch.Tensor, fraction: float, seed: in
     return [r for r in train if r not in chosen], sorted(val)
 
 
+def validation_groups(train: list[int], groups: list[str], fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Split training rows into (train, val) by whole groups (`groups[row]`: the row's source): groups in a
+    `seed` shuffle join validation until it holds a `fraction` share of the rows; one group at least, and
+    at least one left to train on. Classes are not balanced: a group brings the classes it has."""
+    names = sorted({groups[row] for row in train})
+    if len(names) < 2:
+        raise UserError(f"--val-split groups: a round's training clips come from {len(names)} source(s); it needs 2")
+    random.Random(seed).shuffle(names)
+    size = {name: 0 for name in names}
+    for row in train:
+        size[groups[row]] += 1
+    held: set[str] = set()
+    count = 0
+    for name in names[:-1]:
+        if held and count >= fraction * len(train):
+            break
+        held.add(name)
+        count += size[name]
+    return [r for r in train if groups[r] not in held], [r for r in train if groups[r] in held]
+
+
+def hold_out(
+    train: list[int], y: torch.Tensor, groups: list[str | None], cfg: FinetuneConfig, seed: int
+) -> tuple[list[int], list[int]]:
+    """(train, val) rows of one round as cfg.val_split and cfg.val_fraction say."""
+    if cfg.val_split == "groups" and cfg.val_fraction > 0:
+        return validation_groups(train, groups, cfg.val_fraction, seed)
+    return validation_rows(train, y, cfg.val_fraction, seed)
+
+
 def make_splits(
     task: AudioTask,
     kept: list[int],
@@ -258,13 +301,14 @@ def make_splits(
 ) -> tuple[list[Split], str]:
     """Train/val/test rounds over the kept clips and a description of the protocol."""
     folds, k, chosen = plan
+    groups = [task.clips[i].group for i in kept]
     if folds is None:
         splits = [task.clips[i].split for i in kept]
         train = [r for r, s in enumerate(splits) if s == "train"]
         test = [r for r, s in enumerate(splits) if s == "test"]
         if not train or not test:
             raise UserError(f"{task.spec}: the official split needs train and test clips")
-        train, val = validation_rows(train, y, cfg.val_fraction, cfg.seed)
+        train, val = hold_out(train, y, groups, cfg, cfg.seed)
         return [Split("test", train, val, test)], "official train/test split"
     kept_folds = [folds[i] for i in kept]
     rounds = []
@@ -273,11 +317,12 @@ def make_splits(
         train = [r for r, fold in enumerate(kept_folds) if fold != f]
         if not test or not train:
             raise UserError(f"fold {f} of {k} has no clips to test or train on")
-        train, val = validation_rows(train, y, cfg.val_fraction, cfg.seed + f)
+        train, val = hold_out(train, y, groups, cfg, cfg.seed + f)
         rounds.append(Split(f"fold{f}", train, val, test))
     source = "dataset folds" if task.dataset_folds else "stratified folds"
     held = "every fold" if len(chosen) == k else f"folds {','.join(map(str, chosen))}"
-    return rounds, f"{k}-fold cross-validation ({source}), {held} held out in turn"
+    by_groups = ", validation by whole sources" if cfg.val_split == "groups" and cfg.val_fraction > 0 else ""
+    return rounds, f"{k}-fold cross-validation ({source}), {held} held out in turn{by_groups}"
 
 
 def soft_loss(logits: torch.Tensor, y: torch.Tensor, multilabel: bool) -> torch.Tensor:

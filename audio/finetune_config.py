@@ -74,6 +74,12 @@ class FinetuneConfig:
     val_fraction: float = option(
         0.1, "share of each round's training clips held out to pick the best epoch (0 = last epoch)"
     )
+    val_split: str = option(
+        "clips",
+        "how that share is drawn: clips (per class, at random) or groups (whole sources: voices, instruments, "
+        "recordings, from the esc50 listing's src_file or source column, so the kept epoch is the one that "
+        "does best on sources the round does not train on)",
+    )
     linear_probe: bool = option(False, "freeze the encoder, train a BatchNorm + linear head on its features")
     seed: int = option(0, "seed for folds, initialisation and augmentation")
     device: str = option("auto", "auto | cpu | cuda | cuda:N")
@@ -96,6 +102,7 @@ class FinetuneConfig:
         return epochs, self.warmup_epochs * epochs / self.epochs
 
 
+VAL_SPLITS = ("clips", "groups")
 _POSITIVE = ("batch_size", "epochs", "blr")
 _NON_NEGATIVE = (
     "mel_bins",
@@ -139,6 +146,8 @@ def validate(cfg: FinetuneConfig) -> FinetuneConfig:
     for name in ("drop_path", "label_smoothing", "patchout", "val_fraction"):
         if not 0 <= getattr(cfg, name) < 1:
             raise bad(name, "must be in [0, 1)")
+    if cfg.val_split not in VAL_SPLITS:
+        raise bad("val_split", f"use one of {', '.join(VAL_SPLITS)}")
     if cfg.model not in VIT_SIZES:
         raise bad("model", f"use one of {', '.join(VIT_SIZES)}")
     if not cfg.data:

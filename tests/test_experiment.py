@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from audio_fixtures import make_esc50
+from audio_fixtures import make_esc50, make_folder
 from PIL import Image
 from synpat.audio.experiment import main
 from synpat.gen.programs import bundled_shaders_dir, find_programs
@@ -252,3 +252,19 @@ def test_a_contradicting_config_file_is_refused_before_anything_is_written(tmp_p
     assert main(base + ["--finetune-config", str(tmp_path / "finetune.json")]) == 2
     assert "linear_probe is set by the experiment for each stage" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_finetune_config_the_task_cannot_run_is_refused_before_anything_is_written(tmp_path, capsys):
+    """--finetune-config's values are checked before the renders: a value out of range, and validation by
+    whole sources on a task whose listing names none."""
+    folder = make_folder(tmp_path / "folder")
+    for values, message in (
+        ({"mixup": -1}, "bad config value mixup=-1"),
+        ({"val_split": "groups"}, "--val-split groups: folder:"),
+    ):
+        (tmp_path / "finetune.json").write_text(json.dumps(values))
+        args = ["--data", f"folder:{folder}", "--out", str(tmp_path / "o"), "--finetune-config"]
+        assert main(args + [str(tmp_path / "finetune.json")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
+        assert not (tmp_path / "o").exists()

@@ -298,3 +298,61 @@ def test_a_nan_loss_stops_with_one_line(esc, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "the loss is nan" in err and err.count("\n") == 1, err
     assert not (out / "best.safetensors").exists() and not (out / "results.json").exists()
+
+
+def test_validation_by_whole_sources():
+    """--val-split groups: whole sources go to validation until it holds the share; none is on both sides,
+    one is always left to train on, and the draw follows the seed."""
+    from synpat.audio.finetune import validation_groups
+
+    groups = [f"voice{i // 10}" for i in range(100)]  # 10 sources of 10 clips
+    train = list(range(100))
+    kept, val = validation_groups(train, groups, 0.1, seed=3)
+    assert len(val) == 10 and len({groups[r] for r in val}) == 1
+    assert not {groups[r] for r in kept} & {groups[r] for r in val} and sorted(kept + val) == train
+    assert validation_groups(train, groups, 0.1, seed=3) == (kept, val)
+    assert {groups[r] for r in validation_groups(train, groups, 0.1, seed=4)[1]} != {groups[r] for r in val}
+    kept, val = validation_groups(train, groups, 0.25, seed=0)
+    assert len(val) == 30 and len({groups[r] for r in val}) == 3  # whole sources: 30, not 25
+    kept, val = validation_groups(train[:20], groups, 0.9, seed=0)
+    assert len(kept) == 10 and len(val) == 10  # two sources: one is left to train on
+    with pytest.raises(Exception, match="come from 1 source"):
+        validation_groups(train[:10], groups, 0.1, seed=0)
+
+
+def test_val_split_groups_end_to_end(tmp_path, capsys):
+    """The esc50 listing's source column names the groups; a round holds out whole sources for validation.
+    A task that names no sources is refused before any spectrogram, in one line."""
+    import csv
+
+    from synpat.audio.clip_sets import load_task
+
+    esc = make_esc50(tmp_path / "esc", per_class=12, seed=5)
+    meta = esc / "meta" / "esc50.csv"
+    rows = list(csv.DictReader(meta.open()))
+    seen: dict[str, int] = {}
+    with meta.open("w", newline="") as fh:  # synpat-audio-tasks' columns: 3 sources in each fold, dealt in turn
+        writer = csv.writer(fh)
+        writer.writerow(["filename", "fold", "target", "category", "source"])
+        for row in rows:
+            n = seen[row["fold"]] = seen.get(row["fold"], -1) + 1
+            writer.writerow([row["filename"], row["fold"], row["target"], row["category"], f"s{row['fold']}-{n % 3}"])
+    task = load_task(f"esc50:{esc}")
+    assert len({c.group for c in task.clips}) == 15 and all(c.group.startswith(f"s{c.fold}-") for c in task.clips)
+    out = tmp_path / "o"
+    args = ["--data", f"esc50:{esc}", "--out", str(out), "--test-folds", "2", "--epochs", "1"]
+    args += ["--batch-size", "8", "--threads", "1", "--model", "vit_tiny", "--depth", "1", "--embed-dim", "64"]
+    args += ["--num-heads", "2", "--mel-bins", "32", "--frames", "64", "--val-split", "groups"]
+    assert main(args) == 0
+    results = json.loads((out / "results.json").read_text())
+    (round_,) = results["rounds"]
+    assert results["protocol"].endswith("folds 2 held out in turn, validation by whole sources")
+    assert round_["train"] + round_["val"] == 36 and round_["val"] >= 0.1 * 36
+    assert results["config"]["val_split"] == "groups"
+    folder = make_folder(tmp_path / "folder")
+    assert main(["--data", f"folder:{folder}", "--out", str(tmp_path / "f"), "--val-split", "groups"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--val-split groups: folder:" in err and "names no source for" in err, err
+    assert not (tmp_path / "f").exists()
+    assert main(["--data", f"folder:{folder}", "--out", str(tmp_path / "f"), "--val-split", "voices"]) == 2
+    assert "bad config value val_split='voices': use one of clips, groups" in capsys.readouterr().err
