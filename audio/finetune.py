@@ -240,6 +240,14 @@ def fold_plan(task: AudioTask, cfg: FinetuneConfig) -> tuple[list[int] | None, i
     outside = [f for f in chosen if not 1 <= f <= k]
     if outside:
         raise UserError(f"--test-folds {cfg.test_folds}: fold {outside[0]} does not exist, the folds are 1..{k}")
+    if cfg.val_split == "groups" and cfg.val_fraction > 0:
+        for f in chosen:
+            sources = {c.group for c, fold in zip(task.clips, folds) if fold != f}
+            if len(sources) < 2:
+                raise UserError(
+                    f"--val-split groups: with fold {f} held out, {task.spec}'s training clips come from "
+                    f"{len(sources)} source(s); whole sources for validation need 2 or more"
+                )
     return folds, k, chosen
 
 

@@ -354,5 +354,17 @@ def test_val_split_groups_end_to_end(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--val-split groups: folder:" in err and "names no source for" in err, err
     assert not (tmp_path / "f").exists()
+    for blank, message in ((1, "names no source for"), (0, "training clips come from 1 source(s)")):
+        with meta.open("w", newline="") as fh:  # the first `blank` rows name no source, the rest one source
+            writer = csv.writer(fh)
+            writer.writerow(["filename", "fold", "target", "category", "source"])
+            for i, row in enumerate(rows):
+                writer.writerow(
+                    [row["filename"], row["fold"], row["target"], row["category"], "" if i < blank else "s"]
+                )
+        assert main(["--data", f"esc50:{esc}", "--out", str(tmp_path / "g"), "--val-split", "groups"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
+        assert not (tmp_path / "g").exists()
     assert main(["--data", f"folder:{folder}", "--out", str(tmp_path / "f"), "--val-split", "voices"]) == 2
     assert "bad config value val_split='voices': use one of clips, groups" in capsys.readouterr().err
