@@ -72,6 +72,7 @@ class FoldResult:
     scores: torch.Tensor  # (len(test), C) held-out class scores
     state: dict
     norm: tuple[float, float]
+    curve: list[dict]  # per epoch {epoch, val, val_loss, test} with --epoch-curves, else []
 
 
 class Resolved(NamedTuple):
@@ -383,24 +384,35 @@ class Round:
 
 class EpochPick:
     """Keeps the weights of the epoch that scores best on the round's validation clips (the last epoch's
-    when there are none): `best` = (validation score or nan, 1-based epoch, state dict)."""
+    when there are none): `best` = (validation score or nan, 1-based epoch, state dict). Given `test_x`
+    (the test inputs the model takes), it also records `curve`: per epoch {epoch, val, val_loss, test},
+    for studying how the kept epoch is chosen; the test scores choose nothing."""
 
-    def __init__(self, data: Round, multilabel: bool, device: torch.device):
-        self.data, self.multilabel, self.device = data, multilabel, device
+    def __init__(self, data: Round, multilabel: bool, device: torch.device, test_x: torch.Tensor | None = None):
+        self.data, self.multilabel, self.device, self.test_x = data, multilabel, device, test_x
         self.best: tuple[float, int, dict | None] = (-math.inf, 0, None)
+        self.curve: list[dict] = []
 
     def epoch_end(self, model: torch.nn.Module, val_x: torch.Tensor, epoch: int, batch: int) -> str:
         """Score `model` on val_x (the validation inputs it takes); keep it if best. -> a note for the progress line."""
         metric = main_metric(self.multilabel)
-        val = math.nan
+        val, val_loss = math.nan, None
         if self.data.split.val:
-            val = scores_of(
-                probabilities(predict(model, val_x, batch, self.device), self.multilabel),
-                self.data.val_y,
-                self.multilabel,
-            )[metric]
+            logits = predict(model, val_x, batch, self.device)
+            val = scores_of(probabilities(logits, self.multilabel), self.data.val_y, self.multilabel)[metric]
+            val_loss = float(soft_loss(logits, self.data.val_y, self.multilabel))
         if not self.data.split.val or val > self.best[0]:
             self.best = (val, epoch + 1, {k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+        if self.test_x is not None:
+            test = probabilities(predict(model, self.test_x, batch, self.device), self.multilabel)
+            self.curve.append(
+                {
+                    "epoch": epoch + 1,
+                    "val": None if math.isnan(val) else val,
+                    "val_loss": val_loss,
+                    "test": scores_of(test, self.data.test_y, self.multilabel)[metric],
+                }
+            )
         return f" val {metric} {val:.3f}" if self.data.split.val else ""
 
 
@@ -430,7 +442,7 @@ def train_round(
     steps = math.ceil(n / cfg.batch_size)  # batches per epoch, the last one partial
     epochs, warmup = cfg.schedule(n)
     generator = torch.Generator().manual_seed(seed)
-    pick = EpochPick(data, multilabel, device)
+    pick = EpochPick(data, multilabel, device, data.test_x if cfg.epoch_curves else None)
     for epoch in range(epochs):
         model.train()
         start, total_loss = time.perf_counter(), 0.0
@@ -472,6 +484,7 @@ def train_round(
         scores,
         state,
         (data.mean, data.std),
+        pick.curve,
     )
 
 
@@ -514,7 +527,7 @@ def probe_round(
     n, steps = len(train_f), math.ceil(len(train_f) / cfg.batch_size)
     epochs, warmup = cfg.schedule(n)
     generator = torch.Generator().manual_seed(seed)
-    pick = EpochPick(data, multilabel, device)
+    pick = EpochPick(data, multilabel, device, test_f if cfg.epoch_curves else None)
     for epoch in range(epochs):
         head.train()
         start, total_loss = time.perf_counter(), 0.0
@@ -554,6 +567,7 @@ def probe_round(
         scores,
         state,
         (data.mean, data.std),
+        pick.curve,
     )
 
 
@@ -667,6 +681,7 @@ def run(cfg: FinetuneConfig) -> dict:
                 "epochs": r.epochs,
                 "norm_mean": r.norm[0],
                 "norm_std": r.norm[1],
+                **({"curve": r.curve} if cfg.epoch_curves else {}),
             }
             for r in results
         ],

@@ -80,6 +80,12 @@ class FinetuneConfig:
         "recordings, from the esc50 listing's src_file or source column, so the kept epoch is the one that "
         "does best on sources the round does not train on)",
     )
+    epoch_curves: bool = option(
+        False,
+        "record every epoch's validation score and loss and the test fold's score in results.json "
+        "(rounds[].curve), to study how the kept epoch is chosen; the test scores choose nothing "
+        "(one more pass over the test clips an epoch)",
+    )
     linear_probe: bool = option(False, "freeze the encoder, train a BatchNorm + linear head on its features")
     seed: int = option(0, "seed for folds, initialisation and augmentation")
     device: str = option("auto", "auto | cpu | cuda | cuda:N")

@@ -368,3 +368,23 @@ def test_val_split_groups_end_to_end(tmp_path, capsys):
         assert not (tmp_path / "g").exists()
     assert main(["--data", f"folder:{folder}", "--out", str(tmp_path / "f"), "--val-split", "voices"]) == 2
     assert "bad config value val_split='voices': use one of clips, groups" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("probe", [False, True])
+def test_epoch_curves_record_and_change_nothing(esc, audio_init, tmp_path, probe):
+    """--epoch-curves: each round's curve has an entry per epoch; at the kept epoch its validation and
+    test scores are the round's; and the same run without it trains the same model (same scores)."""
+    runs = {}
+    for curves in (False, True):
+        out = tmp_path / f"c{curves}"
+        args = ["--init", str(audio_init), "--data", f"esc50:{esc}", "--out", str(out), "--test-folds", "3"]
+        args += ["--epochs", "4", "--batch-size", "16", "--threads", "1"] + ["--epoch-curves"] * curves
+        assert main(args + ["--linear-probe"] * probe) == 0
+        runs[curves] = json.loads((out / "results.json").read_text())["rounds"][0]
+    plain, curved = runs[False], runs[True]
+    assert "curve" not in plain and [e["epoch"] for e in curved["curve"]] == [1, 2, 3, 4]
+    assert {k: v for k, v in curved.items() if k != "curve"} == plain
+    kept = curved["curve"][curved["epoch"] - 1]
+    assert kept["val"] == pytest.approx(curved["val_score"]) and kept["test"] == pytest.approx(curved["accuracy"])
+    assert max(e["val"] for e in curved["curve"]) == pytest.approx(curved["val_score"])
+    assert all(e["val_loss"] > 0 and 0 <= e["test"] <= 1 for e in curved["curve"])
