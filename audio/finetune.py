@@ -218,7 +218,7 @@ def targets_of(task: AudioTask, kept: list[int]) -> torch.Tensor:
 
 def require_groups(task: AudioTask, cfg: FinetuneConfig) -> None:
     """UserError, before any work, when --val-split groups meets a clip with no source named."""
-    if cfg.val_split != "groups" or cfg.val_fraction <= 0:
+    if not cfg.val_by_groups:
         return
     unnamed = next((c for c in task.clips if c.group is None), None)
     if unnamed is not None:
@@ -241,7 +241,7 @@ def fold_plan(task: AudioTask, cfg: FinetuneConfig) -> tuple[list[int] | None, i
     outside = [f for f in chosen if not 1 <= f <= k]
     if outside:
         raise UserError(f"--test-folds {cfg.test_folds}: fold {outside[0]} does not exist, the folds are 1..{k}")
-    if cfg.val_split == "groups" and cfg.val_fraction > 0:
+    if cfg.val_by_groups:
         for f in chosen:
             sources = {c.group for c, fold in zip(task.clips, folds) if fold != f}
             if len(sources) < 2:
@@ -296,7 +296,7 @@ def hold_out(
     train: list[int], y: torch.Tensor, groups: list[str | None], cfg: FinetuneConfig, seed: int
 ) -> tuple[list[int], list[int]]:
     """(train, val) rows of one round as cfg.val_split and cfg.val_fraction say."""
-    if cfg.val_split == "groups" and cfg.val_fraction > 0:
+    if cfg.val_by_groups:
         return validation_groups(train, groups, cfg.val_fraction, seed)
     return validation_rows(train, y, cfg.val_fraction, seed)
 
@@ -330,7 +330,7 @@ def make_splits(
         rounds.append(Split(f"fold{f}", train, val, test))
     source = "dataset folds" if task.dataset_folds else "stratified folds"
     held = "every fold" if len(chosen) == k else f"folds {','.join(map(str, chosen))}"
-    by_groups = ", validation by whole sources" if cfg.val_split == "groups" and cfg.val_fraction > 0 else ""
+    by_groups = ", validation by whole sources" if cfg.val_by_groups else ""
     return rounds, f"{k}-fold cross-validation ({source}), {held} held out in turn{by_groups}"
 
 

@@ -93,6 +93,11 @@ class FinetuneConfig:
     strict: bool = option(False, "stop at the first unreadable clip instead of skipping it")
 
     @property
+    def val_by_groups(self) -> bool:
+        """Validation clips are drawn as whole sources (--val-split groups with a share to draw)."""
+        return self.val_split == "groups" and self.val_fraction > 0
+
+    @property
     def lr(self) -> float:
         return self.blr * self.batch_size / 256
 
