@@ -9,8 +9,9 @@ rule that picks an epoch of a round (the first epoch with the best validation sc
 synpat-finetune keeps; the last such epoch; the lowest validation loss; the last epoch; and, as a bound
 that no protocol can reach, the best test score in hindsight) it prints each side's mean test score,
 the paired differences (mean ± sample std, how many above 0) and the mean picked epoch, as a Markdown
-table. The picture: each side's test score per epoch, the mean over the rounds, a panel per pair, a dot
-at each side's mean kept epoch.
+table. The picture: each side's test score per epoch, the mean over the rounds (up to the shortest round;
+the x axis runs to the longest), a panel per pair, a dot at each side's mean kept epoch and the mean test
+score of the kept epochs.
 """
 
 from __future__ import annotations
@@ -119,16 +120,25 @@ def mean_curve(curves: Sequence[Curve], key: str) -> list[float]:
 
 
 def render_curves(pairs: dict[str, list[tuple[Curve, Curve]]], title: str) -> Image.Image:
-    """-> RGB image: a panel per pair, x = epoch, y = test score (mean over rounds), a line per side, a
-    dot at each side's mean kept epoch (first best validation score; the last epoch without validation)."""
+    """-> RGB image: a panel per pair, x = epoch (up to the longest round), y = test score, a line per side
+    (the mean over the rounds, up to the shortest round), a dot per side at the mean kept epoch (first best
+    validation score; the last epoch without validation) and the mean test score of the kept epochs."""
     font, small, big = ImageFont.load_default(size=14), ImageFont.load_default(size=12), ImageFont.load_default(size=17)
     panel_w, panel_h, left, top, gap = 420, 300, 60, 76, 40
-    legend = [f"{name} (dot: its mean kept epoch)" for name, _ in SIDES]
+    legend = [f"{name} (dot: mean kept epoch, mean test score there)" for name, _ in SIDES]
     legend_w = sum(60 + font.getlength(text) for text in legend)
     width = int(max(left + len(pairs) * (panel_w + gap), left + big.getlength(title) + 30, left + legend_w))
     height = top + panel_h + 76
     lines = {label: [mean_curve([r[s] for r in rounds], "test") for s in (0, 1)] for label, rounds in pairs.items()}
-    values = [v for sides in lines.values() for line in sides for v in line]
+    dots = {}  # label -> per side (mean kept index, mean test score at the kept epochs)
+    for label, rounds in pairs.items():
+        has_val = all(e.get("val") is not None for pre, base in rounds for e in pre + base)
+        pick = RULES["first best validation score (kept)" if has_val else "last epoch"][0]
+        kept = [[(pick(r[s]), r[s][pick(r[s])]["test"]) for r in rounds] for s in (0, 1)]
+        dots[label] = [(statistics.fmean(i for i, _ in k), statistics.fmean(t for _, t in k)) for k in kept]
+    values = [v for sides in lines.values() for line in sides for v in line] + [
+        t for sides in dots.values() for _, t in sides
+    ]
     lo, hi = max(0.0, math.floor(min(values) * 10) / 10), min(1.0, math.ceil(max(values) * 10) / 10)
     hi = max(hi, lo + 0.1)
     img = Image.new("RGB", (width, height), "white")
@@ -136,7 +146,7 @@ def render_curves(pairs: dict[str, list[tuple[Curve, Curve]]], title: str) -> Im
     draw.text((left, 16), title, fill="black", font=big)
     for p, (label, rounds) in enumerate(pairs.items()):
         x0 = left + p * (panel_w + gap)
-        epochs = len(lines[label][0])
+        epochs = max(len(c) for pair in rounds for c in pair)
 
         def xy(i: float, v: float, x0: int = x0, epochs: int = epochs) -> tuple[float, float]:
             return x0 + i / max(epochs - 1, 1) * panel_w, top + (hi - v) / (hi - lo) * panel_h
@@ -151,12 +161,9 @@ def render_curves(pairs: dict[str, list[tuple[Curve, Curve]]], title: str) -> Im
             draw.text((xy(i, lo)[0], top + panel_h + 6), str(i + 1), fill="black", font=small, anchor="mt")
         draw.text((x0 + panel_w / 2, top + panel_h + 22), "epoch", fill="black", font=small, anchor="mt")
         draw.text((x0, top - 8), label, fill="black", font=font, anchor="lb")
-        has_val = all(e.get("val") is not None for pre, base in rounds for e in pre + base)
         for s, (_, colour) in enumerate(SIDES):
             draw.line([xy(i, v) for i, v in enumerate(lines[label][s])], fill=colour, width=2)
-            kept = [RULES["first best validation score (kept)"][0](r[s]) if has_val else len(r[s]) - 1 for r in rounds]
-            at = statistics.fmean(kept)
-            x, y = xy(at, lines[label][s][min(round(at), epochs - 1)])
+            x, y = xy(*dots[label][s])
             draw.ellipse([x - 5, y - 5, x + 5, y + 5], fill=colour, outline="black")
     lx, ly = left, top + panel_h + 48
     for text, (_, colour) in zip(legend, SIDES):  # the legend, under the panels

@@ -1,0 +1,81 @@
+"""Hostile input to --val-split groups, --epoch-curves, python -m synpat.audio.epoch_curves and
+synpat-experiment's check of its fine-tuning recipe: each test failed before its fix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from synpat.audio.epoch_curves import main as curves_main
+
+PRE_COLOUR, SCRATCH_COLOUR, FRAME = (200, 90, 40), (110, 110, 110), (160, 160, 160)
+
+
+def curve_file(path: Path, rounds: dict[str, list[tuple[float | None, float | None, float]]], **top) -> str:
+    """A results.json of a --epoch-curves run: per round (val, val_loss, test) per epoch; -> its path."""
+    doc = {
+        "data": {"spec": "esc50:tasks/pitch"},
+        "rounds": [
+            {
+                "name": name,
+                "accuracy": 0.0,
+                "curve": [{"epoch": i + 1, "val": v, "val_loss": loss, "test": t} for i, (v, loss, t) in enumerate(c)],
+            }
+            for name, c in rounds.items()
+        ],
+        **top,
+    }
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def rising(epochs: int, best: int | None = None) -> list[tuple[float, float, float]]:
+    """A curve of `epochs` epochs whose test score rises 0.5 -> 0.7; validation best at `best` (1-based)."""
+    best = best or epochs
+    return [(0.9 if i + 1 == best else 0.5, 1.0, 0.5 + 0.2 * i / max(epochs - 1, 1)) for i in range(epochs)]
+
+
+def draw(tmp_path: Path, *pairs: tuple[str, dict, dict]) -> np.ndarray:
+    """epoch_curves' picture of `pairs` (label, pre-trained rounds, scratch rounds) as (H, W, 3) uint8."""
+    args = []
+    for n, (label, pre, base) in enumerate(pairs):
+        args += ["--pair", label, curve_file(tmp_path / f"p{n}.json", pre), curve_file(tmp_path / f"b{n}.json", base)]
+    out = tmp_path / "c.png"
+    assert curves_main(args + ["--out", str(out)]) == 0
+    return np.asarray(Image.open(out).convert("RGB"))
+
+
+def frames(img: np.ndarray) -> list[tuple[int, int]]:
+    """(left, right) x of each panel's grey frame."""
+    columns = np.flatnonzero((img == FRAME).all(axis=2).sum(axis=0) > 200)
+    return list(zip(columns[::2].tolist(), columns[1::2].tolist()))
+
+
+def dot(img: np.ndarray, colour: tuple[int, int, int]) -> tuple[float, float] | None:
+    """Centre (x, y) of the 5x5 solid blocks of `colour` in the panels' rows (a dot's fill; the 2-pixel lines
+    have none; the legend's dots are under the panels), or None."""
+    rows = np.flatnonzero((img == FRAME).all(axis=2).sum(axis=1) > 300)
+    mask = (img == colour).all(axis=2).astype(np.int64)
+    mask[: rows.min() - 6] = mask[rows.max() + 7 :] = 0
+    s = np.pad(mask.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    full = (s[5:, 5:] - s[:-5, 5:] - s[5:, :-5] + s[:-5, :-5]) == 25
+    ys, xs = np.nonzero(full)
+    return (xs.mean() + 2, ys.mean() + 2) if len(xs) else None
+
+
+def test_rounds_and_sides_of_different_lengths_stay_in_their_panel(tmp_path):
+    """Rounds of 5 and 20 epochs (min_steps stretches a round with fewer training clips), and a scratch
+    side longer than the pre-trained one: the x axis spans the longest round, every line and dot stays
+    in its panel, and the pre-trained dot sits at the mean kept epoch (5 and 20 -> 12.5 of 20)."""
+    img = draw(tmp_path, ("a", {"fold1": rising(5), "fold2": rising(20)}, {"fold1": rising(20), "fold2": rising(20)}))
+    ((left, right),) = frames(img)
+    rows = np.flatnonzero((img == FRAME).all(axis=2).sum(axis=1) > 300)  # the frame's top and bottom
+    for colour in (PRE_COLOUR, SCRATCH_COLOUR):  # the panel's rows (the legend is under them)
+        panel = img[rows.min() - 6 : rows.max() + 7]
+        assert np.flatnonzero((panel == colour).all(axis=2).any(axis=0)).max() <= right + 6, colour
+    pre, base = dot(img, PRE_COLOUR), dot(img, SCRATCH_COLOUR)
+    assert pre is not None and abs(pre[0] - (left + 11.5 / 19 * (right - left))) < 3, pre
+    assert base is not None and abs(base[0] - right) < 3, base
+
