@@ -119,6 +119,14 @@ def mean_curve(curves: Sequence[Curve], key: str) -> list[float]:
     return [statistics.fmean(c[i][key] for c in curves) for i in range(min(len(c) for c in curves))]
 
 
+def _tick_step(epochs: int) -> int:
+    """Epochs between x-axis labels: 1, 2, 5, 10, 20, 50, ... whichever gives 10 labels or fewer."""
+    step = 1
+    while epochs / step > 10:
+        step = step * 5 // 2 if str(step)[0] == "2" else step * 2
+    return step
+
+
 def render_curves(pairs: dict[str, list[tuple[Curve, Curve]]], title: str) -> Image.Image:
     """-> RGB image: a panel per pair, x = epoch (up to the longest round), y = test score, a line per side
     (the mean over the rounds, up to the shortest round), a dot per side at the mean kept epoch (first best
@@ -149,7 +157,8 @@ def render_curves(pairs: dict[str, list[tuple[Curve, Curve]]], title: str) -> Im
         epochs = max(len(c) for pair in rounds for c in pair)
 
         def xy(i: float, v: float, x0: int = x0, epochs: int = epochs) -> tuple[float, float]:
-            return x0 + i / max(epochs - 1, 1) * panel_w, top + (hi - v) / (hi - lo) * panel_h
+            x = x0 + (i / (epochs - 1) * panel_w if epochs > 1 else panel_w / 2)
+            return x, top + (hi - v) / (hi - lo) * panel_h
 
         for tick in range(round(lo * 20), round(hi * 20) + 1):
             y = xy(0, tick / 20)[1]
@@ -157,8 +166,9 @@ def render_curves(pairs: dict[str, list[tuple[Curve, Curve]]], title: str) -> Im
             if p == 0 or tick % 2 == 0:
                 draw.text((x0 - 6, y), f"{tick / 20:.2f}", fill="black", font=small, anchor="rm")
         draw.rectangle([x0, top, x0 + panel_w, top + panel_h], outline=(160, 160, 160))
-        for i in range(0, epochs, max(10, (epochs // 50) * 10)):
-            draw.text((xy(i, lo)[0], top + panel_h + 6), str(i + 1), fill="black", font=small, anchor="mt")
+        step = _tick_step(epochs)
+        for epoch in sorted({1, *range(step, epochs + 1, step)}):
+            draw.text((xy(epoch - 1, lo)[0], top + panel_h + 6), str(epoch), fill="black", font=small, anchor="mt")
         draw.text((x0 + panel_w / 2, top + panel_h + 22), "epoch", fill="black", font=small, anchor="mt")
         draw.text((x0, top - 8), label, fill="black", font=font, anchor="lb")
         for s, (_, colour) in enumerate(SIDES):

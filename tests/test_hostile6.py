@@ -79,3 +79,19 @@ def test_rounds_and_sides_of_different_lengths_stay_in_their_panel(tmp_path):
     assert pre is not None and abs(pre[0] - (left + 11.5 / 19 * (right - left))) < 3, pre
     assert base is not None and abs(base[0] - right) < 3, base
 
+
+def test_a_short_run_labels_each_epoch_and_one_epoch_sits_mid_panel(tmp_path):
+    """3 epochs: the x axis names epochs 1, 2 and 3 (it named only 1); 1 epoch: the dots sit mid-panel,
+    clear of the y-axis labels (they sat on the frame's corner)."""
+    img = draw(tmp_path, ("a", {"fold1": rising(3)}, {"fold1": rising(3)}))
+    ((left, right),) = frames(img)
+    bottom = np.flatnonzero((img == FRAME).all(axis=2).sum(axis=1) > 300).max()
+    band = (img[bottom + 3 : bottom + 18, left - 4 : right + 10].sum(axis=2) < 300).any(axis=0)
+    runs = np.count_nonzero(band[1:] & ~band[:-1]) + band[0]
+    assert runs == 3, runs
+    img = draw(tmp_path, ("a", {"fold1": [(0.9, 1.0, 0.6)]}, {"fold1": [(0.9, 1.0, 0.4)]}))
+    ((left, right),) = frames(img)
+    for colour in (PRE_COLOUR, SCRATCH_COLOUR):
+        centre = dot(img, colour)
+        assert centre is not None and abs(centre[0] - (left + right) / 2) < 3, (colour, centre)
+
