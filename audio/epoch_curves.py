@@ -132,7 +132,8 @@ def render_curves(pairs: dict[str, list[tuple[Curve, Curve]]], title: str) -> Im
     (the mean over the rounds, up to the shortest round), a dot per side at the mean kept epoch (first best
     validation score; the last epoch without validation) and the mean test score of the kept epochs."""
     font, small, big = ImageFont.load_default(size=14), ImageFont.load_default(size=12), ImageFont.load_default(size=17)
-    panel_w, panel_h, left, top, gap = 420, 300, 60, 76, 40
+    left, top, gap = 60, 76, 40
+    panel_w, panel_h = int(max(420, *(font.getlength(label) + 10 for label in pairs))), 300
     legend = [f"{name} (dot: mean kept epoch, mean test score there)" for name, _ in SIDES]
     legend_w = sum(60 + font.getlength(text) for text in legend)
     width = int(max(left + len(pairs) * (panel_w + gap), left + big.getlength(title) + 30, left + legend_w))

@@ -95,3 +95,12 @@ def test_a_short_run_labels_each_epoch_and_one_epoch_sits_mid_panel(tmp_path):
         centre = dot(img, colour)
         assert centre is not None and abs(centre[0] - (left + right) / 2) < 3, (colour, centre)
 
+
+def test_a_long_pair_label_stays_over_its_own_panel(tmp_path):
+    """A label wider than a panel ran over the next panel's label; the panel now widens to hold it."""
+    long = "validation by whole sources, pre-trained on synthetic patterns for 1000 steps"
+    img = draw(tmp_path, (long, {"fold1": rising(3)}, {"fold1": rising(3)}), ("b", {"fold1": rising(3)}, {"fold1": rising(3)}))
+    (l1, r1), (l2, _) = frames(img)
+    top = np.flatnonzero((img == FRAME).all(axis=2).sum(axis=1) > 300).min()
+    ink = (img[top - 22 : top - 10].sum(axis=2) < 300).any(axis=0)
+    assert ink[l1 : l1 + 20].any() and not ink[r1 + 1 : l2 - 1].any()
