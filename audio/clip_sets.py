@@ -68,7 +68,8 @@ def _task(spec: str, clips: list[Clip], classes: list[str] | None = None) -> Aud
     return AudioTask(spec=spec, clips=clips, classes=names)
 
 
-# esc50 layout: the column naming each clip's source (ESC-50's own: src_file; synpat-audio-tasks: source), first found
+# esc50 layout: the column naming each clip's source (ESC-50's own: src_file; synpat-audio-tasks: source), the
+# first that names one
 GROUP_COLUMNS = ("src_file", "source")
 
 
@@ -77,21 +78,26 @@ def load_esc50(root: Path, spec: str) -> AudioTask:
     meta = root / "meta" / "esc50.csv"
     if not meta.is_file():
         raise UserError(f"{meta} not found (esc50 layout: ROOT/audio/*.wav + ROOT/meta/esc50.csv)")
-    clips, names = [], {}
+    names = {}
     with meta.open(newline="", encoding="utf-8-sig") as fh:  # -sig: a spreadsheet's "CSV UTF-8" starts with a BOM
         reader = csv.DictReader(fh)
         missing = {"filename", "fold", "target", "category"} - set(reader.fieldnames or [])
         if missing:
             raise UserError(f"{meta} lacks columns {sorted(missing)}")
-        group_column = next((c for c in GROUP_COLUMNS if c in reader.fieldnames), None)
+        columns = [c for c in GROUP_COLUMNS if c in reader.fieldnames]
+        rows = []  # (path, category, fold, {group column: its stripped value})
         for row in reader:
             try:
                 fold, target = int(row["fold"]), int(row["target"])
             except ValueError:
                 raise UserError(f"{meta} line {reader.line_num}: fold/target must be integers") from None
             names[target] = row["category"]
-            group = (row[group_column] or "").strip() if group_column else ""
-            clips.append(Clip(root / "audio" / row["filename"], (row["category"],), fold=fold, group=group or None))
+            groups = {c: (row[c] or "").strip() for c in columns}
+            rows.append((root / "audio" / row["filename"], row["category"], fold, groups))
+    # the first group column that names a source anywhere: a blank src_file column beside a filled source one
+    # leaves the choice to source
+    column = next((c for c in columns if any(g[c] for *_, g in rows)), None)
+    clips = [Clip(path, (category,), fold=fold, group=g.get(column) or None) for path, category, fold, g in rows]
     classes = [names[t] for t in sorted(names)]
     return _task(spec, clips, classes)
 

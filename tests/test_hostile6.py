@@ -99,8 +99,41 @@ def test_a_short_run_labels_each_epoch_and_one_epoch_sits_mid_panel(tmp_path):
 def test_a_long_pair_label_stays_over_its_own_panel(tmp_path):
     """A label wider than a panel ran over the next panel's label; the panel now widens to hold it."""
     long = "validation by whole sources, pre-trained on synthetic patterns for 1000 steps"
-    img = draw(tmp_path, (long, {"fold1": rising(3)}, {"fold1": rising(3)}), ("b", {"fold1": rising(3)}, {"fold1": rising(3)}))
+    img = draw(
+        tmp_path, (long, {"fold1": rising(3)}, {"fold1": rising(3)}), ("b", {"fold1": rising(3)}, {"fold1": rising(3)})
+    )
     (l1, r1), (l2, _) = frames(img)
     top = np.flatnonzero((img == FRAME).all(axis=2).sum(axis=1) > 300).min()
     ink = (img[top - 22 : top - 10].sum(axis=2) < 300).any(axis=0)
     assert ink[l1 : l1 + 20].any() and not ink[r1 + 1 : l2 - 1].any()
+
+
+def esc50_sources(tmp_path: Path, columns: list[str], values) -> Path:
+    """make_esc50's clips (4 classes x 10, 5 folds) listed with `columns` after the four ESC-50 ones;
+    values(i, row) -> their cells for row i."""
+    import csv
+
+    from audio_fixtures import make_esc50
+
+    esc = make_esc50(tmp_path / "esc", per_class=10, seed=5)
+    meta = esc / "meta" / "esc50.csv"
+    rows = list(csv.DictReader(meta.open()))
+    with meta.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["filename", "fold", "target", "category", *columns])
+        for i, row in enumerate(rows):
+            writer.writerow([row["filename"], row["fold"], row["target"], row["category"], *values(i, row)])
+    return esc
+
+
+def test_a_blank_src_file_column_beside_a_filled_source_column(tmp_path):
+    """ESC-50's listing with a src_file column left blank and synpat-audio-tasks' source column filled:
+    the sources are the source column's (the blank src_file column won, and --val-split groups was refused
+    with 'names no source ... the src_file or source column names each clip's source')."""
+    from synpat.audio.clip_sets import load_task
+
+    esc = esc50_sources(tmp_path, ["src_file", "source"], lambda i, row: ["", f"s{i % 7}"])
+    assert [c.group for c in load_task(f"esc50:{esc}").clips] == [f"s{i % 7}" for i in range(40)]
+    esc = esc50_sources(tmp_path / "b", ["src_file", "source"], lambda i, row: [f"f{i}" if i else "", f"s{i % 7}"])
+    groups = [c.group for c in load_task(f"esc50:{esc}").clips]
+    assert groups == [None] + [f"f{i}" for i in range(1, 40)]  # src_file names sources: it is the column read
