@@ -16,6 +16,7 @@ import random
 import statistics
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -242,6 +243,7 @@ def fold_plan(task: AudioTask, cfg: FinetuneConfig) -> tuple[list[int] | None, i
     if outside:
         raise UserError(f"--test-folds {cfg.test_folds}: fold {outside[0]} does not exist, the folds are 1..{k}")
     if cfg.val_by_groups:
+        groups, classes = [c.group for c in task.clips], [c.labels[0] for c in task.clips]
         for f in chosen:
             sources = {c.group for c, fold in zip(task.clips, folds) if fold != f}
             if len(sources) < 2:
@@ -249,6 +251,8 @@ def fold_plan(task: AudioTask, cfg: FinetuneConfig) -> tuple[list[int] | None, i
                     f"--val-split groups: with fold {f} held out, {task.spec}'s training clips come from "
                     f"{len(sources)} source(s); whole sources for validation need 2 or more"
                 )
+            train = [i for i, fold in enumerate(folds) if fold != f]
+            validation_groups(train, groups, classes, cfg.val_fraction, cfg.seed + f)  # refused here, if at all
     return folds, k, chosen
 
 
@@ -271,33 +275,55 @@ def validation_rows(train: list[int], y: torch.Tensor, fraction: float, seed: in
     return [r for r in train if r not in chosen], sorted(val)
 
 
-def validation_groups(train: list[int], groups: list[str], fraction: float, seed: int) -> tuple[list[int], list[int]]:
-    """Split training rows into (train, val) by whole groups (`groups[row]`: the row's source): groups in a
-    `seed` shuffle join validation until it holds a `fraction` share of the rows; one group at least, and
-    at least one left to train on. Classes are not balanced: a group brings the classes it has."""
+def validation_groups(
+    train: list[int], groups: list[str], classes: list[str], fraction: float, seed: int
+) -> tuple[list[int], list[int]]:
+    """Split training rows into (train, val) by whole groups (`groups[row]`: the row's source, `classes[row]`
+    its class): groups in a `seed` shuffle join validation until it holds a `fraction` share of the rows,
+    passing over a group that holds a class's last training clips (the round could not learn that class,
+    and its test clips would be scored all the same); one group at least. Classes are not balanced
+    otherwise: a group brings the classes it has."""
     names = sorted({groups[row] for row in train})
     if len(names) < 2:
         raise UserError(f"--val-split groups: a round's training clips come from {len(names)} source(s); it needs 2")
     random.Random(seed).shuffle(names)
-    size = {name: 0 for name in names}
+    size = Counter(groups[row] for row in train)
+    brings = {name: Counter() for name in names}
     for row in train:
-        size[groups[row]] += 1
+        brings[groups[row]][classes[row]] += 1
+    left = Counter(classes[row] for row in train)  # training clips per class
+
+    def last_of(name: str) -> str | None:
+        """A class whose every training clip is in group `name`, if any."""
+        return next((c for c, n in sorted(brings[name].items()) if left[c] == n), None)
+
     held: set[str] = set()
     count = 0
-    for name in names[:-1]:
+    for name in names:
         if held and count >= fraction * len(train):
             break
-        held.add(name)
-        count += size[name]
+        if last_of(name) is None:
+            held.add(name)
+            count += size[name]
+            left -= brings[name]
+    if not held:
+        name = min(names)
+        raise UserError(
+            f"--val-split groups: each source of a round's training clips holds every training clip of some class "
+            f"(class {last_of(name)} only comes from source {name}), so none can be held out for validation "
+            "without leaving a class to test on but not to train on; give each class 2 or more sources, or use "
+            "--val-split clips"
+        )
     return [r for r in train if groups[r] not in held], [r for r in train if groups[r] in held]
 
 
 def hold_out(
-    train: list[int], y: torch.Tensor, groups: list[str | None], cfg: FinetuneConfig, seed: int
+    train: list[int], y: torch.Tensor, groups: list[str | None], classes: list[str], cfg: FinetuneConfig, seed: int
 ) -> tuple[list[int], list[int]]:
-    """(train, val) rows of one round as cfg.val_split and cfg.val_fraction say."""
+    """(train, val) rows of one round as cfg.val_split and cfg.val_fraction say (`classes[row]`: the
+    row's class, kept out of nothing but what the round trains on)."""
     if cfg.val_by_groups:
-        return validation_groups(train, groups, cfg.val_fraction, seed)
+        return validation_groups(train, groups, classes, cfg.val_fraction, seed)
     return validation_rows(train, y, cfg.val_fraction, seed)
 
 
@@ -311,13 +337,14 @@ def make_splits(
     """Train/val/test rounds over the kept clips and a description of the protocol."""
     folds, k, chosen = plan
     groups = [task.clips[i].group for i in kept]
+    classes = [task.classes[c] for c in y.argmax(dim=1).tolist()]
     if folds is None:
         splits = [task.clips[i].split for i in kept]
         train = [r for r, s in enumerate(splits) if s == "train"]
         test = [r for r, s in enumerate(splits) if s == "test"]
         if not train or not test:
             raise UserError(f"{task.spec}: the official split needs train and test clips")
-        train, val = hold_out(train, y, groups, cfg, cfg.seed)
+        train, val = hold_out(train, y, groups, classes, cfg, cfg.seed)
         return [Split("test", train, val, test)], "official train/test split"
     kept_folds = [folds[i] for i in kept]
     rounds = []
@@ -326,7 +353,7 @@ def make_splits(
         train = [r for r, fold in enumerate(kept_folds) if fold != f]
         if not test or not train:
             raise UserError(f"fold {f} of {k} has no clips to test or train on")
-        train, val = hold_out(train, y, groups, cfg, cfg.seed + f)
+        train, val = hold_out(train, y, groups, classes, cfg, cfg.seed + f)
         rounds.append(Split(f"fold{f}", train, val, test))
     source = "dataset folds" if task.dataset_folds else "stratified folds"
     held = "every fold" if len(chosen) == k else f"folds {','.join(map(str, chosen))}"

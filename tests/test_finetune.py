@@ -306,18 +306,18 @@ def test_validation_by_whole_sources():
     from synpat.audio.finetune import validation_groups
 
     groups = [f"voice{i // 10}" for i in range(100)]  # 10 sources of 10 clips
-    train = list(range(100))
-    kept, val = validation_groups(train, groups, 0.1, seed=3)
+    train, one = list(range(100)), ["c"] * 100  # one class: no source holds its last clips
+    kept, val = validation_groups(train, groups, one, 0.1, seed=3)
     assert len(val) == 10 and len({groups[r] for r in val}) == 1
     assert not {groups[r] for r in kept} & {groups[r] for r in val} and sorted(kept + val) == train
-    assert validation_groups(train, groups, 0.1, seed=3) == (kept, val)
-    assert {groups[r] for r in validation_groups(train, groups, 0.1, seed=4)[1]} != {groups[r] for r in val}
-    kept, val = validation_groups(train, groups, 0.25, seed=0)
+    assert validation_groups(train, groups, one, 0.1, seed=3) == (kept, val)
+    assert {groups[r] for r in validation_groups(train, groups, one, 0.1, seed=4)[1]} != {groups[r] for r in val}
+    kept, val = validation_groups(train, groups, one, 0.25, seed=0)
     assert len(val) == 30 and len({groups[r] for r in val}) == 3  # whole sources: 30, not 25
-    kept, val = validation_groups(train[:20], groups, 0.9, seed=0)
+    kept, val = validation_groups(train[:20], groups, one, 0.9, seed=0)
     assert len(kept) == 10 and len(val) == 10  # two sources: one is left to train on
     with pytest.raises(Exception, match="come from 1 source"):
-        validation_groups(train[:10], groups, 0.1, seed=0)
+        validation_groups(train[:10], groups, one, 0.1, seed=0)
 
 
 def test_val_split_groups_end_to_end(tmp_path, capsys):

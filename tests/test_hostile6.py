@@ -137,3 +137,47 @@ def test_a_blank_src_file_column_beside_a_filled_source_column(tmp_path):
     esc = esc50_sources(tmp_path / "b", ["src_file", "source"], lambda i, row: [f"f{i}" if i else "", f"s{i % 7}"])
     groups = [c.group for c in load_task(f"esc50:{esc}").clips]
     assert groups == [None] + [f"f{i}" for i in range(1, 40)]  # src_file names sources: it is the column read
+
+
+TINY = ["--model", "vit_tiny", "--depth", "1", "--embed-dim", "64", "--num-heads", "2", "--mel-bins", "32"]
+TINY += ["--frames", "64", "--epochs", "1", "--batch-size", "8", "--threads", "1"]
+
+
+def test_validation_by_sources_never_takes_a_class_s_last_training_clips(tmp_path):
+    """A class that sits in one source (every tone from one recording): the draw of whole sources passes over
+    it, so each round still trains on every class (it held the tone source out for validation at some seeds,
+    leaving the round no tone to learn and its test tones scored all the same)."""
+    from synpat.audio.clip_sets import load_task
+    from synpat.audio.finetune import fold_plan, make_splits, targets_of
+    from synpat.audio.finetune_config import parse_config
+
+    esc = esc50_sources(tmp_path, ["source"], lambda i, row: ["T" if row["category"] == "tone" else f"s{i % 5}"])
+    task = load_task(f"esc50:{esc}")
+    kept = list(range(len(task.clips)))
+    y = targets_of(task, kept)
+    for seed in range(4):
+        for fraction in ("0.1", "0.5", "0.9"):
+            cfg = parse_config(
+                ["--data", f"esc50:{esc}", "--out", str(tmp_path / "o"), "--val-split", "groups"]
+                + ["--val-fraction", fraction, "--seed", str(seed), "--folds", "5"]
+            )
+            splits, _ = make_splits(task, kept, y, cfg, fold_plan(task, cfg))
+            for split in splits:
+                assert split.val and {task.clips[r].labels[0] for r in split.train} == set(task.classes), (
+                    seed,
+                    fraction,
+                    split.name,
+                )
+
+
+def test_each_source_holding_a_whole_class_is_refused_before_any_spectrogram(tmp_path, capsys):
+    """Every class from one source of its own: no source can be held out without leaving a class untrained;
+    refused in one line before any work (it trained a round on the classes left and scored all four)."""
+    from synpat.audio.finetune import main
+
+    esc = esc50_sources(tmp_path, ["source"], lambda i, row: [row["category"]])
+    out = tmp_path / "o"
+    assert main(["--data", f"esc50:{esc}", "--out", str(out), "--val-split", "groups", "--test-folds", "1"] + TINY) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "class chirp only comes from source chirp" in err, err
+    assert "--val-split clips" in err and not out.exists()
