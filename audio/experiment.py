@@ -46,7 +46,7 @@ from pathlib import Path
 
 from synpat.audio.baseline import logmel_logreg
 from synpat.audio.clip_sets import load_task
-from synpat.audio.finetune import input_shape, require_groups, typical_clip
+from synpat.audio.finetune import fold_plan, input_shape, task_folds, typical_clip
 from synpat.audio.finetune import run as run_finetune
 from synpat.audio.finetune_config import FinetuneConfig
 from synpat.audio.finetune_config import validate as finetune_validate
@@ -1096,7 +1096,8 @@ def experiment(cfg: ExperimentConfig) -> dict:
         check_sound_clips(cfg, shape)
     for arm in arms:  # a --pretrain-config file that contradicts an arm's settings: refused before the renders
         pretrain_settings(cfg, out / "shards", out, cfg.pretrain_steps, cfg.pretrain_epochs, arm.kind, out)
-    require_groups(task, finetune_validate(finetune_config(cfg, "none", out, shape, probe=False)))
+    recipe = finetune_validate(finetune_config(cfg, "none", out, shape, probe=False))
+    fold_plan(task, replace(recipe, folds=task_folds(recipe, task)))  # its folds and sources, before the renders
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:

@@ -92,13 +92,17 @@ def resolve(cfg: FinetuneConfig, task: AudioTask) -> Resolved:
     setting hides most of the input."""
     arch, state, meta = _arch(cfg)
     cfg = _recipe(cfg, arch, meta, task)
-    folds = 0 if task.has_split else (cfg.folds or len(task.dataset_folds) or 5)
     return Resolved(
-        replace(cfg, embed_dim=arch.embed_dim, depth=arch.depth, num_heads=arch.num_heads, folds=folds),
+        replace(cfg, embed_dim=arch.embed_dim, depth=arch.depth, num_heads=arch.num_heads, folds=task_folds(cfg, task)),
         arch,
         state,
         meta,
     )
+
+
+def task_folds(cfg: FinetuneConfig, task: AudioTask) -> int:
+    """The cross-validation folds of a run: 0 for an official split, else --folds, the dataset's own, or 5."""
+    return 0 if task.has_split else (cfg.folds or len(task.dataset_folds) or 5)
 
 
 def _arch(cfg: FinetuneConfig) -> tuple[ViTArch, dict | None, dict | None]:

@@ -181,3 +181,26 @@ def test_each_source_holding_a_whole_class_is_refused_before_any_spectrogram(tmp
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "class chirp only comes from source chirp" in err, err
     assert "--val-split clips" in err and not out.exists()
+
+
+def test_experiment_refuses_a_source_split_the_folds_cannot_hold_before_the_renders(tmp_path, capsys):
+    """--finetune-config val_split groups on a task whose sources name a clip each but are one per class:
+    synpat-experiment checked only that sources were named, rendered and pre-trained, and the fine-tuning
+    stopped at the first round; it is refused in one line before anything is written."""
+    from audio_fixtures import toy_sound_experiment
+    from synpat.audio.experiment import main as experiment
+
+    esc = esc50_sources(tmp_path, ["source"], lambda i, row: [row["category"]])
+    (tmp_path / "finetune.json").write_text(json.dumps({"val_split": "groups"}))
+    args = [
+        "--data",
+        f"esc50:{esc}",
+        "--out",
+        str(tmp_path / "o"),
+        "--finetune-config",
+        str(tmp_path / "finetune.json"),
+    ]
+    assert experiment(args + toy_sound_experiment(8, 1)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "class chirp only comes from source chirp" in err, err
+    assert not (tmp_path / "o").exists()
