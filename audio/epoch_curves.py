@@ -54,8 +54,9 @@ def _number(v: object) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def read_curves(path: Path) -> dict[str, Curve]:
-    """results.json of a --epoch-curves run -> {round name: its curve}; UserError naming the file otherwise."""
+def read_curves(path: Path) -> tuple[dict[str, Curve], dict]:
+    """results.json of a --epoch-curves run -> ({round name: its curve}, the whole document); UserError naming
+    the file otherwise."""
     try:
         doc = json.loads(path.read_text())
         rounds = doc["rounds"]
@@ -75,15 +76,35 @@ def read_curves(path: Path) -> dict[str, Curve]:
             )
             if not isinstance(entry, dict) or not all(_number(entry.get(k)) for k in keys):
                 raise UserError(f"{path}: round {name}: a curve entry is not {'/'.join(keys)} numbers ({entry})")
-    return curves
+    return curves, doc
+
+
+def _spec(doc: dict) -> object:
+    """The dataset spec a results.json names, or None."""
+    return doc["data"].get("spec") if isinstance(doc.get("data"), dict) else None
 
 
 def paired_curves(pretrained: Path, scratch: Path) -> list[tuple[Curve, Curve]]:
     """[(pre-trained curve, scratch curve)] per round, in the pre-trained run's order; UserError unless both
-    sides hold the same rounds and one is not the other."""
+    sides hold the same rounds of one task and mode (fine-tune or linear probe), one is not the other, and
+    (where results.json names its --init) the pre-trained side has an encoder and the scratch side none."""
     if pretrained.resolve() == scratch.resolve():
         raise UserError(f"--pair: {pretrained} is both sides; give the pre-trained and the scratch run")
-    pre, base = read_curves(pretrained), read_curves(scratch)
+    (pre, pre_doc), (base, base_doc) = read_curves(pretrained), read_curves(scratch)
+    if pre_doc.get("init") == "none":
+        raise UserError(f"--pair: {pretrained} was trained from scratch (--init none); give the pre-trained run first")
+    if base_doc.get("init", "none") != "none":
+        raise UserError(
+            f"--pair: {scratch} starts from {base_doc['init']}, not from scratch; give the scratch run second"
+        )
+    for what, (a, b) in {
+        "mode": (pre_doc.get("mode"), base_doc.get("mode")),
+        "data": (_spec(pre_doc), _spec(base_doc)),
+    }.items():
+        if a and b and a != b:
+            raise UserError(
+                f"--pair: {pretrained} and {scratch} differ in {what} ({a} vs {b}); pair runs of one {what}"
+            )
     if pre.keys() != base.keys():
         raise UserError(f"{pretrained} and {scratch} held out different folds ({sorted(pre)} vs {sorted(base)})")
     return [(pre[name], base[name]) for name in pre]

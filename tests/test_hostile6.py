@@ -204,3 +204,44 @@ def test_experiment_refuses_a_source_split_the_folds_cannot_hold_before_the_rend
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "class chirp only comes from source chirp" in err, err
     assert not (tmp_path / "o").exists()
+
+
+def test_a_pair_given_the_wrong_way_round_or_of_two_modes_is_refused(tmp_path, capsys):
+    """The picture and table call the first run 'pre-trained' and the second 'scratch': a pair given swapped
+    (the scratch run first), a linear probe paired with a fine-tune, or runs on two tasks were tabulated
+    and drawn under those names; now one line each."""
+    rounds = {"fold1": rising(3)}
+    pre = dict(init="enc.safetensors", mode="fine-tune")
+    base = dict(init="none", mode="fine-tune")
+    cases = {
+        "swapped": (base, pre, "was trained from scratch (--init none); give the pre-trained run first"),
+        "both pre-trained": (pre, pre, "starts from enc.safetensors, not from scratch"),
+        "probe vs fine-tune": (
+            {**pre, "mode": "linear probe"},
+            base,
+            "differ in mode (linear probe vs fine-tune); pair runs of one mode",
+        ),
+        "two tasks": (
+            pre,
+            {**base, "data": {"spec": "esc50:other"}},
+            "differ in data (esc50:tasks/pitch vs esc50:other)",
+        ),
+    }
+    for case, (a, b, message) in cases.items():
+        args = [
+            "--pair",
+            "x",
+            curve_file(tmp_path / "a.json", rounds, **a),
+            curve_file(tmp_path / "b.json", rounds, **b),
+        ]
+        assert curves_main(args + ["--out", str(tmp_path / "c.png")]) == 2, case
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, (case, err)
+        assert not (tmp_path / "c.png").exists()
+    args = [
+        "--pair",
+        "x",
+        curve_file(tmp_path / "a.json", rounds, **pre),
+        curve_file(tmp_path / "b.json", rounds, **base),
+    ]
+    assert curves_main(args) == 0
