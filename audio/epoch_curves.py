@@ -76,6 +76,10 @@ def read_curves(path: Path) -> tuple[dict[str, Curve], dict]:
             )
             if not isinstance(entry, dict) or not all(_number(entry.get(k)) for k in keys):
                 raise UserError(f"{path}: round {name}: a curve entry is not {'/'.join(keys)} numbers ({entry})")
+            if not all(0 <= entry[k] <= 1 for k in keys if k in ("val", "test")):
+                raise UserError(f"{path}: round {name}: a curve entry scores outside 0..1 ({entry})")
+        if [e["epoch"] for e in curve] != list(range(1, len(curve) + 1)):
+            raise UserError(f"{path}: round {name}: the curve's epochs are not 1, 2, ... {len(curve)} in order")
     return curves, doc
 
 

@@ -245,3 +245,24 @@ def test_a_pair_given_the_wrong_way_round_or_of_two_modes_is_refused(tmp_path, c
         curve_file(tmp_path / "b.json", rounds, **base),
     ]
     assert curves_main(args) == 0
+
+
+def test_a_curve_with_scores_outside_0_1_or_epochs_out_of_order_is_refused(tmp_path, capsys):
+    """A hand-edited or corrupt curve: a test score of 5 was drawn far outside the panel (its y axis stops
+    at 1) and tabulated; epochs 3, 1 were tabulated as picked epochs 3 and 1 while drawn as 1 and 2."""
+    good = curve_file(tmp_path / "b.json", {"fold1": rising(2)})
+    for rounds, message in (
+        ({"fold1": [(0.5, 1.0, 0.5), (0.5, 1.0, 5.0)]}, "a curve entry scores outside 0..1"),
+        ({"fold1": [(1.5, 1.0, 0.5), (0.5, 1.0, 0.5)]}, "a curve entry scores outside 0..1"),
+    ):
+        args = ["--pair", "x", curve_file(tmp_path / "a.json", rounds), good, "--out", str(tmp_path / "c.png")]
+        assert curves_main(args) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
+    doc = json.loads(Path(good).read_text())
+    doc["rounds"][0]["curve"][0]["epoch"] = 3
+    (tmp_path / "a.json").write_text(json.dumps(doc))
+    assert curves_main(["--pair", "x", str(tmp_path / "a.json"), good, "--out", str(tmp_path / "c.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "round fold1: the curve's epochs are not 1, 2, ... 2 in order" in err, err
+    assert not (tmp_path / "c.png").exists()
