@@ -65,7 +65,9 @@ def read_curves(path: Path) -> tuple[dict[str, Curve], dict]:
         raise UserError(f"{path}: unreadable ({err})") from None
     except (KeyError, TypeError, AttributeError):
         raise UserError(f"{path}: expected synpat-finetune's results.json") from None
-    if not curves or len(curves) != len(rounds):
+    if not curves:
+        raise UserError(f"{path}: holds no rounds")
+    if len(curves) != len(rounds):
         raise UserError(f"{path}: expected rounds of distinct names")
     for name, curve in curves.items():
         if not isinstance(curve, list) or not curve:

@@ -266,3 +266,12 @@ def test_a_curve_with_scores_outside_0_1_or_epochs_out_of_order_is_refused(tmp_p
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "round fold1: the curve's epochs are not 1, 2, ... 2 in order" in err, err
     assert not (tmp_path / "c.png").exists()
+
+
+def test_a_results_file_with_no_rounds_says_so(tmp_path, capsys):
+    """{"rounds": []} was refused as 'expected rounds of distinct names'."""
+    (tmp_path / "a.json").write_text(json.dumps({"rounds": []}))
+    good = curve_file(tmp_path / "b.json", {"fold1": rising(2)})
+    assert curves_main(["--pair", "x", str(tmp_path / "a.json"), good]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a.json: holds no rounds" in err, err
