@@ -59,11 +59,14 @@ def code_version(*packages: str) -> str:
 
 
 def task_fingerprint(task: AudioTask) -> str:
-    """sha256 of a task's listing (path, labels, fold, split of every clip, classes) and its clips' contents."""
+    """sha256 of a task's listing (path, labels, fold, split, source of every clip, classes) and its clips'
+    contents: --val-split groups draws validation by the sources."""
     listing = {
         "spec": task.spec,
         "classes": list(task.classes),
-        "clips": [[str(c.path), list(c.labels), c.fold, c.split, file_sha256(Path(c.path))] for c in task.clips],
+        "clips": [
+            [str(c.path), list(c.labels), c.fold, c.split, c.group, file_sha256(Path(c.path))] for c in task.clips
+        ],
     }
     return stage_key(listing)
 

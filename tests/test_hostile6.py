@@ -275,3 +275,16 @@ def test_a_results_file_with_no_rounds_says_so(tmp_path, capsys):
     assert curves_main(["--pair", "x", str(tmp_path / "a.json"), good]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "a.json: holds no rounds" in err, err
+
+
+def test_editing_the_sources_changes_the_data_key_of_the_stages(tmp_path):
+    """synpat-experiment reuses a fine-tune stage whose inputs are unchanged: the data key left the sources
+    out, so a corrected source column re-used the scores drawn by the old sources under --val-split groups."""
+    from synpat.audio.clip_sets import load_task
+    from synpat.audio.stage_reuse import task_fingerprint
+
+    esc = esc50_sources(tmp_path, ["source"], lambda i, row: [f"s{i % 3}"])
+    before = task_fingerprint(load_task(f"esc50:{esc}"))
+    meta = esc / "meta" / "esc50.csv"
+    meta.write_text(meta.read_text().replace(",s2\n", ",s1\n"))
+    assert task_fingerprint(load_task(f"esc50:{esc}")) != before
