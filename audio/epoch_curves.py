@@ -146,6 +146,14 @@ def mean_curve(curves: Sequence[Curve], key: str) -> list[float]:
     return [statistics.fmean(c[i][key] for c in curves) for i in range(min(len(c) for c in curves))]
 
 
+def kept_epoch(curve: Curve) -> int:
+    """Index of the epoch synpat-finetune kept in a round: the first best validation score, the last epoch
+    in a round without validation clips."""
+    if all(e.get("val") is not None for e in curve):
+        return RULES["first best validation score (kept)"][0](curve)
+    return len(curve) - 1
+
+
 def _tick_step(epochs: int) -> int:
     """Epochs between x-axis labels: 1, 2, 5, 10, 20, 50, ... whichever gives 10 labels or fewer."""
     step = 1
@@ -157,7 +165,7 @@ def _tick_step(epochs: int) -> int:
 def render_curves(pairs: dict[str, list[tuple[Curve, Curve]]], title: str) -> Image.Image:
     """-> RGB image: a panel per pair, x = epoch (up to the longest round), y = test score, a line per side
     (the mean over the rounds, up to the shortest round), a dot per side at the mean kept epoch (first best
-    validation score; the last epoch without validation) and the mean test score of the kept epochs."""
+    validation score; the last epoch in a round without validation) and the mean test score of the kept epochs."""
     font, small, big = ImageFont.load_default(size=14), ImageFont.load_default(size=12), ImageFont.load_default(size=17)
     left, top, gap = 60, 76, 40
     panel_w, panel_h = int(max(420, *(font.getlength(label) + 10 for label in pairs))), 300
@@ -168,9 +176,7 @@ def render_curves(pairs: dict[str, list[tuple[Curve, Curve]]], title: str) -> Im
     lines = {label: [mean_curve([r[s] for r in rounds], "test") for s in (0, 1)] for label, rounds in pairs.items()}
     dots = {}  # label -> per side (mean kept index, mean test score at the kept epochs)
     for label, rounds in pairs.items():
-        has_val = all(e.get("val") is not None for pre, base in rounds for e in pre + base)
-        pick = RULES["first best validation score (kept)" if has_val else "last epoch"][0]
-        kept = [[(pick(r[s]), r[s][pick(r[s])]["test"]) for r in rounds] for s in (0, 1)]
+        kept = [[(kept_epoch(r[s]), r[s][kept_epoch(r[s])]["test"]) for r in rounds] for s in (0, 1)]
         dots[label] = [(statistics.fmean(i for i, _ in k), statistics.fmean(t for _, t in k)) for k in kept]
     values = [v for sides in lines.values() for line in sides for v in line] + [
         t for sides in dots.values() for _, t in sides

@@ -288,3 +288,16 @@ def test_editing_the_sources_changes_the_data_key_of_the_stages(tmp_path):
     meta = esc / "meta" / "esc50.csv"
     meta.write_text(meta.read_text().replace(",s2\n", ",s1\n"))
     assert task_fingerprint(load_task(f"esc50:{esc}")) != before
+
+
+def test_the_kept_dot_follows_each_round_s_own_validation(tmp_path):
+    """One round with validation clips (kept epoch 1 of 5), one without (kept: the last, 5): synpat-finetune
+    kept epochs 1 and 5, mean 3; the dot sat at epoch 5, as if neither round had validation clips."""
+    with_val = [(0.9, 1.0, 0.55)] + [(0.5, 1.0, 0.55)] * 4
+    without = [(None, None, 0.55)] * 5
+    rounds = {"fold1": with_val, "fold2": without}
+    img = draw(tmp_path, ("a", rounds, {"fold1": [(v, loss, 0.42) for v, loss, _ in with_val], "fold2": without}))
+    ((left, right),) = frames(img)
+    for colour in (PRE_COLOUR, SCRATCH_COLOUR):
+        centre = dot(img, colour)
+        assert centre is not None and abs(centre[0] - (left + right) / 2) < 3, (colour, centre)
