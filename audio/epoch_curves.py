@@ -229,6 +229,9 @@ def _main(argv: Sequence[str] | None) -> None:
     parser.add_argument("--title", default="test score per epoch, pre-trained and scratch")
     args = parser.parse_args(argv)
     check_png_name(args.out)
+    for flag, text in [("--title", args.title)] + [("--pair", label) for label, _, _ in args.pair]:
+        if not text.isprintable():  # a line break breaks the table's row and the picture's layout
+            raise UserError(f"{flag} {text!r}: give it on one line, without control characters")
     if not args.pair:
         raise UserError("give at least one --pair LABEL PRETRAINED_RESULTS SCRATCH_RESULTS")
     pairs: dict[str, list[tuple[Curve, Curve]]] = {}

@@ -301,3 +301,20 @@ def test_the_kept_dot_follows_each_round_s_own_validation(tmp_path):
     for colour in (PRE_COLOUR, SCRATCH_COLOUR):
         centre = dot(img, colour)
         assert centre is not None and abs(centre[0] - (left + right) / 2) < 3, (colour, centre)
+
+
+def test_a_label_or_title_across_lines_is_refused(tmp_path, capsys):
+    """A --pair label with a line break crashed the picture (PIL: 'anchor not supported for multiline text')
+    after splitting the table's row; a --title across lines ran into the first panel's label."""
+    pre, base = (
+        curve_file(tmp_path / "a.json", {"fold1": rising(3)}),
+        curve_file(tmp_path / "b.json", {"fold1": rising(3)}),
+    )
+    for args, message in (
+        (["--pair", "two\nlines", pre, base], "--pair 'two\\nlines': give it on one line"),
+        (["--pair", "x", pre, base, "--title", "two\nlines"], "--title 'two\\nlines': give it on one line"),
+    ):
+        assert curves_main(args + ["--out", str(tmp_path / "c.png")]) == 2
+        out, err = capsys.readouterr()
+        assert err.count("\n") == 1 and message in err and not out, err
+        assert not (tmp_path / "c.png").exists()
