@@ -205,14 +205,17 @@ def render_curves(pairs: dict[str, list[tuple[Curve, Curve]]], title: str) -> Im
             draw.text((xy(epoch - 1, lo)[0], top + panel_h + 6), str(epoch), fill="black", font=small, anchor="mt")
         draw.text((x0 + panel_w / 2, top + panel_h + 22), "epoch", fill="black", font=small, anchor="mt")
         draw.text((x0, top - 8), label, fill="black", font=font, anchor="lb")
-        for s, (_, colour) in enumerate(SIDES):
-            draw.line([xy(i, v) for i, v in enumerate(lines[label][s])], fill=colour, width=2)
-            x, y = xy(*dots[label][s])
-            draw.ellipse([x - 5, y - 5, x + 5, y + 5], fill=colour, outline="black")
+        # scratch under pre-trained, wider and larger: where the two coincide both still show
+        for s, (_, colour) in reversed(list(enumerate(SIDES))):
+            draw.line([xy(i, v) for i, v in enumerate(lines[label][s])], fill=colour, width=2 + s)
+        for s, (_, colour) in reversed(list(enumerate(SIDES))):
+            x, y, r = *xy(*dots[label][s]), 5 + 2 * s
+            draw.ellipse([x - r, y - r, x + r, y + r], fill=colour, outline="black")
     lx, ly = left, top + panel_h + 48
-    for text, (_, colour) in zip(legend, SIDES):  # the legend, under the panels
-        draw.line([(lx, ly + 7), (lx + 24, ly + 7)], fill=colour, width=3)
-        draw.ellipse([lx + 7, ly + 2, lx + 17, ly + 12], fill=colour, outline="black")
+    for s, (text, (_, colour)) in enumerate(zip(legend, SIDES)):  # the legend, under the panels, as drawn
+        r = 5 + 2 * s
+        draw.line([(lx, ly + 7), (lx + 24, ly + 7)], fill=colour, width=2 + s)
+        draw.ellipse([lx + 12 - r, ly + 7 - r, lx + 12 + r, ly + 7 + r], fill=colour, outline="black")
         draw.text((lx + 30, ly), text, fill="black", font=font)
         lx += 30 + font.getlength(text) + 30
     label = Image.new("RGB", (int(font.getlength("test score, mean over rounds")) + 4, 18), "white")

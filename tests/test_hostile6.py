@@ -318,3 +318,18 @@ def test_a_label_or_title_across_lines_is_refused(tmp_path, capsys):
         out, err = capsys.readouterr()
         assert err.count("\n") == 1 and message in err and not out, err
         assert not (tmp_path / "c.png").exists()
+
+
+def test_where_the_two_sides_coincide_both_still_show(tmp_path):
+    """Equal test curves and kept epochs (a small task where both sides score the same): the scratch line and
+    dot were drawn over the pre-trained ones, which vanished from the panel as if missing."""
+    same = {"fold1": [(0.9, 1.0, 0.45), (0.5, 1.0, 0.55), (0.5, 1.0, 0.5)]}
+    img = draw(tmp_path, ("a", same, same))
+    ((left, right),) = frames(img)
+    rows = np.flatnonzero((img == FRAME).all(axis=2).sum(axis=1) > 300)
+    panel = img[rows.min() + 2 : rows.max() - 1, left + 2 : right - 1]
+    for colour in (PRE_COLOUR, SCRATCH_COLOUR):
+        columns = np.flatnonzero((panel == colour).all(axis=2).any(axis=0))
+        assert len(columns) > 0.9 * panel.shape[1], (colour, len(columns))  # along the whole line
+    dot_area = img[:, left - 10 : left + 10][rows.min() : rows.max()]
+    assert (dot_area == PRE_COLOUR).all(axis=2).sum() >= 50 and (dot_area == SCRATCH_COLOUR).all(axis=2).any()
