@@ -436,7 +436,7 @@ def test_a_listing_that_is_not_utf8_is_one_line(tmp_path):
 def test_two_experiments_in_one_folder_at_once_give_one_line(tmp_path):
     from synpat.audio.stage_reuse import StageRecords
 
-    esc = make_esc50(tmp_path / "esc", per_class=1, seed=1)
+    esc = make_esc50(tmp_path / "esc", per_class=5, seed=1)  # 5 folds: the task passes the checks before the lock
     out = tmp_path / "run"
     running = StageRecords(out)  # an experiment running in OUT (this process)
     line = one_line(run_module("synpat.audio.experiment", "--data", f"esc50:{esc}", "--out", out, *TOY))
