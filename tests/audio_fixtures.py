@@ -114,3 +114,22 @@ def finetune_results(path: Path, scores: dict[str, float], task: str = "esc50:ta
     rounds = [{"name": name, "accuracy": value, "train": 10, "test": 5} for name, value in scores.items()]
     path.write_text(json.dumps({"data": {"spec": task}, "rounds": rounds, "mean": {}, "std": {}}))
     return str(path)
+
+
+def curve_results(path: Path, rounds: dict[str, list[tuple[float | None, float | None, float]]], **top) -> str:
+    """A results.json of a --epoch-curves run: per round (val, val_loss, test) per epoch, and `top` fields
+    beside data and rounds; -> its path."""
+    doc = {
+        "data": {"spec": "esc50:tasks/pitch"},
+        "rounds": [
+            {
+                "name": name,
+                "accuracy": 0.0,
+                "curve": [{"epoch": i + 1, "val": v, "val_loss": loss, "test": t} for i, (v, loss, t) in enumerate(c)],
+            }
+            for name, c in rounds.items()
+        ],
+        **top,
+    }
+    path.write_text(json.dumps(doc))
+    return str(path)

@@ -3,30 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from audio_fixtures import curve_results
 from PIL import Image
 from synpat.audio.epoch_curves import RULES, main
-
-
-def curve_results(path: Path, rounds: dict[str, list[tuple[float | None, float | None, float]]]) -> str:
-    """A results.json of a --epoch-curves run: per round (val, val_loss, test) per epoch; -> its path."""
-    doc = {
-        "data": {"spec": "esc50:tasks/pitch"},
-        "rounds": [
-            {
-                "name": name,
-                "accuracy": 0.0,
-                "curve": [{"epoch": i + 1, "val": v, "val_loss": loss, "test": t} for i, (v, loss, t) in enumerate(c)],
-            }
-            for name, c in rounds.items()
-        ],
-    }
-    path.write_text(json.dumps(doc))
-    return str(path)
-
 
 # epochs 1-5: validation ties at epochs 2 and 4, its loss lowest at 3, test best at 4
 PRE = [(0.5, 1.0, 0.50), (0.8, 0.6, 0.60), (0.7, 0.4, 0.70), (0.8, 0.5, 0.80), (0.6, 0.7, 0.75)]

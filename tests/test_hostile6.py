@@ -7,28 +7,11 @@ import json
 from pathlib import Path
 
 import numpy as np
+from audio_fixtures import curve_results
 from PIL import Image
 from synpat.audio.epoch_curves import main as curves_main
 
 PRE_COLOUR, SCRATCH_COLOUR, FRAME = (200, 90, 40), (110, 110, 110), (160, 160, 160)
-
-
-def curve_file(path: Path, rounds: dict[str, list[tuple[float | None, float | None, float]]], **top) -> str:
-    """A results.json of a --epoch-curves run: per round (val, val_loss, test) per epoch; -> its path."""
-    doc = {
-        "data": {"spec": "esc50:tasks/pitch"},
-        "rounds": [
-            {
-                "name": name,
-                "accuracy": 0.0,
-                "curve": [{"epoch": i + 1, "val": v, "val_loss": loss, "test": t} for i, (v, loss, t) in enumerate(c)],
-            }
-            for name, c in rounds.items()
-        ],
-        **top,
-    }
-    path.write_text(json.dumps(doc))
-    return str(path)
 
 
 def rising(epochs: int, best: int | None = None) -> list[tuple[float, float, float]]:
@@ -41,7 +24,12 @@ def draw(tmp_path: Path, *pairs: tuple[str, dict, dict]) -> np.ndarray:
     """epoch_curves' picture of `pairs` (label, pre-trained rounds, scratch rounds) as (H, W, 3) uint8."""
     args = []
     for n, (label, pre, base) in enumerate(pairs):
-        args += ["--pair", label, curve_file(tmp_path / f"p{n}.json", pre), curve_file(tmp_path / f"b{n}.json", base)]
+        args += [
+            "--pair",
+            label,
+            curve_results(tmp_path / f"p{n}.json", pre),
+            curve_results(tmp_path / f"b{n}.json", base),
+        ]
     out = tmp_path / "c.png"
     assert curves_main(args + ["--out", str(out)]) == 0
     return np.asarray(Image.open(out).convert("RGB"))
@@ -231,8 +219,8 @@ def test_a_pair_given_the_wrong_way_round_or_of_two_modes_is_refused(tmp_path, c
         args = [
             "--pair",
             "x",
-            curve_file(tmp_path / "a.json", rounds, **a),
-            curve_file(tmp_path / "b.json", rounds, **b),
+            curve_results(tmp_path / "a.json", rounds, **a),
+            curve_results(tmp_path / "b.json", rounds, **b),
         ]
         assert curves_main(args + ["--out", str(tmp_path / "c.png")]) == 2, case
         err = capsys.readouterr().err
@@ -241,8 +229,8 @@ def test_a_pair_given_the_wrong_way_round_or_of_two_modes_is_refused(tmp_path, c
     args = [
         "--pair",
         "x",
-        curve_file(tmp_path / "a.json", rounds, **pre),
-        curve_file(tmp_path / "b.json", rounds, **base),
+        curve_results(tmp_path / "a.json", rounds, **pre),
+        curve_results(tmp_path / "b.json", rounds, **base),
     ]
     assert curves_main(args) == 0
 
@@ -250,12 +238,12 @@ def test_a_pair_given_the_wrong_way_round_or_of_two_modes_is_refused(tmp_path, c
 def test_a_curve_with_scores_outside_0_1_or_epochs_out_of_order_is_refused(tmp_path, capsys):
     """A hand-edited or corrupt curve: a test score of 5 was drawn far outside the panel (its y axis stops
     at 1) and tabulated; epochs 3, 1 were tabulated as picked epochs 3 and 1 while drawn as 1 and 2."""
-    good = curve_file(tmp_path / "b.json", {"fold1": rising(2)})
+    good = curve_results(tmp_path / "b.json", {"fold1": rising(2)})
     for rounds, message in (
         ({"fold1": [(0.5, 1.0, 0.5), (0.5, 1.0, 5.0)]}, "a curve entry scores outside 0..1"),
         ({"fold1": [(1.5, 1.0, 0.5), (0.5, 1.0, 0.5)]}, "a curve entry scores outside 0..1"),
     ):
-        args = ["--pair", "x", curve_file(tmp_path / "a.json", rounds), good, "--out", str(tmp_path / "c.png")]
+        args = ["--pair", "x", curve_results(tmp_path / "a.json", rounds), good, "--out", str(tmp_path / "c.png")]
         assert curves_main(args) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err, err
@@ -271,7 +259,7 @@ def test_a_curve_with_scores_outside_0_1_or_epochs_out_of_order_is_refused(tmp_p
 def test_a_results_file_with_no_rounds_says_so(tmp_path, capsys):
     """{"rounds": []} was refused as 'expected rounds of distinct names'."""
     (tmp_path / "a.json").write_text(json.dumps({"rounds": []}))
-    good = curve_file(tmp_path / "b.json", {"fold1": rising(2)})
+    good = curve_results(tmp_path / "b.json", {"fold1": rising(2)})
     assert curves_main(["--pair", "x", str(tmp_path / "a.json"), good]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "a.json: holds no rounds" in err, err
@@ -307,8 +295,8 @@ def test_a_label_or_title_across_lines_is_refused(tmp_path, capsys):
     """A --pair label with a line break crashed the picture (PIL: 'anchor not supported for multiline text')
     after splitting the table's row; a --title across lines ran into the first panel's label."""
     pre, base = (
-        curve_file(tmp_path / "a.json", {"fold1": rising(3)}),
-        curve_file(tmp_path / "b.json", {"fold1": rising(3)}),
+        curve_results(tmp_path / "a.json", {"fold1": rising(3)}),
+        curve_results(tmp_path / "b.json", {"fold1": rising(3)}),
     )
     for args, message in (
         (["--pair", "two\nlines", pre, base], "--pair 'two\\nlines': give it on one line"),
