@@ -176,7 +176,7 @@ def render_curves(pairs: dict[str, list[tuple[Curve, Curve]]], title: str) -> Im
     lines = {label: [mean_curve([r[s] for r in rounds], "test") for s in (0, 1)] for label, rounds in pairs.items()}
     dots = {}  # label -> per side (mean kept index, mean test score at the kept epochs)
     for label, rounds in pairs.items():
-        kept = [[(kept_epoch(r[s]), r[s][kept_epoch(r[s])]["test"]) for r in rounds] for s in (0, 1)]
+        kept = [[(i, r[s][i]["test"]) for r in rounds for i in [kept_epoch(r[s])]] for s in (0, 1)]
         dots[label] = [(statistics.fmean(i for i, _ in k), statistics.fmean(t for _, t in k)) for k in kept]
     values = [v for sides in lines.values() for line in sides for v in line] + [
         t for sides in dots.values() for _, t in sides
