@@ -25,8 +25,10 @@ py=$(command -v python3.11 || command -v python3)
 extras=$([ "$what" = test ] && echo "train,audio,test,view" || echo "train,audio")
 stamp=".venv/.stamp-$extras-$(sha256sum pyproject.toml | cut -c1-16)"
 if [ ! -e "$stamp" ]; then
+    # --no-cache-dir: the CUDA build of torch and its libraries are several GB; a second copy in pip's cache
+    # once filled a CI disk
     echo "quickstart: installing synpat[$extras] into .venv" >&2
-    .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$extras]"
+    .venv/bin/python -m pip install -q --no-cache-dir --disable-pip-version-check -e ".[$extras]"
     touch "$stamp"
 fi
 export PATH="$PWD/.venv/bin:$PATH"

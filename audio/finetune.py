@@ -249,14 +249,11 @@ def fold_plan(task: AudioTask, cfg: FinetuneConfig) -> tuple[list[int] | None, i
     if cfg.val_by_groups:
         groups, classes = [c.group for c in task.clips], [c.labels[0] for c in task.clips]
         for f in chosen:
-            sources = {c.group for c, fold in zip(task.clips, folds) if fold != f}
-            if len(sources) < 2:
-                raise UserError(
-                    f"--val-split groups: with fold {f} held out, {task.spec}'s training clips come from "
-                    f"{len(sources)} source(s); whole sources for validation need 2 or more"
-                )
             train = [i for i, fold in enumerate(folds) if fold != f]
-            validation_groups(train, groups, classes, cfg.val_fraction, cfg.seed + f)  # refused here, if at all
+            try:  # refused here, before any spectrogram, if at all
+                validation_groups(train, groups, classes, cfg.val_fraction, cfg.seed + f)
+            except UserError as err:
+                raise UserError(f"{task.spec}, fold {f} held out: {err}") from None
     return folds, k, chosen
 
 
@@ -289,7 +286,10 @@ def validation_groups(
     otherwise: a group brings the classes it has."""
     names = sorted({groups[row] for row in train})
     if len(names) < 2:
-        raise UserError(f"--val-split groups: a round's training clips come from {len(names)} source(s); it needs 2")
+        raise UserError(
+            f"--val-split groups: a round's training clips come from {len(names)} source(s); whole sources for "
+            "validation need 2 or more"
+        )
     random.Random(seed).shuffle(names)
     size = Counter(groups[row] for row in train)
     brings = {name: Counter() for name in names}
